@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * memtrace-bpf kernel side: exact RSS of selected processes, event by event.
+ *
+ * State is keyed by address space (mm pointer), never by the current pid:
+ * fork copies, exit, reclaim and khugepaged change a traced process's RSS
+ * from another task's context. Every RSS record carries the exact counter
+ * values after the change (not deltas), so a dropped record never skews
+ * the records after it, and the peak is kept here, in kernel memory.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "memtrace.h"
+#include "compat.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader between open and load. */
+const volatile __u32 nr_cpus = 1;		/* possible CPUs */
+const volatile bool follow_children = false;
+const volatile __u64 wakeup_bytes = 1 << 20;	/* wake the consumer past this */
+
+struct mt_counters counters = {};
+
+/* Per-CPU offsets (learnt at run time, see learn_cpu_offsets()). */
+__u64 cpu_off[MT_MAX_CPUS] = {};
+__u32 cpu_off_ready = 0;
+volatile __u64 launder = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);	/* resized by the loader */
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);	/* resized by the loader */
+	__type(key, __u32);
+	__type(value, struct mt_proc);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);	/* resized by the loader */
+	__type(key, __u64);
+	__type(value, struct mt_mm);
+} mms SEC(".maps");
+
+/* Arguments of an mmap-family call in flight, by thread. LRU so a thread
+ * killed inside the call cannot leak its slot. */
+struct sc_args {
+	__u64 args[3];
+	__u32 nr;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct sc_args);
+} inflight SEC(".maps");
+
+/* What the task on this CPU is doing: set on user page fault and syscall
+ * entry, read by the rss_stat handler to say what caused a change. */
+struct cpu_ctx {
+	__u32 tid;
+	__u32 cause;
+	__u32 nr;
+	__u64 addr;
+	__u64 ip;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_ctx);
+} cpuctx SEC(".maps");
+
+/* One element per CPU: its addresses reveal the per-CPU offsets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pcpu_probe SEC(".maps");
+
+/*
+ * mm->rss_stat[] are percpu_counters (since 6.2). Their folded ->count lags
+ * the truth by up to batch-1 pages per CPU, so we add every CPU's delta, as
+ * percpu_counter_sum() does. Without kallsyms data symbols there is no
+ * __per_cpu_offset[]; instead: the address of a PERCPU_ARRAY's element on
+ * CPU n (bpf_map_lookup_percpu_elem) minus the array's per-cpu base pointer
+ * (struct bpf_array.pptrs[0]) is CPU n's per-cpu offset. Pointers are
+ * turned into numbers through a global (allowed with CAP_PERFMON).
+ */
+static __noinline int learn_cpu_offsets(void)
+{
+	struct bpf_array *arr;
+	__u64 base = 0, elem;
+	__u32 zero = 0, cpu;
+	void *p;
+
+	launder = (__u64)(void *)&pcpu_probe;
+	arr = (struct bpf_array *)launder;
+	if (bpf_probe_read_kernel(&base, sizeof(base),
+				  (void *)arr + bpf_core_field_offset(struct bpf_array, pptrs)))
+		return -1;
+	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
+		p = bpf_map_lookup_percpu_elem(&pcpu_probe, &zero, cpu);
+		if (!p)
+			continue;
+		launder = (__u64)p;
+		elem = launder;
+		cpu_off[cpu] = elem - base;
+	}
+	__sync_fetch_and_add(&cpu_off_ready, 1);
+	return 0;
+}
+
+/* Exact value of one percpu_counter: count + every CPU's delta, clamped at
+ * zero like percpu_counter_sum_positive(), which /proc/PID/status uses from
+ * 6.16 on. Read without the counter's lock: a concurrent fold on another
+ * CPU can move a batch between the two places mid-read (see README). */
+static __always_inline __s64 counter_sum(struct percpu_counter *pc)
+{
+	__s64 sum = BPF_CORE_READ(pc, count);
+	__u64 counters = (__u64)BPF_CORE_READ(pc, counters);
+	__u32 cpu;
+
+	if (!cpu_off_ready)
+		learn_cpu_offsets();
+	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
+		__s32 c = 0;
+
+		bpf_probe_read_kernel(&c, sizeof(c), (void *)(counters + cpu_off[cpu]));
+		sum += c;
+	}
+	return sum < 0 ? 0 : sum;
+}
+
+static __always_inline __s64 member_sum(struct mm_struct *mm, int member)
+{
+	switch (member) {
+	case MT_FILE:	return counter_sum(&mm->rss_stat[MT_FILE]);
+	case MT_ANON:	return counter_sum(&mm->rss_stat[MT_ANON]);
+	case MT_SWAP:	return counter_sum(&mm->rss_stat[MT_SWAP]);
+	case MT_SHMEM:	return counter_sum(&mm->rss_stat[MT_SHMEM]);
+	}
+	return 0;
+}
+
+static __always_inline __u64 mm_key(struct mm_struct *mm)
+{
+	launder = (__u64)mm;
+	return launder;
+}
+
+static __always_inline void peak_update(__u64 *peak, __u64 *peak_ts, __s64 v,
+					__u64 ts)
+{
+	__u64 cur = *peak;
+	int i;
+
+	/* bounded compare-and-swap: threads of one mm race here */
+	for (i = 0; i < 8 && v > 0 && (__u64)v > cur; i++) {
+		__u64 seen = __sync_val_compare_and_swap(peak, cur, (__u64)v);
+
+		if (seen == cur) {
+			*peak_ts = ts;
+			return;
+		}
+		cur = seen;
+	}
+}
+
+/* The mm's new RSS is e->rss; fold the change into the tree total. */
+static __always_inline __s64 tree_update(__s64 delta, __u64 ts)
+{
+	__s64 tree = __sync_add_and_fetch(&counters.tree_pages, delta);
+
+	peak_update(&counters.tree_peak_pages, &counters.tree_peak_ts_ns, tree, ts);
+	return tree;
+}
+
+static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u64 ts)
+{
+	struct mt_rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+
+	if (!r) {
+		__sync_fetch_and_add(&counters.lost, 1);
+		return NULL;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->pid = pid;
+	r->tid = (__u32)bpf_get_current_pid_tgid();
+	r->ts_ns = ts;
+	return r;
+}
+
+/* Batched wake-ups: one per record would triple the cost of a fault
+ * (kernel notes); wake the consumer only when enough data is waiting.
+ * The loader drains on a short timer otherwise. */
+static __always_inline void rec_submit(struct mt_rec *r)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	__sync_fetch_and_add(&counters.records, 1);
+	bpf_ringbuf_submit(r, flags);
+}
+
+static __always_inline void rec_fill_mm(struct mt_rec *r, struct mt_mm *e,
+					struct mm_struct *mm)
+{
+	r->pages[MT_FILE] = e->pages[MT_FILE];
+	r->pages[MT_ANON] = e->pages[MT_ANON];
+	r->pages[MT_SWAP] = e->pages[MT_SWAP];
+	r->pages[MT_SHMEM] = e->pages[MT_SHMEM];
+	r->total_vm = BPF_CORE_READ(mm, total_vm);
+	r->tree_pages = counters.tree_pages;
+}
+
+/* Start tracing an address space: exact snapshot of all counters. */
+static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
+					      __u64 ts)
+{
+	__u64 key = mm_key(mm);
+	struct mt_mm *e, fresh = {};
+
+	e = bpf_map_lookup_elem(&mms, &key);
+	if (e && e->gen == mm_generation(mm)) {
+		__sync_fetch_and_add(&e->users, 1);
+		return e;
+	}
+	fresh.gen = mm_generation(mm);
+	fresh.owner = owner;
+	fresh.users = 1;
+	fresh.pages[MT_FILE] = member_sum(mm, MT_FILE);
+	fresh.pages[MT_ANON] = member_sum(mm, MT_ANON);
+	fresh.pages[MT_SWAP] = member_sum(mm, MT_SWAP);
+	fresh.pages[MT_SHMEM] = member_sum(mm, MT_SHMEM);
+	fresh.rss = fresh.pages[MT_FILE] + fresh.pages[MT_ANON] + fresh.pages[MT_SHMEM];
+	fresh.peak_pages = fresh.rss;
+	fresh.peak_ts_ns = ts;
+	if (bpf_map_update_elem(&mms, &key, &fresh, BPF_ANY)) {
+		__sync_fetch_and_add(&counters.untraced, 1);
+		return NULL;
+	}
+	tree_update(fresh.rss, ts);
+	return bpf_map_lookup_elem(&mms, &key);
+}
+
+/* A traced process stops using an mm (exec or exit): keep its peak and
+ * fault count in the process entry; forget the mm when no traced process
+ * uses it any more. */
+static __always_inline void mm_release(struct mt_proc *pr, __u64 key, __u64 ts)
+{
+	struct mt_mm *e = bpf_map_lookup_elem(&mms, &key);
+
+	if (!e)
+		return;
+	if (e->peak_pages > pr->peak_pages) {
+		pr->peak_pages = e->peak_pages;
+		pr->peak_ts_ns = e->peak_ts_ns;
+	}
+	pr->faults += e->faults;
+	if (__sync_sub_and_fetch(&e->users, 1) == 0) {
+		tree_update(-e->rss, ts);
+		bpf_map_delete_elem(&mms, &key);
+	}
+}
+
+SEC("tp_btf/rss_stat")
+int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
+{
+	struct task_struct *cur;
+	struct cpu_ctx *cx;
+	struct mt_mm *e;
+	struct mt_rec *r;
+	__u64 key = mm_key(mm), ts;
+	__s64 v, rss, old;
+	__u32 zero = 0, tid;
+
+	e = bpf_map_lookup_elem(&mms, &key);
+	if (!e)
+		return 0;
+	if (e->gen != mm_generation(mm)) {
+		/* the traced mm was freed and this is a new one at its address */
+		bpf_map_delete_elem(&mms, &key);
+		return 0;
+	}
+	if (member < 0 || member >= MT_NR_MEMBERS)
+		return 0;
+	v = member_sum(mm, member);
+	if (v == e->pages[member & 3])
+		return 0;	/* some events carry no change (batched updates) */
+	e->pages[member & 3] = v;
+	ts = bpf_ktime_get_ns();
+	if (member != MT_SWAP) {
+		rss = e->pages[MT_FILE] + e->pages[MT_ANON] + e->pages[MT_SHMEM];
+		old = __sync_lock_test_and_set(&e->rss, rss);
+		peak_update(&e->peak_pages, &e->peak_ts_ns, rss, ts);
+		tree_update(rss - old, ts);
+	}
+
+	r = rec_reserve(MT_REC_RSS, e->owner, ts);
+	if (!r)
+		return 0;
+	rec_fill_mm(r, e, mm);
+	cur = bpf_get_current_task_btf();
+	tid = r->tid;
+	r->cause = MT_CAUSE_OTHER;
+	if (mm_key(cur->mm) == key) {
+		r->cause = MT_CAUSE_SELF;
+		cx = bpf_map_lookup_elem(&cpuctx, &zero);
+		if (cx && cx->tid == tid) {
+			r->cause = cx->cause;
+			r->nr = cx->nr;
+			r->addr = cx->addr;
+			r->ip = cx->ip;
+		}
+	}
+	rec_submit(r);
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(on_page_fault_user, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	__u64 key = mm_key(cur->mm);
+	struct cpu_ctx *cx;
+	struct mt_mm *e;
+	__u32 zero = 0;
+
+	e = bpf_map_lookup_elem(&mms, &key);
+	if (!e)
+		return 0;
+	__sync_fetch_and_add(&e->faults, 1);
+	cx = bpf_map_lookup_elem(&cpuctx, &zero);
+	if (!cx)
+		return 0;
+	cx->tid = (__u32)bpf_get_current_pid_tgid();
+	cx->cause = MT_CAUSE_FAULT;
+	cx->nr = 0;
+	cx->addr = address;
+	cx->ip = BPF_CORE_READ(regs, ip);
+	return 0;
+}
+
+static __always_inline bool mm_family(long nr)
+{
+	return nr == MT_NR_MMAP || nr == MT_NR_MUNMAP || nr == MT_NR_BRK ||
+	       nr == MT_NR_MREMAP || nr == MT_NR_MADVISE;
+}
+
+/* Filtered by syscall number here rather than attached to
+ * syscalls:sys_enter_mmap & co: those are ftrace-synthetic events that
+ * tp_btf cannot attach to, and tracefs may not be mounted. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
+	struct task_struct *cur;
+	struct cpu_ctx *cx;
+	struct sc_args a;
+	__u64 key;
+
+	/* cheap for every syscall on the machine: no hash lookup */
+	cx = bpf_map_lookup_elem(&cpuctx, &zero);
+	if (cx) {
+		cx->tid = tid;
+		cx->cause = MT_CAUSE_SYSCALL;
+		cx->nr = (__u32)id;
+		cx->addr = BPF_CORE_READ(regs, di);
+		cx->ip = 0;
+	}
+	if (!mm_family(id))
+		return 0;
+	cur = bpf_get_current_task_btf();
+	key = mm_key(cur->mm);
+	if (!bpf_map_lookup_elem(&mms, &key))
+		return 0;
+	a.nr = (__u32)id;
+	a.args[0] = BPF_CORE_READ(regs, di);
+	a.args[1] = BPF_CORE_READ(regs, si);
+	a.args[2] = BPF_CORE_READ(regs, dx);
+	bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	struct task_struct *cur;
+	struct cpu_ctx *cx;
+	struct sc_args *a;
+	struct mt_mm *e;
+	struct mt_rec *r;
+	__u64 key;
+
+	cx = bpf_map_lookup_elem(&cpuctx, &zero);
+	if (cx && cx->tid == tid)
+		cx->tid = 0;
+	if (!mm_family(nr))
+		return 0;
+	a = bpf_map_lookup_elem(&inflight, &tid);
+	if (!a)
+		return 0;
+	cur = bpf_get_current_task_btf();
+	key = mm_key(cur->mm);
+	e = bpf_map_lookup_elem(&mms, &key);
+	if (e && (r = rec_reserve(MT_REC_SYSCALL, e->owner, bpf_ktime_get_ns()))) {
+		rec_fill_mm(r, e, cur->mm);
+		r->nr = a->nr;
+		r->addr = a->args[0];
+		r->len = a->args[1];
+		r->ret = ret;
+		rec_submit(r);
+	}
+	bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
+static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
+					  struct mt_proc *pr, struct mt_mm *e,
+					  struct mm_struct *mm, __u64 ts)
+{
+	struct mt_rec *r = rec_reserve(type, BPF_CORE_READ(p, tgid), ts);
+
+	if (!r)
+		return;
+	if (e)
+		rec_fill_mm(r, e, mm);
+	r->ppid = pr->ppid;
+	__builtin_memcpy(r->comm, pr->comm, sizeof(r->comm));
+	if (type == MT_REC_EXIT) {
+		/* what mm_release() is about to fold into the process entry */
+		r->ret = pr->exit_code;
+		r->peak_pages = pr->peak_pages;
+		r->peak_ts_ns = pr->peak_ts_ns;
+		r->faults = pr->faults;
+		if (e) {
+			r->faults += e->faults;
+			if (e->peak_pages > r->peak_pages) {
+				r->peak_pages = e->peak_pages;
+				r->peak_ts_ns = e->peak_ts_ns;
+			}
+		}
+	}
+	rec_submit(r);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct mt_proc *pp, cp = {};
+	struct mm_struct *mm;
+	struct mt_mm *e;
+	__u64 ts;
+
+	if (!follow_children || child->pid != ctgid)
+		return 0;	/* not following, or a new thread (shares the mm) */
+	pp = bpf_map_lookup_elem(&procs, &ptgid);
+	if (!pp || (pp->flags & MT_PROC_PENDING_EXEC))
+		return 0;
+	mm = child->mm;
+	if (!mm)
+		return 0;
+	ts = bpf_ktime_get_ns();
+	/* Without CLONE_VM, dup_mm() copied the parent's pages into a new mm
+	 * before this tracepoint, raising rss_stat on an mm we did not know:
+	 * the snapshot taken here counts them all. With CLONE_VM (vfork,
+	 * posix_spawn) the mm is shared and stays attributed to its owner. */
+	e = mm_track(mm, ctgid, ts);
+	if (!e)
+		return 0;
+	cp.mm = mm_key(mm);
+	cp.ppid = ptgid;
+	bpf_probe_read_kernel_str(cp.comm, sizeof(cp.comm), child->comm);
+	if (bpf_map_update_elem(&procs, &ctgid, &cp, BPF_NOEXIST)) {
+		__sync_fetch_and_add(&counters.untraced, 1);
+		mm_release(&cp, cp.mm, ts);
+		return 0;
+	}
+	rec_lifecycle(MT_REC_FORK, child, &cp, e, mm, ts);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+	struct mm_struct *mm = p->mm;
+	struct mt_proc *pr;
+	struct mt_mm *e;
+	__u64 ts;
+
+	pr = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pr || !mm)
+		return 0;
+	ts = bpf_ktime_get_ns();
+	/* exec_mmap() installed a new mm; the old one is released (its
+	 * teardown, if it was the last user, is already in the trace) */
+	if (pr->mm && pr->mm != mm_key(mm))
+		mm_release(pr, pr->mm, ts);
+	e = mm_track(mm, tgid, ts);
+	if (!e)
+		return 0;
+	pr->mm = mm_key(mm);
+	pr->flags &= ~MT_PROC_PENDING_EXEC;
+	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), p->comm);
+	if (!pr->ppid)
+		pr->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	rec_lifecycle(MT_REC_EXEC, p, pr, e, mm, ts);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+	struct mt_proc *pr;
+	struct mt_mm *e;
+	__u64 ts, key;
+
+	if (!task_group_dead(p))
+		return 0;	/* other threads still run */
+	pr = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pr || (pr->flags & MT_PROC_EXITED))
+		return 0;
+	ts = bpf_ktime_get_ns();
+	key = pr->mm;
+	e = key ? bpf_map_lookup_elem(&mms, &key) : NULL;
+	/* From 6.16 this fires before exit_mm(): the record carries the RSS
+	 * the process held when it died; the teardown that follows is not
+	 * traced (the mm is forgotten here). Before 6.16 it fired after
+	 * exit_mm(), so the teardown shows as rss records first. */
+	pr->exit_code = BPF_CORE_READ(p, exit_code);
+	pr->exit_ts_ns = ts;
+	pr->flags |= MT_PROC_EXITED;
+	rec_lifecycle(MT_REC_EXIT, p, pr, e, p->mm, ts);
+	if (e)
+		mm_release(pr, key, ts);
+	pr->mm = 0;
+	return 0;
+}
+
+/*
+ * Attach mode: the loader marks targets MT_PROC_PENDING_ATTACH in procs and
+ * runs this iterator once, after every tracepoint is attached. Each target
+ * gets an exact snapshot of its current state, so the timeline starts from
+ * the truth rather than from zero.
+ */
+SEC("iter/task")
+int snapshot_targets(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct mm_struct *mm;
+	struct mt_proc *pr;
+	struct mt_mm *e;
+	__u32 tgid;
+	__u64 ts;
+
+	if (!t || t->pid != t->tgid)
+		return 0;
+	tgid = t->tgid;
+	pr = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pr || !(pr->flags & MT_PROC_PENDING_ATTACH))
+		return 0;
+	pr->flags &= ~MT_PROC_PENDING_ATTACH;
+	mm = t->mm;
+	if (!mm) {
+		pr->flags |= MT_PROC_NO_MM;
+		return 0;
+	}
+	ts = bpf_ktime_get_ns();
+	e = mm_track(mm, tgid, ts);
+	if (!e)
+		return 0;
+	pr->mm = mm_key(mm);
+	pr->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), t->comm);
+	rec_lifecycle(MT_REC_ATTACH, t, pr, e, mm, ts);
+	return 0;
+}

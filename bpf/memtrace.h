@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records and constants shared by the kernel side (bpf/memtrace.bpf.c) and
+ * the loader (user/). Stands on its own: fixed-width __u32/__u64 only.
+ */
+#ifndef MEMTRACE_H
+#define MEMTRACE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define MT_COMM_LEN	16
+/* Upper bound for the per-CPU walk; the real count is set at load time. */
+#define MT_MAX_CPUS	1024
+
+/* Indexes of mm->rss_stat[] (the kernel's MM_FILEPAGES, MM_ANONPAGES,
+ * MM_SWAPENTS, MM_SHMEMPAGES; stable since 4.x). */
+enum mt_member {
+	MT_FILE = 0,
+	MT_ANON = 1,
+	MT_SWAP = 2,
+	MT_SHMEM = 3,
+	MT_NR_MEMBERS = 4,
+};
+
+/* Every ring-buffer record starts with one of these. */
+enum mt_rec_type {
+	MT_REC_RSS = 1,		/* a member of a traced mm changed */
+	MT_REC_SYSCALL = 2,	/* mmap/munmap/mremap/brk/madvise returned */
+	MT_REC_FORK = 3,	/* a followed child appeared */
+	MT_REC_EXEC = 4,	/* a traced process installed a new mm */
+	MT_REC_EXIT = 5,	/* a traced process's last thread exited */
+	MT_REC_ATTACH = 6,	/* attach-time snapshot of a running process */
+	MT_REC_TYPE_MAX,
+};
+
+/* What the task was doing when an RSS record was made. */
+enum mt_cause {
+	MT_CAUSE_OTHER = 0,	/* raised from another task: reclaim, fork copy,
+				   teardown, khugepaged... (tid says who) */
+	MT_CAUSE_SELF = 1,	/* the process itself, outside a fault/syscall
+				   we saw begin */
+	MT_CAUSE_FAULT = 2,	/* a user page fault at addr, from ip */
+	MT_CAUSE_SYSCALL = 3,	/* inside syscall nr (addr = its first arg) */
+};
+
+/* x86_64 syscall numbers of the calls we record. */
+#define MT_NR_MMAP	9
+#define MT_NR_MUNMAP	11
+#define MT_NR_BRK	12
+#define MT_NR_MREMAP	25
+#define MT_NR_MADVISE	28
+
+struct mt_rec {
+	__u32 type;		/* enum mt_rec_type */
+	__u32 pid;		/* tgid that owns the mm (fork: the child) */
+	__u32 tid;		/* task running when the record was made */
+	__u32 cause;		/* enum mt_cause (RSS records) */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+	__s64 pages[MT_NR_MEMBERS];	/* exact counters after the event */
+	__u64 total_vm;		/* VmSize in pages after the event */
+	__s64 tree_pages;	/* file+anon+shmem summed over all traced mms */
+	__u64 addr;		/* fault address, or syscall arg 0 */
+	__u64 ip;		/* fault ip */
+	__u64 len;		/* syscall arg 1 (length) */
+	__s64 ret;		/* syscall result; exit: exit_code (wait status) */
+	__u32 nr;		/* syscall number (SYSCALL, or RSS with cause SYSCALL) */
+	__u32 ppid;		/* FORK/EXEC/ATTACH/EXIT: parent tgid */
+	char comm[MT_COMM_LEN];
+	/* EXIT only: what the kernel kept for the process */
+	__u64 peak_pages;
+	__u64 peak_ts_ns;
+	__u64 faults;
+};
+
+/* procs map: one entry per traced process (key: tgid). */
+enum mt_proc_flags {
+	MT_PROC_PENDING_ATTACH = 1,	/* snapshot at the next iterator run */
+	MT_PROC_PENDING_EXEC = 2,	/* launched child: trace from its exec */
+	MT_PROC_EXITED = 4,
+	MT_PROC_NO_MM = 8,		/* iterator found no mm: kernel thread */
+};
+
+struct mt_proc {
+	__u64 mm;		/* current mm (0 while pending) */
+	__u64 peak_pages;	/* folded from mms no longer in use */
+	__u64 peak_ts_ns;
+	__u64 faults;
+	__u64 exit_ts_ns;
+	__s32 exit_code;
+	__u32 ppid;
+	__u32 flags;		/* enum mt_proc_flags */
+	char comm[MT_COMM_LEN];
+};
+
+/* mms map: one entry per traced address space (key: mm pointer). */
+struct mt_mm {
+	__u64 gen;		/* generation: detects a reused mm address */
+	__u32 owner;		/* tgid the records are attributed to */
+	__u32 users;		/* traced processes sharing it (CLONE_VM) */
+	__s64 pages[MT_NR_MEMBERS];
+	__s64 rss;		/* file+anon+shmem, last value */
+	__u64 peak_pages;
+	__u64 peak_ts_ns;
+	__u64 faults;
+};
+
+/* Global counters in .bss, read by the loader. */
+struct mt_counters {
+	__u64 records;		/* submitted to the ring buffer */
+	__u64 lost;		/* ring buffer full: record dropped */
+	__u64 untraced;		/* a process we should follow could not be
+				   added (procs/mms map full) */
+	__s64 tree_pages;
+	__u64 tree_peak_pages;
+	__u64 tree_peak_ts_ns;
+};
+
+#endif /* MEMTRACE_H */

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Unit tests of the user-side pieces, fed with synthetic records (no
+ * kernel involved). Prints TAP-style lines and one closing line:
+ * "unit: N passed, N failed".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "output.h"
+#include "session.h"
+#include "units.h"
+
+static int passed, failed, current_failed;
+static const char *current;
+
+#define CHECK(cond) do {							\
+	if (!(cond)) {								\
+		printf("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);\
+		current_failed = 1;						\
+	}									\
+} while (0)
+
+#define CHECK_STR(a, b) do {							\
+	const char *a_ = (a), *b_ = (b);					\
+	if (strcmp(a_, b_)) {							\
+		printf("#   %s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, a_, b_);\
+		current_failed = 1;						\
+	}									\
+} while (0)
+
+static void begin(const char *name)
+{
+	current = name;
+	current_failed = 0;
+}
+
+static void end(void)
+{
+	if (current_failed) {
+		failed++;
+		printf("not ok %d - %s\n", passed + failed, current);
+	} else {
+		passed++;
+		printf("ok %d - %s\n", passed + failed, current);
+	}
+}
+
+static uint64_t size_of(const char *s)
+{
+	uint64_t v = 0xdead;
+
+	return parse_size(s, &v) ? (uint64_t)-1 : v;
+}
+
+static uint64_t dur_of(const char *s)
+{
+	uint64_t v = 0xdead;
+
+	return parse_duration(s, &v) ? (uint64_t)-1 : v;
+}
+
+static void test_sizes(void)
+{
+	begin("parse_size accepts units");
+	CHECK(size_of("4096") == 4096);
+	CHECK(size_of("0") == 0);
+	CHECK(size_of("64K") == 65536);
+	CHECK(size_of("64k") == 65536);
+	CHECK(size_of("16M") == 16ULL << 20);
+	CHECK(size_of("16MiB") == 16ULL << 20);
+	CHECK(size_of("512MB") == 512ULL << 20);
+	CHECK(size_of("1.5G") == 3ULL << 29);
+	CHECK(size_of("2T") == 2ULL << 40);
+	CHECK(size_of("12B") == 12);
+	end();
+
+	begin("parse_size rejects junk");
+	const char *bad[] = { "", "12abc", "-1", "+5M", " 1M", "1 M", "M", "inf", "nan",
+			      "1e3", "0x10", "1..2M", "16Q", "16MM", "1M ", NULL };
+	for (int i = 0; bad[i]; i++) {
+		if (size_of(bad[i]) != (uint64_t)-1) {
+			printf("#   accepted \"%s\"\n", bad[i]);
+			current_failed = 1;
+		}
+	}
+	CHECK(size_of("99999999999999999999999T") == (uint64_t)-1);
+	end();
+}
+
+static void test_durations(void)
+{
+	begin("parse_duration accepts units");
+	CHECK(dur_of("500ns") == 500);
+	CHECK(dur_of("250us") == 250000);
+	CHECK(dur_of("10ms") == 10000000);
+	CHECK(dur_of("1.5s") == 1500000000);
+	CHECK(dur_of("2m") == 120000000000ULL);
+	CHECK(dur_of("1h") == 3600000000000ULL);
+	CHECK(dur_of("3") == 3000000000ULL);
+	end();
+
+	begin("parse_duration rejects junk");
+	const char *bad[] = { "", "5parsecs", "-1s", "10 ms", "ms", "1ms ", "1e3ms", "s10", NULL };
+	for (int i = 0; bad[i]; i++) {
+		if (dur_of(bad[i]) != (uint64_t)-1) {
+			printf("#   accepted \"%s\"\n", bad[i]);
+			current_failed = 1;
+		}
+	}
+	end();
+
+	begin("parse_uint bounds");
+	unsigned long v;
+	CHECK(parse_uint("4242", 100000, &v) == 0 && v == 4242);
+	CHECK(parse_uint("4242x", 100000, &v) == -EINVAL);
+	CHECK(parse_uint("-1", 100000, &v) == -EINVAL);
+	CHECK(parse_uint("", 100000, &v) == -EINVAL);
+	CHECK(parse_uint("100001", 100000, &v) == -ERANGE);
+	end();
+
+	begin("format_size and format_duration");
+	char b[32];
+	CHECK_STR(format_size(512, b, sizeof(b)), "512 B");
+	CHECK_STR(format_size(64 << 20, b, sizeof(b)), "64.0 MiB");
+	CHECK_STR(format_size(1536ULL << 20, b, sizeof(b)), "1.50 GiB");
+	CHECK_STR(format_duration(1500000000ULL, b, sizeof(b)), "1.500 s");
+	CHECK_STR(format_duration(2500000ULL, b, sizeof(b)), "2.500 ms");
+	CHECK_STR(format_duration(850000ULL, b, sizeof(b)), "850.0 us");
+	end();
+}
+
+static struct mt_rec rec(__u32 type, __u64 ts)
+{
+	struct mt_rec r = { .type = type, .pid = 100, .tid = 101, .ts_ns = ts };
+
+	r.pages[MT_ANON] = 10;
+	r.pages[MT_FILE] = 20;
+	r.pages[MT_SHMEM] = 3;
+	r.pages[MT_SWAP] = 1;
+	r.total_vm = 1000;
+	r.tree_pages = 50;
+	return r;
+}
+
+static int count_fields(const char *row)
+{
+	int n = 1, quoted = 0;
+
+	for (const char *p = row; *p && *p != '\n'; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == ',' && !quoted)
+			n++;
+	}
+	return n;
+}
+
+static const char *fmt(const struct mt_rec *r, uint64_t start)
+{
+	static char row[512];
+
+	if (csv_format_row(row, sizeof(row), r, start, 4) < 0)
+		return "(error)";
+	return row;
+}
+
+static void test_csv_rows(void)
+{
+	struct mt_rec r;
+
+	begin("csv header has the contract's first columns");
+	CHECK(!strncmp(CSV_HEADER, "time_s,vmrss_kb,vmsize_kb,ts_ns,pid,", 36));
+	CHECK(count_fields(CSV_HEADER) == CSV_COLUMNS);
+	end();
+
+	begin("csv rss row from a page fault");
+	r = rec(MT_REC_RSS, 2500000000ULL);
+	r.cause = MT_CAUSE_FAULT;
+	r.addr = 0x7f0000001000ULL;
+	r.ip = 0x401000;
+	CHECK_STR(fmt(&r, 1000000000ULL),
+		  "1.500000000,132,4000,2500000000,100,101,rss,40,80,12,4,200,fault,0x7f0000001000,0x401000,,\n");
+	end();
+
+	begin("csv rss row inside a syscall, and from another task");
+	r = rec(MT_REC_RSS, 1000);
+	r.cause = MT_CAUSE_SYSCALL;
+	r.nr = MT_NR_MUNMAP;
+	r.addr = 0x1000;
+	CHECK(strstr(fmt(&r, 0), ",syscall:munmap,0x1000,,,\n") != NULL);
+	r.nr = 9999;
+	CHECK(strstr(fmt(&r, 0), ",syscall:9999,") != NULL);
+	r.cause = MT_CAUSE_OTHER;
+	CHECK(strstr(fmt(&r, 0), ",rss,40,80,12,4,200,other,,,,\n") != NULL);
+	r.cause = MT_CAUSE_SELF;
+	CHECK(strstr(fmt(&r, 0), ",self,,,,\n") != NULL);
+	end();
+
+	begin("csv syscall rows: names, len, ret as address or errno");
+	r = rec(MT_REC_SYSCALL, 1000);
+	r.nr = MT_NR_MMAP;
+	r.addr = 0;
+	r.len = 8 << 20;
+	r.ret = 0x7f1234560000LL;
+	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,0x7f1234560000\n") != NULL);
+	r.ret = -12;
+	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,-12\n") != NULL);
+	r.nr = MT_NR_MUNMAP;
+	r.ret = 0;
+	CHECK(strstr(fmt(&r, 0), ",munmap,") && strstr(fmt(&r, 0), ",8388608,0\n"));
+	r.nr = MT_NR_BRK;
+	r.ret = 0x560000000000LL;
+	CHECK(strstr(fmt(&r, 0), ",brk,40,80,12,4,200,,0x0,,,0x560000000000\n") != NULL);
+	r.nr = MT_NR_MREMAP;
+	CHECK(strstr(fmt(&r, 0), ",mremap,") != NULL);
+	r.nr = MT_NR_MADVISE;
+	r.ret = 0;
+	CHECK(strstr(fmt(&r, 0), ",madvise,") != NULL);
+	end();
+
+	begin("csv lifecycle rows: comm quoted, exit status decoded");
+	r = rec(MT_REC_FORK, 1000);
+	r.ppid = 99;
+	strcpy(r.comm, "my,\"odd\"");
+	CHECK(strstr(fmt(&r, 0), ",fork,") && strstr(fmt(&r, 0), ",\"my,\"\"odd\"\"\",,,,99\n"));
+	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
+	r = rec(MT_REC_EXIT, 1000);
+	strcpy(r.comm, "solver");
+	r.ret = 3 << 8;
+	CHECK(strstr(fmt(&r, 0), ",exit,40,80,12,4,200,solver,,,,3\n") != NULL);
+	r.ret = 9;	/* SIGKILL */
+	CHECK(strstr(fmt(&r, 0), ",solver,,,,137\n") != NULL);
+	r.type = MT_REC_ATTACH;
+	CHECK(strstr(fmt(&r, 0), ",attach,") != NULL);
+	r.type = MT_REC_EXEC;
+	CHECK(strstr(fmt(&r, 0), ",exec,") != NULL);
+	end();
+
+	begin("csv: every row has the header's column count; unknown type refused");
+	for (__u32 t = MT_REC_RSS; t < MT_REC_TYPE_MAX; t++) {
+		r = rec(t, 5);
+		r.nr = MT_NR_MMAP;
+		CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
+	}
+	r = rec(77, 5);
+	char row[512];
+	CHECK(csv_format_row(row, sizeof(row), &r, 0, 4) < 0);
+	CHECK(csv_format_row(row, 10, &r, 0, 4) < 0);
+	end();
+
+	begin("csv: a record before the start gets a negative time_s");
+	r = rec(MT_REC_RSS, 500000000ULL);
+	CHECK(!strncmp(fmt(&r, 1500000000ULL), "-1.000000000,", 13));
+	end();
+
+	begin("exit_status_code");
+	CHECK(exit_status_code(0) == 0);
+	CHECK(exit_status_code(1 << 8) == 1);
+	CHECK(exit_status_code(255 << 8) == 255);
+	CHECK(exit_status_code(2) == 130);
+	CHECK(exit_status_code(9 | 0x80) == 137);	/* core dumped */
+	end();
+}
+
+static void test_sort(void)
+{
+	struct mt_rec r[6];
+	__u64 ts[6] = { 10, 30, 20, 20, 5, 40 };
+
+	begin("rec_sort: by time, stable for equal times");
+	for (int i = 0; i < 6; i++) {
+		r[i] = rec(MT_REC_RSS, ts[i]);
+		r[i].tid = (__u32)i;
+	}
+	rec_sort(r, 6);
+	CHECK(r[0].ts_ns == 5 && r[1].ts_ns == 10 && r[2].ts_ns == 20 && r[3].ts_ns == 20 &&
+	      r[4].ts_ns == 30 && r[5].ts_ns == 40);
+	CHECK(r[2].tid == 2 && r[3].tid == 3);
+	rec_sort(r, 0);
+	rec_sort(r, 1);
+	end();
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	static char buf[1 << 16];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+static void test_json(void)
+{
+	char path[] = "/tmp/memtrace-unit-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct jw w;
+
+	begin("json writer: nesting, escaping, null");
+	jw_begin(&w, f);
+	jw_obj(&w, NULL);
+	jw_str(&w, "s", "a\"b\\c\n\x01");
+	jw_arr(&w, "list");
+	jw_i64(&w, NULL, -3);
+	jw_obj(&w, NULL);
+	jw_u64(&w, "k", 7);
+	jw_obj_end(&w);
+	jw_arr_end(&w);
+	jw_arr(&w, "empty");
+	jw_arr_end(&w);
+	jw_null(&w, "n");
+	jw_bool(&w, "b", true);
+	jw_f64(&w, "f", 1.5, 3);
+	jw_str(&w, "nul", NULL);
+	jw_obj_end(&w);
+	fclose(f);
+	CHECK_STR(slurp(path),
+		  "{\n  \"s\": \"a\\\"b\\\\c\\n\\u0001\",\n  \"list\": [\n    -3,\n    {\n"
+		  "      \"k\": 7\n    }\n  ],\n  \"empty\": [],\n  \"n\": null,\n"
+		  "  \"b\": true,\n  \"f\": 1.500,\n  \"nul\": null\n}\n");
+	unlink(path);
+	end();
+}
+
+static void test_session(void)
+{
+	char path[] = "/tmp/memtrace-unit-XXXXXX";
+	struct session s;
+	struct mt_rec r;
+	struct proc_info *p;
+	char *txt;
+	int fd = mkstemp(path), lines = 0;
+
+	close(fd);
+	begin("session: rows written whole, process table kept");
+	CHECK(session__init(&s, path, 1000) == 0);
+	r = rec(MT_REC_EXEC, 2000);
+	strcpy(r.comm, "solver");
+	r.ppid = 1;
+	session__record(&s, &r);
+	r = rec(MT_REC_FORK, 3000);
+	r.pid = 200;
+	r.ppid = 100;
+	strcpy(r.comm, "solver");
+	session__record(&s, &r);
+	r = rec(MT_REC_RSS, 4000);
+	r.pages[MT_ANON] = 1000;
+	session__record(&s, &r);
+	CHECK(s.nprocs == 2 && s.live == 2);
+	p = session__proc(&s, 100, false);
+	CHECK(p && p->rss_pages == 1023 && !strcmp(p->comm, "solver") && p->ppid == 1);
+	r = rec(MT_REC_EXIT, 5000);
+	r.pid = 200;
+	r.ret = 2 << 8;
+	r.peak_pages = 77;
+	r.peak_ts_ns = 3500;
+	r.faults = 12;
+	session__record(&s, &r);
+	p = session__proc(&s, 200, false);
+	CHECK(p && p->exited && p->exit_code == 2 && p->peak_pages == 77 && p->faults == 12);
+	CHECK(s.live == 1);
+	session__mark_exited(&s, p, 5, 6000);	/* twice: no change */
+	CHECK(s.live == 1 && p->exit_code == 2);
+	CHECK(session__proc(&s, 300, false) == NULL);
+	/* many processes: the index grows and still finds each */
+	for (int i = 0; i < 1000; i++)
+		CHECK(session__proc(&s, 1000 + i, true) != NULL);
+	for (int i = 0; i < 1000; i++) {
+		p = session__proc(&s, 1000 + i, false);
+		if (!p || p->pid != 1000 + i) {
+			CHECK(!"lost a process");
+			break;
+		}
+	}
+	CHECK(session__close(&s) == 0);
+	txt = slurp(path);
+	CHECK(txt != NULL);
+	for (char *q = txt; q && *q; q++)
+		lines += *q == '\n';
+	CHECK(lines == 5);
+	CHECK(txt && txt[strlen(txt) - 1] == '\n');
+	CHECK(txt && !strncmp(txt, CSV_HEADER "\n", strlen(CSV_HEADER) + 1));
+	session__free(&s);
+	unlink(path);
+	end();
+
+	begin("linebuf: a write error is kept and reported");
+	struct linebuf lb;
+	CHECK(linebuf__open(&lb, "/dev/full") == 0);
+	CHECK(linebuf__append(&lb, "x\n", 2) == 0);
+	CHECK(linebuf__flush(&lb) == -ENOSPC);
+	CHECK(linebuf__close(&lb) == -ENOSPC);
+	CHECK(linebuf__open(&lb, "/nonexistent-dir/x.csv") == -ENOENT);
+	end();
+}
+
+int main(void)
+{
+	test_sizes();
+	test_durations();
+	test_csv_rows();
+	test_sort();
+	test_json();
+	test_session();
+	printf("1..%d\n", passed + failed);
+	printf("unit: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Everything checked before anything is traced or written. Each check
+ * returns 0, or -1 with a message (problem + next step) in msg. */
+#ifndef MEMTRACE_CHECKS_H
+#define MEMTRACE_CHECKS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+int check_privileges(char *msg, size_t len);
+int check_btf(const char *path, char *msg, size_t len);
+/* Resolves a PID to its process (a thread id maps to its thread group);
+ * rejects kernel threads and processes that are gone. */
+int check_target(pid_t pid, pid_t *tgid, char *msg, size_t len);
+/* The file can be created or overwritten (nothing is created here). */
+int check_output_path(const char *path, const char *what, char *msg, size_t len);
+/* The command exists and is executable (as execvp would find it). */
+int check_command(const char *cmd, char *msg, size_t len);
+
+#endif

@@ -1,0 +1,810 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * memtrace-bpf: the exact RSS timeline of a process, from kernel events.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "checks.h"
+#include "output.h"
+#include "session.h"
+#include "tracer.h"
+#include "units.h"
+
+#define VERSION "0.1.0"
+
+/* exit statuses of our own (launch mode otherwise returns the command's) */
+#define EXIT_TRACE_ERR	1	/* cannot trace: privileges, PID, output, BTF */
+#define EXIT_USAGE	2	/* bad command line */
+#define EXIT_NOEXEC	126
+#define EXIT_NOTFOUND	127
+
+#define MAX_PIDS 256
+
+static struct env {
+	const char *output;
+	const char *summary;
+	pid_t pids[MAX_PIDS];
+	int npids;
+	int follow;		/* -1 unset, 0 --no-follow, 1 --follow */
+	uint64_t interval_ns;
+	bool interval_set;
+	uint64_t ring_bytes;
+	unsigned long max_procs;
+	bool as_root;
+	const char *btf;
+	bool quiet, verbose;
+	char **cmd;
+	int ncmd;
+} env = {
+	.output = "memtrace.csv",
+	.follow = -1,
+	.interval_ns = 1000000000ULL,
+	.ring_bytes = 16ULL << 20,
+	.max_procs = 16384,
+};
+
+enum {
+	OPT_FOLLOW = 1000,
+	OPT_NO_FOLLOW,
+	OPT_RING_SIZE,
+	OPT_AS_ROOT,
+	OPT_BTF,
+	OPT_MAX_PROCS,
+};
+
+const char *argp_program_version = "memtrace-bpf " VERSION;
+const char *argp_program_bug_address = NULL;
+
+static const char doc[] =
+"memtrace-bpf: every RSS change of a process, exact to the page, from kernel events.\n"
+"\n"
+"USAGE: memtrace-bpf [OPTIONS] -- COMMAND [ARGS...]\n"
+"       memtrace-bpf [OPTIONS] -p PID[,PID...]\n"
+"\n"
+"Launch mode traces COMMAND from its first instruction (and its children);\n"
+"attach mode starts from the exact state of running processes. Writes a CSV\n"
+"row per change (first columns time_s,vmrss_kb,vmsize_kb, like a /proc\n"
+"poller's) and a JSON summary with the exact peak.\n"
+"\n"
+"EXAMPLES:\n"
+"    sudo memtrace-bpf -o trace.csv -- ./solver 1005   # launch and trace\n"
+"    sudo memtrace-bpf -p 4242 -o trace.csv             # attach to a running process\n"
+"    sudo memtrace-bpf -p 4242,4243 --follow -o t.csv   # several, and their new children\n"
+"    sudo memtrace-bpf -o t.csv -s peak.json -- make -j2 # summary elsewhere\n"
+"    sudo memtrace-bpf -i 500ms -o t.csv -- ./render    # status line every 500 ms\n"
+"\n"
+"Sizes take K, M, G, T (1024-based): 64K, 16M. Durations take ns, us, ms, s,\n"
+"m, h: 250us, 10ms, 2s; a bare number is seconds.\n"
+"\n"
+"Exit status: launch mode returns the command's status (128+N if killed by\n"
+"signal N; 126/127 if it cannot run); attach mode returns 0. 1: cannot trace\n"
+"(privileges, PID, output path, BTF). 2: bad command line.\n"
+"\n"
+"OPTIONS:";
+
+static const struct argp_option opts[] = {
+	{ NULL, 0, NULL, 0, "What to trace:", 1 },
+	{ "pid", 'p', "PID[,PID]", 0, "Attach to running process(es); repeatable", 1 },
+	{ "follow", OPT_FOLLOW, NULL, 0, "Attach mode: also trace children forked after attach", 1 },
+	{ "no-follow", OPT_NO_FOLLOW, NULL, 0, "Launch mode: trace COMMAND only, not its children", 1 },
+	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run COMMAND as root (default: as the sudo user)", 1 },
+
+	{ NULL, 0, NULL, 0, "Output:", 2 },
+	{ "output", 'o', "FILE", 0, "CSV trace (default memtrace.csv; - for stdout)", 2 },
+	{ "summary", 's', "FILE", 0, "JSON summary (default: next to the CSV, trace.csv -> trace.summary.json)", 2 },
+	{ "interval", 'i', "DURATION", 0, "Status line on stderr every DURATION (default 1s on a terminal, off otherwise)", 2 },
+	{ "quiet", 'q', NULL, 0, "No summary on stderr at the end", 2 },
+
+	{ NULL, 0, NULL, 0, "Tuning:", 3 },
+	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two (default 16M); raise it if events are lost", 3 },
+	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes traced at once (default 16384)", 3 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use instead of /sys/kernel/btf/vmlinux", 3 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 3 },
+
+	{ NULL, 0, NULL, 0, "Other:", -1 },
+	{},
+};
+
+static void die_usage(struct argp_state *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void die_usage(struct argp_state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "memtrace-bpf: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'memtrace-bpf --help' for the options and examples.\n");
+	(void)st;
+	exit(EXIT_USAGE);
+}
+
+static void add_pids(struct argp_state *st, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL, *tok;
+
+	if (!copy)
+		exit(EXIT_TRACE_ERR);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned long v;
+
+		if (parse_uint(tok, 4194304, &v) || v == 0)
+			die_usage(st, "-p %s: '%s' is not a PID (a positive number, e.g. -p 4242 or -p 4242,4243)",
+				  arg, tok);
+		if (env.npids == MAX_PIDS)
+			die_usage(st, "-p: at most %d PIDs", MAX_PIDS);
+		env.pids[env.npids++] = (pid_t)v;
+	}
+	if (!env.npids)
+		die_usage(st, "-p needs a PID, e.g. -p 4242");
+	free(copy);
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *st)
+{
+	unsigned long v;
+	int e;
+
+	switch (key) {
+	case 'p':
+		add_pids(st, arg);
+		break;
+	case 'o':
+		env.output = arg;
+		break;
+	case 's':
+		env.summary = arg;
+		break;
+	case 'i':
+		e = parse_duration(arg, &env.interval_ns);
+		if (e || env.interval_ns < 10000000ULL)
+			die_usage(st, "--interval %s: %s", arg,
+				  e ? "not a duration (use e.g. 500ms, 1s, 2m)"
+				    : "too short; 10ms is the shortest status interval");
+		env.interval_set = true;
+		break;
+	case 'q':
+		env.quiet = true;
+		break;
+	case 'v':
+		env.verbose = true;
+		break;
+	case OPT_FOLLOW:
+	case OPT_NO_FOLLOW:
+		if (env.follow >= 0 && env.follow != (key == OPT_FOLLOW))
+			die_usage(st, "--follow and --no-follow contradict each other; give one");
+		env.follow = key == OPT_FOLLOW;
+		break;
+	case OPT_RING_SIZE:
+		e = parse_size(arg, &env.ring_bytes);
+		if (e)
+			die_usage(st, "--ring-size %s: not a size (use e.g. 16M, 64M, 1G)", arg);
+		if (env.ring_bytes < (64 << 10) || env.ring_bytes > (1ULL << 30) ||
+		    (env.ring_bytes & (env.ring_bytes - 1)))
+			die_usage(st, "--ring-size %s: must be a power of two from 64K to 1G (e.g. 16M, 64M)",
+				  arg);
+		break;
+	case OPT_MAX_PROCS:
+		if (parse_uint(arg, 1 << 20, &v) || v < 1)
+			die_usage(st, "--max-procs %s: not a number from 1 to 1048576", arg);
+		env.max_procs = v;
+		break;
+	case OPT_AS_ROOT:
+		env.as_root = true;
+		break;
+	case OPT_BTF:
+		env.btf = arg;
+		break;
+	case ARGP_KEY_ARG:
+		/* the command and its arguments: everything from here on */
+		env.cmd = &st->argv[st->next - 1];
+		env.ncmd = st->argc - st->next + 1;
+		st->next = st->argc;
+		break;
+	case ARGP_KEY_END:
+		if (env.npids && env.ncmd)
+			die_usage(st, "give either -p PID (attach) or -- COMMAND (launch), not both");
+		if (!env.npids && !env.ncmd)
+			die_usage(st, "nothing to trace: give -p PID to attach, or -- COMMAND to launch");
+		if (env.npids && env.follow == 0)
+			die_usage(st, "--no-follow is for launch mode; attach mode follows no children unless --follow");
+		if (env.ncmd && env.follow == 1)
+			die_usage(st, "--follow is for attach mode; launch mode follows children already (--no-follow turns it off)");
+		if (env.npids && env.as_root)
+			die_usage(st, "--as-root is for launch mode (-- COMMAND)");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Signals: the handler only records; the loop acts. */
+static volatile sig_atomic_t sig_count, sig_last, sig_from_user;
+
+static void on_signal(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	sig_last = sig;
+	/* A terminal's Ctrl-C reaches the whole foreground process group,
+	 * the command included (si_code SI_KERNEL). A kill() aimed at us
+	 * alone must be passed on. */
+	sig_from_user = info && (info->si_code == SI_USER || info->si_code == SI_QUEUE ||
+				 info->si_code == SI_TKILL);
+	sig_count++;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Under sudo, who asked: the command runs as them, files belong to them. */
+static bool sudo_ids(uid_t *uid, gid_t *gid)
+{
+	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
+	unsigned long uv, gv;
+
+	if (getuid() != 0 || !u || !g || parse_uint(u, 0xfffffffeUL, &uv) ||
+	    parse_uint(g, 0xfffffffeUL, &gv) || uv == 0)
+		return false;
+	*uid = (uid_t)uv;
+	*gid = (gid_t)gv;
+	return true;
+}
+
+struct child {
+	pid_t pid;
+	int gate_fd;	/* write a byte: the child may exec */
+	int err_fd;	/* the child writes errno here if exec fails */
+};
+
+static int child_spawn(struct child *c)
+{
+	int gate[2], errp[2];
+	uid_t uid;
+	gid_t gid;
+
+	if (pipe2(gate, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))
+		return -errno;
+	fflush(NULL);
+	c->pid = fork();
+	if (c->pid < 0)
+		return -errno;
+	if (c->pid == 0) {
+		char go;
+		int e;
+
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		close(gate[1]);
+		close(errp[0]);
+		/* wait until every program is attached: no gap before exec */
+		if (read(gate[0], &go, 1) != 1)
+			_exit(EXIT_NOEXEC);
+		if (!env.as_root && sudo_ids(&uid, &gid)) {
+			const char *name = getenv("SUDO_USER");
+
+			if ((name ? initgroups(name, gid) : setgroups(0, NULL)) ||
+			    setgid(gid) || setuid(uid)) {
+				e = errno;
+				if (write(errp[1], &e, sizeof(e)) < 0)
+					_exit(EXIT_NOEXEC);
+				_exit(EXIT_NOEXEC);
+			}
+		}
+		execvp(env.cmd[0], env.cmd);
+		e = errno;
+		if (write(errp[1], &e, sizeof(e)) < 0)
+			_exit(EXIT_NOTFOUND);
+		_exit(e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC);
+	}
+	close(gate[0]);
+	close(errp[1]);
+	c->gate_fd = gate[1];
+	c->err_fd = errp[0];
+	return 0;
+}
+
+/* Release the child; returns 0 once it has exec'd, or its exec errno. */
+static int child_release(struct child *c)
+{
+	ssize_t n;
+	int e = 0;
+
+	if (write(c->gate_fd, "g", 1) != 1)
+		e = errno;
+	close(c->gate_fd);
+	do {
+		n = read(c->err_fd, &e, sizeof(e));
+	} while (n < 0 && errno == EINTR);
+	close(c->err_fd);
+	return n == sizeof(e) ? e : 0;
+}
+
+static void default_summary_path(char *buf, size_t len, const char *csv)
+{
+	size_t n = strlen(csv);
+
+	if (n > 4 && !strcmp(csv + n - 4, ".csv"))
+		snprintf(buf, len, "%.*s.summary.json", (int)(n - 4), csv);
+	else
+		snprintf(buf, len, "%s.summary.json", csv);
+}
+
+struct run {
+	struct tracer *tracer;
+	struct session sess;
+	const char *summary_path;
+	uint64_t start_ns, end_ns;
+	bool interrupted;
+	bool have_status;
+	int status;		/* wait status of the launched command */
+	struct rusage ru;
+	pid_t child;
+};
+
+static int write_summary(struct run *r, const char *path)
+{
+	char tmp[4096], kernel[128] = "";
+	struct mt_counters c;
+	struct utsname u;
+	unsigned int kb = r->sess.page_kb;
+	struct jw w;
+	FILE *f;
+	int fd;
+
+	tracer__counters(r->tracer, &c);
+	if (!uname(&u))
+		snprintf(kernel, sizeof(kernel), "%s", u.release);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w")))
+		return -errno;
+	jw_begin(&w, f);
+	jw_obj(&w, NULL);
+	jw_str(&w, "tool", "memtrace-bpf");
+	jw_str(&w, "version", VERSION);
+	jw_str(&w, "mode", env.ncmd ? "launch" : "attach");
+	if (env.ncmd) {
+		jw_arr(&w, "command");
+		for (int i = 0; i < env.ncmd; i++)
+			jw_str(&w, NULL, env.cmd[i]);
+		jw_arr_end(&w);
+	} else {
+		jw_null(&w, "command");
+	}
+	jw_arr(&w, "targets");
+	if (env.ncmd)
+		jw_i64(&w, NULL, r->child);
+	for (int i = 0; i < env.npids; i++)
+		jw_i64(&w, NULL, env.pids[i]);
+	jw_arr_end(&w);
+	jw_str(&w, "csv", env.output);
+	jw_u64(&w, "start_ts_ns", r->start_ns);
+	jw_u64(&w, "end_ts_ns", r->end_ns);
+	jw_f64(&w, "duration_s", (r->end_ns - r->start_ns) / 1e9, 9);
+	jw_u64(&w, "peak_rss_kb", c.tree_peak_pages * kb);
+	jw_f64(&w, "peak_time_s", c.tree_peak_ts_ns ?
+	       ((int64_t)(c.tree_peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
+	jw_u64(&w, "peak_ts_ns", c.tree_peak_ts_ns);
+	jw_u64(&w, "events", r->sess.rows);
+	jw_u64(&w, "lost_events", c.lost);
+	jw_u64(&w, "untraced_processes", c.untraced);
+	jw_bool(&w, "interrupted", r->interrupted);
+	if (r->have_status) {
+		jw_i64(&w, "exit_code", exit_status_code(r->status));
+		jw_i64(&w, "rusage_maxrss_kb", r->ru.ru_maxrss);
+	} else {
+		jw_null(&w, "exit_code");
+		jw_null(&w, "rusage_maxrss_kb");
+	}
+	jw_u64(&w, "page_size", (uint64_t)kb * 1024);
+	jw_str(&w, "kernel", kernel);
+	jw_arr(&w, "processes");
+	for (size_t i = 0; i < r->sess.nprocs; i++) {
+		struct proc_info *p = &r->sess.procs[i];
+
+		jw_obj(&w, NULL);
+		jw_i64(&w, "pid", p->pid);
+		jw_i64(&w, "ppid", p->ppid);
+		jw_str(&w, "comm", p->comm);
+		jw_u64(&w, "peak_rss_kb", p->peak_pages * kb);
+		jw_f64(&w, "peak_time_s", p->peak_ts_ns ?
+		       ((int64_t)(p->peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
+		jw_u64(&w, "peak_ts_ns", p->peak_ts_ns);
+		jw_u64(&w, "page_faults", p->faults);
+		if (p->exited)
+			jw_i64(&w, "exit_code", p->exit_code);
+		else
+			jw_null(&w, "exit_code");
+		jw_bool(&w, "exited", p->exited);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	if (fflush(f) || ferror(f)) {
+		int e = errno ? errno : EIO;
+
+		fclose(f);
+		unlink(tmp);
+		return -e;
+	}
+	fclose(f);
+	if (rename(tmp, path)) {
+		int e = errno;
+
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+/* The kernel's own record of each process is authoritative: it holds the
+ * peak even when ring-buffer records were dropped. */
+static void sync_procs_from_kernel(struct run *r)
+{
+	for (size_t i = 0; i < r->sess.nprocs; i++) {
+		struct proc_info *p = &r->sess.procs[i];
+		struct mt_proc kp;
+
+		if (tracer__proc(r->tracer, p->pid, &kp))
+			continue;
+		p->peak_pages = kp.peak_pages;
+		p->peak_ts_ns = kp.peak_ts_ns;
+		p->faults = kp.faults;
+		if (kp.comm[0])
+			memcpy(p->comm, kp.comm, sizeof(p->comm));
+		if ((kp.flags & MT_PROC_EXITED) && !p->exited)
+			session__mark_exited(&r->sess, p, exit_status_code(kp.exit_code),
+					     kp.exit_ts_ns);
+	}
+}
+
+static void status_line(struct run *r, bool tty, bool final)
+{
+	char rss[32], peak[32];
+	struct mt_counters c;
+	unsigned int kb = r->sess.page_kb;
+
+	tracer__counters(r->tracer, &c);
+	fprintf(stderr, "%smemtrace-bpf: %7.1f s  RSS %s  peak %s  events %" PRIu64 "  lost %" PRIu64 "%s",
+		tty ? "\r\033[K" : "", (now_ns() - r->start_ns) / 1e9,
+		format_size((uint64_t)(c.tree_pages > 0 ? c.tree_pages : 0) * kb * 1024, rss, sizeof(rss)),
+		format_size(c.tree_peak_pages * kb * 1024, peak, sizeof(peak)),
+		r->sess.rows, (uint64_t)c.lost, tty && !final ? "" : "\n");
+	fflush(stderr);
+}
+
+static void print_summary(struct run *r, const char *summary_path)
+{
+	char peak[32], dur[32], at[32];
+	struct mt_counters c;
+	unsigned int kb = r->sess.page_kb;
+
+	tracer__counters(r->tracer, &c);
+	if (env.ncmd && r->have_status) {
+		int code = exit_status_code(r->status);
+
+		if (WIFSIGNALED(r->status))
+			fprintf(stderr, "memtrace-bpf: %s killed by signal %d (%s) after %s\n",
+				env.cmd[0], WTERMSIG(r->status), strsignal(WTERMSIG(r->status)),
+				format_duration(r->end_ns - r->start_ns, dur, sizeof(dur)));
+		else
+			fprintf(stderr, "memtrace-bpf: %s exited with status %d after %s\n",
+				env.cmd[0], code,
+				format_duration(r->end_ns - r->start_ns, dur, sizeof(dur)));
+	} else {
+		fprintf(stderr, "memtrace-bpf: traced %zu process%s for %s%s\n", r->sess.nprocs,
+			r->sess.nprocs == 1 ? "" : "es",
+			format_duration(r->end_ns - r->start_ns, dur, sizeof(dur)),
+			r->interrupted ? " (stopped by signal)" : "");
+	}
+	fprintf(stderr, "  peak RSS   %s (%" PRIu64 " kB) at %s\n",
+		format_size(c.tree_peak_pages * kb * 1024, peak, sizeof(peak)),
+		(uint64_t)c.tree_peak_pages * kb,
+		format_duration(c.tree_peak_ts_ns > r->start_ns ? c.tree_peak_ts_ns - r->start_ns : 0,
+				at, sizeof(at)));
+	if (r->sess.nprocs > 1)
+		fprintf(stderr, "             (sum over %zu traced processes; per process in the summary)\n",
+			r->sess.nprocs);
+	fprintf(stderr, "  events     %" PRIu64 " rows, %" PRIu64 " lost\n", r->sess.rows, (uint64_t)c.lost);
+	fprintf(stderr, "  trace      %s\n", !strcmp(env.output, "-") ? "(stdout)" : env.output);
+	if (summary_path)
+		fprintf(stderr, "  summary    %s\n", summary_path);
+	if (c.lost)
+		fprintf(stderr, "memtrace-bpf: %" PRIu64 " records were dropped (ring buffer full); "
+			"the peaks above are still exact (kept in the kernel). "
+			"Raise --ring-size (now %" PRIu64 " MiB) to keep every row.\n",
+			(uint64_t)c.lost, env.ring_bytes >> 20);
+	if (c.untraced)
+		fprintf(stderr, "memtrace-bpf: %" PRIu64 " child processes could not be traced "
+			"(table full); raise --max-procs.\n", (uint64_t)c.untraced);
+}
+
+static bool all_exited(struct run *r)
+{
+	return r->sess.nprocs > 0 && r->sess.live == 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
+					  .args_doc = NULL };
+	char msg[2048], summary_buf[4096], err[8192];
+	struct tracer_opts to = {};
+	struct run r = {};
+	struct child ch = {};
+	bool tty = isatty(STDERR_FILENO), files_open = false;
+	uint64_t next_status, next_check;
+	int e, ret = 0;
+
+	e = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	if (e)
+		return EXIT_USAGE;
+
+	/* every check before anything is loaded or written */
+	if (check_privileges(msg, sizeof(msg)) || check_btf(env.btf, msg, sizeof(msg)))
+		goto fail_msg;
+	for (int i = 0; i < env.npids; i++) {
+		pid_t tgid;
+
+		if (env.pids[i] == getpid()) {
+			snprintf(msg, sizeof(msg), "PID %d is memtrace-bpf itself", env.pids[i]);
+			goto fail_msg;
+		}
+		if (check_target(env.pids[i], &tgid, msg, sizeof(msg)))
+			goto fail_msg;
+		if (tgid != env.pids[i]) {
+			fprintf(stderr, "memtrace-bpf: %d is a thread of process %d; tracing process %d\n",
+				env.pids[i], tgid, tgid);
+			env.pids[i] = tgid;
+		}
+	}
+	if (env.ncmd && check_command(env.cmd[0], msg, sizeof(msg))) {
+		fprintf(stderr, "memtrace-bpf: %s\n", msg);
+		return EXIT_NOTFOUND;
+	}
+	if (!env.summary && strcmp(env.output, "-")) {
+		default_summary_path(summary_buf, sizeof(summary_buf), env.output);
+		env.summary = summary_buf;
+	}
+	if (check_output_path(env.output, "trace", msg, sizeof(msg)) ||
+	    (env.summary && check_output_path(env.summary, "summary", msg, sizeof(msg))))
+		goto fail_msg;
+	if (env.summary && !strcmp(env.summary, "-")) {
+		snprintf(msg, sizeof(msg), "--summary - is not supported; give a file name");
+		goto fail_msg;
+	}
+	if (env.summary && !strcmp(env.summary, env.output)) {
+		snprintf(msg, sizeof(msg), "the trace and the summary would both be %s; give -s another name",
+			 env.output);
+		goto fail_msg;
+	}
+
+	to.follow = env.ncmd ? env.follow != 0 : env.follow == 1;
+	to.ring_bytes = env.ring_bytes;
+	to.max_procs = (uint32_t)env.max_procs;
+	to.btf_path = env.btf;
+	to.verbose = env.verbose;
+	e = tracer__open(&r.tracer, &to, err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "memtrace-bpf: %s\n", err);
+		return EXIT_TRACE_ERR;
+	}
+	install_signals();
+
+	r.start_ns = now_ns();
+	e = session__init(&r.sess, env.output, r.start_ns);
+	if (e) {
+		fprintf(stderr, "memtrace-bpf: cannot write trace %s: %s\n", env.output, strerror(-e));
+		ret = EXIT_TRACE_ERR;
+		goto out;
+	}
+	files_open = true;
+
+	if (env.ncmd) {
+		e = child_spawn(&ch);
+		if (e) {
+			fprintf(stderr, "memtrace-bpf: cannot start %s: %s\n", env.cmd[0], strerror(-e));
+			ret = EXIT_TRACE_ERR;
+			goto out_remove;
+		}
+		r.child = ch.pid;
+		e = tracer__expect_exec(r.tracer, ch.pid);
+		if (e) {
+			fprintf(stderr, "memtrace-bpf: cannot register %s for tracing: %s\n",
+				env.cmd[0], strerror(-e));
+			kill(ch.pid, SIGKILL);
+			waitpid(ch.pid, NULL, 0);
+			ret = EXIT_TRACE_ERR;
+			goto out_remove;
+		}
+		e = child_release(&ch);
+		if (e) {
+			fprintf(stderr, "memtrace-bpf: cannot run %s: %s\n", env.cmd[0], strerror(e));
+			waitpid(ch.pid, NULL, 0);
+			ret = e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+			goto out_remove;
+		}
+	} else {
+		bool no_mm[MAX_PIDS] = {};
+
+		e = tracer__attach_pids(r.tracer, env.pids, env.npids, no_mm);
+		if (e) {
+			fprintf(stderr, "memtrace-bpf: cannot take the attach-time snapshot: %s\n",
+				strerror(-e));
+			ret = EXIT_TRACE_ERR;
+			goto out_remove;
+		}
+		for (int i = 0; i < env.npids; i++) {
+			if (no_mm[i]) {
+				fprintf(stderr, "memtrace-bpf: PID %d exited (or has no memory) before "
+					"tracing started\n", env.pids[i]);
+				ret = EXIT_TRACE_ERR;
+				goto out_remove;
+			}
+		}
+	}
+
+	next_status = r.start_ns + env.interval_ns;
+	next_check = r.start_ns + 100000000ULL;
+	for (;;) {
+		bool done = false;
+		uint64_t t;
+
+		e = tracer__poll(r.tracer, 10, session__record, &r.sess);
+		if (e) {
+			fprintf(stderr, "memtrace-bpf: reading events failed: %s\n", strerror(-e));
+			ret = EXIT_TRACE_ERR;
+			break;
+		}
+		session__flush(&r.sess);
+		if (r.sess.err) {
+			fprintf(stderr, "memtrace-bpf: writing %s failed: %s; stopping\n",
+				env.output, strerror(r.sess.err));
+			r.interrupted = true;
+			done = true;
+		}
+		if (sig_count) {
+			int sig = sig_last;
+
+			if (env.ncmd && !r.have_status && sig_count == 1) {
+				if (sig_from_user)
+					kill(ch.pid, sig);
+				sig_count = 1;	/* wait for the command to exit */
+				sig_from_user = 0;
+				r.interrupted = true;
+			} else {
+				/* attach mode, or a second signal: stop now */
+				r.interrupted = true;
+				done = true;
+			}
+			if (env.ncmd && sig_count > 1)
+				fprintf(stderr, "\nmemtrace-bpf: second signal: stopping the trace; "
+					"%s (PID %d) keeps running\n", env.cmd[0], ch.pid);
+		}
+		if (env.ncmd && !r.have_status) {
+			pid_t w = wait4(ch.pid, &r.status, WNOHANG, &r.ru);
+
+			if (w == ch.pid)
+				r.have_status = true;
+		}
+		if (env.ncmd && r.have_status)
+			done = true;
+		t = now_ns();
+		if (!env.ncmd && t >= next_check) {
+			next_check = t + 100000000ULL;
+			sync_procs_from_kernel(&r);
+			if (all_exited(&r))
+				done = true;
+		}
+		if (!env.ncmd && all_exited(&r))
+			done = true;
+		if ((env.interval_set || tty) && t >= next_status && !done && !env.quiet) {
+			status_line(&r, tty, false);
+			next_status = t + env.interval_ns;
+		}
+		if (done)
+			break;
+	}
+	/* the last records are already in the ring: take them all */
+	tracer__poll(r.tracer, 0, session__record, &r.sess);
+	r.end_ns = now_ns();
+	sync_procs_from_kernel(&r);
+	if (r.have_status) {
+		struct proc_info *p = session__proc(&r.sess, ch.pid, false);
+
+		if (p && !p->exited)
+			session__mark_exited(&r.sess, p, exit_status_code(r.status), r.end_ns);
+	}
+	if ((env.interval_set || tty) && !env.quiet)
+		status_line(&r, tty, true);
+
+	e = session__close(&r.sess);
+	files_open = false;
+	if (e)
+		fprintf(stderr, "memtrace-bpf: the trace %s is incomplete: %s\n", env.output, strerror(-e));
+	if (env.summary) {
+		e = write_summary(&r, env.summary);
+		if (e) {
+			fprintf(stderr, "memtrace-bpf: cannot write summary %s: %s\n", env.summary,
+				strerror(-e));
+			if (!ret)
+				ret = EXIT_TRACE_ERR;
+		}
+	}
+	{
+		uid_t uid;
+		gid_t gid;
+
+		if (sudo_ids(&uid, &gid)) {
+			/* files made for the user who ran sudo belong to them */
+			if (strcmp(env.output, "-") && chown(env.output, uid, gid))
+				fprintf(stderr, "memtrace-bpf: note: cannot give %s to uid %u: %s\n",
+					env.output, uid, strerror(errno));
+			if (env.summary && chown(env.summary, uid, gid))
+				fprintf(stderr, "memtrace-bpf: note: cannot give %s to uid %u: %s\n",
+					env.summary, uid, strerror(errno));
+		}
+	}
+	if (!env.quiet)
+		print_summary(&r, env.summary);
+	if (env.ncmd && r.have_status && !ret)
+		ret = exit_status_code(r.status);
+	else if (env.ncmd && !r.have_status && !ret)
+		ret = 128 + SIGINT;
+	goto out;
+
+out_remove:
+	/* nothing was traced: leave no file behind */
+	if (files_open) {
+		session__close(&r.sess);
+		files_open = false;
+		if (strcmp(env.output, "-"))
+			unlink(env.output);
+	}
+out:
+	if (files_open)
+		session__close(&r.sess);
+	session__free(&r.sess);
+	tracer__destroy(r.tracer);
+	return ret;
+
+fail_msg:
+	fprintf(stderr, "memtrace-bpf: %s\n", msg);
+	return EXIT_TRACE_ERR;
+}

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "output.h"
+
+const char *syscall_name(unsigned int nr)
+{
+	/* the syscalls that usually move RSS, x86_64 numbering */
+	static const struct { unsigned int nr; const char *name; } tab[] = {
+		{ 0, "read" }, { 1, "write" }, { 9, "mmap" }, { 10, "mprotect" },
+		{ 11, "munmap" }, { 12, "brk" }, { 16, "ioctl" }, { 17, "pread64" },
+		{ 19, "readv" }, { 25, "mremap" }, { 26, "msync" }, { 28, "madvise" },
+		{ 40, "sendfile" }, { 45, "recvfrom" }, { 47, "recvmsg" },
+		{ 56, "clone" }, { 57, "fork" }, { 58, "vfork" }, { 59, "execve" },
+		{ 60, "exit" }, { 62, "kill" }, { 149, "mlock" }, { 151, "mlockall" },
+		{ 202, "futex" }, { 221, "fadvise64" }, { 231, "exit_group" },
+		{ 237, "mbind" }, { 257, "openat" }, { 275, "splice" },
+		{ 279, "move_pages" }, { 285, "fallocate" }, { 295, "preadv" },
+		{ 310, "process_vm_readv" }, { 311, "process_vm_writev" },
+		{ 319, "memfd_create" }, { 322, "execveat" }, { 325, "mlock2" },
+		{ 435, "clone3" }, { 440, "process_madvise" },
+	};
+
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i].nr == nr)
+			return tab[i].name;
+	return NULL;
+}
+
+const char *rec_event_name(const struct mt_rec *r)
+{
+	switch (r->type) {
+	case MT_REC_RSS:	return "rss";
+	case MT_REC_FORK:	return "fork";
+	case MT_REC_EXEC:	return "exec";
+	case MT_REC_EXIT:	return "exit";
+	case MT_REC_ATTACH:	return "attach";
+	case MT_REC_SYSCALL:
+		switch (r->nr) {
+		case MT_NR_MMAP:	return "mmap";
+		case MT_NR_MUNMAP:	return "munmap";
+		case MT_NR_BRK:		return "brk";
+		case MT_NR_MREMAP:	return "mremap";
+		case MT_NR_MADVISE:	return "madvise";
+		}
+		return "syscall";
+	}
+	return NULL;
+}
+
+int exit_status_code(int st)
+{
+	if (st & 0x7f)
+		return 128 + (st & 0x7f);
+	return (st >> 8) & 0xff;
+}
+
+/* A comm is kernel-controlled text but may hold a comma, quote or newline:
+ * quote it per RFC 4180 when needed. */
+static int csv_field(char *buf, size_t len, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), o = 0;
+	bool quote = strpbrk(s, ",\"\n\r") != NULL;
+
+	if (quote && o < len)
+		buf[o++] = '"';
+	for (size_t i = 0; i < n && o + 2 < len; i++) {
+		if (s[i] == '"')
+			buf[o++] = '"';
+		buf[o++] = s[i] == '\n' || s[i] == '\r' ? ' ' : s[i];
+	}
+	if (quote && o < len)
+		buf[o++] = '"';
+	if (o >= len)
+		return -1;
+	buf[o] = 0;
+	return (int)o;
+}
+
+static bool ret_is_address(const struct mt_rec *r)
+{
+	return r->nr == MT_NR_MMAP || r->nr == MT_NR_MREMAP || r->nr == MT_NR_BRK;
+}
+
+void rec_sort(struct mt_rec *r, size_t n)
+{
+	/* insertion sort: linear on nearly sorted input, and stable */
+	for (size_t i = 1; i < n; i++) {
+		struct mt_rec x;
+		size_t j = i;
+
+		if (r[i - 1].ts_ns <= r[i].ts_ns)
+			continue;
+		x = r[i];
+		while (j > 0 && r[j - 1].ts_ns > x.ts_ns) {
+			r[j] = r[j - 1];
+			j--;
+		}
+		r[j] = x;
+	}
+}
+
+int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
+		   uint64_t start_ns, unsigned int page_kb)
+{
+	char cause[64] = "", addr[24] = "", ip[24] = "", lenf[24] = "", ret[24] = "";
+	int64_t anon = r->pages[MT_ANON] * page_kb, file = r->pages[MT_FILE] * page_kb;
+	int64_t shmem = r->pages[MT_SHMEM] * page_kb, swap = r->pages[MT_SWAP] * page_kb;
+	int64_t rel = (int64_t)(r->ts_ns - start_ns);
+	const char *ev = rec_event_name(r), *sc;
+	int n;
+
+	if (!ev)
+		return -1;
+	switch (r->type) {
+	case MT_REC_RSS:
+		switch (r->cause) {
+		case MT_CAUSE_FAULT:
+			strcpy(cause, "fault");
+			snprintf(addr, sizeof(addr), "0x%" PRIx64, (uint64_t)r->addr);
+			snprintf(ip, sizeof(ip), "0x%" PRIx64, (uint64_t)r->ip);
+			break;
+		case MT_CAUSE_SYSCALL:
+			sc = syscall_name(r->nr);
+			if (sc)
+				snprintf(cause, sizeof(cause), "syscall:%s", sc);
+			else
+				snprintf(cause, sizeof(cause), "syscall:%u", r->nr);
+			snprintf(addr, sizeof(addr), "0x%" PRIx64, (uint64_t)r->addr);
+			break;
+		case MT_CAUSE_SELF:
+			strcpy(cause, "self");
+			break;
+		default:
+			strcpy(cause, "other");
+		}
+		break;
+	case MT_REC_SYSCALL:
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, (uint64_t)r->addr);
+		if (r->nr != MT_NR_BRK)
+			snprintf(lenf, sizeof(lenf), "%" PRIu64, (uint64_t)r->len);
+		if (r->ret < 0 && r->ret >= -4095)
+			snprintf(ret, sizeof(ret), "%" PRId64, (int64_t)r->ret);
+		else if (ret_is_address(r))
+			snprintf(ret, sizeof(ret), "0x%" PRIx64, (uint64_t)r->ret);
+		else
+			snprintf(ret, sizeof(ret), "%" PRId64, (int64_t)r->ret);
+		break;
+	case MT_REC_EXIT:
+		snprintf(ret, sizeof(ret), "%d", exit_status_code((int)r->ret));
+		if (csv_field(cause, sizeof(cause), r->comm, sizeof(r->comm)) < 0)
+			return -1;
+		break;
+	default: /* fork, exec, attach */
+		snprintf(ret, sizeof(ret), "%u", r->ppid);
+		if (csv_field(cause, sizeof(cause), r->comm, sizeof(r->comm)) < 0)
+			return -1;
+	}
+	n = snprintf(buf, len,
+		     "%s%" PRId64 ".%09" PRId64 ",%" PRId64 ",%" PRIu64 ",%" PRIu64
+		     ",%u,%u,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
+		     ",%s,%s,%s,%s,%s\n",
+		     rel < 0 ? "-" : "", (rel < 0 ? -rel : rel) / 1000000000,
+		     (rel < 0 ? -rel : rel) % 1000000000,
+		     anon + file + shmem, (uint64_t)r->total_vm * page_kb,
+		     (uint64_t)r->ts_ns, r->pid, r->tid, ev, anon, file, shmem, swap,
+		     (int64_t)r->tree_pages * page_kb, cause, addr, ip, lenf, ret);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	return n;
+}
+
+int linebuf__open(struct linebuf *lb, const char *path)
+{
+	memset(lb, 0, sizeof(*lb));
+	if (!strcmp(path, "-")) {
+		lb->fd = STDOUT_FILENO;
+	} else {
+		lb->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (lb->fd < 0)
+			return -errno;
+		lb->owns_fd = true;
+	}
+	lb->cap = 1 << 20;
+	lb->buf = malloc(lb->cap);
+	if (!lb->buf) {
+		if (lb->owns_fd)
+			close(lb->fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int linebuf__flush(struct linebuf *lb)
+{
+	size_t off = 0;
+
+	while (off < lb->len && !lb->err) {
+		ssize_t w = write(lb->fd, lb->buf + off, lb->len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			lb->err = w < 0 ? errno : EIO;
+			break;
+		}
+		off += (size_t)w;
+	}
+	lb->len = 0;
+	return lb->err ? -lb->err : 0;
+}
+
+int linebuf__append(struct linebuf *lb, const char *line, size_t n)
+{
+	if (lb->len + n > lb->cap && linebuf__flush(lb))
+		return -lb->err;
+	if (n > lb->cap)
+		return -E2BIG;
+	memcpy(lb->buf + lb->len, line, n);
+	lb->len += n;
+	lb->lines++;
+	return 0;
+}
+
+int linebuf__close(struct linebuf *lb)
+{
+	int err;
+
+	if (!lb->buf)
+		return 0;
+	err = linebuf__flush(lb);
+	if (lb->owns_fd && close(lb->fd) && !err)
+		err = -errno;
+	free(lb->buf);
+	lb->buf = NULL;
+	return err;
+}
+
+void json_escape(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void jw_sep(struct jw *w, const char *key)
+{
+	if (w->need_comma[w->depth])
+		fputc(',', w->f);
+	w->need_comma[w->depth] = true;
+	fputc('\n', w->f);
+	for (int i = 0; i < w->depth; i++)
+		fputs("  ", w->f);
+	if (key) {
+		json_escape(w->f, key);
+		fputs(": ", w->f);
+	}
+}
+
+void jw_begin(struct jw *w, FILE *f)
+{
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+}
+
+static void jw_open(struct jw *w, const char *key, char c)
+{
+	if (w->depth || w->need_comma[0])
+		jw_sep(w, key);
+	fputc(c, w->f);
+	if (w->depth < 15)
+		w->depth++;
+	w->need_comma[w->depth] = false;
+}
+
+static void jw_close(struct jw *w, char c)
+{
+	bool had = w->need_comma[w->depth];
+
+	w->depth--;
+	if (had) {
+		fputc('\n', w->f);
+		for (int i = 0; i < w->depth; i++)
+			fputs("  ", w->f);
+	}
+	fputc(c, w->f);
+	if (!w->depth)
+		fputc('\n', w->f);
+}
+
+void jw_obj(struct jw *w, const char *key) { jw_open(w, key, '{'); }
+void jw_obj_end(struct jw *w) { jw_close(w, '}'); }
+void jw_arr(struct jw *w, const char *key) { jw_open(w, key, '['); }
+void jw_arr_end(struct jw *w) { jw_close(w, ']'); }
+
+void jw_str(struct jw *w, const char *key, const char *v)
+{
+	jw_sep(w, key);
+	if (v)
+		json_escape(w->f, v);
+	else
+		fputs("null", w->f);
+}
+
+void jw_u64(struct jw *w, const char *key, uint64_t v)
+{
+	jw_sep(w, key);
+	fprintf(w->f, "%" PRIu64, v);
+}
+
+void jw_i64(struct jw *w, const char *key, int64_t v)
+{
+	jw_sep(w, key);
+	fprintf(w->f, "%" PRId64, v);
+}
+
+void jw_f64(struct jw *w, const char *key, double v, int decimals)
+{
+	jw_sep(w, key);
+	fprintf(w->f, "%.*f", decimals, v);
+}
+
+void jw_bool(struct jw *w, const char *key, bool v)
+{
+	jw_sep(w, key);
+	fputs(v ? "true" : "false", w->f);
+}
+
+void jw_null(struct jw *w, const char *key)
+{
+	jw_sep(w, key);
+	fputs("null", w->f);
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "session.h"
+
+int session__init(struct session *s, const char *csv_path, uint64_t start_ns)
+{
+	static const char header[] = CSV_HEADER "\n";
+	int e;
+
+	memset(s, 0, sizeof(*s));
+	s->start_ns = start_ns;
+	s->page_kb = (unsigned int)(sysconf(_SC_PAGESIZE) / 1024);
+	e = linebuf__open(&s->csv, csv_path);
+	if (e)
+		return e;
+	return linebuf__append(&s->csv, header, sizeof(header) - 1);
+}
+
+static size_t slot_of(pid_t pid, size_t cap)
+{
+	return ((uint32_t)pid * 2654435761u) & (cap - 1);
+}
+
+static int index_grow(struct session *s)
+{
+	size_t cap = s->index_cap ? s->index_cap * 2 : 256;
+	int *idx = malloc(cap * sizeof(*idx));
+
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < cap; i++)
+		idx[i] = -1;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		size_t k = slot_of(s->procs[i].pid, cap);
+
+		while (idx[k] >= 0)
+			k = (k + 1) & (cap - 1);
+		idx[k] = (int)i;
+	}
+	free(s->index);
+	s->index = idx;
+	s->index_cap = cap;
+	return 0;
+}
+
+struct proc_info *session__proc(struct session *s, pid_t pid, bool create)
+{
+	struct proc_info *p;
+	size_t k;
+
+	if (s->index_cap) {
+		for (k = slot_of(pid, s->index_cap); s->index[k] >= 0;
+		     k = (k + 1) & (s->index_cap - 1))
+			if (s->procs[s->index[k]].pid == pid)
+				return &s->procs[s->index[k]];
+	}
+	if (!create)
+		return NULL;
+	if (s->nprocs == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct proc_info *np = realloc(s->procs, cap * sizeof(*np));
+
+		if (!np)
+			return NULL;
+		s->procs = np;
+		s->cap = cap;
+	}
+	if ((s->nprocs + 1) * 2 > s->index_cap && index_grow(s))
+		return NULL;
+	p = &s->procs[s->nprocs];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	for (k = slot_of(pid, s->index_cap); s->index[k] >= 0; k = (k + 1) & (s->index_cap - 1))
+		;
+	s->index[k] = (int)s->nprocs++;
+	s->live++;
+	return p;
+}
+
+void session__mark_exited(struct session *s, struct proc_info *p, int exit_code,
+			  uint64_t ts_ns)
+{
+	if (p->exited)
+		return;
+	p->exited = true;
+	p->exit_code = exit_code;
+	p->end_ts_ns = ts_ns;
+	if (s->live)
+		s->live--;
+}
+
+int session__record(void *ctx, const struct mt_rec *r)
+{
+	struct session *s = ctx;
+	struct proc_info *p;
+	char row[512];
+	int n;
+
+	n = csv_format_row(row, sizeof(row), r, s->start_ns, s->page_kb);
+	if (n < 0) {
+		fprintf(stderr, "memtrace-bpf: bug: record of unknown type %u from the kernel\n",
+			r->type);
+		return 0;
+	}
+	p = session__proc(s, (pid_t)r->pid, true);
+	if (!p)
+		return -ENOMEM;
+	if (!p->first_ts_ns)
+		p->first_ts_ns = r->ts_ns;
+	if (r->type != MT_REC_EXIT || p->rss_pages == 0)
+		p->rss_pages = r->pages[MT_FILE] + r->pages[MT_ANON] + r->pages[MT_SHMEM];
+	if (r->type == MT_REC_FORK || r->type == MT_REC_EXEC ||
+	    r->type == MT_REC_ATTACH || r->type == MT_REC_EXIT) {
+		memcpy(p->comm, r->comm, sizeof(p->comm));
+		if (r->ppid)
+			p->ppid = (pid_t)r->ppid;
+	}
+	if (r->type == MT_REC_EXIT) {
+		p->peak_pages = r->peak_pages;
+		p->peak_ts_ns = r->peak_ts_ns;
+		p->faults = r->faults;
+		p->known_exit = true;
+		session__mark_exited(s, p, exit_status_code((int)r->ret), r->ts_ns);
+	}
+	s->tree_pages = r->tree_pages;
+	s->last_ts_ns = r->ts_ns;
+	s->rows++;
+	if (linebuf__append(&s->csv, row, (size_t)n) && !s->err)
+		s->err = s->csv.err ? s->csv.err : ENOSPC;
+	return 0;
+}
+
+int session__flush(struct session *s)
+{
+	int e = linebuf__flush(&s->csv);
+
+	if (e && !s->err)
+		s->err = -e;
+	return e;
+}
+
+int session__close(struct session *s)
+{
+	int e = linebuf__close(&s->csv);
+
+	if (e && !s->err)
+		s->err = -e;
+	return s->err ? -s->err : 0;
+}
+
+void session__free(struct session *s)
+{
+	free(s->procs);
+	free(s->index);
+	s->procs = NULL;
+	s->index = NULL;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* One tracing run: records in, CSV rows and the process table out. */
+#ifndef MEMTRACE_SESSION_H
+#define MEMTRACE_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "memtrace.h"
+#include "output.h"
+
+struct proc_info {
+	pid_t pid, ppid;
+	char comm[MT_COMM_LEN];
+	uint64_t peak_pages, peak_ts_ns, faults;
+	uint64_t first_ts_ns, end_ts_ns;
+	int64_t rss_pages;	/* last vmrss seen */
+	int exit_code;		/* shell-style; valid when exited */
+	bool exited, known_exit;
+};
+
+struct session {
+	struct linebuf csv;
+	uint64_t start_ns;
+	unsigned int page_kb;
+	struct proc_info *procs;
+	size_t nprocs, cap;
+	int *index;		/* open addressing: pid -> procs[] slot */
+	size_t index_cap;
+	size_t live;		/* traced processes not yet exited */
+	uint64_t rows, last_ts_ns;
+	int64_t tree_pages;
+	int err;		/* first error writing the CSV */
+};
+
+int session__init(struct session *s, const char *csv_path, uint64_t start_ns);
+/* tracer_rec_fn: writes the row, updates the process table */
+int session__record(void *ctx, const struct mt_rec *r);
+struct proc_info *session__proc(struct session *s, pid_t pid, bool create);
+void session__mark_exited(struct session *s, struct proc_info *p, int exit_code,
+			  uint64_t ts_ns);
+int session__flush(struct session *s);
+int session__close(struct session *s);
+void session__free(struct session *s);
+
+#endif

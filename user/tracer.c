@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "output.h"
+#include "tracer.h"
+#include "memtrace.skel.h"
+
+struct tracer {
+	struct memtrace_bpf *skel;
+	struct ring_buffer *rb;
+	/* records of one drain, sorted by time before they are handed on */
+	struct mt_rec *batch;
+	size_t n, cap;
+	int batch_err;
+};
+
+static bool verbose_log;
+/* libbpf's last messages, replayed when a step fails (-v prints them all). */
+static char last_log[4096];
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t used, n;
+
+	if (verbose_log)
+		return vfprintf(stderr, fmt, ap);
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	used = strlen(last_log);
+	n = strlen(line);
+	if (used + n >= sizeof(last_log))
+		last_log[0] = 0, used = 0;
+	memcpy(last_log + used, line, n + 1);
+	return 0;
+}
+
+static void explain(char *err, size_t len, const char *step, int e, const char *next)
+{
+	snprintf(err, len, "%s failed: %s.%s%s%s%s", step, strerror(e),
+		 next ? " " : "", next ? next : "",
+		 last_log[0] ? "\nlibbpf said:\n" : "", last_log);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	if (size < sizeof(struct mt_rec)) {
+		fprintf(stderr, "memtrace-bpf: bug: short record (%zu bytes)\n", size);
+		return 0;
+	}
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		struct mt_rec *b = realloc(t->batch, cap * sizeof(*b));
+
+		if (!b) {
+			t->batch_err = -ENOMEM;
+			return -ENOMEM;
+		}
+		t->batch = b;
+		t->cap = cap;
+	}
+	memcpy(&t->batch[t->n++], data, sizeof(struct mt_rec));
+	return 0;
+}
+
+int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
+	struct tracer *t;
+	int cpus, e;
+
+	verbose_log = o->verbose;
+	libbpf_set_print(libbpf_print);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	cpus = libbpf_num_possible_cpus();
+	if (cpus <= 0 || cpus > MT_MAX_CPUS) {
+		snprintf(err, errlen, "this machine has %d possible CPUs; memtrace-bpf supports 1 to %d",
+			 cpus, MT_MAX_CPUS);
+		e = -ERANGE;
+		goto fail;
+	}
+	t->skel = memtrace_bpf__open_opts(&oo);
+	if (!t->skel) {
+		e = -errno;
+		explain(err, errlen, "opening the BPF object", -e,
+			"Check that the kernel BTF (--btf) is readable.");
+		goto fail;
+	}
+	t->skel->rodata->nr_cpus = (__u32)cpus;
+	t->skel->rodata->follow_children = o->follow;
+	/* wake the consumer once an eighth of the ring is waiting */
+	t->skel->rodata->wakeup_bytes = o->ring_bytes / 8;
+	bpf_map__set_max_entries(t->skel->maps.rb, (__u32)o->ring_bytes);
+	bpf_map__set_max_entries(t->skel->maps.procs, o->max_procs);
+	bpf_map__set_max_entries(t->skel->maps.mms, o->max_procs);
+	bpf_program__set_autoattach(t->skel->progs.snapshot_targets, false);
+
+	e = memtrace_bpf__load(t->skel);
+	if (e) {
+		explain(err, errlen, "loading the BPF programs", -e,
+			"This kernel needs BTF, tp_btf and a ring buffer (5.8+; exact sums need 6.2+); run with -v for the verifier log.");
+		goto fail;
+	}
+	e = memtrace_bpf__attach(t->skel);
+	if (e) {
+		explain(err, errlen, "attaching to the kernel tracepoints", -e,
+			"rss_stat, page_fault_user, sys_enter/sys_exit and sched_process_* must exist; run with -v for details.");
+		goto fail;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.rb), on_record, t, NULL);
+	if (!t->rb) {
+		e = -errno;
+		explain(err, errlen, "opening the ring buffer", -e, NULL);
+		goto fail;
+	}
+	*out = t;
+	return 0;
+fail:
+	tracer__destroy(t);
+	return e < 0 ? e : -EINVAL;
+}
+
+void tracer__destroy(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	memtrace_bpf__destroy(t->skel);
+	free(t->batch);
+	free(t);
+}
+
+int tracer__expect_exec(struct tracer *t, pid_t pid)
+{
+	struct mt_proc p = { .flags = MT_PROC_PENDING_EXEC };
+	__u32 key = (__u32)pid;
+
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &key, &p, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, bool *no_mm)
+{
+	int fd = bpf_map__fd(t->skel->maps.procs), iter_fd, e = 0;
+	struct bpf_link *link;
+	char buf[64];
+
+	for (int i = 0; i < n; i++) {
+		struct mt_proc p = { .flags = MT_PROC_PENDING_ATTACH };
+		__u32 key = (__u32)pids[i];
+
+		if (bpf_map_update_elem(fd, &key, &p, BPF_ANY))
+			return -errno;
+	}
+	link = bpf_program__attach_iter(t->skel->progs.snapshot_targets, NULL);
+	if (!link)
+		return -errno;
+	iter_fd = bpf_iter_create(bpf_link__fd(link));
+	if (iter_fd < 0) {
+		e = -errno;
+		goto out;
+	}
+	while (read(iter_fd, buf, sizeof(buf)) > 0)
+		;
+	close(iter_fd);
+	for (int i = 0; i < n; i++) {
+		struct mt_proc p;
+		__u32 key = (__u32)pids[i];
+
+		no_mm[i] = bpf_map_lookup_elem(fd, &key, &p) == 0 && !p.mm;
+	}
+out:
+	bpf_link__destroy(link);
+	return e;
+}
+
+int tracer__poll(struct tracer *t, int timeout_ms, tracer_rec_fn fn, void *ctx)
+{
+	int e = ring_buffer__poll(t->rb, timeout_ms);
+
+	if (e < 0 && e != -EINTR)
+		return e;
+	/* records submitted with BPF_RB_NO_WAKEUP only show up on consume */
+	e = ring_buffer__consume(t->rb);
+	if (e < 0 && e != -EINTR)
+		return e;
+	if (t->batch_err) {
+		e = t->batch_err;
+		t->batch_err = 0;
+		t->n = 0;
+		return e;
+	}
+	rec_sort(t->batch, t->n);
+	for (size_t i = 0; i < t->n; i++) {
+		e = fn(ctx, &t->batch[i]);
+		if (e)
+			break;
+	}
+	t->n = 0;
+	return e < 0 ? e : 0;
+}
+
+void tracer__counters(struct tracer *t, struct mt_counters *c)
+{
+	*c = t->skel->bss->counters;
+}
+
+int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p)
+{
+	__u32 key = (__u32)pid;
+	struct mt_mm m;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.procs), &key, p))
+		return -errno;
+	if (p->mm && !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.mms), &p->mm, &m)) {
+		p->faults += m.faults;
+		if (m.peak_pages > p->peak_pages) {
+			p->peak_pages = m.peak_pages;
+			p->peak_ts_ns = m.peak_ts_ns;
+		}
+	}
+	return 0;
+}
+
+void tracer__forget(struct tracer *t, pid_t pid)
+{
+	__u32 key = (__u32)pid;
+
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), &key);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The kernel side's lifecycle: open, configure, load, attach, drain. */
+#ifndef MEMTRACE_TRACER_H
+#define MEMTRACE_TRACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "memtrace.h"
+
+struct tracer_opts {
+	bool follow;		/* trace children forked by traced processes */
+	uint64_t ring_bytes;	/* ring buffer size (power of two) */
+	uint32_t max_procs;	/* processes (and address spaces) at once */
+	const char *btf_path;	/* NULL: the running kernel's */
+	bool verbose;
+};
+
+struct tracer;
+
+/* Called for each record, in timestamp order within a drained batch. */
+typedef int (*tracer_rec_fn)(void *ctx, const struct mt_rec *r);
+
+/* Loads and attaches everything. On failure returns -errno and puts a
+ * sentence naming the failed step and a next step in err. */
+int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, size_t errlen);
+void tracer__destroy(struct tracer *t);
+
+/* Launch mode: trace @pid from its next exec. */
+int tracer__expect_exec(struct tracer *t, pid_t pid);
+/* Attach mode: exact snapshot of each pid now; *no_mm set for a pid found
+ * without an address space (kernel thread). Returns 0 or -errno. */
+int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, bool *no_mm);
+
+/* Waits up to timeout_ms for a wake-up, then drains everything pending. */
+int tracer__poll(struct tracer *t, int timeout_ms, tracer_rec_fn fn, void *ctx);
+
+void tracer__counters(struct tracer *t, struct mt_counters *c);
+/* Kernel-kept state of a traced process; peak/faults include its live mm. */
+int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p);
+void tracer__forget(struct tracer *t, pid_t pid);
+
+#endif

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "units.h"
+
+/* A non-negative decimal number with an optional fraction, then a suffix
+ * that must be one of @units (matched case-insensitively and whole). */
+struct unit {
+	const char *name;
+	double mult;
+};
+
+static int parse_scaled(const char *s, const struct unit *units, double bare_mult,
+			uint64_t *out)
+{
+	const char *p = s;
+	double v, mult = -1;
+	char *end;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (!isdigit((unsigned char)*p) && *p != '.')
+		return -EINVAL;	/* no sign, no leading space, no "inf"/"nan" */
+	errno = 0;
+	v = strtod(p, &end);
+	if (end == p || errno == ERANGE || !isfinite(v) || v < 0)
+		return errno == ERANGE ? -ERANGE : -EINVAL;
+	/* strtod accepts hex and exponents: keep plain decimals only */
+	for (const char *q = p; q < end; q++)
+		if (!isdigit((unsigned char)*q) && *q != '.')
+			return -EINVAL;
+	if (!*end) {
+		mult = bare_mult;
+	} else {
+		for (const struct unit *u = units; u->name; u++) {
+			if (!strcasecmp(end, u->name)) {
+				mult = u->mult;
+				break;
+			}
+		}
+	}
+	if (mult < 0)
+		return -EINVAL;
+	v *= mult;
+	if (v >= 18446744073709551615.0)
+		return -ERANGE;
+	*out = (uint64_t)llround(v);
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *bytes)
+{
+	static const struct unit units[] = {
+		{ "B", 1 },
+		{ "K", 1ULL << 10 }, { "KB", 1ULL << 10 }, { "KiB", 1ULL << 10 },
+		{ "M", 1ULL << 20 }, { "MB", 1ULL << 20 }, { "MiB", 1ULL << 20 },
+		{ "G", 1ULL << 30 }, { "GB", 1ULL << 30 }, { "GiB", 1ULL << 30 },
+		{ "T", 1ULL << 40 }, { "TB", 1ULL << 40 }, { "TiB", 1ULL << 40 },
+		{ NULL, 0 },
+	};
+
+	return parse_scaled(s, units, 1, bytes);
+}
+
+int parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct unit units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 },
+		{ "m", 60e9 }, { "min", 60e9 }, { "h", 3600e9 },
+		{ NULL, 0 },
+	};
+
+	return parse_scaled(s, units, 1e9, ns);
+}
+
+int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+char *format_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *names[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	int i = 0;
+
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, names[i]);
+	return buf;
+}
+
+char *format_duration(uint64_t ns, char *buf, size_t len)
+{
+	if (ns >= 1000000000ULL)
+		snprintf(buf, len, "%.3f s", ns / 1e9);
+	else if (ns >= 1000000ULL)
+		snprintf(buf, len, "%.3f ms", ns / 1e6);
+	else if (ns >= 1000ULL)
+		snprintf(buf, len, "%.1f us", ns / 1e3);
+	else
+		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+	return buf;
+}

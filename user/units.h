@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Strict parsing and printing of sizes (512M) and durations (10ms). */
+#ifndef MEMTRACE_UNITS_H
+#define MEMTRACE_UNITS_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* "4096", "64K", "16M", "1.5G", "2GiB", "512MB" (1024-based). Rejects junk,
+ * negatives, overflow. Returns 0, or -EINVAL / -ERANGE. */
+int parse_size(const char *s, uint64_t *bytes);
+
+/* "250us", "10ms", "1.5s", "2m", "1h", "500ns"; a bare number is seconds.
+ * Returns 0, or -EINVAL / -ERANGE. */
+int parse_duration(const char *s, uint64_t *ns);
+
+/* Parses a positive decimal integer that fits in an int (PIDs, counts). */
+int parse_uint(const char *s, unsigned long max, unsigned long *out);
+
+/* "1.5 GiB", "312 KiB", "12 B" into buf; returns buf. */
+char *format_size(uint64_t bytes, char *buf, size_t len);
+/* "1.25 s", "12.3 ms", "850 us"; returns buf. */
+char *format_duration(uint64_t ns, char *buf, size_t len);
+
+#endif
