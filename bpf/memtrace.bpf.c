@@ -27,7 +27,7 @@ struct mt_counters counters = {};
 /* Per-CPU offsets (learnt at run time, see learn_cpu_offsets()). */
 __u64 cpu_off[MT_MAX_CPUS] = {};
 __u32 cpu_off_ready = 0;
-volatile __u64 launder = 0;
+volatile __u64 launder = 0;	/* learn_cpu_offsets() only */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -91,10 +91,15 @@ struct {
  * percpu_counter_sum() does. Without kallsyms data symbols there is no
  * __per_cpu_offset[]; instead: the address of a PERCPU_ARRAY's element on
  * CPU n (bpf_map_lookup_percpu_elem) minus the array's per-cpu base pointer
- * (struct bpf_array.pptrs[0]) is CPU n's per-cpu offset. Pointers are
- * turned into numbers through a global (allowed with CAP_PERFMON).
+ * (struct bpf_array.pptrs[0]) is CPU n's per-cpu offset.
+ *
+ * The verifier only lets those pointers become numbers through a global
+ * (allowed with CAP_PERFMON). A global is shared by every CPU, so this runs
+ * once, from the loader (BPF_PROG_RUN), before any tracepoint is attached:
+ * nothing can race it.
  */
-static __noinline int learn_cpu_offsets(void)
+SEC("syscall")
+int learn_cpu_offsets(void *ctx)
 {
 	struct bpf_array *arr;
 	__u64 base = 0, elem;
@@ -105,16 +110,16 @@ static __noinline int learn_cpu_offsets(void)
 	arr = (struct bpf_array *)launder;
 	if (bpf_probe_read_kernel(&base, sizeof(base),
 				  (void *)arr + bpf_core_field_offset(struct bpf_array, pptrs)))
-		return -1;
+		return 1;
 	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
 		p = bpf_map_lookup_percpu_elem(&pcpu_probe, &zero, cpu);
 		if (!p)
-			continue;
+			return 2;
 		launder = (__u64)p;
 		elem = launder;
 		cpu_off[cpu] = elem - base;
 	}
-	__sync_fetch_and_add(&cpu_off_ready, 1);
+	cpu_off_ready = 1;
 	return 0;
 }
 
@@ -128,8 +133,6 @@ static __always_inline __s64 counter_sum(struct percpu_counter *pc)
 	__u64 counters = (__u64)BPF_CORE_READ(pc, counters);
 	__u32 cpu;
 
-	if (!cpu_off_ready)
-		learn_cpu_offsets();
 	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
 		__s32 c = 0;
 
@@ -150,10 +153,12 @@ static __always_inline __s64 member_sum(struct mm_struct *mm, int member)
 	return 0;
 }
 
+/* An mm's address as a map key. The cast keeps the verifier's pointer
+ * type on the stack slot; using it as key bytes is allowed with CAP_PERFMON
+ * (allow_ptr_leaks). No global in between: globals are shared by CPUs. */
 static __always_inline __u64 mm_key(struct mm_struct *mm)
 {
-	launder = (__u64)mm;
-	return launder;
+	return (__u64)mm;
 }
 
 static __always_inline void peak_update(__u64 *peak, __u64 *peak_ts, __s64 v,

@@ -143,7 +143,8 @@ int check_target(pid_t pid, pid_t *tgid, char *msg, size_t len)
 
 int check_output_path(const char *path, const char *what, char *msg, size_t len)
 {
-	char dir[PATH_MAX];
+	char buf[PATH_MAX];
+	const char *dir;
 	struct stat st;
 
 	if (!strcmp(path, "-"))
@@ -164,8 +165,9 @@ int check_output_path(const char *path, const char *what, char *msg, size_t len)
 		}
 		return 0;
 	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	if (stat(dirname(dir), &st) || !S_ISDIR(st.st_mode)) {
+	snprintf(buf, sizeof(buf), "%s", path);
+	dir = dirname(buf);	/* may return a static "." rather than edit buf */
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
 		snprintf(msg, len, "cannot write %s %s: directory %s does not exist. "
 			 "Create it first (mkdir -p) or choose another path.",
 			 what, path, dir);

@@ -112,6 +112,20 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 			"This kernel needs BTF, tp_btf and a ring buffer (5.8+; exact sums need 6.2+); run with -v for the verifier log.");
 		goto fail;
 	}
+	/* learn the per-CPU offsets once, before anything can race it */
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, ro);
+
+		e = bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.learn_cpu_offsets), &ro);
+		if (e || ro.retval || !t->skel->bss->cpu_off_ready) {
+			e = e ? -errno : -ENOTSUP;
+			snprintf(err, errlen,
+				 "learning the per-CPU counter offsets failed (%s, step %u): "
+				 "exact RSS sums are not possible on this kernel. Run with -v for details.",
+				 strerror(-e), ro.retval);
+			goto fail;
+		}
+	}
 	e = memtrace_bpf__attach(t->skel);
 	if (e) {
 		explain(err, errlen, "attaching to the kernel tracepoints", -e,
