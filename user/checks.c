@@ -44,11 +44,11 @@ int check_privileges(char *msg, size_t len)
 		strcat(strcat(missing, missing[0] ? " and " : ""), "CAP_PERFMON");
 	if (geteuid() != 0)
 		snprintf(msg, len,
-			 "memtrace-bpf must run as root: it loads BPF programs into the kernel "
+			 "must run as root: memtrace-bpf loads BPF programs into the kernel "
 			 "(needs %s). Run it with sudo.", missing);
 	else
 		snprintf(msg, len,
-			 "memtrace-bpf lacks %s (root, but the capability was dropped): "
+			 "running as root but without %s (the capability was dropped): "
 			 "it needs CAP_BPF and CAP_PERFMON to load and read its kernel programs. "
 			 "Run it outside the restricted environment, or grant the capability.",
 			 missing);
@@ -83,8 +83,7 @@ int check_target(pid_t pid, pid_t *tgid, char *msg, size_t len)
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(msg, len, "no process with PID %d (%s). Check the PID with ps or pgrep.",
-			 pid, strerror(errno));
+		snprintf(msg, len, "no process with PID %d. Check the PID with ps or pgrep.", pid);
 		return -1;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -190,11 +189,11 @@ int check_command(const char *cmd, char *msg, size_t len)
 	if (strchr(cmd, '/')) {
 		if (stat(cmd, &st)) {
 			snprintf(msg, len, "cannot run %s: %s", cmd, strerror(errno));
-			return -1;
+			return -ENOENT;
 		}
 		if (S_ISDIR(st.st_mode) || access(cmd, X_OK)) {
-			snprintf(msg, len, "cannot run %s: not an executable file", cmd);
-			return -1;
+			snprintf(msg, len, "cannot run %s: not an executable file (chmod +x?)", cmd);
+			return -EACCES;
 		}
 		return 0;
 	}
@@ -208,5 +207,5 @@ int check_command(const char *cmd, char *msg, size_t len)
 		p = end ? end + 1 : NULL;
 	}
 	snprintf(msg, len, "command not found: %s (not in PATH; give a path like ./%s)", cmd, cmd);
-	return -1;
+	return -ENOENT;
 }

@@ -14,7 +14,8 @@ int check_btf(const char *path, char *msg, size_t len);
 int check_target(pid_t pid, pid_t *tgid, char *msg, size_t len);
 /* The file can be created or overwritten (nothing is created here). */
 int check_output_path(const char *path, const char *what, char *msg, size_t len);
-/* The command exists and is executable (as execvp would find it). */
+/* The command exists and is executable (as execvp would find it).
+ * Returns 0, -ENOENT (not found) or -EACCES (found, not executable). */
 int check_command(const char *cmd, char *msg, size_t len);
 
 #endif

@@ -594,9 +594,9 @@ int main(int argc, char **argv)
 			env.pids[i] = tgid;
 		}
 	}
-	if (env.ncmd && check_command(env.cmd[0], msg, sizeof(msg))) {
+	if (env.ncmd && (e = check_command(env.cmd[0], msg, sizeof(msg)))) {
 		fprintf(stderr, "memtrace-bpf: %s\n", msg);
-		return EXIT_NOTFOUND;
+		return e == -EACCES ? EXIT_NOEXEC : EXIT_NOTFOUND;
 	}
 	if (!env.summary && strcmp(env.output, "-")) {
 		default_summary_path(summary_buf, sizeof(summary_buf), env.output);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages memtrace-bpf needs to build, test, demo and
+# bench -- only the missing ones, with apt-get update first. Idempotent.
+set -euo pipefail
+
+pkgs=(
+	make gcc clang llvm pkg-config    # build: C and BPF compilers
+	libbpf-dev libelf-dev zlib1g-dev  # libbpf and what it links
+	bpftool                           # vmlinux.h and the skeleton
+	python3                           # integration tests
+	libcap2-bin util-linux            # capsh, setpriv: privilege tests
+	linux-perf bpftrace               # peers in make bench
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+	echo "install-deps: run as root (sudo make ...) to install them, or: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
