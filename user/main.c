@@ -20,7 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "checks.h"
+#include "cmds.h"
 #include "output.h"
+#include "report.h"
 #include "session.h"
 #include "tracer.h"
 #include "units.h"
@@ -73,8 +75,9 @@ const char *argp_program_bug_address = NULL;
 static const char doc[] =
 "memtrace-bpf: every RSS change of a process, exact to the page, from kernel events.\n"
 "\n"
-"USAGE: memtrace-bpf [OPTIONS] -- COMMAND [ARGS...]\n"
-"       memtrace-bpf [OPTIONS] -p PID[,PID...]\n"
+"USAGE: memtrace-bpf [record] [OPTIONS] -- COMMAND [ARGS...]\n"
+"       memtrace-bpf [record] [OPTIONS] -p PID[,PID...]\n"
+"       memtrace-bpf spikes TRACE.csv [OPTIONS]   (memtrace-bpf spikes --help)\n"
 "\n"
 "Launch mode traces COMMAND from its first instruction (and its children);\n"
 "attach mode starts from the exact state of running processes. Writes a CSV\n"
@@ -87,6 +90,7 @@ static const char doc[] =
 "    sudo memtrace-bpf -p 4242,4243 --follow -o t.csv   # several, and their new children\n"
 "    sudo memtrace-bpf -o t.csv -s peak.json -- make -j2 # summary elsewhere\n"
 "    sudo memtrace-bpf -i 500ms -o t.csv -- ./render    # status line every 500 ms\n"
+"    memtrace-bpf spikes trace.csv --poll 10ms          # transients a poller missed\n"
 "\n"
 "Sizes take K, M, G, T (1024-based): 64K, 16M. Durations take ns, us, ms, s,\n"
 "m, h: 250us, 10ms, 2s; a bare number is seconds.\n"
@@ -455,6 +459,11 @@ static int write_summary(struct run *r, const char *path)
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
+	if (r->sess.spikes) {
+		jw_obj(&w, "analysis");
+		report_json(&w, r->sess.spikes, r->start_ns, 20);
+		jw_obj_end(&w);
+	}
 	jw_obj_end(&w);
 	if (fflush(f) || ferror(f)) {
 		int e = errno ? errno : EIO;
@@ -545,6 +554,38 @@ static void print_summary(struct run *r, const char *summary_path)
 	fprintf(stderr, "  trace      %s\n", !strcmp(env.output, "-") ? "(stdout)" : env.output);
 	if (summary_path)
 		fprintf(stderr, "  summary    %s\n", summary_path);
+	if (r->sess.spikes && spikes__npids(r->sess.spikes)) {
+		struct spikes *sp = r->sess.spikes;
+		const struct pid_report *main_p = spikes__pid(sp, 0);
+		char a[32], b[32], pn[16];
+
+		if (spikes__count(sp)) {
+			fprintf(stderr, "  spikes     %zu of 1 MiB or more; largest:\n", spikes__count(sp));
+			for (size_t i = 0; i < spikes__count(sp) && i < 3; i++) {
+				const struct spike *x = spikes__get(sp, i);
+
+				fprintf(stderr, "             +%s for %s at %.3f s (pid %d)\n",
+					format_size((uint64_t)(x->peak_kb - x->base_kb) * 1024, a, sizeof(a)),
+					format_duration(x->end_ts - x->start_ts, b, sizeof(b)),
+					((int64_t)(x->start_ts - r->start_ns)) / 1e9, x->pid);
+			}
+		} else {
+			fprintf(stderr, "  spikes     none of 1 MiB or more\n");
+		}
+		for (int k = 0; k < main_p->npoll; k++) {
+			const struct poll_result *pr = &main_p->poll[k];
+
+			fprintf(stderr, "  %-10s peak %s expected (%s worst), %.1f%% off (pid %d)\n",
+				k ? "" : "pollers",
+				format_size((uint64_t)pr->expected_kb * 1024, a, sizeof(a)),
+				format_size((uint64_t)pr->worst_kb * 1024, b, sizeof(b)),
+				main_p->peak_kb ? 100.0 * (pr->expected_kb - main_p->peak_kb) / main_p->peak_kb : 0.0,
+				main_p->pid);
+			(void)pn;
+		}
+		fprintf(stderr, "             (memtrace-bpf spikes %s for the full analysis)\n",
+			!strcmp(env.output, "-") ? "FILE" : env.output);
+	}
 	if (c.lost)
 		fprintf(stderr, "memtrace-bpf: %" PRIu64 " records were dropped (ring buffer full); "
 			"the peaks above are still exact (kept in the kernel). "
@@ -572,6 +613,13 @@ int main(int argc, char **argv)
 	uint64_t next_status, next_check;
 	int e, ret = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "spikes"))
+		return cmd_spikes(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "record")) {
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
 	e = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (e)
 		return EXIT_USAGE;
@@ -753,6 +801,8 @@ int main(int argc, char **argv)
 	}
 	if ((env.interval_set || tty) && !env.quiet)
 		status_line(&r, tty, true);
+	if (r.sess.spikes)
+		spikes__finish(r.sess.spikes, r.end_ns);
 
 	e = session__close(&r.sess);
 	files_open = false;

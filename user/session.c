@@ -14,6 +14,14 @@ int session__init(struct session *s, const char *csv_path, uint64_t start_ns)
 	memset(s, 0, sizeof(*s));
 	s->start_ns = start_ns;
 	s->page_kb = (unsigned int)(sysconf(_SC_PAGESIZE) / 1024);
+	{
+		/* the record summary's analysis: 1 MiB spikes, 10 ms and 100 ms
+		 * pollers; tracing goes on without it if memory is short */
+		struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10, .npoll = 2,
+					  .poll_ns = { 10000000ULL, 100000000ULL } };
+
+		s->spikes = spikes__new(&cfg);
+	}
 	e = linebuf__open(&s->csv, csv_path);
 	if (e)
 		return e;
@@ -126,6 +134,24 @@ int session__record(void *ctx, const struct mt_rec *r)
 		p->known_exit = true;
 		session__mark_exited(s, p, exit_status_code((int)r->ret), r->ts_ns);
 	}
+	if (s->spikes) {
+		enum spike_ev ev = SEV_OTHER;
+
+		if (r->type == MT_REC_RSS && r->cause == MT_CAUSE_FAULT)
+			ev = SEV_FAULT;
+		else if (r->type == MT_REC_EXIT)
+			ev = SEV_EXIT;
+		else if (r->type == MT_REC_SYSCALL)
+			ev = r->nr == MT_NR_MMAP ? SEV_MMAP : r->nr == MT_NR_MUNMAP ? SEV_MUNMAP :
+			     r->nr == MT_NR_MREMAP ? SEV_MREMAP : r->nr == MT_NR_BRK ? SEV_BRK :
+			     r->nr == MT_NR_MADVISE ? SEV_MADVISE : SEV_OTHER;
+		if (spikes__push(s->spikes, p->pid, r->ts_ns,
+				 (r->pages[MT_FILE] + r->pages[MT_ANON] + r->pages[MT_SHMEM]) *
+				 s->page_kb, ev)) {
+			spikes__free(s->spikes);
+			s->spikes = NULL;
+		}
+	}
 	s->tree_pages = r->tree_pages;
 	s->last_ts_ns = r->ts_ns;
 	s->rows++;
@@ -156,6 +182,8 @@ void session__free(struct session *s)
 {
 	free(s->procs);
 	free(s->index);
+	spikes__free(s->spikes);
+	s->spikes = NULL;
 	s->procs = NULL;
 	s->index = NULL;
 }

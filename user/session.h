@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include "memtrace.h"
 #include "output.h"
+#include "spikes.h"
 
 struct proc_info {
 	pid_t pid, ppid;
@@ -31,6 +32,7 @@ struct session {
 	uint64_t rows, last_ts_ns;
 	int64_t tree_pages;
 	int err;		/* first error writing the CSV */
+	struct spikes *spikes;	/* live analysis (NULL if it could not start) */
 };
 
 int session__init(struct session *s, const char *csv_path, uint64_t start_ns);

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "csvread.h"
+
+#define MAX_FIELDS 64
+
+/* Next line, without its newline, NUL-terminated in place; NULL at EOF. */
+static char *next_line(struct csv_reader *r, size_t *n)
+{
+	for (;;) {
+		char *start = r->buf + r->pos, *nl = memchr(start, '\n', r->len - r->pos);
+		ssize_t got;
+
+		if (nl) {
+			*n = (size_t)(nl - start);
+			*nl = 0;
+			r->pos = (size_t)(nl - r->buf) + 1;
+			r->line++;
+			return start;
+		}
+		if (r->eof) {
+			if (r->pos == r->len)
+				return NULL;
+			/* a last line without newline */
+			*n = r->len - r->pos;
+			r->buf[r->len] = 0;
+			r->pos = r->len;
+			r->line++;
+			return start;
+		}
+		memmove(r->buf, start, r->len - r->pos);
+		r->len -= r->pos;
+		r->pos = 0;
+		if (r->len + 1 >= r->cap) {
+			size_t cap = r->cap * 2;
+			char *b = realloc(r->buf, cap);
+
+			if (!b)
+				return NULL;
+			r->buf = b;
+			r->cap = cap;
+		}
+		got = read(r->fd, r->buf + r->len, r->cap - r->len - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(r->err, sizeof(r->err), "%s: read failed: %s", r->path, strerror(errno));
+			return NULL;
+		}
+		if (got == 0)
+			r->eof = true;
+		r->len += (size_t)got;
+	}
+}
+
+/* Splits on commas, honouring "quoted, fields" (RFC 4180). */
+static int split(char *line, char **f, int max)
+{
+	int n = 0;
+	char *p = line;
+
+	for (;;) {
+		if (n == max)
+			return -1;
+		if (*p == '"') {
+			char *w = ++p;
+
+			f[n++] = w;
+			for (;;) {
+				if (!*p)
+					return -1;	/* unterminated quote */
+				if (*p == '"' && p[1] == '"') {
+					*w++ = '"';
+					p += 2;
+				} else if (*p == '"') {
+					p++;
+					break;
+				} else {
+					*w++ = *p++;
+				}
+			}
+			*w = 0;
+			if (*p == ',') {
+				p++;
+				continue;
+			}
+			return *p ? -1 : n;
+		}
+		f[n++] = p;
+		p = strchr(p, ',');
+		if (!p)
+			return n;
+		*p++ = 0;
+	}
+}
+
+int csvr__open(struct csv_reader *r, const char *path)
+{
+	char *line, *f[MAX_FIELDS];
+	size_t n;
+	int nf;
+
+	memset(r, 0, sizeof(*r));
+	r->path = path;
+	r->c_ts = r->c_time = r->c_pid = r->c_rss = r->c_event = r->c_cause = -1;
+	r->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	if (r->fd < 0) {
+		snprintf(r->err, sizeof(r->err), "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	r->cap = 1 << 20;
+	r->buf = malloc(r->cap);
+	if (!r->buf) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
+		return -1;
+	}
+	line = next_line(r, &n);
+	if (!line) {
+		if (!r->err[0])
+			snprintf(r->err, sizeof(r->err), "%s is empty: expected a CSV header "
+				 "(time_s,vmrss_kb,... as memtrace-bpf writes)", path);
+		return -1;
+	}
+	if (n >= 3 && (unsigned char)line[0] == 0xef)
+		line += 3;	/* UTF-8 BOM */
+	nf = split(line, f, MAX_FIELDS);
+	if (nf < 0) {
+		snprintf(r->err, sizeof(r->err), "%s:1: cannot read the header", path);
+		return -1;
+	}
+	for (int i = 0; i < nf; i++) {
+		char *c = f[i];
+		size_t l = strlen(c);
+
+		if (l && c[l - 1] == '\r')
+			c[l - 1] = 0;
+		if (!strcmp(c, "ts_ns"))
+			r->c_ts = i;
+		else if (!strcmp(c, "time_s"))
+			r->c_time = i;
+		else if (!strcmp(c, "pid"))
+			r->c_pid = i;
+		else if (!strcmp(c, "vmrss_kb"))
+			r->c_rss = i;
+		else if (!strcmp(c, "event"))
+			r->c_event = i;
+		else if (!strcmp(c, "cause"))
+			r->c_cause = i;
+	}
+	r->ncols = nf;
+	if (r->c_rss < 0 || (r->c_ts < 0 && r->c_time < 0)) {
+		snprintf(r->err, sizeof(r->err),
+			 "%s:1: not a memory trace: the header needs vmrss_kb and ts_ns or time_s "
+			 "(a memtrace-bpf CSV, or a poller's time_s,vmrss_kb)", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int bad(struct csv_reader *r, const char *col, const char *v, const char *what)
+{
+	snprintf(r->err, sizeof(r->err), "%s:%llu: column %s: '%.40s' is not %s", r->path,
+		 (unsigned long long)r->line, col, v, what);
+	return -1;
+}
+
+static bool parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+
+	if (!*s || (*s != '-' && (*s < '0' || *s > '9')))
+		return false;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return !errno && !*end;
+}
+
+static enum spike_ev event_of(const char *ev, const char *cause)
+{
+	switch (ev[0]) {
+	case 'r': return !strcmp(ev, "rss") && cause && !strcmp(cause, "fault") ? SEV_FAULT : SEV_OTHER;
+	case 'm':
+		if (!strcmp(ev, "mmap")) return SEV_MMAP;
+		if (!strcmp(ev, "munmap")) return SEV_MUNMAP;
+		if (!strcmp(ev, "mremap")) return SEV_MREMAP;
+		if (!strcmp(ev, "madvise")) return SEV_MADVISE;
+		break;
+	case 'b': return !strcmp(ev, "brk") ? SEV_BRK : SEV_OTHER;
+	case 'e': return !strcmp(ev, "exit") ? SEV_EXIT : SEV_OTHER;
+	}
+	return SEV_OTHER;
+}
+
+int csvr__next(struct csv_reader *r, struct csv_row *row)
+{
+	char *line, *f[MAX_FIELDS];
+	size_t n;
+	int nf;
+
+	do {
+		line = next_line(r, &n);
+		if (!line)
+			return r->err[0] ? -1 : 0;
+		if (n && line[n - 1] == '\r')
+			line[--n] = 0;
+	} while (!n);
+	nf = split(line, f, MAX_FIELDS);
+	if (nf != r->ncols) {
+		snprintf(r->err, sizeof(r->err), "%s:%llu: %d fields where the header has %d "
+			 "(a truncated or mixed file?)", r->path, (unsigned long long)r->line,
+			 nf < 0 ? 0 : nf, r->ncols);
+		return -1;
+	}
+	if (r->c_ts >= 0) {
+		int64_t v;
+
+		if (!parse_i64(f[r->c_ts], &v) || v < 0)
+			return bad(r, "ts_ns", f[r->c_ts], "a time in ns");
+		row->ts_ns = (uint64_t)v;
+	} else {
+		char *end;
+		double t = strtod(f[r->c_time], &end);
+
+		if (end == f[r->c_time] || *end || t < 0)
+			return bad(r, "time_s", f[r->c_time], "a time in seconds");
+		row->ts_ns = (uint64_t)(t * 1e9 + 0.5);
+	}
+	if (!parse_i64(f[r->c_rss], &row->vmrss_kb) || row->vmrss_kb < 0)
+		return bad(r, "vmrss_kb", f[r->c_rss], "a size in kB");
+	row->pid = 0;
+	if (r->c_pid >= 0) {
+		int64_t v;
+
+		if (!parse_i64(f[r->c_pid], &v) || v < 0 || v > 0x7fffffff)
+			return bad(r, "pid", f[r->c_pid], "a PID");
+		row->pid = (pid_t)v;
+	}
+	if (!r->have_t0) {
+		r->have_t0 = true;
+		r->t0_ns = 0;
+		if (r->c_ts >= 0 && r->c_time >= 0) {
+			double t = strtod(f[r->c_time], NULL);
+
+			if (t >= 0 && t * 1e9 <= (double)row->ts_ns)
+				r->t0_ns = row->ts_ns - (uint64_t)(t * 1e9 + 0.5);
+		}
+	}
+	row->ev = r->c_event >= 0 ?
+		event_of(f[r->c_event], r->c_cause >= 0 ? f[r->c_cause] : NULL) : SEV_OTHER;
+	return 1;
+}
+
+void csvr__close(struct csv_reader *r)
+{
+	if (r->fd > 2)
+		close(r->fd);
+	r->fd = -1;
+	free(r->buf);
+	r->buf = NULL;
+}

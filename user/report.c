@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <inttypes.h>
+#include <string.h>
+#include "report.h"
+#include "units.h"
+
+char *period_name(uint64_t ns, char *buf, size_t len)
+{
+	if (ns % 1000000000ULL == 0)
+		snprintf(buf, len, "%" PRIu64 "s", (uint64_t)(ns / 1000000000ULL));
+	else if (ns % 1000000ULL == 0)
+		snprintf(buf, len, "%" PRIu64 "ms", (uint64_t)(ns / 1000000ULL));
+	else if (ns % 1000ULL == 0)
+		snprintf(buf, len, "%" PRIu64 "us", (uint64_t)(ns / 1000ULL));
+	else
+		snprintf(buf, len, "%" PRIu64 "ns", ns);
+	return buf;
+}
+
+static char *kb(int64_t v, char *buf, size_t len)
+{
+	if (v < 0) {
+		format_size((uint64_t)-v * 1024, buf + 1, len - 1);
+		buf[0] = '-';
+		return buf;
+	}
+	return format_size((uint64_t)v * 1024, buf, len);
+}
+
+static double rel_s(uint64_t ts, uint64_t t0)
+{
+	return ((double)(int64_t)(ts - t0)) / 1e9;
+}
+
+static double rate_mb_s(const struct spike *sp)
+{
+	uint64_t up = sp->peak_ts - sp->start_ts;
+
+	/* a rise inside one event (a huge page) has no measurable duration */
+	return up ? (sp->peak_kb - sp->base_kb) / 1024.0 / (up / 1e9) : 0;
+}
+
+void report_spikes_table(FILE *f, const struct spikes *s, uint64_t t0, size_t top)
+{
+	const struct spikes_cfg *c = spikes__cfg(s);
+	size_t n = spikes__count(s), shown = top && top < n ? top : n;
+	char a[32], b[32], d[32], e[32], pn[16];
+
+	if (!n) {
+		fprintf(f, "No spikes of %s or more.\n", kb(c->min_rise_kb, a, sizeof(a)));
+		return;
+	}
+	fprintf(f, "%-7s %-7s %11s %11s %11s %10s %10s %10s %7s %5s %6s %4s %7s",
+		"pid", "depth", "start_s", "rise", "peak", "duration", "to peak", "MB/s",
+		"faults", "mmap", "munmap", "brk", "madvise");
+	for (int k = 0; k < c->npoll; k++) {
+		char h[24];
+
+		snprintf(h, sizeof(h), "p(%s)", period_name(c->poll_ns[k], pn, sizeof(pn)));
+		fprintf(f, " %8s", h);
+	}
+	fputc('\n', f);
+	for (size_t i = 0; i < shown; i++) {
+		const struct spike *sp = spikes__get(s, i);
+
+		fprintf(f, "%-7d %-7u %11.6f %11s %11s %10s %10s %10.0f %7" PRIu64 " %5" PRIu64
+			" %6" PRIu64 " %4" PRIu64 " %7" PRIu64,
+			sp->pid, sp->depth, rel_s(sp->start_ts, t0),
+			kb(sp->peak_kb - sp->base_kb, a, sizeof(a)), kb(sp->peak_kb, b, sizeof(b)),
+			format_duration(sp->end_ts - sp->start_ts, d, sizeof(d)),
+			format_duration(sp->peak_ts - sp->start_ts, e, sizeof(e)), rate_mb_s(sp),
+			sp->events[SEV_FAULT], sp->events[SEV_MMAP], sp->events[SEV_MUNMAP],
+			sp->events[SEV_BRK], sp->events[SEV_MADVISE]);
+		for (int k = 0; k < c->npoll; k++)
+			fprintf(f, " %7.0f%%", 100 * spike_catch_prob(sp, c->poll_ns[k]));
+		fputc('\n', f);
+	}
+	if (shown < n)
+		fprintf(f, "(%zu more; --top 0 or --format json for all)\n", n - shown);
+}
+
+void report_growth_table(FILE *f, const struct spikes *s)
+{
+	char a[32], b[32];
+
+	fprintf(f, "Growth (trend of the lower envelope after the first quarter):\n");
+	for (size_t i = 0; i < spikes__npids(s); i++) {
+		const struct pid_report *p = spikes__pid(s, i);
+
+		if (!p->growth.enough) {
+			fprintf(f, "  pid %-7d too short a trace to tell\n", p->pid);
+			continue;
+		}
+		fprintf(f, "  pid %-7d %+10.1f kB/s  (%s -> %s)  %s\n", p->pid, p->growth.slope_kb_s,
+			kb(p->growth.envelope_start_kb, a, sizeof(a)),
+			kb(p->growth.envelope_end_kb, b, sizeof(b)),
+			p->growth.leak ? "growing: likely leak" : "stable");
+	}
+}
+
+void report_polling_table(FILE *f, const struct spikes *s, uint64_t t0)
+{
+	char a[32], b[32], c[32], d[32], pn[16];
+
+	if (!spikes__cfg(s)->npoll)
+		return;
+	fprintf(f, "What a /proc poller would have reported as the peak (over %d phases):\n",
+		SPIKES_PHASES);
+	for (size_t i = 0; i < spikes__npids(s); i++) {
+		const struct pid_report *p = spikes__pid(s, i);
+
+		fprintf(f, "  pid %-7d true peak %s at %.6f s\n", p->pid, kb(p->peak_kb, a, sizeof(a)),
+			rel_s(p->peak_ts, t0));
+		fprintf(f, "    %-8s %11s %11s %11s  %s\n", "period", "best", "worst", "expected",
+			"error of expected");
+		for (int k = 0; k < p->npoll; k++) {
+			const struct poll_result *r = &p->poll[k];
+			double err = r->expected_kb - (double)p->peak_kb;
+
+			fprintf(f, "    %-8s %11s %11s %11s  %s (%.1f%%)\n",
+				period_name(r->period_ns, pn, sizeof(pn)),
+				kb(r->best_kb, a, sizeof(a)), kb(r->worst_kb, b, sizeof(b)),
+				kb((int64_t)r->expected_kb, c, sizeof(c)), kb((int64_t)err, d, sizeof(d)),
+				p->peak_kb ? 100.0 * err / (double)p->peak_kb : 0.0);
+		}
+	}
+}
+
+void report_json(struct jw *w, const struct spikes *s, uint64_t t0, size_t top)
+{
+	const struct spikes_cfg *c = spikes__cfg(s);
+	size_t n = spikes__count(s);
+	char pn[16];
+
+	if (top && top < n)
+		n = top;
+	jw_str(w, "rule", c->window_ns ? "window" : "transient");
+	jw_i64(w, "min_rise_kb", c->min_rise_kb);
+	if (c->window_ns)
+		jw_f64(w, "window_s", c->window_ns / 1e9, 9);
+	else if (c->settle_kb > 0)
+		jw_i64(w, "settle_kb", c->settle_kb);
+	else
+		jw_f64(w, "settle_percent", c->settle_pct, 1);
+	jw_u64(w, "spike_count", spikes__count(s));
+	jw_arr(w, "spikes");
+	for (size_t i = 0; i < n; i++) {
+		const struct spike *sp = spikes__get(s, i);
+
+		jw_obj(w, NULL);
+		jw_i64(w, "pid", sp->pid);
+		jw_u64(w, "depth", sp->depth);
+		jw_f64(w, "start_time_s", rel_s(sp->start_ts, t0), 9);
+		jw_u64(w, "start_ts_ns", sp->start_ts);
+		jw_f64(w, "peak_time_s", rel_s(sp->peak_ts, t0), 9);
+		jw_u64(w, "peak_ts_ns", sp->peak_ts);
+		jw_f64(w, "end_time_s", rel_s(sp->end_ts, t0), 9);
+		jw_u64(w, "end_ts_ns", sp->end_ts);
+		jw_i64(w, "base_kb", sp->base_kb);
+		jw_i64(w, "peak_kb", sp->peak_kb);
+		jw_i64(w, "end_kb", sp->end_kb);
+		jw_i64(w, "rise_kb", sp->peak_kb - sp->base_kb);
+		jw_f64(w, "duration_ms", (sp->end_ts - sp->start_ts) / 1e6, 6);
+		jw_f64(w, "time_to_peak_ms", (sp->peak_ts - sp->start_ts) / 1e6, 6);
+		jw_f64(w, "rate_mb_s", rate_mb_s(sp), 1);
+		jw_obj(w, "events");
+		jw_u64(w, "faults", sp->events[SEV_FAULT]);
+		jw_u64(w, "mmap", sp->events[SEV_MMAP]);
+		jw_u64(w, "munmap", sp->events[SEV_MUNMAP]);
+		jw_u64(w, "mremap", sp->events[SEV_MREMAP]);
+		jw_u64(w, "brk", sp->events[SEV_BRK]);
+		jw_u64(w, "madvise", sp->events[SEV_MADVISE]);
+		jw_obj_end(w);
+		jw_obj(w, "catch_probability");
+		for (int k = 0; k < c->npoll; k++)
+			jw_f64(w, period_name(c->poll_ns[k], pn, sizeof(pn)),
+			       spike_catch_prob(sp, c->poll_ns[k]), 4);
+		jw_obj_end(w);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_arr(w, "process_analysis");
+	for (size_t i = 0; i < spikes__npids(s); i++) {
+		const struct pid_report *p = spikes__pid(s, i);
+
+		jw_obj(w, NULL);
+		jw_i64(w, "pid", p->pid);
+		jw_i64(w, "peak_kb", p->peak_kb);
+		jw_u64(w, "peak_ts_ns", p->peak_ts);
+		jw_obj(w, "growth");
+		if (p->growth.enough) {
+			jw_f64(w, "slope_kb_s", p->growth.slope_kb_s, 3);
+			jw_i64(w, "envelope_start_kb", p->growth.envelope_start_kb);
+			jw_i64(w, "envelope_end_kb", p->growth.envelope_end_kb);
+			jw_bool(w, "likely_leak", p->growth.leak);
+		} else {
+			jw_null(w, "slope_kb_s");
+			jw_bool(w, "likely_leak", false);
+		}
+		jw_obj_end(w);
+		jw_arr(w, "polling");
+		for (int k = 0; k < p->npoll; k++) {
+			const struct poll_result *r = &p->poll[k];
+
+			jw_obj(w, NULL);
+			jw_str(w, "period", period_name(r->period_ns, pn, sizeof(pn)));
+			jw_i64(w, "best_peak_kb", r->best_kb);
+			jw_i64(w, "worst_peak_kb", r->worst_kb);
+			jw_f64(w, "expected_peak_kb", r->expected_kb, 1);
+			jw_f64(w, "error_kb", r->expected_kb - (double)p->peak_kb, 1);
+			jw_f64(w, "error_percent", p->peak_kb ?
+			       100.0 * (r->expected_kb - (double)p->peak_kb) / (double)p->peak_kb : 0.0, 2);
+			jw_obj_end(w);
+		}
+		jw_arr_end(w);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}

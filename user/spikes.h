@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Transient spikes, growth and poller fidelity, from an exact RSS timeline,
+ * in one streaming pass with bounded memory per process.
+ *
+ * A spike: RSS rises at least min_rise above the level before the rise
+ * (its base), then comes back to within `settle` of that base. Candidates
+ * are kept on a per-process stack of bases, so a spike on top of another
+ * is reported with its own base. A rise that never comes back is growth.
+ */
+#ifndef MEMTRACE_SPIKES_H
+#define MEMTRACE_SPIKES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define SPIKES_MAX_POLLS 4
+#define SPIKES_PHASES 1000	/* pollers replayed per period, evenly phased */
+
+enum spike_ev {
+	SEV_OTHER = 0,
+	SEV_FAULT,	/* rss row caused by a page fault */
+	SEV_MMAP,
+	SEV_MUNMAP,
+	SEV_MREMAP,
+	SEV_BRK,
+	SEV_MADVISE,
+	SEV_EXIT,
+	SEV_NR,
+};
+
+struct spike {
+	pid_t pid;
+	uint32_t depth;		/* 0 = outermost; >0 = on top of another */
+	uint64_t start_ts, peak_ts, end_ts;	/* ns, CLOCK_MONOTONIC */
+	int64_t base_kb, peak_kb, end_kb;
+	uint64_t events[SEV_NR];	/* rows of each kind inside it */
+};
+
+struct spikes_cfg {
+	int64_t min_rise_kb;	/* default 1024 */
+	int64_t settle_kb;	/* > 0: absolute; else settle_pct of the rise */
+	double settle_pct;	/* default 10 */
+	uint64_t window_ns;	/* > 0: classic rule "rose min_rise within window" */
+	int npoll;
+	uint64_t poll_ns[SPIKES_MAX_POLLS];
+};
+
+struct poll_result {
+	uint64_t period_ns;
+	int64_t best_kb, worst_kb;
+	double expected_kb;
+};
+
+struct growth {
+	double slope_kb_s;	/* lower envelope after warm-up */
+	int64_t envelope_start_kb, envelope_end_kb;
+	bool leak;		/* the envelope keeps rising */
+	bool enough;		/* enough of a trace to say */
+};
+
+struct pid_report {
+	pid_t pid;
+	uint64_t first_ts, last_ts;
+	int64_t peak_kb;
+	uint64_t peak_ts;
+	uint64_t rows;
+	struct growth growth;
+	int npoll;
+	struct poll_result poll[SPIKES_MAX_POLLS];
+};
+
+struct spikes;
+
+struct spikes *spikes__new(const struct spikes_cfg *cfg);
+void spikes__free(struct spikes *s);
+/* One row of the timeline of @pid (rows of one pid in time order). */
+int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t vmrss_kb,
+		 enum spike_ev ev);
+/* Closes every process's timeline at @end_ts (0: each at its last row) and
+ * computes the reports. Call once, after the last push. */
+int spikes__finish(struct spikes *s, uint64_t end_ts);
+
+/* After finish: spikes sorted by rise, biggest first. */
+size_t spikes__count(const struct spikes *s);
+const struct spike *spikes__get(const struct spikes *s, size_t i);
+size_t spikes__npids(const struct spikes *s);
+const struct pid_report *spikes__pid(const struct spikes *s, size_t i);
+const struct spikes_cfg *spikes__cfg(const struct spikes *s);
+
+/* Probability that a poller of @period_ns samples at least once inside
+ * the spike (uniform phase). */
+double spike_catch_prob(const struct spike *sp, uint64_t period_ns);
+
+#endif
