@@ -12,6 +12,8 @@
 #include "output.h"
 #include "session.h"
 #include "units.h"
+#include "spikes.h"
+#include "csvread.h"
 
 static int passed, failed, current_failed;
 static const char *current;
@@ -403,6 +405,238 @@ static void test_session(void)
 	end();
 }
 
+
+#define MS 1000000ULL
+
+static struct spikes *run_timeline(const int64_t (*tl)[2], size_t n, int npoll,
+				   uint64_t p0, uint64_t p1)
+{
+	struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10, .npoll = npoll,
+				  .poll_ns = { p0, p1 } };
+	struct spikes *s = spikes__new(&cfg);
+
+	for (size_t i = 0; i < n; i++)
+		spikes__push(s, 7, (uint64_t)tl[i][0], tl[i][1], SEV_OTHER);
+	spikes__finish(s, 0);
+	return s;
+}
+
+static void test_spikes_synthetic(void)
+{
+	struct spikes *s;
+	const struct spike *a, *b;
+
+	begin("spikes: one transient, exact rise and times");
+	{
+		/* 10 MiB base, +4 MiB at 100 ms for 2 ms, long quiet life */
+		static const int64_t tl[][2] = {
+			{ 0, 10240 }, { 100 * MS, 12288 }, { 101 * MS, 14336 },
+			{ 102 * MS, 10240 }, { 1000 * MS, 10240 + 1 }, { 2000 * MS, 10241 },
+		};
+		s = run_timeline(tl, 6, 0, 0, 0);
+		CHECK(spikes__count(s) == 1);
+		a = spikes__get(s, 0);
+		CHECK(a->base_kb == 10240 && a->peak_kb == 14336 && a->end_kb == 10240);
+		CHECK(a->start_ts == 100 * MS && a->peak_ts == 101 * MS && a->end_ts == 102 * MS);
+		CHECK(a->depth == 0);
+		spikes__free(s);
+	}
+	end();
+
+	begin("spikes: nested spikes both reported, each with its own base");
+	{
+		/* outer +50 MiB for 50 ms; inner +8 MiB for 2 ms on top */
+		static const int64_t tl[][2] = {
+			{ 0, 1024 }, { 100 * MS, 1024 + 51200 }, { 120 * MS, 1024 + 51200 + 8192 },
+			{ 122 * MS, 1024 + 51200 }, { 150 * MS, 1024 }, { 1000 * MS, 1025 },
+		};
+		s = run_timeline(tl, 6, 0, 0, 0);
+		CHECK(spikes__count(s) == 2);
+		a = spikes__get(s, 0);	/* biggest first */
+		b = spikes__get(s, 1);
+		CHECK(a->peak_kb - a->base_kb == 51200 + 8192 && a->base_kb == 1024 && a->depth == 0);
+		CHECK(b->peak_kb - b->base_kb == 8192 && b->base_kb == 1024 + 51200 && b->depth == 1);
+		CHECK(b->start_ts == 120 * MS && b->end_ts == 122 * MS);
+		CHECK(a->start_ts == 100 * MS && a->end_ts == 150 * MS);
+		spikes__free(s);
+	}
+	end();
+
+	begin("spikes: at the very start and the very end of a trace");
+	{
+		static const int64_t tl[][2] = {
+			{ 0, 0 }, { 1 * MS, 4096 }, { 2 * MS, 0 },
+			{ 500 * MS, 100 }, { 998 * MS, 100 + 2048 }, { 999 * MS, 100 },
+		};
+		s = run_timeline(tl, 6, 0, 0, 0);
+		CHECK(spikes__count(s) == 2);
+		CHECK(spikes__get(s, 0)->start_ts == 1 * MS);
+		CHECK(spikes__get(s, 1)->end_ts == 999 * MS);
+		spikes__free(s);
+	}
+	end();
+
+	begin("spikes: a staircase is growth, not a spike; small wiggles are not spikes");
+	{
+		int64_t tl[40][2];
+		size_t n = 0;
+
+		for (int i = 0; i < 20; i++) {
+			tl[n][0] = i * 100 * (int64_t)MS;
+			tl[n++][1] = 1024 + i * 8192;
+			tl[n][0] = i * 100 * (int64_t)MS + 50 * (int64_t)MS;
+			tl[n++][1] = 1024 + i * 8192 - 512;	/* small dip */
+		}
+		s = run_timeline((const int64_t (*)[2])tl, n, 0, 0, 0);
+		CHECK(spikes__count(s) == 0);
+		CHECK(spikes__pid(s, 0)->growth.enough && spikes__pid(s, 0)->growth.leak);
+		CHECK(spikes__pid(s, 0)->growth.slope_kb_s > 70000);	/* 80 MiB/s */
+		spikes__free(s);
+	}
+	end();
+
+	begin("spikes: flat and one-row traces");
+	{
+		static const int64_t flat[][2] = { { 0, 5000 }, { 1000 * MS, 5000 }, { 2000 * MS, 5000 } };
+		static const int64_t one[][2] = { { 42, 5000 } };
+
+		s = run_timeline(flat, 3, 1, 10 * MS, 0);
+		CHECK(spikes__count(s) == 0 && spikes__npids(s) == 1);
+		CHECK(spikes__pid(s, 0)->peak_kb == 5000);
+		CHECK(spikes__pid(s, 0)->poll[0].best_kb == 5000 && spikes__pid(s, 0)->poll[0].worst_kb == 5000);
+		CHECK(!spikes__pid(s, 0)->growth.leak);
+		spikes__free(s);
+		s = run_timeline(one, 1, 1, 10 * MS, 0);
+		CHECK(spikes__count(s) == 0 && spikes__pid(s, 0)->peak_kb == 5000);
+		spikes__free(s);
+	}
+	end();
+
+	begin("poll replay: a 2 ms spike is seen by 20% of 10 ms pollers");
+	{
+		/* base 1 MiB; +10 MiB held exactly 2 ms; then 1 s quiet */
+		static const int64_t tl[][2] = {
+			{ 0, 1024 }, { 500 * MS, 1024 + 10240 }, { 502 * MS, 1024 }, { 1500 * MS, 1024 },
+		};
+		const struct poll_result *r;
+
+		s = run_timeline(tl, 4, 2, 10 * MS, 1 * MS);
+		r = &spikes__pid(s, 0)->poll[0];
+		CHECK(r->best_kb == 11264 && r->worst_kb == 1024);
+		/* expected = 1024 + 10240 * 0.2 */
+		CHECK(r->expected_kb > 1024 + 10240 * 0.199 && r->expected_kb < 1024 + 10240 * 0.201);
+		r = &spikes__pid(s, 0)->poll[1];	/* 1 ms poller: always sees it */
+		CHECK(r->best_kb == 11264 && r->worst_kb == 11264);
+		CHECK(spikes__count(s) == 1);
+		a = spikes__get(s, 0);
+		CHECK(spike_catch_prob(a, 10 * MS) > 0.199 && spike_catch_prob(a, 10 * MS) < 0.201);
+		CHECK(spike_catch_prob(a, 1 * MS) == 1.0);
+		spikes__free(s);
+	}
+	end();
+
+	begin("spikes: classic window rule reports the rise within the window");
+	{
+		struct spikes_cfg cfg = { .min_rise_kb = 20480, .window_ns = 1000 * MS };
+		static const int64_t tl[][2] = {
+			{ 0, 1000 }, { 100 * MS, 11000 }, { 600 * MS, 26000 }, { 3000 * MS, 26000 },
+			{ 3100 * MS, 26001 },
+		};
+
+		s = spikes__new(&cfg);
+		for (int i = 0; i < 5; i++)
+			spikes__push(s, 1, (uint64_t)tl[i][0], tl[i][1], SEV_OTHER);
+		spikes__finish(s, 0);
+		CHECK(spikes__count(s) == 1);
+		a = spikes__get(s, 0);
+		CHECK(a->base_kb == 1000 && a->peak_kb == 26000 && a->start_ts == 0 && a->peak_ts == 600 * MS);
+		spikes__free(s);
+	}
+	end();
+
+	begin("spikes: bounded stack under a sawtooth of a million rows");
+	{
+		struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10 };
+
+		s = spikes__new(&cfg);
+		for (int64_t i = 0; i < 1000000; i++)	/* up 8 kB, down 4 kB, forever */
+			spikes__push(s, 1, (uint64_t)i * 1000, 1000 + (i / 2) * 4 + (i % 2) * 4, SEV_OTHER);
+		spikes__finish(s, 0);
+		CHECK(spikes__npids(s) == 1 && spikes__pid(s, 0)->rows == 1000000);
+		spikes__free(s);
+	}
+	end();
+}
+
+static const char *write_tmp(const char *text)
+{
+	static char path[64];
+	FILE *f;
+
+	strcpy(path, "/tmp/memtrace-unit-XXXXXX");
+	f = fdopen(mkstemp(path), "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void test_csv_reader(void)
+{
+	struct csv_reader r;
+	struct csv_row row;
+	const char *p;
+
+	begin("csv reader: memtrace rows, quoted comm, events");
+	p = write_tmp(CSV_HEADER "\n"
+		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,\"a,b\",,,,1\n"
+		      "0.6,104,200,600001000,7,7,rss,54,50,0,0,104,fault,0x1,0x2,,\n"
+		      "0.7,104,300,700001000,7,7,mmap,54,50,0,0,104,,0x0,,4096,0x7f0000\n");
+	CHECK(csvr__open(&r, p) == 0);
+	CHECK(csvr__next(&r, &row) == 1 && row.ts_ns == 500001000 && row.pid == 7 && row.vmrss_kb == 100);
+	CHECK(r.t0_ns == 1000);
+	CHECK(csvr__next(&r, &row) == 1 && row.ev == SEV_FAULT);
+	CHECK(csvr__next(&r, &row) == 1 && row.ev == SEV_MMAP);
+	CHECK(csvr__next(&r, &row) == 0);
+	csvr__close(&r);
+	unlink(p);
+	end();
+
+	begin("csv reader: a poller's time_s,vmrss_kb file");
+	p = write_tmp("time_s,vmrss_kb\r\n0.00,100\r\n0.01,200\r\n");
+	CHECK(csvr__open(&r, p) == 0);
+	CHECK(csvr__next(&r, &row) == 1 && row.ts_ns == 0 && row.pid == 0);
+	CHECK(csvr__next(&r, &row) == 1 && row.ts_ns == 10000000 && row.vmrss_kb == 200);
+	CHECK(csvr__next(&r, &row) == 0);
+	csvr__close(&r);
+	unlink(p);
+	end();
+
+	begin("csv reader: malformed input names file, line and column");
+	p = write_tmp("time_s,vmrss_kb,ts_ns,pid\n0.1,100,1000,7\n0.2,abc,2000,7\n");
+	CHECK(csvr__open(&r, p) == 0);
+	CHECK(csvr__next(&r, &row) == 1);
+	CHECK(csvr__next(&r, &row) == -1);
+	CHECK(strstr(r.err, ":3: column vmrss_kb: 'abc'") != NULL);
+	csvr__close(&r);
+	unlink(p);
+	p = write_tmp("time_s,vmrss_kb,ts_ns,pid\n0.1,100,1000\n");
+	CHECK(csvr__open(&r, p) == 0);
+	CHECK(csvr__next(&r, &row) == -1 && strstr(r.err, ":2: 3 fields where the header has 4"));
+	csvr__close(&r);
+	unlink(p);
+	p = write_tmp("");
+	CHECK(csvr__open(&r, p) == -1 && strstr(r.err, "is empty"));
+	csvr__close(&r);
+	unlink(p);
+	p = write_tmp("a,b,c\n1,2,3\n");
+	CHECK(csvr__open(&r, p) == -1 && strstr(r.err, "not a memory trace"));
+	csvr__close(&r);
+	unlink(p);
+	CHECK(csvr__open(&r, "/nonexistent/t.csv") == -1 && strstr(r.err, "cannot open"));
+	csvr__close(&r);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -411,6 +645,8 @@ int main(void)
 	test_sort();
 	test_json();
 	test_session();
+	test_spikes_synthetic();
+	test_csv_reader();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -7,6 +7,12 @@
 
 #define MAX_STACK	512	/* open candidates per process */
 #define ENV_BUCKETS	256	/* lower-envelope buckets per process */
+/* A rise after the level held this long starts a new candidate even when
+ * the move before was a rise too: a spike on top of a plateau. */
+#define PLATEAU_NS	200000ULL
+/* Drops closer together than this are one fall (a munmap of a large area
+ * zaps in page-table chunks, with gaps of up to a few hundred us). */
+#define FALL_GAP_NS	5000000ULL
 
 struct cand {
 	int64_t base;
@@ -43,6 +49,11 @@ struct pstate {
 	size_t dq_head, dq_len, dq_cap;
 	bool w_active;
 	struct spike w_cur;
+	/* spikes that ended in the current fall, decided when it ends */
+	struct spike *fallv;
+	size_t nfall, fallcap;
+	int64_t fall_min;
+	uint64_t fall_ts;
 	struct pid_report rep;
 };
 
@@ -80,6 +91,7 @@ static void pstate_free(struct pstate *p)
 		return;
 	free(p->stack);
 	free(p->dq);
+	free(p->fallv);
 	for (int i = 0; i < SPIKES_MAX_POLLS; i++)
 		free(p->poll_bins[i]);
 	free(p);
@@ -341,6 +353,42 @@ static int window_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64_t 
 	return 0;
 }
 
+/*
+ * Spikes that end in one fall (drops with no plateau between) are one hill
+ * seen from several of its base levels (a rise in steps opens a candidate
+ * per step). When the fall ends, the one whose base is closest to where the
+ * fall bottomed out is the spike it undid: a scratch buffer freed back to
+ * its plateau, or a whole staircase freed back to the floor.
+ */
+static int fall_add(struct pstate *p, const struct spike *sp)
+{
+	if (p->nfall == p->fallcap) {
+		size_t cap = p->fallcap ? p->fallcap * 2 : 8;
+		struct spike *n = realloc(p->fallv, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->fallv = n;
+		p->fallcap = cap;
+	}
+	p->fallv[p->nfall++] = *sp;
+	return 0;
+}
+
+static int fall_end(struct spikes *s, struct pstate *p)
+{
+	size_t best = 0;
+
+	if (!p->nfall)
+		return 0;
+	for (size_t i = 1; i < p->nfall; i++)
+		if (llabs(p->fallv[i].base_kb - p->fall_min) <
+		    llabs(p->fallv[best].base_kb - p->fall_min))
+			best = i;
+	p->nfall = 0;
+	return emit(s, &p->fallv[best]);
+}
+
 static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64_t v,
 			  const uint64_t *before)
 {
@@ -348,7 +396,11 @@ static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64
 	int e;
 
 	if (v > p->v) {
-		if (p->dir != 1 || !p->depth) {
+		e = fall_end(s, p);
+		if (e)
+			return e;
+		if (p->dir != 1 || !p->depth ||
+		    (ts - p->ts >= PLATEAU_NS && p->v > p->stack[p->depth - 1].base)) {
 			memset(&c, 0, sizeof(c));
 			c.base = p->v;
 			c.start_ts = ts;
@@ -365,7 +417,17 @@ static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64
 		p->dir = 1;
 		return 0;
 	}
+	if (p->dir == -1 && ts - p->fall_ts >= FALL_GAP_NS) {
+		e = fall_end(s, p);	/* a new fall after a plateau */
+		if (e)
+			return e;
+	}
+	if (p->dir != -1 || !p->nfall)
+		p->fall_min = v;
 	p->dir = -1;
+	p->fall_ts = ts;
+	if (v < p->fall_min)
+		p->fall_min = v;
 	while (p->depth) {
 		struct cand *top = &p->stack[p->depth - 1];
 		struct cand *below = p->depth > 1 ? &p->stack[p->depth - 2] : NULL;
@@ -373,12 +435,7 @@ static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64
 
 		if (v > top->base + settle_of(s, top))
 			break;
-		/* Bases closer than min_rise that end on the same row are one
-		 * spike seen from two wiggles of its base: the lower one (which
-		 * inherits this peak below) reports it. */
-		if (top->peak - top->base >= s->cfg.min_rise_kb &&
-		    !(below && top->base - below->base < s->cfg.min_rise_kb &&
-		      v <= below->base + settle_of(s, below))) {
+		if (top->peak - top->base >= s->cfg.min_rise_kb) {
 			memset(&sp, 0, sizeof(sp));
 			sp.pid = p->pid;
 			sp.start_ts = top->start_ts;
@@ -390,7 +447,7 @@ static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64
 			/* the row that ends it counts inside it */
 			for (int i = 0; i < SEV_NR; i++)
 				sp.events[i] = p->totals[i] - top->at_start[i];
-			e = emit(s, &sp);
+			e = fall_add(p, &sp);
 			if (e)
 				return e;
 		}
@@ -457,36 +514,36 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 static void growth_of(const struct spikes *s, struct pstate *p)
 {
 	struct growth *g = &p->rep.growth;
-	int start = p->env_n / 4, n, ups = 0, steps = 0;
+	int start = p->env_n / 4, n;
+	int64_t third_min[3] = { INT64_MAX, INT64_MAX, INT64_MAX };
 	double sx = 0, sy = 0, sxx = 0, sxy = 0;
 
 	if (start < 1)
 		start = 1;
 	n = p->env_n - start;
-	if (n < 4)
+	if (n < 6)
 		return;	/* too short a trace to speak of a trend */
 	g->enough = true;
 	for (int i = start; i < p->env_n; i++) {
 		double x = (i + 0.5) * p->env_w / 1e9, y = (double)p->env_min[i];
+		int t = (i - start) * 3 / n;
 
 		sx += x;
 		sy += y;
 		sxx += x * x;
 		sxy += x * y;
-		if (i > start) {
-			steps++;
-			ups += p->env_min[i] > p->env_min[i - 1];
-			if (p->env_min[i] < p->env_min[i - 1])
-				ups--;
-		}
+		if (p->env_min[i] < third_min[t])
+			third_min[t] = p->env_min[i];
 	}
 	g->slope_kb_s = (n * sxy - sx * sy) / (n * sxx - sx * sx);
 	g->envelope_start_kb = p->env_min[start];
 	g->envelope_end_kb = p->env_min[p->env_n - 1];
-	/* a leak: the floor keeps rising (more rises than falls, half the
-	 * steps at least) and rose by min_rise or more after warm-up */
-	g->leak = g->slope_kb_s > 0 && ups * 2 >= steps &&
-		  g->envelope_end_kb - g->envelope_start_kb >= s->cfg.min_rise_kb;
+	/* a leak: after warm-up the floor is higher in each third than in the
+	 * one before, and rose by min_rise or more. A process that grew and
+	 * then held steady, or freed everything at the end, is not one. */
+	g->leak = g->slope_kb_s > 0 && third_min[0] < third_min[1] &&
+		  third_min[1] < third_min[2] &&
+		  third_min[2] - third_min[0] >= s->cfg.min_rise_kb;
 }
 
 static int cmp_rise(const void *a, const void *b)
@@ -532,6 +589,8 @@ int spikes__finish(struct spikes *s, uint64_t end_ts)
 		if (!p->closed && end_ts > end)
 			end = end_ts;
 		poll_segment(s, p, p->ts, end, p->v);
+		if (fall_end(s, p))
+			return -ENOMEM;
 		if (s->cfg.window_ns && p->w_active) {
 			p->w_active = false;
 			p->w_cur.end_ts = p->ts;
