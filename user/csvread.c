@@ -183,7 +183,12 @@ static bool parse_i64(const char *s, int64_t *out)
 static enum spike_ev event_of(const char *ev, const char *cause)
 {
 	switch (ev[0]) {
-	case 'r': return !strcmp(ev, "rss") && cause && !strcmp(cause, "fault") ? SEV_FAULT : SEV_OTHER;
+	case 'r':
+		if (strcmp(ev, "rss") || !cause)
+			return SEV_OTHER;
+		if (!strcmp(cause, "fault"))
+			return SEV_FAULT;
+		return !strncmp(cause, "syscall:", 8) ? SEV_IN_CALL : SEV_OTHER;
 	case 'm':
 		if (!strcmp(ev, "mmap")) return SEV_MMAP;
 		if (!strcmp(ev, "munmap")) return SEV_MUNMAP;

@@ -139,6 +139,8 @@ int session__record(void *ctx, const struct mt_rec *r)
 
 		if (r->type == MT_REC_RSS && r->cause == MT_CAUSE_FAULT)
 			ev = SEV_FAULT;
+		else if (r->type == MT_REC_RSS && r->cause == MT_CAUSE_SYSCALL)
+			ev = SEV_IN_CALL;
 		else if (r->type == MT_REC_EXIT)
 			ev = SEV_EXIT;
 		else if (r->type == MT_REC_SYSCALL)

@@ -54,6 +54,7 @@ struct pstate {
 	size_t nfall, fallcap;
 	int64_t fall_min;
 	uint64_t fall_ts;
+	bool in_call;		/* last change was inside a syscall not yet returned */
 	struct pid_report rep;
 };
 
@@ -417,7 +418,7 @@ static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64
 		p->dir = 1;
 		return 0;
 	}
-	if (p->dir == -1 && ts - p->fall_ts >= FALL_GAP_NS) {
+	if (p->dir == -1 && ts - p->fall_ts >= FALL_GAP_NS && !p->in_call) {
 		e = fall_end(s, p);	/* a new fall after a plateau */
 		if (e)
 			return e;
@@ -490,6 +491,13 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 	memcpy(before, p->totals, sizeof(before));
 	if ((unsigned)ev < SEV_NR)
 		p->totals[ev]++;
+	/* A fall does not end while the syscall doing it is still running
+	 * (a munmap's zap preempted for milliseconds is one fall); the
+	 * syscall's own row marks its return. */
+	if (ev == SEV_IN_CALL)
+		p->in_call = true;
+	else if (ev >= SEV_MMAP && ev <= SEV_MADVISE)
+		p->in_call = false;
 	p->rep.rows++;
 	if (v != p->v) {
 		poll_segment(s, p, p->ts, ts, p->v);

@@ -28,6 +28,7 @@ enum spike_ev {
 	SEV_BRK,
 	SEV_MADVISE,
 	SEV_EXIT,
+	SEV_IN_CALL,	/* rss row inside a syscall (e.g. a munmap's zap) */
 	SEV_NR,
 };
 
