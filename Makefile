@@ -111,6 +111,7 @@ test: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/bench.sh
+	$(Q)tools/bench-spikes.sh
 
 install: $(BIN)
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/bin/memtrace-bpf)

@@ -9,7 +9,7 @@ pkgs=(
 	bpftool                           # vmlinux.h and the skeleton
 	python3                           # integration tests
 	libcap2-bin util-linux            # capsh, setpriv: privilege tests
-	linux-perf bpftrace               # peers in make bench
+	linux-perf bpftrace time          # make bench: peers, /usr/bin/time
 )
 
 missing=()
