@@ -21,9 +21,9 @@
 static __always_inline __u64 mm_generation(struct mm_struct *mm)
 {
 	if (bpf_core_field_exists(mm->context.ctx_id))
-		return BPF_CORE_READ(mm, context.ctx_id);
+		return mm->context.ctx_id;
 	if (bpf_core_field_exists(mm->owner))
-		return (__u64)BPF_CORE_READ(mm, owner);
+		return (__u64)mm->owner;
 	return 0;
 }
 
@@ -36,7 +36,7 @@ static __always_inline __u64 mm_generation(struct mm_struct *mm)
  */
 static __always_inline bool task_group_dead(struct task_struct *p)
 {
-	return BPF_CORE_READ(p, signal, live.counter) == 0;
+	return p->signal->live.counter == 0;
 }
 
 #endif /* MEMTRACE_COMPAT_BPF_H */

@@ -2,6 +2,11 @@
 /*
  * memtrace-bpf kernel side: exact RSS of selected processes, event by event.
  *
+ * Fields of BTF-typed pointers (tp_btf arguments, what they point to) are
+ * read with plain loads: the verifier turns them into fault-safe PROBE_MEM
+ * loads with CO-RE offsets, without the helper call BPF_CORE_READ makes.
+ * These handlers run on every page fault of a traced process.
+ *
  * State is keyed by address space (mm pointer), never by the current pid:
  * fork copies, exit, reclaim and khugepaged change a traced process's RSS
  * from another task's context. Every RSS record carries the exact counter
@@ -129,8 +134,8 @@ int learn_cpu_offsets(void *ctx)
  * CPU can move a batch between the two places mid-read (see README). */
 static __always_inline __s64 counter_sum(struct percpu_counter *pc)
 {
-	__s64 sum = BPF_CORE_READ(pc, count);
-	__u64 counters = (__u64)BPF_CORE_READ(pc, counters);
+	__s64 sum = pc->count;
+	__u64 counters = (__u64)pc->counters;
 	__u32 cpu;
 
 	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
@@ -224,7 +229,7 @@ static __always_inline void rec_fill_mm(struct mt_rec *r, struct mt_mm *e,
 	r->pages[MT_ANON] = e->pages[MT_ANON];
 	r->pages[MT_SWAP] = e->pages[MT_SWAP];
 	r->pages[MT_SHMEM] = e->pages[MT_SHMEM];
-	r->total_vm = BPF_CORE_READ(mm, total_vm);
+	r->total_vm = mm->total_vm;
 	r->tree_pages = counters.tree_pages;
 }
 
@@ -353,7 +358,7 @@ int BPF_PROG(on_page_fault_user, unsigned long address, struct pt_regs *regs,
 	cx->cause = MT_CAUSE_FAULT;
 	cx->nr = 0;
 	cx->addr = address;
-	cx->ip = BPF_CORE_READ(regs, ip);
+	cx->ip = regs->ip;
 	return 0;
 }
 
@@ -381,7 +386,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		cx->tid = tid;
 		cx->cause = MT_CAUSE_SYSCALL;
 		cx->nr = (__u32)id;
-		cx->addr = BPF_CORE_READ(regs, di);
+		cx->addr = regs->di;
 		cx->ip = 0;
 	}
 	if (!mm_family(id))
@@ -391,9 +396,9 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if (!bpf_map_lookup_elem(&mms, &key))
 		return 0;
 	a.nr = (__u32)id;
-	a.args[0] = BPF_CORE_READ(regs, di);
-	a.args[1] = BPF_CORE_READ(regs, si);
-	a.args[2] = BPF_CORE_READ(regs, dx);
+	a.args[0] = regs->di;
+	a.args[1] = regs->si;
+	a.args[2] = regs->dx;
 	bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY);
 	return 0;
 }
@@ -402,7 +407,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = regs->orig_ax;
 	struct task_struct *cur;
 	struct cpu_ctx *cx;
 	struct sc_args *a;
@@ -437,7 +442,7 @@ static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
 					  struct mt_proc *pr, struct mt_mm *e,
 					  struct mm_struct *mm, __u64 ts)
 {
-	struct mt_rec *r = rec_reserve(type, BPF_CORE_READ(p, tgid), ts);
+	struct mt_rec *r = rec_reserve(type, p->tgid, ts);
 
 	if (!r)
 		return;
@@ -523,7 +528,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	pr->flags &= ~MT_PROC_PENDING_EXEC;
 	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), p->comm);
 	if (!pr->ppid)
-		pr->ppid = BPF_CORE_READ(p, real_parent, tgid);
+		pr->ppid = p->real_parent->tgid;
 	rec_lifecycle(MT_REC_EXEC, p, pr, e, mm, ts);
 	return 0;
 }
@@ -548,7 +553,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	 * the process held when it died; the teardown that follows is not
 	 * traced (the mm is forgotten here). Before 6.16 it fired after
 	 * exit_mm(), so the teardown shows as rss records first. */
-	pr->exit_code = BPF_CORE_READ(p, exit_code);
+	pr->exit_code = p->exit_code;
 	pr->exit_ts_ns = ts;
 	pr->flags |= MT_PROC_EXITED;
 	rec_lifecycle(MT_REC_EXIT, p, pr, e, p->mm, ts);
@@ -591,7 +596,7 @@ int snapshot_targets(struct bpf_iter__task *ctx)
 	if (!e)
 		return 0;
 	pr->mm = mm_key(mm);
-	pr->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	pr->ppid = t->real_parent->tgid;
 	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), t->comm);
 	rec_lifecycle(MT_REC_ATTACH, t, pr, e, mm, ts);
 	return 0;
