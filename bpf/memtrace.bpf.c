@@ -53,34 +53,35 @@ struct {
 	__type(value, struct mt_mm);
 } mms SEC(".maps");
 
-/* Arguments of an mmap-family call in flight, by thread. LRU so a thread
- * killed inside the call cannot leak its slot. */
-struct sc_args {
-	__u64 args[3];
-	__u32 nr;
+/*
+ * What each thread of a traced process is doing: set on user page fault
+ * and syscall entry, read by the rss_stat handler to say what caused a
+ * change, and holding an mmap-family call's arguments until it returns.
+ * Task-local: it follows the thread across preemption and migration (a
+ * per-CPU slot lost the cause whenever a call slept or moved). Created for
+ * every thread of a traced process (fork, exec, attach, first fault), so
+ * for the rest of the machine a syscall costs one empty storage lookup.
+ */
+struct task_ctx {
+	__u32 cause;		/* enum mt_cause; SELF when idle */
+	__u32 nr;		/* syscall in progress */
+	__u64 addr;		/* fault address, or syscall arg 0 */
+	__u64 ip;		/* fault ip */
+	__u64 args[3];		/* mmap-family call in flight */
+	__u32 in_family;
 };
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
-	__type(value, struct sc_args);
-} inflight SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} tctx SEC(".maps");
 
-/* What the task on this CPU is doing: set on user page fault and syscall
- * entry, read by the rss_stat handler to say what caused a change. */
-struct cpu_ctx {
-	__u32 tid;
-	__u32 cause;
-	__u32 nr;
-	__u64 addr;
-	__u64 ip;
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct cpu_ctx);
-} cpuctx SEC(".maps");
+static __always_inline struct task_ctx *task_ctx_of(struct task_struct *t, bool create)
+{
+	return bpf_task_storage_get(&tctx, t, NULL,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 /* One element per CPU: its addresses reveal the per-CPU offsets. */
 struct {
@@ -287,12 +288,11 @@ SEC("tp_btf/rss_stat")
 int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 {
 	struct task_struct *cur;
-	struct cpu_ctx *cx;
+	struct task_ctx *tc;
 	struct mt_mm *e;
 	struct mt_rec *r;
 	__u64 key = mm_key(mm), ts;
 	__s64 v, rss, old;
-	__u32 zero = 0, tid;
 
 	e = bpf_map_lookup_elem(&mms, &key);
 	if (!e)
@@ -321,16 +321,14 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		return 0;
 	rec_fill_mm(r, e, mm);
 	cur = bpf_get_current_task_btf();
-	tid = r->tid;
 	r->cause = MT_CAUSE_OTHER;
 	if (mm_key(cur->mm) == key) {
-		r->cause = MT_CAUSE_SELF;
-		cx = bpf_map_lookup_elem(&cpuctx, &zero);
-		if (cx && cx->tid == tid) {
-			r->cause = cx->cause;
-			r->nr = cx->nr;
-			r->addr = cx->addr;
-			r->ip = cx->ip;
+		tc = task_ctx_of(cur, false);
+		r->cause = tc ? tc->cause : MT_CAUSE_SELF;
+		if (tc && tc->cause != MT_CAUSE_SELF) {
+			r->nr = tc->nr;
+			r->addr = tc->addr;
+			r->ip = tc->ip;
 		}
 	}
 	rec_submit(r);
@@ -343,22 +341,20 @@ int BPF_PROG(on_page_fault_user, unsigned long address, struct pt_regs *regs,
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
 	__u64 key = mm_key(cur->mm);
-	struct cpu_ctx *cx;
+	struct task_ctx *tc;
 	struct mt_mm *e;
-	__u32 zero = 0;
 
 	e = bpf_map_lookup_elem(&mms, &key);
 	if (!e)
 		return 0;
 	__sync_fetch_and_add(&e->faults, 1);
-	cx = bpf_map_lookup_elem(&cpuctx, &zero);
-	if (!cx)
+	tc = task_ctx_of(cur, true);
+	if (!tc)
 		return 0;
-	cx->tid = (__u32)bpf_get_current_pid_tgid();
-	cx->cause = MT_CAUSE_FAULT;
-	cx->nr = 0;
-	cx->addr = address;
-	cx->ip = regs->ip;
+	tc->cause = MT_CAUSE_FAULT;
+	tc->nr = 0;
+	tc->addr = address;
+	tc->ip = regs->ip;
 	return 0;
 }
 
@@ -374,67 +370,50 @@ static __always_inline bool mm_family(long nr)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
-	struct task_struct *cur;
-	struct cpu_ctx *cx;
-	struct sc_args a;
-	__u64 key;
+	/* every syscall on the machine passes here: one storage lookup,
+	 * empty for threads of untraced processes */
+	struct task_ctx *tc = task_ctx_of(bpf_get_current_task_btf(), false);
 
-	/* cheap for every syscall on the machine: no hash lookup */
-	cx = bpf_map_lookup_elem(&cpuctx, &zero);
-	if (cx) {
-		cx->tid = tid;
-		cx->cause = MT_CAUSE_SYSCALL;
-		cx->nr = (__u32)id;
-		cx->addr = regs->di;
-		cx->ip = 0;
+	if (!tc)
+		return 0;
+	tc->cause = MT_CAUSE_SYSCALL;
+	tc->nr = (__u32)id;
+	tc->addr = regs->di;
+	tc->ip = 0;
+	tc->in_family = mm_family(id);
+	if (tc->in_family) {
+		tc->args[0] = regs->di;
+		tc->args[1] = regs->si;
+		tc->args[2] = regs->dx;
 	}
-	if (!mm_family(id))
-		return 0;
-	cur = bpf_get_current_task_btf();
-	key = mm_key(cur->mm);
-	if (!bpf_map_lookup_elem(&mms, &key))
-		return 0;
-	a.nr = (__u32)id;
-	a.args[0] = regs->di;
-	a.args[1] = regs->si;
-	a.args[2] = regs->dx;
-	bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY);
 	return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
-	long nr = regs->orig_ax;
-	struct task_struct *cur;
-	struct cpu_ctx *cx;
-	struct sc_args *a;
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct task_ctx *tc = task_ctx_of(cur, false);
 	struct mt_mm *e;
 	struct mt_rec *r;
 	__u64 key;
 
-	cx = bpf_map_lookup_elem(&cpuctx, &zero);
-	if (cx && cx->tid == tid)
-		cx->tid = 0;
-	if (!mm_family(nr))
+	if (!tc)
 		return 0;
-	a = bpf_map_lookup_elem(&inflight, &tid);
-	if (!a)
+	tc->cause = MT_CAUSE_SELF;
+	if (!tc->in_family || regs->orig_ax != tc->nr)
 		return 0;
-	cur = bpf_get_current_task_btf();
+	tc->in_family = 0;
 	key = mm_key(cur->mm);
 	e = bpf_map_lookup_elem(&mms, &key);
 	if (e && (r = rec_reserve(MT_REC_SYSCALL, e->owner, bpf_ktime_get_ns()))) {
 		rec_fill_mm(r, e, cur->mm);
-		r->nr = a->nr;
-		r->addr = a->args[0];
-		r->len = a->args[1];
+		r->nr = tc->nr;
+		r->addr = tc->args[0];
+		r->len = tc->args[1];
 		r->ret = ret;
 		rec_submit(r);
 	}
-	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
 }
 
@@ -448,6 +427,9 @@ static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
 		return;
 	if (e)
 		rec_fill_mm(r, e, mm);
+	/* "after the event": an exiting process's memory leaves the total */
+	if (type == MT_REC_EXIT && e && e->users == 1)
+		r->tree_pages -= e->rss;
 	r->ppid = pr->ppid;
 	__builtin_memcpy(r->comm, pr->comm, sizeof(r->comm));
 	if (type == MT_REC_EXIT) {
@@ -476,8 +458,16 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	struct mt_mm *e;
 	__u64 ts;
 
-	if (!follow_children || child->pid != ctgid)
-		return 0;	/* not following, or a new thread (shares the mm) */
+	if (child->pid != ctgid) {
+		/* a new thread: shares the mm; give it a context if traced */
+		__u64 key = mm_key(child->mm);
+
+		if (bpf_map_lookup_elem(&mms, &key))
+			task_ctx_of(child, true);
+		return 0;
+	}
+	if (!follow_children)
+		return 0;
 	pp = bpf_map_lookup_elem(&procs, &ptgid);
 	if (!pp || (pp->flags & MT_PROC_PENDING_EXEC))
 		return 0;
@@ -492,6 +482,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	e = mm_track(mm, ctgid, ts);
 	if (!e)
 		return 0;
+	task_ctx_of(child, true);
 	cp.mm = mm_key(mm);
 	cp.ppid = ptgid;
 	bpf_probe_read_kernel_str(cp.comm, sizeof(cp.comm), child->comm);
@@ -524,6 +515,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e = mm_track(mm, tgid, ts);
 	if (!e)
 		return 0;
+	task_ctx_of(p, true);
 	pr->mm = mm_key(mm);
 	pr->flags &= ~MT_PROC_PENDING_EXEC;
 	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), p->comm);
@@ -579,11 +571,16 @@ int snapshot_targets(struct bpf_iter__task *ctx)
 	__u32 tgid;
 	__u64 ts;
 
-	if (!t || t->pid != t->tgid)
+	if (!t)
 		return 0;
 	tgid = t->tgid;
 	pr = bpf_map_lookup_elem(&procs, &tgid);
-	if (!pr || !(pr->flags & MT_PROC_PENDING_ATTACH))
+	if (!pr)
+		return 0;
+	/* every thread of a target gets its context (leader or not, in
+	 * whatever order the iterator visits them) */
+	task_ctx_of(t, true);
+	if (t->pid != tgid || !(pr->flags & MT_PROC_PENDING_ATTACH))
 		return 0;
 	pr->flags &= ~MT_PROC_PENDING_ATTACH;
 	mm = t->mm;

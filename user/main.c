@@ -111,11 +111,11 @@ static const struct argp_option opts[] = {
 	{ NULL, 0, NULL, 0, "Output:", 2 },
 	{ "output", 'o', "FILE", 0, "CSV trace (default memtrace.csv; - for stdout)", 2 },
 	{ "summary", 's', "FILE", 0, "JSON summary (default: next to the CSV, trace.csv -> trace.summary.json)", 2 },
-	{ "interval", 'i', "DURATION", 0, "Status line on stderr every DURATION (default 1s on a terminal, off otherwise)", 2 },
-	{ "quiet", 'q', NULL, 0, "No summary on stderr at the end", 2 },
+	{ "interval", 'i', "DURATION", 0, "Status line on stderr every DURATION, 10ms or more (default 1s on a terminal, off otherwise)", 2 },
+	{ "quiet", 'q', NULL, 0, "No summary on stderr at the end (and no status line unless -i is given)", 2 },
 
 	{ NULL, 0, NULL, 0, "Tuning:", 3 },
-	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two (default 16M); raise it if events are lost", 3 },
+	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two from 64K to 1G (default 16M); raise it if events are lost", 3 },
 	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes traced at once (default 16384)", 3 },
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use instead of /sys/kernel/btf/vmlinux", 3 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 3 },
@@ -250,6 +250,8 @@ static uint64_t now_ns(void)
 
 /* Signals: the handler only records; the loop acts. */
 static volatile sig_atomic_t sig_count, sig_last, sig_from_user;
+/* what we inherited for each (SIGPIPE is passed on as inherited) */
+static bool inherited_ignore[NSIG];
 
 static void on_signal(int sig, siginfo_t *info, void *uc)
 {
@@ -267,10 +269,19 @@ static void install_signals(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
 
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction old;
+
+		/* handled even when inherited as ignored: a kill() aimed at us
+		 * must stop the trace and reach the command (as timeout(1)) */
+		sigaction(sigs[i], &sa, &old);
+		inherited_ignore[sigs[i]] = old.sa_handler == SIG_IGN;
+	}
+	sigaction(SIGPIPE, NULL, &sa);
+	inherited_ignore[SIGPIPE] = sa.sa_handler == SIG_IGN;
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -310,10 +321,14 @@ static int child_spawn(struct child *c)
 		char go;
 		int e;
 
+		/* The signals memtrace-bpf forwards get their default action,
+		 * even in a script's background job that inherited SIGINT
+		 * ignored: a SIGINT sent to the run must end it. SIGPIPE is ours
+		 * to ignore only; the command gets what we inherited. */
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
+		signal(SIGPIPE, inherited_ignore[SIGPIPE] ? SIG_IGN : SIG_DFL);
 		close(gate[1]);
 		close(errp[0]);
 		/* wait until every program is attached: no gap before exec */
@@ -623,6 +638,9 @@ int main(int argc, char **argv)
 	e = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (e)
 		return EXIT_USAGE;
+	/* first thing: a signal during setup (loading BPF takes a moment)
+	 * must not be lost */
+	install_signals();
 
 	/* every check before anything is loaded or written */
 	if (check_privileges(msg, sizeof(msg)) || check_btf(env.btf, msg, sizeof(msg)))
@@ -673,8 +691,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memtrace-bpf: %s\n", err);
 		return EXIT_TRACE_ERR;
 	}
-	install_signals();
-
 	r.start_ns = now_ns();
 	e = session__init(&r.sess, env.output, r.start_ns);
 	if (e) {
@@ -684,7 +700,13 @@ int main(int argc, char **argv)
 	}
 	files_open = true;
 
-	if (env.ncmd) {
+	if (sig_count) {
+		/* interrupted while loading: the command is not started, and the
+		 * files say so (an empty trace, a summary with interrupted) */
+		r.interrupted = true;
+		fprintf(stderr, "memtrace-bpf: interrupted by signal %d before %s started\n",
+			(int)sig_last, env.ncmd ? env.cmd[0] : "tracing");
+	} else if (env.ncmd) {
 		e = child_spawn(&ch);
 		if (e) {
 			fprintf(stderr, "memtrace-bpf: cannot start %s: %s\n", env.cmd[0], strerror(-e));
@@ -730,7 +752,7 @@ int main(int argc, char **argv)
 
 	next_status = r.start_ns + env.interval_ns;
 	next_check = r.start_ns + 100000000ULL;
-	for (;;) {
+	for (; !(r.interrupted && !r.child && env.ncmd);) {
 		bool done = false;
 		uint64_t t;
 
@@ -782,7 +804,7 @@ int main(int argc, char **argv)
 		}
 		if (!env.ncmd && all_exited(&r))
 			done = true;
-		if ((env.interval_set || tty) && t >= next_status && !done && !env.quiet) {
+		if ((env.interval_set || (tty && !env.quiet)) && t >= next_status && !done) {
 			status_line(&r, tty, false);
 			next_status = t + env.interval_ns;
 		}
@@ -799,7 +821,7 @@ int main(int argc, char **argv)
 		if (p && !p->exited)
 			session__mark_exited(&r.sess, p, exit_status_code(r.status), r.end_ns);
 	}
-	if ((env.interval_set || tty) && !env.quiet)
+	if (env.interval_set || (tty && !env.quiet))
 		status_line(&r, tty, true);
 	if (r.sess.spikes)
 		spikes__finish(r.sess.spikes, r.end_ns);
@@ -836,7 +858,7 @@ int main(int argc, char **argv)
 	if (env.ncmd && r.have_status && !ret)
 		ret = exit_status_code(r.status);
 	else if (env.ncmd && !r.have_status && !ret)
-		ret = 128 + SIGINT;
+		ret = 128 + (sig_last ? sig_last : SIGINT);
 	goto out;
 
 out_remove:

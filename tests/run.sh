@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# Runs every test: the C unit tests (.output/unit_tests), the real-kernel
+# BPF integration tests (tests/test_bpf.py) and the spike analysis on real
+# traces (tests/test_spikes.py), then prints one last line:
+#
+#   N passed, N failed, N skipped
+#
+# summed over both. Exits non-zero if a test failed or a runner crashed
+# (died, or ended without its own summary line; a crashed runner counts as
+# one failure). Run from anywhere: tests/run.sh. CI=true turns skipped BPF
+# tests into failures (see tests/test_bpf.py).
+set -u
+
+cd "$(dirname "$0")/.." || exit 2
+
+passed=0 failed=0 skipped=0 status=0
+log=$(mktemp "${TMPDIR:-/tmp}/memtrace-run.XXXXXX") || exit 2
+trap 'rm -f "$log"' EXIT
+
+# run_suite NAME PREFIX CMD...: runs CMD with its output shown and kept,
+# then adds the counts of its "PREFIX: N passed, N failed[, N skipped]" line.
+run_suite() {
+	local name=$1 prefix=$2 rc line p f s
+	shift 2
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E "^$prefix: [0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?\$" "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "run.sh: $name crashed (exit $rc, no '$prefix: N passed, N failed' line)" >&2
+		failed=$((failed + 1))
+		status=1
+		return
+	fi
+	p=$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	s=0
+	case $line in *skipped) s=$(sed -E 's/.* ([0-9]+) skipped$/\1/' <<<"$line") ;; esac
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+	if [ "$f" -gt 0 ]; then
+		status=1
+	elif [ "$rc" -ne 0 ]; then
+		echo "run.sh: $name exited $rc with no failed test: counted as a crash" >&2
+		failed=$((failed + 1))
+		status=1
+	fi
+}
+
+if [ ! -x .output/unit_tests ] && [ -f tests/unit_tests.c ]; then
+	make --no-print-directory -s .output/unit_tests >&2 || true
+fi
+if [ -x .output/unit_tests ]; then
+	run_suite "unit tests" unit .output/unit_tests
+else
+	echo "run.sh: .output/unit_tests is not built (make .output/unit_tests)" >&2
+	failed=$((failed + 1))
+	status=1
+fi
+
+PYTHON=${PYTHON:-$(command -v python3 || echo python3)}
+run_suite "BPF tests" bpf "$PYTHON" tests/test_bpf.py
+run_suite "spike tests" spikes "$PYTHON" tests/test_spikes.py
+
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status

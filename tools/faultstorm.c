@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * faultstorm: a 4 KiB anonymous page-fault storm, the workload of `make bench`.
+ *
+ *   faultstorm [-m MIB] [-r REPEAT] [-w WARM_MIB] [-p]
+ *
+ * Maps MIB MiB of private anonymous memory (default 1024 MiB = 262144
+ * faults of 4 KiB), asks for no transparent huge pages, and writes one byte
+ * per 4 KiB page so that every write takes one minor fault that allocates one
+ * page (RSS +4 KiB each time). Only the touching is timed (CLOCK_MONOTONIC);
+ * the mapping is then unmapped. With -r the map/touch/unmap cycle is repeated
+ * and the totals are reported.
+ *
+ * Warm-up (-w, default = MIB; -w 0 = none): before each timed storm, WARM_MIB
+ * MiB are written into a memfd with write(2) and the memfd is closed. In a VM
+ * whose free memory is handed back to the host (virtio-balloon free page
+ * reporting, as on Firecracker), the first guest touch of such a page costs a
+ * host fault (~10 us), and how much of the free memory is "cold" depends on
+ * how long the machine sat idle (0.5 s is enough to double the cost of the
+ * storm). Cycling the memory through the page cache first makes every storm
+ * start from warm pages, whatever ran before it. The warm-up changes no RSS
+ * counter (file pages written with write(2) are not mapped), so a tracer of
+ * RSS sees nothing of it. Free memory is handed back about 2 s after it was
+ * freed, so keep storms short (the default takes ~0.6 s untraced): in a storm
+ * that lasts several seconds, the tail can meet cold pages again.
+ *
+ * Prints one machine-readable line on stdout:
+ *   faults=N seconds=S ns_per_fault=X pid=P start_ns=T0 end_ns=T1
+ * start_ns/end_ns are the CLOCK_MONOTONIC bounds of the (first .. last) timed
+ * touching, so a tracer's rows can be matched to the storm.
+ * -p also prints one `repeat=I faults=N seconds=S ns_per_fault=X` line per
+ * repetition on stderr.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"usage: %s [-m MIB] [-r REPEAT] [-w WARM_MIB] [-p]\n"
+		"  -m MIB     anonymous memory to fault in, in MiB (default 1024)\n"
+		"  -r REPEAT  map/touch/unmap cycles (default 1)\n"
+		"  -w MIB     warm-up: cycle MIB MiB through a memfd first (default: -m; 0 = off)\n"
+		"  -p         per-repetition lines on stderr\n"
+		"Prints: faults=N seconds=S ns_per_fault=X pid=P start_ns=T0 end_ns=T1\n",
+		argv0);
+}
+
+static unsigned long parse_ulong(const char *s, const char *what, const char *argv0,
+				 int zero_ok)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || (v == 0 && !zero_ok) || s[0] == '-') {
+		fprintf(stderr, "%s: bad %s '%s' (a %s integer)\n", argv0, what, s,
+			zero_ok ? "non-negative" : "positive");
+		exit(2);
+	}
+	return v;
+}
+
+/*
+ * Writes len bytes into a fresh memfd and closes it: the pages it used are
+ * touched by the guest and freed again just before the storm.
+ */
+static void warm_up(size_t len, const char *argv0)
+{
+	static char buf[1 << 20];
+	int fd = memfd_create("faultstorm-warm", MFD_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "%s: memfd_create: %s (no warm-up)\n", argv0, strerror(errno));
+		return;
+	}
+	memset(buf, 0x5a, sizeof(buf));
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		ssize_t w = write(fd, buf, n);
+		if (w <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			fprintf(stderr, "%s: warm-up write: %s (partial warm-up)\n", argv0,
+				w < 0 ? strerror(errno) : "short write");
+			break;
+		}
+		done += (size_t)w;
+	}
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long mib = 1024, repeat = 1, warm_mib = 0;
+	int per_rep = 0, warm_set = 0, opt;
+
+	while ((opt = getopt(argc, argv, "m:r:w:ph")) != -1) {
+		switch (opt) {
+		case 'm':
+			mib = parse_ulong(optarg, "size in MiB", argv[0], 0);
+			break;
+		case 'r':
+			repeat = parse_ulong(optarg, "repeat count", argv[0], 0);
+			break;
+		case 'w':
+			warm_mib = parse_ulong(optarg, "warm-up size in MiB", argv[0], 1);
+			warm_set = 1;
+			break;
+		case 'p':
+			per_rep = 1;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			return 0;
+		default:
+			usage(stderr, argv[0]);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr, argv[0]);
+		return 2;
+	}
+	if (!warm_set)
+		warm_mib = mib;
+	if (mib > (SIZE_MAX >> 21) || warm_mib > (SIZE_MAX >> 21)) {
+		fprintf(stderr, "%s: size too large\n", argv[0]);
+		return 2;
+	}
+
+	size_t len = (size_t)mib << 20;
+	size_t pages = len / PAGE;
+	uint64_t total_ns = 0, first_start = 0, last_end = 0;
+	uint64_t total_faults = 0;
+
+	for (unsigned long r = 0; r < repeat; r++) {
+		if (warm_mib)
+			warm_up((size_t)warm_mib << 20, argv[0]);
+
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED) {
+			fprintf(stderr, "%s: mmap %zu bytes: %s\n", argv[0], len, strerror(errno));
+			return 1;
+		}
+		/* 4 KiB faults only, whatever the THP policy says. */
+		if (madvise(p, len, MADV_NOHUGEPAGE) != 0)
+			fprintf(stderr, "%s: madvise(MADV_NOHUGEPAGE): %s (continuing)\n",
+				argv[0], strerror(errno));
+
+		volatile char *v = p;
+		uint64_t t0 = now_ns();
+		for (size_t i = 0; i < pages; i++)
+			v[i * PAGE] = 1;
+		uint64_t t1 = now_ns();
+
+		if (r == 0)
+			first_start = t0;
+		last_end = t1;
+		total_ns += t1 - t0;
+		total_faults += pages;
+		if (per_rep)
+			fprintf(stderr, "repeat=%lu faults=%zu seconds=%.6f ns_per_fault=%.1f\n",
+				r, pages, (double)(t1 - t0) / 1e9, (double)(t1 - t0) / (double)pages);
+
+		if (munmap(p, len) != 0) {
+			fprintf(stderr, "%s: munmap: %s\n", argv[0], strerror(errno));
+			return 1;
+		}
+	}
+
+	printf("faults=%" PRIu64 " seconds=%.6f ns_per_fault=%.1f pid=%d start_ns=%" PRIu64
+	       " end_ns=%" PRIu64 "\n",
+	       total_faults, (double)total_ns / 1e9, (double)total_ns / (double)total_faults,
+	       (int)getpid(), first_start, last_end);
+	fflush(stdout);
+	return 0;
+}
