@@ -59,8 +59,11 @@ struct {
  * change, and holding an mmap-family call's arguments until it returns.
  * Task-local: it follows the thread across preemption and migration (a
  * per-CPU slot lost the cause whenever a call slept or moved). Created for
- * every thread of a traced process (fork, exec, attach, first fault), so
- * for the rest of the machine a syscall costs one empty storage lookup.
+ * every thread of a traced process (fork, exec, attach), so it also says
+ * "this thread is traced": for the rest of the machine a fault or a
+ * syscall costs one empty storage lookup, and for a traced thread a fault
+ * is counted here without a shared atomic (folded into the process when
+ * the thread exits, or by fold_faults at the end).
  */
 struct task_ctx {
 	__u32 cause;		/* enum mt_cause; SELF when idle */
@@ -69,6 +72,7 @@ struct task_ctx {
 	__u64 ip;		/* fault ip */
 	__u64 args[3];		/* mmap-family call in flight */
 	__u32 in_family;
+	__u64 faults;		/* not yet folded into the process entry */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -129,6 +133,11 @@ int learn_cpu_offsets(void *ctx)
 	return 0;
 }
 
+/* 6.2+, like the percpu_counter rss_stat itself: an arbitrary kernel
+ * address as an untrusted BTF pointer, read with plain (fault-safe) loads
+ * instead of a bpf_probe_read_kernel() call per CPU. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 /* Exact value of one percpu_counter: count + every CPU's delta, clamped at
  * zero like percpu_counter_sum_positive(), which /proc/PID/status uses from
  * 6.16 on. Read without the counter's lock: a concurrent fold on another
@@ -140,10 +149,11 @@ static __always_inline __s64 counter_sum(struct percpu_counter *pc)
 	__u32 cpu;
 
 	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
-		__s32 c = 0;
+		/* an s32 slot, read through a struct that starts with one */
+		struct qspinlock *slot = bpf_rdonly_cast((void *)(counters + cpu_off[cpu]),
+							 bpf_core_type_id_kernel(struct qspinlock));
 
-		bpf_probe_read_kernel(&c, sizeof(c), (void *)(counters + cpu_off[cpu]));
-		sum += c;
+		sum += slot->val.counter;
 	}
 	return sum < 0 ? 0 : sum;
 }
@@ -202,7 +212,10 @@ static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u64 t
 		__sync_fetch_and_add(&counters.lost, 1);
 		return NULL;
 	}
-	__builtin_memset(r, 0, sizeof(*r));
+	/* RSS records (one per fault) set every field they carry and leave
+	 * the lifecycle tail unwritten; the rest start from zero */
+	if (type != MT_REC_RSS)
+		__builtin_memset(r, 0, sizeof(*r));
 	r->type = type;
 	r->pid = pid;
 	r->tid = (__u32)bpf_get_current_pid_tgid();
@@ -219,7 +232,6 @@ static __always_inline void rec_submit(struct mt_rec *r)
 
 	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
-	__sync_fetch_and_add(&counters.records, 1);
 	bpf_ringbuf_submit(r, flags);
 }
 
@@ -277,7 +289,6 @@ static __always_inline void mm_release(struct mt_proc *pr, __u64 key, __u64 ts)
 		pr->peak_pages = e->peak_pages;
 		pr->peak_ts_ns = e->peak_ts_ns;
 	}
-	pr->faults += e->faults;
 	if (__sync_sub_and_fetch(&e->users, 1) == 0) {
 		tree_update(-e->rss, ts);
 		bpf_map_delete_elem(&mms, &key);
@@ -322,6 +333,12 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	rec_fill_mm(r, e, mm);
 	cur = bpf_get_current_task_btf();
 	r->cause = MT_CAUSE_OTHER;
+	r->nr = 0;
+	r->addr = 0;
+	r->ip = 0;
+	r->len = 0;
+	r->ret = 0;
+	r->ppid = 0;
 	if (mm_key(cur->mm) == key) {
 		tc = task_ctx_of(cur, false);
 		r->cause = tc ? tc->cause : MT_CAUSE_SELF;
@@ -339,18 +356,11 @@ SEC("tp_btf/page_fault_user")
 int BPF_PROG(on_page_fault_user, unsigned long address, struct pt_regs *regs,
 	     unsigned long error_code)
 {
-	struct task_struct *cur = bpf_get_current_task_btf();
-	__u64 key = mm_key(cur->mm);
-	struct task_ctx *tc;
-	struct mt_mm *e;
+	struct task_ctx *tc = task_ctx_of(bpf_get_current_task_btf(), false);
 
-	e = bpf_map_lookup_elem(&mms, &key);
-	if (!e)
-		return 0;
-	__sync_fetch_and_add(&e->faults, 1);
-	tc = task_ctx_of(cur, true);
 	if (!tc)
-		return 0;
+		return 0;	/* not a thread of a traced process */
+	tc->faults++;
 	tc->cause = MT_CAUSE_FAULT;
 	tc->nr = 0;
 	tc->addr = address;
@@ -439,7 +449,6 @@ static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
 		r->peak_ts_ns = pr->peak_ts_ns;
 		r->faults = pr->faults;
 		if (e) {
-			r->faults += e->faults;
 			if (e->peak_pages > r->peak_pages) {
 				r->peak_pages = e->peak_pages;
 				r->peak_ts_ns = e->peak_ts_ns;
@@ -525,6 +534,17 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	return 0;
 }
 
+/* A thread's fault count joins its process's. */
+static __always_inline void fold_faults_of(struct task_struct *t, struct mt_proc *pr)
+{
+	struct task_ctx *tc = task_ctx_of(t, false);
+
+	if (tc && tc->faults) {
+		__sync_fetch_and_add(&pr->faults, tc->faults);
+		tc->faults = 0;
+	}
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
@@ -533,11 +553,12 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	struct mt_mm *e;
 	__u64 ts, key;
 
-	if (!task_group_dead(p))
-		return 0;	/* other threads still run */
 	pr = bpf_map_lookup_elem(&procs, &tgid);
-	if (!pr || (pr->flags & MT_PROC_EXITED))
+	if (!pr)
 		return 0;
+	fold_faults_of(p, pr);
+	if (!task_group_dead(p) || (pr->flags & MT_PROC_EXITED))
+		return 0;	/* other threads still run */
 	ts = bpf_ktime_get_ns();
 	key = pr->mm;
 	e = key ? bpf_map_lookup_elem(&mms, &key) : NULL;
@@ -596,5 +617,22 @@ int snapshot_targets(struct bpf_iter__task *ctx)
 	pr->ppid = t->real_parent->tgid;
 	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), t->comm);
 	rec_lifecycle(MT_REC_ATTACH, t, pr, e, mm, ts);
+	return 0;
+}
+
+/* The loader runs this at the end: fault counts of threads still alive. */
+SEC("iter/task")
+int fold_faults(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct mt_proc *pr;
+	__u32 tgid;
+
+	if (!t)
+		return 0;
+	tgid = t->tgid;
+	pr = bpf_map_lookup_elem(&procs, &tgid);
+	if (pr)
+		fold_faults_of(t, pr);
 	return 0;
 }

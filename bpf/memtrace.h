@@ -86,7 +86,7 @@ struct mt_proc {
 	__u64 mm;		/* current mm (0 while pending) */
 	__u64 peak_pages;	/* folded from mms no longer in use */
 	__u64 peak_ts_ns;
-	__u64 faults;
+	__u64 faults;		/* of threads that exited (and folded at the end) */
 	__u64 exit_ts_ns;
 	__s32 exit_code;
 	__u32 ppid;
@@ -103,12 +103,10 @@ struct mt_mm {
 	__s64 rss;		/* file+anon+shmem, last value */
 	__u64 peak_pages;
 	__u64 peak_ts_ns;
-	__u64 faults;
 };
 
 /* Global counters in .bss, read by the loader. */
 struct mt_counters {
-	__u64 records;		/* submitted to the ring buffer */
 	__u64 lost;		/* ring buffer full: record dropped */
 	__u64 untraced;		/* a process we should follow could not be
 				   added (procs/mms map full) */

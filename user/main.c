@@ -814,6 +814,7 @@ int main(int argc, char **argv)
 	/* the last records are already in the ring: take them all */
 	tracer__poll(r.tracer, 0, session__record, &r.sess);
 	r.end_ns = now_ns();
+	tracer__fold_faults(r.tracer);
 	sync_procs_from_kernel(&r);
 	if (r.have_status) {
 		struct proc_info *p = session__proc(&r.sess, ch.pid, false);

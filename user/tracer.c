@@ -105,6 +105,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 	bpf_map__set_max_entries(t->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.mms, o->max_procs);
 	bpf_program__set_autoattach(t->skel->progs.snapshot_targets, false);
+	bpf_program__set_autoattach(t->skel->progs.fold_faults, false);
 
 	e = memtrace_bpf__load(t->skel);
 	if (e) {
@@ -165,11 +166,30 @@ int tracer__expect_exec(struct tracer *t, pid_t pid)
 	return 0;
 }
 
+/* Runs an iter/task program once over every task of the machine. */
+static int run_task_iter(struct bpf_program *prog)
+{
+	struct bpf_link *link = bpf_program__attach_iter(prog, NULL);
+	char buf[64];
+	int fd, e = 0;
+
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		e = -errno;
+	} else {
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+		close(fd);
+	}
+	bpf_link__destroy(link);
+	return e;
+}
+
 int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, bool *no_mm)
 {
-	int fd = bpf_map__fd(t->skel->maps.procs), iter_fd, e = 0;
-	struct bpf_link *link;
-	char buf[64];
+	int fd = bpf_map__fd(t->skel->maps.procs), e;
 
 	for (int i = 0; i < n; i++) {
 		struct mt_proc p = { .flags = MT_PROC_PENDING_ATTACH };
@@ -178,26 +198,21 @@ int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, bool *no_mm)
 		if (bpf_map_update_elem(fd, &key, &p, BPF_ANY))
 			return -errno;
 	}
-	link = bpf_program__attach_iter(t->skel->progs.snapshot_targets, NULL);
-	if (!link)
-		return -errno;
-	iter_fd = bpf_iter_create(bpf_link__fd(link));
-	if (iter_fd < 0) {
-		e = -errno;
-		goto out;
-	}
-	while (read(iter_fd, buf, sizeof(buf)) > 0)
-		;
-	close(iter_fd);
+	e = run_task_iter(t->skel->progs.snapshot_targets);
+	if (e)
+		return e;
 	for (int i = 0; i < n; i++) {
 		struct mt_proc p;
 		__u32 key = (__u32)pids[i];
 
 		no_mm[i] = bpf_map_lookup_elem(fd, &key, &p) == 0 && !p.mm;
 	}
-out:
-	bpf_link__destroy(link);
-	return e;
+	return 0;
+}
+
+int tracer__fold_faults(struct tracer *t)
+{
+	return run_task_iter(t->skel->progs.fold_faults);
 }
 
 int tracer__poll(struct tracer *t, int timeout_ms, tracer_rec_fn fn, void *ctx)
@@ -239,7 +254,6 @@ int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p)
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.procs), &key, p))
 		return -errno;
 	if (p->mm && !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.mms), &p->mm, &m)) {
-		p->faults += m.faults;
 		if (m.peak_pages > p->peak_pages) {
 			p->peak_pages = m.peak_pages;
 			p->peak_ts_ns = m.peak_ts_ns;

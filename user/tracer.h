@@ -32,6 +32,10 @@ int tracer__expect_exec(struct tracer *t, pid_t pid);
  * without an address space (kernel thread). Returns 0 or -errno. */
 int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, bool *no_mm);
 
+/* Adds the fault counts of threads still running to their processes
+ * (exited threads were added when they exited). */
+int tracer__fold_faults(struct tracer *t);
+
 /* Waits up to timeout_ms for a wake-up, then drains everything pending. */
 int tracer__poll(struct tracer *t, int timeout_ms, tracer_rec_fn fn, void *ctx);
 
