@@ -96,7 +96,7 @@ $(OUTPUT)/tools/%: tools/%.c | $(OUTPUT)/tools
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -lm
 
 # Installs the Debian packages the build, the tests and the demo need
-# (only those missing; apt-get update first).
+# (only those missing; apt-get update first); bench adds its peers.
 deps:
 	$(Q)tools/install-deps.sh
 
@@ -108,7 +108,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run.sh
 
-bench: deps
+bench:
+	$(Q)tools/install-deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/bench.sh
 	$(Q)tools/bench-spikes.sh

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages memtrace-bpf needs to build, test, demo and
-# bench -- only the missing ones, with apt-get update first. Idempotent.
+# Installs the Debian packages memtrace-bpf needs to build, test and run
+# the demo (and, with the argument "bench", the benchmark's peers) -- only
+# the missing ones, with apt-get update first. Idempotent.
+#   tools/install-deps.sh          build, tests, demo
+#   tools/install-deps.sh bench    also perf, bpftrace, /usr/bin/time
 set -euo pipefail
 
 pkgs=(
@@ -9,8 +12,10 @@ pkgs=(
 	bpftool                           # vmlinux.h and the skeleton
 	python3                           # integration tests
 	libcap2-bin util-linux            # capsh, setpriv: privilege tests
-	linux-perf bpftrace time          # make bench: peers, /usr/bin/time
 )
+if [ "${1:-}" = bench ]; then
+	pkgs+=(linux-perf bpftrace time)  # peers, /usr/bin/time
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
