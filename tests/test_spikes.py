@@ -254,6 +254,34 @@ def t_window_rule_on_a_real_trace():
             raise Fail(f"the 64 MiB transients are not seen by the window rule: {rises}")
 
 
+def t_demo_scratch_buffers_found():
+    """The demo (make demo) claims three 40 MiB scratch buffers shorter
+    than a poller's period; each must be found, exactly, in its window."""
+    demo = os.path.join(ROOT, ".output", "tools", "demo")
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = os.path.join(tmp, "d.csv")
+        r = run([BIN, "-q", "-o", csv_path, "--", demo])
+        if r.returncode != 0:
+            raise Fail(f"exit {r.returncode}")
+        wins = []
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if len(f) >= 7 and f[2] == "scratch":
+                start = int(float(f[1]) * 1e9)
+                wins.append((start, start + int(float(f[6]) * 1e6)))
+        if len(wins) != 3:
+            raise Fail(f"demo printed {len(wins)} scratch lines")
+        pid = workload_pid(csv_path, "demo")
+        spikes = [x for x in spikes_json(csv_path, "--pid", str(pid))["spikes"]
+                  if x["rise_kb"] == 40 * MIB_KB]
+        for a, b in wins:
+            # the demo's clock is read around its own calls: 1 ms slack
+            if not any(x["start_ts_ns"] <= b + 1_000_000 and x["end_ts_ns"] >= a - 1_000_000
+                       for x in spikes):
+                raise Fail(f"no 40 MiB spike in the scratch window [{a}, {b}]; 40 MiB spikes: "
+                           f"{[(x['start_ts_ns'], x['end_ts_ns']) for x in spikes]}")
+
+
 def t_bad_input_is_refused_clearly():
     with tempfile.TemporaryDirectory() as tmp:
         bad = os.path.join(tmp, "bad.csv")
@@ -293,6 +321,7 @@ def main():
     test(t_record_summary_names_spikes)
     test(t_window_rule_on_a_real_trace)
     test(t_replay_matches_a_real_poller)
+    test(t_demo_scratch_buffers_found)
     print(f"spikes: {results['passed']} passed, {results['failed']} failed, "
           f"{results['skipped']} skipped")
     return 1 if results["failed"] else 0

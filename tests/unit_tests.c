@@ -554,6 +554,31 @@ static void test_spikes_synthetic(void)
 	}
 	end();
 
+	begin("spikes: a spike freed by munmap, then a later free-all, are two falls");
+	{
+		/* base 100 MiB; +40 MiB spike freed by a munmap (rows inside the
+		 * call, then the call's row); 60 ms later everything is freed by
+		 * another munmap: the spike must still be reported */
+		struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10 };
+		static const struct { int64_t ms, kb; enum spike_ev ev; } tl[] = {
+			{ 0, 1024, SEV_OTHER }, { 100, 102400, SEV_FAULT }, { 500, 102400 + 40960, SEV_FAULT },
+			{ 505, 102400 + 20480, SEV_IN_CALL }, { 506, 102400, SEV_IN_CALL },
+			{ 506, 102400, SEV_MUNMAP }, { 566, 51200, SEV_IN_CALL }, { 567, 1024, SEV_IN_CALL },
+			{ 567, 1024, SEV_MUNMAP }, { 568, 1024, SEV_EXIT },
+		};
+
+		s = spikes__new(&cfg);
+		for (size_t i = 0; i < sizeof(tl) / sizeof(tl[0]); i++)
+			spikes__push(s, 9, (uint64_t)tl[i].ms * MS, tl[i].kb, tl[i].ev);
+		spikes__finish(s, 0);
+		CHECK(spikes__count(s) == 1);
+		a = spikes__count(s) ? spikes__get(s, 0) : NULL;
+		CHECK(a && a->base_kb == 102400 && a->peak_kb - a->base_kb == 40960);
+		CHECK(a && a->start_ts == 500 * MS && a->end_ts == 506 * MS);
+		spikes__free(s);
+	}
+	end();
+
 	begin("spikes: bounded stack under a sawtooth of a million rows");
 	{
 		struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10 };

@@ -491,13 +491,6 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 	memcpy(before, p->totals, sizeof(before));
 	if ((unsigned)ev < SEV_NR)
 		p->totals[ev]++;
-	/* A fall does not end while the syscall doing it is still running
-	 * (a munmap's zap preempted for milliseconds is one fall); the
-	 * syscall's own row marks its return. */
-	if (ev == SEV_IN_CALL)
-		p->in_call = true;
-	else if (ev >= SEV_MMAP && ev <= SEV_MADVISE)
-		p->in_call = false;
 	p->rep.rows++;
 	if (v != p->v) {
 		poll_segment(s, p, p->ts, ts, p->v);
@@ -513,6 +506,15 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 			p->rep.peak_ts = ts;
 		}
 	}
+	/* A fall does not end while the syscall doing it is still running (a
+	 * munmap's zap preempted for milliseconds is one fall); the syscall's
+	 * own row marks its return. Updated after the rules, which must see
+	 * the state before this row: a new fall that starts inside a syscall
+	 * still ends the previous one. */
+	if (ev == SEV_IN_CALL)
+		p->in_call = true;
+	else if (ev >= SEV_MMAP && ev <= SEV_MADVISE)
+		p->in_call = false;
 	p->rep.last_ts = ts;
 	if (ev == SEV_EXIT)
 		p->closed = true;
