@@ -168,6 +168,7 @@ int cmd_spikes(int argc, char **argv)
 	uint64_t rows = 0, last_ts = 0;
 	int e;
 
+	argp_err_exit_status = 2;
 	memset(&sa, 0, sizeof(sa));
 	sa.top = 20;
 	sa.cfg.min_rise_kb = 1024;

@@ -34,6 +34,7 @@
 #define EXIT_USAGE	2	/* bad command line */
 #define EXIT_NOEXEC	126
 #define EXIT_NOTFOUND	127
+#define EXIT_OVER_LIMIT	88	/* --max-peak exceeded (the command succeeded) */
 
 #define MAX_PIDS 256
 
@@ -49,6 +50,9 @@ static struct env {
 	unsigned long max_procs;
 	bool as_root;
 	const char *btf;
+	uint64_t max_peak_kb;	/* 0: no gate */
+	uint64_t tolerance_kb;
+	double tolerance_pct;
 	bool quiet, verbose;
 	char **cmd;
 	int ncmd;
@@ -67,6 +71,8 @@ enum {
 	OPT_AS_ROOT,
 	OPT_BTF,
 	OPT_MAX_PROCS,
+	OPT_MAX_PEAK,
+	OPT_TOLERANCE,
 };
 
 const char *argp_program_version = "memtrace-bpf " VERSION;
@@ -91,13 +97,16 @@ static const char doc[] =
 "    sudo memtrace-bpf -o t.csv -s peak.json -- make -j2 # summary elsewhere\n"
 "    sudo memtrace-bpf -i 500ms -o t.csv -- ./render    # status line every 500 ms\n"
 "    memtrace-bpf spikes trace.csv --poll 10ms          # transients a poller missed\n"
+"    sudo memtrace-bpf -o t.csv --max-peak 3000M --tolerance 10% -- python analysis.py\n"
+"                                                      # CI gate: exit 88 above 3300M\n"
 "\n"
 "Sizes take K, M, G, T (1024-based): 64K, 16M. Durations take ns, us, ms, s,\n"
 "m, h: 250us, 10ms, 2s; a bare number is seconds.\n"
 "\n"
 "Exit status: launch mode returns the command's status (128+N if killed by\n"
 "signal N; 126/127 if it cannot run); attach mode returns 0. 1: cannot trace\n"
-"(privileges, PID, output path, BTF). 2: bad command line.\n"
+"(privileges, PID, output path, BTF). 2: bad command line. 88: the peak was\n"
+"above --max-peak (+ --tolerance) and the command itself succeeded.\n"
 "\n"
 "OPTIONS:";
 
@@ -114,11 +123,15 @@ static const struct argp_option opts[] = {
 	{ "interval", 'i', "DURATION", 0, "Status line on stderr every DURATION, 10ms or more (default 1s on a terminal, off otherwise)", 2 },
 	{ "quiet", 'q', NULL, 0, "No summary on stderr at the end (and no status line unless -i is given)", 2 },
 
-	{ NULL, 0, NULL, 0, "Tuning:", 3 },
-	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two from 64K to 1G (default 16M); raise it if events are lost", 3 },
-	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes traced at once (default 16384)", 3 },
-	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use instead of /sys/kernel/btf/vmlinux", 3 },
-	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 3 },
+	{ NULL, 0, NULL, 0, "Memory gate (CI):", 3 },
+	{ "max-peak", OPT_MAX_PEAK, "SIZE", 0, "Fail (exit 88) when the peak RSS is above SIZE, e.g. 3000M", 3 },
+	{ "tolerance", OPT_TOLERANCE, "PCT%|SIZE", 0, "Allowance over --max-peak: 10% or 100M (default 0)", 3 },
+
+	{ NULL, 0, NULL, 0, "Tuning:", 4 },
+	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two from 64K to 1G (default 16M); raise it if events are lost", 4 },
+	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes traced at once (default 16384)", 4 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use instead of /sys/kernel/btf/vmlinux", 4 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 4 },
 
 	{ NULL, 0, NULL, 0, "Other:", -1 },
 	{},
@@ -205,6 +218,34 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 			die_usage(st, "--ring-size %s: must be a power of two from 64K to 1G (e.g. 16M, 64M)",
 				  arg);
 		break;
+	case OPT_MAX_PEAK: {
+		uint64_t b;
+
+		if (parse_size(arg, &b) || b < 1024)
+			die_usage(st, "--max-peak %s: not a size of 1K or more (e.g. 512M, 3000M, 2G)", arg);
+		env.max_peak_kb = b / 1024;
+		break;
+	}
+	case OPT_TOLERANCE: {
+		size_t n = strlen(arg);
+		uint64_t b;
+
+		if (n > 1 && arg[n - 1] == '%') {
+			char num[32], *end;
+			double pct;
+
+			snprintf(num, sizeof(num), "%.*s", (int)(n - 1), arg);
+			pct = strtod(num, &end);
+			if (*end || end == num || num[0] == '-' || pct < 0 || pct > 1000)
+				die_usage(st, "--tolerance %s: a percentage from 0%% to 1000%% (e.g. 10%%)", arg);
+			env.tolerance_pct = pct;
+		} else {
+			if (parse_size(arg, &b))
+				die_usage(st, "--tolerance %s: a percentage (10%%) or a size (100M)", arg);
+			env.tolerance_kb = b / 1024;
+		}
+		break;
+	}
 	case OPT_MAX_PROCS:
 		if (parse_uint(arg, 1 << 20, &v) || v < 1)
 			die_usage(st, "--max-procs %s: not a number from 1 to 1048576", arg);
@@ -233,6 +274,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 			die_usage(st, "--follow is for attach mode; launch mode follows children already (--no-follow turns it off)");
 		if (env.npids && env.as_root)
 			die_usage(st, "--as-root is for launch mode (-- COMMAND)");
+		if ((env.tolerance_kb || env.tolerance_pct > 0) && !env.max_peak_kb)
+			die_usage(st, "--tolerance needs --max-peak (the limit it adds to)");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -396,6 +439,34 @@ struct run {
 	pid_t child;
 };
 
+/* The memory gate: the limit with its tolerance, and whether the peak
+ * (kept in the kernel, exact) went over it. */
+static uint64_t gate_limit_kb(void)
+{
+	return env.max_peak_kb + env.tolerance_kb +
+	       (uint64_t)((double)env.max_peak_kb * env.tolerance_pct / 100.0);
+}
+
+static bool gate_exceeded(uint64_t peak_kb)
+{
+	return env.max_peak_kb && peak_kb > gate_limit_kb();
+}
+
+static void print_gate(uint64_t peak_kb)
+{
+	char p[32], l[32], a[32], d[32];
+	uint64_t lim = gate_limit_kb();
+
+	format_size(peak_kb * 1024, p, sizeof(p));
+	format_size(env.max_peak_kb * 1024, l, sizeof(l));
+	format_size(lim * 1024, a, sizeof(a));
+	format_size((peak_kb > lim ? peak_kb - lim : lim - peak_kb) * 1024, d, sizeof(d));
+	fprintf(stderr, "memtrace-bpf: peak %s (%" PRIu64 " kB) is %s the limit %s%s%s%s: %s %s\n",
+		p, peak_kb, peak_kb > lim ? "OVER" : "within", l,
+		lim != env.max_peak_kb ? " (with tolerance " : "", lim != env.max_peak_kb ? a : "",
+		lim != env.max_peak_kb ? ")" : "", d, peak_kb > lim ? "over" : "to spare");
+}
+
 static int write_summary(struct run *r, const char *path)
 {
 	char tmp[4096], kernel[128] = "";
@@ -450,6 +521,13 @@ static int write_summary(struct run *r, const char *path)
 	} else {
 		jw_null(&w, "exit_code");
 		jw_null(&w, "rusage_maxrss_kb");
+	}
+	if (env.max_peak_kb) {
+		jw_obj(&w, "gate");
+		jw_u64(&w, "max_peak_kb", env.max_peak_kb);
+		jw_u64(&w, "limit_with_tolerance_kb", gate_limit_kb());
+		jw_bool(&w, "exceeded", gate_exceeded(c.tree_peak_pages * kb));
+		jw_obj_end(&w);
 	}
 	jw_u64(&w, "page_size", (uint64_t)kb * 1024);
 	jw_str(&w, "kernel", kernel);
@@ -628,8 +706,11 @@ int main(int argc, char **argv)
 	uint64_t next_status, next_check;
 	int e, ret = 0;
 
-	if (argc > 1 && !strcmp(argv[1], "spikes"))
+	argp_err_exit_status = EXIT_USAGE;	/* argp's own default is 64 */
+	if (argc > 1 && !strcmp(argv[1], "spikes")) {
+		argv[1] = "memtrace-bpf spikes";	/* argp's name in its messages */
 		return cmd_spikes(argc - 1, argv + 1);
+	}
 	if (argc > 1 && !strcmp(argv[1], "record")) {
 		argv[1] = argv[0];
 		argc--;
@@ -858,6 +939,15 @@ int main(int argc, char **argv)
 		print_summary(&r, env.summary);
 	if (env.ncmd && r.have_status && !ret)
 		ret = exit_status_code(r.status);
+	if (env.max_peak_kb) {
+		struct mt_counters c;
+
+		tracer__counters(r.tracer, &c);
+		/* printed even with -q: it is the point of the gate */
+		print_gate(c.tree_peak_pages * r.sess.page_kb);
+		if (gate_exceeded(c.tree_peak_pages * r.sess.page_kb) && ret == 0)
+			ret = EXIT_OVER_LIMIT;
+	}
 	else if (env.ncmd && !r.have_status && !ret)
 		ret = 128 + (sig_last ? sig_last : SIGINT);
 	goto out;
