@@ -37,10 +37,11 @@ static const char doc[] =
 "--min-rise within DURATION. Also reads plain time_s,vmrss_kb poller files.\n"
 "\n"
 "EXAMPLES:\n"
-"    memtrace-bpf spikes trace.csv                        # table, biggest first\n"
-"    memtrace-bpf spikes trace.csv --min-rise 1M --format json > spikes.json\n"
-"    memtrace-bpf spikes trace.csv --poll 10ms            # what a 10 ms poller saw\n"
-"    memtrace-bpf spikes trace.csv --window 1s --min-rise 20M   # the classic rule\n"
+"  memtrace-bpf spikes trace.csv                      # table, biggest first\n"
+"  memtrace-bpf spikes trace.csv --format json > spikes.json\n"
+"  memtrace-bpf spikes trace.csv --poll 10ms          # what a poller saw\n"
+"  memtrace-bpf spikes t.csv --window 1s --min-rise 20M  # the classic rule\n"
+"  memtrace-bpf spikes poller.csv                     # a time_s,vmrss_kb file\n"
 "\n"
 "OPTIONS:";
 

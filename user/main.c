@@ -91,14 +91,13 @@ static const char doc[] =
 "poller's) and a JSON summary with the exact peak.\n"
 "\n"
 "EXAMPLES:\n"
-"    sudo memtrace-bpf -o trace.csv -- ./solver 1005   # launch and trace\n"
-"    sudo memtrace-bpf -p 4242 -o trace.csv             # attach to a running process\n"
-"    sudo memtrace-bpf -p 4242,4243 --follow -o t.csv   # several, and their new children\n"
-"    sudo memtrace-bpf -o t.csv -s peak.json -- make -j2 # summary elsewhere\n"
-"    sudo memtrace-bpf -i 500ms -o t.csv -- ./render    # status line every 500 ms\n"
-"    memtrace-bpf spikes trace.csv --poll 10ms          # transients a poller missed\n"
-"    sudo memtrace-bpf -o t.csv --max-peak 3000M --tolerance 10% -- python analysis.py\n"
-"                                                      # CI gate: exit 88 above 3300M\n"
+"  sudo memtrace-bpf -o trace.csv -- ./solver 1005   # launch, trace from exec\n"
+"  sudo memtrace-bpf -p 4242 -o trace.csv            # attach to a process\n"
+"  sudo memtrace-bpf -p 4242,4243 --follow -o t.csv  # and children it forks\n"
+"  sudo memtrace-bpf -o t.csv -s peak.json -- make   # summary elsewhere\n"
+"  sudo memtrace-bpf -i 500ms -o t.csv -- ./render   # status every 500 ms\n"
+"  sudo memtrace-bpf --max-peak 3G --tolerance 10% -- ./job  # CI memory gate\n"
+"  memtrace-bpf spikes trace.csv --poll 10ms         # what a poller missed\n"
 "\n"
 "Sizes take K, M, G, T (1024-based): 64K, 16M. Durations take ns, us, ms, s,\n"
 "m, h: 250us, 10ms, 2s; a bare number is seconds.\n"
@@ -118,7 +117,7 @@ static const struct argp_option opts[] = {
 	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run COMMAND as root (default: as the sudo user)", 1 },
 
 	{ NULL, 0, NULL, 0, "Output:", 2 },
-	{ "output", 'o', "FILE", 0, "CSV trace (default memtrace.csv; - for stdout)", 2 },
+	{ "output", 'o', "FILE", 0, "CSV trace (default memtrace.csv; - for stdout, shared with COMMAND's own stdout)", 2 },
 	{ "summary", 's', "FILE", 0, "JSON summary (default: next to the CSV, trace.csv -> trace.summary.json)", 2 },
 	{ "interval", 'i', "DURATION", 0, "Status line on stderr every DURATION, 10ms or more (default 1s on a terminal, off otherwise)", 2 },
 	{ "quiet", 'q', NULL, 0, "No summary on stderr at the end (and no status line unless -i is given)", 2 },
