@@ -125,4 +125,4 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/*.d)
+-include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/workloads/*.d $(OUTPUT)/*.d)

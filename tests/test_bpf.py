@@ -211,12 +211,14 @@ _built = {}
 
 
 def workload(name):
-    """Path of a built workload; builds it (make) when missing or stale."""
+    """Path of a built workload; builds it (make) when missing or stale
+    (older than its .c or than the checkpoint.h most of them include)."""
     path = os.path.join(WL_DIR, name)
-    src = os.path.join(ROOT, "tests", "workloads", name + ".c")
+    srcs = [os.path.join(ROOT, "tests", "workloads", f) for f in (name + ".c", "checkpoint.h")]
     if name not in _built:
         stale = (not os.path.exists(path) or
-                 (os.path.exists(src) and os.path.getmtime(src) > os.path.getmtime(path)))
+                 any(os.path.exists(src) and os.path.getmtime(src) > os.path.getmtime(path)
+                     for src in srcs))
         if stale:
             r = subprocess.run(["make", "-s", "-C", ROOT, ".output/workloads/" + name],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -1135,6 +1137,48 @@ def t_no_follow():
     _children_test(["--no-follow"], ["3"], False)
 
 
+def start_attached(d, csv_name, popt, pids):
+    """Starts memtrace-bpf -q POPT -o D/CSV_NAME (attach mode) and waits up
+    to 30s for the attach row of each of pids in turn. A tracer that ends
+    first fails the test. Returns (tracer, CSV path, the first pid whose
+    attach row did not come or None); after a missing row the tracer has
+    had 3s more."""
+    csv_path = os.path.join(d, csv_name)
+    tracer = spawn([BIN, "-q"] + list(popt) + ["-o", csv_path], cwd=d)
+    for pid in pids:
+        if wait_for_row(csv_path, lambda f: f[6] == "attach" and f[4] == str(pid), 30) is None:
+            if tracer.poll() is not None:
+                rc, out, err = finish(tracer, 5)
+                raise Fail("tracer exited %d before writing an attach row; stderr: %s"
+                           % (rc, tail(err)))
+            time.sleep(3)
+            return tracer, csv_path, pid
+    return tracer, csv_path, None
+
+
+def release(target, what):
+    """Sends target the line on stdin it waits for, and waits up to 60s for
+    it to end; returns its (stdout, stderr) as text."""
+    try:
+        out, err = target.communicate(input=b"go\n", timeout=60)
+    except subprocess.TimeoutExpired:
+        raise Fail("%s did not finish within 60s of its release" % what)
+    return dec(out), dec(err)
+
+
+def end_attached(tracer, csv_path, errs, what=""):
+    """Waits up to 30s for an attach-mode tracer to end by itself (its
+    targets have exited); its exit status must be 0 (else an error in errs,
+    prefixed with what). Returns the Trace of its CSV."""
+    try:
+        rc, out, err = finish(tracer, 30)
+    except Fail as e:
+        raise Fail("tracer did not end after its targets exited: %s" % e)
+    if rc != 0:
+        errs.append("%sattach mode exit %d, expected 0; stderr: %s" % (what, rc, tail(err)))
+    return Trace(csv_path)
+
+
 def attach_row_check(tr, pid, status, comm, ppid, errs):
     """The one attach row of pid equals the /proc values read while the
     target sat idle; returns it."""
@@ -1171,24 +1215,15 @@ def _attach_test(form):
         holders.append(h)
     pids = [h.pid for h in holders]
     before = {pid: read_status(pid) for pid in pids}
-    csv_path = os.path.join(d, "a.csv")
     if form == "repeat":
         popt = [x for pid in pids for x in ("-p", str(pid))]
     else:
         popt = ["-p", ",".join(str(pid) for pid in pids)]
-    tracer = spawn([BIN, "-q"] + popt + ["-o", csv_path], cwd=d)
+    tracer, csv_path, missing = start_attached(d, "a.csv", popt, pids)
     errs = []
-    for pid in pids:
-        row = wait_for_row(csv_path, lambda f: f[6] == "attach" and f[4] == str(pid), 30)
-        if row is None:
-            if tracer.poll() is not None:
-                rc, out, err = finish(tracer, 5)
-                raise Fail("tracer exited %d before writing an attach row; stderr: %s"
-                           % (rc, tail(err)))
-            errs.append("no attach row for %d in %s within 30s of starting the tracer"
-                        " (CSV not flushed?)" % (pid, csv_path))
-            time.sleep(3)
-            break
+    if missing is not None:
+        errs.append("no attach row for %d in %s within 30s of starting the tracer"
+                    " (CSV not flushed?)" % (missing, csv_path))
     for pid in pids:
         after = read_status(pid)
         if before[pid] != after:
@@ -1199,21 +1234,11 @@ def _attach_test(form):
         if k and tracer.poll() is not None:
             errs.append("tracer exited (%r) when the first of %d targets exited"
                         % (tracer.returncode, nh))
-        try:
-            hout, herr = h.communicate(input=b"go\n", timeout=60)
-        except subprocess.TimeoutExpired:
-            raise Fail("holder did not finish within 60s of its release")
-        outs[h.pid] = dec(hout)
+        outs[h.pid], herr = release(h, "holder")
         if h.returncode != 4 + k:
             errs.append("holder exited %r: %s" % (h.returncode, tail(herr)))
         time.sleep(0.3)
-    try:
-        rc, out, err = finish(tracer, 30)
-    except Fail as e:
-        raise Fail("tracer did not end after its targets exited: %s" % e)
-    if rc != 0:
-        errs.append("attach mode exit %d, expected 0; stderr: %s" % (rc, tail(err)))
-    tr = Trace(csv_path)
+    tr = end_attached(tracer, csv_path, errs)
     errs.extend(tr.problems[:3])
     s = load_summary(os.path.join(d, "a.summary.json"))
     check_summary_schema(s, errs)
@@ -1274,30 +1299,19 @@ def t_attach_busy():
         d = tmpdir()
         h = spawn([workload("holder"), "16", "0", "busy"], stdin=subprocess.PIPE)
         wait_for_line(h.stdout, "READY", 20)
-        csv_path = os.path.join(d, "b.csv")
-        tracer = spawn([BIN, "-q", "-p", str(h.pid), "-o", csv_path], cwd=d)
-        if wait_for_row(csv_path, lambda f: f[6] == "attach", 30) is None:
-            if tracer.poll() is not None:
-                rc, out, err = finish(tracer, 5)
-                raise Fail("tracer exited %d early; stderr: %s" % (rc, tail(err)))
+        tracer, csv_path, missing = start_attached(d, "b.csv", ["-p", str(h.pid)], [h.pid])
+        if missing is not None:
             errs.append("round %d: no attach row within 30s" % k)
-            time.sleep(3)
         time.sleep(0.3)
-        try:
-            hout, herr = h.communicate(input=b"go\n", timeout=60)
-        except subprocess.TimeoutExpired:
-            raise Fail("holder did not finish within 60s of its release")
-        rc, out, err = finish(tracer, 30)
-        if rc != 0:
-            errs.append("round %d: exit %d; stderr: %s" % (k, rc, tail(err)))
-        tr = Trace(csv_path)
+        hout, herr = release(h, "holder")
+        tr = end_attached(tracer, csv_path, errs, "round %d: " % k)
         errs.extend(tr.problems[:3])
         att = [r for r in tr.by_pid.get(h.pid, []) if r.event == "attach"]
         if len(att) != 1:
             errs.append("round %d: %d attach rows" % (k, len(att)))
             continue
         e1 = []
-        n = check_checkpoints(tr, parse_cps(dec(hout)), e1, after_ts=att[0].ts)
+        n = check_checkpoints(tr, parse_cps(hout), e1, after_ts=att[0].ts)
         if n < 4:
             e1.append("only %d checkpoints after the attach row" % n)
         errs.extend("round %d: %s" % (k, e) for e in e1)
@@ -1316,32 +1330,21 @@ def t_attach_exec():
                    stdin=subprocess.PIPE)
     wait_for_line(target.stdout, "READY", 20)
     pid = target.pid
-    csv_path = os.path.join(d, "x.csv")
-    tracer = spawn([BIN, "-q", "-p", str(pid), "-o", csv_path], cwd=d)
+    tracer, csv_path, missing = start_attached(d, "x.csv", ["-p", str(pid)], [pid])
     errs = []
-    if wait_for_row(csv_path, lambda f: f[6] == "attach", 30) is None:
-        if tracer.poll() is not None:
-            rc, out, err = finish(tracer, 5)
-            raise Fail("tracer exited %d early; stderr: %s" % (rc, tail(err)))
+    if missing is not None:
         errs.append("no attach row within 30s (CSV not flushed?)")
-        time.sleep(3)
-    try:
-        tout, terr = target.communicate(input=b"go\n", timeout=60)
-    except subprocess.TimeoutExpired:
-        raise Fail("target did not finish within 60s")
+    tout, terr = release(target, "target")
     if target.returncode != 0:
         errs.append("target exited %r: %s" % (target.returncode, tail(terr)))
-    rc, out, err = finish(tracer, 30)
-    if rc != 0:
-        errs.append("exit %d; stderr: %s" % (rc, tail(err)))
-    tr = Trace(csv_path)
+    tr = end_attached(tracer, csv_path, errs)
     errs.extend(tr.problems[:3])
     ee = [r for r in tr.by_pid.get(pid, []) if r.event == "exec"]
     if len(ee) != 1 or ee[0].cause != "checkpoints":
         errs.append("exec rows %r, expected one with comm checkpoints" % ee)
-    cps = parse_cps(dec(tout))
+    cps = parse_cps(tout)
     if len(cps) < 20:
-        errs.append("checkpoints output incomplete: %r" % dec(tout)[-200:])
+        errs.append("checkpoints output incomplete: %r" % tout[-200:])
     check_checkpoints(tr, cps, errs)
     s = load_summary(os.path.join(d, "x.summary.json"))
     pe = proc_entry(s, pid)
@@ -1387,30 +1390,15 @@ def _attach_follow_test(follow):
     first, _ = wait_for_line(target.stdout, "READY", 20)
     pid = target.pid
     before = read_status(pid)
-    csv_path = os.path.join(d, "f.csv")
-    tracer = spawn([BIN, "-q", "-p", str(pid), "-o", csv_path] + (["--follow"] if follow else []),
-                   cwd=d)
+    tracer, csv_path, missing = start_attached(
+        d, "f.csv", ["-p", str(pid)] + (["--follow"] if follow else []), [pid])
     errs = []
-    if wait_for_row(csv_path, lambda f: f[6] == "attach", 30) is None:
-        if tracer.poll() is not None:
-            rc, out, err = finish(tracer, 5)
-            raise Fail("tracer exited %d early; stderr: %s" % (rc, tail(err)))
+    if missing is not None:
         errs.append("no attach row within 30s (CSV not flushed?)")
-        time.sleep(3)
-    try:
-        tout, terr = target.communicate(input=b"go\n", timeout=60)
-    except subprocess.TimeoutExpired:
-        raise Fail("forker did not finish within 60s")
     # wait_for_line consumed the first lines (parent_start, READY): the
     # ones that matter come after
-    tout = dec(tout)
-    try:
-        rc, out, err = finish(tracer, 30)
-    except Fail as e:
-        raise Fail("tracer did not end after its target and its children exited: %s" % e)
-    if rc != 0:
-        errs.append("attach mode exit %d; stderr: %s" % (rc, tail(err)))
-    tr = Trace(csv_path)
+    tout, terr = release(target, "forker")
+    tr = end_attached(tracer, csv_path, errs)
     s = load_summary(os.path.join(d, "f.summary.json"))
     a = attach_row_check(tr, pid, before, "forker", os.getpid(), errs)
     check_family(tr, s, tout, 2, follow, errs, after_ts=a.ts if a else None,
@@ -1616,30 +1604,20 @@ def t_small_ring():
     d = tmpdir()
     h = spawn([workload("holder"), "8", "0"], stdin=subprocess.PIPE)
     wait_for_line(h.stdout, "READY", 20)
-    csv_path = os.path.join(d, "r.csv")
-    tracer = spawn([BIN, "-q", "--ring-size", "64K", "-p", str(h.pid), "-o", csv_path], cwd=d)
+    tracer, csv_path, missing = start_attached(d, "r.csv", ["--ring-size", "64K", "-p", str(h.pid)],
+                                               [h.pid])
     errs = []
-    if wait_for_row(csv_path, lambda f: f[6] == "attach", 30) is None:
-        if tracer.poll() is not None:
-            rc, out, err = finish(tracer, 5)
-            raise Fail("tracer exited %d early; stderr: %s" % (rc, tail(err)))
+    if missing is not None:
         errs.append("no attach row within 30s (CSV not flushed?)")
-        time.sleep(3)
     os.kill(tracer.pid, signal.SIGSTOP)
     try:
-        hout, herr = h.communicate(input=b"go\n", timeout=60)
-    except subprocess.TimeoutExpired:
-        os.kill(tracer.pid, signal.SIGCONT)
-        raise Fail("holder did not finish within 60s")
+        hout, herr = release(h, "holder")
     finally:
         os.kill(tracer.pid, signal.SIGCONT)
-    rc, out, err = finish(tracer, 30)
-    if rc != 0:
-        errs.append("exit %d; stderr: %s" % (rc, tail(err)))
-    cps = parse_cps(dec(hout))
+    tr = end_attached(tracer, csv_path, errs)
+    cps = parse_cps(hout)
     if len(cps) < 4:
-        raise Fail("holder output incomplete: %r" % dec(hout)[-200:])
-    tr = Trace(csv_path)
+        raise Fail("holder output incomplete: %r" % hout[-200:])
     errs.extend(tr.problems[:3])
     s = load_summary(os.path.join(d, "r.summary.json"))
     check_summary_schema(s, errs)
@@ -1895,6 +1873,17 @@ def _bad(argv_tail, want_rc, pattern, what, run_as=None, check_dirs=(), out_dir=
         raise Fail("%s: %s" % (shlex.join(argv_tail), "; ".join(errs)))
 
 
+def bad_input_test(name, argv_tail, want_rc, pattern, what, bpf=True):
+    """Registers a test: memtrace-bpf ARGV_TAIL ({d} is a fresh temp dir,
+    where it runs) fails as _bad() says."""
+    def fn():
+        if bpf:
+            need_bpf()
+        d = tmpdir()
+        _bad([a.format(d=d) for a in argv_tail], want_rc, pattern, what, out_dir=d)
+    test(name, bpf=bpf)(fn)
+
+
 @test("bad input: -p of a nonexistent pid")
 def t_bad_nopid():
     need_bpf()
@@ -1905,12 +1894,8 @@ def t_bad_nopid():
          % pid, "the pid and that it does not exist", out_dir=d)
 
 
-@test("bad input: -p 2 (kernel thread)")
-def t_bad_kthread():
-    need_bpf()
-    d = tmpdir()
-    _bad(["-p", "2", "-o", os.path.join(d, "t.csv")], 1, r"(?i)kernel thread",
-         "'kernel thread'", out_dir=d)
+bad_input_test("bad input: -p 2 (kernel thread)", ["-p", "2", "-o", "{d}/t.csv"], 1,
+               r"(?i)kernel thread", "'kernel thread'")
 
 
 @test("bad input: -o in a nonexistent directory")
@@ -1924,33 +1909,18 @@ def t_bad_outdir():
         raise Fail("%s was created" % missing)
 
 
-@test("bad input: both -p and a command", bpf=False)
-def t_bad_both():
-    d = tmpdir()
-    _bad(["-p", str(os.getpid()), "-o", os.path.join(d, "t.csv"), "--", "true"], 2,
-         r"(?i)both|either|not both|command.*-p|-p.*command|attach.*launch|launch.*attach",
-         "that -p and a command exclude each other", out_dir=d)
-
-
-@test("bad input: --ring-size 12abc", bpf=False)
-def t_bad_ring():
-    d = tmpdir()
-    _bad(["--ring-size", "12abc", "-o", os.path.join(d, "t.csv"), "--", "true"], 2,
-         r"12abc|ring-size", "the bad size", out_dir=d)
-
-
-@test("bad input: --interval 5parsecs", bpf=False)
-def t_bad_interval():
-    d = tmpdir()
-    _bad(["--interval", "5parsecs", "-o", os.path.join(d, "t.csv"), "--", "true"], 2,
-         r"5parsecs|interval", "the bad duration", out_dir=d)
-
-
-@test("bad input: -p abc", bpf=False)
-def t_bad_pid_syntax():
-    d = tmpdir()
-    _bad(["-p", "abc", "-o", os.path.join(d, "t.csv")], 2, r"abc|PID|pid",
-         "the bad PID", out_dir=d)
+bad_input_test("bad input: both -p and a command",
+               ["-p", str(os.getpid()), "-o", "{d}/t.csv", "--", "true"], 2,
+               r"(?i)both|either|not both|command.*-p|-p.*command|attach.*launch|launch.*attach",
+               "that -p and a command exclude each other", bpf=False)
+bad_input_test("bad input: --ring-size 12abc",
+               ["--ring-size", "12abc", "-o", "{d}/t.csv", "--", "true"], 2,
+               r"12abc|ring-size", "the bad size", bpf=False)
+bad_input_test("bad input: --interval 5parsecs",
+               ["--interval", "5parsecs", "-o", "{d}/t.csv", "--", "true"], 2,
+               r"5parsecs|interval", "the bad duration", bpf=False)
+bad_input_test("bad input: -p abc", ["-p", "abc", "-o", "{d}/t.csv"], 2, r"abc|PID|pid",
+               "the bad PID", bpf=False)
 
 
 @test("bad input: -o names a directory")
@@ -1963,17 +1933,11 @@ def t_bad_outdir_is_dir():
          "that the path is a directory", out_dir=d, check_dirs=(sub,))
 
 
-@test("bad input: -s is the same file as -o")
-def t_bad_same_file():
-    need_bpf()
-    d = tmpdir()
-    _bad(["-o", os.path.join(d, "t.csv"), "-s", os.path.join(d, "t.csv"), "--", "true"], None,
-         r"(?i)same|both|summary", "the clash", out_dir=d)
-
-
-@test("bad input: no command and no -p", bpf=False)
-def t_bad_nothing():
-    _bad([], 2, r"(?i)command|-p|usage|pid", "what is missing")
+bad_input_test("bad input: -s is the same file as -o",
+               ["-o", "{d}/t.csv", "-s", "{d}/t.csv", "--", "true"], None,
+               r"(?i)same|both|summary", "the clash")
+bad_input_test("bad input: no command and no -p", [], 2, r"(?i)command|-p|usage|pid",
+               "what is missing", bpf=False)
 
 
 @test("bad input: unprivileged user")
@@ -2032,12 +1996,8 @@ def t_bad_perfmon_sysadmin():
          "CAP_PERFMON", run_as=wrap, out_dir=d)
 
 
-@test("bad input: --btf /nonexistent")
-def t_bad_btf():
-    need_bpf()
-    d = tmpdir()
-    _bad(["--btf", "/nonexistent", "-o", os.path.join(d, "t.csv"), "--", "true"], 1,
-         r"BTF", "BTF", out_dir=d)
+bad_input_test("bad input: --btf /nonexistent",
+               ["--btf", "/nonexistent", "-o", "{d}/t.csv", "--", "true"], 1, r"BTF", "BTF")
 
 
 @test("--help: USAGE, EXAMPLES, every option named in hints and the contract", bpf=False)

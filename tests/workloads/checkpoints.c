@@ -20,28 +20,16 @@
  *   DONE <pid>
  * Sizes in kB, times in CLOCK_MONOTONIC ns.
  */
-#include <errno.h>
-#include <fcntl.h>
+#define CP_PROG "checkpoints"
+#include "checkpoint.h"
+
 #include <malloc.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
-#define MIB (1024UL * 1024UL)
 #define PAGE 4096UL
 #define MAX_CP 64
 #define MAX_OP 64
-
-struct cp {
-	long long t0, t1;
-	long vmrss, anon, file, shmem, vmsize;
-	const char *label;
-};
 
 struct op {
 	const char *name;
@@ -50,7 +38,6 @@ struct op {
 	long ret;
 };
 
-static char status_buf[16384];
 static struct cp cps[MAX_CP];
 static int ncp;
 static struct op ops[MAX_OP];
@@ -58,75 +45,11 @@ static int nop;
 static char out_buf[65536];
 static char io_buf[65536];
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Write-touch 64 KiB of stack below the caller, so nothing between t0 and
- * t1 faults a stack page in (or copies one after fork). */
-static __attribute__((noinline)) void touch_stack(void)
-{
-	volatile char pad[64 * 1024];
-	size_t i;
-
-	for (i = 0; i < sizeof(pad); i += 256)
-		pad[i] = 0;
-}
-
-static long field(const char *buf, const char *name)
-{
-	const char *p = strstr(buf, name);
-
-	if (!p)
-		return -1;
-	return strtol(p + strlen(name), NULL, 10);
-}
-
-static void die(const char *what)
-{
-	int e = errno;
-	char msg[256];
-	int n = snprintf(msg, sizeof(msg), "checkpoints: %s: %s\n", what, strerror(e));
-
-	if (write(2, msg, (size_t)n) < 0)
-		_exit(99);
-	_exit(99);
-}
-
 static void checkpoint(const char *label)
 {
-	struct cp *c;
-	long long t0, t1;
-	ssize_t n, got = 0;
-	int fd;
-
 	if (ncp >= MAX_CP)
 		return;
-	c = &cps[ncp];
-	touch_stack();
-	memset(c, 0, sizeof(*c));
-	memset(status_buf, 0, sizeof(status_buf));
-	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		die("open /proc/self/status");
-	t0 = now_ns();
-	while ((n = read(fd, status_buf + got, sizeof(status_buf) - 1 - (size_t)got)) > 0)
-		got += n;
-	t1 = now_ns();
-	close(fd);
-	status_buf[got] = 0;
-	c->t0 = t0;
-	c->t1 = t1;
-	c->vmrss = field(status_buf, "\nVmRSS:");
-	c->anon = field(status_buf, "\nRssAnon:");
-	c->file = field(status_buf, "\nRssFile:");
-	c->shmem = field(status_buf, "\nRssShmem:");
-	c->vmsize = field(status_buf, "\nVmSize:");
-	c->label = label;
+	cp_take(&cps[ncp], label);
 	ncp++;
 }
 
@@ -220,10 +143,9 @@ int main(int argc, char **argv)
 	memset(ops, 0, sizeof(ops));
 	memset(out_buf, 0, sizeof(out_buf));
 	memset(io_buf, 'x', sizeof(io_buf));
-	(void)snprintf(out_buf, sizeof(out_buf), "CP %d %lld %lld %ld %ld %ld %ld %ld %s\n",
-		       (int)pid, 1LL, 2LL, 3L, 4L, 5L, 6L, 7L, "warmup");
 	checkpoint("warmup");
 	checkpoint("warmup");
+	(void)cp_format(out_buf, sizeof(out_buf), (int)pid, &cps[0]);
 	ncp = 0;
 	checkpoint("start");
 
@@ -332,11 +254,7 @@ int main(int argc, char **argv)
 		off += (size_t)snprintf(out_buf + off, sizeof(out_buf) - off,
 					"OP %s 0x%lx %lu %ld\n", ops[i].name,
 					(unsigned long)ops[i].addr, ops[i].len, ops[i].ret);
-	for (i = 0; i < (size_t)ncp; i++)
-		off += (size_t)snprintf(out_buf + off, sizeof(out_buf) - off,
-					"CP %d %lld %lld %ld %ld %ld %ld %ld %s\n", (int)pid,
-					cps[i].t0, cps[i].t1, cps[i].vmrss, cps[i].anon,
-					cps[i].file, cps[i].shmem, cps[i].vmsize, cps[i].label);
+	off += cp_format_all(out_buf + off, sizeof(out_buf) - off, (int)pid, cps, ncp);
 	snprintf(out_buf + off, sizeof(out_buf) - off, "DONE %d %lu\n", (int)pid, sum & 1);
 	flush_out();
 	return 0;

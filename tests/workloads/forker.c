@@ -17,66 +17,17 @@
  *   EXEC <pid> <i>                               (child, after an exec)
  *   DONE <pid>
  */
-#include <errno.h>
-#include <fcntl.h>
+#define CP_PROG "forker"
+#include "checkpoint.h"
+
 #include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#define MIB (1024UL * 1024UL)
 #define MAX_CHILDREN 32
 
-struct cp {
-	long long t0, t1;
-	long vmrss, anon, file, shmem, vmsize;
-};
-
-static char status_buf[16384];
 static struct cp cpbuf;
 static char out_buf[4096];
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static __attribute__((noinline)) void touch_stack(void)
-{
-	volatile char pad[64 * 1024];
-	size_t i;
-
-	for (i = 0; i < sizeof(pad); i += 256)
-		pad[i] = 0;
-}
-
-static long field(const char *buf, const char *name)
-{
-	const char *p = strstr(buf, name);
-
-	if (!p)
-		return -1;
-	return strtol(p + strlen(name), NULL, 10);
-}
-
-static void die(const char *what)
-{
-	int e = errno;
-	char msg[256];
-	int n = snprintf(msg, sizeof(msg), "forker: %s: %s\n", what, strerror(e));
-
-	if (write(2, msg, (size_t)n) < 0)
-		_exit(99);
-	_exit(99);
-}
 
 static void out(int n)
 {
@@ -84,53 +35,23 @@ static void out(int n)
 		die("write");
 }
 
-/* Exact checkpoint; result in cpbuf, printed with the label. Everything
- * written between t0 and t1 is written before t0 first (copy-on-write
- * after fork would otherwise fault inside the window). */
+/* Exact checkpoint, printed at once. Everything written between t0 and t1
+ * is written before t0 first (copy-on-write after fork would otherwise
+ * fault inside the window): cp_take() does so for cpbuf, this for out_buf. */
 static void checkpoint(const char *label)
 {
-	long long t0, t1;
-	ssize_t n, got = 0;
-	int fd;
-
-	touch_stack();
-	memset(&cpbuf, 0, sizeof(cpbuf));
-	memset(status_buf, 0, sizeof(status_buf));
 	memset(out_buf, 0, sizeof(out_buf));
-	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		die("open /proc/self/status");
-	t0 = now_ns();
-	while ((n = read(fd, status_buf + got, sizeof(status_buf) - 1 - (size_t)got)) > 0)
-		got += n;
-	t1 = now_ns();
-	close(fd);
-	status_buf[got] = 0;
-	cpbuf.t0 = t0;
-	cpbuf.t1 = t1;
-	cpbuf.vmrss = field(status_buf, "\nVmRSS:");
-	cpbuf.anon = field(status_buf, "\nRssAnon:");
-	cpbuf.file = field(status_buf, "\nRssFile:");
-	cpbuf.shmem = field(status_buf, "\nRssShmem:");
-	cpbuf.vmsize = field(status_buf, "\nVmSize:");
-	out(snprintf(out_buf, sizeof(out_buf), "CP %d %lld %lld %ld %ld %ld %ld %ld %s\n",
-		     (int)getpid(), cpbuf.t0, cpbuf.t1, cpbuf.vmrss, cpbuf.anon,
-		     cpbuf.file, cpbuf.shmem, cpbuf.vmsize, label));
+	cp_take(&cpbuf, label);
+	out(cp_format(out_buf, sizeof(out_buf), (int)getpid(), &cpbuf));
 }
 
 static __attribute__((noreturn)) void child_body(int i)
 {
-	size_t len = (size_t)(i + 1) * 8 * MIB, off;
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	char *p;
 
 	/* warm up the checkpoint path in this (possibly new) image */
 	checkpoint("child_start");
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		die("mmap");
-	for (off = 0; off < len; off += 4096)
-		((volatile char *)p)[off] = 1;
+	map_touched((size_t)(i + 1) * 8 * MIB, 1);
 	checkpoint("child_alloc");
 	nanosleep(&ts, NULL);
 	_exit(i + 1);

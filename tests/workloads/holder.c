@@ -17,99 +17,25 @@
  *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <label>
  *   DONE <pid>
  */
-#include <errno.h>
-#include <fcntl.h>
+#define CP_PROG "holder"
+#include "checkpoint.h"
+
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
-#define MIB (1024UL * 1024UL)
 #define MAX_CP 16
 
-struct cp {
-	long long t0, t1;
-	long vmrss, anon, file, shmem, vmsize;
-	const char *label;
-};
-
-static char status_buf[16384];
 static struct cp cps[MAX_CP];
 static int ncp;
 static char out_buf[8192];
 static volatile sig_atomic_t released;
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static __attribute__((noinline)) void touch_stack(void)
-{
-	volatile char pad[64 * 1024];
-	size_t i;
-
-	for (i = 0; i < sizeof(pad); i += 256)
-		pad[i] = 0;
-}
-
-static long field(const char *buf, const char *name)
-{
-	const char *p = strstr(buf, name);
-
-	if (!p)
-		return -1;
-	return strtol(p + strlen(name), NULL, 10);
-}
-
-static void die(const char *what)
-{
-	int e = errno;
-	char msg[256];
-	int n = snprintf(msg, sizeof(msg), "holder: %s: %s\n", what, strerror(e));
-
-	if (write(2, msg, (size_t)n) < 0)
-		_exit(99);
-	_exit(99);
-}
-
 static void checkpoint(const char *label)
 {
-	struct cp *c;
-	long long t0, t1;
-	ssize_t n, got = 0;
-	int fd;
-
 	if (ncp >= MAX_CP)
 		return;
-	c = &cps[ncp];
-	touch_stack();
-	memset(c, 0, sizeof(*c));
-	memset(status_buf, 0, sizeof(status_buf));
-	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		die("open /proc/self/status");
-	t0 = now_ns();
-	while ((n = read(fd, status_buf + got, sizeof(status_buf) - 1 - (size_t)got)) > 0)
-		got += n;
-	t1 = now_ns();
-	close(fd);
-	status_buf[got] = 0;
-	c->t0 = t0;
-	c->t1 = t1;
-	c->vmrss = field(status_buf, "\nVmRSS:");
-	c->anon = field(status_buf, "\nRssAnon:");
-	c->file = field(status_buf, "\nRssFile:");
-	c->shmem = field(status_buf, "\nRssShmem:");
-	c->vmsize = field(status_buf, "\nVmSize:");
-	c->label = label;
+	cp_take(&cps[ncp], label);
 	ncp++;
 }
 
@@ -134,7 +60,7 @@ static void write_all(const char *s, size_t len)
 
 int main(int argc, char **argv)
 {
-	size_t size = (size_t)(argc > 1 ? atol(argv[1]) : 32) * MIB, off, i;
+	size_t size = (size_t)(argc > 1 ? atol(argv[1]) : 32) * MIB, off;
 	int code = argc > 2 ? atoi(argv[2]) : 0;
 	int busy = argc > 3 && !strcmp(argv[3], "busy");
 	unsigned long rounds = 0;
@@ -153,11 +79,7 @@ int main(int argc, char **argv)
 	checkpoint("warmup");
 	ncp = 0;
 
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		die("mmap");
-	for (off = 0; off < size; off += 4096)
-		((volatile char *)p)[off] = 1;
+	p = map_touched(size, 1);
 	checkpoint("held");
 
 	n = snprintf(line, sizeof(line), "READY %d\n", (int)getpid());
@@ -196,11 +118,7 @@ int main(int argc, char **argv)
 	}
 
 	checkpoint("released");
-	q = mmap(NULL, 16 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (q == MAP_FAILED)
-		die("mmap");
-	for (off = 0; off < 16 * MIB; off += 4096)
-		((volatile char *)q)[off] = 1;
+	q = map_touched(16 * MIB, 1);
 	checkpoint("alloc16M");
 	shm = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shm == MAP_FAILED)
@@ -214,12 +132,7 @@ int main(int argc, char **argv)
 		die("munmap");
 	checkpoint("end");
 
-	off = 0;
-	for (i = 0; i < (size_t)ncp; i++)
-		off += (size_t)snprintf(out_buf + off, sizeof(out_buf) - off,
-					"CP %d %lld %lld %ld %ld %ld %ld %ld %s\n", (int)getpid(),
-					cps[i].t0, cps[i].t1, cps[i].vmrss, cps[i].anon,
-					cps[i].file, cps[i].shmem, cps[i].vmsize, cps[i].label);
+	off = cp_format_all(out_buf, sizeof(out_buf), (int)getpid(), cps, ncp);
 	off += (size_t)snprintf(out_buf + off, sizeof(out_buf) - off, "DONE %d\n", (int)getpid());
 	write_all(out_buf, off);
 	return code;
