@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "grow.h"
 #include "session.h"
 
 int session__init(struct session *s, const char *csv_path, uint64_t start_ns)
@@ -68,15 +69,8 @@ struct proc_info *session__proc(struct session *s, pid_t pid, bool create)
 	}
 	if (!create)
 		return NULL;
-	if (s->nprocs == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		struct proc_info *np = realloc(s->procs, cap * sizeof(*np));
-
-		if (!np)
-			return NULL;
-		s->procs = np;
-		s->cap = cap;
-	}
+	if (grow(&s->procs, &s->cap, s->nprocs, sizeof(*s->procs), 16))
+		return NULL;
 	if ((s->nprocs + 1) * 2 > s->index_cap && index_grow(s))
 		return NULL;
 	p = &s->procs[s->nprocs];

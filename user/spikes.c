@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "grow.h"
 #include "spikes.h"
 
 #define MAX_STACK	512	/* open candidates per process */
@@ -135,15 +136,8 @@ static struct pstate *pstate_get(struct spikes *s, pid_t pid)
 			if (s->ps[s->index[k]]->pid == pid)
 				return s->ps[s->index[k]];
 	}
-	if (s->nps == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		struct pstate **np = realloc(s->ps, cap * sizeof(*np));
-
-		if (!np)
-			return NULL;
-		s->ps = np;
-		s->cap = cap;
-	}
+	if (grow(&s->ps, &s->cap, s->nps, sizeof(*s->ps), 16))
+		return NULL;
 	if ((s->nps + 1) * 2 > s->index_cap) {
 		size_t cap = s->index_cap ? s->index_cap * 2 : 64;
 		int *idx = malloc(cap * sizeof(*idx));
@@ -178,15 +172,8 @@ static struct pstate *pstate_get(struct spikes *s, pid_t pid)
 
 static int emit(struct spikes *s, const struct spike *sp)
 {
-	if (s->nsp == s->spcap) {
-		size_t cap = s->spcap ? s->spcap * 2 : 64;
-		struct spike *n = realloc(s->sp, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		s->sp = n;
-		s->spcap = cap;
-	}
+	if (grow(&s->sp, &s->spcap, s->nsp, sizeof(*s->sp), 64))
+		return -ENOMEM;
 	s->sp[s->nsp++] = *sp;
 	return 0;
 }
@@ -282,15 +269,8 @@ static int stack_push(struct pstate *p, const struct cand *c)
 			(p->depth - best - 1) * sizeof(*p->stack));
 		p->depth--;
 	}
-	if (p->depth == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 8;
-		struct cand *n = realloc(p->stack, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		p->stack = n;
-		p->cap = cap;
-	}
+	if (grow(&p->stack, &p->cap, p->depth, sizeof(*p->stack), 8))
+		return -ENOMEM;
 	p->stack[p->depth++] = *c;
 	return 0;
 }
@@ -363,15 +343,8 @@ static int window_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64_t 
  */
 static int fall_add(struct pstate *p, const struct spike *sp)
 {
-	if (p->nfall == p->fallcap) {
-		size_t cap = p->fallcap ? p->fallcap * 2 : 8;
-		struct spike *n = realloc(p->fallv, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		p->fallv = n;
-		p->fallcap = cap;
-	}
+	if (grow(&p->fallv, &p->fallcap, p->nfall, sizeof(*p->fallv), 8))
+		return -ENOMEM;
 	p->fallv[p->nfall++] = *sp;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "grow.h"
 #include "output.h"
 #include "tracer.h"
 #include "memtrace.skel.h"
@@ -57,16 +58,9 @@ static int on_record(void *ctx, void *data, size_t size)
 		fprintf(stderr, "memtrace-bpf: bug: short record (%zu bytes)\n", size);
 		return 0;
 	}
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 4096;
-		struct mt_rec *b = realloc(t->batch, cap * sizeof(*b));
-
-		if (!b) {
-			t->batch_err = -ENOMEM;
-			return -ENOMEM;
-		}
-		t->batch = b;
-		t->cap = cap;
+	if (grow(&t->batch, &t->cap, t->n, sizeof(*t->batch), 4096)) {
+		t->batch_err = -ENOMEM;
+		return -ENOMEM;
 	}
 	memcpy(&t->batch[t->n++], data, sizeof(struct mt_rec));
 	return 0;
