@@ -53,6 +53,13 @@ struct {
 	__type(value, struct mt_mm);
 } mms SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);	/* resized by the loader */
+	__type(key, struct mt_exited_key);
+	__type(value, struct mt_proc);
+} exited SEC(".maps");
+
 /*
  * What each thread of a traced process is doing: set on user page fault
  * and syscall entry, read by the rss_stat handler to say what caused a
@@ -258,6 +265,8 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 		__sync_fetch_and_add(&e->users, 1);
 		return e;
 	}
+	if (e)
+		tree_update(-e->rss, ts);	/* a stale entry at a reused address */
 	fresh.gen = mm_generation(mm);
 	fresh.owner = owner;
 	fresh.users = 1;
@@ -285,10 +294,13 @@ static __always_inline void mm_release(struct mt_proc *pr, __u64 key, __u64 ts)
 
 	if (!e)
 		return;
-	if (e->peak_pages > pr->peak_pages) {
+	/* a child that only borrowed its parent's mm (vfork) does not take
+	 * the parent's peak as its own */
+	if (!(pr->flags & MT_PROC_SHARED_MM) && e->peak_pages > pr->peak_pages) {
 		pr->peak_pages = e->peak_pages;
 		pr->peak_ts_ns = e->peak_ts_ns;
 	}
+	pr->flags &= ~MT_PROC_SHARED_MM;
 	if (__sync_sub_and_fetch(&e->users, 1) == 0) {
 		tree_update(-e->rss, ts);
 		bpf_map_delete_elem(&mms, &key);
@@ -309,7 +321,9 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	if (!e)
 		return 0;
 	if (e->gen != mm_generation(mm)) {
-		/* the traced mm was freed and this is a new one at its address */
+		/* the traced mm was freed and this is a new one at its address:
+		 * its memory leaves the total with it */
+		tree_update(-e->rss, bpf_ktime_get_ns());
 		bpf_map_delete_elem(&mms, &key);
 		return 0;
 	}
@@ -341,8 +355,9 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	r->ppid = 0;
 	if (mm_key(cur->mm) == key) {
 		tc = task_ctx_of(cur, false);
-		r->cause = tc ? tc->cause : MT_CAUSE_SELF;
-		if (tc && tc->cause != MT_CAUSE_SELF) {
+		/* a fresh context (all zero) has seen no fault nor syscall yet */
+		r->cause = tc && tc->cause != MT_CAUSE_OTHER ? tc->cause : MT_CAUSE_SELF;
+		if (r->cause != MT_CAUSE_SELF) {
 			r->nr = tc->nr;
 			r->addr = tc->addr;
 			r->ip = tc->ip;
@@ -448,7 +463,7 @@ static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
 		r->peak_pages = pr->peak_pages;
 		r->peak_ts_ns = pr->peak_ts_ns;
 		r->faults = pr->faults;
-		if (e) {
+		if (e && !(pr->flags & MT_PROC_SHARED_MM)) {
 			if (e->peak_pages > r->peak_pages) {
 				r->peak_pages = e->peak_pages;
 				r->peak_ts_ns = e->peak_ts_ns;
@@ -468,17 +483,16 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	__u64 ts;
 
 	if (child->pid != ctgid) {
-		/* a new thread: shares the mm; give it a context if traced */
-		__u64 key = mm_key(child->mm);
-
-		if (bpf_map_lookup_elem(&mms, &key))
+		/* a new thread of a traced process (also while an attach is
+		 * pending): it shares the mm and needs its own context */
+		if (bpf_map_lookup_elem(&procs, &ctgid))
 			task_ctx_of(child, true);
 		return 0;
 	}
 	if (!follow_children)
 		return 0;
 	pp = bpf_map_lookup_elem(&procs, &ptgid);
-	if (!pp || (pp->flags & MT_PROC_PENDING_EXEC))
+	if (!pp || (pp->flags & (MT_PROC_PENDING_EXEC | MT_PROC_PENDING_ATTACH | MT_PROC_EXITED)))
 		return 0;
 	mm = child->mm;
 	if (!mm)
@@ -494,6 +508,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	task_ctx_of(child, true);
 	cp.mm = mm_key(mm);
 	cp.ppid = ptgid;
+	if (e->owner != ctgid)
+		cp.flags |= MT_PROC_SHARED_MM;
 	bpf_probe_read_kernel_str(cp.comm, sizeof(cp.comm), child->comm);
 	if (bpf_map_update_elem(&procs, &ctgid, &cp, BPF_NOEXIST)) {
 		__sync_fetch_and_add(&counters.untraced, 1);
@@ -514,7 +530,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	__u64 ts;
 
 	pr = bpf_map_lookup_elem(&procs, &tgid);
-	if (!pr || !mm)
+	if (!pr || !mm || (pr->flags & MT_PROC_EXITED))
 		return 0;
 	ts = bpf_ktime_get_ns();
 	/* exec_mmap() installed a new mm; the old one is released (its
@@ -526,7 +542,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		return 0;
 	task_ctx_of(p, true);
 	pr->mm = mm_key(mm);
-	pr->flags &= ~MT_PROC_PENDING_EXEC;
+	/* an exec while an attach is pending registers the new mm: the
+	 * iterator must not take a second reference */
+	pr->flags &= ~(MT_PROC_PENDING_EXEC | MT_PROC_PENDING_ATTACH | MT_PROC_NO_MM);
 	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), p->comm);
 	if (!pr->ppid)
 		pr->ppid = p->real_parent->tgid;
@@ -557,8 +575,11 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	if (!pr)
 		return 0;
 	fold_faults_of(p, pr);
-	if (!task_group_dead(p) || (pr->flags & MT_PROC_EXITED))
+	if (!task_group_dead(p))
 		return 0;	/* other threads still run */
+	/* claim the exit once, even if two threads see the group dead */
+	if (__sync_fetch_and_or(&pr->flags, MT_PROC_EXITED) & MT_PROC_EXITED)
+		return 0;
 	ts = bpf_ktime_get_ns();
 	key = pr->mm;
 	e = key ? bpf_map_lookup_elem(&mms, &key) : NULL;
@@ -568,11 +589,19 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	 * exit_mm(), so the teardown shows as rss records first. */
 	pr->exit_code = p->exit_code;
 	pr->exit_ts_ns = ts;
-	pr->flags |= MT_PROC_EXITED;
 	rec_lifecycle(MT_REC_EXIT, p, pr, e, p->mm, ts);
 	if (e)
 		mm_release(pr, key, ts);
-	pr->mm = 0;
+	/* The entry goes, so the PID can be reused by an unrelated process
+	 * without it being traced, and --max-procs counts processes alive. The
+	 * final state (peak, faults, status) is kept in `exited` until the
+	 * loader has the exit record: it survives a dropped record. */
+	{
+		struct mt_exited_key k = { .tgid = tgid, .exit_ts_ns = ts };
+
+		bpf_map_update_elem(&exited, &k, pr, BPF_ANY);
+	}
+	bpf_map_delete_elem(&procs, &tgid);
 	return 0;
 }
 
@@ -601,21 +630,25 @@ int snapshot_targets(struct bpf_iter__task *ctx)
 	/* every thread of a target gets its context (leader or not, in
 	 * whatever order the iterator visits them) */
 	task_ctx_of(t, true);
-	if (t->pid != tgid || !(pr->flags & MT_PROC_PENDING_ATTACH))
+	/* Not yet registered: from the leader, or from any live thread when the
+	 * leader has exited (pthread_exit in main). An exec since the loader
+	 * asked has registered it already (and cleared the flag). */
+	if (!(pr->flags & MT_PROC_PENDING_ATTACH) || pr->mm)
 		return 0;
-	pr->flags &= ~MT_PROC_PENDING_ATTACH;
 	mm = t->mm;
 	if (!mm) {
-		pr->flags |= MT_PROC_NO_MM;
+		if (t->pid == tgid)
+			pr->flags |= MT_PROC_NO_MM;	/* unless a thread has one */
 		return 0;
 	}
+	pr->flags &= ~(MT_PROC_PENDING_ATTACH | MT_PROC_NO_MM);
 	ts = bpf_ktime_get_ns();
 	e = mm_track(mm, tgid, ts);
 	if (!e)
 		return 0;
 	pr->mm = mm_key(mm);
 	pr->ppid = t->real_parent->tgid;
-	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), t->comm);
+	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), t->group_leader->comm);
 	rec_lifecycle(MT_REC_ATTACH, t, pr, e, mm, ts);
 	return 0;
 }

@@ -74,12 +74,15 @@ struct mt_rec {
 	__u64 faults;
 };
 
-/* procs map: one entry per traced process (key: tgid). */
+/* procs map: one entry per traced process alive (key: tgid); deleted when
+ * the process exits, after its exit record carried the final state. */
 enum mt_proc_flags {
 	MT_PROC_PENDING_ATTACH = 1,	/* snapshot at the next iterator run */
 	MT_PROC_PENDING_EXEC = 2,	/* launched child: trace from its exec */
 	MT_PROC_EXITED = 4,
 	MT_PROC_NO_MM = 8,		/* iterator found no mm: kernel thread */
+	MT_PROC_SHARED_MM = 16,		/* its mm is another traced process's
+					   (vfork/posix_spawn child before exec) */
 };
 
 struct mt_proc {
@@ -92,6 +95,15 @@ struct mt_proc {
 	__u32 ppid;
 	__u32 flags;		/* enum mt_proc_flags */
 	char comm[MT_COMM_LEN];
+};
+
+/* exited map: a process's final state, from its exit until the loader has
+ * its exit record (which may have been dropped). Key: tgid and exit time,
+ * so a reused PID never collides. */
+struct mt_exited_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 exit_ts_ns;
 };
 
 /* mms map: one entry per traced address space (key: mm pointer). */

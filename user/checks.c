@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <stdio.h>
+#include <dirent.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +74,41 @@ int check_btf(const char *path, char *msg, size_t len)
 	return -1;
 }
 
+/* A process whose main thread exited (pthread_exit) shows a zombie leader
+ * while other threads still run: alive if any thread is not a zombie. */
+static bool any_live_thread(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	struct dirent *d;
+	bool live = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!live && (d = readdir(dir))) {
+		int fd;
+		ssize_t n;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/stat", pid, d->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		p = strrchr(buf, ')');
+		live = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	}
+	closedir(dir);
+	return live;
+}
+
 int check_target(pid_t pid, pid_t *tgid, char *msg, size_t len)
 {
 	char path[64], buf[4096], comm[64] = "?";
@@ -112,7 +149,7 @@ int check_target(pid_t pid, pid_t *tgid, char *msg, size_t len)
 		}
 		if (p)
 			flags = strtoul(p, NULL, 10);
-		if (buf[0] && p && *(strrchr(buf, ')') + 2) == 'Z') {
+		if (buf[0] && p && *(strrchr(buf, ')') + 2) == 'Z' && !any_live_thread(pid)) {
 			snprintf(msg, len, "PID %d (%s) has already exited (zombie): nothing to trace.",
 				 pid, comm);
 			return -1;

@@ -543,10 +543,10 @@ static int write_summary(struct run *r, const char *path)
 		       ((int64_t)(p->peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
 		jw_u64(&w, "peak_ts_ns", p->peak_ts_ns);
 		jw_u64(&w, "page_faults", p->faults);
-		if (p->exited)
+		if (p->exited && p->known_exit)
 			jw_i64(&w, "exit_code", p->exit_code);
 		else
-			jw_null(&w, "exit_code");
+			jw_null(&w, "exit_code");	/* running, or its exit record was dropped */
 		jw_bool(&w, "exited", p->exited);
 		jw_obj_end(&w);
 	}
@@ -574,6 +574,39 @@ static int write_summary(struct run *r, const char *path)
 	return 0;
 }
 
+/* Every record: to the session; an exit record also lets the kernel drop
+ * the final state it kept in case the record was lost. */
+static int on_record(void *ctx, const struct mt_rec *rec)
+{
+	struct run *r = ctx;
+	int e = session__record(&r->sess, rec);
+
+	if (!e && rec->type == MT_REC_EXIT)
+		tracer__exit_seen(r->tracer, (pid_t)rec->pid, rec->ts_ns);
+	return e;
+}
+
+/* An exit whose record was dropped: the kernel kept the final state. */
+static int apply_lost_exit(void *ctx, pid_t pid, const struct mt_proc *kp)
+{
+	struct run *r = ctx;
+	struct proc_info *p = session__proc(&r->sess, pid, true);
+
+	if (!p || p->known_exit)
+		return 0;
+	p->peak_pages = kp->peak_pages;
+	p->peak_ts_ns = kp->peak_ts_ns;
+	p->faults = kp->faults;
+	if (kp->comm[0])
+		memcpy(p->comm, kp->comm, sizeof(p->comm));
+	if (kp->ppid)
+		p->ppid = (pid_t)kp->ppid;
+	session__mark_exited(&r->sess, p, exit_status_code(kp->exit_code), kp->exit_ts_ns);
+	p->exit_code = exit_status_code(kp->exit_code);
+	p->known_exit = true;
+	return 0;
+}
+
 /* The kernel's own record of each process is authoritative: it holds the
  * peak even when ring-buffer records were dropped. */
 static void sync_procs_from_kernel(struct run *r)
@@ -582,8 +615,13 @@ static void sync_procs_from_kernel(struct run *r)
 		struct proc_info *p = &r->sess.procs[i];
 		struct mt_proc kp;
 
-		if (tracer__proc(r->tracer, p->pid, &kp))
+		if (tracer__proc(r->tracer, p->pid, &kp)) {
+			/* the kernel forgets a process when it exits (its exit
+			 * record, if not dropped, carries the status) */
+			if (!p->exited && p->first_ts_ns)
+				session__mark_exited(&r->sess, p, -1, now_ns());
 			continue;
+		}
 		p->peak_pages = kp.peak_pages;
 		p->peak_ts_ns = kp.peak_ts_ns;
 		p->faults = kp.faults;
@@ -772,14 +810,9 @@ int main(int argc, char **argv)
 		return EXIT_TRACE_ERR;
 	}
 	r.start_ns = now_ns();
-	e = session__init(&r.sess, env.output, r.start_ns);
-	if (e) {
-		fprintf(stderr, "memtrace-bpf: cannot write trace %s: %s\n", env.output, strerror(-e));
-		ret = EXIT_TRACE_ERR;
-		goto out;
-	}
-	files_open = true;
-
+	/* The trace file is created only once the command runs or the targets
+	 * are attached: a failure before that leaves an earlier trace at that
+	 * path as it was. Records wait in the ring buffer meanwhile. */
 	if (sig_count) {
 		/* interrupted while loading: the command is not started, and the
 		 * files say so (an empty trace, a summary with interrupted) */
@@ -791,7 +824,7 @@ int main(int argc, char **argv)
 		if (e) {
 			fprintf(stderr, "memtrace-bpf: cannot start %s: %s\n", env.cmd[0], strerror(-e));
 			ret = EXIT_TRACE_ERR;
-			goto out_remove;
+			goto out;
 		}
 		r.child = ch.pid;
 		e = tracer__expect_exec(r.tracer, ch.pid);
@@ -801,14 +834,14 @@ int main(int argc, char **argv)
 			kill(ch.pid, SIGKILL);
 			waitpid(ch.pid, NULL, 0);
 			ret = EXIT_TRACE_ERR;
-			goto out_remove;
+			goto out;
 		}
 		e = child_release(&ch);
 		if (e) {
 			fprintf(stderr, "memtrace-bpf: cannot run %s: %s\n", env.cmd[0], strerror(e));
 			waitpid(ch.pid, NULL, 0);
 			ret = e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
-			goto out_remove;
+			goto out;
 		}
 	} else {
 		bool no_mm[MAX_PIDS] = {};
@@ -818,17 +851,30 @@ int main(int argc, char **argv)
 			fprintf(stderr, "memtrace-bpf: cannot take the attach-time snapshot: %s\n",
 				strerror(-e));
 			ret = EXIT_TRACE_ERR;
-			goto out_remove;
+			goto out;
 		}
 		for (int i = 0; i < env.npids; i++) {
 			if (no_mm[i]) {
 				fprintf(stderr, "memtrace-bpf: PID %d exited (or has no memory) before "
 					"tracing started\n", env.pids[i]);
 				ret = EXIT_TRACE_ERR;
-				goto out_remove;
+				goto out;
 			}
 		}
 	}
+
+	e = session__init(&r.sess, env.output, r.start_ns);
+	if (e) {
+		fprintf(stderr, "memtrace-bpf: cannot write trace %s: %s\n", env.output, strerror(-e));
+		if (r.child) {
+			/* nothing would be recorded: the command does not run untraced */
+			kill(r.child, SIGKILL);
+			waitpid(r.child, NULL, 0);
+		}
+		ret = EXIT_TRACE_ERR;
+		goto out;
+	}
+	files_open = true;
 
 	next_status = r.start_ns + env.interval_ns;
 	next_check = r.start_ns + 100000000ULL;
@@ -836,7 +882,7 @@ int main(int argc, char **argv)
 		bool done = false;
 		uint64_t t;
 
-		e = tracer__poll(r.tracer, 10, session__record, &r.sess);
+		e = tracer__poll(r.tracer, 10, on_record, &r);
 		if (e) {
 			fprintf(stderr, "memtrace-bpf: reading events failed: %s\n", strerror(-e));
 			ret = EXIT_TRACE_ERR;
@@ -844,9 +890,11 @@ int main(int argc, char **argv)
 		}
 		session__flush(&r.sess);
 		if (r.sess.err) {
-			fprintf(stderr, "memtrace-bpf: writing %s failed: %s; stopping\n",
-				env.output, strerror(r.sess.err));
+			fprintf(stderr, "memtrace-bpf: writing %s failed: %s; stopping the trace%s\n",
+				env.output, strerror(r.sess.err),
+				env.ncmd && !r.have_status ? " (the command keeps running)" : "");
 			r.interrupted = true;
+			ret = EXIT_TRACE_ERR;
 			done = true;
 		}
 		if (sig_count) {
@@ -892,15 +940,23 @@ int main(int argc, char **argv)
 			break;
 	}
 	/* the last records are already in the ring: take them all */
-	tracer__poll(r.tracer, 0, session__record, &r.sess);
+	e = tracer__poll(r.tracer, 0, on_record, &r);
+	if (e) {
+		fprintf(stderr, "memtrace-bpf: reading the last events failed: %s\n", strerror(-e));
+		ret = EXIT_TRACE_ERR;
+	}
 	r.end_ns = now_ns();
 	tracer__fold_faults(r.tracer);
+	tracer__each_exited(r.tracer, apply_lost_exit, &r);
 	sync_procs_from_kernel(&r);
 	if (r.have_status) {
 		struct proc_info *p = session__proc(&r.sess, ch.pid, false);
 
-		if (p && !p->exited)
+		if (p) {
 			session__mark_exited(&r.sess, p, exit_status_code(r.status), r.end_ns);
+			p->exit_code = exit_status_code(r.status);	/* wait4 is exact */
+			p->known_exit = true;
+		}
 	}
 	if (env.interval_set || (tty && !env.quiet))
 		status_line(&r, tty, true);
@@ -909,8 +965,10 @@ int main(int argc, char **argv)
 
 	e = session__close(&r.sess);
 	files_open = false;
-	if (e)
+	if (e) {
 		fprintf(stderr, "memtrace-bpf: the trace %s is incomplete: %s\n", env.output, strerror(-e));
+		ret = EXIT_TRACE_ERR;
+	}
 	if (env.summary) {
 		e = write_summary(&r, env.summary);
 		if (e) {
@@ -938,6 +996,8 @@ int main(int argc, char **argv)
 		print_summary(&r, env.summary);
 	if (env.ncmd && r.have_status && !ret)
 		ret = exit_status_code(r.status);
+	else if (env.ncmd && !r.have_status && !ret)
+		ret = 128 + (sig_last ? sig_last : SIGINT);	/* stopped before it ended */
 	if (env.max_peak_kb) {
 		struct mt_counters c;
 
@@ -947,18 +1007,8 @@ int main(int argc, char **argv)
 		if (gate_exceeded(c.tree_peak_pages * r.sess.page_kb) && ret == 0)
 			ret = EXIT_OVER_LIMIT;
 	}
-	else if (env.ncmd && !r.have_status && !ret)
-		ret = 128 + (sig_last ? sig_last : SIGINT);
 	goto out;
 
-out_remove:
-	/* nothing was traced: leave no file behind */
-	if (files_open) {
-		session__close(&r.sess);
-		files_open = false;
-		if (strcmp(env.output, "-"))
-			unlink(env.output);
-	}
 out:
 	if (files_open)
 		session__close(&r.sess);

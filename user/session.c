@@ -43,10 +43,12 @@ static int index_grow(struct session *s)
 		return -ENOMEM;
 	for (size_t i = 0; i < cap; i++)
 		idx[i] = -1;
+	/* in array order: a PID seen again (reused) ends up naming its newest
+	 * process */
 	for (size_t i = 0; i < s->nprocs; i++) {
 		size_t k = slot_of(s->procs[i].pid, cap);
 
-		while (idx[k] >= 0)
+		while (idx[k] >= 0 && s->procs[idx[k]].pid != s->procs[i].pid)
 			k = (k + 1) & (cap - 1);
 		idx[k] = (int)i;
 	}
@@ -56,10 +58,26 @@ static int index_grow(struct session *s)
 	return 0;
 }
 
+static struct proc_info *proc_append(struct session *s, pid_t pid, size_t *slot_out)
+{
+	struct proc_info *p;
+
+	if (grow(&s->procs, &s->cap, s->nprocs, sizeof(*s->procs), 16))
+		return NULL;
+	if ((s->nprocs + 1) * 2 > s->index_cap && index_grow(s))
+		return NULL;
+	p = &s->procs[s->nprocs];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	*slot_out = s->nprocs++;
+	s->live++;
+	return p;
+}
+
 struct proc_info *session__proc(struct session *s, pid_t pid, bool create)
 {
 	struct proc_info *p;
-	size_t k;
+	size_t k, idx;
 
 	if (s->index_cap) {
 		for (k = slot_of(pid, s->index_cap); s->index[k] >= 0;
@@ -69,17 +87,30 @@ struct proc_info *session__proc(struct session *s, pid_t pid, bool create)
 	}
 	if (!create)
 		return NULL;
-	if (grow(&s->procs, &s->cap, s->nprocs, sizeof(*s->procs), 16))
+	p = proc_append(s, pid, &idx);
+	if (!p)
 		return NULL;
-	if ((s->nprocs + 1) * 2 > s->index_cap && index_grow(s))
-		return NULL;
-	p = &s->procs[s->nprocs];
-	memset(p, 0, sizeof(*p));
-	p->pid = pid;
 	for (k = slot_of(pid, s->index_cap); s->index[k] >= 0; k = (k + 1) & (s->index_cap - 1))
 		;
-	s->index[k] = (int)s->nprocs++;
-	s->live++;
+	s->index[k] = (int)idx;
+	return p;
+}
+
+struct proc_info *session__proc_new(struct session *s, pid_t pid)
+{
+	struct proc_info *p;
+	size_t k, idx;
+
+	if (!session__proc(s, pid, false))
+		return session__proc(s, pid, true);
+	p = proc_append(s, pid, &idx);
+	if (!p)
+		return NULL;
+	/* the index now names the newest process with this PID */
+	for (k = slot_of(pid, s->index_cap); s->procs[s->index[k]].pid != pid;
+	     k = (k + 1) & (s->index_cap - 1))
+		;
+	s->index[k] = (int)idx;
 	return p;
 }
 
@@ -109,6 +140,8 @@ int session__record(void *ctx, const struct mt_rec *r)
 		return 0;
 	}
 	p = session__proc(s, (pid_t)r->pid, true);
+	if (p && p->exited && r->type == MT_REC_FORK)
+		p = session__proc_new(s, (pid_t)r->pid);	/* a reused PID */
 	if (!p)
 		return -ENOMEM;
 	if (!p->first_ts_ns)
@@ -125,8 +158,11 @@ int session__record(void *ctx, const struct mt_rec *r)
 		p->peak_pages = r->peak_pages;
 		p->peak_ts_ns = r->peak_ts_ns;
 		p->faults = r->faults;
-		p->known_exit = true;
+		/* the kernel's word, even if the loader saw the exit first */
 		session__mark_exited(s, p, exit_status_code((int)r->ret), r->ts_ns);
+		p->exit_code = exit_status_code((int)r->ret);
+		p->end_ts_ns = r->ts_ns;
+		p->known_exit = true;
 	}
 	if (s->spikes) {
 		enum spike_ev ev = SEV_OTHER;

@@ -39,6 +39,8 @@ int session__init(struct session *s, const char *csv_path, uint64_t start_ns);
 /* tracer_rec_fn: writes the row, updates the process table */
 int session__record(void *ctx, const struct mt_rec *r);
 struct proc_info *session__proc(struct session *s, pid_t pid, bool create);
+/* A new process with this PID (the previous one exited): a new entry. */
+struct proc_info *session__proc_new(struct session *s, pid_t pid);
 void session__mark_exited(struct session *s, struct proc_info *p, int exit_code,
 			  uint64_t ts_ns);
 int session__flush(struct session *s);

@@ -98,6 +98,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 	bpf_map__set_max_entries(t->skel->maps.rb, (__u32)o->ring_bytes);
 	bpf_map__set_max_entries(t->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.mms, o->max_procs);
+	bpf_map__set_max_entries(t->skel->maps.exited, o->max_procs);
 	bpf_program__set_autoattach(t->skel->progs.snapshot_targets, false);
 	bpf_program__set_autoattach(t->skel->progs.fold_faults, false);
 
@@ -261,4 +262,31 @@ void tracer__forget(struct tracer *t, pid_t pid)
 	__u32 key = (__u32)pid;
 
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), &key);
+}
+
+void tracer__exit_seen(struct tracer *t, pid_t pid, uint64_t exit_ts_ns)
+{
+	struct mt_exited_key k = { .tgid = (__u32)pid, .exit_ts_ns = exit_ts_ns };
+
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.exited), &k);
+}
+
+int tracer__each_exited(struct tracer *t, int (*fn)(void *ctx, pid_t pid, const struct mt_proc *p),
+			void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.exited), e;
+	struct mt_exited_key k, next;
+	struct mt_proc p;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &p))
+			continue;
+		e = fn(ctx, (pid_t)k.tgid, &p);
+		if (e)
+			return e;
+	}
+	return 0;
 }

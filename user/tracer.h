@@ -40,6 +40,12 @@ int tracer__fold_faults(struct tracer *t);
 int tracer__poll(struct tracer *t, int timeout_ms, tracer_rec_fn fn, void *ctx);
 
 void tracer__counters(struct tracer *t, struct mt_counters *c);
+/* The loader has the exit record of this process: its kept state can go. */
+void tracer__exit_seen(struct tracer *t, pid_t pid, uint64_t exit_ts_ns);
+/* Calls fn for each exited process whose exit record the loader has not
+ * seen (it was dropped); stops at fn's first non-zero return. */
+int tracer__each_exited(struct tracer *t, int (*fn)(void *ctx, pid_t pid, const struct mt_proc *p),
+			void *ctx);
 /* Kernel-kept state of a traced process; peak/faults include its live mm. */
 int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p);
 void tracer__forget(struct tracer *t, pid_t pid);
