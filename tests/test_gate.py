@@ -20,23 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("MEMTRACE_BPF", os.path.join(ROOT, ".output", "memtrace-bpf"))
 # one 32 MiB transient, exit status 0 (so the gate's own 88 shows)
 WL = [os.path.join(ROOT, ".output", "workloads", "transients"), "short", "1", "0", "32"]
-CI = os.environ.get("CI", "") == "true"
-res = {"passed": 0, "failed": 0, "skipped": 0}
-n = 0
-
-
-def report(name, ok, why=""):
-    global n
-    n += 1
-    if ok is None:
-        if CI:
-            ok, why = False, "would skip under CI=true: " + why
-        else:
-            res["skipped"] += 1
-            print(f"ok {n} - {name} # SKIP {why}")
-            return
-    res["passed" if ok else "failed"] += 1
-    print(f"ok {n} - {name}" if ok else f"not ok {n} - {name}: {why}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Fail, Tap  # noqa: E402
 
 
 def gate_run(tmp, *opts):
@@ -48,14 +33,12 @@ def gate_run(tmp, *opts):
 
 
 def t_gate_both_sides():
-    if os.geteuid() != 0:
-        return None, "needs root to load BPF programs"
     errs = []
     with tempfile.TemporaryDirectory() as tmp:
         r, s = gate_run(tmp)
         peak = s["peak_rss_kb"]
         if s["exit_code"] != 0:
-            return False, f"the workload exited {s['exit_code']}"
+            raise Fail(f"the workload exited {s['exit_code']}")
         cases = [
             ["--max-peak", f"{peak + 1024}K"],                      # within
             ["--max-peak", f"{peak - 1024}K"],                      # over by 1 MiB
@@ -84,7 +67,8 @@ def t_gate_both_sides():
                 errs.append(f"{' '.join(opts)}: summary gate.exceeded is {s2['gate']['exceeded']}")
         if sides != {True, False}:
             errs.append(f"only one side of the limit was exercised ({sides})")
-    return (not errs), "; ".join(errs[:3])
+    if errs:
+        raise Fail("; ".join(errs[:3]))
 
 
 def t_usage_errors_exit_2():
@@ -101,19 +85,15 @@ def t_usage_errors_exit_2():
     for opt in ("--max-peak", "--tolerance", "exit 88"):
         if opt not in h:
             errs.append(f"--help lacks {opt}")
-    return (not errs), "; ".join(errs)
+    if errs:
+        raise Fail("; ".join(errs))
 
 
 def main():
-    for fn in (t_usage_errors_exit_2, t_gate_both_sides):
-        name = fn.__name__[2:].replace("_", " ")
-        try:
-            ok, why = fn()
-        except Exception as e:  # a crash is a failure, with its reason
-            ok, why = False, f"{type(e).__name__}: {e}"
-        report(name, ok, why)
-    print(f"gate: {res['passed']} passed, {res['failed']} failed, {res['skipped']} skipped")
-    return 1 if res["failed"] else 0
+    tap = Tap("gate")
+    tap.run("usage errors exit 2", t_usage_errors_exit_2, root=False)
+    tap.run("gate both sides", t_gate_both_sides)
+    return tap.finish()
 
 
 if __name__ == "__main__":

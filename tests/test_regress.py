@@ -19,30 +19,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("MEMTRACE_BPF", os.path.join(ROOT, ".output", "memtrace-bpf"))
 WL = os.path.join(ROOT, ".output", "workloads")
-CI = os.environ.get("CI", "") == "true"
-res = {"passed": 0, "failed": 0, "skipped": 0}
-n = 0
-
-
-class Fail(Exception):
-    pass
-
-
-def report(name, status, why=""):
-    global n
-    n += 1
-    if status == "skip" and CI:
-        status, why = "fail", "would skip under CI=true: " + why
-    if status == "ok":
-        res["passed"] += 1
-        print(f"ok {n} - {name}")
-    elif status == "skip":
-        res["skipped"] += 1
-        print(f"ok {n} - {name} # SKIP {why}")
-    else:
-        res["failed"] += 1
-        print(f"not ok {n} - {name}: {why}")
-    sys.stdout.flush()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Fail, Tap  # noqa: E402
 
 
 def summary(path):
@@ -158,27 +136,16 @@ def t_aborted_run_fails_the_gate(tmp):
 
 
 def main():
+    tap = Tap("regress")
     if not os.access(BIN, os.X_OK):
-        print(f"not ok 1 - build: {BIN} missing")
-        print("regress: 0 passed, 1 failed, 0 skipped")
-        return 1
+        tap.report("build", "fail", f"{BIN} missing (run make)")
+        return tap.finish()
     for fn in (t_vfork_child_has_its_own_peak, t_reused_pid_is_not_traced,
                t_attach_after_main_thread_exited, t_unwritable_trace_exits_1,
                t_aborted_run_fails_the_gate):
-        name = fn.__name__[2:].replace("_", " ")
-        if os.geteuid() != 0:
-            report(name, "skip", "needs root to load BPF programs")
-            continue
         with tempfile.TemporaryDirectory() as tmp:
-            try:
-                fn(tmp)
-                report(name, "ok")
-            except Fail as e:
-                report(name, "fail", str(e))
-            except Exception as e:
-                report(name, "fail", f"{type(e).__name__}: {e}")
-    print(f"regress: {res['passed']} passed, {res['failed']} failed, {res['skipped']} skipped")
-    return 1 if res["failed"] else 0
+            tap.run(fn.__name__[2:].replace("_", " "), fn, tmp)
+    return tap.finish()
 
 
 if __name__ == "__main__":

@@ -18,61 +18,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("MEMTRACE_BPF", os.path.join(ROOT, ".output", "memtrace-bpf"))
 WL = os.path.join(ROOT, ".output", "workloads", "transients")
 POLLER = os.path.join(ROOT, ".output", "tools", "poller")
-CI = os.environ.get("CI", "") == "true"
 MIB_KB = 1024
 
-results = {"passed": 0, "failed": 0, "skipped": 0}
-n = 0
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def report(name, status, why=""):
-    global n
-    n += 1
-    if status == "ok":
-        results["passed"] += 1
-        print(f"ok {n} - {name}")
-    elif status == "skip":
-        results["skipped"] += 1
-        print(f"ok {n} - {name} # SKIP {why}")
-    else:
-        results["failed"] += 1
-        print(f"not ok {n} - {name}: {why}")
-    sys.stdout.flush()
-
-
-def test(fn, bpf=True):
-    name = fn.__name__[2:].replace("_", " ")
-    try:
-        if bpf:
-            if os.geteuid() != 0:
-                raise Skip("needs root to load BPF programs")
-            if not os.path.exists("/sys/kernel/btf/vmlinux"):
-                raise Skip("no kernel BTF")
-        fn()
-        report(name, "ok")
-    except Skip as e:
-        if bpf and CI:
-            report(name, "fail", f"would skip under CI=true: {e}")
-        else:
-            report(name, "skip", str(e))
-    except Fail as e:
-        report(name, "fail", str(e))
-    except Exception:
-        report(name, "fail", traceback.format_exc().strip().splitlines()[-1])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Fail, Tap  # noqa: E402
 
 
 def run(argv, timeout=180, **kw):
@@ -312,19 +266,18 @@ def t_bad_input_is_refused_clearly():
 
 
 def main():
+    tap = Tap("spikes")
     if not os.access(BIN, os.X_OK) or not os.access(WL, os.X_OK):
-        print(f"not ok 1 - build: {BIN} or {WL} missing (run make)")
-        print("spikes: 0 passed, 1 failed, 0 skipped")
-        return 1
-    test(t_bad_input_is_refused_clearly, bpf=False)
-    test(t_every_transient_found_exactly)
-    test(t_record_summary_names_spikes)
-    test(t_window_rule_on_a_real_trace)
-    test(t_replay_matches_a_real_poller)
-    test(t_demo_scratch_buffers_found)
-    print(f"spikes: {results['passed']} passed, {results['failed']} failed, "
-          f"{results['skipped']} skipped")
-    return 1 if results["failed"] else 0
+        tap.report("build", "fail", f"{BIN} or {WL} missing (run make)")
+        return tap.finish()
+    for fn, root in ((t_bad_input_is_refused_clearly, False),
+                     (t_every_transient_found_exactly, True),
+                     (t_record_summary_names_spikes, True),
+                     (t_window_rule_on_a_real_trace, True),
+                     (t_replay_matches_a_real_poller, True),
+                     (t_demo_scratch_buffers_found, True)):
+        tap.run(fn.__name__[2:].replace("_", " "), fn, root=root)
+    return tap.finish()
 
 
 if __name__ == "__main__":
