@@ -716,14 +716,25 @@ static void print_summary(struct run *r, const char *summary_path)
 		fprintf(stderr, "             (memtrace-bpf spikes %s for the full analysis)\n",
 			!strcmp(env.output, "-") ? "FILE" : env.output);
 	}
+}
+
+/* Lost data is said even with -q. */
+static void print_losses(struct run *r)
+{
+	struct mt_counters c;
+
+	char rs[32];
+
+	tracer__counters(r->tracer, &c);
 	if (c.lost)
 		fprintf(stderr, "memtrace-bpf: %" PRIu64 " records were dropped (ring buffer full); "
-			"the peaks above are still exact (kept in the kernel). "
-			"Raise --ring-size (now %" PRIu64 " MiB) to keep every row.\n",
-			(uint64_t)c.lost, env.ring_bytes >> 20);
+			"the peaks in the summary are still exact (kept in the kernel). "
+			"Raise --ring-size (now %s) to keep every row.\n",
+			(uint64_t)c.lost, format_size(env.ring_bytes, rs, sizeof(rs)));
 	if (c.untraced)
 		fprintf(stderr, "memtrace-bpf: %" PRIu64 " child processes could not be traced "
-			"(table full); raise --max-procs.\n", (uint64_t)c.untraced);
+			"(more than --max-procs alive at once); raise --max-procs.\n",
+			(uint64_t)c.untraced);
 }
 
 static bool all_exited(struct run *r)
@@ -740,7 +751,7 @@ int main(int argc, char **argv)
 	struct run r = {};
 	struct child ch = {};
 	bool tty = isatty(STDERR_FILENO), files_open = false;
-	uint64_t next_status, next_check;
+	uint64_t next_status, next_check, next_lost_check, lost_reported = 0;
 	int e, ret = 0;
 
 	argp_err_exit_status = EXIT_USAGE;	/* argp's own default is 64 */
@@ -878,6 +889,7 @@ int main(int argc, char **argv)
 
 	next_status = r.start_ns + env.interval_ns;
 	next_check = r.start_ns + 100000000ULL;
+	next_lost_check = r.start_ns + 1000000000ULL;
 	for (; !(r.interrupted && !r.child && env.ncmd);) {
 		bool done = false;
 		uint64_t t;
@@ -932,6 +944,22 @@ int main(int argc, char **argv)
 		}
 		if (!env.ncmd && all_exited(&r))
 			done = true;
+		if (t >= next_lost_check) {
+			/* drops are said while they happen, at most every 5 s */
+			struct mt_counters c;
+
+			tracer__counters(r.tracer, &c);
+			next_lost_check = t + 5000000000ULL;
+			if (c.lost > lost_reported) {
+				char rs[32];
+
+				fprintf(stderr, "%smemtrace-bpf: %" PRIu64 " records dropped so far: the ring "
+					"buffer (--ring-size, now %s) fills faster than it is read; "
+					"peaks stay exact\n", tty ? "\r\033[K" : "", (uint64_t)c.lost,
+					format_size(env.ring_bytes, rs, sizeof(rs)));
+				lost_reported = c.lost;
+			}
+		}
 		if ((env.interval_set || (tty && !env.quiet)) && t >= next_status && !done) {
 			status_line(&r, tty, false);
 			next_status = t + env.interval_ns;
@@ -994,6 +1022,7 @@ int main(int argc, char **argv)
 	}
 	if (!env.quiet)
 		print_summary(&r, env.summary);
+	print_losses(&r);
 	if (env.ncmd && r.have_status && !ret)
 		ret = exit_status_code(r.status);
 	else if (env.ncmd && !r.have_status && !ret)
