@@ -286,6 +286,22 @@ static void test_sort(void)
 	end();
 }
 
+static void test_ready(void)
+{
+	struct mt_rec r[5];
+	__u64 ts[5] = { 1000000, 2000000, 3000000, 3500000, 4000000 };
+
+	begin("rec_ready: records younger than the cutoff wait for the next drain");
+	for (int i = 0; i < 5; i++)
+		r[i] = rec(MT_REC_RSS, ts[i]);
+	CHECK(rec_ready(r, 5, 2000000) == 2);
+	CHECK(rec_ready(r, 5, 3500000) == 4);
+	CHECK(rec_ready(r, 5, UINT64_MAX) == 5);
+	CHECK(rec_ready(r, 5, 999999) == 0);
+	CHECK(rec_ready(r, 0, 2000000) == 0);
+	end();
+}
+
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -668,6 +684,7 @@ int main(void)
 	test_durations();
 	test_csv_rows();
 	test_sort();
+	test_ready();
 	test_json();
 	test_session();
 	test_spikes_synthetic();

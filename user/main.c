@@ -894,7 +894,7 @@ int main(int argc, char **argv)
 		bool done = false;
 		uint64_t t;
 
-		e = tracer__poll(r.tracer, 10, on_record, &r);
+		e = tracer__poll(r.tracer, 10, false, on_record, &r);
 		if (e) {
 			fprintf(stderr, "memtrace-bpf: reading events failed: %s\n", strerror(-e));
 			ret = EXIT_TRACE_ERR;
@@ -968,7 +968,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	/* the last records are already in the ring: take them all */
-	e = tracer__poll(r.tracer, 0, on_record, &r);
+	e = tracer__poll(r.tracer, 0, true, on_record, &r);
 	if (e) {
 		fprintf(stderr, "memtrace-bpf: reading the last events failed: %s\n", strerror(-e));
 		ret = EXIT_TRACE_ERR;

@@ -99,6 +99,15 @@ void rec_sort(struct mt_rec *r, size_t n)
 	}
 }
 
+size_t rec_ready(const struct mt_rec *r, size_t n, uint64_t cutoff_ns)
+{
+	size_t k = n;
+
+	while (k > 0 && r[k - 1].ts_ns > cutoff_ns)
+		k--;
+	return k;
+}
+
 static bool ret_is_address(const struct mt_rec *r)
 {
 	return r->nr == MT_NR_MMAP || r->nr == MT_NR_MREMAP || r->nr == MT_NR_BRK;

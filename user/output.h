@@ -24,6 +24,12 @@ int exit_status_code(int wait_status);
  * drained batches: nearly in order already (CPUs interleave by a few). */
 void rec_sort(struct mt_rec *r, size_t n);
 
+/* After rec_sort: how many of the first records may be written now: those
+ * stamped at or before cutoff_ns (CLOCK_MONOTONIC). Younger ones wait for
+ * the next drain, where a record reserved earlier but committed later (on
+ * another CPU) can still sort before them. */
+size_t rec_ready(const struct mt_rec *r, size_t n, uint64_t cutoff_ns);
+
 /* Formats one CSV row (with its newline). Returns its length, or -1 if it
  * does not fit. page_kb: page size in KiB. */
 int csv_format_row(char *buf, size_t len, const struct mt_rec *r,

@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -210,9 +212,10 @@ int tracer__fold_faults(struct tracer *t)
 	return run_task_iter(t->skel->progs.fold_faults);
 }
 
-int tracer__poll(struct tracer *t, int timeout_ms, tracer_rec_fn fn, void *ctx)
+int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn, void *ctx)
 {
 	int e = ring_buffer__poll(t->rb, timeout_ms);
+	size_t ready;
 
 	if (e < 0 && e != -EINTR)
 		return e;
@@ -226,13 +229,24 @@ int tracer__poll(struct tracer *t, int timeout_ms, tracer_rec_fn fn, void *ctx)
 		t->n = 0;
 		return e;
 	}
+	/* the records held from the last call are at the front */
 	rec_sort(t->batch, t->n);
-	for (size_t i = 0; i < t->n; i++) {
-		e = fn(ctx, &t->batch[i]);
-		if (e)
-			break;
+	{
+		struct timespec now;
+		uint64_t cut = UINT64_MAX;
+
+		if (!final) {
+			clock_gettime(CLOCK_MONOTONIC, &now);	/* bpf_ktime_get_ns()'s clock */
+			cut = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec -
+			      2000000ULL;
+		}
+		ready = rec_ready(t->batch, t->n, cut);
 	}
-	t->n = 0;
+	e = 0;
+	for (size_t i = 0; i < ready && !e; i++)
+		e = fn(ctx, &t->batch[i]);
+	memmove(t->batch, t->batch + ready, (t->n - ready) * sizeof(*t->batch));
+	t->n -= ready;
 	return e < 0 ? e : 0;
 }
 

@@ -36,8 +36,10 @@ int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, bool *no_mm)
  * (exited threads were added when they exited). */
 int tracer__fold_faults(struct tracer *t);
 
-/* Waits up to timeout_ms for a wake-up, then drains everything pending. */
-int tracer__poll(struct tracer *t, int timeout_ms, tracer_rec_fn fn, void *ctx);
+/* Waits up to timeout_ms for a wake-up, then drains everything pending and
+ * hands on the records in time order, except those younger than 2 ms, held
+ * for the next call so records of two drains cannot cross; final: all. */
+int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn, void *ctx);
 
 void tracer__counters(struct tracer *t, struct mt_counters *c);
 /* The loader has the exit record of this process: its kept state can go. */
