@@ -315,7 +315,8 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	struct mt_mm *e;
 	struct mt_rec *r;
 	__u64 key = mm_key(mm), ts;
-	__s64 v, rss, old;
+	__s64 v, rss, old, tree = 0;
+	bool have_tree = false;
 
 	e = bpf_map_lookup_elem(&mms, &key);
 	if (!e)
@@ -338,13 +339,17 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		rss = e->pages[MT_FILE] + e->pages[MT_ANON] + e->pages[MT_SHMEM];
 		old = __sync_lock_test_and_set(&e->rss, rss);
 		peak_update(&e->peak_pages, &e->peak_ts_ns, rss, ts);
-		tree_update(rss - old, ts);
+		tree = tree_update(rss - old, ts);
+		have_tree = true;
 	}
 
 	r = rec_reserve(MT_REC_RSS, e->owner, ts);
 	if (!r)
 		return 0;
 	rec_fill_mm(r, e, mm);
+	/* the total this change made, not one another CPU has moved since */
+	if (have_tree)
+		r->tree_pages = tree;
 	cur = bpf_get_current_task_btf();
 	r->cause = MT_CAUSE_OTHER;
 	r->nr = 0;
