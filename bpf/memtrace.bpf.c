@@ -316,7 +316,6 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	struct mt_rec *r;
 	__u64 key = mm_key(mm), ts;
 	__s64 v, rss, old, tree = 0;
-	bool have_tree = false;
 
 	e = bpf_map_lookup_elem(&mms, &key);
 	if (!e)
@@ -340,15 +339,15 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		old = __sync_lock_test_and_set(&e->rss, rss);
 		peak_update(&e->peak_pages, &e->peak_ts_ns, rss, ts);
 		tree = tree_update(rss - old, ts);
-		have_tree = true;
 	}
 
 	r = rec_reserve(MT_REC_RSS, e->owner, ts);
 	if (!r)
 		return 0;
 	rec_fill_mm(r, e, mm);
-	/* the total this change made, not one another CPU has moved since */
-	if (have_tree)
+	/* the total this change made, not one another CPU has moved since
+	 * (a swap-only change leaves it as the counter says) */
+	if (member != MT_SWAP)
 		r->tree_pages = tree;
 	cur = bpf_get_current_task_btf();
 	r->cause = MT_CAUSE_OTHER;
@@ -549,7 +548,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	pr->mm = mm_key(mm);
 	/* an exec while an attach is pending registers the new mm: the
 	 * iterator must not take a second reference */
-	pr->flags &= ~(MT_PROC_PENDING_EXEC | MT_PROC_PENDING_ATTACH | MT_PROC_NO_MM);
+	pr->flags &= ~(MT_PROC_PENDING_EXEC | MT_PROC_PENDING_ATTACH);
 	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), p->comm);
 	if (!pr->ppid)
 		pr->ppid = p->real_parent->tgid;
@@ -641,12 +640,9 @@ int snapshot_targets(struct bpf_iter__task *ctx)
 	if (!(pr->flags & MT_PROC_PENDING_ATTACH) || pr->mm)
 		return 0;
 	mm = t->mm;
-	if (!mm) {
-		if (t->pid == tgid)
-			pr->flags |= MT_PROC_NO_MM;	/* unless a thread has one */
-		return 0;
-	}
-	pr->flags &= ~(MT_PROC_PENDING_ATTACH | MT_PROC_NO_MM);
+	if (!mm)
+		return 0;	/* exiting, or a kernel thread: pr->mm stays 0 */
+	pr->flags &= ~MT_PROC_PENDING_ATTACH;
 	ts = bpf_ktime_get_ns();
 	e = mm_track(mm, tgid, ts);
 	if (!e)

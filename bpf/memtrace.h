@@ -80,7 +80,6 @@ enum mt_proc_flags {
 	MT_PROC_PENDING_ATTACH = 1,	/* snapshot at the next iterator run */
 	MT_PROC_PENDING_EXEC = 2,	/* launched child: trace from its exec */
 	MT_PROC_EXITED = 4,
-	MT_PROC_NO_MM = 8,		/* iterator found no mm: kernel thread */
 	MT_PROC_SHARED_MM = 16,		/* its mm is another traced process's
 					   (vfork/posix_spawn child before exec) */
 };

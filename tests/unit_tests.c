@@ -386,7 +386,7 @@ static void test_session(void)
 	p = session__proc(&s, 200, false);
 	CHECK(p && p->exited && p->exit_code == 2 && p->peak_pages == 77 && p->faults == 12);
 	CHECK(s.live == 1);
-	session__mark_exited(&s, p, 5, 6000);	/* twice: no change */
+	session__mark_exited(&s, p, 5, 6000, false);	/* inferred after known: no change */
 	CHECK(s.live == 1 && p->exit_code == 2);
 	CHECK(session__proc(&s, 300, false) == NULL);
 	/* many processes: the index grows and still finds each */

@@ -601,9 +601,7 @@ static int apply_lost_exit(void *ctx, pid_t pid, const struct mt_proc *kp)
 		memcpy(p->comm, kp->comm, sizeof(p->comm));
 	if (kp->ppid)
 		p->ppid = (pid_t)kp->ppid;
-	session__mark_exited(&r->sess, p, exit_status_code(kp->exit_code), kp->exit_ts_ns);
-	p->exit_code = exit_status_code(kp->exit_code);
-	p->known_exit = true;
+	session__mark_exited(&r->sess, p, exit_status_code(kp->exit_code), kp->exit_ts_ns, true);
 	return 0;
 }
 
@@ -619,7 +617,7 @@ static void sync_procs_from_kernel(struct run *r)
 			/* the kernel forgets a process when it exits (its exit
 			 * record, if not dropped, carries the status) */
 			if (!p->exited && p->first_ts_ns)
-				session__mark_exited(&r->sess, p, -1, now_ns());
+				session__mark_exited(&r->sess, p, -1, now_ns(), false);
 			continue;
 		}
 		p->peak_pages = kp.peak_pages;
@@ -627,9 +625,9 @@ static void sync_procs_from_kernel(struct run *r)
 		p->faults = kp.faults;
 		if (kp.comm[0])
 			memcpy(p->comm, kp.comm, sizeof(p->comm));
-		if ((kp.flags & MT_PROC_EXITED) && !p->exited)
+		if (kp.flags & MT_PROC_EXITED)
 			session__mark_exited(&r->sess, p, exit_status_code(kp.exit_code),
-					     kp.exit_ts_ns);
+					     kp.exit_ts_ns, true);
 	}
 }
 
@@ -980,11 +978,8 @@ int main(int argc, char **argv)
 	if (r.have_status) {
 		struct proc_info *p = session__proc(&r.sess, ch.pid, false);
 
-		if (p) {
-			session__mark_exited(&r.sess, p, exit_status_code(r.status), r.end_ns);
-			p->exit_code = exit_status_code(r.status);	/* wait4 is exact */
-			p->known_exit = true;
-		}
+		if (p)	/* wait4 is exact */
+			session__mark_exited(&r.sess, p, exit_status_code(r.status), r.end_ns, true);
 	}
 	if (env.interval_set || (tty && !env.quiet))
 		status_line(&r, tty, true);

@@ -115,15 +115,18 @@ struct proc_info *session__proc_new(struct session *s, pid_t pid)
 }
 
 void session__mark_exited(struct session *s, struct proc_info *p, int exit_code,
-			  uint64_t ts_ns)
+			  uint64_t ts_ns, bool known)
 {
-	if (p->exited)
+	if (!p->exited) {
+		p->exited = true;
+		if (s->live)
+			s->live--;
+	} else if (!known || p->known_exit) {
 		return;
-	p->exited = true;
+	}
 	p->exit_code = exit_code;
 	p->end_ts_ns = ts_ns;
-	if (s->live)
-		s->live--;
+	p->known_exit = known;
 }
 
 int session__record(void *ctx, const struct mt_rec *r)
@@ -158,11 +161,7 @@ int session__record(void *ctx, const struct mt_rec *r)
 		p->peak_pages = r->peak_pages;
 		p->peak_ts_ns = r->peak_ts_ns;
 		p->faults = r->faults;
-		/* the kernel's word, even if the loader saw the exit first */
-		session__mark_exited(s, p, exit_status_code((int)r->ret), r->ts_ns);
-		p->exit_code = exit_status_code((int)r->ret);
-		p->end_ts_ns = r->ts_ns;
-		p->known_exit = true;
+		session__mark_exited(s, p, exit_status_code((int)r->ret), r->ts_ns, true);
 	}
 	if (s->spikes) {
 		enum spike_ev ev = SEV_OTHER;

@@ -41,8 +41,12 @@ int session__record(void *ctx, const struct mt_rec *r);
 struct proc_info *session__proc(struct session *s, pid_t pid, bool create);
 /* A new process with this PID (the previous one exited): a new entry. */
 struct proc_info *session__proc_new(struct session *s, pid_t pid);
+/* The process has exited. known: exit_code and ts_ns are the real status
+ * (an exit record, wait4, the kernel's kept state) and win over an exit
+ * only inferred earlier (its entry gone from the kernel); an inferred exit
+ * never replaces a known one. */
 void session__mark_exited(struct session *s, struct proc_info *p, int exit_code,
-			  uint64_t ts_ns);
+			  uint64_t ts_ns, bool known);
 int session__flush(struct session *s);
 int session__close(struct session *s);
 void session__free(struct session *s);
