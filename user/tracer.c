@@ -271,12 +271,6 @@ int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p)
 	return 0;
 }
 
-void tracer__forget(struct tracer *t, pid_t pid)
-{
-	__u32 key = (__u32)pid;
-
-	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), &key);
-}
 
 void tracer__exit_seen(struct tracer *t, pid_t pid, uint64_t exit_ts_ns)
 {

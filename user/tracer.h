@@ -50,6 +50,5 @@ int tracer__each_exited(struct tracer *t, int (*fn)(void *ctx, pid_t pid, const 
 			void *ctx);
 /* Kernel-kept state of a traced process; peak/faults include its live mm. */
 int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p);
-void tracer__forget(struct tracer *t, pid_t pid);
 
 #endif
