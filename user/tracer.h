@@ -48,7 +48,8 @@ void tracer__exit_seen(struct tracer *t, pid_t pid, uint64_t exit_ts_ns);
  * seen (it was dropped); stops at fn's first non-zero return. */
 int tracer__each_exited(struct tracer *t, int (*fn)(void *ctx, pid_t pid, const struct mt_proc *p),
 			void *ctx);
-/* Kernel-kept state of a traced process; peak/faults include its live mm. */
+/* Kernel-kept state of a traced process alive: the peak includes its live
+ * mm; faults, the threads folded so far (tracer__fold_faults adds the rest). */
 int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p);
 
 #endif
