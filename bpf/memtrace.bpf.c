@@ -28,6 +28,12 @@ const volatile bool follow_children = false;
 const volatile __u64 wakeup_bytes = 1 << 20;	/* wake the consumer past this */
 
 struct mt_counters counters = {};
+struct mt_group groups[MT_MAX_GROUPS] = {};
+
+static __always_inline struct mt_group *group_of(__u32 g)
+{
+	return &groups[g & (MT_MAX_GROUPS - 1)];
+}
 
 /* Per-CPU offsets (learnt at run time, see learn_cpu_offsets()). */
 __u64 cpu_off[MT_MAX_CPUS] = {};
@@ -202,21 +208,24 @@ static __always_inline void peak_update(__u64 *peak, __u64 *peak_ts, __s64 v,
 	}
 }
 
-/* The mm's new RSS is e->rss; fold the change into the tree total. */
-static __always_inline __s64 tree_update(__s64 delta, __u64 ts)
+/* An mm of group g changed its RSS by delta: fold it into the group's total. */
+static __always_inline __s64 tree_update(__u32 g, __s64 delta, __u64 ts)
 {
-	__s64 tree = __sync_add_and_fetch(&counters.tree_pages, delta);
+	struct mt_group *gr = group_of(g);
+	__s64 tree = __sync_add_and_fetch(&gr->tree_pages, delta);
 
-	peak_update(&counters.tree_peak_pages, &counters.tree_peak_ts_ns, tree, ts);
+	peak_update(&gr->tree_peak_pages, &gr->tree_peak_ts_ns, tree, ts);
 	return tree;
 }
 
-static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u64 ts)
+static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u32 group,
+						  __u64 ts)
 {
 	struct mt_rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 
 	if (!r) {
 		__sync_fetch_and_add(&counters.lost, 1);
+		__sync_fetch_and_add(&group_of(group)->lost, 1);
 		return NULL;
 	}
 	/* RSS records (one per fault) set every field they carry and leave
@@ -225,6 +234,7 @@ static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u64 t
 		__builtin_memset(r, 0, sizeof(*r));
 	r->type = type;
 	r->pid = pid;
+	r->group = group;
 	r->tid = (__u32)bpf_get_current_pid_tgid();
 	r->ts_ns = ts;
 	return r;
@@ -250,12 +260,12 @@ static __always_inline void rec_fill_mm(struct mt_rec *r, struct mt_mm *e,
 	r->pages[MT_SWAP] = e->pages[MT_SWAP];
 	r->pages[MT_SHMEM] = e->pages[MT_SHMEM];
 	r->total_vm = mm->total_vm;
-	r->tree_pages = counters.tree_pages;
+	r->tree_pages = group_of(e->group)->tree_pages;
 }
 
 /* Start tracing an address space: exact snapshot of all counters. */
 static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
-					      __u64 ts)
+					      __u32 group, __u64 ts)
 {
 	__u64 key = mm_key(mm);
 	struct mt_mm *e, fresh = {};
@@ -266,9 +276,10 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 		return e;
 	}
 	if (e)
-		tree_update(-e->rss, ts);	/* a stale entry at a reused address */
+		tree_update(e->group, -e->rss, ts);	/* a stale entry at a reused address */
 	fresh.gen = mm_generation(mm);
 	fresh.owner = owner;
+	fresh.group = group;
 	fresh.users = 1;
 	fresh.pages[MT_FILE] = member_sum(mm, MT_FILE);
 	fresh.pages[MT_ANON] = member_sum(mm, MT_ANON);
@@ -281,7 +292,7 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 		__sync_fetch_and_add(&counters.untraced, 1);
 		return NULL;
 	}
-	tree_update(fresh.rss, ts);
+	tree_update(group, fresh.rss, ts);
 	return bpf_map_lookup_elem(&mms, &key);
 }
 
@@ -302,7 +313,7 @@ static __always_inline void mm_release(struct mt_proc *pr, __u64 key, __u64 ts)
 	}
 	pr->flags &= ~MT_PROC_SHARED_MM;
 	if (__sync_sub_and_fetch(&e->users, 1) == 0) {
-		tree_update(-e->rss, ts);
+		tree_update(e->group, -e->rss, ts);
 		bpf_map_delete_elem(&mms, &key);
 	}
 }
@@ -323,7 +334,7 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	if (e->gen != mm_generation(mm)) {
 		/* the traced mm was freed and this is a new one at its address:
 		 * its memory leaves the total with it */
-		tree_update(-e->rss, bpf_ktime_get_ns());
+		tree_update(e->group, -e->rss, bpf_ktime_get_ns());
 		bpf_map_delete_elem(&mms, &key);
 		return 0;
 	}
@@ -338,10 +349,10 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		rss = e->pages[MT_FILE] + e->pages[MT_ANON] + e->pages[MT_SHMEM];
 		old = __sync_lock_test_and_set(&e->rss, rss);
 		peak_update(&e->peak_pages, &e->peak_ts_ns, rss, ts);
-		tree = tree_update(rss - old, ts);
+		tree = tree_update(e->group, rss - old, ts);
 	}
 
-	r = rec_reserve(MT_REC_RSS, e->owner, ts);
+	r = rec_reserve(MT_REC_RSS, e->owner, e->group, ts);
 	if (!r)
 		return 0;
 	rec_fill_mm(r, e, mm);
@@ -435,7 +446,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	tc->in_family = 0;
 	key = mm_key(cur->mm);
 	e = bpf_map_lookup_elem(&mms, &key);
-	if (e && (r = rec_reserve(MT_REC_SYSCALL, e->owner, bpf_ktime_get_ns()))) {
+	if (e && (r = rec_reserve(MT_REC_SYSCALL, e->owner, e->group,
+						  bpf_ktime_get_ns()))) {
 		rec_fill_mm(r, e, cur->mm);
 		r->nr = tc->nr;
 		r->addr = tc->args[0];
@@ -450,7 +462,7 @@ static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
 					  struct mt_proc *pr, struct mt_mm *e,
 					  struct mm_struct *mm, __u64 ts)
 {
-	struct mt_rec *r = rec_reserve(type, p->tgid, ts);
+	struct mt_rec *r = rec_reserve(type, p->tgid, pr->group, ts);
 
 	if (!r)
 		return;
@@ -506,12 +518,13 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	 * before this tracepoint, raising rss_stat on an mm we did not know:
 	 * the snapshot taken here counts them all. With CLONE_VM (vfork,
 	 * posix_spawn) the mm is shared and stays attributed to its owner. */
-	e = mm_track(mm, ctgid, ts);
+	e = mm_track(mm, ctgid, pp->group, ts);
 	if (!e)
 		return 0;
 	task_ctx_of(child, true);
 	cp.mm = mm_key(mm);
 	cp.ppid = ptgid;
+	cp.group = pp->group;
 	if (e->owner != ctgid)
 		cp.flags |= MT_PROC_SHARED_MM;
 	bpf_probe_read_kernel_str(cp.comm, sizeof(cp.comm), child->comm);
@@ -541,7 +554,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	 * teardown, if it was the last user, is already in the trace) */
 	if (pr->mm && pr->mm != mm_key(mm))
 		mm_release(pr, pr->mm, ts);
-	e = mm_track(mm, tgid, ts);
+	e = mm_track(mm, tgid, pr->group, ts);
 	if (!e)
 		return 0;
 	task_ctx_of(p, true);
@@ -644,7 +657,7 @@ int snapshot_targets(struct bpf_iter__task *ctx)
 		return 0;	/* exiting, or a kernel thread: pr->mm stays 0 */
 	pr->flags &= ~MT_PROC_PENDING_ATTACH;
 	ts = bpf_ktime_get_ns();
-	e = mm_track(mm, tgid, ts);
+	e = mm_track(mm, tgid, pr->group, ts);
 	if (!e)
 		return 0;
 	pr->mm = mm_key(mm);

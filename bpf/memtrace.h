@@ -13,6 +13,11 @@
 #define MT_COMM_LEN	16
 /* Upper bound for the per-CPU walk; the real count is set at load time. */
 #define MT_MAX_CPUS	1024
+/* Groups: each traced tree (a launched command, a campaign run, a captured
+ * process) has its own totals, so one loaded set of programs can trace many
+ * runs at once and each run's trace stays separate. Group 0 is the plain
+ * launch/attach run. A power of two: ids are used modulo this. */
+#define MT_MAX_GROUPS	1024
 
 /* Indexes of mm->rss_stat[] (the kernel's MM_FILEPAGES, MM_ANONPAGES,
  * MM_SWAPENTS, MM_SHMEMPAGES; stable since 4.x). */
@@ -67,6 +72,8 @@ struct mt_rec {
 	__s64 ret;		/* syscall result; exit: exit_code (wait status) */
 	__u32 nr;		/* syscall number (SYSCALL, or RSS with cause SYSCALL) */
 	__u32 ppid;		/* FORK/EXEC/ATTACH/EXIT: parent tgid */
+	__u32 group;		/* the traced tree this record belongs to */
+	__u32 pad;
 	char comm[MT_COMM_LEN];
 	/* EXIT only: what the kernel kept for the process */
 	__u64 peak_pages;
@@ -93,6 +100,8 @@ struct mt_proc {
 	__s32 exit_code;
 	__u32 ppid;
 	__u32 flags;		/* enum mt_proc_flags */
+	__u32 group;		/* inherited by followed children */
+	__u32 pad;
 	char comm[MT_COMM_LEN];
 };
 
@@ -110,6 +119,8 @@ struct mt_mm {
 	__u64 gen;		/* generation: detects a reused mm address */
 	__u32 owner;		/* tgid the records are attributed to */
 	__u32 users;		/* traced processes sharing it (CLONE_VM) */
+	__u32 group;		/* the owner's */
+	__u32 pad;
 	__s64 pages[MT_NR_MEMBERS];
 	__s64 rss;		/* file+anon+shmem, last value */
 	__u64 peak_pages;
@@ -121,9 +132,17 @@ struct mt_counters {
 	__u64 lost;		/* ring buffer full: record dropped */
 	__u64 untraced;		/* a process we should follow could not be
 				   added (procs/mms map full) */
-	__s64 tree_pages;
-	__u64 tree_peak_pages;
+	__u32 next_group;	/* capture mode: the last group handed out */
+	__u32 pad;
+};
+
+/* Per-group totals in .bss (groups[id % MT_MAX_GROUPS]), read by the loader;
+ * zeroed by whoever starts a group. */
+struct mt_group {
+	__s64 tree_pages;	/* file+anon+shmem summed over the group's mms */
+	__u64 tree_peak_pages;	/* exact peak of that sum */
 	__u64 tree_peak_ts_ns;
+	__u64 lost;		/* the group's records dropped */
 };
 
 #endif /* MEMTRACE_H */

@@ -23,11 +23,10 @@
 #include "cmds.h"
 #include "output.h"
 #include "report.h"
+#include "run.h"
 #include "session.h"
 #include "tracer.h"
 #include "units.h"
-
-#define VERSION "0.1.0"
 
 /* exit statuses of our own (launch mode otherwise returns the command's) */
 #define EXIT_TRACE_ERR	1	/* cannot trace: privileges, PID, output, BTF */
@@ -50,9 +49,7 @@ static struct env {
 	unsigned long max_procs;
 	bool as_root;
 	const char *btf;
-	uint64_t max_peak_kb;	/* 0: no gate */
-	uint64_t tolerance_kb;
-	double tolerance_pct;
+	struct gate gate;
 	bool quiet, verbose;
 	char **cmd;
 	int ncmd;
@@ -75,7 +72,7 @@ enum {
 	OPT_TOLERANCE,
 };
 
-const char *argp_program_version = "memtrace-bpf " VERSION;
+const char *argp_program_version = "memtrace-bpf " MEMTRACE_VERSION;
 const char *argp_program_bug_address = NULL;
 
 static const char doc[] =
@@ -222,7 +219,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 
 		if (parse_size(arg, &b) || b < 1024)
 			die_usage(st, "--max-peak %s: not a size of 1K or more (e.g. 512M, 3000M, 2G)", arg);
-		env.max_peak_kb = b / 1024;
+		env.gate.max_peak_kb = b / 1024;
 		break;
 	}
 	case OPT_TOLERANCE: {
@@ -237,11 +234,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 			pct = strtod(num, &end);
 			if (*end || end == num || num[0] == '-' || pct < 0 || pct > 1000)
 				die_usage(st, "--tolerance %s: a percentage from 0%% to 1000%% (e.g. 10%%)", arg);
-			env.tolerance_pct = pct;
+			env.gate.tolerance_pct = pct;
 		} else {
 			if (parse_size(arg, &b))
 				die_usage(st, "--tolerance %s: a percentage (10%%) or a size (100M)", arg);
-			env.tolerance_kb = b / 1024;
+			env.gate.tolerance_kb = b / 1024;
 		}
 		break;
 	}
@@ -273,7 +270,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 			die_usage(st, "--follow is for attach mode; launch mode follows children already (--no-follow turns it off)");
 		if (env.npids && env.as_root)
 			die_usage(st, "--as-root is for launch mode (-- COMMAND)");
-		if ((env.tolerance_kb || env.tolerance_pct > 0) && !env.max_peak_kb)
+		if ((env.gate.tolerance_kb || env.gate.tolerance_pct > 0) && !env.gate.max_peak_kb)
 			die_usage(st, "--tolerance needs --max-peak (the limit it adds to)");
 		break;
 	default:
@@ -327,95 +324,6 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Under sudo, who asked: the command runs as them, files belong to them. */
-static bool sudo_ids(uid_t *uid, gid_t *gid)
-{
-	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
-	unsigned long uv, gv;
-
-	if (getuid() != 0 || !u || !g || parse_uint(u, 0xfffffffeUL, &uv) ||
-	    parse_uint(g, 0xfffffffeUL, &gv) || uv == 0)
-		return false;
-	*uid = (uid_t)uv;
-	*gid = (gid_t)gv;
-	return true;
-}
-
-struct child {
-	pid_t pid;
-	int gate_fd;	/* write a byte: the child may exec */
-	int err_fd;	/* the child writes errno here if exec fails */
-};
-
-static int child_spawn(struct child *c)
-{
-	int gate[2], errp[2];
-	uid_t uid;
-	gid_t gid;
-
-	if (pipe2(gate, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))
-		return -errno;
-	fflush(NULL);
-	c->pid = fork();
-	if (c->pid < 0)
-		return -errno;
-	if (c->pid == 0) {
-		char go;
-		int e;
-
-		/* The signals memtrace-bpf forwards get their default action,
-		 * even in a script's background job that inherited SIGINT
-		 * ignored: a SIGINT sent to the run must end it. SIGPIPE is ours
-		 * to ignore only; the command gets what we inherited. */
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGPIPE, inherited_ignore[SIGPIPE] ? SIG_IGN : SIG_DFL);
-		close(gate[1]);
-		close(errp[0]);
-		/* wait until every program is attached: no gap before exec */
-		if (read(gate[0], &go, 1) != 1)
-			_exit(EXIT_NOEXEC);
-		if (!env.as_root && sudo_ids(&uid, &gid)) {
-			const char *name = getenv("SUDO_USER");
-
-			if ((name ? initgroups(name, gid) : setgroups(0, NULL)) ||
-			    setgid(gid) || setuid(uid)) {
-				e = errno;
-				if (write(errp[1], &e, sizeof(e)) < 0)
-					_exit(EXIT_NOEXEC);
-				_exit(EXIT_NOEXEC);
-			}
-		}
-		execvp(env.cmd[0], env.cmd);
-		e = errno;
-		if (write(errp[1], &e, sizeof(e)) < 0)
-			_exit(EXIT_NOTFOUND);
-		_exit(e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC);
-	}
-	close(gate[0]);
-	close(errp[1]);
-	c->gate_fd = gate[1];
-	c->err_fd = errp[0];
-	return 0;
-}
-
-/* Release the child; returns 0 once it has exec'd, or its exec errno. */
-static int child_release(struct child *c)
-{
-	ssize_t n;
-	int e = 0;
-
-	if (write(c->gate_fd, "g", 1) != 1)
-		e = errno;
-	close(c->gate_fd);
-	do {
-		n = read(c->err_fd, &e, sizeof(e));
-	} while (n < 0 && errno == EINTR);
-	close(c->err_fd);
-	return n == sizeof(e) ? e : 0;
-}
-
 static void default_summary_path(char *buf, size_t len, const char *csv)
 {
 	size_t n = strlen(csv);
@@ -426,233 +334,43 @@ static void default_summary_path(char *buf, size_t len, const char *csv)
 		snprintf(buf, len, "%s.summary.json", csv);
 }
 
-struct run {
-	struct tracer *tracer;
-	struct session sess;
-	const char *summary_path;
-	uint64_t start_ns, end_ns;
-	bool interrupted;
-	bool have_status;
-	int status;		/* wait status of the launched command */
-	struct rusage ru;
-	pid_t child;
-};
-
-/* The memory gate: the limit with its tolerance, and whether the peak
- * (kept in the kernel, exact) went over it. */
-static uint64_t gate_limit_kb(void)
-{
-	return env.max_peak_kb + env.tolerance_kb +
-	       (uint64_t)((double)env.max_peak_kb * env.tolerance_pct / 100.0);
-}
-
-static bool gate_exceeded(uint64_t peak_kb)
-{
-	return env.max_peak_kb && peak_kb > gate_limit_kb();
-}
-
 static void print_gate(uint64_t peak_kb)
 {
 	char p[32], l[32], a[32], d[32];
-	uint64_t lim = gate_limit_kb();
+	uint64_t lim = gate_limit_kb(&env.gate);
 
 	format_size(peak_kb * 1024, p, sizeof(p));
-	format_size(env.max_peak_kb * 1024, l, sizeof(l));
+	format_size(env.gate.max_peak_kb * 1024, l, sizeof(l));
 	format_size(lim * 1024, a, sizeof(a));
 	format_size((peak_kb > lim ? peak_kb - lim : lim - peak_kb) * 1024, d, sizeof(d));
 	fprintf(stderr, "memtrace-bpf: peak %s (%" PRIu64 " kB) is %s the limit %s%s%s%s: %s %s\n",
 		p, peak_kb, peak_kb > lim ? "OVER" : "within", l,
-		lim != env.max_peak_kb ? " (with tolerance " : "", lim != env.max_peak_kb ? a : "",
-		lim != env.max_peak_kb ? ")" : "", d, peak_kb > lim ? "over" : "to spare");
-}
-
-static int write_summary(struct run *r, const char *path)
-{
-	char tmp[4096], kernel[128] = "";
-	struct mt_counters c;
-	struct utsname u;
-	unsigned int kb = r->sess.page_kb;
-	struct jw w;
-	FILE *f;
-	int fd;
-
-	tracer__counters(r->tracer, &c);
-	if (!uname(&u))
-		snprintf(kernel, sizeof(kernel), "%s", u.release);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || !(f = fdopen(fd, "w")))
-		return -errno;
-	jw_begin(&w, f);
-	jw_obj(&w, NULL);
-	jw_str(&w, "tool", "memtrace-bpf");
-	jw_str(&w, "version", VERSION);
-	jw_str(&w, "mode", env.ncmd ? "launch" : "attach");
-	if (env.ncmd) {
-		jw_arr(&w, "command");
-		for (int i = 0; i < env.ncmd; i++)
-			jw_str(&w, NULL, env.cmd[i]);
-		jw_arr_end(&w);
-	} else {
-		jw_null(&w, "command");
-	}
-	jw_arr(&w, "targets");
-	if (env.ncmd)
-		jw_i64(&w, NULL, r->child);
-	for (int i = 0; i < env.npids; i++)
-		jw_i64(&w, NULL, env.pids[i]);
-	jw_arr_end(&w);
-	jw_str(&w, "csv", env.output);
-	jw_u64(&w, "start_ts_ns", r->start_ns);
-	jw_u64(&w, "end_ts_ns", r->end_ns);
-	jw_f64(&w, "duration_s", (r->end_ns - r->start_ns) / 1e9, 9);
-	jw_u64(&w, "peak_rss_kb", c.tree_peak_pages * kb);
-	jw_f64(&w, "peak_time_s", c.tree_peak_ts_ns ?
-	       ((int64_t)(c.tree_peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
-	jw_u64(&w, "peak_ts_ns", c.tree_peak_ts_ns);
-	jw_u64(&w, "events", r->sess.rows);
-	jw_u64(&w, "lost_events", c.lost);
-	jw_u64(&w, "untraced_processes", c.untraced);
-	jw_bool(&w, "interrupted", r->interrupted);
-	if (r->have_status) {
-		jw_i64(&w, "exit_code", exit_status_code(r->status));
-		jw_i64(&w, "rusage_maxrss_kb", r->ru.ru_maxrss);
-	} else {
-		jw_null(&w, "exit_code");
-		jw_null(&w, "rusage_maxrss_kb");
-	}
-	if (env.max_peak_kb) {
-		jw_obj(&w, "gate");
-		jw_u64(&w, "max_peak_kb", env.max_peak_kb);
-		jw_u64(&w, "limit_with_tolerance_kb", gate_limit_kb());
-		jw_bool(&w, "exceeded", gate_exceeded(c.tree_peak_pages * kb));
-		jw_obj_end(&w);
-	}
-	jw_u64(&w, "page_size", (uint64_t)kb * 1024);
-	jw_str(&w, "kernel", kernel);
-	jw_arr(&w, "processes");
-	for (size_t i = 0; i < r->sess.nprocs; i++) {
-		struct proc_info *p = &r->sess.procs[i];
-
-		jw_obj(&w, NULL);
-		jw_i64(&w, "pid", p->pid);
-		jw_i64(&w, "ppid", p->ppid);
-		jw_str(&w, "comm", p->comm);
-		jw_u64(&w, "peak_rss_kb", p->peak_pages * kb);
-		jw_f64(&w, "peak_time_s", p->peak_ts_ns ?
-		       ((int64_t)(p->peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
-		jw_u64(&w, "peak_ts_ns", p->peak_ts_ns);
-		jw_u64(&w, "page_faults", p->faults);
-		if (p->exited && p->known_exit)
-			jw_i64(&w, "exit_code", p->exit_code);
-		else
-			jw_null(&w, "exit_code");	/* running, or its exit record was dropped */
-		jw_bool(&w, "exited", p->exited);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	if (r->sess.spikes) {
-		jw_obj(&w, "analysis");
-		report_json(&w, r->sess.spikes, r->start_ns, 20);
-		jw_obj_end(&w);
-	}
-	jw_obj_end(&w);
-	if (fflush(f) || ferror(f)) {
-		int e = errno ? errno : EIO;
-
-		fclose(f);
-		unlink(tmp);
-		return -e;
-	}
-	fclose(f);
-	if (rename(tmp, path)) {
-		int e = errno;
-
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
-}
-
-/* Every record: to the session; an exit record also lets the kernel drop
- * the final state it kept in case the record was lost. */
-static int on_record(void *ctx, const struct mt_rec *rec)
-{
-	struct run *r = ctx;
-	int e = session__record(&r->sess, rec);
-
-	if (!e && rec->type == MT_REC_EXIT)
-		tracer__exit_seen(r->tracer, (pid_t)rec->pid, rec->ts_ns);
-	return e;
-}
-
-/* An exit whose record was dropped: the kernel kept the final state. */
-static int apply_lost_exit(void *ctx, pid_t pid, const struct mt_proc *kp)
-{
-	struct run *r = ctx;
-	struct proc_info *p = session__proc(&r->sess, pid, true);
-
-	if (!p || p->known_exit)
-		return 0;
-	p->peak_pages = kp->peak_pages;
-	p->peak_ts_ns = kp->peak_ts_ns;
-	p->faults = kp->faults;
-	if (kp->comm[0])
-		memcpy(p->comm, kp->comm, sizeof(p->comm));
-	if (kp->ppid)
-		p->ppid = (pid_t)kp->ppid;
-	session__mark_exited(&r->sess, p, exit_status_code(kp->exit_code), kp->exit_ts_ns, true);
-	return 0;
-}
-
-/* The kernel's own record of each process is authoritative: it holds the
- * peak even when ring-buffer records were dropped. */
-static void sync_procs_from_kernel(struct run *r)
-{
-	for (size_t i = 0; i < r->sess.nprocs; i++) {
-		struct proc_info *p = &r->sess.procs[i];
-		struct mt_proc kp;
-
-		if (tracer__proc(r->tracer, p->pid, &kp)) {
-			/* the kernel forgets a process when it exits (its exit
-			 * record, if not dropped, carries the status) */
-			if (!p->exited && p->first_ts_ns)
-				session__mark_exited(&r->sess, p, -1, now_ns(), false);
-			continue;
-		}
-		p->peak_pages = kp.peak_pages;
-		p->peak_ts_ns = kp.peak_ts_ns;
-		p->faults = kp.faults;
-		if (kp.comm[0])
-			memcpy(p->comm, kp.comm, sizeof(p->comm));
-		if (kp.flags & MT_PROC_EXITED)
-			session__mark_exited(&r->sess, p, exit_status_code(kp.exit_code),
-					     kp.exit_ts_ns, true);
-	}
+		lim != env.gate.max_peak_kb ? " (with tolerance " : "", lim != env.gate.max_peak_kb ? a : "",
+		lim != env.gate.max_peak_kb ? ")" : "", d, peak_kb > lim ? "over" : "to spare");
 }
 
 static void status_line(struct run *r, bool tty, bool final)
 {
 	char rss[32], peak[32];
-	struct mt_counters c;
+	struct mt_group g;
 	unsigned int kb = r->sess.page_kb;
 
-	tracer__counters(r->tracer, &c);
+	run__group(r, &g);
 	fprintf(stderr, "%smemtrace-bpf: %7.1f s  RSS %s  peak %s  events %" PRIu64 "  lost %" PRIu64 "%s",
 		tty ? "\r\033[K" : "", (now_ns() - r->start_ns) / 1e9,
-		format_size((uint64_t)(c.tree_pages > 0 ? c.tree_pages : 0) * kb * 1024, rss, sizeof(rss)),
-		format_size(c.tree_peak_pages * kb * 1024, peak, sizeof(peak)),
-		r->sess.rows, (uint64_t)c.lost, tty && !final ? "" : "\n");
+		format_size((uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * kb * 1024, rss, sizeof(rss)),
+		format_size(g.tree_peak_pages * kb * 1024, peak, sizeof(peak)),
+		r->sess.rows, (uint64_t)g.lost, tty && !final ? "" : "\n");
 	fflush(stderr);
 }
 
 static void print_summary(struct run *r, const char *summary_path)
 {
 	char peak[32], dur[32], at[32];
-	struct mt_counters c;
+	struct mt_group c;
 	unsigned int kb = r->sess.page_kb;
 
-	tracer__counters(r->tracer, &c);
+	run__group(r, &c);
 	if (env.ncmd && r->have_status) {
 		int code = exit_status_code(r->status);
 
@@ -735,6 +453,11 @@ static void print_losses(struct run *r)
 			(uint64_t)c.untraced);
 }
 
+static int on_record(void *ctx, const struct mt_rec *rec)
+{
+	return run__record(ctx, rec);
+}
+
 static bool all_exited(struct run *r)
 {
 	return r->sess.nprocs > 0 && r->sess.live == 0;
@@ -746,9 +469,10 @@ int main(int argc, char **argv)
 					  .args_doc = NULL };
 	char msg[2048], summary_buf[4096], err[8192];
 	struct tracer_opts to = {};
+	struct tracer *tracer = NULL;
+	struct run_spec spec = {};
 	struct run r = {};
-	struct child ch = {};
-	bool tty = isatty(STDERR_FILENO), files_open = false;
+	bool tty = isatty(STDERR_FILENO);
 	uint64_t next_status, next_check, next_lost_check, lost_reported = 0;
 	int e, ret = 0;
 
@@ -813,77 +537,47 @@ int main(int argc, char **argv)
 	to.max_procs = (uint32_t)env.max_procs;
 	to.btf_path = env.btf;
 	to.verbose = env.verbose;
-	e = tracer__open(&r.tracer, &to, err, sizeof(err));
+	e = tracer__open(&tracer, &to, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "memtrace-bpf: %s\n", err);
 		return EXIT_TRACE_ERR;
 	}
-	r.start_ns = now_ns();
+	spec.group = 0;
+	spec.mode = env.ncmd ? "launch" : "attach";
+	spec.cmd = env.cmd;
+	spec.ncmd = env.ncmd;
+	spec.pids = env.pids;
+	spec.npids = env.npids;
+	spec.as_root = env.as_root;
+	spec.sigpipe_ignored = inherited_ignore[SIGPIPE];
+	spec.csv_path = env.output;
+	spec.summary_path = env.summary;
+	spec.gate = &env.gate;
 	/* The trace file is created only once the command runs or the targets
 	 * are attached: a failure before that leaves an earlier trace at that
 	 * path as it was. Records wait in the ring buffer meanwhile. */
 	if (sig_count) {
 		/* interrupted while loading: the command is not started, and the
 		 * files say so (an empty trace, a summary with interrupted) */
-		r.interrupted = true;
 		fprintf(stderr, "memtrace-bpf: interrupted by signal %d before %s started\n",
 			(int)sig_last, env.ncmd ? env.cmd[0] : "tracing");
+		e = run__adopt(&r, tracer, &spec, now_ns(), err, sizeof(err));
+		r.interrupted = true;
 	} else if (env.ncmd) {
-		e = child_spawn(&ch);
-		if (e) {
-			fprintf(stderr, "memtrace-bpf: cannot start %s: %s\n", env.cmd[0], strerror(-e));
-			ret = EXIT_TRACE_ERR;
-			goto out;
-		}
-		r.child = ch.pid;
-		e = tracer__expect_exec(r.tracer, ch.pid);
-		if (e) {
-			fprintf(stderr, "memtrace-bpf: cannot register %s for tracing: %s\n",
-				env.cmd[0], strerror(-e));
-			kill(ch.pid, SIGKILL);
-			waitpid(ch.pid, NULL, 0);
-			ret = EXIT_TRACE_ERR;
-			goto out;
-		}
-		e = child_release(&ch);
-		if (e) {
-			fprintf(stderr, "memtrace-bpf: cannot run %s: %s\n", env.cmd[0], strerror(e));
-			waitpid(ch.pid, NULL, 0);
+		e = run__launch(&r, tracer, &spec, now_ns(), err, sizeof(err));
+		if (e && r.exec_failed) {
+			fprintf(stderr, "memtrace-bpf: %s\n", err);
 			ret = e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
 			goto out;
 		}
 	} else {
-		bool no_mm[MAX_PIDS] = {};
-
-		e = tracer__attach_pids(r.tracer, env.pids, env.npids, no_mm);
-		if (e) {
-			fprintf(stderr, "memtrace-bpf: cannot take the attach-time snapshot: %s\n",
-				strerror(-e));
-			ret = EXIT_TRACE_ERR;
-			goto out;
-		}
-		for (int i = 0; i < env.npids; i++) {
-			if (no_mm[i]) {
-				fprintf(stderr, "memtrace-bpf: PID %d exited (or has no memory) before "
-					"tracing started\n", env.pids[i]);
-				ret = EXIT_TRACE_ERR;
-				goto out;
-			}
-		}
+		e = run__attach(&r, tracer, &spec, now_ns(), err, sizeof(err));
 	}
-
-	e = session__init(&r.sess, env.output, r.start_ns);
 	if (e) {
-		fprintf(stderr, "memtrace-bpf: cannot write trace %s: %s\n", env.output, strerror(-e));
-		if (r.child) {
-			/* nothing would be recorded: the command does not run untraced */
-			kill(r.child, SIGKILL);
-			waitpid(r.child, NULL, 0);
-		}
+		fprintf(stderr, "memtrace-bpf: %s\n", err);
 		ret = EXIT_TRACE_ERR;
 		goto out;
 	}
-	files_open = true;
 
 	next_status = r.start_ns + env.interval_ns;
 	next_check = r.start_ns + 100000000ULL;
@@ -892,7 +586,7 @@ int main(int argc, char **argv)
 		bool done = false;
 		uint64_t t;
 
-		e = tracer__poll(r.tracer, 10, false, on_record, &r);
+		e = tracer__poll(tracer, 10, false, on_record, &r);
 		if (e) {
 			fprintf(stderr, "memtrace-bpf: reading events failed: %s\n", strerror(-e));
 			ret = EXIT_TRACE_ERR;
@@ -912,7 +606,7 @@ int main(int argc, char **argv)
 
 			if (env.ncmd && !r.have_status && sig_count == 1) {
 				if (sig_from_user)
-					kill(ch.pid, sig);
+					kill(r.child, sig);
 				sig_count = 1;	/* wait for the command to exit */
 				sig_from_user = 0;
 				r.interrupted = true;
@@ -923,20 +617,14 @@ int main(int argc, char **argv)
 			}
 			if (env.ncmd && sig_count > 1)
 				fprintf(stderr, "\nmemtrace-bpf: second signal: stopping the trace; "
-					"%s (PID %d) keeps running\n", env.cmd[0], ch.pid);
+					"%s (PID %d) keeps running\n", env.cmd[0], r.child);
 		}
-		if (env.ncmd && !r.have_status) {
-			pid_t w = wait4(ch.pid, &r.status, WNOHANG, &r.ru);
-
-			if (w == ch.pid)
-				r.have_status = true;
-		}
-		if (env.ncmd && r.have_status)
+		if (env.ncmd && run__reap(&r))
 			done = true;
 		t = now_ns();
 		if (!env.ncmd && t >= next_check) {
 			next_check = t + 100000000ULL;
-			sync_procs_from_kernel(&r);
+			run__sync(&r);
 			if (all_exited(&r))
 				done = true;
 		}
@@ -946,7 +634,7 @@ int main(int argc, char **argv)
 			/* drops are said while they happen, at most every 5 s */
 			struct mt_counters c;
 
-			tracer__counters(r.tracer, &c);
+			tracer__counters(tracer, &c);
 			next_lost_check = t + 5000000000ULL;
 			if (c.lost > lost_reported) {
 				char rs[32];
@@ -966,55 +654,15 @@ int main(int argc, char **argv)
 			break;
 	}
 	/* the last records are already in the ring: take them all */
-	e = tracer__poll(r.tracer, 0, true, on_record, &r);
+	e = tracer__poll(tracer, 0, true, on_record, &r);
 	if (e) {
 		fprintf(stderr, "memtrace-bpf: reading the last events failed: %s\n", strerror(-e));
 		ret = EXIT_TRACE_ERR;
 	}
-	r.end_ns = now_ns();
-	tracer__fold_faults(r.tracer);
-	tracer__each_exited(r.tracer, apply_lost_exit, &r);
-	sync_procs_from_kernel(&r);
-	if (r.have_status) {
-		struct proc_info *p = session__proc(&r.sess, ch.pid, false);
-
-		if (p)	/* wait4 is exact */
-			session__mark_exited(&r.sess, p, exit_status_code(r.status), r.end_ns, true);
-	}
 	if (env.interval_set || (tty && !env.quiet))
 		status_line(&r, tty, true);
-	if (r.sess.spikes)
-		spikes__finish(r.sess.spikes, r.end_ns);
-
-	e = session__close(&r.sess);
-	files_open = false;
-	if (e) {
-		fprintf(stderr, "memtrace-bpf: the trace %s is incomplete: %s\n", env.output, strerror(-e));
+	if (run__finish(&r, now_ns()) && !ret)
 		ret = EXIT_TRACE_ERR;
-	}
-	if (env.summary) {
-		e = write_summary(&r, env.summary);
-		if (e) {
-			fprintf(stderr, "memtrace-bpf: cannot write summary %s: %s\n", env.summary,
-				strerror(-e));
-			if (!ret)
-				ret = EXIT_TRACE_ERR;
-		}
-	}
-	{
-		uid_t uid;
-		gid_t gid;
-
-		if (sudo_ids(&uid, &gid)) {
-			/* files made for the user who ran sudo belong to them */
-			if (strcmp(env.output, "-") && chown(env.output, uid, gid))
-				fprintf(stderr, "memtrace-bpf: note: cannot give %s to uid %u: %s\n",
-					env.output, uid, strerror(errno));
-			if (env.summary && chown(env.summary, uid, gid))
-				fprintf(stderr, "memtrace-bpf: note: cannot give %s to uid %u: %s\n",
-					env.summary, uid, strerror(errno));
-		}
-	}
 	if (!env.quiet)
 		print_summary(&r, env.summary);
 	print_losses(&r);
@@ -1022,22 +670,18 @@ int main(int argc, char **argv)
 		ret = exit_status_code(r.status);
 	else if (env.ncmd && !r.have_status && !ret)
 		ret = 128 + (sig_last ? sig_last : SIGINT);	/* stopped before it ended */
-	if (env.max_peak_kb) {
-		struct mt_counters c;
+	if (env.gate.max_peak_kb) {
+		struct mt_group g;
 
-		tracer__counters(r.tracer, &c);
+		run__group(&r, &g);
 		/* printed even with -q: it is the point of the gate */
-		print_gate(c.tree_peak_pages * r.sess.page_kb);
-		if (gate_exceeded(c.tree_peak_pages * r.sess.page_kb) && ret == 0)
+		print_gate(g.tree_peak_pages * r.sess.page_kb);
+		if (gate_exceeded(&env.gate, g.tree_peak_pages * r.sess.page_kb) && ret == 0)
 			ret = EXIT_OVER_LIMIT;
 	}
-	goto out;
-
 out:
-	if (files_open)
-		session__close(&r.sess);
-	session__free(&r.sess);
-	tracer__destroy(r.tracer);
+	run__free(&r);
+	tracer__destroy(tracer);
 	return ret;
 
 fail_msg:

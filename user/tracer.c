@@ -153,9 +153,9 @@ void tracer__destroy(struct tracer *t)
 	free(t);
 }
 
-int tracer__expect_exec(struct tracer *t, pid_t pid)
+int tracer__expect_exec(struct tracer *t, pid_t pid, uint32_t group)
 {
-	struct mt_proc p = { .flags = MT_PROC_PENDING_EXEC };
+	struct mt_proc p = { .flags = MT_PROC_PENDING_EXEC, .group = group };
 	__u32 key = (__u32)pid;
 
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &key, &p, BPF_ANY))
@@ -184,12 +184,13 @@ static int run_task_iter(struct bpf_program *prog)
 	return e;
 }
 
-int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, bool *no_mm)
+int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, uint32_t group,
+			bool *no_mm)
 {
 	int fd = bpf_map__fd(t->skel->maps.procs), e;
 
 	for (int i = 0; i < n; i++) {
-		struct mt_proc p = { .flags = MT_PROC_PENDING_ATTACH };
+		struct mt_proc p = { .flags = MT_PROC_PENDING_ATTACH, .group = group };
 		__u32 key = (__u32)pids[i];
 
 		if (bpf_map_update_elem(fd, &key, &p, BPF_ANY))
@@ -253,6 +254,16 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 void tracer__counters(struct tracer *t, struct mt_counters *c)
 {
 	*c = t->skel->bss->counters;
+}
+
+void tracer__group(struct tracer *t, uint32_t group, struct mt_group *g)
+{
+	*g = t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
+}
+
+void tracer__group_reset(struct tracer *t, uint32_t group)
+{
+	memset(&t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)], 0, sizeof(struct mt_group));
 }
 
 int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p)

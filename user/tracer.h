@@ -26,11 +26,15 @@ typedef int (*tracer_rec_fn)(void *ctx, const struct mt_rec *r);
 int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, size_t errlen);
 void tracer__destroy(struct tracer *t);
 
-/* Launch mode: trace @pid from its next exec. */
-int tracer__expect_exec(struct tracer *t, pid_t pid);
-/* Attach mode: exact snapshot of each pid now; *no_mm set for a pid found
- * without an address space (kernel thread). Returns 0 or -errno. */
-int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, bool *no_mm);
+/* Launch mode: trace @pid from its next exec, in @group. */
+int tracer__expect_exec(struct tracer *t, pid_t pid, uint32_t group);
+/* Attach mode: exact snapshot of each pid now, in @group; no_mm[i] set for
+ * a pid found without an address space (kernel thread). Returns 0 or -errno. */
+int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, uint32_t group,
+			bool *no_mm);
+/* A group's totals (RSS now, exact peak, drops); reset before reusing it. */
+void tracer__group(struct tracer *t, uint32_t group, struct mt_group *g);
+void tracer__group_reset(struct tracer *t, uint32_t group);
 
 /* Adds the fault counts of threads still running to their processes
  * (exited threads were added when they exited). */
