@@ -83,9 +83,11 @@ struct task_ctx {
 	__u32 nr;		/* syscall in progress */
 	__u64 addr;		/* fault address, or syscall arg 0 */
 	__u64 ip;		/* fault ip */
-	__u64 args[3];		/* mmap-family call in flight */
-	__u32 in_family;
+	__u64 args[3];		/* arguments of a watched call in flight */
+	__u32 watch;		/* enum watch: what sys_exit looks at */
+	__u32 mark_lost;	/* the call in flight closes the marker fd */
 	__u64 faults;		/* not yet folded into the process entry */
+	char path[64];		/* open(): the path, to spot /proc/self/... */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -93,6 +95,41 @@ struct {
 	__type(key, int);
 	__type(value, struct task_ctx);
 } tctx SEC(".maps");
+
+/* Syscalls of a traced thread whose result sys_exit looks at. */
+enum watch {
+	W_NONE = 0,
+	W_FAMILY,	/* mmap-family call: a SYSCALL record */
+	W_OPEN,		/* open/openat: a /proc/self memory file? */
+	W_READ,		/* read/pread64: of such a file? */
+	W_REWIND,	/* lseek(fd, 0, SEEK_SET): the next read regenerates */
+	W_GETRUSAGE,
+	W_CLOSE,	/* close/dup2/dup3/close_range */
+};
+
+/*
+ * Automatic checkpoints: the /proc files a process reads its own memory
+ * figures from, by (tgid, fd). These are seq_files: the text is generated
+ * by the first read at offset 0 (after open, an lseek to 0, or a pread at
+ * 0) and later reads return the rest of that same text, so only that read
+ * is a measurement. The mm is kept so an fd closed by exec (O_CLOEXEC,
+ * no close() seen) and reused is not taken for the old file.
+ */
+struct ckfd_key {
+	__u32 tgid;
+	__s32 fd;
+};
+struct ckfd_val {
+	__u64 mm;
+	__u32 kind;		/* enum mt_ckpt_kind */
+	__u32 fresh;		/* the next read generates a new text */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct ckfd_key);
+	__type(value, struct ckfd_val);
+} ckfds SEC(".maps");
 
 static __always_inline struct task_ctx *task_ctx_of(struct task_struct *t, bool create)
 {
@@ -404,6 +441,158 @@ static __always_inline bool mm_family(long nr)
 	       nr == MT_NR_MREMAP || nr == MT_NR_MADVISE;
 }
 
+/* The struct file behind fd in t's table, as a number (0: none). The
+ * fdtable is RCU-managed; the reads are fault-safe probes, and a table
+ * resized under us gives 0 or the same file. */
+static __always_inline __u64 fd_file(struct task_struct *t, __u64 fd)
+{
+	struct files_struct *files = t->files;
+	struct fdtable *fdt;
+	__u64 arr = 0, f = 0;
+
+	if (!files)
+		return 0;
+	fdt = files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
+		return 0;
+	if (bpf_probe_read_kernel(&arr, sizeof(arr), &fdt->fd) || !arr)
+		return 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), (void *)(arr + fd * sizeof(void *))))
+		return 0;
+	return f;
+}
+
+static __always_inline struct mt_mm *mm_entry_of(struct task_struct *t)
+{
+	__u64 key = mm_key(t->mm);
+
+	return bpf_map_lookup_elem(&mms, &key);
+}
+
+/* A record of type CHECKPOINT/MARK/MARK_FD_LOST with the process's exact
+ * counters as they are now (the mms entry follows every change). */
+static __always_inline struct mt_rec *rec_state(__u32 type, struct task_struct *cur)
+{
+	struct mt_mm *e = mm_entry_of(cur);
+	struct mt_rec *r;
+
+	if (!e)
+		return NULL;
+	r = rec_reserve(type, e->owner, e->group, bpf_ktime_get_ns());
+	if (r)
+		rec_fill_mm(r, e, cur->mm);
+	return r;
+}
+
+/* Byte k of the path buffer equals c. */
+#define PATH_IS(p, i, k, c) ((p)[((i) + (k)) & 63] == (c))
+
+/* Which of its own memory files a /proc path names, 0 for any other path:
+ * /proc/self/, /proc/thread-self/ or /proc/<its tgid>/, then status,
+ * statm or smaps_rollup. Relative opens (openat on a /proc dirfd) are not
+ * recognised. */
+static __always_inline __u32 proc_self_kind(const char *p, __u32 tgid)
+{
+	__u32 n = 0, i;
+
+	if (!(PATH_IS(p, 0, 0, '/') && PATH_IS(p, 0, 1, 'p') && PATH_IS(p, 0, 2, 'r') &&
+	      PATH_IS(p, 0, 3, 'o') && PATH_IS(p, 0, 4, 'c') && PATH_IS(p, 0, 5, '/')))
+		return 0;
+	if (PATH_IS(p, 6, 0, 's') && PATH_IS(p, 6, 1, 'e') && PATH_IS(p, 6, 2, 'l') &&
+	    PATH_IS(p, 6, 3, 'f') && PATH_IS(p, 6, 4, '/')) {
+		i = 11;
+	} else if (PATH_IS(p, 6, 0, 't') && PATH_IS(p, 6, 1, 'h') && PATH_IS(p, 6, 6, '-') &&
+		   PATH_IS(p, 6, 7, 's') && PATH_IS(p, 6, 10, 'f') && PATH_IS(p, 6, 11, '/')) {
+		i = 18;
+	} else {
+		for (i = 6; i < 17; i++) {
+			char c = p[i & 63];
+
+			if (c < '0' || c > '9')
+				break;
+			n = n * 10 + (__u32)(c - '0');
+		}
+		if (i == 6 || i == 17 || !PATH_IS(p, i, 0, '/') || n != tgid)
+			return 0;
+		i++;
+	}
+	if (PATH_IS(p, i, 0, 's') && PATH_IS(p, i, 1, 't') && PATH_IS(p, i, 2, 'a') &&
+	    PATH_IS(p, i, 3, 't')) {
+		if (PATH_IS(p, i, 4, 'u') && PATH_IS(p, i, 5, 's') && PATH_IS(p, i, 6, 0))
+			return MT_CKPT_STATUS;
+		if (PATH_IS(p, i, 4, 'm') && PATH_IS(p, i, 5, 0))
+			return MT_CKPT_STATM;
+		return 0;
+	}
+	if (PATH_IS(p, i, 0, 's') && PATH_IS(p, i, 1, 'm') && PATH_IS(p, i, 2, 'a') &&
+	    PATH_IS(p, i, 3, 'p') && PATH_IS(p, i, 4, 's') && PATH_IS(p, i, 5, '_') &&
+	    PATH_IS(p, i, 6, 'r') && PATH_IS(p, i, 11, 'p') && PATH_IS(p, i, 12, 0))
+		return MT_CKPT_SMAPS_ROLLUP;
+	return 0;
+}
+
+/* write(fd, buf, count) by a traced thread: a mark when fd refers to the
+ * file memtrace-bpf opened as MEMTRACE_MARK_FD, whatever its number now (a
+ * shell's `echo x >&$MEMTRACE_MARK_FD` writes through a dup on fd 1).
+ * Stamped at entry: the instant the program asked. */
+static __always_inline void mark_write(struct task_struct *cur, struct pt_regs *regs)
+{
+	__u32 tgid = cur->tgid, n;
+	struct mt_proc *pr = bpf_map_lookup_elem(&procs, &tgid);
+	struct mt_rec *r;
+	__u64 count = regs->dx;
+
+	if (!pr || !pr->mark_file || fd_file(cur, regs->di) != pr->mark_file)
+		return;
+	r = rec_state(MT_REC_MARK, cur);
+	if (!r)
+		return;
+	r->cause = MT_MARK_FD;
+	r->nr = MT_NR_WRITE;
+	r->addr = regs->di;
+	r->len = count;
+	n = count < MT_LABEL_LEN ? (__u32)count : MT_LABEL_LEN;
+	if (n > MT_LABEL_LEN)
+		n = MT_LABEL_LEN;
+	if (n && bpf_probe_read_user(r->label, n, (void *)regs->si))
+		r->label[0] = 0;
+	rec_submit(r);
+}
+
+/* close/dup2/dup3/close_range by a traced thread: does it close (or put
+ * another file on) the advertised marker fd while it still holds the
+ * marker file? Checked before the call, reported if the call succeeds. */
+static __always_inline bool closes_mark_fd(struct task_struct *cur, long id,
+					   struct pt_regs *regs)
+{
+	__u32 tgid = cur->tgid;
+	struct mt_proc *pr = bpf_map_lookup_elem(&procs, &tgid);
+	__u64 fd;
+
+	if (!pr || !pr->mark_fd)
+		return false;
+	fd = pr->mark_fd - 1;
+	switch (id) {
+	case MT_NR_CLOSE:
+		if (regs->di != fd)
+			return false;
+		break;
+	case MT_NR_DUP2:
+	case MT_NR_DUP3:
+		if (regs->si != fd || regs->di == fd)
+			return false;
+		break;
+	case MT_NR_CLOSE_RANGE:
+		/* also with CLOSE_RANGE_CLOEXEC: gone at the next exec */
+		if ((__u32)regs->di > fd || (__u32)regs->si < fd)
+			return false;
+		break;
+	default:
+		return false;
+	}
+	return pr->mark_file && fd_file(cur, fd) == pr->mark_file;
+}
+
 /* Filtered by syscall number here rather than attached to
  * syscalls:sys_enter_mmap & co: those are ftrace-synthetic events that
  * tp_btf cannot attach to, and tracefs may not be mounted. */
@@ -412,7 +601,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
 	/* every syscall on the machine passes here: one storage lookup,
 	 * empty for threads of untraced processes */
-	struct task_ctx *tc = task_ctx_of(bpf_get_current_task_btf(), false);
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct task_ctx *tc = task_ctx_of(cur, false);
 
 	if (!tc)
 		return 0;
@@ -420,13 +610,122 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	tc->nr = (__u32)id;
 	tc->addr = regs->di;
 	tc->ip = 0;
-	tc->in_family = mm_family(id);
-	if (tc->in_family) {
+	tc->watch = W_NONE;
+	if (mm_family(id)) {
+		tc->watch = W_FAMILY;
 		tc->args[0] = regs->di;
 		tc->args[1] = regs->si;
 		tc->args[2] = regs->dx;
+		return 0;
+	}
+	switch (id) {
+	case MT_NR_OPEN:
+	case MT_NR_OPENAT:
+		tc->watch = W_OPEN;
+		tc->args[0] = id == MT_NR_OPEN ? regs->di : regs->si;
+		break;
+	case MT_NR_READ:
+		tc->watch = W_READ;
+		tc->args[1] = 0;
+		break;
+	case MT_NR_PREAD64:
+		tc->watch = W_READ;
+		tc->args[1] = regs->r10 == 0;	/* at offset 0: a new text */
+		break;
+	case MT_NR_LSEEK:
+		if (regs->si == 0 && regs->dx == 0 /* SEEK_SET */)
+			tc->watch = W_REWIND;
+		break;
+	case MT_NR_GETRUSAGE:
+		tc->watch = W_GETRUSAGE;
+		break;
+	case MT_NR_CLOSE:
+	case MT_NR_DUP2:
+	case MT_NR_DUP3:
+	case MT_NR_CLOSE_RANGE:
+		tc->watch = W_CLOSE;
+		tc->args[1] = regs->si;
+		tc->mark_lost = closes_mark_fd(cur, id, regs);
+		break;
+	case MT_NR_WRITE:
+		mark_write(cur, regs);
+		break;
 	}
 	return 0;
+}
+
+static __always_inline void on_open_exit(struct task_struct *cur, struct task_ctx *tc, long ret)
+{
+	struct ckfd_key k = { .tgid = cur->tgid, .fd = (__s32)ret };
+	struct ckfd_val v = {};
+
+	if (ret < 0)
+		return;
+	__builtin_memset(tc->path, 0, sizeof(tc->path));
+	if (bpf_probe_read_user_str(tc->path, sizeof(tc->path), (void *)tc->args[0]) <= 0)
+		return;
+	v.kind = proc_self_kind(tc->path, k.tgid);
+	if (!v.kind) {
+		/* an fd number we knew, closed unseen (exec) and reused */
+		bpf_map_delete_elem(&ckfds, &k);
+		return;
+	}
+	v.mm = mm_key(cur->mm);
+	v.fresh = 1;
+	bpf_map_update_elem(&ckfds, &k, &v, BPF_ANY);
+}
+
+static __always_inline void on_read_exit(struct task_struct *cur, struct task_ctx *tc, long ret)
+{
+	struct ckfd_key k = { .tgid = cur->tgid, .fd = (__s32)tc->addr };
+	struct ckfd_val *v;
+	struct mt_rec *r;
+
+	if (ret <= 0)
+		return;
+	v = bpf_map_lookup_elem(&ckfds, &k);
+	if (!v || v->mm != mm_key(cur->mm) || !(v->fresh || tc->args[1]))
+		return;
+	v->fresh = 0;
+	r = rec_state(MT_REC_CHECKPOINT, cur);
+	if (!r)
+		return;
+	r->cause = v->kind;
+	r->nr = tc->nr;
+	r->addr = tc->addr;
+	r->ret = ret;
+	rec_submit(r);
+}
+
+static __always_inline void on_close_exit(struct task_struct *cur, struct task_ctx *tc, long ret)
+{
+	__u32 tgid = cur->tgid;
+	struct mt_proc *pr;
+	struct mt_rec *r;
+
+	if (ret < 0)
+		return;
+	if (tc->nr == MT_NR_CLOSE) {
+		struct ckfd_key k = { .tgid = tgid, .fd = (__s32)tc->addr };
+
+		bpf_map_delete_elem(&ckfds, &k);
+	}
+	if (!tc->mark_lost)
+		return;
+	tc->mark_lost = 0;
+	pr = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pr || !pr->mark_fd)
+		return;
+	r = rec_state(MT_REC_MARK_FD_LOST, cur);
+	if (r) {
+		r->nr = tc->nr;
+		r->addr = pr->mark_fd - 1;
+		r->len = tc->args[1];
+		r->ret = ret;
+		rec_submit(r);
+	}
+	/* writes through other fds of the marker file still count */
+	pr->mark_fd = 0;
 }
 
 SEC("tp_btf/sys_exit")
@@ -436,16 +735,48 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	struct task_ctx *tc = task_ctx_of(cur, false);
 	struct mt_mm *e;
 	struct mt_rec *r;
-	__u64 key;
+	__u32 watch;
 
 	if (!tc)
 		return 0;
 	tc->cause = MT_CAUSE_SELF;
-	if (!tc->in_family || regs->orig_ax != tc->nr)
+	watch = tc->watch;
+	if (watch == W_NONE || regs->orig_ax != tc->nr)
 		return 0;
-	tc->in_family = 0;
-	key = mm_key(cur->mm);
-	e = bpf_map_lookup_elem(&mms, &key);
+	tc->watch = W_NONE;
+	switch (watch) {
+	case W_FAMILY:
+		break;
+	case W_OPEN:
+		on_open_exit(cur, tc, ret);
+		return 0;
+	case W_READ:
+		on_read_exit(cur, tc, ret);
+		return 0;
+	case W_REWIND:
+		if (ret == 0) {
+			struct ckfd_key k = { .tgid = cur->tgid, .fd = (__s32)tc->addr };
+			struct ckfd_val *v = bpf_map_lookup_elem(&ckfds, &k);
+
+			if (v)
+				v->fresh = 1;
+		}
+		return 0;
+	case W_GETRUSAGE:
+		if (ret == 0 && (r = rec_state(MT_REC_CHECKPOINT, cur))) {
+			r->cause = MT_CKPT_GETRUSAGE;
+			r->nr = tc->nr;
+			r->addr = tc->addr;	/* who: 0 self, -1 children, 1 thread */
+			rec_submit(r);
+		}
+		return 0;
+	case W_CLOSE:
+		on_close_exit(cur, tc, ret);
+		return 0;
+	default:
+		return 0;
+	}
+	e = mm_entry_of(cur);
 	if (e && (r = rec_reserve(MT_REC_SYSCALL, e->owner, e->group,
 						  bpf_ktime_get_ns()))) {
 		rec_fill_mm(r, e, cur->mm);
@@ -525,6 +856,9 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	cp.mm = mm_key(mm);
 	cp.ppid = ptgid;
 	cp.group = pp->group;
+	/* fork copies (or shares) the fd table: same marker file, same fd */
+	cp.mark_fd = pp->mark_fd;
+	cp.mark_file = pp->mark_file;
 	if (e->owner != ctgid)
 		cp.flags |= MT_PROC_SHARED_MM;
 	bpf_probe_read_kernel_str(cp.comm, sizeof(cp.comm), child->comm);
@@ -559,6 +893,10 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		return 0;
 	task_ctx_of(p, true);
 	pr->mm = mm_key(mm);
+	/* launch: the marker fd the loader opened for the command (not
+	 * O_CLOEXEC, so it survived); remember which file it is */
+	if (pr->mark_fd && !pr->mark_file)
+		pr->mark_file = fd_file(p, pr->mark_fd - 1);
 	/* an exec while an attach is pending registers the new mm: the
 	 * iterator must not take a second reference */
 	pr->flags &= ~(MT_PROC_PENDING_EXEC | MT_PROC_PENDING_ATTACH);

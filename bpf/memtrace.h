@@ -37,6 +37,11 @@ enum mt_rec_type {
 	MT_REC_EXEC = 4,	/* a traced process installed a new mm */
 	MT_REC_EXIT = 5,	/* a traced process's last thread exited */
 	MT_REC_ATTACH = 6,	/* attach-time snapshot of a running process */
+	MT_REC_CHECKPOINT = 7,	/* a traced process read its own memory figures
+				   (cause: enum mt_ckpt_kind) */
+	MT_REC_MARK = 8,	/* a stage marker (cause: enum mt_mark_kind) */
+	MT_REC_MARK_FD_LOST = 9,/* a process closed or replaced its marker fd
+				   (nr: the syscall that did it) */
 	MT_REC_TYPE_MAX,
 };
 
@@ -50,12 +55,41 @@ enum mt_cause {
 	MT_CAUSE_SYSCALL = 3,	/* inside syscall nr (addr = its first arg) */
 };
 
-/* x86_64 syscall numbers of the calls we record. */
+/* What a CHECKPOINT record saw the process read. */
+enum mt_ckpt_kind {
+	MT_CKPT_STATUS = 1,	/* /proc/{self,thread-self,PID}/status */
+	MT_CKPT_STATM = 2,	/* .../statm */
+	MT_CKPT_SMAPS_ROLLUP = 3,	/* .../smaps_rollup */
+	MT_CKPT_GETRUSAGE = 4,	/* getrusage(2) */
+};
+
+/* Where a MARK record came from. */
+enum mt_mark_kind {
+	MT_MARK_FD = 1,		/* a write to the MEMTRACE_MARK_FD file */
+	MT_MARK_USDT = 2,	/* the memtrace:mark USDT probe (mark.h) */
+};
+
+/* x86_64 syscall numbers of the calls we record or watch. */
+#define MT_NR_READ	0
+#define MT_NR_WRITE	1
+#define MT_NR_OPEN	2
+#define MT_NR_CLOSE	3
+#define MT_NR_LSEEK	8
 #define MT_NR_MMAP	9
 #define MT_NR_MUNMAP	11
 #define MT_NR_BRK	12
+#define MT_NR_PREAD64	17
 #define MT_NR_MREMAP	25
 #define MT_NR_MADVISE	28
+#define MT_NR_DUP2	33
+#define MT_NR_GETRUSAGE	98
+#define MT_NR_OPENAT	257
+#define MT_NR_DUP3	292
+#define MT_NR_CLOSE_RANGE	436
+
+/* A mark's name: the first bytes written (or passed to the probe), cut
+ * at this length; NUL-terminated only when shorter. */
+#define MT_LABEL_LEN	40
 
 struct mt_rec {
 	__u32 type;		/* enum mt_rec_type */
@@ -74,11 +108,18 @@ struct mt_rec {
 	__u32 ppid;		/* FORK/EXEC/ATTACH/EXIT: parent tgid */
 	__u32 group;		/* the traced tree this record belongs to */
 	__u32 pad;
-	char comm[MT_COMM_LEN];
-	/* EXIT only: what the kernel kept for the process */
-	__u64 peak_pages;
-	__u64 peak_ts_ns;
-	__u64 faults;
+	/* The tail is either a lifecycle record's or a mark's name: marks
+	 * reuse it instead of making every record (one per fault) longer. */
+	union {
+		struct {
+			char comm[MT_COMM_LEN];
+			/* EXIT only: what the kernel kept for the process */
+			__u64 peak_pages;
+			__u64 peak_ts_ns;
+			__u64 faults;
+		};
+		char label[MT_LABEL_LEN];	/* MARK */
+	};
 };
 
 /* procs map: one entry per traced process alive (key: tgid); deleted when
@@ -101,8 +142,11 @@ struct mt_proc {
 	__u32 ppid;
 	__u32 flags;		/* enum mt_proc_flags */
 	__u32 group;		/* inherited by followed children */
-	__u32 pad;
+	__u32 mark_fd;		/* launch: MEMTRACE_MARK_FD + 1 (0: none);
+				   inherited by followed children */
 	char comm[MT_COMM_LEN];
+	__u64 mark_file;	/* the struct file behind mark_fd at exec: a
+				   write to any fd of it is a mark */
 };
 
 /* exited map: a process's final state, from its exit until the loader has

@@ -41,10 +41,10 @@ KEEP_TMP = os.environ.get("KEEP_TMP", "") not in ("", "0")
 FILTER = os.environ.get("TEST_FILTER", "")
 
 HEADER = ("time_s,vmrss_kb,vmsize_kb,ts_ns,pid,tid,event,rss_anon_kb,rss_file_kb,"
-          "rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret")
+          "rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret,label,reported,reported_kb")
 NFIELDS = len(HEADER.split(","))
 EVENTS = {"rss", "mmap", "munmap", "mremap", "brk", "madvise", "fork", "exec",
-          "exit", "attach"}
+          "exit", "attach", "checkpoint", "mark", "mark_fd_lost", "log"}
 PAGE_KB = 4
 MIB_KB = 1024
 

@@ -184,7 +184,7 @@ static void test_csv_rows(void)
 	r.addr = 0x7f0000001000ULL;
 	r.ip = 0x401000;
 	CHECK_STR(fmt(&r, 1000000000ULL),
-		  "1.500000000,132,4000,2500000000,100,101,rss,40,80,12,4,200,fault,0x7f0000001000,0x401000,,\n");
+		  "1.500000000,132,4000,2500000000,100,101,rss,40,80,12,4,200,fault,0x7f0000001000,0x401000,,,,,\n");
 	end();
 
 	begin("csv rss row inside a syscall, and from another task");
@@ -192,13 +192,13 @@ static void test_csv_rows(void)
 	r.cause = MT_CAUSE_SYSCALL;
 	r.nr = MT_NR_MUNMAP;
 	r.addr = 0x1000;
-	CHECK(strstr(fmt(&r, 0), ",syscall:munmap,0x1000,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",syscall:munmap,0x1000,,,,,,\n") != NULL);
 	r.nr = 9999;
 	CHECK(strstr(fmt(&r, 0), ",syscall:9999,") != NULL);
 	r.cause = MT_CAUSE_OTHER;
-	CHECK(strstr(fmt(&r, 0), ",rss,40,80,12,4,200,other,,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",rss,40,80,12,4,200,other,,,,,,,\n") != NULL);
 	r.cause = MT_CAUSE_SELF;
-	CHECK(strstr(fmt(&r, 0), ",self,,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",self,,,,,,,\n") != NULL);
 	end();
 
 	begin("csv syscall rows: names, len, ret as address or errno");
@@ -207,15 +207,15 @@ static void test_csv_rows(void)
 	r.addr = 0;
 	r.len = 8 << 20;
 	r.ret = 0x7f1234560000LL;
-	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,0x7f1234560000\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,0x7f1234560000,,,\n") != NULL);
 	r.ret = -12;
-	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,-12\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,-12,,,\n") != NULL);
 	r.nr = MT_NR_MUNMAP;
 	r.ret = 0;
-	CHECK(strstr(fmt(&r, 0), ",munmap,") && strstr(fmt(&r, 0), ",8388608,0\n"));
+	CHECK(strstr(fmt(&r, 0), ",munmap,") && strstr(fmt(&r, 0), ",8388608,0,,,\n"));
 	r.nr = MT_NR_BRK;
 	r.ret = 0x560000000000LL;
-	CHECK(strstr(fmt(&r, 0), ",brk,40,80,12,4,200,,0x0,,,0x560000000000\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",brk,40,80,12,4,200,,0x0,,,0x560000000000,,,\n") != NULL);
 	r.nr = MT_NR_MREMAP;
 	CHECK(strstr(fmt(&r, 0), ",mremap,") != NULL);
 	r.nr = MT_NR_MADVISE;
@@ -227,14 +227,14 @@ static void test_csv_rows(void)
 	r = rec(MT_REC_FORK, 1000);
 	r.ppid = 99;
 	strcpy(r.comm, "my,\"odd\"");
-	CHECK(strstr(fmt(&r, 0), ",fork,") && strstr(fmt(&r, 0), ",\"my,\"\"odd\"\"\",,,,99\n"));
+	CHECK(strstr(fmt(&r, 0), ",fork,") && strstr(fmt(&r, 0), ",\"my,\"\"odd\"\"\",,,,99,,,\n"));
 	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
 	r = rec(MT_REC_EXIT, 1000);
 	strcpy(r.comm, "solver");
 	r.ret = 3 << 8;
-	CHECK(strstr(fmt(&r, 0), ",exit,40,80,12,4,200,solver,,,,3\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",exit,40,80,12,4,200,solver,,,,3,,,\n") != NULL);
 	r.ret = 9;	/* SIGKILL */
-	CHECK(strstr(fmt(&r, 0), ",solver,,,,137\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",solver,,,,137,,,\n") != NULL);
 	r.type = MT_REC_ATTACH;
 	CHECK(strstr(fmt(&r, 0), ",attach,") != NULL);
 	r.type = MT_REC_EXEC;
@@ -629,9 +629,9 @@ static void test_csv_reader(void)
 
 	begin("csv reader: memtrace rows, quoted comm, events");
 	p = write_tmp(CSV_HEADER "\n"
-		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,\"a,b\",,,,1\n"
-		      "0.6,104,200,600001000,7,7,rss,54,50,0,0,104,fault,0x1,0x2,,\n"
-		      "0.7,104,300,700001000,7,7,mmap,54,50,0,0,104,,0x0,,4096,0x7f0000\n");
+		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,\"a,b\",,,,1,,,\n"
+		      "0.6,104,200,600001000,7,7,rss,54,50,0,0,104,fault,0x1,0x2,,,,,\n"
+		      "0.7,104,300,700001000,7,7,mmap,54,50,0,0,104,,0x0,,4096,0x7f0000,,,\n");
 	CHECK(csvr__open(&r, p) == 0);
 	CHECK(csvr__next(&r, &row) == 1 && row.ts_ns == 500001000 && row.pid == 7 && row.vmrss_kb == 100);
 	CHECK(r.t0_ns == 1000);

@@ -11,18 +11,18 @@ const char *syscall_name(unsigned int nr)
 {
 	/* the syscalls that usually move RSS, x86_64 numbering */
 	static const struct { unsigned int nr; const char *name; } tab[] = {
-		{ 0, "read" }, { 1, "write" }, { 9, "mmap" }, { 10, "mprotect" },
+		{ 0, "read" }, { 1, "write" }, { 2, "open" }, { 3, "close" }, { 9, "mmap" }, { 10, "mprotect" },
 		{ 11, "munmap" }, { 12, "brk" }, { 16, "ioctl" }, { 17, "pread64" },
-		{ 19, "readv" }, { 25, "mremap" }, { 26, "msync" }, { 28, "madvise" },
+		{ 19, "readv" }, { 25, "mremap" }, { 26, "msync" }, { 28, "madvise" }, { 33, "dup2" },
 		{ 40, "sendfile" }, { 45, "recvfrom" }, { 47, "recvmsg" },
 		{ 56, "clone" }, { 57, "fork" }, { 58, "vfork" }, { 59, "execve" },
-		{ 60, "exit" }, { 62, "kill" }, { 149, "mlock" }, { 151, "mlockall" },
+		{ 60, "exit" }, { 62, "kill" }, { 98, "getrusage" }, { 149, "mlock" }, { 151, "mlockall" },
 		{ 202, "futex" }, { 221, "fadvise64" }, { 231, "exit_group" },
 		{ 237, "mbind" }, { 257, "openat" }, { 275, "splice" },
-		{ 279, "move_pages" }, { 285, "fallocate" }, { 295, "preadv" },
+		{ 279, "move_pages" }, { 285, "fallocate" }, { 292, "dup3" }, { 295, "preadv" },
 		{ 310, "process_vm_readv" }, { 311, "process_vm_writev" },
 		{ 319, "memfd_create" }, { 322, "execveat" }, { 325, "mlock2" },
-		{ 435, "clone3" }, { 440, "process_madvise" },
+		{ 435, "clone3" }, { 436, "close_range" }, { 440, "process_madvise" },
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
@@ -39,6 +39,10 @@ const char *rec_event_name(const struct mt_rec *r)
 	case MT_REC_EXEC:	return "exec";
 	case MT_REC_EXIT:	return "exit";
 	case MT_REC_ATTACH:	return "attach";
+	case MT_REC_CHECKPOINT:	return "checkpoint";
+	case MT_REC_MARK:	return "mark";
+	case MT_REC_MARK_FD_LOST: return "mark_fd_lost";
+	case MT_REC_LOG:	return "log";
 	case MT_REC_SYSCALL:
 		switch (r->nr) {
 		case MT_NR_MMAP:	return "mmap";
@@ -50,6 +54,17 @@ const char *rec_event_name(const struct mt_rec *r)
 		return "syscall";
 	}
 	return NULL;
+}
+
+const char *ckpt_kind_name(unsigned int kind)
+{
+	switch (kind) {
+	case MT_CKPT_STATUS:		return "status";
+	case MT_CKPT_STATM:		return "statm";
+	case MT_CKPT_SMAPS_ROLLUP:	return "smaps_rollup";
+	case MT_CKPT_GETRUSAGE:		return "getrusage";
+	}
+	return "unknown";
 }
 
 int exit_status_code(int st)
@@ -79,6 +94,33 @@ static int csv_field(char *buf, size_t len, const char *s, size_t max)
 		return -1;
 	buf[o] = 0;
 	return (int)o;
+}
+
+/* Text from a program (a mark's name, a log line) as one CSV field: up to
+ * max bytes, cut at the first newline, other control characters as
+ * spaces, quoted when it holds a comma or a quote. Returns the end. */
+static char *put_text(char *p, const char *s, size_t max)
+{
+	size_t n = 0;
+	bool quote;
+
+	while (n < max && s[n] && s[n] != '\n')
+		n++;
+	if (n && s[n - 1] == '\r')
+		n--;
+	quote = memchr(s, ',', n) || memchr(s, '"', n);
+	if (quote)
+		*p++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"')
+			*p++ = '"';
+		*p++ = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+	}
+	if (quote)
+		*p++ = '"';
+	return p;
 }
 
 void rec_sort(struct mt_rec *r, size_t n)
@@ -183,16 +225,13 @@ static char *put_secs(char *p, int64_t ns)
 	return p;
 }
 
-int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
-		   uint64_t start_ns, unsigned int page_kb)
+/* The columns up to cause, without it: the same for every row type. */
+static char *put_state(char *p, const struct mt_rec *r, const char *ev, uint64_t start_ns,
+		       unsigned int page_kb)
 {
 	int64_t anon = r->pages[MT_ANON] * page_kb, file = r->pages[MT_FILE] * page_kb;
 	int64_t shmem = r->pages[MT_SHMEM] * page_kb, swap = r->pages[MT_SWAP] * page_kb;
-	const char *ev = rec_event_name(r), *sc;
-	char comm[2 * MT_COMM_LEN + 3], *p = buf;
 
-	if (!ev || len < 512)
-		return -1;
 	p = put_secs(p, (int64_t)(r->ts_ns - start_ns));
 	*p++ = ',';
 	p = put_i64(p, anon + file + shmem);
@@ -217,6 +256,41 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 	*p++ = ',';
 	p = put_i64(p, (int64_t)r->tree_pages * page_kb);
 	*p++ = ',';
+	return p;
+}
+
+int csv_format_log_row(char *buf, size_t len, const struct mt_rec *r, uint64_t start_ns,
+		       unsigned int page_kb, const char *stream, const char *line,
+		       const char *reported, int64_t reported_kb)
+{
+	char *p = buf;
+
+	/* 1 KiB of line, 128 of value, each doubled at worst by quoting */
+	if (len < 2 * 1024 + 2 * 128 + 512)
+		return -1;
+	p = put_state(p, r, "log", start_ns, page_kb);
+	p = put_str(p, stream);
+	p = put_str(p, ",,,,,");
+	p = put_text(p, line, 1024);
+	*p++ = ',';
+	p = put_text(p, reported, 128);
+	*p++ = ',';
+	if (reported_kb >= 0)
+		p = put_i64(p, reported_kb);
+	*p++ = '\n';
+	*p = 0;
+	return (int)(p - buf);
+}
+
+int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
+		   uint64_t start_ns, unsigned int page_kb)
+{
+	const char *ev = rec_event_name(r), *sc;
+	char comm[2 * MT_COMM_LEN + 3], *p = buf;
+
+	if (!ev || r->type == MT_REC_LOG || len < 512)
+		return -1;
+	p = put_state(p, r, ev, start_ns, page_kb);
 	/* cause,addr,ip,len,ret */
 	switch (r->type) {
 	case MT_REC_RSS:
@@ -257,6 +331,39 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		else
 			p = put_i64(p, r->ret);
 		break;
+	case MT_REC_CHECKPOINT:
+		/* what was read, the fd (getrusage: who), bytes read */
+		p = put_str(p, ckpt_kind_name(r->cause));
+		*p++ = ',';
+		p = put_i64(p, (int64_t)r->addr);
+		p = put_str(p, ",,,");
+		p = put_i64(p, r->ret);
+		p = put_str(p, ",,,\n");
+		*p = 0;
+		return (int)(p - buf);
+	case MT_REC_MARK:
+		/* source, fd, bytes written, then the name */
+		p = put_str(p, r->cause == MT_MARK_USDT ? "usdt," : "fd,");
+		if (r->cause != MT_MARK_USDT)
+			p = put_i64(p, (int64_t)r->addr);
+		p = put_str(p, ",,");
+		if (r->cause != MT_MARK_USDT)
+			p = put_u64(p, r->len);
+		p = put_str(p, ",,");
+		p = put_text(p, r->label, MT_LABEL_LEN);
+		p = put_str(p, ",,\n");
+		*p = 0;
+		return (int)(p - buf);
+	case MT_REC_MARK_FD_LOST:
+		sc = syscall_name(r->nr);
+		p = sc ? put_str(p, sc) : put_u64(p, r->nr);
+		*p++ = ',';
+		p = put_i64(p, (int64_t)r->addr);
+		p = put_str(p, ",,,");
+		p = put_i64(p, r->ret);
+		p = put_str(p, ",,,\n");
+		*p = 0;
+		return (int)(p - buf);
 	default: /* fork, exec, attach, exit: the comm, then the ret column */
 		if (csv_field(comm, sizeof(comm), r->comm, sizeof(r->comm)) < 0)
 			return -1;
@@ -267,7 +374,7 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		else
 			p = put_u64(p, r->ppid);
 	}
-	*p++ = '\n';
+	p = put_str(p, ",,,\n");
 	*p = 0;
 	return (int)(p - buf);
 }

@@ -9,8 +9,14 @@
 #include "memtrace.h"
 
 #define CSV_HEADER "time_s,vmrss_kb,vmsize_kb,ts_ns,pid,tid,event,rss_anon_kb," \
-		   "rss_file_kb,rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret"
-#define CSV_COLUMNS 17
+		   "rss_file_kb,rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret," \
+		   "label,reported,reported_kb"
+#define CSV_COLUMNS 20
+/* The first 17 columns are a contract; later ones are appended only. */
+#define CSV_FIXED_COLUMNS 17
+
+/* A log row's state record: userspace-made, never from the kernel. */
+#define MT_REC_LOG 100
 
 /* Name of a record type as it appears in the CSV `event` column. */
 const char *rec_event_name(const struct mt_rec *r);
@@ -34,6 +40,16 @@ size_t rec_ready(const struct mt_rec *r, size_t n, uint64_t cutoff_ns);
  * does not fit. page_kb: page size in KiB. */
 int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		   uint64_t start_ns, unsigned int page_kb);
+/* A `log` row: a line of the command's output that --checkpoint-regex
+ * matched. r holds the state of the process the row is given to (its last
+ * record) and the line's time; reported: the captured text; reported_kb:
+ * it in kB, or < 0 when its unit is unknown. buf should hold 2 KiB: the
+ * line is cut to 1 KiB. */
+int csv_format_log_row(char *buf, size_t len, const struct mt_rec *r, uint64_t start_ns,
+		       unsigned int page_kb, const char *stream, const char *line,
+		       const char *reported, int64_t reported_kb);
+/* Name of a checkpoint kind / mark source as in the `cause` column. */
+const char *ckpt_kind_name(unsigned int kind);
 
 /*
  * Output that is whole lines at every moment: rows are appended to a memory
