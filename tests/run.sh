@@ -4,8 +4,8 @@
 # Runs every test: the C unit tests (.output/unit_tests), the real-kernel
 # BPF integration tests (tests/test_bpf.py) and the spike analysis on real
 # traces (tests/test_spikes.py), the memory gate (tests/test_gate.py) and
-# regressions found in review (tests/test_regress.py), then prints one last
-# line:
+# regressions found in review (tests/test_regress.py) and checkpoint
+# validation (tests/test_checkpoints.py), then prints one last line:
 #
 #   N passed, N failed, N skipped
 #
@@ -67,6 +67,7 @@ run_suite "BPF tests" bpf "$PYTHON" tests/test_bpf.py
 run_suite "spike tests" spikes "$PYTHON" tests/test_spikes.py
 run_suite "gate tests" gate "$PYTHON" tests/test_gate.py
 run_suite "regression tests" regress "$PYTHON" tests/test_regress.py
+run_suite "checkpoint tests" checkpoints "$PYTHON" tests/test_checkpoints.py
 
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

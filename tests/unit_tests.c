@@ -14,6 +14,7 @@
 #include "units.h"
 #include "spikes.h"
 #include "csvread.h"
+#include "validate.h"
 
 static int passed, failed, current_failed;
 static const char *current;
@@ -239,6 +240,53 @@ static void test_csv_rows(void)
 	CHECK(strstr(fmt(&r, 0), ",attach,") != NULL);
 	r.type = MT_REC_EXEC;
 	CHECK(strstr(fmt(&r, 0), ",exec,") != NULL);
+	end();
+
+	begin("csv checkpoint, mark and mark_fd_lost rows");
+	r = rec(MT_REC_CHECKPOINT, 1000);
+	r.cause = MT_CKPT_STATUS;
+	r.addr = 3;
+	r.ret = 1416;
+	CHECK(strstr(fmt(&r, 0), ",checkpoint,40,80,12,4,200,status,3,,,1416,,,\n") != NULL);
+	r.cause = MT_CKPT_GETRUSAGE;
+	r.addr = 0;
+	r.ret = 0;
+	CHECK(strstr(fmt(&r, 0), ",getrusage,0,,,0,,,\n") != NULL);
+	r = rec(MT_REC_MARK, 1000);
+	r.cause = MT_MARK_FD;
+	r.addr = 3;
+	r.len = 13;
+	memcpy(r.label, "frame,\"7\"\nmore", 15);
+	CHECK(strstr(fmt(&r, 0), ",mark,40,80,12,4,200,fd,3,,13,,\"frame,\"\"7\"\"\",,\n") != NULL);
+	/* a full label is not NUL-terminated: cut at MT_LABEL_LEN */
+	memset(r.label, 'x', MT_LABEL_LEN);
+	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
+	CHECK(strstr(fmt(&r, 0), ",xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,,\n") != NULL);
+	r.cause = MT_MARK_USDT;
+	strcpy(r.label, "pose_detection");
+	CHECK(strstr(fmt(&r, 0), ",usdt,,,,,pose_detection,,\n") != NULL);
+	r = rec(MT_REC_MARK_FD_LOST, 1000);
+	r.nr = MT_NR_DUP2;
+	r.addr = 3;
+	r.ret = 3;
+	CHECK(strstr(fmt(&r, 0), ",mark_fd_lost,40,80,12,4,200,dup2,3,,,3,,,\n") != NULL);
+	end();
+
+	begin("csv log rows: the line and the value, quoted, kB or empty");
+	{
+		char big[4096];
+
+		r = rec(MT_REC_LOG, 1000);
+		CHECK(csv_format_log_row(big, sizeof(big), &r, 0, 4, "stderr", "Peak RSS: 1,5 GB",
+					 "1,5 GB", -1) > 0);
+		CHECK(strstr(big, ",log,40,80,12,4,200,stderr,,,,,\"Peak RSS: 1,5 GB\",\"1,5 GB\",\n") != NULL);
+		CHECK(csv_format_log_row(big, sizeof(big), &r, 0, 4, "stdout", "RSS: 5 MB", "5 MB",
+					 5120) > 0);
+		CHECK(strstr(big, ",stdout,,,,,RSS: 5 MB,5 MB,5120\n") != NULL);
+		CHECK(count_fields(big) == CSV_COLUMNS);
+		CHECK(csv_format_log_row(big, 100, &r, 0, 4, "stdout", "x", "1 B", 0) < 0);
+		CHECK(csv_format_row(big, sizeof(big), &r, 0, 4) < 0);	/* not a kernel record */
+	}
 	end();
 
 	begin("csv: every row has the header's column count; unknown type refused");
@@ -678,6 +726,114 @@ static void test_csv_reader(void)
 	end();
 }
 
+static int64_t rep_kb(const char *s, bool si)
+{
+	int64_t v = -7;
+	int e = parse_reported_kb(s, si, &v);
+
+	return e == -EDOM ? -2 : e ? -1 : v;
+}
+
+static void test_reported_units(void)
+{
+	begin("reported values: units, spaces, conventions");
+	CHECK(rep_kb("657 MB", false) == 657 * 1024);
+	CHECK(rep_kb("657MB", false) == 657 * 1024);
+	CHECK(rep_kb("657 MiB", false) == 657 * 1024);
+	CHECK(rep_kb("657 MB", true) == 641602);	/* 657e6 / 1024, rounded */
+	CHECK(rep_kb("657 MiB", true) == 657 * 1024);	/* binary whatever --si */
+	CHECK(rep_kb("1.5 GiB", false) == 1572864);
+	CHECK(rep_kb("1.5G", false) == 1572864);
+	CHECK(rep_kb("812340 kB", false) == 812340);
+	CHECK(rep_kb("812340 KiB", false) == 812340);
+	CHECK(rep_kb("812340K", false) == 812340);
+	CHECK(rep_kb("2048 B", false) == 2);
+	CHECK(rep_kb("1000 B", false) == 1);		/* rounded to the nearest kB */
+	CHECK(rep_kb(" 12.25 MB ", false) == 12544);
+	end();
+
+	begin("reported values: unknown unit, no unit, not a number");
+	CHECK(rep_kb("657 pages", false) == -2);
+	CHECK(rep_kb("657 Mb/s", false) == -2);
+	CHECK(rep_kb("657", false) == -2);
+	CHECK(rep_kb("", false) == -1);
+	CHECK(rep_kb("MB", false) == -1);
+	CHECK(rep_kb("-5 MB", false) == -1);
+	CHECK(rep_kb("0x10 MB", false) < 0);
+	end();
+}
+
+static void vrow(struct validation *v, uint64_t ts, int64_t kb, const char *ev,
+		 const char *label, const char *reported)
+{
+	CHECK(validation__row(v, ts, ts, 7, kb, ev, ev[0] == 'c' ? "status" : "", label,
+			      reported) == 0);
+}
+
+static void test_validation(void)
+{
+	struct v_cfg cfg = { .compare = V_CMP_AUTO, .tol_pct = 5 };
+	struct validation v;
+
+	begin("validate: max since previous checkpoint, excess over both");
+	validation__init(&v, &cfg);
+	vrow(&v, 10, 1000, "exec", "", "");
+	vrow(&v, 20, 1000, "checkpoint", "", "");
+	vrow(&v, 30, 5000, "rss", "", "");	/* a transient of 4000 */
+	vrow(&v, 40, 1200, "rss", "", "");
+	vrow(&v, 50, 1200, "checkpoint", "", "");
+	vrow(&v, 55, 1200, "log", "RSS now: 1.25 MB", "1.25 MB");	/* 1280: +80 */
+	vrow(&v, 60, 3000, "rss", "", "");
+	vrow(&v, 70, 3000, "checkpoint", "", "");
+	vrow(&v, 80, 9000, "rss", "", "");	/* after the last checkpoint */
+	vrow(&v, 90, 2000, "rss", "", "");
+	vrow(&v, 95, 2000, "log", "Peak RSS: 3000 kB", "3000 kB");
+	validation__finish(&v);
+	CHECK(v.ncps == 3);
+	CHECK(v.cps[0].max_since_prev_kb == 1000 && v.cps[0].excess_kb == 0 &&
+	      v.cps[0].prev_exact_kb == -1);
+	CHECK(v.cps[1].max_since_prev_kb == 5000 && v.cps[1].excess_kb == 3800 &&
+	      v.cps[1].max_since_prev_ts_ns == 30);
+	/* a rise to the next checkpoint is seen by it: no excess */
+	CHECK(v.cps[2].max_since_prev_kb == 3000 && v.cps[2].excess_kb == 0);
+	CHECK(v.cps[2].peak_so_far_kb == 5000);
+	CHECK(v.worst_excess == 1);
+	CHECK(v.ntails == 1 && v.tails[0].excess_kb == 6000 && v.tails[0].max_ts_ns == 80);
+	end();
+
+	begin("validate: pairing with the checkpoint before, rss vs peak, verdict");
+	CHECK(v.nrep == 2);
+	CHECK(v.rep[0].cp == 1 && v.rep[0].cmp == V_CMP_RSS && v.rep[0].kb == 1280 &&
+	      v.rep[0].ref_kb == 1200 && v.rep[0].diff_kb == 80);
+	/* "Peak" compares with the exact peak up to its checkpoint (3) */
+	CHECK(v.rep[1].cp == 2 && v.rep[1].cmp == V_CMP_PEAK && v.rep[1].ref_kb == 5000 &&
+	      v.rep[1].diff_kb == -2000);
+	CHECK(v.worst_error == 1);
+	CHECK(v.app_peak_rep == 1 && v.app_peak_kb == 3000);
+	CHECK(v.true_peak_kb == 9000 && v.true_peak_ts_ns == 80);
+	CHECK(v.peak_trusted == 0);
+	CHECK(v.checkpoint_max_kb == 3000);
+	validation__free(&v);
+	end();
+
+	begin("validate: a trusted peak, an unknown unit, a value before any checkpoint");
+	cfg.tol_pct = 5;
+	validation__init(&v, &cfg);
+	vrow(&v, 10, 1000, "rss", "", "");
+	vrow(&v, 15, 1000, "log", "early: 1000 kB", "1000 kB");
+	vrow(&v, 20, 2000, "checkpoint", "", "");
+	vrow(&v, 30, 2000, "log", "max: 12 parsecs", "12 parsecs");
+	vrow(&v, 40, 2000, "log", "HWM 1.96 MB", "1.96 MB");	/* 2007 kB */
+	validation__finish(&v);
+	CHECK(v.nrep == 3 && v.rep[0].cp == -1 && v.rep[0].ref_kb == 1000 && v.rep[0].diff_kb == 0);
+	CHECK(v.rep[1].kb < 0 && v.unknown_units == 1);
+	CHECK(v.app_peak_kb == 2007 && v.peak_trusted == 1);
+	CHECK(v.worst_error == 2);
+	CHECK(line_says_peak("VmHWM") && line_says_peak("MAX rss") && !line_says_peak("RSS now"));
+	validation__free(&v);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -689,6 +845,8 @@ int main(void)
 	test_session();
 	test_spikes_synthetic();
 	test_csv_reader();
+	test_reported_units();
+	test_validation();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -108,6 +108,7 @@ int csvr__open(struct csv_reader *r, const char *path)
 	memset(r, 0, sizeof(*r));
 	r->path = path;
 	r->c_ts = r->c_time = r->c_pid = r->c_rss = r->c_event = r->c_cause = -1;
+	r->c_label = r->c_reported = -1;
 	r->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
 	if (r->fd < 0) {
 		snprintf(r->err, sizeof(r->err), "cannot open %s: %s", path, strerror(errno));
@@ -151,6 +152,10 @@ int csvr__open(struct csv_reader *r, const char *path)
 			r->c_event = i;
 		else if (!strcmp(c, "cause"))
 			r->c_cause = i;
+		else if (!strcmp(c, "label"))
+			r->c_label = i;
+		else if (!strcmp(c, "reported"))
+			r->c_reported = i;
 	}
 	r->ncols = nf;
 	if (r->c_rss < 0 || (r->c_ts < 0 && r->c_time < 0)) {
@@ -255,6 +260,10 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 				r->t0_ns = row->ts_ns - (uint64_t)(t * 1e9 + 0.5);
 		}
 	}
+	row->event = r->c_event >= 0 ? f[r->c_event] : "";
+	row->cause = r->c_cause >= 0 ? f[r->c_cause] : "";
+	row->label = r->c_label >= 0 ? f[r->c_label] : "";
+	row->reported = r->c_reported >= 0 ? f[r->c_reported] : "";
 	row->ev = r->c_event >= 0 ?
 		event_of(f[r->c_event], r->c_cause >= 0 ? f[r->c_cause] : NULL) : SEV_OTHER;
 	return 1;

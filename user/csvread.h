@@ -14,6 +14,9 @@ struct csv_row {
 	pid_t pid;		/* 0 when the file has no pid column */
 	int64_t vmrss_kb;
 	enum spike_ev ev;
+	/* Text columns of this row ("" when the file has none), valid until
+	 * the next csvr__next(). */
+	const char *event, *cause, *label, *reported;
 };
 
 struct csv_reader {
@@ -25,6 +28,7 @@ struct csv_reader {
 	uint64_t line;
 	int ncols;
 	int c_ts, c_time, c_pid, c_rss, c_event, c_cause;	/* -1: absent */
+	int c_label, c_reported;				/* -1: absent */
 	uint64_t t0_ns;		/* ts_ns at time_s = 0 (from the first row) */
 	bool have_t0;
 	char err[512];

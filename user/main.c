@@ -81,6 +81,8 @@ static const char doc[] =
 "USAGE: memtrace-bpf [record] [OPTIONS] -- COMMAND [ARGS...]\n"
 "       memtrace-bpf [record] [OPTIONS] -p PID[,PID...]\n"
 "       memtrace-bpf spikes TRACE.csv [OPTIONS]   (memtrace-bpf spikes --help)\n"
+"       memtrace-bpf validate TRACE.csv [OPTIONS] (checkpoints vs the timeline)\n"
+"       memtrace-bpf stages TRACE.csv [OPTIONS]   (per-stage memory, from marks)\n"
 "\n"
 "Launch mode traces COMMAND from its first instruction (and its children);\n"
 "attach mode starts from the exact state of running processes. Writes a CSV\n"
@@ -480,6 +482,14 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "spikes")) {
 		argv[1] = "memtrace-bpf spikes";	/* argp's name in its messages */
 		return cmd_spikes(argc - 1, argv + 1);
+	}
+	if (argc > 1 && !strcmp(argv[1], "validate")) {
+		argv[1] = "memtrace-bpf validate";
+		return cmd_validate(argc - 1, argv + 1);
+	}
+	if (argc > 1 && !strcmp(argv[1], "stages")) {
+		argv[1] = "memtrace-bpf stages";
+		return cmd_stages(argc - 1, argv + 1);
 	}
 	if (argc > 1 && !strcmp(argv[1], "record")) {
 		argv[1] = argv[0];

@@ -124,3 +124,62 @@ char *format_duration(uint64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
 	return buf;
 }
+
+int parse_reported_kb(const char *s, bool si, int64_t *kb)
+{
+	static const struct unit bin[] = {
+		{ "B", 1 }, { "K", 1ULL << 10 }, { "KB", 1ULL << 10 }, { "KiB", 1ULL << 10 },
+		{ "M", 1ULL << 20 }, { "MB", 1ULL << 20 }, { "MiB", 1ULL << 20 },
+		{ "G", 1ULL << 30 }, { "GB", 1ULL << 30 }, { "GiB", 1ULL << 30 },
+		{ "T", 1ULL << 40 }, { "TB", 1ULL << 40 }, { "TiB", 1ULL << 40 },
+		{ NULL, 0 },
+	};
+	static const struct unit dec[] = {
+		{ "B", 1 }, { "K", 1ULL << 10 }, { "KB", 1e3 }, { "KiB", 1ULL << 10 },
+		{ "M", 1ULL << 20 }, { "MB", 1e6 }, { "MiB", 1ULL << 20 },
+		{ "G", 1ULL << 30 }, { "GB", 1e9 }, { "GiB", 1ULL << 30 },
+		{ "T", 1ULL << 40 }, { "TB", 1e12 }, { "TiB", 1ULL << 40 },
+		{ NULL, 0 },
+	};
+	char buf[64];
+	size_t n = 0, o = 0;
+	uint64_t bytes;
+	const char *p = s;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	n = strlen(p);
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
+		n--;
+	if (!n || n >= sizeof(buf))
+		return -EINVAL;
+	/* "657 MB" and "657MB" alike: drop one run of blanks before the unit */
+	for (size_t i = 0; i < n; i++) {
+		if ((p[i] == ' ' || p[i] == '\t') && i && isdigit((unsigned char)p[i - 1]))
+			continue;
+		buf[o++] = p[i];
+	}
+	buf[o] = 0;
+	if (!isdigit((unsigned char)buf[0]) && buf[0] != '.')
+		return -EINVAL;
+	{
+		size_t d = 0;
+
+		while (isdigit((unsigned char)buf[d]) || buf[d] == '.')
+			d++;
+		if (!buf[d])
+			return -EDOM;	/* a bare number: which unit? */
+	}
+	if (parse_scaled(buf, si ? dec : bin, -1, &bytes)) {
+		/* a number then something: an unknown unit unless the
+		 * number itself is bad */
+		char *end;
+
+		strtod(buf, &end);
+		return end > buf && isalpha((unsigned char)*end) ? -EDOM : -EINVAL;
+	}
+	if (bytes / 1024 > (uint64_t)INT64_MAX)
+		return -ERANGE;
+	*kb = (int64_t)((bytes + 512) / 1024);
+	return 0;
+}

@@ -3,6 +3,7 @@
 #ifndef MEMTRACE_UNITS_H
 #define MEMTRACE_UNITS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -13,6 +14,13 @@ int parse_size(const char *s, uint64_t *bytes);
 /* "250us", "10ms", "1.5s", "2m", "1h", "500ns"; a bare number is seconds.
  * Returns 0, or -EINVAL / -ERANGE. */
 int parse_duration(const char *s, uint64_t *ns);
+
+/* A memory figure as an application printed it ("657 MB", "1.5GiB",
+ * "812340 kB") in kB, rounded. KB/MB/GB/TB are 1024-based, as in /proc's
+ * "kB" and most tools' "MB" (si: 1000-based); KiB/MiB/GiB/TiB and K/M/G/T
+ * are 1024-based; B is bytes. Returns 0, -EDOM for a unit it does not know
+ * or no unit at all, -EINVAL when it is not a number. */
+int parse_reported_kb(const char *s, bool si, int64_t *kb);
 
 /* Parses a positive decimal integer that fits in an int (PIDs, counts). */
 int parse_uint(const char *s, unsigned long max, unsigned long *out);

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* memtrace-bpf validate TRACE.csv: an application's own memory readings
+ * and printed figures against the exact timeline. */
+#include <argp.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cmds.h"
+#include "csvread.h"
+#include "output.h"
+#include "units.h"
+#include "validate.h"
+
+static struct {
+	const char *trace;
+	struct v_cfg cfg;
+	bool json;
+	pid_t only_pid;
+} va;
+
+enum { OPT_FORMAT = 1200, OPT_PID, OPT_COMPARE, OPT_TOLERANCE, OPT_SI };
+
+static const char doc[] =
+"Check an application's own memory measurements against the exact timeline.\n"
+"\n"
+"USAGE: memtrace-bpf validate TRACE.csv [OPTIONS]\n"
+"\n"
+"Each checkpoint (a read of /proc/self/status, statm, smaps_rollup, or a\n"
+"getrusage call, recorded automatically) is listed with the exact RSS at that\n"
+"instant and the true peak since the previous checkpoint: how far memory\n"
+"went beyond what either checkpoint saw. Values the application printed\n"
+"(record with --checkpoint-regex) are paired with the latest checkpoint at or\n"
+"before their log line, and compared with its RSS, or with the exact peak so\n"
+"far when the line speaks of a peak (peak, max, HWM, high; see --compare).\n"
+"Units: B; K, KB, KiB, M, MB, MiB, G, GB, GiB (KB/MB/GB 1024-based unless\n"
+"--si). The verdict names the largest error, the largest excursion no\n"
+"checkpoint saw, and whether the application's peak figure can be trusted.\n"
+"\n"
+"EXAMPLES:\n"
+"  memtrace-bpf validate trace.csv                  # table and verdict\n"
+"  memtrace-bpf validate trace.csv --format json    # \"checkpoints\": [...]\n"
+"  memtrace-bpf validate trace.csv --compare peak   # values are peaks\n"
+"  memtrace-bpf validate trace.csv --tolerance 2%   # stricter peak verdict\n"
+"\n"
+"Exit status: 0 report written; 1 the trace cannot be read or has no\n"
+"checkpoint; 2 bad command line.\n"
+"\n"
+"OPTIONS:";
+
+static const struct argp_option opts[] = {
+	{ "format", OPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
+	{ "pid", OPT_PID, "PID", 0, "Only this process's checkpoints", 0 },
+	{ "compare", OPT_COMPARE, "auto|rss|peak", 0, "What a reported value is compared with (default auto: peak when the line says peak/max/HWM/high)", 0 },
+	{ "tolerance", OPT_TOLERANCE, "PCT%|SIZE", 0, "How close the reported peak must be to the true peak to be trusted (default 5%)", 0 },
+	{ "si", OPT_SI, NULL, 0, "Read KB, MB, GB in reported values as 1000-based", 0 },
+	{},
+};
+
+static void usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "memtrace-bpf validate: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'memtrace-bpf validate --help'.\n");
+	exit(2);
+}
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	unsigned long u;
+
+	switch (key) {
+	case OPT_FORMAT:
+		if (!strcmp(arg, "json"))
+			va.json = true;
+		else if (!strcmp(arg, "table"))
+			va.json = false;
+		else
+			usage_err("--format %s: use table or json", arg);
+		break;
+	case OPT_PID:
+		if (parse_uint(arg, 0x7fffffff, &u) || !u)
+			usage_err("--pid %s: not a PID", arg);
+		va.only_pid = (pid_t)u;
+		break;
+	case OPT_COMPARE:
+		if (!strcmp(arg, "auto"))
+			va.cfg.compare = V_CMP_AUTO;
+		else if (!strcmp(arg, "rss"))
+			va.cfg.compare = V_CMP_RSS;
+		else if (!strcmp(arg, "peak"))
+			va.cfg.compare = V_CMP_PEAK;
+		else
+			usage_err("--compare %s: use auto, rss or peak", arg);
+		break;
+	case OPT_TOLERANCE: {
+		size_t n = strlen(arg);
+		uint64_t b;
+
+		if (n > 1 && arg[n - 1] == '%') {
+			char num[32], *end;
+			double pct;
+
+			snprintf(num, sizeof(num), "%.*s", (int)(n - 1), arg);
+			pct = strtod(num, &end);
+			if (*end || end == num || num[0] == '-' || pct < 0 || pct > 100)
+				usage_err("--tolerance %s: a percentage from 0%% to 100%% (e.g. 5%%)", arg);
+			va.cfg.tol_pct = pct;
+			va.cfg.tol_kb = 0;
+		} else {
+			if (parse_size(arg, &b) || b < 1024)
+				usage_err("--tolerance %s: a percentage (5%%) or a size of 1K or more (10M)", arg);
+			va.cfg.tol_kb = (int64_t)(b / 1024);
+		}
+		break;
+	}
+	case OPT_SI:
+		va.cfg.si = true;
+		break;
+	case ARGP_KEY_ARG:
+		if (va.trace)
+			usage_err("one trace at a time (got %s and %s)", va.trace, arg);
+		va.trace = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!va.trace)
+			usage_err("which trace? e.g. memtrace-bpf validate trace.csv");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	(void)st;
+	return 0;
+}
+
+static char *kb_str(int64_t v, char *buf, size_t len)
+{
+	if (v < 0) {
+		format_size((uint64_t)-v * 1024, buf + 1, len - 1);
+		buf[0] = '-';
+		return buf;
+	}
+	return format_size((uint64_t)v * 1024, buf, len);
+}
+
+static double rel(uint64_t ts, uint64_t t0)
+{
+	return ((double)(int64_t)(ts - t0)) / 1e9;
+}
+
+static void json_reported(struct jw *w, const char *key, const struct v_reported *r,
+			  uint64_t t0)
+{
+	jw_obj(w, key);
+	jw_u64(w, "ts_ns", r->ts_ns);
+	jw_f64(w, "time_s", rel(r->ts_ns, t0), 9);
+	jw_u64(w, "trace_line", r->line);
+	jw_str(w, "text", r->text);
+	jw_str(w, "log", r->log);
+	if (r->kb >= 0)
+		jw_i64(w, "reported_kb", r->kb);
+	else
+		jw_null(w, "reported_kb");
+	jw_str(w, "compared_to", r->cmp == V_CMP_PEAK ? "peak_so_far" : "rss");
+	jw_i64(w, "reference_kb", r->ref_kb);
+	if (r->kb >= 0)
+		jw_i64(w, "diff_kb", r->diff_kb);
+	else
+		jw_null(w, "diff_kb");
+	jw_obj_end(w);
+}
+
+static void print_json(const struct validation *v, uint64_t t0)
+{
+	struct jw w;
+
+	jw_begin(&w, stdout);
+	jw_obj(&w, NULL);
+	jw_str(&w, "trace", va.trace);
+	jw_u64(&w, "rows", v->rows);
+	jw_arr(&w, "checkpoints");
+	for (size_t i = 0; i < v->ncps; i++) {
+		const struct v_checkpoint *c = &v->cps[i];
+
+		jw_obj(&w, NULL);
+		jw_u64(&w, "index", i + 1);
+		jw_i64(&w, "pid", c->pid);
+		jw_u64(&w, "ts_ns", c->ts_ns);
+		jw_f64(&w, "time_s", rel(c->ts_ns, t0), 9);
+		jw_str(&w, "source", c->source);
+		jw_i64(&w, "exact_kb", c->exact_kb);
+		jw_i64(&w, "peak_so_far_kb", c->peak_so_far_kb);
+		jw_i64(&w, "max_since_prev_kb", c->max_since_prev_kb);
+		jw_u64(&w, "max_since_prev_ts_ns", c->max_since_prev_ts_ns);
+		if (c->prev_exact_kb >= 0)
+			jw_i64(&w, "prev_exact_kb", c->prev_exact_kb);
+		else
+			jw_null(&w, "prev_exact_kb");
+		jw_i64(&w, "excess_kb", c->excess_kb);
+		if (c->first_reported >= 0) {
+			const struct v_reported *r = &v->rep[c->first_reported];
+
+			if (r->kb >= 0) {
+				jw_i64(&w, "reported_kb", r->kb);
+				jw_i64(&w, "diff_kb", r->diff_kb);
+			} else {
+				jw_null(&w, "reported_kb");
+				jw_null(&w, "diff_kb");
+			}
+			jw_str(&w, "reported_text", r->text);
+			jw_arr(&w, "reported");
+			for (size_t k = 0; k < v->nrep; k++)
+				if (v->rep[k].cp == (int)i)
+					json_reported(&w, NULL, &v->rep[k], t0);
+			jw_arr_end(&w);
+		} else {
+			jw_null(&w, "reported_kb");
+			jw_null(&w, "diff_kb");
+			jw_null(&w, "reported_text");
+			jw_arr(&w, "reported");
+			jw_arr_end(&w);
+		}
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_arr(&w, "reported_before_any_checkpoint");
+	for (size_t k = 0; k < v->nrep; k++)
+		if (v->rep[k].cp < 0)
+			json_reported(&w, NULL, &v->rep[k], t0);
+	jw_arr_end(&w);
+	jw_arr(&w, "after_last_checkpoint");
+	for (size_t i = 0; i < v->ntails; i++) {
+		jw_obj(&w, NULL);
+		jw_i64(&w, "pid", v->tails[i].pid);
+		jw_i64(&w, "last_exact_kb", v->tails[i].last_exact_kb);
+		jw_i64(&w, "max_kb", v->tails[i].max_kb);
+		jw_u64(&w, "max_ts_ns", v->tails[i].max_ts_ns);
+		jw_i64(&w, "excess_kb", v->tails[i].excess_kb);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj(&w, "verdict");
+	if (v->worst_error >= 0) {
+		const struct v_reported *r = &v->rep[v->worst_error];
+
+		jw_i64(&w, "largest_error_kb", r->diff_kb);
+		jw_f64(&w, "largest_error_pct", r->ref_kb ? 100.0 * r->diff_kb / r->ref_kb : 0, 2);
+		if (r->cp >= 0)
+			jw_u64(&w, "largest_error_checkpoint", (uint64_t)r->cp + 1);
+		else
+			jw_null(&w, "largest_error_checkpoint");
+	} else {
+		jw_null(&w, "largest_error_kb");
+		jw_null(&w, "largest_error_pct");
+		jw_null(&w, "largest_error_checkpoint");
+	}
+	if (v->worst_excess >= 0) {
+		jw_i64(&w, "largest_excursion_kb", v->cps[v->worst_excess].excess_kb);
+		jw_u64(&w, "largest_excursion_checkpoint", (uint64_t)v->worst_excess + 1);
+	} else {
+		jw_i64(&w, "largest_excursion_kb", 0);
+		jw_null(&w, "largest_excursion_checkpoint");
+	}
+	jw_i64(&w, "after_last_checkpoint_kb", v->worst_tail >= 0 ? v->tails[v->worst_tail].excess_kb : 0);
+	jw_i64(&w, "true_peak_kb", v->true_peak_kb);
+	jw_u64(&w, "true_peak_ts_ns", v->true_peak_ts_ns);
+	jw_i64(&w, "true_peak_pid", v->true_peak_pid);
+	jw_i64(&w, "checkpoint_max_kb", v->checkpoint_max_kb);
+	if (v->app_peak_rep >= 0)
+		jw_i64(&w, "reported_peak_kb", v->app_peak_kb);
+	else
+		jw_null(&w, "reported_peak_kb");
+	if (v->peak_trusted >= 0)
+		jw_bool(&w, "peak_trusted", v->peak_trusted);
+	else
+		jw_null(&w, "peak_trusted");
+	jw_u64(&w, "unknown_units", v->unknown_units);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+}
+
+static void print_rep_cols(const struct v_reported *r)
+{
+	char t[24];
+
+	snprintf(t, sizeof(t), "%s%s", r->text, r->cmp == V_CMP_PEAK ? " (peak)" : "");
+	printf("  %-18.18s", t);
+	if (r->kb >= 0)
+		printf(" %+10" PRId64, r->diff_kb);
+	else
+		printf(" %10s", "unit?");
+}
+
+static void print_table(const struct validation *v, uint64_t t0)
+{
+	char a[32], b[32], c_[32];
+	size_t sources[4] = { 0 };
+	static const char *names[4] = { "status", "statm", "smaps_rollup", "getrusage" };
+	size_t nproc_cp = 0;
+
+	for (size_t i = 0; i < v->ncps; i++)
+		for (int k = 0; k < 4; k++)
+			if (!strcmp(v->cps[i].source, names[k]))
+				sources[k]++;
+	for (size_t i = 0; i < v->nprocs; i++)
+		nproc_cp += v->procs[i].last_cp >= 0;
+	printf("%s: %zu checkpoint%s (", va.trace, v->ncps, v->ncps == 1 ? "" : "s");
+	for (int k = 0, first = 1; k < 4; k++) {
+		if (!sources[k])
+			continue;
+		printf("%s%s %zu", first ? "" : ", ", names[k], sources[k]);
+		first = 0;
+	}
+	printf(") in %zu process%s; %zu reported value%s\n", nproc_cp, nproc_cp == 1 ? "" : "es",
+	       v->nrep, v->nrep == 1 ? "" : "s");
+	printf("\n%4s %11s %8s %-12s %12s %10s %17s %10s  %-18s %10s\n", "#", "time_s", "pid",
+	       "source", "exact_kb", "peak_kb", "max_since_prev_kb", "excess_kb", "reported",
+	       "diff_kb");
+	for (size_t i = 0; i < v->ncps; i++) {
+		const struct v_checkpoint *c = &v->cps[i];
+		int shown = 0;
+
+		printf("%4zu %11.6f %8d %-12s %12" PRId64 " %10" PRId64 " %17" PRId64 " %10" PRId64,
+		       i + 1, rel(c->ts_ns, t0), c->pid, c->source, c->exact_kb, c->peak_so_far_kb,
+		       c->max_since_prev_kb, c->excess_kb);
+		for (size_t k = 0; k < v->nrep; k++) {
+			if (v->rep[k].cp != (int)i)
+				continue;
+			if (shown++)
+				printf("\n%4s %11s %8s %-12s %12s %10s %17s %10s", "", "", "", "", "", "",
+				       "", "");
+			print_rep_cols(&v->rep[k]);
+		}
+		if (!shown)
+			printf("  %-18s %10s", "-", "-");
+		putchar('\n');
+	}
+	for (size_t k = 0; k < v->nrep; k++) {
+		const struct v_reported *r = &v->rep[k];
+
+		if (r->cp >= 0)
+			continue;
+		printf("%4s %11.6f %8s %-12s %12" PRId64 " %10s %17s %10s", "-", rel(r->ts_ns, t0), "",
+		       "(none)", r->ref_kb, "", "", "");
+		print_rep_cols(r);
+		putchar('\n');
+	}
+	printf("\nverdict:\n");
+	if (v->worst_error >= 0) {
+		const struct v_reported *r = &v->rep[v->worst_error];
+
+		printf("  largest error       %s%s (%+.1f%%): \"%s\" vs the exact %s %s",
+		       r->diff_kb > 0 ? "+" : "", kb_str(r->diff_kb, a, sizeof(a)),
+		       r->ref_kb ? 100.0 * r->diff_kb / r->ref_kb : 0.0, r->text,
+		       r->cmp == V_CMP_PEAK ? "peak so far" : "RSS", kb_str(r->ref_kb, b, sizeof(b)));
+		if (r->cp >= 0)
+			printf(" at checkpoint %d\n", r->cp + 1);
+		else
+			printf(" (no checkpoint before it)\n");
+	} else if (v->nrep) {
+		printf("  largest error       none comparable: no reported value has a known unit\n");
+	} else {
+		printf("  largest error       nothing reported to compare (record with "
+		       "--checkpoint-regex to capture what the application printed)\n");
+	}
+	if (v->worst_excess >= 0) {
+		const struct v_checkpoint *c = &v->cps[v->worst_excess];
+
+		printf("  unseen excursion    +%s above both checkpoints, between checkpoints %d and %d"
+		       " (pid %d, max %s at %.6f s)\n",
+		       kb_str(c->excess_kb, a, sizeof(a)), v->worst_excess, v->worst_excess + 1,
+		       c->pid, kb_str(c->max_since_prev_kb, b, sizeof(b)),
+		       rel(c->max_since_prev_ts_ns, t0));
+	} else {
+		printf("  unseen excursion    none: memory never went above the checkpoints around it\n");
+	}
+	if (v->worst_tail >= 0) {
+		const struct v_tail *t = &v->tails[v->worst_tail];
+
+		printf("  after the last one  +%s (pid %d, max %s at %.6f s)\n",
+		       kb_str(t->excess_kb, a, sizeof(a)), t->pid, kb_str(t->max_kb, b, sizeof(b)),
+		       rel(t->max_ts_ns, t0));
+	}
+	if (v->peak_trusted >= 0) {
+		int64_t d = v->app_peak_kb - v->true_peak_kb;
+
+		printf("  peak figure         %s: the application reported %s (\"%s\"); the true "
+		       "peak was %s at %.6f s (pid %d), %s%s off\n",
+		       v->peak_trusted ? "can be trusted" : "CANNOT be trusted",
+		       kb_str(v->app_peak_kb, a, sizeof(a)), v->rep[v->app_peak_rep].text,
+		       kb_str(v->true_peak_kb, b, sizeof(b)), rel(v->true_peak_ts_ns, t0),
+		       v->true_peak_pid, d > 0 ? "+" : "", kb_str(d, c_, sizeof(c_)));
+	} else {
+		printf("  peak figure         nothing reported; the checkpoints saw at most %s, the "
+		       "true peak was %s at %.6f s (pid %d)\n",
+		       kb_str(v->checkpoint_max_kb, a, sizeof(a)), kb_str(v->true_peak_kb, b, sizeof(b)),
+		       rel(v->true_peak_ts_ns, t0), v->true_peak_pid);
+	}
+}
+
+int cmd_validate(int argc, char **argv)
+{
+	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
+	struct validation v;
+	struct csv_reader r;
+	struct csv_row row;
+	int e, ret = 1;
+
+	argp_err_exit_status = 2;
+	memset(&va, 0, sizeof(va));
+	va.cfg.tol_pct = 5;
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return 2;
+	validation__init(&v, &va.cfg);
+	if (csvr__open(&r, va.trace)) {
+		fprintf(stderr, "memtrace-bpf validate: %s\n", r.err);
+		goto out;
+	}
+	if (r.c_event < 0 || r.c_cause < 0) {
+		fprintf(stderr, "memtrace-bpf validate: %s has no event/cause columns: validate needs a "
+			"trace written by memtrace-bpf (sudo memtrace-bpf -o trace.csv -- COMMAND)\n",
+			va.trace);
+		goto out;
+	}
+	while ((e = csvr__next(&r, &row)) > 0) {
+		if (va.only_pid && row.pid != va.only_pid && strcmp(row.event, "log"))
+			continue;
+		if (!strcmp(row.event, "log") && row.reported[0] &&
+		    parse_reported_kb(row.reported, va.cfg.si, &(int64_t){ 0 }) == -EDOM)
+			fprintf(stderr, "memtrace-bpf validate: warning: %s:%llu: the reported value '%s' "
+				"has no unit or one validate does not know (B, K/KB/KiB, M/MB/MiB, "
+				"G/GB/GiB); shown as text, not compared. Line: %s\n", va.trace,
+				(unsigned long long)r.line, row.reported, row.label);
+		else if (!strcmp(row.event, "log") && row.reported[0] &&
+			 parse_reported_kb(row.reported, va.cfg.si, &(int64_t){ 0 }))
+			fprintf(stderr, "memtrace-bpf validate: warning: %s:%llu: the reported value '%s' "
+				"is not a number with a unit; shown as text, not compared. Line: %s\n",
+				va.trace, (unsigned long long)r.line, row.reported, row.label);
+		if (validation__row(&v, r.line, row.ts_ns, row.pid, row.vmrss_kb, row.event, row.cause,
+				    row.label, row.reported)) {
+			fprintf(stderr, "memtrace-bpf validate: out of memory at %s:%llu\n", va.trace,
+				(unsigned long long)r.line);
+			goto out;
+		}
+	}
+	if (e < 0) {
+		fprintf(stderr, "memtrace-bpf validate: %s\n", r.err[0] ? r.err : "read error");
+		goto out;
+	}
+	if (!v.ncps) {
+		if (va.only_pid)
+			fprintf(stderr, "memtrace-bpf validate: no checkpoint of pid %d in %s\n",
+				va.only_pid, va.trace);
+		else
+			fprintf(stderr, "memtrace-bpf validate: %s has no checkpoint rows: the traced "
+				"program never read /proc/self/status, statm or smaps_rollup nor called "
+				"getrusage while traced (a trace older than checkpoints has none either). "
+				"For named stages use marks and 'memtrace-bpf stages %s'.\n",
+				va.trace, va.trace);
+		goto out;
+	}
+	validation__finish(&v);
+	if (va.json)
+		print_json(&v, r.t0_ns);
+	else
+		print_table(&v, r.t0_ns);
+	ret = 0;
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "memtrace-bpf validate: writing the report failed: %s\n", strerror(errno));
+		ret = 1;
+	}
+out:
+	validation__free(&v);
+	csvr__close(&r);
+	return ret;
+}

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "grow.h"
+#include "units.h"
+#include "validate.h"
+
+void validation__init(struct validation *v, const struct v_cfg *cfg)
+{
+	memset(v, 0, sizeof(*v));
+	v->cfg = *cfg;
+	v->worst_error = v->worst_excess = v->worst_tail = v->app_peak_rep = -1;
+	v->peak_trusted = -1;
+}
+
+bool line_says_peak(const char *line)
+{
+	static const char *words[] = { "peak", "max", "hwm", "high" };
+
+	for (const char *p = line; *p; p++)
+		for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (!strncasecmp(p, words[i], strlen(words[i])))
+				return true;
+	return false;
+}
+
+static struct v_proc *proc_of(struct validation *v, pid_t pid)
+{
+	struct v_proc *p;
+
+	for (size_t i = 0; i < v->nprocs; i++)
+		if (v->procs[i].pid == pid)
+			return &v->procs[i];
+	if (grow(&v->procs, &v->procs_cap, v->nprocs, sizeof(*v->procs), 8))
+		return NULL;
+	p = &v->procs[v->nprocs++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->last_cp = -1;
+	p->max_since_kb = -1;
+	p->peak_kb = -1;
+	return p;
+}
+
+static int add_reported(struct validation *v, uint64_t line, uint64_t ts, struct v_proc *p,
+			const char *log, const char *text)
+{
+	struct v_reported *r;
+	int e;
+
+	if (grow(&v->rep, &v->rep_cap, v->nrep, sizeof(*v->rep), 16))
+		return -ENOMEM;
+	r = &v->rep[v->nrep];
+	memset(r, 0, sizeof(*r));
+	r->ts_ns = ts;
+	r->line = line;
+	r->text = strdup(text);
+	r->log = strdup(log);
+	if (!r->text || !r->log) {
+		free(r->text);
+		free(r->log);
+		return -ENOMEM;
+	}
+	e = parse_reported_kb(text, v->cfg.si, &r->kb);
+	if (e) {
+		r->kb = -1;
+		v->unknown_units++;
+	}
+	/* The rule: a value printed was measured at the application's last
+	 * reading before the line, i.e. the latest checkpoint (of any traced
+	 * process: they share the output) at or before the log row. */
+	r->cp = v->ncps ? (int)v->ncps - 1 : -1;
+	r->cmp = v->cfg.compare != V_CMP_AUTO ? v->cfg.compare :
+		 line_says_peak(log) ? V_CMP_PEAK : V_CMP_RSS;
+	if (r->cp >= 0) {
+		struct v_checkpoint *c = &v->cps[r->cp];
+
+		r->ref_kb = r->cmp == V_CMP_PEAK ? c->peak_so_far_kb : c->exact_kb;
+		if (c->first_reported < 0)
+			c->first_reported = (int)v->nrep;
+		c->nreported++;
+	} else {
+		/* nothing measured before it: compare with the state then */
+		r->ref_kb = r->cmp == V_CMP_PEAK ? p->peak_kb : p->cur_kb;
+	}
+	if (r->ref_kb < 0)
+		r->ref_kb = 0;
+	r->diff_kb = r->kb >= 0 ? r->kb - r->ref_kb : 0;
+	v->nrep++;
+	return 0;
+}
+
+int validation__row(struct validation *v, uint64_t line, uint64_t ts_ns, pid_t pid,
+		    int64_t vmrss_kb, const char *event, const char *cause,
+		    const char *label, const char *reported)
+{
+	struct v_proc *p = proc_of(v, pid);
+	struct v_checkpoint *c;
+
+	if (!p)
+		return -ENOMEM;
+	if (!v->rows++)
+		v->first_ts_ns = ts_ns;
+	v->last_ts_ns = ts_ns;
+	if (!strcmp(event, "log"))
+		/* a copy of the process's state: only the reported value counts */
+		return reported[0] ? add_reported(v, line, ts_ns, p, label, reported) : 0;
+	p->cur_kb = vmrss_kb;
+	if (vmrss_kb > p->peak_kb) {
+		p->peak_kb = vmrss_kb;
+		p->peak_ts_ns = ts_ns;
+	}
+	if (vmrss_kb > p->max_since_kb) {
+		p->max_since_kb = vmrss_kb;
+		p->max_since_ts_ns = ts_ns;
+	}
+	if (strcmp(event, "checkpoint"))
+		return 0;
+	if (grow(&v->cps, &v->cps_cap, v->ncps, sizeof(*v->cps), 16))
+		return -ENOMEM;
+	c = &v->cps[v->ncps];
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	c->ts_ns = ts_ns;
+	snprintf(c->source, sizeof(c->source), "%s", cause);
+	c->exact_kb = vmrss_kb;
+	c->peak_so_far_kb = p->peak_kb;
+	c->max_since_prev_kb = p->max_since_kb;
+	c->max_since_prev_ts_ns = p->max_since_ts_ns;
+	c->prev_exact_kb = p->last_cp >= 0 ? v->cps[p->last_cp].exact_kb : -1;
+	{
+		int64_t seen = c->prev_exact_kb > c->exact_kb ? c->prev_exact_kb : c->exact_kb;
+
+		c->excess_kb = c->max_since_prev_kb > seen ? c->max_since_prev_kb - seen : 0;
+	}
+	c->first_reported = -1;
+	p->last_cp = (int)v->ncps++;
+	p->max_since_kb = vmrss_kb;
+	p->max_since_ts_ns = ts_ns;
+	return 0;
+}
+
+void validation__finish(struct validation *v)
+{
+	int64_t worst = -1;
+
+	/* after each process's last checkpoint */
+	free(v->tails);
+	v->tails = calloc(v->nprocs ? v->nprocs : 1, sizeof(*v->tails));
+	v->ntails = 0;
+	for (size_t i = 0; v->tails && i < v->nprocs; i++) {
+		struct v_proc *p = &v->procs[i];
+		struct v_tail *t;
+
+		if (p->last_cp < 0)
+			continue;
+		t = &v->tails[v->ntails++];
+		t->pid = p->pid;
+		t->last_exact_kb = v->cps[p->last_cp].exact_kb;
+		t->max_kb = p->max_since_kb;
+		t->max_ts_ns = p->max_since_ts_ns;
+		t->excess_kb = t->max_kb > t->last_exact_kb ? t->max_kb - t->last_exact_kb : 0;
+		if (t->excess_kb > 0 &&
+		    (v->worst_tail < 0 || t->excess_kb > v->tails[v->worst_tail].excess_kb))
+			v->worst_tail = (int)v->ntails - 1;
+		if (p->peak_kb > v->true_peak_kb) {
+			v->true_peak_kb = p->peak_kb;
+			v->true_peak_ts_ns = p->peak_ts_ns;
+			v->true_peak_pid = p->pid;
+		}
+	}
+	for (size_t i = 0; i < v->ncps; i++) {
+		if (v->cps[i].exact_kb > v->checkpoint_max_kb)
+			v->checkpoint_max_kb = v->cps[i].exact_kb;
+		if (v->cps[i].excess_kb > 0 &&
+		    (v->worst_excess < 0 || v->cps[i].excess_kb > v->cps[v->worst_excess].excess_kb))
+			v->worst_excess = (int)i;
+	}
+	for (size_t i = 0; i < v->nrep; i++) {
+		struct v_reported *r = &v->rep[i];
+		int64_t a = r->diff_kb < 0 ? -r->diff_kb : r->diff_kb;
+
+		if (r->kb < 0)
+			continue;
+		if (a > worst) {
+			worst = a;
+			v->worst_error = (int)i;
+		}
+	}
+	/* The application's peak figure: its largest value that speaks of a
+	 * peak, else its largest value at all. */
+	for (int pass = 0; pass < 2 && v->app_peak_rep < 0; pass++) {
+		for (size_t i = 0; i < v->nrep; i++) {
+			struct v_reported *r = &v->rep[i];
+
+			if (r->kb < 0 || (pass == 0 && r->cmp != V_CMP_PEAK))
+				continue;
+			if (v->app_peak_rep < 0 || r->kb > v->app_peak_kb) {
+				v->app_peak_rep = (int)i;
+				v->app_peak_kb = r->kb;
+			}
+		}
+	}
+	if (v->app_peak_rep >= 0 && v->true_peak_kb > 0) {
+		int64_t tol = v->cfg.tol_kb > 0 ? v->cfg.tol_kb :
+			      (int64_t)((double)v->true_peak_kb * v->cfg.tol_pct / 100.0);
+		int64_t d = v->app_peak_kb - v->true_peak_kb;
+
+		v->peak_trusted = (d < 0 ? -d : d) <= tol;
+	}
+}
+
+void validation__free(struct validation *v)
+{
+	for (size_t i = 0; i < v->nrep; i++) {
+		free(v->rep[i].text);
+		free(v->rep[i].log);
+	}
+	free(v->rep);
+	free(v->cps);
+	free(v->procs);
+	free(v->tails);
+	memset(v, 0, sizeof(*v));
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Checkpoint validation: an application's own memory readings (checkpoint
+ * rows) and what it printed about them (log rows) against the exact
+ * timeline between and around them. Fed row by row, in time order.
+ */
+#ifndef MEMTRACE_VALIDATE_H
+#define MEMTRACE_VALIDATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum v_compare {
+	V_CMP_AUTO = 0,	/* peak when the line says peak/max/hwm/high, else rss */
+	V_CMP_RSS,	/* the RSS at the checkpoint */
+	V_CMP_PEAK,	/* the exact peak of the process up to the checkpoint */
+};
+
+struct v_cfg {
+	enum v_compare compare;
+	bool si;		/* KB/MB/GB are 1000-based */
+	double tol_pct;		/* the peak verdict's allowance */
+	int64_t tol_kb;		/* used instead when > 0 */
+};
+
+/* A value the application printed (a log row). */
+struct v_reported {
+	uint64_t ts_ns;
+	uint64_t line;		/* in the trace */
+	char *text;		/* the captured value, as printed */
+	char *log;		/* the whole line */
+	int64_t kb;		/* < 0: unit unknown */
+	int cp;			/* paired checkpoint index, -1: none before it */
+	enum v_compare cmp;	/* RSS or PEAK, after auto */
+	int64_t ref_kb;		/* what it is compared with */
+	int64_t diff_kb;	/* kb - ref_kb (when kb >= 0) */
+};
+
+struct v_checkpoint {
+	pid_t pid;
+	uint64_t ts_ns;
+	char source[16];	/* status, statm, smaps_rollup, getrusage */
+	int64_t exact_kb;	/* RSS at the checkpoint */
+	int64_t peak_so_far_kb;	/* exact peak of the process up to here */
+	int64_t max_since_prev_kb;	/* exact peak since its previous checkpoint */
+	uint64_t max_since_prev_ts_ns;
+	int64_t prev_exact_kb;	/* -1: the first checkpoint of its process */
+	int64_t excess_kb;	/* max_since_prev - max(prev, this) */
+	int first_reported;	/* index in reported[], -1: none */
+	int nreported;
+};
+
+/* What happened after each process's last checkpoint. */
+struct v_tail {
+	pid_t pid;
+	int64_t last_exact_kb;
+	int64_t max_kb;
+	uint64_t max_ts_ns;
+	int64_t excess_kb;
+};
+
+struct v_proc {
+	pid_t pid;
+	int64_t cur_kb, peak_kb;
+	uint64_t peak_ts_ns;
+	int64_t max_since_kb;	/* since its last checkpoint (or start) */
+	uint64_t max_since_ts_ns;
+	int last_cp;		/* -1: none yet */
+};
+
+struct validation {
+	struct v_cfg cfg;
+	struct v_checkpoint *cps;
+	size_t ncps, cps_cap;
+	struct v_reported *rep;
+	size_t nrep, rep_cap;
+	struct v_proc *procs;
+	size_t nprocs, procs_cap;
+	struct v_tail *tails;
+	size_t ntails;
+	uint64_t rows, first_ts_ns, last_ts_ns;
+	uint64_t unknown_units;
+	/* the verdict (validation__finish) */
+	int worst_error;	/* reported index, -1: none comparable */
+	int worst_excess;	/* checkpoint index, -1: none */
+	int worst_tail;		/* tails index, -1: none */
+	int64_t true_peak_kb;	/* over the processes that have checkpoints */
+	uint64_t true_peak_ts_ns;
+	pid_t true_peak_pid;
+	int64_t app_peak_kb;	/* largest reported value (peak ones first) */
+	int app_peak_rep;	/* -1: nothing reported */
+	int64_t checkpoint_max_kb;	/* largest RSS any checkpoint saw */
+	int peak_trusted;	/* 1 yes, 0 no, -1 nothing to judge */
+};
+
+void validation__init(struct validation *v, const struct v_cfg *cfg);
+/* One trace row. line: its line number (for messages). Returns 0, or
+ * -ENOMEM. A reported value whose unit is unknown is kept, with kb < 0. */
+int validation__row(struct validation *v, uint64_t line, uint64_t ts_ns, pid_t pid,
+		    int64_t vmrss_kb, const char *event, const char *cause,
+		    const char *label, const char *reported);
+void validation__finish(struct validation *v);
+void validation__free(struct validation *v);
+
+/* Does a log line speak of a peak ("Peak RSS", "max", "VmHWM", "high
+ * water")? (case-insensitive) */
+bool line_says_peak(const char *line);
+
+#endif
