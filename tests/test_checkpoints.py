@@ -22,6 +22,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("MEMTRACE_BPF", os.path.join(ROOT, ".output", "memtrace-bpf"))
 WL_DIR = os.path.join(ROOT, ".output", "workloads")
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+CSV_HEADER = ("time_s,vmrss_kb,vmsize_kb,ts_ns,pid,tid,event,rss_anon_kb,rss_file_kb,"
+              "rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret,label,reported,"
+              "reported_kb")
 
 sys.path.insert(0, TESTS_DIR)
 from tap import Fail, Tap  # noqa: E402
@@ -182,9 +185,7 @@ def t_validate_bad_input():
         # a memtrace-bpf trace of a program that never reads its figures
         p = os.path.join(tmp, "none.csv")
         with open(p, "w") as f:
-            hdr = ("time_s,vmrss_kb,vmsize_kb,ts_ns,pid,tid,event,rss_anon_kb,rss_file_kb,"
-                   "rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret,label,reported,"
-                   "reported_kb")
+            hdr = CSV_HEADER
             f.write(hdr + "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n")
         r = run([BIN, "validate", p])
         if r.returncode != 1 or "no checkpoint rows" not in r.stderr or "stages" not in r.stderr:
@@ -212,6 +213,165 @@ def t_validate_bad_input():
         raise Fail("; ".join(errs))
 
 
+def marks_of(csv_path):
+    return [r for r in rows(csv_path) if r["event"] == "mark"]
+
+
+def t_python_marks_and_stages():
+    with tempfile.TemporaryDirectory() as tmp:
+        py = shutil.which("python3")
+        csv_path, r = trace(tmp, [py, os.path.join(TESTS_DIR, "workloads", "stages.py"), "4"])
+        ms, frames, load = [], [], None
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if f[0] == "M":
+                ms.append((f[1], int(f[2]), int(f[3])))
+            elif f[0] == "F":
+                frames.append((int(f[2]), int(f[3])))
+            elif f[0] == "L":
+                load = int(f[1])
+        if len(ms) != len(frames) + 4 or load is None:
+            raise Fail(f"workload output incomplete: {r.stdout[-300:]!r}")
+        errs = []
+        got = [m for m in marks_of(csv_path) if m["label"] != "warmup"]
+        if [m["label"] for m in got] != [n for n, _, _ in ms]:
+            errs.append(f"mark rows {[m['label'] for m in got]}, the workload wrote "
+                        f"{[n for n, _, _ in ms]}")
+        else:
+            for m, (n, t0, t1) in zip(got, ms):
+                if not t0 <= int(m["ts_ns"]) <= t1 or m["cause"] != "fd":
+                    errs.append(f"mark {n} at {m['ts_ns']} ({m['cause']}), outside the "
+                                f"workload's write [{t0}, {t1}]")
+        r2 = run([BIN, "stages", csv_path, "--format", "json"])
+        if r2.returncode != 0:
+            raise Fail(f"stages exited {r2.returncode}: {r2.stderr[:300]}")
+        js = json.loads(r2.stdout)
+        # what Python itself allocates on the way (small objects, an arena
+        # now and then) rides on top of the workload's own mmaps
+        slack = 64
+        fr = [i for i in js["intervals"] if i["name"] == "frame"]
+        if len(fr) != len(frames):
+            errs.append(f"{len(fr)} frame intervals, the workload ran {len(frames)} frames")
+        for k, (iv, (tkb, keep)) in enumerate(zip(fr, frames)):
+            if not 0 <= iv["rise_kb"] - tkb <= slack:
+                errs.append(f"frame {k}: rise {iv['rise_kb']} kB, its transient was {tkb} kB")
+            if not 0 <= iv["growth_kb"] - keep <= slack:
+                errs.append(f"frame {k}: growth {iv['growth_kb']} kB, it kept {keep} kB")
+            t_start = [t0 for n, t0, _ in ms if n == "frame"][k]
+            if not t_start <= iv["start_ts_ns"] <= iv["end_ts_ns"]:
+                errs.append(f"frame {k}: interval [{iv['start_ts_ns']}, {iv['end_ts_ns']}]")
+        sp = [i for i in js["intervals"] if i["name"] == "load" and i["kind"] == "span"]
+        if len(sp) != 1 or not 0 <= sp[0]["growth_kb"] - load <= slack:
+            errs.append(f"load span {sp}, the workload kept {load} kB in it")
+        st = {x["name"]: x for x in js["stages"]}
+        if st.get("frame", {}).get("count") != len(frames) or \
+                st["frame"]["max_rise_kb"] < max(t for t, _ in frames):
+            errs.append(f"frame stage summary {st.get('frame')}")
+        tab = run([BIN, "stages", csv_path])
+        if tab.returncode != 0 or "frame" not in tab.stdout or "growth_kb" not in tab.stdout:
+            errs.append(f"table: exit {tab.returncode}: {tab.stdout[-300:]}")
+        if errs:
+            raise Fail("; ".join(errs[:5]))
+
+
+SHELL_MARKS = r"""
+echo "load" >&$MEMTRACE_MARK_FD
+i=0
+while [ $i -lt 3 ]; do
+  echo "frame $i" >&$MEMTRACE_MARK_FD
+  i=$((i + 1))
+done
+printf 'comma, "quoted"
+' >&$MEMTRACE_MARK_FD
+eval "exec $MEMTRACE_MARK_FD>&-"
+echo "after close" >&$MEMTRACE_MARK_FD 2>/dev/null
+echo "FD $MEMTRACE_MARK_FD"
+"""
+
+SHELL_REDIRECT = r"""
+echo "before" >&$MEMTRACE_MARK_FD
+eval "exec $MEMTRACE_MARK_FD>$1"
+echo "into the file" >&$MEMTRACE_MARK_FD
+"""
+
+
+def t_shell_marks_and_closed_fd():
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "m.sh")
+        with open(script, "w") as f:
+            f.write(SHELL_MARKS)
+        for sh in ("sh", "bash"):
+            shp = shutil.which(sh)
+            if not shp:
+                raise Fail(f"{sh} not found")
+            csv_path, r = trace(tmp, [shp, script])
+            labels = [m["label"] for m in marks_of(csv_path)]
+            want = ["load", "frame 0", "frame 1", "frame 2", 'comma, "quoted"']
+            if labels != want:
+                errs.append(f"{sh}: mark labels {labels}, want {want}")
+            lost = [x for x in rows(csv_path) if x["event"] == "mark_fd_lost"]
+            fd = r.stdout.split()[-1]
+            if len(lost) != 1 or lost[0]["cause"] != "close" or lost[0]["addr"] != fd:
+                errs.append(f"{sh}: mark_fd_lost rows {lost} (marker fd {fd})")
+            if "closed its marker fd " + fd not in r.stderr:
+                errs.append(f"{sh}: stderr does not say the fd was closed: {r.stderr[-300:]!r}")
+            with open(csv_path[:-4] + ".summary.json") as f:
+                s = json.load(f)
+            m = s.get("marks", {})
+            if m.get("marks") != len(want) or m.get("fd") != int(fd) or \
+                    [x["by"] for x in m.get("fd_lost", [])] != ["close"]:
+                errs.append(f"{sh}: summary marks {m}")
+        # redirected: the fd now names a file; writes there are no marks
+        script2 = os.path.join(tmp, "r.sh")
+        with open(script2, "w") as f:
+            f.write(SHELL_REDIRECT)
+        out = os.path.join(tmp, "into.txt")
+        csv_path, r = trace(tmp, [shutil.which("bash"), script2, out])
+        labels = [m["label"] for m in marks_of(csv_path)]
+        lost = [x for x in rows(csv_path) if x["event"] == "mark_fd_lost"]
+        if labels != ["before"]:
+            errs.append(f"redirect: mark labels {labels}, want ['before']")
+        if len(lost) != 1 or lost[0]["cause"] not in ("dup2", "dup3"):
+            errs.append(f"redirect: mark_fd_lost rows {lost}")
+        if "replaced its marker fd" not in r.stderr:
+            errs.append(f"redirect: stderr {r.stderr[-300:]!r}")
+        if open(out).read() != "into the file\n":
+            errs.append("redirect: the file did not get its line")
+    if errs:
+        raise Fail("; ".join(errs[:6]))
+
+
+def t_stages_bad_input():
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        missing = os.path.join(tmp, "nope.csv")
+        r = run([BIN, "stages", missing])
+        if r.returncode != 1 or "cannot open" not in r.stderr:
+            errs.append(f"missing file: exit {r.returncode}, {r.stderr.strip()!r}")
+        p = os.path.join(tmp, "none.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n")
+        r = run([BIN, "stages", p])
+        if r.returncode != 1 or "no mark rows" not in r.stderr or "MEMTRACE_MARK_FD" not in r.stderr:
+            errs.append(f"no marks: exit {r.returncode}, {r.stderr.strip()!r}")
+        p3 = os.path.join(tmp, "bad.csv")
+        with open(p3, "w") as f:
+            f.write(CSV_HEADER + "\n0.1,100,200,1000,7,7,mark,100,0,0,0,100,fd,3,,5,,\"open,,\n")
+        r = run([BIN, "stages", p3])
+        if r.returncode != 1 or f"{p3}:2:" not in r.stderr:
+            errs.append(f"malformed row: exit {r.returncode}, {r.stderr.strip()!r}")
+        for bad in (["--format", "xml"], ["--pid", "x"], []):
+            r = run([BIN, "stages", *([p] if bad else []), *bad])
+            if r.returncode != 2 or "--help" not in r.stderr:
+                errs.append(f"usage error {bad}: exit {r.returncode}, {r.stderr.strip()!r}")
+        r = run([BIN, "stages", "--help"])
+        if r.returncode != 0 or "EXAMPLES:" not in r.stdout:
+            errs.append(f"--help: exit {r.returncode}")
+    if errs:
+        raise Fail("; ".join(errs))
+
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -221,6 +381,12 @@ def main():
     tap.run("validate: table and verdict", t_validate_table)
     tap.run("validate: missing file, no checkpoints, malformed rows, usage errors",
             t_validate_bad_input, root=False)
+    tap.run("marks from Python via MEMTRACE_MARK_FD: rows and stages match what it did",
+            t_python_marks_and_stages)
+    tap.run("marks from sh and bash; a closed or redirected marker fd is reported",
+            t_shell_marks_and_closed_fd)
+    tap.run("stages: missing file, no marks, malformed rows, usage errors",
+            t_stages_bad_input, root=False)
     if "r" in _selfcheck:
         shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
     return tap.finish()

@@ -15,6 +15,7 @@
 #include "spikes.h"
 #include "csvread.h"
 #include "validate.h"
+#include "stages.h"
 
 static int passed, failed, current_failed;
 static const char *current;
@@ -834,6 +835,57 @@ static void test_validation(void)
 	end();
 }
 
+static void srow(struct stages *s, uint64_t ts, pid_t pid, int64_t kb, const char *ev,
+		 const char *label)
+{
+	CHECK(stages__row(s, ts, pid, kb, ev, label) == 0);
+}
+
+static void test_stages(void)
+{
+	struct stages s;
+
+	begin("stages: repeated marks make intervals, spans nest, per process");
+	stages__init(&s);
+	srow(&s, 10, 1, 100, "mark", "load:begin");
+	srow(&s, 20, 1, 900, "rss", "");
+	srow(&s, 30, 1, 500, "mark", "frame");
+	srow(&s, 35, 2, 9999, "rss", "");		/* another process: not in pid 1's stages */
+	srow(&s, 40, 1, 800, "rss", "");
+	srow(&s, 50, 1, 600, "mark", "frame ");	/* trailing blank: the same name */
+	srow(&s, 60, 1, 700, "mark", "load:end");
+	srow(&s, 65, 1, 700, "log", "");
+	srow(&s, 70, 1, 650, "mark", "frame");
+	srow(&s, 80, 1, 650, "mark", "once");
+	srow(&s, 90, 1, 650, "mark", "x:end");
+	srow(&s, 95, 1, 650, "mark", "y:begin");
+	CHECK(stages__finish(&s) == 0);
+	CHECK(s.marks == 8 && s.unmatched_ends == 1);
+	CHECK(s.niv == 3);
+	/* frame 30..50: entry 500, peak 800 at 40, exit 600 */
+	CHECK(!strcmp(s.iv[0].name, "frame") && s.iv[0].entry_kb == 500 && s.iv[0].peak_kb == 800 &&
+	      s.iv[0].peak_ts_ns == 40 && s.iv[0].exit_kb == 600 && s.iv[0].end_ts_ns == 50);
+	/* the span 10..60 saw 900 at 20 */
+	CHECK(!strcmp(s.iv[1].name, "load") && s.iv[1].span && s.iv[1].peak_kb == 900 &&
+	      s.iv[1].entry_kb == 100 && s.iv[1].exit_kb == 700);
+	CHECK(!strcmp(s.iv[2].name, "frame") && s.iv[2].entry_kb == 600 && s.iv[2].peak_kb == 700 &&
+	      s.iv[2].exit_kb == 650);
+	for (size_t i = 0; i < s.nsums; i++) {
+		struct stage_sum *x = &s.sums[i];
+
+		if (!strcmp(x->name, "frame"))
+			CHECK(x->count == 2 && x->total_ns == 40 && x->max_ns == 20 &&
+			      x->first_entry_kb == 500 && x->last_exit_kb == 650 && x->peak_kb == 800 &&
+			      x->max_rise_kb == 300 && x->growth_kb == 150);
+		else if (!strcmp(x->name, "once"))
+			CHECK(x->count == 0 && !x->span);
+		else if (!strcmp(x->name, "y"))
+			CHECK(x->span && x->unclosed == 1);
+	}
+	stages__free(&s);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -847,6 +899,7 @@ int main(void)
 	test_csv_reader();
 	test_reported_units();
 	test_validation();
+	test_stages();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -48,10 +48,35 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* The child side of a launch: wait at the gate, become the user, exec. */
-static void __attribute__((noreturn))
-child_main(const struct run_spec *s, int gate_rd, int err_wr, int log_fd)
+/* envp (or ours) with NAME=VALUE set; NULL without memory. Child only. */
+static char **env_with(char **envp, const char *name, const char *value)
 {
+	extern char **environ;
+	char **src = envp ? envp : environ, **out, *kv;
+	size_t n = 0, o = 0, len = strlen(name);
+
+	while (src[n])
+		n++;
+	out = malloc((n + 2) * sizeof(*out));
+	kv = malloc(len + strlen(value) + 2);
+	if (!out || !kv)
+		return NULL;
+	sprintf(kv, "%s=%s", name, value);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(src[i], name, len) || src[i][len] != '=')
+			out[o++] = src[i];
+	out[o++] = kv;
+	out[o] = NULL;
+	return out;
+}
+
+/* The child side of a launch: wait at the gate, become the user, exec.
+ * mark_fd >= 0: put /dev/null (null_fd) there for the command's marks. */
+static void __attribute__((noreturn))
+child_main(const struct run_spec *s, int gate_rd, int err_wr, int log_fd, int null_fd,
+	   int mark_fd)
+{
+	char **envp = s->envp;
 	uid_t uid;
 	gid_t gid;
 	char go;
@@ -74,6 +99,14 @@ child_main(const struct run_spec *s, int gate_rd, int err_wr, int log_fd)
 	/* wait until every program is attached: no gap before exec */
 	if (read(gate_rd, &go, 1) != 1)
 		_exit(126);
+	if (mark_fd >= 0) {
+		char num[16];
+
+		/* dup2 leaves the new fd without FD_CLOEXEC: it survives exec */
+		snprintf(num, sizeof(num), "%d", mark_fd);
+		if (dup2(null_fd, mark_fd) < 0 || !(envp = env_with(s->envp, MARK_FD_ENV, num)))
+			goto fail;
+	}
 	if (!s->as_root && sudo_ids(&uid, &gid)) {
 		const char *name = getenv("SUDO_USER");
 
@@ -81,8 +114,8 @@ child_main(const struct run_spec *s, int gate_rd, int err_wr, int log_fd)
 		    setuid(uid))
 			goto fail;
 	}
-	if (s->envp)
-		execvpe(s->cmd[0], s->cmd, s->envp);
+	if (envp)
+		execvpe(s->cmd[0], s->cmd, envp);
 	else
 		execvp(s->cmd[0], s->cmd);
 fail:
@@ -113,13 +146,32 @@ static void run_init(struct run *r, struct tracer *t, const struct run_spec *s,
 	r->tracer = t;
 	r->start_ns = start_ns;
 	r->gate_fd = r->err_fd = -1;
+	r->mark_fd = -1;
 	tracer__group_reset(t, s->group);
+}
+
+/* The marker fd's number in the command: the lowest from 3 up that the
+ * command would not otherwise have open (ours are O_CLOEXEC, or free) and
+ * the child does not need before exec. Low, so `>&$MEMTRACE_MARK_FD`
+ * works even in shells that take single-digit fds only (dash). */
+static int pick_mark_fd(const int *busy, int nbusy)
+{
+	for (int fd = 3; fd < 1024; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+		bool taken = fl >= 0 && !(fl & FD_CLOEXEC);
+
+		for (int i = 0; i < nbusy && !taken; i++)
+			taken = busy[i] == fd;
+		if (!taken)
+			return fd;
+	}
+	return -1;
 }
 
 int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
 		uint64_t start_ns, char *err, size_t errlen)
 {
-	int gate[2] = { -1, -1 }, errp[2] = { -1, -1 }, log_fd = -1, e = 0;
+	int gate[2] = { -1, -1 }, errp[2] = { -1, -1 }, log_fd = -1, null_fd = -1, e = 0;
 	ssize_t n;
 
 	run_init(r, t, s, start_ns);
@@ -136,6 +188,17 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
 		snprintf(err, errlen, "cannot start %s: %s", s->cmd[0], strerror(e));
 		goto out;
 	}
+	if (!s->no_mark_fd) {
+		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null_fd >= 0) {
+			int busy[] = { gate[0], gate[1], errp[0], errp[1], log_fd, null_fd };
+
+			r->mark_fd = pick_mark_fd(busy, 6);
+		}
+		if (r->mark_fd < 0)
+			fprintf(stderr, "memtrace-bpf: note: no marker fd for %s (%s); marks by fd are "
+				"off for this run\n", s->cmd[0], null_fd < 0 ? strerror(errno) : "no free fd");
+	}
 	fflush(NULL);
 	r->child = fork();
 	if (r->child < 0) {
@@ -147,7 +210,7 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
 	if (r->child == 0) {
 		close(gate[1]);
 		close(errp[0]);
-		child_main(s, gate[0], errp[1], log_fd);
+		child_main(s, gate[0], errp[1], log_fd, null_fd, r->mark_fd);
 	}
 	close(gate[0]);
 	close(errp[1]);
@@ -160,6 +223,12 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
 		r->child = 0;
 		e = e == ENOENT ? EIO : e;	/* not "command not found" */
 		goto out;
+	}
+	if (r->mark_fd >= 0 && (e = tracer__set_mark_fd(t, r->child, r->mark_fd))) {
+		fprintf(stderr, "memtrace-bpf: note: cannot register the marker fd: %s; marks by fd "
+			"are off for this run\n", strerror(-e));
+		r->mark_fd = -1;
+		e = 0;
 	}
 	/* release the child; it writes an errno back only if exec failed */
 	if (write(gate[1], "g", 1) != 1)
@@ -193,6 +262,8 @@ out:
 	}
 	if (log_fd >= 0)
 		close(log_fd);
+	if (null_fd >= 0)
+		close(null_fd);
 	return e;
 }
 
@@ -233,6 +304,7 @@ int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s,
 	r->tracer = t;
 	r->start_ns = start_ns;
 	r->gate_fd = r->err_fd = -1;
+	r->mark_fd = -1;
 	/* the kernel zeroed the group when it started it: no reset here */
 	return open_files(r, err, errlen) ? EIO : 0;
 }
@@ -245,6 +317,19 @@ int run__record(struct run *r, const struct mt_rec *rec)
 	 * state it kept in case the record was lost */
 	if (!e && rec->type == MT_REC_EXIT)
 		tracer__exit_seen(r->tracer, (pid_t)rec->pid, rec->ts_ns);
+	if (!e && rec->type == MT_REC_MARK_FD_LOST) {
+		struct proc_info *p = session__proc(&r->sess, (pid_t)rec->pid, false);
+		const char *how = syscall_name(rec->nr);
+
+		/* said when it happens: the marks that process writes from now
+		 * on through that fd go nowhere we see */
+		fprintf(stderr, "memtrace-bpf: pid %u (%s) %s its marker fd %llu (%s) at %.6f s; "
+			"its marks written to fd %llu from now on are lost (other fds of the same "
+			"file still work)\n", rec->pid, p && p->comm[0] ? p->comm : "?",
+			rec->nr == MT_NR_CLOSE || rec->nr == MT_NR_CLOSE_RANGE ? "closed" : "replaced",
+			(unsigned long long)rec->addr, how ? how : "?",
+			((int64_t)(rec->ts_ns - r->start_ns)) / 1e9, (unsigned long long)rec->addr);
+	}
 	return e;
 }
 
@@ -373,6 +458,27 @@ static int write_summary(struct run *r, const char *path)
 		jw_bool(&w, "exceeded", gate_exceeded(s->gate, g.tree_peak_pages * kb));
 		jw_obj_end(&w);
 	}
+	jw_obj(&w, "marks");
+	if (r->mark_fd >= 0)
+		jw_i64(&w, "fd", r->mark_fd);
+	else
+		jw_null(&w, "fd");
+	jw_u64(&w, "marks", r->sess.marks);
+	jw_u64(&w, "checkpoints", r->sess.checkpoints);
+	jw_arr(&w, "fd_lost");
+	for (size_t i = 0; i < r->sess.nlost; i++) {
+		const struct mark_lost *l = &r->sess.lost[i];
+		const char *how = syscall_name(l->nr);
+
+		jw_obj(&w, NULL);
+		jw_i64(&w, "pid", l->pid);
+		jw_u64(&w, "ts_ns", l->ts_ns);
+		jw_str(&w, "by", how ? how : "?");
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_u64(&w, "fd_lost_count", r->sess.mark_fd_lost);
+	jw_obj_end(&w);
 	jw_u64(&w, "page_size", (uint64_t)kb * 1024);
 	jw_str(&w, "kernel", kernel);
 	jw_arr(&w, "processes");

@@ -38,6 +38,7 @@ struct run_spec {
 	const char *log_path;		/* launch: stdout+stderr to this file, stdin
 					   from /dev/null (NULL: inherited) */
 	bool as_root;			/* under sudo: do not drop to SUDO_UID */
+	bool no_mark_fd;		/* launch: no MEMTRACE_MARK_FD for the command */
 	bool sigpipe_ignored;		/* what we inherited, passed on */
 	const char *csv_path;		/* "-": stdout */
 	const char *summary_path;	/* NULL: none */
@@ -57,7 +58,11 @@ struct run {
 	struct rusage ru;
 	pid_t child;
 	int gate_fd, err_fd;		/* launch handshake */
+	int mark_fd;			/* MEMTRACE_MARK_FD given to the command, -1: none */
 };
+
+/* The environment variable naming the marker fd of a launched command. */
+#define MARK_FD_ENV "MEMTRACE_MARK_FD"
 
 /* Under sudo, who asked: commands run as them, files belong to them. */
 bool sudo_ids(uid_t *uid, gid_t *gid);

@@ -183,6 +183,15 @@ int session__record(void *ctx, const struct mt_rec *r)
 			s->spikes = NULL;
 		}
 	}
+	if (r->type == MT_REC_MARK)
+		s->marks++;
+	else if (r->type == MT_REC_CHECKPOINT)
+		s->checkpoints++;
+	else if (r->type == MT_REC_MARK_FD_LOST) {
+		if (s->nlost < SESSION_MAX_LOST)
+			s->lost[s->nlost++] = (struct mark_lost){ p->pid, r->nr, r->ts_ns };
+		s->mark_fd_lost++;
+	}
 	s->tree_pages = r->tree_pages;
 	s->last_ts_ns = r->ts_ns;
 	s->rows++;

@@ -20,6 +20,14 @@ struct proc_info {
 	bool exited, known_exit;
 };
 
+/* A process that closed or replaced its marker fd. */
+struct mark_lost {
+	pid_t pid;
+	uint32_t nr;		/* the syscall */
+	uint64_t ts_ns;
+};
+#define SESSION_MAX_LOST 16
+
 struct session {
 	struct linebuf csv;
 	uint64_t start_ns;
@@ -33,6 +41,9 @@ struct session {
 	int64_t tree_pages;
 	int err;		/* first error writing the CSV */
 	struct spikes *spikes;	/* live analysis (NULL if it could not start) */
+	uint64_t marks, checkpoints, mark_fd_lost;
+	struct mark_lost lost[SESSION_MAX_LOST];	/* the first ones */
+	size_t nlost;
 };
 
 int session__init(struct session *s, const char *csv_path, uint64_t start_ns);

@@ -163,6 +163,21 @@ int tracer__expect_exec(struct tracer *t, pid_t pid, uint32_t group)
 	return 0;
 }
 
+int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd)
+{
+	int map = bpf_map__fd(t->skel->maps.procs);
+	__u32 key = (__u32)pid;
+	struct mt_proc p;
+
+	if (bpf_map_lookup_elem(map, &key, &p))
+		return -errno;
+	p.mark_fd = (__u32)fd + 1;
+	p.mark_file = 0;	/* learnt at exec */
+	if (bpf_map_update_elem(map, &key, &p, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
 /* Runs an iter/task program once over every task of the machine. */
 static int run_task_iter(struct bpf_program *prog)
 {

@@ -28,6 +28,9 @@ void tracer__destroy(struct tracer *t);
 
 /* Launch mode: trace @pid from its next exec, in @group. */
 int tracer__expect_exec(struct tracer *t, pid_t pid, uint32_t group);
+/* After tracer__expect_exec, before the exec: @fd of @pid is its marker fd
+ * (MEMTRACE_MARK_FD); writes to the file behind it become marks. */
+int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd);
 /* Attach mode: exact snapshot of each pid now, in @group; no_mm[i] set for
  * a pid found without an address space (kernel thread). Returns 0 or -errno. */
 int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, uint32_t group,

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Stages from marks: per process, a mark NAME opens an interval that the
+ * next mark of the same NAME closes (one frame, one iteration); a span is
+ * NAME:begin ... NAME:end. Each interval gets the RSS at entry and exit,
+ * the exact peak inside and the growth. Fed row by row, in time order.
+ */
+#ifndef MEMTRACE_STAGES_H
+#define MEMTRACE_STAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STAGE_NAME_LEN 64
+
+struct stage_iv {
+	char name[STAGE_NAME_LEN];
+	pid_t pid;
+	bool span;		/* NAME:begin .. NAME:end */
+	uint64_t start_ts_ns, end_ts_ns;
+	int64_t entry_kb, exit_kb, peak_kb;
+	uint64_t peak_ts_ns;
+};
+
+/* Per name: the intervals summed up. */
+struct stage_sum {
+	char name[STAGE_NAME_LEN];
+	bool span;
+	uint64_t count;
+	uint64_t total_ns, max_ns;
+	int64_t first_entry_kb, last_exit_kb;
+	int64_t peak_kb;	/* highest inside any interval */
+	int64_t max_rise_kb;	/* largest peak - entry of one interval */
+	int64_t growth_kb;	/* sum of exit - entry */
+	uint64_t unclosed;	/* opened and never closed (the last of a
+				   repeated mark is not counted here) */
+};
+
+struct stages {
+	struct stage_iv *iv;	/* closed intervals, in closing order */
+	size_t niv, iv_cap;
+	struct stage_iv *open;	/* open ones */
+	size_t nopen, open_cap;
+	struct stage_sum *sums;	/* after stages__finish, in order of first use */
+	size_t nsums, sums_cap;
+	uint64_t marks, unmatched_ends;
+};
+
+void stages__init(struct stages *s);
+/* One trace row: a mark (event "mark", label its name) or any row that
+ * carries the process's RSS. Returns 0 or -ENOMEM. */
+int stages__row(struct stages *s, uint64_t ts_ns, pid_t pid, int64_t vmrss_kb,
+		const char *event, const char *label);
+int stages__finish(struct stages *s);
+void stages__free(struct stages *s);
+
+#endif
