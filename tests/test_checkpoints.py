@@ -372,6 +372,94 @@ def t_stages_bad_input():
         raise Fail("; ".join(errs))
 
 
+REGEX = r"RSS now: ([0-9]+ kB)|Peak RSS: ([0-9.]+ MB)"
+
+
+def t_regex_pairs_printed_values():
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path, r = trace(tmp, [wl("selfcheck"), "5"], "--checkpoint-regex", REGEX)
+        cps, trs, _ = parse_selfcheck(r.stdout)
+        errs = []
+        # passed through unchanged: the workload's stdout is ours, its
+        # stderr lines are in ours; and both are in the log, byte for byte
+        said = [l for l in r.stderr.splitlines() if "RSS" in l]
+        if len(said) != len(cps) + 1 or not said[-1].startswith("Peak RSS: "):
+            errs.append(f"stderr passed through: {said}")
+        log = open(os.path.join(tmp, "t.log")).read()
+        if r.stdout not in log or any(l + "\n" not in log for l in said):
+            errs.append("the log file does not hold the command's output as it was")
+        js, v = validate_json(csv_path)
+        reps = [x for c in js["checkpoints"] for x in c["reported"]]
+        now = [x for x in reps if x["log"].startswith("checkpoint ")]
+        if len(now) != len(cps):
+            errs.append(f"{len(now)} 'RSS now' values paired, the workload printed {len(cps)}")
+        for x in now:
+            want = int(x["log"].split(":")[2].split()[0])
+            if x["reported_kb"] != want or x["diff_kb"] != 0 or x["compared_to"] != "rss":
+                errs.append(f"{x['log']!r}: reported_kb {x['reported_kb']}, diff {x['diff_kb']} "
+                            f"vs {x['compared_to']} (the workload read it from status: want 0)")
+        peak = [x for x in reps if x["log"].startswith("Peak RSS")]
+        ver = js["verdict"]
+        big = max(t["kb"] for t in trs)
+        true_peak = max(c["vmrss"] for c in cps) + big
+        if len(peak) != 1 or peak[0]["compared_to"] != "peak_so_far":
+            errs.append(f"the Peak RSS line: {peak}")
+        if ver["peak_trusted"] is not False or ver["true_peak_kb"] != true_peak:
+            errs.append(f"verdict {ver}: the workload's own peak missed a {big} kB transient "
+                        f"(true peak {true_peak} kB)")
+        if "CANNOT be trusted" not in run([BIN, "validate", csv_path]).stdout:
+            errs.append("the table does not say the peak figure cannot be trusted")
+        with open(os.path.join(tmp, "t.summary.json")) as f:
+            s = json.load(f)
+        cr = s.get("checkpoint_regex", {})
+        if cr.get("matched") != len(cps) + 1 or cr.get("pattern") != REGEX:
+            errs.append(f"summary checkpoint_regex {cr}")
+        if errs:
+            raise Fail("; ".join(errs[:5]))
+
+
+def t_regex_bad_cases():
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sh = shutil.which("sh")
+        # never matches: said at the end, with the line count and the log
+        csv_path, r = trace(tmp, [sh, "-c", "echo one; echo two >&2"],
+                            "--checkpoint-regex", "Peak: ([0-9]+ MB)")
+        if "matched none of the command's 2 output lines" not in r.stderr or \
+                "t.log" not in r.stderr:
+            errs.append(f"never matched: {r.stderr.strip()!r}")
+        if r.stdout != "one\n" or "two" not in r.stderr:
+            errs.append(f"not passed through: {r.stdout!r} / {r.stderr!r}")
+        # a unit nobody knows: a warning naming the line; the row is kept
+        csv_path, r = trace(tmp, [sh, "-c", "echo 'Peak RSS: 12 parsecs'; exit 3"],
+                            "--checkpoint-regex", "Peak RSS: ([0-9]+ [a-z]+)", ok_rc=(3,))
+        if "'12 parsecs'" not in r.stderr or "Peak RSS: 12 parsecs" not in r.stderr or \
+                "warning" not in r.stderr:
+            errs.append(f"unknown unit: {r.stderr.strip()!r}")
+        logs = [x for x in rows(csv_path) if x["event"] == "log"]
+        if len(logs) != 1 or logs[0]["reported"] != "12 parsecs" or logs[0]["reported_kb"] != "":
+            errs.append(f"unknown unit: log rows {logs}")
+        # a line without a newline at the end still counts
+        csv_path, r = trace(tmp, [sh, "-c", "printf 'Peak RSS: 3 MB'"],
+                            "--checkpoint-regex", "Peak RSS: ([0-9]+ MB)")
+        logs = [x for x in rows(csv_path) if x["event"] == "log"]
+        if len(logs) != 1 or logs[0]["reported_kb"] != "3072":
+            errs.append(f"last line without newline: {logs}")
+        # command-line mistakes: exit 2, naming the problem
+        for opts, want in ((["--checkpoint-regex", "a(b"], "not a POSIX extended regex"),
+                           (["--checkpoint-regex", "Peak"], "needs a group"),
+                           (["-o", "-", "--checkpoint-regex", "(x)"], "would mix"),
+                           (["--log", "x.log"], "give --checkpoint-regex too")):
+            r = run([BIN, *opts, "--", "true"], cwd=tmp)
+            if r.returncode != 2 or want not in r.stderr:
+                errs.append(f"{opts}: exit {r.returncode}, {r.stderr.strip()!r}")
+        r = run([BIN, "-p", str(os.getpid()), "--checkpoint-regex", "(x)"], cwd=tmp)
+        if r.returncode != 2 or "launch mode" not in r.stderr:
+            errs.append(f"attach + regex: exit {r.returncode}, {r.stderr.strip()!r}")
+    if errs:
+        raise Fail("; ".join(errs[:6]))
+
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -387,6 +475,10 @@ def main():
             t_shell_marks_and_closed_fd)
     tap.run("stages: missing file, no marks, malformed rows, usage errors",
             t_stages_bad_input, root=False)
+    tap.run("--checkpoint-regex: printed values paired with checkpoints, output passed on",
+            t_regex_pairs_printed_values)
+    tap.run("--checkpoint-regex: never matching, unknown unit, no newline, usage errors",
+            t_regex_bad_cases)
     if "r" in _selfcheck:
         shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
     return tap.finish()

@@ -16,6 +16,7 @@
 #include "csvread.h"
 #include "validate.h"
 #include "stages.h"
+#include "logcap.h"
 
 static int passed, failed, current_failed;
 static const char *current;
@@ -886,6 +887,23 @@ static void test_stages(void)
 	end();
 }
 
+static void test_log_match(void)
+{
+	regex_t re;
+	char v[64];
+
+	begin("checkpoint regex: first group that took part, whole match without one");
+	CHECK(regcomp(&re, "RSS now: ([0-9]+ kB)|Peak RSS: ([0-9.]+ ?[KMG]B)", REG_EXTENDED) == 0);
+	CHECK(logcap_match(&re, "checkpoint 3: RSS now: 1604 kB", v, sizeof(v)) && !strcmp(v, "1604 kB"));
+	CHECK(logcap_match(&re, "Peak RSS: 657 MB (final)", v, sizeof(v)) && !strcmp(v, "657 MB"));
+	CHECK(!logcap_match(&re, "peak rss: 657 MB", v, sizeof(v)));
+	regfree(&re);
+	CHECK(regcomp(&re, "(a)?b+", REG_EXTENDED) == 0);
+	CHECK(logcap_match(&re, "xbbb", v, sizeof(v)) && !strcmp(v, "bbb"));
+	regfree(&re);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -900,6 +918,7 @@ int main(void)
 	test_reported_units();
 	test_validation();
 	test_stages();
+	test_log_match();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

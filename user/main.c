@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,6 +52,9 @@ static struct env {
 	const char *btf;
 	struct gate gate;
 	bool quiet, verbose;
+	const char *ckpt_regex;
+	regex_t ckpt_re;
+	const char *ckpt_log;
 	char **cmd;
 	int ncmd;
 } env = {
@@ -70,6 +74,8 @@ enum {
 	OPT_MAX_PROCS,
 	OPT_MAX_PEAK,
 	OPT_TOLERANCE,
+	OPT_CKPT_REGEX,
+	OPT_CKPT_LOG,
 };
 
 const char *argp_program_version = "memtrace-bpf " MEMTRACE_VERSION;
@@ -96,6 +102,9 @@ static const char doc[] =
 "  sudo memtrace-bpf -o t.csv -s peak.json -- make   # summary elsewhere\n"
 "  sudo memtrace-bpf -i 500ms -o t.csv -- ./render   # status every 500 ms\n"
 "  sudo memtrace-bpf --max-peak 3G --tolerance 10% -- ./job  # CI memory gate\n"
+"  sudo memtrace-bpf -o t.csv --checkpoint-regex 'Peak RSS: ([0-9.]+ ?[KMG]B)' \\\n"
+"       -- ./solver 1005                            # what it printed, then:\n"
+"  memtrace-bpf validate t.csv                       # ... against the truth\n"
 "  memtrace-bpf spikes trace.csv --poll 10ms         # what a poller missed\n"
 "\n"
 "Sizes take K, M, G, T (1024-based): 64K, 16M. Durations take ns, us, ms, s,\n"
@@ -124,6 +133,10 @@ static const struct argp_option opts[] = {
 	{ NULL, 0, NULL, 0, "Memory gate (CI):", 3 },
 	{ "max-peak", OPT_MAX_PEAK, "SIZE", 0, "Fail (exit 88) when the peak RSS is above SIZE, e.g. 3000M", 3 },
 	{ "tolerance", OPT_TOLERANCE, "PCT%|SIZE", 0, "Allowance over --max-peak: 10% or 100M (default 0)", 3 },
+
+	{ NULL, 0, NULL, 0, "Checkpoints (launch mode):", 3 },
+	{ "checkpoint-regex", OPT_CKPT_REGEX, "REGEX", 0, "Match COMMAND's stdout/stderr lines (passed on unchanged) with this POSIX extended regex; its first group is a value the program reported, e.g. 'Peak RSS: ([0-9.]+ ?[KMG]B)'", 3 },
+	{ "log", OPT_CKPT_LOG, "FILE", 0, "With --checkpoint-regex: keep COMMAND's output here (default: next to the CSV, trace.csv -> trace.log)", 3 },
 
 	{ NULL, 0, NULL, 0, "Tuning:", 4 },
 	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two from 64K to 1G (default 16M); raise it if events are lost", 4 },
@@ -252,6 +265,27 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 	case OPT_AS_ROOT:
 		env.as_root = true;
 		break;
+	case OPT_CKPT_REGEX: {
+		int rc;
+
+		if (env.ckpt_regex)
+			die_usage(st, "--checkpoint-regex given twice; give one pattern (alternatives: 'A|B')");
+		rc = regcomp(&env.ckpt_re, arg, REG_EXTENDED);
+		if (rc) {
+			char why[256];
+
+			regerror(rc, &env.ckpt_re, why, sizeof(why));
+			die_usage(st, "--checkpoint-regex '%s': not a POSIX extended regex: %s", arg, why);
+		}
+		if (env.ckpt_re.re_nsub < 1)
+			die_usage(st, "--checkpoint-regex '%s': needs a group around the value, e.g. "
+				  "'Peak RSS: ([0-9.]+ ?[KMG]B)'", arg);
+		env.ckpt_regex = arg;
+		break;
+	}
+	case OPT_CKPT_LOG:
+		env.ckpt_log = arg;
+		break;
 	case OPT_BTF:
 		env.btf = arg;
 		break;
@@ -272,6 +306,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 			die_usage(st, "--follow is for attach mode; launch mode follows children already (--no-follow turns it off)");
 		if (env.npids && env.as_root)
 			die_usage(st, "--as-root is for launch mode (-- COMMAND)");
+		if (env.ckpt_regex && !env.ncmd)
+			die_usage(st, "--checkpoint-regex is for launch mode (-- COMMAND): it reads the command's output");
+		if (env.ckpt_log && !env.ckpt_regex)
+			die_usage(st, "--log keeps the output --checkpoint-regex reads; give --checkpoint-regex too");
+		if (env.ckpt_regex && !strcmp(env.output, "-"))
+			die_usage(st, "--checkpoint-regex with -o -: the command's output and the trace would mix on stdout; give -o FILE");
 		if ((env.gate.tolerance_kb || env.gate.tolerance_pct > 0) && !env.gate.max_peak_kb)
 			die_usage(st, "--tolerance needs --max-peak (the limit it adds to)");
 		break;
@@ -326,14 +366,19 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void default_summary_path(char *buf, size_t len, const char *csv)
+static void default_path(char *buf, size_t len, const char *csv, const char *ext)
 {
 	size_t n = strlen(csv);
 
 	if (n > 4 && !strcmp(csv + n - 4, ".csv"))
-		snprintf(buf, len, "%.*s.summary.json", (int)(n - 4), csv);
+		snprintf(buf, len, "%.*s.%s", (int)(n - 4), csv, ext);
 	else
-		snprintf(buf, len, "%s.summary.json", csv);
+		snprintf(buf, len, "%s.%s", csv, ext);
+}
+
+static void default_summary_path(char *buf, size_t len, const char *csv)
+{
+	default_path(buf, len, csv, "summary.json");
 }
 
 static void print_gate(uint64_t peak_kb)
@@ -469,7 +514,7 @@ int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
 					  .args_doc = NULL };
-	char msg[2048], summary_buf[4096], err[8192];
+	char msg[2048], summary_buf[4096], log_buf[4096], err[8192];
 	struct tracer_opts to = {};
 	struct tracer *tracer = NULL;
 	struct run_spec spec = {};
@@ -536,6 +581,18 @@ int main(int argc, char **argv)
 		snprintf(msg, sizeof(msg), "--summary - is not supported; give a file name");
 		goto fail_msg;
 	}
+	if (env.ckpt_regex && !env.ckpt_log) {
+		default_path(log_buf, sizeof(log_buf), env.output, "log");
+		env.ckpt_log = log_buf;
+	}
+	if (env.ckpt_log && (check_output_path(env.ckpt_log, "log", msg, sizeof(msg))))
+		goto fail_msg;
+	if (env.ckpt_log && (!strcmp(env.ckpt_log, env.output) ||
+			     (env.summary && !strcmp(env.ckpt_log, env.summary)))) {
+		snprintf(msg, sizeof(msg), "the log %s would overwrite the trace or the summary; give --log another name",
+			 env.ckpt_log);
+		goto fail_msg;
+	}
 	if (env.summary && !strcmp(env.summary, env.output)) {
 		snprintf(msg, sizeof(msg), "the trace and the summary would both be %s; give -s another name",
 			 env.output);
@@ -563,6 +620,11 @@ int main(int argc, char **argv)
 	spec.csv_path = env.output;
 	spec.summary_path = env.summary;
 	spec.gate = &env.gate;
+	if (env.ckpt_regex) {
+		spec.ckpt_regex = &env.ckpt_re;
+		spec.ckpt_regex_src = env.ckpt_regex;
+		spec.ckpt_log_path = env.ckpt_log;
+	}
 	/* The trace file is created only once the command runs or the targets
 	 * are attached: a failure before that leaves an earlier trace at that
 	 * path as it was. Records wait in the ring buffer meanwhile. */
@@ -596,7 +658,19 @@ int main(int argc, char **argv)
 		bool done = false;
 		uint64_t t;
 
-		e = tracer__poll(tracer, 10, false, on_record, &r);
+		if (r.logs_on) {
+			/* the command's output is read as it comes: a log row's time
+			 * is when its line arrived */
+			uint64_t before;
+
+			run__pump_logs(&r, 10, tracer__poll_fd(tracer), false);
+			before = now_ns();
+			e = tracer__poll(tracer, 0, false, on_record, &r);
+			/* every record stamped 2 ms before the drain is in */
+			run__emit_logs(&r, before - 2000000ULL);
+		} else {
+			e = tracer__poll(tracer, 10, false, on_record, &r);
+		}
 		if (e) {
 			fprintf(stderr, "memtrace-bpf: reading events failed: %s\n", strerror(-e));
 			ret = EXIT_TRACE_ERR;
@@ -692,6 +766,8 @@ int main(int argc, char **argv)
 out:
 	run__free(&r);
 	tracer__destroy(tracer);
+	if (env.ckpt_regex)
+		regfree(&env.ckpt_re);
 	return ret;
 
 fail_msg:

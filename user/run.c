@@ -74,7 +74,7 @@ static char **env_with(char **envp, const char *name, const char *value)
  * mark_fd >= 0: put /dev/null (null_fd) there for the command's marks. */
 static void __attribute__((noreturn))
 child_main(const struct run_spec *s, int gate_rd, int err_wr, int log_fd, int null_fd,
-	   int mark_fd)
+	   int mark_fd, const int *cap_wr)
 {
 	char **envp = s->envp;
 	uid_t uid;
@@ -96,6 +96,9 @@ child_main(const struct run_spec *s, int gate_rd, int err_wr, int log_fd, int nu
 		if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
 			goto fail;
 	}
+	/* --checkpoint-regex: stdout and stderr to our pipes; stdin stays */
+	if (cap_wr[0] >= 0 && (dup2(cap_wr[0], 1) < 0 || dup2(cap_wr[1], 2) < 0))
+		goto fail;
 	/* wait until every program is attached: no gap before exec */
 	if (read(gate_rd, &go, 1) != 1)
 		_exit(126);
@@ -138,6 +141,41 @@ static int open_files(struct run *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* A line --checkpoint-regex matched: a log row in the trace, in time order
+ * with the records, given to the launched command's pid (its state then). */
+static int on_log_line(void *ctx, uint64_t ts_ns, const char *stream, uint64_t lineno,
+		       const char *line, const char *value)
+{
+	struct run *r = ctx;
+	int64_t kb = -1;
+	int e = parse_reported_kb(value, false, &kb);
+
+	if (e) {
+		r->log_unknown_units++;
+		fprintf(stderr, "memtrace-bpf: warning: output line %llu (%s) matched "
+			"--checkpoint-regex, but its value '%s' %s; kept in the trace as text, "
+			"not compared. The line: %s\n", (unsigned long long)lineno, stream, value,
+			e == -EDOM ? "has no unit or one memtrace-bpf does not know (B, K/KB/KiB, "
+			"M/MB/MiB, G/GB/GiB, T/TB/TiB)" : "is not a number with a unit", line);
+		kb = -1;
+	}
+	return session__queue_log(&r->sess, ts_ns, r->child, stream, line, value, kb);
+}
+
+void run__pump_logs(struct run *r, int timeout_ms, int extra_fd, bool final)
+{
+	if (!r->logs_on)
+		return;
+	if (logcap__pump(&r->logs, timeout_ms, extra_fd, final))
+		fprintf(stderr, "memtrace-bpf: out of memory keeping the command's log lines\n");
+}
+
+void run__emit_logs(struct run *r, uint64_t cut_ns)
+{
+	if (r->files_open)
+		session__emit_logs(&r->sess, cut_ns);
+}
+
 static void run_init(struct run *r, struct tracer *t, const struct run_spec *s,
 		     uint64_t start_ns)
 {
@@ -147,6 +185,7 @@ static void run_init(struct run *r, struct tracer *t, const struct run_spec *s,
 	r->start_ns = start_ns;
 	r->gate_fd = r->err_fd = -1;
 	r->mark_fd = -1;
+	r->logs.rd[0] = r->logs.rd[1] = r->logs.log_fd = -1;
 	tracer__group_reset(t, s->group);
 }
 
@@ -172,9 +211,19 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
 		uint64_t start_ns, char *err, size_t errlen)
 {
 	int gate[2] = { -1, -1 }, errp[2] = { -1, -1 }, log_fd = -1, null_fd = -1, e = 0;
+	int cap_wr[2] = { -1, -1 };
 	ssize_t n;
 
 	run_init(r, t, s, start_ns);
+	if (s->ckpt_regex) {
+		e = -logcap__open(&r->logs, s->ckpt_regex, s->ckpt_log_path, cap_wr, on_log_line, r);
+		if (e) {
+			snprintf(err, errlen, "cannot write the log %s: %s", s->ckpt_log_path,
+				 strerror(e));
+			return e;
+		}
+		r->logs_on = true;
+	}
 	if (s->log_path) {
 		log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 		if (log_fd < 0) {
@@ -210,7 +259,13 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
 	if (r->child == 0) {
 		close(gate[1]);
 		close(errp[0]);
-		child_main(s, gate[0], errp[1], log_fd, null_fd, r->mark_fd);
+		child_main(s, gate[0], errp[1], log_fd, null_fd, r->mark_fd, cap_wr);
+	}
+	for (int i = 0; i < 2; i++) {
+		/* the command holds the write ends: EOF comes when it is done */
+		if (cap_wr[i] >= 0)
+			close(cap_wr[i]);
+		cap_wr[i] = -1;
 	}
 	close(gate[0]);
 	close(errp[1]);
@@ -264,6 +319,9 @@ out:
 		close(log_fd);
 	if (null_fd >= 0)
 		close(null_fd);
+	for (int i = 0; i < 2; i++)
+		if (cap_wr[i] >= 0)
+			close(cap_wr[i]);
 	return e;
 }
 
@@ -305,6 +363,7 @@ int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s,
 	r->start_ns = start_ns;
 	r->gate_fd = r->err_fd = -1;
 	r->mark_fd = -1;
+	r->logs.rd[0] = r->logs.rd[1] = r->logs.log_fd = -1;
 	/* the kernel zeroed the group when it started it: no reset here */
 	return open_files(r, err, errlen) ? EIO : 0;
 }
@@ -479,6 +538,15 @@ static int write_summary(struct run *r, const char *path)
 	jw_arr_end(&w);
 	jw_u64(&w, "fd_lost_count", r->sess.mark_fd_lost);
 	jw_obj_end(&w);
+	if (r->logs_on) {
+		jw_obj(&w, "checkpoint_regex");
+		jw_str(&w, "pattern", s->ckpt_regex_src);
+		jw_str(&w, "log", s->ckpt_log_path);
+		jw_u64(&w, "lines", r->logs.lines);
+		jw_u64(&w, "matched", r->logs.matched);
+		jw_u64(&w, "unknown_units", r->log_unknown_units);
+		jw_obj_end(&w);
+	}
 	jw_u64(&w, "page_size", (uint64_t)kb * 1024);
 	jw_str(&w, "kernel", kernel);
 	jw_arr(&w, "processes");
@@ -542,6 +610,20 @@ int run__finish(struct run *r, uint64_t end_ns)
 	}
 	if (r->sess.spikes)
 		spikes__finish(r->sess.spikes, end_ns);
+	if (r->logs_on) {
+		run__pump_logs(r, 0, -1, true);
+		if (r->logs.err)
+			fprintf(stderr, "memtrace-bpf: the log %s is incomplete: %s\n", s->ckpt_log_path,
+				strerror(r->logs.err));
+		if (!r->logs.matched)
+			fprintf(stderr, "memtrace-bpf: --checkpoint-regex '%s' matched none of the "
+				"command's %llu output line%s (kept in %s); check the pattern against "
+				"them, e.g. grep -E '%s' %s\n", s->ckpt_regex_src,
+				(unsigned long long)r->logs.lines, r->logs.lines == 1 ? "" : "s",
+				s->ckpt_log_path, s->ckpt_regex_src, s->ckpt_log_path);
+	}
+	if (r->files_open)
+		session__emit_logs(&r->sess, UINT64_MAX);
 	if (r->files_open) {
 		r->files_open = false;
 		e = session__close(&r->sess);
@@ -567,7 +649,8 @@ int run__finish(struct run *r, uint64_t end_ns)
 		if (sudo_ids(&uid, &gid)) {
 			/* files made for the user who ran sudo belong to them */
 			const char *files[] = { strcmp(s->csv_path, "-") ? s->csv_path : NULL,
-						s->summary_path, s->log_path };
+						s->summary_path, s->log_path,
+						r->logs_on ? s->ckpt_log_path : NULL };
 
 			for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 				if (files[i] && chown(files[i], uid, gid))
@@ -580,6 +663,10 @@ int run__finish(struct run *r, uint64_t end_ns)
 
 void run__free(struct run *r)
 {
+	if (r->logs_on) {
+		logcap__close(&r->logs);
+		r->logs_on = false;
+	}
 	if (r->files_open) {
 		session__close(&r->sess);
 		r->files_open = false;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include "logcap.h"
 #include "session.h"
 #include "tracer.h"
 
@@ -39,6 +40,11 @@ struct run_spec {
 					   from /dev/null (NULL: inherited) */
 	bool as_root;			/* under sudo: do not drop to SUDO_UID */
 	bool no_mark_fd;		/* launch: no MEMTRACE_MARK_FD for the command */
+	const regex_t *ckpt_regex;	/* launch: stdout/stderr through pipes, passed
+					   on, kept in ckpt_log_path, matched lines
+					   as log rows (NULL: inherited) */
+	const char *ckpt_regex_src;	/* the pattern as given */
+	const char *ckpt_log_path;
 	bool sigpipe_ignored;		/* what we inherited, passed on */
 	const char *csv_path;		/* "-": stdout */
 	const char *summary_path;	/* NULL: none */
@@ -59,6 +65,9 @@ struct run {
 	pid_t child;
 	int gate_fd, err_fd;		/* launch handshake */
 	int mark_fd;			/* MEMTRACE_MARK_FD given to the command, -1: none */
+	struct logcap logs;		/* --checkpoint-regex */
+	bool logs_on;
+	uint64_t log_unknown_units;
 };
 
 /* The environment variable naming the marker fd of a launched command. */
@@ -82,6 +91,12 @@ int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s,
 
 /* A record of this run's group: to the trace and the process table. */
 int run__record(struct run *r, const struct mt_rec *rec);
+/* --checkpoint-regex: waits up to timeout_ms for the command's output
+ * (or for extra_fd), passes it on and queues matched lines. final: the
+ * last of it, pipes closed. Then cut_ns: the queued log rows stamped at or
+ * before it are written (records up to then are in). */
+void run__pump_logs(struct run *r, int timeout_ms, int extra_fd, bool final);
+void run__emit_logs(struct run *r, uint64_t cut_ns);
 /* Launch: has the command exited? (wait4, without blocking) */
 bool run__reap(struct run *r);
 /* The kernel's state of every process of the run: peaks, exits. */

@@ -129,12 +129,81 @@ void session__mark_exited(struct session *s, struct proc_info *p, int exit_code,
 	p->known_exit = known;
 }
 
+int session__queue_log(struct session *s, uint64_t ts_ns, pid_t pid, const char *stream,
+		       const char *line, const char *value, int64_t kb)
+{
+	struct pending_log *l;
+
+	if (grow(&s->logs, &s->logs_cap, s->nlogs, sizeof(*s->logs), 16))
+		return -ENOMEM;
+	l = &s->logs[s->nlogs];
+	l->ts_ns = ts_ns;
+	l->pid = pid;
+	l->stream = stream;
+	l->kb = kb;
+	l->line = strdup(line);
+	l->value = strdup(value);
+	if (!l->line || !l->value) {
+		free(l->line);
+		free(l->value);
+		return -ENOMEM;
+	}
+	s->nlogs++;
+	return 0;
+}
+
+static void write_log_row(struct session *s, const struct pending_log *l)
+{
+	struct proc_info *p = session__proc(s, l->pid, false);
+	struct mt_rec r;
+	char row[4096];
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	r.type = MT_REC_LOG;
+	r.pid = (__u32)l->pid;
+	r.ts_ns = l->ts_ns;
+	if (p) {
+		memcpy(r.pages, p->pages, sizeof(r.pages));
+		r.total_vm = p->total_vm;
+	}
+	r.tree_pages = s->tree_pages;
+	n = csv_format_log_row(row, sizeof(row), &r, s->start_ns, s->page_kb, l->stream, l->line,
+			       l->value, l->kb);
+	if (n < 0)
+		return;
+	s->rows++;
+	s->log_rows++;
+	if (linebuf__append(&s->csv, row, (size_t)n) && !s->err)
+		s->err = s->csv.err ? s->csv.err : ENOSPC;
+}
+
+void session__emit_logs(struct session *s, uint64_t cut_ns)
+{
+	size_t k = 0;
+
+	while (k < s->nlogs && s->logs[k].ts_ns <= cut_ns) {
+		write_log_row(s, &s->logs[k]);
+		free(s->logs[k].line);
+		free(s->logs[k].value);
+		k++;
+	}
+	if (k) {
+		memmove(s->logs, s->logs + k, (s->nlogs - k) * sizeof(*s->logs));
+		s->nlogs -= k;
+	}
+}
+
 int session__record(void *ctx, const struct mt_rec *r)
 {
 	struct session *s = ctx;
 	struct proc_info *p;
 	char row[512];
 	int n;
+
+	/* a log line read before this record happened goes first */
+	if (s->nlogs && s->logs[0].ts_ns < r->ts_ns)
+		session__emit_logs(s, r->ts_ns - 1);
 
 	n = csv_format_row(row, sizeof(row), r, s->start_ns, s->page_kb);
 	if (n < 0) {
@@ -149,8 +218,11 @@ int session__record(void *ctx, const struct mt_rec *r)
 		return -ENOMEM;
 	if (!p->first_ts_ns)
 		p->first_ts_ns = r->ts_ns;
-	if (r->type != MT_REC_EXIT || p->rss_pages == 0)
+	if (r->type != MT_REC_EXIT || p->rss_pages == 0) {
 		p->rss_pages = r->pages[MT_FILE] + r->pages[MT_ANON] + r->pages[MT_SHMEM];
+		memcpy(p->pages, r->pages, sizeof(p->pages));
+		p->total_vm = r->total_vm;
+	}
 	if (r->type == MT_REC_FORK || r->type == MT_REC_EXEC ||
 	    r->type == MT_REC_ATTACH || r->type == MT_REC_EXIT) {
 		memcpy(p->comm, r->comm, sizeof(p->comm));
@@ -220,6 +292,13 @@ int session__close(struct session *s)
 
 void session__free(struct session *s)
 {
+	for (size_t i = 0; i < s->nlogs; i++) {
+		free(s->logs[i].line);
+		free(s->logs[i].value);
+	}
+	free(s->logs);
+	s->logs = NULL;
+	s->nlogs = 0;
 	free(s->procs);
 	free(s->index);
 	spikes__free(s->spikes);

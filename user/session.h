@@ -16,6 +16,8 @@ struct proc_info {
 	uint64_t peak_pages, peak_ts_ns, faults;
 	uint64_t first_ts_ns, end_ts_ns;
 	int64_t rss_pages;	/* last vmrss seen */
+	int64_t pages[MT_NR_MEMBERS];	/* last counters seen (for log rows) */
+	uint64_t total_vm;
 	int exit_code;		/* shell-style; valid when exited */
 	bool exited, known_exit;
 };
@@ -27,6 +29,15 @@ struct mark_lost {
 	uint64_t ts_ns;
 };
 #define SESSION_MAX_LOST 16
+
+/* A matched log line waiting for its place in the time order. */
+struct pending_log {
+	uint64_t ts_ns;
+	pid_t pid;
+	const char *stream;	/* static */
+	char *line, *value;
+	int64_t kb;		/* < 0: unknown unit */
+};
 
 struct session {
 	struct linebuf csv;
@@ -44,6 +55,9 @@ struct session {
 	uint64_t marks, checkpoints, mark_fd_lost;
 	struct mark_lost lost[SESSION_MAX_LOST];	/* the first ones */
 	size_t nlost;
+	struct pending_log *logs;	/* in time order */
+	size_t nlogs, logs_cap;
+	uint64_t log_rows;
 };
 
 int session__init(struct session *s, const char *csv_path, uint64_t start_ns);
@@ -58,6 +72,12 @@ struct proc_info *session__proc_new(struct session *s, pid_t pid);
  * never replaces a known one. */
 void session__mark_exited(struct session *s, struct proc_info *p, int exit_code,
 			  uint64_t ts_ns, bool known);
+/* A log row for pid at ts_ns (its state then), written before the first
+ * record stamped after it, or by session__emit_logs. Returns 0 or -ENOMEM. */
+int session__queue_log(struct session *s, uint64_t ts_ns, pid_t pid, const char *stream,
+		       const char *line, const char *value, int64_t kb);
+/* Writes the queued log rows stamped at or before cut_ns. */
+void session__emit_logs(struct session *s, uint64_t cut_ns);
 int session__flush(struct session *s);
 int session__close(struct session *s);
 void session__free(struct session *s);

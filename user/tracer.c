@@ -266,6 +266,11 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 	return e < 0 ? e : 0;
 }
 
+int tracer__poll_fd(struct tracer *t)
+{
+	return ring_buffer__epoll_fd(t->rb);
+}
+
 void tracer__counters(struct tracer *t, struct mt_counters *c)
 {
 	*c = t->skel->bss->counters;

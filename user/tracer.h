@@ -48,6 +48,8 @@ int tracer__fold_faults(struct tracer *t);
  * for the next call so records of two drains cannot cross; final: all. */
 int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn, void *ctx);
 
+/* An fd that polls readable when records wait (the ring buffer's epoll). */
+int tracer__poll_fd(struct tracer *t);
 void tracer__counters(struct tracer *t, struct mt_counters *c);
 /* The loader has the exit record of this process: its kept state can go. */
 void tracer__exit_seen(struct tracer *t, pid_t pid, uint64_t exit_ts_ns);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * --checkpoint-regex: a launched command's stdout and stderr come through
+ * pipes; every byte is passed on unchanged to ours and kept in a log file,
+ * and each whole line is matched against the pattern (POSIX extended); its
+ * first capture group is the value the application reported.
+ */
+#ifndef MEMTRACE_LOGCAP_H
+#define MEMTRACE_LOGCAP_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOGCAP_MAX_LINE 4096	/* longer lines are matched on their start */
+
+/* A matched line: stream "stdout"/"stderr", the line without its newline,
+ * the captured value, and when it was read (CLOCK_MONOTONIC). */
+typedef int (*logcap_fn)(void *ctx, uint64_t ts_ns, const char *stream, uint64_t lineno,
+			 const char *line, const char *value);
+
+struct logcap {
+	int rd[2];		/* read ends (stdout, stderr); -1 when closed */
+	int out[2];		/* where bytes go on: our stdout, stderr */
+	int log_fd;
+	const regex_t *re;
+	char *part[2];		/* a line not ended yet, per stream */
+	size_t plen[2];
+	uint64_t lines, matched, log_bytes;
+	int err;		/* first error writing the log (positive errno) */
+	logcap_fn fn;
+	void *ctx;
+};
+
+/* Opens the log file and the two pipes; wr[0], wr[1] are the ends the
+ * command gets as its stdout and stderr (O_CLOEXEC: the child dup2()s
+ * them). Returns 0 or -errno. */
+int logcap__open(struct logcap *c, const regex_t *re, const char *log_path, int wr[2],
+		 logcap_fn fn, void *ctx);
+/* Waits up to timeout_ms for output (or for extra_fd, e.g. the ring
+ * buffer, to be readable), then takes everything there is. final: also
+ * the last unterminated lines, and closes the pipes. Returns 0 or -errno
+ * (from fn). */
+int logcap__pump(struct logcap *c, int timeout_ms, int extra_fd, bool final);
+bool logcap__active(const struct logcap *c);
+void logcap__close(struct logcap *c);
+
+/* Matches one line; on a match copies the first capture group that took
+ * part in it (the whole match if none did) into val. */
+bool logcap_match(const regex_t *re, const char *line, char *val, size_t vlen);
+
+#endif
