@@ -5,7 +5,8 @@
 #   sudo make demo  install dependencies, build, trace the demo workload
 #   sudo make test  install dependencies, build, run every test
 #   sudo make bench page-fault storm: untraced vs traced vs peers
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (the binary, and the marker
+#                   header as include/memtrace/mark.h)
 #
 # V=1 shows full commands. VMLINUX_BTF=FILE or VMLINUX_H=FILE choose where
 # vmlinux.h comes from (default: the running kernel's BTF, else the copy in
@@ -37,7 +38,11 @@ CFLAGS    ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 ALL_CFLAGS := $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser $(EXTRA_CFLAGS) -MMD -MP
 LDLIBS    := -lbpf -lelf -lz -lm
-BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ibpf $(EXTRA_BPF_CFLAGS)
+# -idirafter: <bpf/usdt.bpf.h> pulls in <linux/errno.h>, whose <asm/errno.h>
+# lives under the multiarch include directory, which -target bpf skips
+MULTIARCH_INC := /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ibpf \
+	      -idirafter $(MULTIARCH_INC) $(EXTRA_BPF_CFLAGS)
 
 ifeq ($(V),1)
   Q :=
@@ -117,9 +122,12 @@ bench:
 install: $(BIN)
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/bin/memtrace-bpf)
 	$(Q)install -D -m 0755 $(BIN) $(DESTDIR)$(prefix)/bin/memtrace-bpf
+	$(call msg,INSTALL,$(DESTDIR)$(prefix)/include/memtrace/mark.h)
+	$(Q)install -D -m 0644 user/memtrace/mark.h $(DESTDIR)$(prefix)/include/memtrace/mark.h
 
 uninstall:
-	$(Q)rm -f $(DESTDIR)$(prefix)/bin/memtrace-bpf
+	$(Q)rm -f $(DESTDIR)$(prefix)/bin/memtrace-bpf $(DESTDIR)$(prefix)/include/memtrace/mark.h
+	$(Q)rmdir $(DESTDIR)$(prefix)/include/memtrace 2>/dev/null || true
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

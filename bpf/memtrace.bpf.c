@@ -17,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
 #include "memtrace.h"
 #include "compat.bpf.h"
 
@@ -105,6 +106,7 @@ enum watch {
 	W_REWIND,	/* lseek(fd, 0, SEEK_SET): the next read regenerates */
 	W_GETRUSAGE,
 	W_CLOSE,	/* close/dup2/dup3/close_range */
+	W_OUTPUT,	/* write to the captured stdout/stderr (args[2]) */
 };
 
 /*
@@ -534,15 +536,26 @@ static __always_inline __u32 proc_self_kind(const char *p, __u32 tgid)
 /* write(fd, buf, count) by a traced thread: a mark when fd refers to the
  * file memtrace-bpf opened as MEMTRACE_MARK_FD, whatever its number now (a
  * shell's `echo x >&$MEMTRACE_MARK_FD` writes through a dup on fd 1).
- * Stamped at entry: the instant the program asked. */
-static __always_inline void mark_write(struct task_struct *cur, struct pt_regs *regs)
+ * Stamped at entry: the instant the program asked. A write to the
+ * captured stdout/stderr is only noted here, for sys_exit. */
+static __always_inline void mark_write(struct task_struct *cur, struct task_ctx *tc,
+				       struct pt_regs *regs)
 {
 	__u32 tgid = cur->tgid, n;
 	struct mt_proc *pr = bpf_map_lookup_elem(&procs, &tgid);
 	struct mt_rec *r;
-	__u64 count = regs->dx;
+	__u64 count = regs->dx, f;
 
-	if (!pr || !pr->mark_file || fd_file(cur, regs->di) != pr->mark_file)
+	if (!pr || !(pr->mark_file || pr->out_file[0] || pr->out_file[1]))
+		return;
+	f = fd_file(cur, regs->di);
+	if (f && (f == pr->out_file[0] || f == pr->out_file[1])) {
+		tc->watch = W_OUTPUT;
+		tc->args[1] = regs->si;
+		tc->args[2] = f == pr->out_file[1];
+		return;
+	}
+	if (!f || f != pr->mark_file)
 		return;
 	r = rec_state(MT_REC_MARK, cur);
 	if (!r)
@@ -648,7 +661,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		tc->mark_lost = closes_mark_fd(cur, id, regs);
 		break;
 	case MT_NR_WRITE:
-		mark_write(cur, regs);
+		mark_write(cur, tc, regs);
 		break;
 	}
 	return 0;
@@ -773,6 +786,22 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case W_CLOSE:
 		on_close_exit(cur, tc, ret);
 		return 0;
+	case W_OUTPUT:
+		/* stamped when the bytes are in the pipe and the program has
+		 * not yet gone on: its log line is timed between its last
+		 * measurement and its next, whenever we read the pipe */
+		if (ret > 0 && (r = rec_state(MT_REC_OUTPUT, cur))) {
+			__u32 n = ret < MT_LABEL_LEN ? (__u32)ret : MT_LABEL_LEN;
+
+			if (n > MT_LABEL_LEN)
+				n = MT_LABEL_LEN;
+			r->cause = (__u32)tc->args[2];
+			r->len = (__u64)ret;
+			if (n && bpf_probe_read_user(r->label, n, (void *)tc->args[1]))
+				r->len |= 1ULL << 63;	/* start unknown: no check */
+			rec_submit(r);
+		}
+		return 0;
 	default:
 		return 0;
 	}
@@ -786,6 +815,29 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		r->ret = ret;
 		rec_submit(r);
 	}
+	return 0;
+}
+
+/* MEMTRACE_MARK(name) in a C/C++ program (user/memtrace/mark.h): the
+ * memtrace:mark USDT probe, attached by the loader to the launched binary
+ * for every process (pid -1); only threads of traced processes record. */
+SEC("usdt")
+int BPF_USDT(on_usdt_mark, const char *name)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct mt_rec *r;
+
+	if (!task_ctx_of(cur, false))
+		return 0;
+	r = rec_state(MT_REC_MARK, cur);
+	if (!r)
+		return 0;
+	r->cause = MT_MARK_USDT;
+	/* no page fault can be taken here: mark.h reads the name's first
+	 * byte before the probe, so its page is in */
+	if (bpf_probe_read_user_str(r->label, MT_LABEL_LEN, name) < 0)
+		r->label[0] = 0;
+	rec_submit(r);
 	return 0;
 }
 
@@ -859,6 +911,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	/* fork copies (or shares) the fd table: same marker file, same fd */
 	cp.mark_fd = pp->mark_fd;
 	cp.mark_file = pp->mark_file;
+	cp.out_file[0] = pp->out_file[0];
+	cp.out_file[1] = pp->out_file[1];
 	if (e->owner != ctgid)
 		cp.flags |= MT_PROC_SHARED_MM;
 	bpf_probe_read_kernel_str(cp.comm, sizeof(cp.comm), child->comm);
@@ -897,6 +951,10 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	 * O_CLOEXEC, so it survived); remember which file it is */
 	if (pr->mark_fd && !pr->mark_file)
 		pr->mark_file = fd_file(p, pr->mark_fd - 1);
+	if (pr->capture && !pr->out_file[0]) {
+		pr->out_file[0] = fd_file(p, 1);
+		pr->out_file[1] = fd_file(p, 2);
+	}
 	/* an exec while an attach is pending registers the new mm: the
 	 * iterator must not take a second reference */
 	pr->flags &= ~(MT_PROC_PENDING_EXEC | MT_PROC_PENDING_ATTACH);

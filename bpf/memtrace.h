@@ -42,6 +42,10 @@ enum mt_rec_type {
 	MT_REC_MARK = 8,	/* a stage marker (cause: enum mt_mark_kind) */
 	MT_REC_MARK_FD_LOST = 9,/* a process closed or replaced its marker fd
 				   (nr: the syscall that did it) */
+	MT_REC_OUTPUT = 10,	/* --checkpoint-regex: a write(2) to the
+				   command's stdout (cause 0) or stderr (1)
+				   pipe returned len bytes; label: their start.
+				   Times its log lines; not a CSV row */
 	MT_REC_TYPE_MAX,
 };
 
@@ -147,6 +151,11 @@ struct mt_proc {
 	char comm[MT_COMM_LEN];
 	__u64 mark_file;	/* the struct file behind mark_fd at exec: a
 				   write to any fd of it is a mark */
+	__u64 out_file[2];	/* --checkpoint-regex: the files behind fds 1
+				   and 2 at exec (our pipes), 0: not watched */
+	__u32 capture;		/* launch with --checkpoint-regex: learn
+				   out_file at exec */
+	__u32 pad2;
 };
 
 /* exited map: a process's final state, from its exit until the loader has

@@ -398,6 +398,13 @@ def t_regex_pairs_printed_values():
             if x["reported_kb"] != want or x["diff_kb"] != 0 or x["compared_to"] != "rss":
                 errs.append(f"{x['log']!r}: reported_kb {x['reported_kb']}, diff {x['diff_kb']} "
                             f"vs {x['compared_to']} (the workload read it from status: want 0)")
+            # the kernel timed the write: the line pairs with the very
+            # checkpoint the workload took just before printing it
+            k = int(x["log"].split()[1].rstrip(":"))
+            mine = [c for c in js["checkpoints"] if x in c["reported"]][0]
+            if not cps[k]["t0"] <= mine["ts_ns"] <= cps[k]["t1"]:
+                errs.append(f"{x['log']!r} paired with the checkpoint at {mine['ts_ns']}, not "
+                            f"the workload's checkpoint {k} [{cps[k]['t0']}, {cps[k]['t1']}]")
         peak = [x for x in reps if x["log"].startswith("Peak RSS")]
         ver = js["verdict"]
         big = max(t["kb"] for t in trs)
@@ -415,7 +422,8 @@ def t_regex_pairs_printed_values():
         if cr.get("matched") != len(cps) + 1 or cr.get("pattern") != REGEX:
             errs.append(f"summary checkpoint_regex {cr}")
         if errs:
-            raise Fail("; ".join(errs[:5]))
+            notes = [l for l in r.stderr.splitlines() if l.startswith("memtrace-bpf")]
+            raise Fail("; ".join(errs[:5]) + f" (memtrace-bpf said: {notes})")
 
 
 def t_regex_bad_cases():
@@ -445,6 +453,13 @@ def t_regex_bad_cases():
         logs = [x for x in rows(csv_path) if x["event"] == "log"]
         if len(logs) != 1 or logs[0]["reported_kb"] != "3072":
             errs.append(f"last line without newline: {logs}")
+        # output the kernel does not see written (an untraced child under
+        # --no-follow): still every line, timed when read
+        csv_path, r = trace(tmp, [sh, "-c", "echo 'Peak RSS: 3 MB'; /bin/echo 'Peak RSS: 4 MB'"],
+                            "--no-follow", "--checkpoint-regex", "Peak RSS: ([0-9]+ MB)")
+        logs = [x["reported_kb"] for x in rows(csv_path) if x["event"] == "log"]
+        if logs != ["3072", "4096"]:
+            errs.append(f"untraced writer: log rows {logs}")
         # command-line mistakes: exit 2, naming the problem
         for opts, want in ((["--checkpoint-regex", "a(b"], "not a POSIX extended regex"),
                            (["--checkpoint-regex", "Peak"], "needs a group"),
@@ -460,6 +475,77 @@ def t_regex_bad_cases():
         raise Fail("; ".join(errs[:6]))
 
 
+def t_usdt_marks_and_stages():
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path, r = trace(tmp, [wl("marks"), "4"])
+        ms, frames, load = [], [], None
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if f[0] == "M":
+                ms.append((f[1], int(f[2]), int(f[3])))
+            elif f[0] == "F":
+                frames.append((int(f[2]), int(f[3])))
+            elif f[0] == "L":
+                load = int(f[1])
+        errs = []
+        got = marks_of(csv_path)
+        if [(m["label"], m["cause"]) for m in got] != [(n, "usdt") for n, _, _ in ms]:
+            errs.append(f"mark rows {[(m['label'], m['cause']) for m in got]}, the workload "
+                        f"marked {[n for n, _, _ in ms]}")
+        else:
+            for m, (n, t0, t1) in zip(got, ms):
+                if not t0 <= int(m["ts_ns"]) <= t1:
+                    errs.append(f"mark {n} at {m['ts_ns']} outside [{t0}, {t1}]")
+        js = json.loads(run([BIN, "stages", csv_path, "--format", "json"]).stdout)
+        iv = js["intervals"]
+        # C, 4 KiB pages populated in one call: exact to the kB
+        fl = [i for i in iv if i["name"] == "frame_loaded"]
+        if len(fl) != len(frames):
+            errs.append(f"{len(fl)} frame_loaded intervals for {len(frames)} frames")
+        for k, (i, (tkb, keep)) in enumerate(zip(fl, frames)):
+            if i["rise_kb"] != tkb or i["growth_kb"] != keep:
+                errs.append(f"frame {k}: rise {i['rise_kb']} growth {i['growth_kb']} kB, the "
+                            f"workload made a {tkb} kB transient and kept {keep} kB")
+        pd = [i for i in iv if i["name"] == "pose_detection"]
+        for k, i in enumerate(pd):
+            # pose_detection -> next pose_detection: keeps 1 MiB, then the
+            # next frame's transient
+            want = frames[k + 1][0] + frames[k][1]
+            if i["growth_kb"] != frames[k][1] or i["rise_kb"] != want:
+                errs.append(f"pose_detection {k}: rise {i['rise_kb']} growth {i['growth_kb']}, "
+                            f"want {want} / {frames[k][1]}")
+        sp = [i for i in iv if i["name"] == "load"]
+        if len(sp) != 1 or sp[0]["growth_kb"] != load or sp[0]["kind"] != "span":
+            errs.append(f"load span {sp}, want growth {load}")
+        if errs:
+            raise Fail("; ".join(errs[:5]))
+
+
+def t_header_installs_and_compiles():
+    cc = shutil.which("cc") or shutil.which("gcc")
+    with tempfile.TemporaryDirectory() as tmp:
+        r = run(["make", "-s", "--no-print-directory", "-C", ROOT, "install", f"DESTDIR={tmp}",
+                 "PREFIX=/usr"])
+        hdr = os.path.join(tmp, "usr", "include", "memtrace", "mark.h")
+        if r.returncode != 0 or not os.path.isfile(hdr):
+            raise Fail(f"make install DESTDIR: exit {r.returncode}, no {hdr}: {r.stderr[-300:]}")
+        src = os.path.join(tmp, "m.c")
+        with open(src, "w") as f:
+            f.write("#include <memtrace/mark.h>\n#if !MEMTRACE_MARK_ENABLED\n#error no sdt\n#endif\n"
+                    "int main(void) { MEMTRACE_BEGIN(\"a\"); MEMTRACE_MARK(\"b\"); "
+                    "MEMTRACE_END(\"a\"); return 0; }\n")
+        for extra in ([], ["-DMEMTRACE_NO_MARKS"]):
+            r = run([cc, "-Wall", "-Werror", "-I", os.path.join(tmp, "usr", "include"), *extra,
+                     src, "-o", os.path.join(tmp, "m")])
+            if extra and r.returncode == 0:
+                raise Fail("MEMTRACE_NO_MARKS did not turn the marks off")
+            if not extra and r.returncode != 0:
+                raise Fail(f"a program using the installed header does not build: {r.stderr[-300:]}")
+        r = run([os.path.join(tmp, "m")])
+        if r.returncode != 0:
+            raise Fail(f"it does not run untraced: exit {r.returncode}")
+
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -471,6 +557,10 @@ def main():
             t_validate_bad_input, root=False)
     tap.run("marks from Python via MEMTRACE_MARK_FD: rows and stages match what it did",
             t_python_marks_and_stages)
+    tap.run("MEMTRACE_MARK (USDT, memtrace/mark.h) in C: rows and stages exact",
+            t_usdt_marks_and_stages)
+    tap.run("make install ships memtrace/mark.h; a program using it builds and runs",
+            t_header_installs_and_compiles, root=False)
     tap.run("marks from sh and bash; a closed or redirected marker fd is reported",
             t_shell_marks_and_closed_fd)
     tap.run("stages: missing file, no marks, malformed rows, usage errors",

@@ -295,7 +295,10 @@ static void test_csv_rows(void)
 	for (__u32 t = MT_REC_RSS; t < MT_REC_TYPE_MAX; t++) {
 		r = rec(t, 5);
 		r.nr = MT_NR_MMAP;
-		CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
+		if (t == MT_REC_OUTPUT)	/* times log lines; never a row */
+			CHECK(!strcmp(fmt(&r, 0), "(error)"));
+		else
+			CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
 	}
 	r = rec(77, 5);
 	char row[512];

@@ -12,6 +12,7 @@ pkgs=(
 	bpftool                           # vmlinux.h and the skeleton
 	python3                           # integration tests
 	libcap2-bin util-linux            # capsh, setpriv: privilege tests
+	systemtap-sdt-dev                 # sys/sdt.h: MEMTRACE_MARK (memtrace/mark.h) USDT probes
 )
 if [ "${1:-}" = bench ]; then
 	pkgs+=(linux-perf bpftrace time)  # peers, /usr/bin/time

@@ -112,15 +112,11 @@ static int on_line(struct logcap *c, int i, uint64_t ts)
 	return c->fn ? c->fn(c->ctx, ts, stream_name[i], c->lines, line, val) : 0;
 }
 
-/* Bytes of stream i: on to our own output and the log as they are, then
- * cut into lines for the pattern. */
-static int take(struct logcap *c, int i, const char *b, size_t n, uint64_t ts)
+/* Bytes of stream i, in order, all written at ts: cut into lines. */
+static int feed(struct logcap *c, int i, const char *b, size_t n, uint64_t ts)
 {
 	int e;
 
-	write_all(c->out[i], b, n, NULL);	/* a closed terminal is not our error */
-	write_all(c->log_fd, b, n, &c->err);
-	c->log_bytes += n;
 	for (size_t k = 0; k < n; k++) {
 		if (b[k] == '\n') {
 			c->part[i][c->plen[i]] = 0;
@@ -136,10 +132,162 @@ static int take(struct logcap *c, int i, const char *b, size_t n, uint64_t ts)
 	return 0;
 }
 
+/* Stream i has bytes no kernel write explains: time its lines on arrival
+ * from now on. */
+static int to_arrival(struct logcap *c, int i, const char *why)
+{
+	struct logcap_stream *st = &c->st[i];
+	int e;
+
+	if (!st->on_arrival && why)
+		fprintf(stderr, "memtrace-bpf: note: the command's %s has output the kernel did not "
+			"see written (%s); its log lines are timed when read from here on, so a "
+			"value may pair with a later checkpoint\n", stream_name[i], why);
+	st->on_arrival = true;
+	st->nw = 0;
+	e = feed(c, i, st->pend, st->plen, mono_ns());
+	st->plen = 0;
+	return e;
+}
+
+/* Matches bytes read with the writes the kernel saw, in order. */
+static int advance(struct logcap *c, int i)
+{
+	struct logcap_stream *st = &c->st[i];
+	size_t used = 0;
+	int e = 0;
+
+	while (st->nw && used < st->plen && !e) {
+		struct logcap_write *w = &st->w[0];
+		size_t n = st->plen - used;
+
+		if (n > w->len - w->done)
+			n = (size_t)(w->len - w->done);
+		if (!w->done && w->start_known) {
+			size_t k = w->len < sizeof(w->start) ? (size_t)w->len : sizeof(w->start);
+
+			if (k > n)
+				k = n;
+			if (memcmp(st->pend + used, w->start, k)) {
+				memmove(st->pend, st->pend + used, st->plen - used);
+				st->plen -= used;
+				return to_arrival(c, i, "another process, writev, or a dropped record");
+			}
+		}
+		e = feed(c, i, st->pend + used, n, w->ts_ns);
+		used += n;
+		w->done += n;
+		if (w->done == w->len)
+			memmove(st->w, st->w + 1, --st->nw * sizeof(*st->w));
+	}
+	memmove(st->pend, st->pend + used, st->plen - used);
+	st->plen -= used;
+	if (st->plen && used)
+		st->pend_since = mono_ns();
+	return e;
+}
+
+static int read_stream(struct logcap *c, int i, bool final);
+
+int logcap__output(struct logcap *c, int i, uint64_t ts_ns, uint64_t len, const char *start,
+		   bool start_known)
+{
+	struct logcap_stream *st;
+	struct logcap_write *w;
+
+	if (i < 0 || i > 1 || c->log_fd < 0)
+		return 0;
+	st = &c->st[i];
+	if (st->on_arrival || !len)
+		return 0;
+	if (st->nw == st->wcap) {
+		size_t cap = st->wcap ? st->wcap * 2 : 64;
+		void *p = realloc(st->w, cap * sizeof(*st->w));
+
+		if (!p)
+			return -ENOMEM;
+		st->w = p;
+		st->wcap = cap;
+	}
+	w = &st->w[st->nw++];
+	memset(w, 0, sizeof(*w));
+	w->ts_ns = ts_ns;
+	w->len = len;
+	w->start_known = start_known;
+	memcpy(w->start, start, sizeof(w->start));
+	/* The bytes of a write are in the pipe before its sys_exit: take
+	 * them now, so its lines are queued while the records are at this
+	 * instant, before any record stamped later is written. */
+	if (st->plen < len) {
+		int e = read_stream(c, i, false);
+
+		if (e)
+			return e;
+		if (st->on_arrival)
+			return 0;
+	}
+	return advance(c, i);
+}
+
+/* Bytes of stream i: on to our own output and the log as they are, then
+ * to the lines, timed by the kernel's write records when there are. */
+static int take(struct logcap *c, int i, const char *b, size_t n, uint64_t ts)
+{
+	struct logcap_stream *st = &c->st[i];
+
+	write_all(c->out[i], b, n, NULL);	/* a closed terminal is not our error */
+	write_all(c->log_fd, b, n, &c->err);
+	c->log_bytes += n;
+	if (!c->kernel_timed || st->on_arrival)
+		return feed(c, i, b, n, ts);
+	if (st->plen + n > st->pcap) {
+		size_t cap = st->pcap ? st->pcap : 65536;
+		char *p;
+
+		while (cap < st->plen + n)
+			cap *= 2;
+		p = realloc(st->pend, cap);
+		if (!p)
+			return -ENOMEM;
+		st->pend = p;
+		st->pcap = cap;
+	}
+	if (!st->plen)
+		st->pend_since = ts;
+	memcpy(st->pend + st->plen, b, n);
+	st->plen += n;
+	return advance(c, i);
+}
+
+/* Everything stream i's pipe holds now; final, or its end: closed. */
+static int read_stream(struct logcap *c, int i, bool final)
+{
+	char buf[65536];
+	int e;
+
+	while (c->rd[i] >= 0) {
+		ssize_t got = read(c->rd[i], buf, sizeof(buf));
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got > 0) {
+			e = take(c, i, buf, (size_t)got, mono_ns());
+			if (e)
+				return e;
+			continue;
+		}
+		if (got < 0 && errno == EAGAIN && !final)
+			break;
+		/* end of file (every writer gone), or final */
+		close(c->rd[i]);
+		c->rd[i] = -1;
+	}
+	return 0;
+}
+
 int logcap__pump(struct logcap *c, int timeout_ms, int extra_fd, bool final)
 {
 	struct pollfd pf[3];
-	char buf[65536];
 	int n = 0, e;
 
 	for (int i = 0; i < 2; i++)
@@ -150,35 +298,33 @@ int logcap__pump(struct logcap *c, int timeout_ms, int extra_fd, bool final)
 	if (n && timeout_ms > 0 && !final)
 		poll(pf, (nfds_t)n, timeout_ms);
 	for (int i = 0; i < 2; i++) {
-		while (c->rd[i] >= 0) {
-			ssize_t got = read(c->rd[i], buf, sizeof(buf));
+		struct logcap_stream *st = &c->st[i];
 
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got > 0) {
-				e = take(c, i, buf, (size_t)got, mono_ns());
-				if (e)
-					return e;
-				continue;
-			}
-			if (got < 0 && errno == EAGAIN && !final)
-				break;
-			/* end of file (every writer gone), or final: what is left
-			 * is the last line, even without its newline */
-			if (got == 0 || final) {
-				if (c->plen[i]) {
-					c->part[i][c->plen[i]] = 0;
-					e = on_line(c, i, mono_ns());
-					c->plen[i] = 0;
-					if (e)
-						return e;
-				}
-				if (got == 0 || final) {
-					close(c->rd[i]);
-					c->rd[i] = -1;
-				}
-			}
-			break;
+		/* Bytes no write record explains although every record up to
+		 * well after they came is in: not the kernel's. (A writer's
+		 * sys_exit follows its bytes into the pipe; 200 ms covers it
+		 * being preempted in between.) */
+		if (st->plen && !st->on_arrival &&
+		    c->records_until > st->pend_since + 200000000ULL &&
+		    (e = to_arrival(c, i, "another process, writev, or a dropped record")))
+			return e;
+		e = read_stream(c, i, final);
+		if (e)
+			return e;
+		if (!final)
+			continue;
+		/* the end: bytes still unexplained, and the last line even
+		 * without its newline */
+		if (st->plen && (e = advance(c, i)))
+			return e;
+		if (st->plen && (e = to_arrival(c, i, NULL)))
+			return e;
+		if (c->plen[i]) {
+			c->part[i][c->plen[i]] = 0;
+			e = on_line(c, i, mono_ns());
+			c->plen[i] = 0;
+			if (e)
+				return e;
 		}
 	}
 	return 0;
@@ -197,6 +343,9 @@ void logcap__close(struct logcap *c)
 		c->rd[i] = -1;
 		free(c->part[i]);
 		c->part[i] = NULL;
+		free(c->st[i].pend);
+		free(c->st[i].w);
+		memset(&c->st[i], 0, sizeof(c->st[i]));
 	}
 	if (c->log_fd >= 0)
 		close(c->log_fd);

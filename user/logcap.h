@@ -20,8 +20,29 @@
 typedef int (*logcap_fn)(void *ctx, uint64_t ts_ns, const char *stream, uint64_t lineno,
 			 const char *line, const char *value);
 
+/* A write(2) the kernel saw the command make to one of the pipes. */
+struct logcap_write {
+	uint64_t ts_ns;
+	uint64_t len, done;
+	char start[40];		/* its first bytes (min(len, 40)) */
+	bool start_known;
+};
+
+/* Per stream: bytes read but not yet explained by a kernel write. */
+struct logcap_stream {
+	char *pend;
+	size_t plen, pcap;
+	uint64_t pend_since;	/* when the oldest of them arrived */
+	struct logcap_write *w;	/* kernel writes not yet matched, in order */
+	size_t nw, wcap;
+	bool on_arrival;	/* lines timed when read (no kernel timing) */
+};
+
 struct logcap {
 	int rd[2];		/* read ends (stdout, stderr); -1 when closed */
+	struct logcap_stream st[2];
+	bool kernel_timed;	/* OUTPUT records come (launch with capture) */
+	uint64_t records_until;	/* every record stamped up to here is in */
 	int out[2];		/* where bytes go on: our stdout, stderr */
 	int log_fd;
 	const regex_t *re;
@@ -38,6 +59,13 @@ struct logcap {
  * them). Returns 0 or -errno. */
 int logcap__open(struct logcap *c, const regex_t *re, const char *log_path, int wr[2],
 		 logcap_fn fn, void *ctx);
+/* The kernel saw the command write len bytes starting with start[] to
+ * stream (0 stdout, 1 stderr) at ts_ns: the lines those bytes end get that
+ * time. Bytes the kernel never reports (an untraced writer, writev, a
+ * dropped record) switch that stream to the time lines are read, said once
+ * on stderr. Returns 0 or -errno (from fn). */
+int logcap__output(struct logcap *c, int stream, uint64_t ts_ns, uint64_t len,
+		   const char *start, bool start_known);
 /* Waits up to timeout_ms for output (or for extra_fd, e.g. the ring
  * buffer, to be readable), then takes everything there is. final: also
  * the last unterminated lines, and closes the pipes. Returns 0 or -errno

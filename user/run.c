@@ -172,6 +172,7 @@ void run__pump_logs(struct run *r, int timeout_ms, int extra_fd, bool final)
 
 void run__emit_logs(struct run *r, uint64_t cut_ns)
 {
+	r->logs.records_until = cut_ns;
 	if (r->files_open)
 		session__emit_logs(&r->sess, cut_ns);
 }
@@ -223,6 +224,8 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
 			return e;
 		}
 		r->logs_on = true;
+		/* the kernel times each write to the pipes (OUTPUT records) */
+		r->logs.kernel_timed = true;
 	}
 	if (s->log_path) {
 		log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
@@ -279,7 +282,16 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
 		e = e == ENOENT ? EIO : e;	/* not "command not found" */
 		goto out;
 	}
-	if (r->mark_fd >= 0 && (e = tracer__set_mark_fd(t, r->child, r->mark_fd))) {
+	/* MEMTRACE_MARK probes in the command's binary (mark.h), attached
+	 * before it starts; a binary without them is the usual case */
+	e = tracer__attach_marks(t, s->cmd[0]);
+	if (e && e != -ENOENT)
+		fprintf(stderr, "memtrace-bpf: note: cannot attach to the MEMTRACE_MARK probes of %s: "
+			"%s; its USDT marks are not recorded (marks through $%s still are)\n",
+			s->cmd[0], strerror(-e), MARK_FD_ENV);
+	e = 0;
+	if ((r->mark_fd >= 0 || r->logs_on) &&
+	    (e = tracer__set_mark_fd(t, r->child, r->mark_fd, r->logs_on))) {
 		fprintf(stderr, "memtrace-bpf: note: cannot register the marker fd: %s; marks by fd "
 			"are off for this run\n", strerror(-e));
 		r->mark_fd = -1;
@@ -370,7 +382,17 @@ int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s,
 
 int run__record(struct run *r, const struct mt_rec *rec)
 {
-	int e = session__record(&r->sess, rec);
+	int e;
+
+	if (rec->type == MT_REC_OUTPUT) {
+		/* times the command's log lines; not a row of its own */
+		if (r->logs_on && r->files_open)
+			return logcap__output(&r->logs, (int)rec->cause, rec->ts_ns,
+					      rec->len & ~(1ULL << 63), rec->label,
+					      !(rec->len >> 63));
+		return 0;
+	}
+	e = session__record(&r->sess, rec);
 
 	/* the loader has the exit record: the kernel may drop the final
 	 * state it kept in case the record was lost */

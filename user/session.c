@@ -132,22 +132,21 @@ void session__mark_exited(struct session *s, struct proc_info *p, int exit_code,
 int session__queue_log(struct session *s, uint64_t ts_ns, pid_t pid, const char *stream,
 		       const char *line, const char *value, int64_t kb)
 {
-	struct pending_log *l;
+	char *l_line = strdup(line), *l_value = strdup(value);
+	size_t at = s->nlogs;
 
-	if (grow(&s->logs, &s->logs_cap, s->nlogs, sizeof(*s->logs), 16))
-		return -ENOMEM;
-	l = &s->logs[s->nlogs];
-	l->ts_ns = ts_ns;
-	l->pid = pid;
-	l->stream = stream;
-	l->kb = kb;
-	l->line = strdup(line);
-	l->value = strdup(value);
-	if (!l->line || !l->value) {
-		free(l->line);
-		free(l->value);
+	if (!l_line || !l_value || grow(&s->logs, &s->logs_cap, s->nlogs, sizeof(*s->logs), 16)) {
+		free(l_line);
+		free(l_value);
 		return -ENOMEM;
 	}
+	/* kept in time order: lines timed by the kernel and lines timed on
+	 * arrival (another stream) can come in either order */
+	while (at > 0 && s->logs[at - 1].ts_ns > ts_ns)
+		at--;
+	memmove(s->logs + at + 1, s->logs + at, (s->nlogs - at) * sizeof(*s->logs));
+	s->logs[at] = (struct pending_log){ .ts_ns = ts_ns, .pid = pid, .stream = stream,
+					    .line = l_line, .value = l_value, .kb = kb };
 	s->nlogs++;
 	return 0;
 }

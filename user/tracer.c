@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,12 @@
 #include "tracer.h"
 #include "memtrace.skel.h"
 
+#define MAX_USDT_LINKS 16
+
 struct tracer {
 	struct memtrace_bpf *skel;
+	struct bpf_link *usdt[MAX_USDT_LINKS];
+	int nusdt;
 	struct ring_buffer *rb;
 	/* records of one drain, sorted by time before they are handed on */
 	struct mt_rec *batch;
@@ -103,6 +108,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 	bpf_map__set_max_entries(t->skel->maps.exited, o->max_procs);
 	bpf_program__set_autoattach(t->skel->progs.snapshot_targets, false);
 	bpf_program__set_autoattach(t->skel->progs.fold_faults, false);
+	bpf_program__set_autoattach(t->skel->progs.on_usdt_mark, false);
 
 	e = memtrace_bpf__load(t->skel);
 	if (e) {
@@ -148,6 +154,8 @@ void tracer__destroy(struct tracer *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	for (int i = 0; i < t->nusdt; i++)
+		bpf_link__destroy(t->usdt[i]);
 	memtrace_bpf__destroy(t->skel);
 	free(t->batch);
 	free(t);
@@ -163,7 +171,37 @@ int tracer__expect_exec(struct tracer *t, pid_t pid, uint32_t group)
 	return 0;
 }
 
-int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd)
+int tracer__attach_marks(struct tracer *t, const char *binary)
+{
+	struct bpf_link *l;
+	char magic[4];
+	int fd, e;
+
+	if (t->nusdt == MAX_USDT_LINKS)
+		return -E2BIG;
+	/* A script or a missing file has no probes; libbpf would only warn */
+	if (strchr(binary, '/')) {
+		fd = open(binary, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -ENOENT;
+		e = read(fd, magic, 4) == 4 && !memcmp(magic, "\177ELF", 4);
+		close(fd);
+		if (!e)
+			return -ENOENT;
+	}
+	last_log[0] = 0;
+	l = bpf_program__attach_usdt(t->skel->progs.on_usdt_mark, -1, binary, "memtrace", "mark",
+				     NULL);
+	if (!l) {
+		e = -errno;
+		/* no memtrace:mark note in the binary: not an error */
+		return e == -ENOENT || e == -ESRCH || e == -EINVAL ? -ENOENT : e;
+	}
+	t->usdt[t->nusdt++] = l;
+	return 0;
+}
+
+int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd, bool capture)
 {
 	int map = bpf_map__fd(t->skel->maps.procs);
 	__u32 key = (__u32)pid;
@@ -171,8 +209,9 @@ int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd)
 
 	if (bpf_map_lookup_elem(map, &key, &p))
 		return -errno;
-	p.mark_fd = (__u32)fd + 1;
+	p.mark_fd = fd >= 0 ? (__u32)fd + 1 : 0;
 	p.mark_file = 0;	/* learnt at exec */
+	p.capture = capture;
 	if (bpf_map_update_elem(map, &key, &p, BPF_EXIST))
 		return -errno;
 	return 0;

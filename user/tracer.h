@@ -28,9 +28,16 @@ void tracer__destroy(struct tracer *t);
 
 /* Launch mode: trace @pid from its next exec, in @group. */
 int tracer__expect_exec(struct tracer *t, pid_t pid, uint32_t group);
+/* Attaches the memtrace:mark USDT probe (MEMTRACE_MARK) in @binary, a
+ * path or a name looked up in PATH, for every process; marks are recorded
+ * for traced ones only. Returns 0, -ENOENT when the binary has no such
+ * probe (or is not ELF), another -errno when attaching failed. */
+int tracer__attach_marks(struct tracer *t, const char *binary);
 /* After tracer__expect_exec, before the exec: @fd of @pid is its marker fd
- * (MEMTRACE_MARK_FD); writes to the file behind it become marks. */
-int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd);
+ * (MEMTRACE_MARK_FD, -1: none); writes to the file behind it become marks.
+ * capture: its stdout/stderr are our pipes (--checkpoint-regex); its
+ * writes to them become OUTPUT records, to time the lines. */
+int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd, bool capture);
 /* Attach mode: exact snapshot of each pid now, in @group; no_mm[i] set for
  * a pid found without an address space (kernel thread). Returns 0 or -errno. */
 int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, uint32_t group,
