@@ -5,6 +5,7 @@
  * "unit: N passed, N failed".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -907,6 +908,84 @@ static void test_log_match(void)
 	end();
 }
 
+struct got_line {
+	uint64_t ts[8];
+	char val[8][32];
+	int n;
+};
+
+static int collect_line(void *ctx, uint64_t ts, const char *stream, uint64_t lineno,
+			const char *line, const char *value)
+{
+	struct got_line *g = ctx;
+
+	(void)stream, (void)lineno, (void)line;
+	if (g->n < 8) {
+		g->ts[g->n] = ts;
+		snprintf(g->val[g->n], sizeof(g->val[0]), "%s", value);
+		g->n++;
+	}
+	return 0;
+}
+
+static void test_log_timing(void)
+{
+	char logp[] = "/tmp/memtrace-unit-log.XXXXXX";
+	struct got_line g = { .n = 0 };
+	struct logcap c;
+	regex_t re;
+	int wr[2], lf = mkstemp(logp), null = open("/dev/null", O_WRONLY);
+
+	begin("log lines take the time of the kernel write that ended them");
+	CHECK(lf >= 0 && null >= 0);
+	close(lf);
+	CHECK(regcomp(&re, "x: ([0-9]+ MB)", REG_EXTENDED) == 0);
+	CHECK(logcap__open(&c, &re, logp, wr, collect_line, &g) == 0);
+	c.out[0] = c.out[1] = null;	/* no pass-through into our TAP output */
+	c.kernel_timed = true;
+	/* two writes in the pipe before either record is seen */
+	CHECK(write(wr[0], "x: 1 MB\nx: 2", 12) == 12);
+	CHECK(write(wr[0], " MB\n", 4) == 4);
+	CHECK(logcap__pump(&c, 0, -1, false) == 0);
+	CHECK(g.n == 0);		/* read, but not timed yet */
+	CHECK(logcap__output(&c, 0, 100, 12, "x: 1 MB\nx: 2", true) == 0);
+	CHECK(g.n == 1 && g.ts[0] == 100 && !strcmp(g.val[0], "1 MB"));
+	CHECK(logcap__output(&c, 0, 200, 4, " MB\n", true) == 0);
+	CHECK(g.n == 2 && g.ts[1] == 200 && !strcmp(g.val[1], "2 MB"));
+	/* a record before its bytes were read: they are read then */
+	CHECK(write(wr[0], "x: 3 MB\n", 8) == 8);
+	CHECK(logcap__output(&c, 0, 300, 8, "x: 3 MB\n", true) == 0);
+	CHECK(g.n == 3 && g.ts[2] == 300);
+	CHECK(!c.st[0].on_arrival);
+	end();
+
+	begin("log lines: bytes the kernel did not see written fall back to arrival");
+	CHECK(write(wr[0], "x: 4 MB\n", 8) == 8);
+	/* the next record starts with other bytes: another writer's came
+	 * first (its note on stderr is kept out of the TAP output) */
+	{
+		int saved = dup(2);
+
+		dup2(null, 2);
+		CHECK(logcap__output(&c, 0, 400, 8, "x: 5 MB\n", true) == 0);
+		dup2(saved, 2);
+		close(saved);
+	}
+	CHECK(c.st[0].on_arrival);
+	CHECK(g.n == 4 && !strcmp(g.val[3], "4 MB") && g.ts[3] > 400);
+	CHECK(write(wr[0], "x: 5 MB", 7) == 7);	/* last line, no newline */
+	close(wr[0]);
+	close(wr[1]);
+	CHECK(logcap__pump(&c, 0, -1, true) == 0);
+	CHECK(g.n == 5 && !strcmp(g.val[4], "5 MB"));
+	CHECK(c.lines == 5 && c.matched == 5);
+	logcap__close(&c);
+	regfree(&re);
+	close(null);
+	unlink(logp);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -922,6 +1001,7 @@ int main(void)
 	test_validation();
 	test_stages();
 	test_log_match();
+	test_log_timing();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
