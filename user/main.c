@@ -88,7 +88,7 @@ static const char doc[] =
 "       memtrace-bpf [record] [OPTIONS] -p PID[,PID...]\n"
 "       memtrace-bpf spikes TRACE.csv [OPTIONS]   (memtrace-bpf spikes --help)\n"
 "       memtrace-bpf validate TRACE.csv [OPTIONS] (checkpoints vs the timeline)\n"
-"       memtrace-bpf stages TRACE.csv [OPTIONS]   (per-stage memory, from marks)\n"
+"       memtrace-bpf stages TRACE.csv [OPTIONS]   (stages, from marks)\n"
 "\n"
 "Launch mode traces COMMAND from its first instruction (and its children);\n"
 "attach mode starts from the exact state of running processes. Writes a CSV\n"
@@ -102,9 +102,10 @@ static const char doc[] =
 "  sudo memtrace-bpf -o t.csv -s peak.json -- make   # summary elsewhere\n"
 "  sudo memtrace-bpf -i 500ms -o t.csv -- ./render   # status every 500 ms\n"
 "  sudo memtrace-bpf --max-peak 3G --tolerance 10% -- ./job  # CI memory gate\n"
-"  sudo memtrace-bpf -o t.csv --checkpoint-regex 'Peak RSS: ([0-9.]+ ?[KMG]B)' \\\n"
-"       -- ./solver 1005                            # what it printed, then:\n"
-"  memtrace-bpf validate t.csv                       # ... against the truth\n"
+"  sudo memtrace-bpf --checkpoint-regex 'Peak RSS: ([0-9.]+ ?[KMG]B)' \\\n"
+"       -o t.csv -- ./solver 1005                   # what it printed, and\n"
+"  memtrace-bpf validate t.csv                       # ... the truth\n"
+"  memtrace-bpf stages t.csv                         # per-stage memory (marks)\n"
 "  memtrace-bpf spikes trace.csv --poll 10ms         # what a poller missed\n"
 "\n"
 "Sizes take K, M, G, T (1024-based): 64K, 16M. Durations take ns, us, ms, s,\n"
@@ -134,9 +135,9 @@ static const struct argp_option opts[] = {
 	{ "max-peak", OPT_MAX_PEAK, "SIZE", 0, "Fail (exit 88) when the peak RSS is above SIZE, e.g. 3000M", 3 },
 	{ "tolerance", OPT_TOLERANCE, "PCT%|SIZE", 0, "Allowance over --max-peak: 10% or 100M (default 0)", 3 },
 
-	{ NULL, 0, NULL, 0, "Checkpoints (launch mode):", 3 },
-	{ "checkpoint-regex", OPT_CKPT_REGEX, "REGEX", 0, "Match COMMAND's stdout/stderr lines (passed on unchanged) with this POSIX extended regex; its first group is a value the program reported, e.g. 'Peak RSS: ([0-9.]+ ?[KMG]B)'", 3 },
-	{ "log", OPT_CKPT_LOG, "FILE", 0, "With --checkpoint-regex: keep COMMAND's output here (default: next to the CSV, trace.csv -> trace.log)", 3 },
+	{ NULL, 0, NULL, 0, "Checkpoints (launch mode; the command also gets $MEMTRACE_MARK_FD):", 5 },
+	{ "checkpoint-regex", OPT_CKPT_REGEX, "REGEX", 0, "Match COMMAND's stdout/stderr lines (passed on unchanged) with this POSIX extended regex; its first group is a value the program reported, e.g. 'Peak RSS: ([0-9.]+ ?[KMG]B)'", 5 },
+	{ "log", OPT_CKPT_LOG, "FILE", 0, "With --checkpoint-regex: keep COMMAND's output here (default: next to the CSV, trace.csv -> trace.log)", 5 },
 
 	{ NULL, 0, NULL, 0, "Tuning:", 4 },
 	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two from 64K to 1G (default 16M); raise it if events are lost", 4 },
@@ -445,6 +446,12 @@ static void print_summary(struct run *r, const char *summary_path)
 			r->sess.nprocs);
 	fprintf(stderr, "  events     %" PRIu64 " rows, %" PRIu64 " lost\n", r->sess.rows, (uint64_t)c.lost);
 	fprintf(stderr, "  trace      %s\n", !strcmp(env.output, "-") ? "(stdout)" : env.output);
+	if (r->sess.checkpoints || r->sess.marks || r->sess.log_rows)
+		fprintf(stderr, "  checks     %" PRIu64 " checkpoint%s, %" PRIu64 " mark%s, %" PRIu64
+			" reported value%s (memtrace-bpf validate / stages %s)\n",
+			r->sess.checkpoints, r->sess.checkpoints == 1 ? "" : "s", r->sess.marks,
+			r->sess.marks == 1 ? "" : "s", r->sess.log_rows, r->sess.log_rows == 1 ? "" : "s",
+			!strcmp(env.output, "-") ? "FILE" : env.output);
 	if (summary_path)
 		fprintf(stderr, "  summary    %s\n", summary_path);
 	if (r->sess.spikes && spikes__npids(r->sess.spikes)) {
