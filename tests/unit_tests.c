@@ -838,6 +838,18 @@ static void test_validation(void)
 	CHECK(line_says_peak("VmHWM") && line_says_peak("MAX rss") && !line_says_peak("RSS now"));
 	validation__free(&v);
 	end();
+
+	begin("validate: a line pairs with its writer's own checkpoint first");
+	validation__init(&v, &cfg);
+	CHECK(validation__row(&v, 1, 10, 7, 1000, "checkpoint", "status", "", "") == 0);
+	CHECK(validation__row(&v, 2, 20, 8, 5000, "checkpoint", "status", "", "") == 0);
+	CHECK(validation__row(&v, 3, 30, 7, 1000, "log", "status", "RSS: 1000 kB", "1000 kB") == 0);
+	CHECK(validation__row(&v, 4, 40, 9, 1000, "log", "status", "RSS: 5000 kB", "5000 kB") == 0);
+	validation__finish(&v);
+	CHECK(v.rep[0].cp == 0 && v.rep[0].diff_kb == 0);	/* pid 7's, not pid 8's later one */
+	CHECK(v.rep[1].cp == 1 && v.rep[1].diff_kb == 0);	/* pid 9 has none: the latest */
+	validation__free(&v);
+	end();
 }
 
 static void srow(struct stages *s, uint64_t ts, pid_t pid, int64_t kb, const char *ev,
@@ -912,14 +924,16 @@ struct got_line {
 	uint64_t ts[8];
 	char val[8][32];
 	int n;
+	pid_t pid;
 };
 
-static int collect_line(void *ctx, uint64_t ts, const char *stream, uint64_t lineno,
-			const char *line, const char *value)
+static int collect_line(void *ctx, uint64_t ts, pid_t pid, pid_t tid, const char *stream,
+			uint64_t lineno, const char *line, const char *value)
 {
 	struct got_line *g = ctx;
 
-	(void)stream, (void)lineno, (void)line;
+	(void)stream, (void)lineno, (void)line, (void)tid;
+	g->pid = pid;
 	if (g->n < 8) {
 		g->ts[g->n] = ts;
 		snprintf(g->val[g->n], sizeof(g->val[0]), "%s", value);
@@ -948,13 +962,13 @@ static void test_log_timing(void)
 	CHECK(write(wr[0], " MB\n", 4) == 4);
 	CHECK(logcap__pump(&c, 0, -1, false) == 0);
 	CHECK(g.n == 0);		/* read, but not timed yet */
-	CHECK(logcap__output(&c, 0, 100, 12, "x: 1 MB\nx: 2", true) == 0);
-	CHECK(g.n == 1 && g.ts[0] == 100 && !strcmp(g.val[0], "1 MB"));
-	CHECK(logcap__output(&c, 0, 200, 4, " MB\n", true) == 0);
+	CHECK(logcap__output(&c, 0, 100, 42, 43, 12, "x: 1 MB\nx: 2", true) == 0);
+	CHECK(g.n == 1 && g.ts[0] == 100 && !strcmp(g.val[0], "1 MB") && g.pid == 42);
+	CHECK(logcap__output(&c, 0, 200, 42, 43, 4, " MB\n", true) == 0);
 	CHECK(g.n == 2 && g.ts[1] == 200 && !strcmp(g.val[1], "2 MB"));
 	/* a record before its bytes were read: they are read then */
 	CHECK(write(wr[0], "x: 3 MB\n", 8) == 8);
-	CHECK(logcap__output(&c, 0, 300, 8, "x: 3 MB\n", true) == 0);
+	CHECK(logcap__output(&c, 0, 300, 42, 43, 8, "x: 3 MB\n", true) == 0);
 	CHECK(g.n == 3 && g.ts[2] == 300);
 	CHECK(!c.st[0].on_arrival);
 	end();
@@ -967,12 +981,12 @@ static void test_log_timing(void)
 		int saved = dup(2);
 
 		dup2(null, 2);
-		CHECK(logcap__output(&c, 0, 400, 8, "x: 5 MB\n", true) == 0);
+		CHECK(logcap__output(&c, 0, 400, 42, 43, 8, "x: 5 MB\n", true) == 0);
 		dup2(saved, 2);
 		close(saved);
 	}
 	CHECK(c.st[0].on_arrival);
-	CHECK(g.n == 4 && !strcmp(g.val[3], "4 MB") && g.ts[3] > 400);
+	CHECK(g.n == 4 && !strcmp(g.val[3], "4 MB") && g.ts[3] > 400 && g.pid == 0);
 	CHECK(write(wr[0], "x: 5 MB", 7) == 7);	/* last line, no newline */
 	close(wr[0]);
 	close(wr[1]);

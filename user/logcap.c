@@ -97,7 +97,7 @@ static uint64_t mono_ns(void)
 }
 
 /* One whole line of stream i (in c->part[i], NUL-terminated). */
-static int on_line(struct logcap *c, int i, uint64_t ts)
+static int on_line(struct logcap *c, int i, uint64_t ts, pid_t pid, pid_t tid)
 {
 	char val[256];
 	char *line = c->part[i];
@@ -109,18 +109,20 @@ static int on_line(struct logcap *c, int i, uint64_t ts)
 	if (!logcap_match(c->re, line, val, sizeof(val)))
 		return 0;
 	c->matched++;
-	return c->fn ? c->fn(c->ctx, ts, stream_name[i], c->lines, line, val) : 0;
+	return c->fn ? c->fn(c->ctx, ts, pid, tid, stream_name[i], c->lines, line, val) : 0;
 }
 
-/* Bytes of stream i, in order, all written at ts: cut into lines. */
-static int feed(struct logcap *c, int i, const char *b, size_t n, uint64_t ts)
+/* Bytes of stream i, in order, all written at ts (by pid/tid, 0: not
+ * known): cut into lines. */
+static int feed(struct logcap *c, int i, const char *b, size_t n, uint64_t ts, pid_t pid,
+		pid_t tid)
 {
 	int e;
 
 	for (size_t k = 0; k < n; k++) {
 		if (b[k] == '\n') {
 			c->part[i][c->plen[i]] = 0;
-			e = on_line(c, i, ts);
+			e = on_line(c, i, ts, pid, tid);
 			c->plen[i] = 0;
 			if (e)
 				return e;
@@ -145,7 +147,7 @@ static int to_arrival(struct logcap *c, int i, const char *why)
 			"value may pair with a later checkpoint\n", stream_name[i], why);
 	st->on_arrival = true;
 	st->nw = 0;
-	e = feed(c, i, st->pend, st->plen, mono_ns());
+	e = feed(c, i, st->pend, st->plen, mono_ns(), 0, 0);
 	st->plen = 0;
 	return e;
 }
@@ -174,7 +176,7 @@ static int advance(struct logcap *c, int i)
 				return to_arrival(c, i, "another process, writev, or a dropped record");
 			}
 		}
-		e = feed(c, i, st->pend + used, n, w->ts_ns);
+		e = feed(c, i, st->pend + used, n, w->ts_ns, w->pid, w->tid);
 		used += n;
 		w->done += n;
 		if (w->done == w->len)
@@ -189,8 +191,8 @@ static int advance(struct logcap *c, int i)
 
 static int read_stream(struct logcap *c, int i, bool final);
 
-int logcap__output(struct logcap *c, int i, uint64_t ts_ns, uint64_t len, const char *start,
-		   bool start_known)
+int logcap__output(struct logcap *c, int i, uint64_t ts_ns, pid_t pid, pid_t tid, uint64_t len,
+		   const char *start, bool start_known)
 {
 	struct logcap_stream *st;
 	struct logcap_write *w;
@@ -212,6 +214,8 @@ int logcap__output(struct logcap *c, int i, uint64_t ts_ns, uint64_t len, const 
 	w = &st->w[st->nw++];
 	memset(w, 0, sizeof(*w));
 	w->ts_ns = ts_ns;
+	w->pid = pid;
+	w->tid = tid;
 	w->len = len;
 	w->start_known = start_known;
 	memcpy(w->start, start, sizeof(w->start));
@@ -239,7 +243,7 @@ static int take(struct logcap *c, int i, const char *b, size_t n, uint64_t ts)
 	write_all(c->log_fd, b, n, &c->err);
 	c->log_bytes += n;
 	if (!c->kernel_timed || st->on_arrival)
-		return feed(c, i, b, n, ts);
+		return feed(c, i, b, n, ts, 0, 0);
 	if (st->plen + n > st->pcap) {
 		size_t cap = st->pcap ? st->pcap : 65536;
 		char *p;
@@ -321,7 +325,7 @@ int logcap__pump(struct logcap *c, int timeout_ms, int extra_fd, bool final)
 			return e;
 		if (c->plen[i]) {
 			c->part[i][c->plen[i]] = 0;
-			e = on_line(c, i, mono_ns());
+			e = on_line(c, i, mono_ns(), 0, 0);
 			c->plen[i] = 0;
 			if (e)
 				return e;

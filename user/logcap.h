@@ -12,17 +12,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define LOGCAP_MAX_LINE 4096	/* longer lines are matched on their start */
 
-/* A matched line: stream "stdout"/"stderr", the line without its newline,
- * the captured value, and when it was read (CLOCK_MONOTONIC). */
-typedef int (*logcap_fn)(void *ctx, uint64_t ts_ns, const char *stream, uint64_t lineno,
-			 const char *line, const char *value);
+/* A matched line: when it was written (the kernel's time of the write
+ * that ended it, else when it was read; CLOCK_MONOTONIC), by which process
+ * and thread (0: not known), stream "stdout"/"stderr", the line without
+ * its newline, the captured value. */
+typedef int (*logcap_fn)(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, const char *stream,
+			 uint64_t lineno, const char *line, const char *value);
 
 /* A write(2) the kernel saw the command make to one of the pipes. */
 struct logcap_write {
 	uint64_t ts_ns;
+	pid_t pid, tid;
 	uint64_t len, done;
 	char start[40];		/* its first bytes (min(len, 40)) */
 	bool start_known;
@@ -64,8 +68,8 @@ int logcap__open(struct logcap *c, const regex_t *re, const char *log_path, int 
  * time. Bytes the kernel never reports (an untraced writer, writev, a
  * dropped record) switch that stream to the time lines are read, said once
  * on stderr. Returns 0 or -errno (from fn). */
-int logcap__output(struct logcap *c, int stream, uint64_t ts_ns, uint64_t len,
-		   const char *start, bool start_known);
+int logcap__output(struct logcap *c, int stream, uint64_t ts_ns, pid_t pid, pid_t tid,
+		   uint64_t len, const char *start, bool start_known);
 /* Waits up to timeout_ms for output (or for extra_fd, e.g. the ring
  * buffer, to be readable), then takes everything there is. final: also
  * the last unterminated lines, and closes the pipes. Returns 0 or -errno

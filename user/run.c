@@ -142,9 +142,9 @@ static int open_files(struct run *r, char *err, size_t errlen)
 }
 
 /* A line --checkpoint-regex matched: a log row in the trace, in time order
- * with the records, given to the launched command's pid (its state then). */
-static int on_log_line(void *ctx, uint64_t ts_ns, const char *stream, uint64_t lineno,
-		       const char *line, const char *value)
+ * with the records, given to the process that wrote it (its state then). */
+static int on_log_line(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, const char *stream,
+		       uint64_t lineno, const char *line, const char *value)
 {
 	struct run *r = ctx;
 	int64_t kb = -1;
@@ -159,7 +159,9 @@ static int on_log_line(void *ctx, uint64_t ts_ns, const char *stream, uint64_t l
 			"M/MB/MiB, G/GB/GiB, T/TB/TiB)" : "is not a number with a unit", line);
 		kb = -1;
 	}
-	return session__queue_log(&r->sess, ts_ns, r->child, stream, line, value, kb);
+	/* the writer when the kernel saw the write, else the command */
+	return session__queue_log(&r->sess, ts_ns, pid ? pid : r->child, tid, stream, line, value,
+				  kb);
 }
 
 void run__pump_logs(struct run *r, int timeout_ms, int extra_fd, bool final)
@@ -388,6 +390,7 @@ int run__record(struct run *r, const struct mt_rec *rec)
 		/* times the command's log lines; not a row of its own */
 		if (r->logs_on && r->files_open)
 			return logcap__output(&r->logs, (int)rec->cause, rec->ts_ns,
+					      (pid_t)rec->pid, (pid_t)rec->tid,
 					      rec->len & ~(1ULL << 63), rec->label,
 					      !(rec->len >> 63));
 		return 0;

@@ -129,8 +129,8 @@ void session__mark_exited(struct session *s, struct proc_info *p, int exit_code,
 	p->known_exit = known;
 }
 
-int session__queue_log(struct session *s, uint64_t ts_ns, pid_t pid, const char *stream,
-		       const char *line, const char *value, int64_t kb)
+int session__queue_log(struct session *s, uint64_t ts_ns, pid_t pid, pid_t tid,
+		       const char *stream, const char *line, const char *value, int64_t kb)
 {
 	char *l_line = strdup(line), *l_value = strdup(value);
 	size_t at = s->nlogs;
@@ -145,7 +145,7 @@ int session__queue_log(struct session *s, uint64_t ts_ns, pid_t pid, const char 
 	while (at > 0 && s->logs[at - 1].ts_ns > ts_ns)
 		at--;
 	memmove(s->logs + at + 1, s->logs + at, (s->nlogs - at) * sizeof(*s->logs));
-	s->logs[at] = (struct pending_log){ .ts_ns = ts_ns, .pid = pid, .stream = stream,
+	s->logs[at] = (struct pending_log){ .ts_ns = ts_ns, .pid = pid, .tid = tid, .stream = stream,
 					    .line = l_line, .value = l_value, .kb = kb };
 	s->nlogs++;
 	return 0;
@@ -161,6 +161,7 @@ static void write_log_row(struct session *s, const struct pending_log *l)
 	memset(&r, 0, sizeof(r));
 	r.type = MT_REC_LOG;
 	r.pid = (__u32)l->pid;
+	r.tid = (__u32)l->tid;
 	r.ts_ns = l->ts_ns;
 	if (p) {
 		memcpy(r.pages, p->pages, sizeof(r.pages));

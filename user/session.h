@@ -33,7 +33,7 @@ struct mark_lost {
 /* A matched log line waiting for its place in the time order. */
 struct pending_log {
 	uint64_t ts_ns;
-	pid_t pid;
+	pid_t pid, tid;		/* tid 0: not known */
 	const char *stream;	/* static */
 	char *line, *value;
 	int64_t kb;		/* < 0: unknown unit */
@@ -74,8 +74,8 @@ void session__mark_exited(struct session *s, struct proc_info *p, int exit_code,
 			  uint64_t ts_ns, bool known);
 /* A log row for pid at ts_ns (its state then), written before the first
  * record stamped after it, or by session__emit_logs. Returns 0 or -ENOMEM. */
-int session__queue_log(struct session *s, uint64_t ts_ns, pid_t pid, const char *stream,
-		       const char *line, const char *value, int64_t kb);
+int session__queue_log(struct session *s, uint64_t ts_ns, pid_t pid, pid_t tid,
+		       const char *stream, const char *line, const char *value, int64_t kb);
 /* Writes the queued log rows stamped at or before cut_ns. */
 void session__emit_logs(struct session *s, uint64_t cut_ns);
 int session__flush(struct session *s);

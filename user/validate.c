@@ -71,9 +71,10 @@ static int add_reported(struct validation *v, uint64_t line, uint64_t ts, struct
 		v->unknown_units++;
 	}
 	/* The rule: a value printed was measured at the application's last
-	 * reading before the line, i.e. the latest checkpoint (of any traced
-	 * process: they share the output) at or before the log row. */
-	r->cp = v->ncps ? (int)v->ncps - 1 : -1;
+	 * reading before the line: the latest checkpoint at or before the
+	 * log row of the process that wrote it, else (no checkpoint of its
+	 * own, or the writer not known) of any traced process. */
+	r->cp = p->last_cp >= 0 ? p->last_cp : v->ncps ? (int)v->ncps - 1 : -1;
 	r->cmp = v->cfg.compare != V_CMP_AUTO ? v->cfg.compare :
 		 line_says_peak(log) ? V_CMP_PEAK : V_CMP_RSS;
 	if (r->cp >= 0) {
