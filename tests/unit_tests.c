@@ -842,12 +842,14 @@ static void test_validation(void)
 	begin("validate: a line pairs with its writer's own checkpoint first");
 	validation__init(&v, &cfg);
 	CHECK(validation__row(&v, 1, 10, 7, 1000, "checkpoint", "status", "", "") == 0);
+	CHECK(validation__row(&v, 2, 15, 8, 5000, "mark", "fd", "frame 3", "") == 0);
 	CHECK(validation__row(&v, 2, 20, 8, 5000, "checkpoint", "status", "", "") == 0);
 	CHECK(validation__row(&v, 3, 30, 7, 1000, "log", "status", "RSS: 1000 kB", "1000 kB") == 0);
 	CHECK(validation__row(&v, 4, 40, 9, 1000, "log", "status", "RSS: 5000 kB", "5000 kB") == 0);
 	validation__finish(&v);
 	CHECK(v.rep[0].cp == 0 && v.rep[0].diff_kb == 0);	/* pid 7's, not pid 8's later one */
 	CHECK(v.rep[1].cp == 1 && v.rep[1].diff_kb == 0);	/* pid 9 has none: the latest */
+	CHECK(!v.cps[0].stage[0] && !strcmp(v.cps[1].stage, "frame 3"));	/* named by its mark */
 	validation__free(&v);
 	end();
 }

@@ -29,12 +29,13 @@ static const char doc[] =
 "USAGE: memtrace-bpf validate TRACE.csv [OPTIONS]\n"
 "\n"
 "Each checkpoint (a read of /proc/self/status, statm, smaps_rollup, or a\n"
-"getrusage call, recorded automatically) is listed with the exact RSS at that\n"
-"instant and the true peak since the previous checkpoint: how far memory\n"
-"went beyond what either checkpoint saw. Values the application printed\n"
-"(record with --checkpoint-regex) are paired with the latest checkpoint at or\n"
-"before their log line, and compared with its RSS, or with the exact peak so\n"
-"far when the line speaks of a peak (peak, max, HWM, high; see --compare).\n"
+"getrusage call, recorded automatically; named by the last mark before it)\n"
+"is listed with the exact RSS at that instant and the true peak since the\n"
+"previous checkpoint: how far memory went beyond what either checkpoint saw.\n"
+"Values the application printed (record with --checkpoint-regex) are paired\n"
+"with the latest checkpoint at or before their line (of the process that\n"
+"wrote it, if it has one), and compared with its RSS, or with the exact peak\n"
+"so far when the line speaks of a peak (peak, max, HWM, high; --compare).\n"
 "Units: B; K, KB, KiB, M, MB, MiB, G, GB, GiB (KB/MB/GB 1024-based unless\n"
 "--si). The verdict names the largest error, the largest excursion no\n"
 "checkpoint saw, and whether the application's peak figure can be trusted.\n"
@@ -196,6 +197,7 @@ static void print_json(const struct validation *v, uint64_t t0)
 		jw_u64(&w, "ts_ns", c->ts_ns);
 		jw_f64(&w, "time_s", rel(c->ts_ns, t0), 9);
 		jw_str(&w, "source", c->source);
+		jw_str(&w, "stage", c->stage[0] ? c->stage : NULL);
 		jw_i64(&w, "exact_kb", c->exact_kb);
 		jw_i64(&w, "peak_so_far_kb", c->peak_so_far_kb);
 		jw_i64(&w, "max_since_prev_kb", c->max_since_prev_kb);
@@ -321,22 +323,22 @@ static void print_table(const struct validation *v, uint64_t t0)
 	}
 	printf(") in %zu process%s; %zu reported value%s\n", nproc_cp, nproc_cp == 1 ? "" : "es",
 	       v->nrep, v->nrep == 1 ? "" : "s");
-	printf("\n%4s %11s %8s %-12s %12s %10s %17s %10s  %-18s %10s\n", "#", "time_s", "pid",
-	       "source", "exact_kb", "peak_kb", "max_since_prev_kb", "excess_kb", "reported",
+	printf("\n%4s %11s %8s %-12s %-14s %12s %10s %17s %10s  %-18s %10s\n", "#", "time_s", "pid",
+	       "source", "stage", "exact_kb", "peak_kb", "max_since_prev_kb", "excess_kb", "reported",
 	       "diff_kb");
 	for (size_t i = 0; i < v->ncps; i++) {
 		const struct v_checkpoint *c = &v->cps[i];
 		int shown = 0;
 
-		printf("%4zu %11.6f %8d %-12s %12" PRId64 " %10" PRId64 " %17" PRId64 " %10" PRId64,
-		       i + 1, rel(c->ts_ns, t0), c->pid, c->source, c->exact_kb, c->peak_so_far_kb,
-		       c->max_since_prev_kb, c->excess_kb);
+		printf("%4zu %11.6f %8d %-12s %-14.14s %12" PRId64 " %10" PRId64 " %17" PRId64 " %10" PRId64,
+		       i + 1, rel(c->ts_ns, t0), c->pid, c->source, c->stage[0] ? c->stage : "-",
+		       c->exact_kb, c->peak_so_far_kb, c->max_since_prev_kb, c->excess_kb);
 		for (size_t k = 0; k < v->nrep; k++) {
 			if (v->rep[k].cp != (int)i)
 				continue;
 			if (shown++)
-				printf("\n%4s %11s %8s %-12s %12s %10s %17s %10s", "", "", "", "", "", "",
-				       "", "");
+				printf("\n%4s %11s %8s %-12s %-14s %12s %10s %17s %10s", "", "", "", "",
+				       "", "", "", "", "");
 			print_rep_cols(&v->rep[k]);
 		}
 		if (!shown)
@@ -348,8 +350,8 @@ static void print_table(const struct validation *v, uint64_t t0)
 
 		if (r->cp >= 0)
 			continue;
-		printf("%4s %11.6f %8s %-12s %12" PRId64 " %10s %17s %10s", "-", rel(r->ts_ns, t0), "",
-		       "(none)", r->ref_kb, "", "", "");
+		printf("%4s %11.6f %8s %-12s %-14s %12" PRId64 " %10s %17s %10s", "-", rel(r->ts_ns, t0),
+		       "", "(none)", "", r->ref_kb, "", "", "");
 		print_rep_cols(r);
 		putchar('\n');
 	}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,31 +172,53 @@ int tracer__expect_exec(struct tracer *t, pid_t pid, uint32_t group)
 	return 0;
 }
 
+/* binary as execvp() finds it: itself when it has a '/', else the first
+ * executable file of that name in PATH. */
+static int resolve_exec(const char *binary, char *out, size_t len)
+{
+	const char *path = getenv("PATH"), *p, *end;
+
+	if (strchr(binary, '/')) {
+		snprintf(out, len, "%s", binary);
+		return 0;
+	}
+	for (p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *p; p = *end ? end + 1 : end) {
+		struct stat st;
+
+		end = strchrnul(p, ':');
+		snprintf(out, len, "%.*s/%s", (int)(end - p), end == p ? "." : p, binary);
+		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK))
+			return 0;
+	}
+	return -ENOENT;
+}
+
 int tracer__attach_marks(struct tracer *t, const char *binary)
 {
 	struct bpf_link *l;
-	char magic[4];
+	char path[4096], magic[4];
 	int fd, e;
 
 	if (t->nusdt == MAX_USDT_LINKS)
 		return -E2BIG;
-	/* A script or a missing file has no probes; libbpf would only warn */
-	if (strchr(binary, '/')) {
-		fd = open(binary, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -ENOENT;
-		e = read(fd, magic, 4) == 4 && !memcmp(magic, "\177ELF", 4);
-		close(fd);
-		if (!e)
-			return -ENOENT;
-	}
+	/* a script (a pyenv shim, a shell wrapper) or a missing file has no
+	 * probes: libbpf would only fail on it */
+	if (resolve_exec(binary, path, sizeof(path)))
+		return -ENOENT;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -ENOENT;
+	e = read(fd, magic, 4) == 4 && !memcmp(magic, "\177ELF", 4);
+	close(fd);
+	if (!e)
+		return -ENOENT;
 	last_log[0] = 0;
-	l = bpf_program__attach_usdt(t->skel->progs.on_usdt_mark, -1, binary, "memtrace", "mark",
+	l = bpf_program__attach_usdt(t->skel->progs.on_usdt_mark, -1, path, "memtrace", "mark",
 				     NULL);
 	if (!l) {
 		e = -errno;
 		/* no memtrace:mark note in the binary: not an error */
-		return e == -ENOENT || e == -ESRCH || e == -EINVAL ? -ENOENT : e;
+		return e == -ENOENT || e == -ESRCH ? -ENOENT : e;
 	}
 	t->usdt[t->nusdt++] = l;
 	return 0;

@@ -119,6 +119,8 @@ int validation__row(struct validation *v, uint64_t line, uint64_t ts_ns, pid_t p
 		p->max_since_kb = vmrss_kb;
 		p->max_since_ts_ns = ts_ns;
 	}
+	if (!strcmp(event, "mark"))
+		snprintf(p->last_mark, sizeof(p->last_mark), "%s", label);
 	if (strcmp(event, "checkpoint"))
 		return 0;
 	if (grow(&v->cps, &v->cps_cap, v->ncps, sizeof(*v->cps), 16))
@@ -128,6 +130,7 @@ int validation__row(struct validation *v, uint64_t line, uint64_t ts_ns, pid_t p
 	c->pid = pid;
 	c->ts_ns = ts_ns;
 	snprintf(c->source, sizeof(c->source), "%s", cause);
+	memcpy(c->stage, p->last_mark, sizeof(c->stage));
 	c->exact_kb = vmrss_kb;
 	c->peak_so_far_kb = p->peak_kb;
 	c->max_since_prev_kb = p->max_since_kb;

@@ -41,6 +41,7 @@ struct v_checkpoint {
 	pid_t pid;
 	uint64_t ts_ns;
 	char source[16];	/* status, statm, smaps_rollup, getrusage */
+	char stage[40];		/* its process's last mark before it ("": none) */
 	int64_t exact_kb;	/* RSS at the checkpoint */
 	int64_t peak_so_far_kb;	/* exact peak of the process up to here */
 	int64_t max_since_prev_kb;	/* exact peak since its previous checkpoint */
@@ -67,6 +68,7 @@ struct v_proc {
 	int64_t max_since_kb;	/* since its last checkpoint (or start) */
 	uint64_t max_since_ts_ns;
 	int last_cp;		/* -1: none yet */
+	char last_mark[40];
 };
 
 struct validation {

@@ -15,7 +15,8 @@
  * reads it: a probe cannot take a page fault); no system call, no
  * library. memtrace-bpf
  * attaches to the probes of the command it launches and records a `mark`
- * row with the exact RSS at that instant (names are cut at 39 bytes).
+ * row with the exact RSS at that instant (names are cut at 39 bytes, so a
+ * span's NAME keeps its ":begin" up to 33 bytes).
  * Names must be string literals for BEGIN/END; MEMTRACE_MARK also takes
  * a const char * built at run time.
  *
