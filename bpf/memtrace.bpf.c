@@ -106,7 +106,7 @@ enum watch {
 	W_REWIND,	/* lseek(fd, 0, SEEK_SET): the next read regenerates */
 	W_GETRUSAGE,
 	W_CLOSE,	/* close/dup2/dup3/close_range */
-	W_OUTPUT,	/* write to the captured stdout/stderr (args[2]) */
+	W_OUTPUT,	/* write to the command's stdout/stderr pipe (args[2]) */
 };
 
 /*
@@ -537,7 +537,7 @@ static __always_inline __u32 proc_self_kind(const char *p, __u32 tgid)
  * file memtrace-bpf opened as MEMTRACE_MARK_FD, whatever its number now (a
  * shell's `echo x >&$MEMTRACE_MARK_FD` writes through a dup on fd 1).
  * Stamped at entry: the instant the program asked. A write to the
- * captured stdout/stderr is only noted here, for sys_exit. */
+ * stdout/stderr pipes (--checkpoint-regex) is only noted here. */
 static __always_inline void mark_write(struct task_struct *cur, struct task_ctx *tc,
 				       struct pt_regs *regs)
 {
@@ -951,7 +951,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	 * O_CLOEXEC, so it survived); remember which file it is */
 	if (pr->mark_fd && !pr->mark_file)
 		pr->mark_file = fd_file(p, pr->mark_fd - 1);
-	if (pr->capture && !pr->out_file[0]) {
+	if (pr->log_capture && !pr->out_file[0]) {
 		pr->out_file[0] = fd_file(p, 1);
 		pr->out_file[1] = fd_file(p, 2);
 	}

@@ -153,7 +153,7 @@ struct mt_proc {
 				   write to any fd of it is a mark */
 	__u64 out_file[2];	/* --checkpoint-regex: the files behind fds 1
 				   and 2 at exec (our pipes), 0: not watched */
-	__u32 capture;		/* launch with --checkpoint-regex: learn
+	__u32 log_capture;	/* launch with --checkpoint-regex: learn
 				   out_file at exec */
 	__u32 pad2;
 };

@@ -224,7 +224,7 @@ int tracer__attach_marks(struct tracer *t, const char *binary)
 	return 0;
 }
 
-int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd, bool capture)
+int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd, bool log_capture)
 {
 	int map = bpf_map__fd(t->skel->maps.procs);
 	__u32 key = (__u32)pid;
@@ -234,7 +234,7 @@ int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd, bool capture)
 		return -errno;
 	p.mark_fd = fd >= 0 ? (__u32)fd + 1 : 0;
 	p.mark_file = 0;	/* learnt at exec */
-	p.capture = capture;
+	p.log_capture = log_capture;
 	if (bpf_map_update_elem(map, &key, &p, BPF_EXIST))
 		return -errno;
 	return 0;

@@ -35,9 +35,9 @@ int tracer__expect_exec(struct tracer *t, pid_t pid, uint32_t group);
 int tracer__attach_marks(struct tracer *t, const char *binary);
 /* After tracer__expect_exec, before the exec: @fd of @pid is its marker fd
  * (MEMTRACE_MARK_FD, -1: none); writes to the file behind it become marks.
- * capture: its stdout/stderr are our pipes (--checkpoint-regex); its
+ * log_capture: its stdout/stderr are our pipes (--checkpoint-regex); its
  * writes to them become OUTPUT records, to time the lines. */
-int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd, bool capture);
+int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd, bool log_capture);
 /* Attach mode: exact snapshot of each pid now, in @group; no_mm[i] set for
  * a pid found without an address space (kernel thread). Returns 0 or -errno. */
 int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, uint32_t group,
