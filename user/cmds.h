@@ -4,5 +4,6 @@
 #define MEMTRACE_CMDS_H
 
 int cmd_spikes(int argc, char **argv);
+int cmd_campaign(int argc, char **argv);
 
 #endif

@@ -81,6 +81,7 @@ static const char doc[] =
 "USAGE: memtrace-bpf [record] [OPTIONS] -- COMMAND [ARGS...]\n"
 "       memtrace-bpf [record] [OPTIONS] -p PID[,PID...]\n"
 "       memtrace-bpf spikes TRACE.csv [OPTIONS]   (memtrace-bpf spikes --help)\n"
+"       memtrace-bpf campaign -d DIR [OPTIONS] -- COMMAND {PARAM}  (campaign --help)\n"
 "\n"
 "Launch mode traces COMMAND from its first instruction (and its children);\n"
 "attach mode starts from the exact state of running processes. Writes a CSV\n"
@@ -279,51 +280,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* Signals: the handler only records; the loop acts. */
-static volatile sig_atomic_t sig_count, sig_last, sig_from_user;
-/* what we inherited for each (SIGPIPE is passed on as inherited) */
-static bool inherited_ignore[NSIG];
-
-static void on_signal(int sig, siginfo_t *info, void *uc)
-{
-	(void)uc;
-	sig_last = sig;
-	/* A terminal's Ctrl-C reaches the whole foreground process group,
-	 * the command included (si_code SI_KERNEL). A kill() aimed at us
-	 * alone must be passed on. */
-	sig_from_user = info && (info->si_code == SI_USER || info->si_code == SI_QUEUE ||
-				 info->si_code == SI_TKILL);
-	sig_count++;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
-
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction old;
-
-		/* handled even when inherited as ignored: a kill() aimed at us
-		 * must stop the trace and reach the command (as timeout(1)) */
-		sigaction(sigs[i], &sa, &old);
-		inherited_ignore[sigs[i]] = old.sa_handler == SIG_IGN;
-	}
-	sigaction(SIGPIPE, NULL, &sa);
-	inherited_ignore[SIGPIPE] = sa.sa_handler == SIG_IGN;
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static void default_summary_path(char *buf, size_t len, const char *csv)
 {
 	size_t n = strlen(csv);
@@ -357,7 +313,7 @@ static void status_line(struct run *r, bool tty, bool final)
 
 	run__group(r, &g);
 	fprintf(stderr, "%smemtrace-bpf: %7.1f s  RSS %s  peak %s  events %" PRIu64 "  lost %" PRIu64 "%s",
-		tty ? "\r\033[K" : "", (now_ns() - r->start_ns) / 1e9,
+		tty ? "\r\033[K" : "", (mono_ns() - r->start_ns) / 1e9,
 		format_size((uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * kb * 1024, rss, sizeof(rss)),
 		format_size(g.tree_peak_pages * kb * 1024, peak, sizeof(peak)),
 		r->sess.rows, (uint64_t)g.lost, tty && !final ? "" : "\n");
@@ -481,6 +437,10 @@ int main(int argc, char **argv)
 		argv[1] = "memtrace-bpf spikes";	/* argp's name in its messages */
 		return cmd_spikes(argc - 1, argv + 1);
 	}
+	if (argc > 1 && !strcmp(argv[1], "campaign")) {
+		argv[1] = "memtrace-bpf campaign";
+		return cmd_campaign(argc - 1, argv + 1);
+	}
 	if (argc > 1 && !strcmp(argv[1], "record")) {
 		argv[1] = argv[0];
 		argc--;
@@ -491,7 +451,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	/* first thing: a signal during setup (loading BPF takes a moment)
 	 * must not be lost */
-	install_signals();
+	signals__install();
 
 	/* every check before anything is loaded or written */
 	if (check_privileges(msg, sizeof(msg)) || check_btf(env.btf, msg, sizeof(msg)))
@@ -549,7 +509,7 @@ int main(int argc, char **argv)
 	spec.pids = env.pids;
 	spec.npids = env.npids;
 	spec.as_root = env.as_root;
-	spec.sigpipe_ignored = inherited_ignore[SIGPIPE];
+	spec.sigpipe_ignored = sig_inherited_ignore[SIGPIPE];
 	spec.csv_path = env.output;
 	spec.summary_path = env.summary;
 	spec.gate = &env.gate;
@@ -561,17 +521,17 @@ int main(int argc, char **argv)
 		 * files say so (an empty trace, a summary with interrupted) */
 		fprintf(stderr, "memtrace-bpf: interrupted by signal %d before %s started\n",
 			(int)sig_last, env.ncmd ? env.cmd[0] : "tracing");
-		e = run__adopt(&r, tracer, &spec, now_ns(), err, sizeof(err));
+		e = run__adopt(&r, tracer, &spec, mono_ns(), err, sizeof(err));
 		r.interrupted = true;
 	} else if (env.ncmd) {
-		e = run__launch(&r, tracer, &spec, now_ns(), err, sizeof(err));
+		e = run__launch(&r, tracer, &spec, mono_ns(), err, sizeof(err));
 		if (e && r.exec_failed) {
 			fprintf(stderr, "memtrace-bpf: %s\n", err);
 			ret = e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
 			goto out;
 		}
 	} else {
-		e = run__attach(&r, tracer, &spec, now_ns(), err, sizeof(err));
+		e = run__attach(&r, tracer, &spec, mono_ns(), err, sizeof(err));
 	}
 	if (e) {
 		fprintf(stderr, "memtrace-bpf: %s\n", err);
@@ -621,7 +581,7 @@ int main(int argc, char **argv)
 		}
 		if (env.ncmd && run__reap(&r))
 			done = true;
-		t = now_ns();
+		t = mono_ns();
 		if (!env.ncmd && t >= next_check) {
 			next_check = t + 100000000ULL;
 			run__sync(&r);
@@ -661,7 +621,7 @@ int main(int argc, char **argv)
 	}
 	if (env.interval_set || (tty && !env.quiet))
 		status_line(&r, tty, true);
-	if (run__finish(&r, now_ns()) && !ret)
+	if (run__finish(&r, mono_ns()) && !ret)
 		ret = EXIT_TRACE_ERR;
 	if (!env.quiet)
 		print_summary(&r, env.summary);
