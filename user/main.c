@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "capture.h"
 #include "checks.h"
 #include "cmds.h"
 #include "output.h"
@@ -53,6 +54,10 @@ static struct env {
 	bool quiet, verbose;
 	char **cmd;
 	int ncmd;
+	const char *comm;	/* capture mode */
+	const char *cgroup;
+	const char *dir;
+	bool output_set;
 } env = {
 	.output = "memtrace.csv",
 	.follow = -1,
@@ -70,6 +75,8 @@ enum {
 	OPT_MAX_PROCS,
 	OPT_MAX_PEAK,
 	OPT_TOLERANCE,
+	OPT_COMM,
+	OPT_CGROUP,
 };
 
 const char *argp_program_version = "memtrace-bpf " MEMTRACE_VERSION;
@@ -95,6 +102,7 @@ static const char doc[] =
 "  sudo memtrace-bpf -o t.csv -s peak.json -- make   # summary elsewhere\n"
 "  sudo memtrace-bpf -i 500ms -o t.csv -- ./render   # status every 500 ms\n"
 "  sudo memtrace-bpf --max-peak 3G --tolerance 10% -- ./job  # CI memory gate\n"
+"  sudo memtrace-bpf record --comm solver_dev -d runs/  # every solver_dev that starts\n"
 "  memtrace-bpf spikes trace.csv --poll 10ms         # what a poller missed\n"
 "\n"
 "Sizes take K, M, G, T (1024-based): 64K, 16M. Durations take ns, us, ms, s,\n"
@@ -113,6 +121,9 @@ static const struct argp_option opts[] = {
 	{ "follow", OPT_FOLLOW, NULL, 0, "Attach mode: also trace children forked after attach", 1 },
 	{ "no-follow", OPT_NO_FOLLOW, NULL, 0, "Launch mode: trace COMMAND only, not its children", 1 },
 	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run COMMAND as root (default: as the sudo user)", 1 },
+	{ "comm", OPT_COMM, "NAME", 0, "Capture: trace every process that starts as NAME from now on, one trace each in -d DIR", 1 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0, "Capture: every process that starts in this cgroup v2 (or below it)", 1 },
+	{ "dir", 'd', "DIR", 0, "Capture: where each process's trace goes (DIR/NAME-PID/)", 1 },
 
 	{ NULL, 0, NULL, 0, "Output:", 2 },
 	{ "output", 'o', "FILE", 0, "CSV trace (default memtrace.csv; - for stdout, shared with COMMAND's own stdout)", 2 },
@@ -182,6 +193,23 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		break;
 	case 'o':
 		env.output = arg;
+		env.output_set = true;
+		break;
+	case OPT_COMM:
+		if (!*arg || strchr(arg, '/'))
+			die_usage(st, "--comm %s: give a process name as ps shows it (e.g. --comm solver_dev)", arg);
+		if (strlen(arg) >= MT_COMM_LEN) {
+			fprintf(stderr, "memtrace-bpf: note: the kernel keeps %d characters of a process "
+				"name; matching '%.*s'\n", MT_COMM_LEN - 1, MT_COMM_LEN - 1, arg);
+			arg[MT_COMM_LEN - 1] = 0;
+		}
+		env.comm = arg;
+		break;
+	case OPT_CGROUP:
+		env.cgroup = arg;
+		break;
+	case 'd':
+		env.dir = arg;
 		break;
 	case 's':
 		env.summary = arg;
@@ -261,6 +289,21 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		st->next = st->argc;
 		break;
 	case ARGP_KEY_END:
+		if (env.comm || env.cgroup) {
+			if (env.npids || env.ncmd)
+				die_usage(st, "--comm/--cgroup capture processes as they start; -p PID and -- COMMAND are other modes");
+			if (!env.dir)
+				die_usage(st, "--comm/--cgroup write one trace per process: give -d DIR");
+			if (env.output_set || env.summary)
+				die_usage(st, "capture mode writes DIR/NAME-PID/trace.csv and summary.json; drop -o/-s");
+			if (env.gate.max_peak_kb)
+				die_usage(st, "--max-peak is for launch mode (-- COMMAND)");
+			if (env.follow == 1)
+				die_usage(st, "capture mode follows children already (--no-follow turns it off)");
+			break;
+		}
+		if (env.dir)
+			die_usage(st, "-d DIR is for capture mode (--comm NAME or --cgroup PATH)");
 		if (env.npids && env.ncmd)
 			die_usage(st, "give either -p PID (attach) or -- COMMAND (launch), not both");
 		if (!env.npids && !env.ncmd)
@@ -409,6 +452,49 @@ static void print_losses(struct run *r)
 			(uint64_t)c.untraced);
 }
 
+/* record --comm / --cgroup -d DIR */
+static int capture_cli(struct tracer_opts *to)
+{
+	struct capture_opts co = { .comm = env.comm, .cgroup = env.cgroup, .dir = env.dir,
+				   .quiet = env.quiet };
+	char msg[1024], err[8192], probe[PATH_MAX + 32];
+	struct tracer *t = NULL;
+	int fd, ret;
+
+	if (env.cgroup && capture_resolve_cgroup(env.cgroup, &to->capture_cgroup_id,
+						 &to->capture_cgroup_level, msg, sizeof(msg))) {
+		fprintf(stderr, "memtrace-bpf: %s\n", msg);
+		return EXIT_TRACE_ERR;
+	}
+	if (mkdir(env.dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "memtrace-bpf: cannot create %s: %s\n", env.dir, strerror(errno));
+		return EXIT_TRACE_ERR;
+	}
+	/* writable? (nothing is left behind) */
+	snprintf(probe, sizeof(probe), "%s/.memtrace-probe.%d", env.dir, (int)getpid());
+	fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "memtrace-bpf: cannot write in %s: %s; give another -d DIR\n", env.dir,
+			strerror(errno));
+		return EXIT_TRACE_ERR;
+	}
+	close(fd);
+	unlink(probe);
+	to->follow = env.follow != 0;
+	to->capture_comm = env.comm;
+	to->ring_bytes = env.ring_bytes;
+	to->max_procs = (uint32_t)env.max_procs;
+	to->btf_path = env.btf;
+	to->verbose = env.verbose;
+	if (tracer__open(&t, to, err, sizeof(err))) {
+		fprintf(stderr, "memtrace-bpf: %s\n", err);
+		return EXIT_TRACE_ERR;
+	}
+	ret = capture_main(&co, t);
+	tracer__destroy(t);
+	return ret;
+}
+
 static int on_record(void *ctx, const struct mt_rec *rec)
 {
 	return run__record(ctx, rec);
@@ -456,6 +542,8 @@ int main(int argc, char **argv)
 	/* every check before anything is loaded or written */
 	if (check_privileges(msg, sizeof(msg)) || check_btf(env.btf, msg, sizeof(msg)))
 		goto fail_msg;
+	if (env.comm || env.cgroup)
+		return capture_cli(&to);
 	for (int i = 0; i < env.npids; i++) {
 		pid_t tgid;
 

@@ -396,6 +396,10 @@ static int write_summary(struct run *r, const char *path)
 	if (r->have_status) {
 		jw_i64(&w, "exit_code", exit_status_code(r->status));
 		jw_i64(&w, "rusage_maxrss_kb", r->ru.ru_maxrss);
+	} else if (!s->ncmd && !s->npids && r->sess.nprocs && r->sess.procs[0].known_exit) {
+		/* capture: the process that started the run (not our child) */
+		jw_i64(&w, "exit_code", r->sess.procs[0].exit_code);
+		jw_null(&w, "rusage_maxrss_kb");
 	} else {
 		jw_null(&w, "exit_code");
 		jw_null(&w, "rusage_maxrss_kb");
