@@ -470,6 +470,16 @@ static int build_plan(char **plan_text)
 
 /* ---- files ---- */
 
+static void give_to_user(const char *path)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (sudo_ids(&uid, &gid) && chown(path, uid, gid) && errno != ENOENT)
+		fprintf(stderr, "memtrace-bpf: note: cannot give %s to uid %u: %s\n", path, uid,
+			strerror(errno));
+}
+
 static int mkdir_p(const char *path)
 {
 	char buf[PATH_MAX];
@@ -483,22 +493,14 @@ static int mkdir_p(const char *path)
 			char c = buf[i];
 
 			buf[i] = 0;
-			if (mkdir(buf, 0755) && errno != EEXIST)
+			if (!mkdir(buf, 0755))
+				give_to_user(buf);	/* made for the sudo user */
+			else if (errno != EEXIST)
 				return -errno;
 			buf[i] = c;
 		}
 	}
 	return 0;
-}
-
-static void give_to_user(const char *path)
-{
-	uid_t uid;
-	gid_t gid;
-
-	if (sudo_ids(&uid, &gid) && chown(path, uid, gid) && errno != ENOENT)
-		fprintf(stderr, "memtrace-bpf: note: cannot give %s to uid %u: %s\n", path, uid,
-			strerror(errno));
 }
 
 /* Writes a whole file atomically (temporary + rename). */
@@ -683,7 +685,7 @@ static void print_table(FILE *f, const struct config_stats *st, int n, size_t nr
 			fprintf(f, "%-*s  %4d  %4d  (no run exited 0)\n", w, s->config, s->runs, s->failed);
 			continue;
 		}
-		fprintf(f, "%-*s  %4d  %4d  %14.1f  %8.2f  %6.2f  %9.1f  %9.1f  %12.3f  %6.2f\n", w,
+		fprintf(f, "%-*s  %4d  %4d  %14.2f  %8.2f  %6.2f  %9.2f  %9.2f  %12.3f  %6.2f\n", w,
 			s->config, s->runs, s->failed, s->mean_peak_kb / 1024, s->std_peak_kb / 1024,
 			s->cv_peak_pct, s->min_peak_kb / 1024, s->max_peak_kb / 1024, s->mean_dur_s,
 			s->cv_dur_pct);
