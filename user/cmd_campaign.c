@@ -363,7 +363,7 @@ static int build_plan(char **plan_text)
 {
 	struct line_cmd *lines = NULL;
 	int nlines = 1, ncomb = 1, idx[CAMPAIGN_MAX_PARAMS] = {};
-	char *buf = NULL, err[256];
+	char *buf = NULL, err[256], absdir[PATH_MAX * 2];
 	size_t blen = 0;
 	FILE *plan = open_memstream(&buf, &blen);
 
@@ -458,6 +458,13 @@ static int build_plan(char **plan_text)
 				vals[np + 1] = repbuf;
 				names[np + 2] = "MEMTRACE_RUN_DIR";
 				vals[np + 2] = r->dir;
+				if (r->dir[0] != '/' && getcwd(absdir, sizeof(absdir))) {
+					/* absolute: the command may chdir */
+					size_t al = strlen(absdir);
+
+					snprintf(absdir + al, sizeof(absdir) - al, "/%s", r->dir);
+					vals[np + 2] = absdir;
+				}
 				r->envp = make_env(names, vals, np + 3);
 				if (!r->envp)
 					return -1;
@@ -884,7 +891,9 @@ static int finish_run(struct crun *r, bool stopped_by_us, size_t *ndone, size_t 
 	bool redo;
 	int e;
 
-	redo = stopped_by_us && (!x->have_status || WIFSIGNALED(x->status));
+	/* ended after the campaign was told to stop: however it exited (a
+	 * program may catch SIGINT and exit 1), it is redone on resume */
+	redo = stopped_by_us;
 	x->interrupted = redo;
 	e = run__finish(x, r->reaped_ns);
 	run__group(x, &g);
