@@ -56,9 +56,9 @@ def _child_setup():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
-def campaign(*args, timeout=120):
+def campaign(*args, timeout=120, cwd=None):
     return subprocess.run([BIN, "campaign", *args], capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=_child_setup)
+                          timeout=timeout, preexec_fn=_child_setup, cwd=cwd)
 
 
 def read_csv(path):
@@ -185,8 +185,9 @@ def check_stats(d, per, errs, extra_failed=None):
 def t_matrix_peaks_exact_and_stats(tmp):
     params = [("A", ["4", "8"]), ("B", ["1", "2"])]
     d = os.path.join(tmp, "c")
-    r = campaign("-q", "-d", d, "--param", "A=4,8", "--param", "B=1,2", "--repeat", "2", "--",
-                 MATRIX, "{A}", "{B}")
+    # a relative -d: MEMTRACE_RUN_DIR must still be the run's absolute path
+    r = campaign("-q", "-d", "c", "--param", "A=4,8", "--param", "B=1,2", "--repeat", "2", "--",
+                 MATRIX, "{A}", "{B}", cwd=tmp)
     need_ok(r, "the campaign")
     errs = []
     with open(os.path.join(d, "campaign.csv")) as f:
@@ -210,6 +211,9 @@ def t_matrix_peaks_exact_and_stats(tmp):
                 rj.get("command") != [MATRIX, vals["A"], vals["B"]]:
             errs.append(f"{cfg} #{rep}: run.json params {rj.get('params')} command "
                         f"{rj.get('command')}")
+        run_dir = [e for e in rj.get("environment", []) if e.startswith("MEMTRACE_RUN_DIR=")]
+        if run_dir != ["MEMTRACE_RUN_DIR=" + os.path.realpath(rd)]:
+            errs.append(f"{cfg} #{rep}: {run_dir}, want the absolute {os.path.realpath(rd)}")
     per = check_runs_against_cp(d, rows, errs)
     check_stats(d, per, errs)
     # the one thing the parameters change: A*B MiB more at the peak
@@ -356,6 +360,44 @@ def t_resume_after_sigint_and_lost_result(tmp):
     check_runs_against_cp(d, rows, errs)
     if errs:
         raise Fail("; ".join(errs[:4]))
+
+
+def t_run_that_handles_sigint_is_redone(tmp):
+    """A command that catches the SIGINT the campaign forwards and exits 1
+    (as many programs do) was stopped by the campaign: it is redone on
+    resume, not recorded as a failed run."""
+    d = os.path.join(tmp, "c")
+    # the trap runs when the foreground sleep ends: exit 1 some 0.5 s after
+    # the signal, long after the campaign stopped
+    args = ["-q", "-d", d, "--param", "A=1,2", "--", "sh", "-c",
+            "trap 'exit 1' INT; sleep 0.6; echo A={A}"]
+    first = os.path.join(d, "A=1", "1")
+    p = subprocess.Popen([BIN, "campaign", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, preexec_fn=_child_setup)
+    try:
+        wait_for(os.path.join(first, "run.json"), p)
+        time.sleep(0.1)
+        os.kill(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if p.returncode != 130:
+        raise Fail(f"SIGINT: exit {p.returncode}, want 130: {err.strip()[-200:]!r}")
+    if os.path.exists(os.path.join(first, "result.csv")):
+        raise Fail(f"the run stopped by SIGINT (it exited 1) has a result.csv: "
+                   f"{read_csv(os.path.join(first, 'result.csv'))}")
+    if read_json(os.path.join(first, "summary.json")).get("interrupted") is not True:
+        raise Fail("its summary.json does not say interrupted")
+    r = campaign(*args)
+    need_ok(r, "the resumed campaign")
+    got = [(x["config"], x["status"]) for x in read_csv(os.path.join(d, "campaign.csv"))]
+    if got != [("A=1", "ok"), ("A=2", "ok")]:
+        raise Fail(f"campaign.csv after the resume: {got}")
+    with open(os.path.join(first, "output.log")) as f:
+        if f.read() != "A=1\n":
+            raise Fail("the redone run's output.log is not its own full output")
 
 
 # ---- 4 -------------------------------------------------------------------
@@ -549,6 +591,7 @@ def main():
         ("matrix peaks exact and stats", t_matrix_peaks_exact_and_stats, True),
         ("jobs overlap exact and separate", t_jobs_overlap_exact_and_separate, True),
         ("resume after sigint and lost result", t_resume_after_sigint_and_lost_result, True),
+        ("run that handles sigint is redone", t_run_that_handles_sigint_is_redone, True),
         ("failed and killed runs recorded", t_failed_and_killed_runs_recorded, True),
         ("missing command refused before any run", t_missing_command_refused_before_any_run,
          True),
