@@ -457,6 +457,11 @@ def t_usage_errors_change_nothing(tmp):
         (["-d", d, "--param", "A=1", "--param", "A=2", "--", "echo", "{A}"], 2, "--param A"),
         (["-d", d, "--file", os.path.join(tmp, "runs.txt"), "--", "true"], 2, "--file"),
         (["-d", d, "--file", os.path.join(tmp, "nonexistent.txt")], 1, "nonexistent.txt"),
+        # two values that would share a run directory (a/b and a_b both
+        # become A=a_b): refused, not one run overwriting the other
+        (["-d", d, "--param", "A=a/b,a_b", "--", "echo", "{A}"], 2, "A=a_b"),
+        (["-d", d, "--param", "A=1,1+B=2", "--param", "B=3,2+B=3", "--", "echo", "{A}"], 2,
+         "A=1+B=2+B=3"),
     ]
     errs = []
     for args, rc, needle in cases:

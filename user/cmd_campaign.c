@@ -984,6 +984,14 @@ int cmd_campaign(int argc, char **argv)
 	e = build_plan(&plan_text);
 	if (e)
 		return e == -2 ? EXIT_USAGE : EXIT_TRACE_ERR;
+	/* two configurations must not share a directory: one would overwrite
+	 * the other ("a/b" and "a_b" both become a_b) */
+	for (size_t i = 0; i < ca.nruns && ca.runs[i].repeat == 1; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(ca.runs[i].config, ca.runs[j].config))
+				usage_err("two configurations would share the directory %s: make the values "
+					  "differ in letters, digits or ._- (other characters become _ there, "
+					  "and + joins parameters)", ca.runs[i].config);
 	/* every check before anything is loaded or written */
 	if (check_privileges(msg, sizeof(msg)) || check_btf(ca.btf, msg, sizeof(msg))) {
 		fprintf(stderr, "memtrace-bpf campaign: %s\n", msg);
