@@ -117,6 +117,7 @@ bench:
 	$(Q)tools/install-deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/bench.sh
+	$(Q)tools/progcost.py
 	$(Q)tools/bench-spikes.sh
 
 install: $(BIN)

@@ -27,6 +27,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 nr_cpus = 1;		/* possible CPUs */
 const volatile bool follow_children = false;
 const volatile __u64 wakeup_bytes = 1 << 20;	/* wake the consumer past this */
+/* Capture mode: a process that execs into this comm (and/or runs in this
+ * cgroup or below it) starts a group of its own. Empty / 0: off. */
+const volatile char capture_comm[MT_COMM_LEN] = {};
+const volatile __u64 capture_cgroup_id = 0;
+const volatile __u32 capture_cgroup_level = 0;
 
 struct mt_counters counters = {};
 struct mt_group groups[MT_MAX_GROUPS] = {};
@@ -925,6 +930,63 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* Capture mode: does the process that just exec'd match? */
+static __always_inline bool capture_match(struct task_struct *p)
+{
+	if (!capture_comm[0] && !capture_cgroup_id)
+		return false;
+	if (capture_comm[0]) {
+		char comm[MT_COMM_LEN];
+		int i;
+
+		bpf_probe_read_kernel_str(comm, sizeof(comm), p->comm);
+		for (i = 0; i < MT_COMM_LEN; i++) {
+			if (comm[i] != capture_comm[i])
+				return false;
+			if (!comm[i])
+				break;
+		}
+	}
+	/* current is p here; its ancestor at the target's level is the
+	 * target itself when p runs in it or in a cgroup below it (v2) */
+	if (capture_cgroup_id &&
+	    bpf_get_current_ancestor_cgroup_id(capture_cgroup_level) != capture_cgroup_id)
+		return false;
+	return true;
+}
+
+/* A matching process not traced yet becomes a new group: its exec record
+ * is the loader's cue to open a trace for it. */
+static __always_inline struct mt_proc *capture_start(struct task_struct *p, __u32 tgid)
+{
+	struct mt_proc np = {};
+	struct mt_group *gr;
+	__u32 g;
+
+	if (!capture_match(p))
+		return NULL;
+	g = __sync_fetch_and_add(&counters.next_group, 1) % (MT_MAX_GROUPS - 1) + 1;
+	{
+		/* the compiler knows g < MT_MAX_GROUPS and drops group_of()'s
+		 * mask; the verifier cannot bound a modulo and needs it */
+		__u32 idx = g;
+
+		asm volatile("" : "+r"(idx));
+		gr = group_of(idx);
+	}
+	gr->tree_pages = 0;
+	gr->tree_peak_pages = 0;
+	gr->tree_peak_ts_ns = 0;
+	gr->lost = 0;
+	np.group = g;
+	np.ppid = p->real_parent->tgid;
+	if (bpf_map_update_elem(&procs, &tgid, &np, BPF_NOEXIST)) {
+		__sync_fetch_and_add(&counters.untraced, 1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&procs, &tgid);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -935,6 +997,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	__u64 ts;
 
 	pr = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pr)
+		pr = capture_start(p, tgid);
 	if (!pr || !mm || (pr->flags & MT_PROC_EXITED))
 		return 0;
 	ts = bpf_ktime_get_ns();

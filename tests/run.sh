@@ -3,9 +3,11 @@
 #
 # Runs every test: the C unit tests (.output/unit_tests), the real-kernel
 # BPF integration tests (tests/test_bpf.py) and the spike analysis on real
-# traces (tests/test_spikes.py), the memory gate (tests/test_gate.py) and
-# regressions found in review (tests/test_regress.py) and checkpoint
-# validation (tests/test_checkpoints.py), then prints one last line:
+# traces (tests/test_spikes.py), the memory gate (tests/test_gate.py),
+# regressions found in review (tests/test_regress.py), the campaign
+# subcommand (tests/test_campaign.py), capture mode
+# (tests/test_capture.py) and checkpoint validation
+# (tests/test_checkpoints.py), then prints one last line:
 #
 #   N passed, N failed, N skipped
 #
@@ -67,6 +69,8 @@ run_suite "BPF tests" bpf "$PYTHON" tests/test_bpf.py
 run_suite "spike tests" spikes "$PYTHON" tests/test_spikes.py
 run_suite "gate tests" gate "$PYTHON" tests/test_gate.py
 run_suite "regression tests" regress "$PYTHON" tests/test_regress.py
+run_suite "campaign tests" campaign "$PYTHON" tests/test_campaign.py
+run_suite "capture tests" capture "$PYTHON" tests/test_capture.py
 run_suite "checkpoint tests" checkpoints "$PYTHON" tests/test_checkpoints.py
 
 echo "$passed passed, $failed failed, $skipped skipped"

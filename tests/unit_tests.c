@@ -18,6 +18,7 @@
 #include "validate.h"
 #include "stages.h"
 #include "logcap.h"
+#include "campaign.h"
 
 static int passed, failed, current_failed;
 static const char *current;
@@ -1002,6 +1003,114 @@ static void test_log_timing(void)
 	end();
 }
 
+static void test_split_words(void)
+{
+	char **w, err[128];
+
+	begin("campaign --file lines split like a shell, without expansion");
+	CHECK(split_words("  ./solver 1005 --out 'a b' \"c \\\"d\\\"\" e\\ f  # note\n", &w, err,
+			  sizeof(err)) == 6);
+	if (w) {
+		CHECK_STR(w[0], "./solver");
+		CHECK_STR(w[1], "1005");
+		CHECK_STR(w[3], "a b");
+		CHECK_STR(w[4], "c \"d\"");
+		CHECK_STR(w[5], "e f");
+		CHECK(w[6] == NULL);
+		words_free(w);
+	}
+	CHECK(split_words("x'$HOME'y", &w, err, sizeof(err)) == 1 && w && !strcmp(w[0], "x$HOMEy"));
+	words_free(w);
+	CHECK(split_words("   # only a comment", &w, err, sizeof(err)) == 0 && !w);
+	CHECK(split_words("", &w, err, sizeof(err)) == 0 && !w);
+	CHECK(split_words("a 'unterminated", &w, err, sizeof(err)) == -1 && strstr(err, "'"));
+	CHECK(split_words("a \"open", &w, err, sizeof(err)) == -1 && strstr(err, "\""));
+	CHECK(split_words("a \\", &w, err, sizeof(err)) == -1 && strstr(err, "backslash"));
+	CHECK(split_words("a#b", &w, err, sizeof(err)) == 1 && w && !strcmp(w[0], "a#b"));
+	words_free(w);
+	end();
+}
+
+static void test_subst_params(void)
+{
+	const char *names[] = { "LIMIT", "N_2" }, *vals[] = { "1005", "x" };
+	char err[64], *o;
+
+	begin("campaign {NAME} substitution");
+	o = subst_params("--limit={LIMIT}M-{N_2}{LIMIT}", names, vals, 2, err, sizeof(err));
+	CHECK(o && !strcmp(o, "--limit=1005M-x1005"));
+	free(o);
+	/* braces that are not a name are left alone (find -exec {} \;, ${x}, {1}) */
+	o = subst_params("{} ${ {1} {a-b} {", names, vals, 2, err, sizeof(err));
+	CHECK(o && !strcmp(o, "{} ${ {1} {a-b} {"));
+	free(o);
+	CHECK(subst_params("{LIMITS}", names, vals, 2, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "LIMITS");
+	{
+		char c[] = "LIMIT=a/b c+d=e";
+
+		config_sanitize(c);
+		CHECK_STR(c, "LIMIT=a_b_c+d=e");
+	}
+	end();
+}
+
+static void test_campaign_stats(void)
+{
+	struct run_result r[5] = {}, back;
+	struct config_stats *st;
+	double v[] = { 10, 12, 14 }, mean, sd, cv, mn, mx;
+	char line[512], err[256], path[] = "/tmp/memtrace-unit-result.XXXXXX";
+	int n, fd;
+
+	begin("campaign statistics and result files");
+	stats_of(v, 3, &mean, &sd, &cv, &mn, &mx);
+	CHECK(mean == 12 && sd == 2 && mn == 10 && mx == 14);	/* sample std: n-1 */
+	CHECK(cv > 16.66 && cv < 16.67);
+	stats_of(v, 1, &mean, &sd, &cv, &mn, &mx);
+	CHECK(mean == 10 && sd == 0 && cv == 0);
+	for (int i = 0; i < 5; i++) {
+		r[i].index = i;
+		snprintf(r[i].config, sizeof(r[i].config), "%s", i % 2 ? "B=2" : "B=1");
+		r[i].peak_rss_kb = 1000 + 100 * (uint64_t)i;
+		r[i].duration_s = 1.0 + i;
+		snprintf(r[i].status, sizeof(r[i].status), "ok");
+	}
+	r[4].exit_code = 137;		/* B=1: runs 0, 2 ok, 4 killed */
+	n = stats_by_config(r, 5, &st);
+	CHECK(n == 2);
+	if (n == 2) {
+		CHECK_STR(st[0].config, "B=1");
+		CHECK(st[0].runs == 2 && st[0].failed == 1);
+		CHECK(st[0].mean_peak_kb == 1100 && st[0].min_peak_kb == 1000 && st[0].max_peak_kb == 1200);
+		CHECK(st[1].runs == 2 && st[1].failed == 0 && st[1].mean_peak_kb == 1200);
+		CHECK(st[1].mean_dur_s == 3.0);
+	}
+	free(st);
+	/* a result row written and read back is the same */
+	snprintf(r[1].start_time, sizeof(r[1].start_time), "2026-11-21T07:00:00Z");
+	r[1].peak_time_s = 0.123456789;
+	r[1].rusage_maxrss_kb = 4242;
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	n = snprintf(line, sizeof(line), "%s\n", RESULT_HEADER);
+	n += result_format(line + n, sizeof(line) - (size_t)n, &r[1]);
+	CHECK(write(fd, line, (size_t)n) == n);
+	close(fd);
+	CHECK(result_read(path, &back, err, sizeof(err)) == 0);
+	CHECK(back.index == 1 && back.peak_rss_kb == 1100 && back.rusage_maxrss_kb == 4242);
+	CHECK(back.peak_time_s == 0.123456789 && back.duration_s == 2.0);
+	CHECK_STR(back.config, "B=2");
+	CHECK_STR(back.start_time, "2026-11-21T07:00:00Z");
+	/* a torn or foreign file is refused, naming the file */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, RESULT_HEADER "\n1,B=2,1\n", strlen(RESULT_HEADER) + 9) > 0);
+	close(fd);
+	CHECK(result_read(path, &back, err, sizeof(err)) == -1 && strstr(err, path));
+	unlink(path);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -1018,6 +1127,9 @@ int main(void)
 	test_stages();
 	test_log_match();
 	test_log_timing();
+	test_split_words();
+	test_subst_params();
+	test_campaign_stats();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -4,6 +4,7 @@
 #define MEMTRACE_CMDS_H
 
 int cmd_spikes(int argc, char **argv);
+int cmd_campaign(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_stages(int argc, char **argv);
 

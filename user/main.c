@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "capture.h"
 #include "checks.h"
 #include "cmds.h"
 #include "output.h"
@@ -57,6 +58,10 @@ static struct env {
 	const char *ckpt_log;
 	char **cmd;
 	int ncmd;
+	const char *comm;	/* capture mode */
+	const char *cgroup;
+	const char *dir;
+	bool output_set;
 } env = {
 	.output = "memtrace.csv",
 	.follow = -1,
@@ -74,6 +79,8 @@ enum {
 	OPT_MAX_PROCS,
 	OPT_MAX_PEAK,
 	OPT_TOLERANCE,
+	OPT_COMM,
+	OPT_CGROUP,
 	OPT_CKPT_REGEX,
 	OPT_CKPT_LOG,
 };
@@ -87,6 +94,7 @@ static const char doc[] =
 "USAGE: memtrace-bpf [record] [OPTIONS] -- COMMAND [ARGS...]\n"
 "       memtrace-bpf [record] [OPTIONS] -p PID[,PID...]\n"
 "       memtrace-bpf spikes TRACE.csv [OPTIONS]   (memtrace-bpf spikes --help)\n"
+"       memtrace-bpf campaign -d DIR [OPTIONS] -- COMMAND {PARAM}  (campaign --help)\n"
 "       memtrace-bpf validate TRACE.csv [OPTIONS] (checkpoints vs the timeline)\n"
 "       memtrace-bpf stages TRACE.csv [OPTIONS]   (stages, from marks)\n"
 "\n"
@@ -102,6 +110,7 @@ static const char doc[] =
 "  sudo memtrace-bpf -o t.csv -s peak.json -- make   # summary elsewhere\n"
 "  sudo memtrace-bpf -i 500ms -o t.csv -- ./render   # status every 500 ms\n"
 "  sudo memtrace-bpf --max-peak 3G --tolerance 10% -- ./job  # CI memory gate\n"
+"  sudo memtrace-bpf record --comm solver_dev -d runs/  # every solver_dev that starts\n"
 "  sudo memtrace-bpf --checkpoint-regex 'Peak RSS: ([0-9.]+ ?[KMG]B)' \\\n"
 "       -o t.csv -- ./solver 1005                   # what it printed, and\n"
 "  memtrace-bpf validate t.csv                       # ... the truth\n"
@@ -124,6 +133,9 @@ static const struct argp_option opts[] = {
 	{ "follow", OPT_FOLLOW, NULL, 0, "Attach mode: also trace children forked after attach", 1 },
 	{ "no-follow", OPT_NO_FOLLOW, NULL, 0, "Launch mode: trace COMMAND only, not its children", 1 },
 	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run COMMAND as root (default: as the sudo user)", 1 },
+	{ "comm", OPT_COMM, "NAME", 0, "Capture: trace every process that starts as NAME from now on, one trace each in -d DIR", 1 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0, "Capture: every process that starts in this cgroup v2 (or below it)", 1 },
+	{ "dir", 'd', "DIR", 0, "Capture: where each process's trace goes (DIR/NAME-PID/)", 1 },
 
 	{ NULL, 0, NULL, 0, "Output:", 2 },
 	{ "output", 'o', "FILE", 0, "CSV trace (default memtrace.csv; - for stdout, shared with COMMAND's own stdout)", 2 },
@@ -197,6 +209,23 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		break;
 	case 'o':
 		env.output = arg;
+		env.output_set = true;
+		break;
+	case OPT_COMM:
+		if (!*arg || strchr(arg, '/'))
+			die_usage(st, "--comm %s: give a process name as ps shows it (e.g. --comm solver_dev)", arg);
+		if (strlen(arg) >= MT_COMM_LEN) {
+			fprintf(stderr, "memtrace-bpf: note: the kernel keeps %d characters of a process "
+				"name; matching '%.*s'\n", MT_COMM_LEN - 1, MT_COMM_LEN - 1, arg);
+			arg[MT_COMM_LEN - 1] = 0;
+		}
+		env.comm = arg;
+		break;
+	case OPT_CGROUP:
+		env.cgroup = arg;
+		break;
+	case 'd':
+		env.dir = arg;
 		break;
 	case 's':
 		env.summary = arg;
@@ -297,6 +326,21 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		st->next = st->argc;
 		break;
 	case ARGP_KEY_END:
+		if (env.comm || env.cgroup) {
+			if (env.npids || env.ncmd)
+				die_usage(st, "--comm/--cgroup capture processes as they start; -p PID and -- COMMAND are other modes");
+			if (!env.dir)
+				die_usage(st, "--comm/--cgroup write one trace per process: give -d DIR");
+			if (env.output_set || env.summary)
+				die_usage(st, "capture mode writes DIR/NAME-PID/trace.csv and summary.json; drop -o/-s");
+			if (env.gate.max_peak_kb)
+				die_usage(st, "--max-peak is for launch mode (-- COMMAND)");
+			if (env.follow == 1)
+				die_usage(st, "capture mode follows children already (--no-follow turns it off)");
+			break;
+		}
+		if (env.dir)
+			die_usage(st, "-d DIR is for capture mode (--comm NAME or --cgroup PATH)");
 		if (env.npids && env.ncmd)
 			die_usage(st, "give either -p PID (attach) or -- COMMAND (launch), not both");
 		if (!env.npids && !env.ncmd)
@@ -320,51 +364,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* Signals: the handler only records; the loop acts. */
-static volatile sig_atomic_t sig_count, sig_last, sig_from_user;
-/* what we inherited for each (SIGPIPE is passed on as inherited) */
-static bool inherited_ignore[NSIG];
-
-static void on_signal(int sig, siginfo_t *info, void *uc)
-{
-	(void)uc;
-	sig_last = sig;
-	/* A terminal's Ctrl-C reaches the whole foreground process group,
-	 * the command included (si_code SI_KERNEL). A kill() aimed at us
-	 * alone must be passed on. */
-	sig_from_user = info && (info->si_code == SI_USER || info->si_code == SI_QUEUE ||
-				 info->si_code == SI_TKILL);
-	sig_count++;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
-
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction old;
-
-		/* handled even when inherited as ignored: a kill() aimed at us
-		 * must stop the trace and reach the command (as timeout(1)) */
-		sigaction(sigs[i], &sa, &old);
-		inherited_ignore[sigs[i]] = old.sa_handler == SIG_IGN;
-	}
-	sigaction(SIGPIPE, NULL, &sa);
-	inherited_ignore[SIGPIPE] = sa.sa_handler == SIG_IGN;
-	signal(SIGPIPE, SIG_IGN);
 }
 
 static void default_path(char *buf, size_t len, const char *csv, const char *ext)
@@ -405,7 +404,7 @@ static void status_line(struct run *r, bool tty, bool final)
 
 	run__group(r, &g);
 	fprintf(stderr, "%smemtrace-bpf: %7.1f s  RSS %s  peak %s  events %" PRIu64 "  lost %" PRIu64 "%s",
-		tty ? "\r\033[K" : "", (now_ns() - r->start_ns) / 1e9,
+		tty ? "\r\033[K" : "", (mono_ns() - r->start_ns) / 1e9,
 		format_size((uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * kb * 1024, rss, sizeof(rss)),
 		format_size(g.tree_peak_pages * kb * 1024, peak, sizeof(peak)),
 		r->sess.rows, (uint64_t)g.lost, tty && !final ? "" : "\n");
@@ -507,6 +506,49 @@ static void print_losses(struct run *r)
 			(uint64_t)c.untraced);
 }
 
+/* record --comm / --cgroup -d DIR */
+static int capture_cli(struct tracer_opts *to)
+{
+	struct capture_opts co = { .comm = env.comm, .cgroup = env.cgroup, .dir = env.dir,
+				   .quiet = env.quiet };
+	char msg[1024], err[8192], probe[PATH_MAX + 32];
+	struct tracer *t = NULL;
+	int fd, ret;
+
+	if (env.cgroup && capture_resolve_cgroup(env.cgroup, &to->capture_cgroup_id,
+						 &to->capture_cgroup_level, msg, sizeof(msg))) {
+		fprintf(stderr, "memtrace-bpf: %s\n", msg);
+		return EXIT_TRACE_ERR;
+	}
+	if (mkdir(env.dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "memtrace-bpf: cannot create %s: %s\n", env.dir, strerror(errno));
+		return EXIT_TRACE_ERR;
+	}
+	/* writable? (nothing is left behind) */
+	snprintf(probe, sizeof(probe), "%s/.memtrace-probe.%d", env.dir, (int)getpid());
+	fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "memtrace-bpf: cannot write in %s: %s; give another -d DIR\n", env.dir,
+			strerror(errno));
+		return EXIT_TRACE_ERR;
+	}
+	close(fd);
+	unlink(probe);
+	to->follow = env.follow != 0;
+	to->capture_comm = env.comm;
+	to->ring_bytes = env.ring_bytes;
+	to->max_procs = (uint32_t)env.max_procs;
+	to->btf_path = env.btf;
+	to->verbose = env.verbose;
+	if (tracer__open(&t, to, err, sizeof(err))) {
+		fprintf(stderr, "memtrace-bpf: %s\n", err);
+		return EXIT_TRACE_ERR;
+	}
+	ret = capture_main(&co, t);
+	tracer__destroy(t);
+	return ret;
+}
+
 static int on_record(void *ctx, const struct mt_rec *rec)
 {
 	return run__record(ctx, rec);
@@ -535,6 +577,10 @@ int main(int argc, char **argv)
 		argv[1] = "memtrace-bpf spikes";	/* argp's name in its messages */
 		return cmd_spikes(argc - 1, argv + 1);
 	}
+	if (argc > 1 && !strcmp(argv[1], "campaign")) {
+		argv[1] = "memtrace-bpf campaign";
+		return cmd_campaign(argc - 1, argv + 1);
+	}
 	if (argc > 1 && !strcmp(argv[1], "validate")) {
 		argv[1] = "memtrace-bpf validate";
 		return cmd_validate(argc - 1, argv + 1);
@@ -553,11 +599,13 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	/* first thing: a signal during setup (loading BPF takes a moment)
 	 * must not be lost */
-	install_signals();
+	signals__install();
 
 	/* every check before anything is loaded or written */
 	if (check_privileges(msg, sizeof(msg)) || check_btf(env.btf, msg, sizeof(msg)))
 		goto fail_msg;
+	if (env.comm || env.cgroup)
+		return capture_cli(&to);
 	for (int i = 0; i < env.npids; i++) {
 		pid_t tgid;
 
@@ -623,7 +671,7 @@ int main(int argc, char **argv)
 	spec.pids = env.pids;
 	spec.npids = env.npids;
 	spec.as_root = env.as_root;
-	spec.sigpipe_ignored = inherited_ignore[SIGPIPE];
+	spec.sigpipe_ignored = sig_inherited_ignore[SIGPIPE];
 	spec.csv_path = env.output;
 	spec.summary_path = env.summary;
 	spec.gate = &env.gate;
@@ -640,17 +688,17 @@ int main(int argc, char **argv)
 		 * files say so (an empty trace, a summary with interrupted) */
 		fprintf(stderr, "memtrace-bpf: interrupted by signal %d before %s started\n",
 			(int)sig_last, env.ncmd ? env.cmd[0] : "tracing");
-		e = run__adopt(&r, tracer, &spec, now_ns(), err, sizeof(err));
+		e = run__adopt(&r, tracer, &spec, mono_ns(), err, sizeof(err));
 		r.interrupted = true;
 	} else if (env.ncmd) {
-		e = run__launch(&r, tracer, &spec, now_ns(), err, sizeof(err));
+		e = run__launch(&r, tracer, &spec, mono_ns(), err, sizeof(err));
 		if (e && r.exec_failed) {
 			fprintf(stderr, "memtrace-bpf: %s\n", err);
 			ret = e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
 			goto out;
 		}
 	} else {
-		e = run__attach(&r, tracer, &spec, now_ns(), err, sizeof(err));
+		e = run__attach(&r, tracer, &spec, mono_ns(), err, sizeof(err));
 	}
 	if (e) {
 		fprintf(stderr, "memtrace-bpf: %s\n", err);
@@ -671,7 +719,7 @@ int main(int argc, char **argv)
 			uint64_t before;
 
 			run__pump_logs(&r, 10, tracer__poll_fd(tracer), false);
-			before = now_ns();
+			before = mono_ns();
 			e = tracer__poll(tracer, 0, false, on_record, &r);
 			/* every record stamped 2 ms before the drain is in */
 			run__emit_logs(&r, before - 2000000ULL);
@@ -712,7 +760,7 @@ int main(int argc, char **argv)
 		}
 		if (env.ncmd && run__reap(&r))
 			done = true;
-		t = now_ns();
+		t = mono_ns();
 		if (!env.ncmd && t >= next_check) {
 			next_check = t + 100000000ULL;
 			run__sync(&r);
@@ -752,7 +800,7 @@ int main(int argc, char **argv)
 	}
 	if (env.interval_set || (tty && !env.quiet))
 		status_line(&r, tty, true);
-	if (run__finish(&r, now_ns()) && !ret)
+	if (run__finish(&r, mono_ns()) && !ret)
 		ret = EXIT_TRACE_ERR;
 	if (!env.quiet)
 		print_summary(&r, env.summary);

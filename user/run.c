@@ -40,7 +40,41 @@ bool sudo_ids(uid_t *uid, gid_t *gid)
 	return true;
 }
 
-static uint64_t mono_ns(void)
+volatile sig_atomic_t sig_count, sig_last, sig_from_user;
+bool sig_inherited_ignore[NSIG];
+
+static void on_signal(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	sig_last = sig;
+	/* A terminal's Ctrl-C reaches the whole foreground process group,
+	 * the command included (si_code SI_KERNEL). A kill() aimed at us
+	 * alone must be passed on. */
+	sig_from_user = info && (info->si_code == SI_USER || info->si_code == SI_QUEUE ||
+				 info->si_code == SI_TKILL);
+	sig_count++;
+}
+
+void signals__install(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction old;
+
+		/* handled even when inherited as ignored: a kill() aimed at us
+		 * must stop the trace and reach the command (as timeout(1)) */
+		sigaction(sigs[i], &sa, &old);
+		sig_inherited_ignore[sigs[i]] = old.sa_handler == SIG_IGN;
+	}
+	sigaction(SIGPIPE, NULL, &sa);
+	sig_inherited_ignore[SIGPIPE] = sa.sa_handler == SIG_IGN;
+	signal(SIGPIPE, SIG_IGN);
+}
+
+uint64_t mono_ns(void)
 {
 	struct timespec ts;
 
@@ -531,6 +565,10 @@ static int write_summary(struct run *r, const char *path)
 	if (r->have_status) {
 		jw_i64(&w, "exit_code", exit_status_code(r->status));
 		jw_i64(&w, "rusage_maxrss_kb", r->ru.ru_maxrss);
+	} else if (!s->ncmd && !s->npids && r->sess.nprocs && r->sess.procs[0].known_exit) {
+		/* capture: the process that started the run (not our child) */
+		jw_i64(&w, "exit_code", r->sess.procs[0].exit_code);
+		jw_null(&w, "rusage_maxrss_kb");
 	} else {
 		jw_null(&w, "exit_code");
 		jw_null(&w, "rusage_maxrss_kb");

@@ -8,6 +8,7 @@
 #ifndef MEMTRACE_RUN_H
 #define MEMTRACE_RUN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -69,6 +70,15 @@ struct run {
 	bool logs_on;
 	uint64_t log_unknown_units;
 };
+
+/* Signals (SIGINT, SIGTERM, SIGHUP): the handler only records; the loops
+ * act. Installed first thing, so a signal during BPF loading is not lost. */
+extern volatile sig_atomic_t sig_count, sig_last, sig_from_user;
+extern bool sig_inherited_ignore[NSIG];	/* as inherited (SIGPIPE is passed on) */
+void signals__install(void);
+
+/* CLOCK_MONOTONIC in ns: bpf_ktime_get_ns()'s clock. */
+uint64_t mono_ns(void);
 
 /* The environment variable naming the marker fd of a launched command. */
 #define MARK_FD_ENV "MEMTRACE_MARK_FD"

@@ -101,6 +101,10 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 	}
 	t->skel->rodata->nr_cpus = (__u32)cpus;
 	t->skel->rodata->follow_children = o->follow;
+	if (o->capture_comm)
+		strncpy((char *)t->skel->rodata->capture_comm, o->capture_comm, MT_COMM_LEN - 1);
+	t->skel->rodata->capture_cgroup_id = o->capture_cgroup_id;
+	t->skel->rodata->capture_cgroup_level = o->capture_cgroup_level;
 	/* wake the consumer once an eighth of the ring is waiting */
 	t->skel->rodata->wakeup_bytes = o->ring_bytes / 8;
 	bpf_map__set_max_entries(t->skel->maps.rb, (__u32)o->ring_bytes);

@@ -13,6 +13,11 @@ struct tracer_opts {
 	uint64_t ring_bytes;	/* ring buffer size (power of two) */
 	uint32_t max_procs;	/* processes (and address spaces) at once */
 	const char *btf_path;	/* NULL: the running kernel's */
+	/* capture mode: processes that exec into this comm and/or run in this
+	 * cgroup (v2 id, at this level) each start a group of their own */
+	const char *capture_comm;
+	uint64_t capture_cgroup_id;
+	uint32_t capture_cgroup_level;
 	bool verbose;
 };
 

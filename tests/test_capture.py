@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Capture mode on real kernel events: `record --comm NAME -d DIR` and
+`record --cgroup PATH -d DIR` trace every matching process that starts
+after them, one trace each, and nothing else.
+
+Ground truth: the matrix workload reads its own /proc/self/status (exact on
+this kernel) at its peak and prints it; each captured trace's peak must
+equal that to the page. Prints TAP-like lines and `capture: N passed, N
+failed, N skipped`; BPF tests skip without root, and fail instead under
+CI=true.
+"""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("MEMTRACE_BPF", os.path.join(ROOT, ".output", "memtrace-bpf"))
+MATRIX_BIN = os.path.join(ROOT, ".output", "workloads", "matrix")
+# captured under a name of its own: other tests (or people) may run
+# `matrix` at the same time, and capture would rightly take those too
+NAME = f"mtcap{os.getpid() % 100000}"
+WORKDIR = tempfile.mkdtemp(prefix="memtrace-capture-")
+MATRIX = os.path.join(WORKDIR, NAME)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Fail, Skip  # noqa: E402
+from tap import Tap  # noqa: E402
+
+
+def cp_vmrss(stdout):
+    """The workload's own VmRSS (kB) at its peak checkpoint, and its pid."""
+    for line in stdout.splitlines():
+        f = line.split()
+        if f and f[0] == "CP" and f[-1] == "peak":
+            return int(f[1]), int(f[4])
+    raise Fail(f"no CP line in the workload's output: {stdout[:200]!r}")
+
+
+class Capture:
+    """A running `record` capture; waits until it is ready."""
+
+    def __init__(self, *args):
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.p = subprocess.Popen([BIN, "record", *args], stdout=subprocess.DEVNULL,
+                                  stderr=self.err, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.p.poll() is not None:
+                raise Fail(f"record exited {self.p.returncode}: {self.stderr()[:300]}")
+            if "waiting for processes" in self.stderr():
+                return
+            time.sleep(0.05)
+        self.p.kill()
+        raise Fail("record did not get ready in 60 s")
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read()
+
+    def stop(self):
+        self.p.send_signal(signal.SIGINT)
+        rc = self.p.wait(timeout=60)
+        return rc, self.stderr()
+
+
+def summaries(d):
+    out = {}
+    for path in glob.glob(os.path.join(d, "*", "summary.json")):
+        with open(path) as f:
+            out[os.path.basename(os.path.dirname(path))] = json.load(f)
+    return out
+
+
+def t_comm_capture():
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cap")
+        other = MATRIX_BIN	# the same program under another name
+        cap = Capture("--comm", NAME, "-d", out)
+        runs = []
+        for args in (["4", "1"], ["2", "3", "--exit", "3"], ["8", "1", "--hold", "100"]):
+            r = subprocess.run([MATRIX, *args], capture_output=True, text=True, timeout=60)
+            runs.append((r.returncode, *cp_vmrss(r.stdout)))
+        # same program under another name: not captured
+        r = subprocess.run([other, "4", "1"], capture_output=True, text=True, timeout=60)
+        _, other_pid = cp_vmrss(r.stdout)
+        # a matching process started later by a shell script (the use case)
+        r = subprocess.run(["sh", "-c", f"{MATRIX} 2 1; true"], capture_output=True, text=True,
+                           timeout=60)
+        runs.append((0, *cp_vmrss(r.stdout)))
+        time.sleep(0.3)
+        rc, err = cap.stop()
+        if rc != 0:
+            raise Fail(f"record exited {rc} after SIGINT: {err[-300:]}")
+        s = summaries(out)
+        errs = []
+        want = {f"{NAME}-{pid}": (code, vmrss) for code, pid, vmrss in runs}
+        if set(s) != set(want):
+            errs.append(f"trace dirs {sorted(s)}, want {sorted(want)}")
+        if any(k.endswith(f"-{other_pid}") for k in s):
+            errs.append("a process of another name was captured")
+        for name, (code, vmrss) in want.items():
+            if name not in s:
+                continue
+            sm = s[name]
+            if sm["peak_rss_kb"] != vmrss:
+                errs.append(f"{name}: peak {sm['peak_rss_kb']} kB, the workload read {vmrss} kB")
+            if sm["exit_code"] != code or sm["interrupted"]:
+                errs.append(f"{name}: exit_code {sm['exit_code']} (want {code}), "
+                            f"interrupted {sm['interrupted']}")
+            if sm["mode"] != "capture" or len(sm["processes"]) != 1:
+                errs.append(f"{name}: mode {sm['mode']}, {len(sm['processes'])} processes")
+            with open(os.path.join(out, name, "trace.csv")) as f:
+                rows = f.read().splitlines()
+            if not rows[0].startswith("time_s,vmrss_kb,vmsize_kb") or \
+                    ",exec," not in rows[1] or ",exit," not in rows[-1]:
+                errs.append(f"{name}: trace does not run from exec to exit: "
+                            f"{rows[1][:60]!r} .. {rows[-1][:60]!r}")
+            if max(int(r.split(",")[11]) for r in rows[1:]) != vmrss:
+                errs.append(f"{name}: the trace's total_rss_kb maximum is not the peak")
+        if errs:
+            raise Fail("; ".join(errs[:4]))
+
+
+def t_interrupted_capture():
+    """Ctrl-C while a captured process runs: complete files, interrupted."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cap")
+        cap = Capture("--comm", NAME, "-d", out)
+        w = subprocess.Popen([MATRIX, "4", "1", "--hold", "3000"], stdout=subprocess.PIPE,
+                             text=True)
+        time.sleep(1.0)
+        rc, err = cap.stop()
+        w.wait(timeout=30)
+        s = summaries(out)
+        if rc != 0 or len(s) != 1:
+            raise Fail(f"record exited {rc}, {len(s)} summaries: {err[-300:]}")
+        sm = next(iter(s.values()))
+        if not sm["interrupted"] or sm["processes"][0]["exited"]:
+            raise Fail(f"summary: interrupted {sm['interrupted']}, "
+                       f"exited {sm['processes'][0]['exited']}")
+        if sm["peak_rss_kb"] < 4 * 1024:
+            raise Fail(f"peak {sm['peak_rss_kb']} kB, below the 4 MiB held")
+        d = next(iter(glob.glob(os.path.join(out, "*"))))
+        with open(os.path.join(d, "trace.csv"), "rb") as f:
+            data = f.read()
+        if not data.endswith(b"\n"):
+            raise Fail("the trace ends with a partial line")
+
+
+def cgroup2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            if " - cgroup2 " in line:
+                return line.split()[4]
+    return None
+
+
+def t_cgroup_capture():
+    mnt = cgroup2_mount()
+    if not mnt:
+        raise Skip("no cgroup v2 hierarchy mounted")
+    cg = os.path.join(mnt, f"memtrace-test-{os.getpid()}")
+    sub = os.path.join(cg, "job")
+    try:
+        os.makedirs(sub)
+    except OSError as e:
+        raise Skip(f"cannot create a cgroup under {mnt}: {e}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "cap")
+            # relative to the cgroup2 mount; a process in a cgroup below counts
+            cap = Capture("--cgroup", os.path.basename(cg), "-d", out)
+            r_in = subprocess.run(
+                ["sh", "-c", f'echo $$ > {sub}/cgroup.procs && exec {MATRIX} 4 1'],
+                capture_output=True, text=True, timeout=60)
+            r_out = subprocess.run([MATRIX, "2", "1"], capture_output=True, text=True,
+                                   timeout=60)	# same name, outside the cgroup
+            time.sleep(0.3)
+            rc, err = cap.stop()
+            pid_in, vm_in = cp_vmrss(r_in.stdout)
+            pid_out, _ = cp_vmrss(r_out.stdout)
+            s = summaries(out)
+            # anything else in that cgroup is ours alone: only our process
+            want = f"{NAME}-{pid_in}"
+            if rc != 0 or set(s) != {want}:
+                raise Fail(f"record exited {rc}; traces {sorted(s)}, want {want} only "
+                           f"({NAME}-{pid_out} ran outside the cgroup): {err[-200:]}")
+            if s[want]["peak_rss_kb"] != vm_in:
+                raise Fail(f"peak {s[want]['peak_rss_kb']} kB, the workload read {vm_in} kB")
+    finally:
+        for d in (sub, cg):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+def t_usage_errors():
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for args, rc, needle in (
+                (["record", "--comm", "x"], 2, "give -d DIR"),
+                (["record", "-d", tmp], 2, "-d DIR is for capture mode"),
+                (["record", "--comm", "x", "-d", tmp, "-p", "1"], 2, "other modes"),
+                (["record", "--comm", "x", "-d", tmp, "-o", "t.csv"], 2, "drop -o"),
+                (["record", "--comm", "a/b", "-d", tmp], 2, "--comm a/b"),
+                (["record", "--cgroup", "no-such-cgroup-here", "-d", tmp], 1, "no-such-cgroup-here"),
+                (["record", "--comm", "x", "-d", "/proc/nope/dir"], 1, "cannot create /proc/nope/dir")):
+            r = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=30)
+            if r.returncode != rc or needle not in r.stderr:
+                errs.append(f"{' '.join(args)}: exit {r.returncode} (want {rc}), "
+                            f"stderr {r.stderr.strip()[:120]!r}")
+        if os.listdir(tmp):
+            errs.append(f"bad input left files: {os.listdir(tmp)}")
+    h = subprocess.run([BIN, "--help"], capture_output=True, text=True).stdout
+    for opt in ("--comm", "--cgroup", "record --comm"):
+        if opt not in h:
+            errs.append(f"--help lacks {opt}")
+    if errs:
+        raise Fail("; ".join(errs[:4]))
+
+
+def main():
+    shutil.copy(MATRIX_BIN, MATRIX)
+    tap = Tap("capture")
+    tap.run("usage errors", t_usage_errors)
+    tap.run("--comm captures each matching process, exact, and nothing else", t_comm_capture)
+    tap.run("Ctrl-C during a captured process leaves complete files", t_interrupted_capture)
+    tap.run("--cgroup captures processes in the cgroup (and below) only", t_cgroup_capture)
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+    return tap.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
