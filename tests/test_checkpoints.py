@@ -525,6 +525,33 @@ def t_usdt_marks_and_stages():
             raise Fail("; ".join(errs[:5]))
 
 
+def t_campaign_marks_once_per_run():
+    # the USDT probe is attached once per binary for every process: runs
+    # of the same binary must not attach it again (each mark twice)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = os.path.join(tmp, "camp")
+        r = run([BIN, "campaign", "-d", d, "--repeat", "3", "--", wl("marks"), "2"])
+        if r.returncode != 0:
+            raise Fail(f"campaign exited {r.returncode}: {r.stderr.strip()[-300:]}")
+        traces = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(d) for f in fs
+                        if f == "trace.csv")
+        if len(traces) != 3:
+            raise Fail(f"{len(traces)} traces in {d}")
+        errs = []
+        for t in traces:
+            got = [(m["label"], m["cause"]) for m in marks_of(t)]
+            want = [("load:begin", "usdt"), ("load:end", "usdt")] + \
+                [(n, "usdt") for _ in range(2) for n in ("frame_loaded", "pose_detection",
+                                                         "frame_written")] + \
+                [("frame_loaded", "usdt")]
+            if got != want:
+                errs.append(f"{t}: marks {got}")
+        if "memtrace-bpf" in r.stderr and "note" in r.stderr:
+            errs.append(f"notes: {r.stderr.strip()[-300:]}")
+        if errs:
+            raise Fail("; ".join(errs[:3]))
+
+
 def t_header_installs_and_compiles():
     cc = shutil.which("cc") or shutil.which("gcc")
     with tempfile.TemporaryDirectory() as tmp:
@@ -563,6 +590,8 @@ def main():
             t_python_marks_and_stages)
     tap.run("MEMTRACE_MARK (USDT, memtrace/mark.h) in C: rows and stages exact",
             t_usdt_marks_and_stages)
+    tap.run("campaign: every run of a marked binary records each mark once",
+            t_campaign_marks_once_per_run)
     tap.run("make install ships memtrace/mark.h; a program using it builds and runs",
             t_header_installs_and_compiles, root=False)
     tap.run("marks from sh and bash; a closed or redirected marker fd is reported",

@@ -16,11 +16,15 @@
 #include "tracer.h"
 #include "memtrace.skel.h"
 
-#define MAX_USDT_LINKS 16
+#define MAX_USDT_LINKS 64
 
 struct tracer {
 	struct memtrace_bpf *skel;
+	/* one link per binary (attached for every process: a second link on
+	 * the same file would record each mark twice) */
 	struct bpf_link *usdt[MAX_USDT_LINKS];
+	dev_t usdt_dev[MAX_USDT_LINKS];
+	ino_t usdt_ino[MAX_USDT_LINKS];
 	int nusdt;
 	struct ring_buffer *rb;
 	/* records of one drain, sorted by time before they are handed on */
@@ -201,10 +205,9 @@ int tracer__attach_marks(struct tracer *t, const char *binary)
 {
 	struct bpf_link *l;
 	char path[4096], magic[4];
+	struct stat st;
 	int fd, e;
 
-	if (t->nusdt == MAX_USDT_LINKS)
-		return -E2BIG;
 	/* a script (a pyenv shim, a shell wrapper) or a missing file has no
 	 * probes: libbpf would only fail on it */
 	if (resolve_exec(binary, path, sizeof(path)))
@@ -212,10 +215,15 @@ int tracer__attach_marks(struct tracer *t, const char *binary)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -ENOENT;
-	e = read(fd, magic, 4) == 4 && !memcmp(magic, "\177ELF", 4);
+	e = fstat(fd, &st) == 0 && read(fd, magic, 4) == 4 && !memcmp(magic, "\177ELF", 4);
 	close(fd);
 	if (!e)
 		return -ENOENT;
+	for (int i = 0; i < t->nusdt; i++)
+		if (t->usdt_dev[i] == st.st_dev && t->usdt_ino[i] == st.st_ino)
+			return 0;	/* a campaign's next run of the same binary */
+	if (t->nusdt == MAX_USDT_LINKS)
+		return -E2BIG;
 	last_log[0] = 0;
 	l = bpf_program__attach_usdt(t->skel->progs.on_usdt_mark, -1, path, "memtrace", "mark",
 				     NULL);
@@ -224,6 +232,8 @@ int tracer__attach_marks(struct tracer *t, const char *binary)
 		/* no memtrace:mark note in the binary: not an error */
 		return e == -ENOENT || e == -ESRCH ? -ENOENT : e;
 	}
+	t->usdt_dev[t->nusdt] = st.st_dev;
+	t->usdt_ino[t->nusdt] = st.st_ino;
 	t->usdt[t->nusdt++] = l;
 	return 0;
 }
