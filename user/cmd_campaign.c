@@ -106,7 +106,7 @@ static const char doc[] =
 "EXAMPLES:\n"
 "  sudo memtrace-bpf campaign -d results/ --repeat 3 \\\n"
 "       --param LIMIT=323,478,823,1005 -- ./solver_dev {LIMIT}\n"
-"  sudo memtrace-bpf campaign -d res/ --param N=1,2 --param M=a,b -- ./run {N} {M}\n"
+"  sudo memtrace-bpf campaign -d r/ --param N=1,2 --param M=a,b -- ./x {N} {M}\n"
 "  sudo memtrace-bpf campaign -d results/ --file runs.txt   # one run per line\n"
 "  sudo memtrace-bpf campaign -d results/ --jobs 2 ...      # two runs at once\n"
 "  memtrace-bpf campaign report results/                    # tables from disk\n"
