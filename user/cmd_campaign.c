@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,19 +132,7 @@ static const struct argp_option opts[] = {
 	{},
 };
 
-static void usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void usage_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "memtrace-bpf campaign: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'memtrace-bpf campaign --help' for the options and examples.\n");
-	exit(EXIT_USAGE);
-}
+#define usage_err(...) usage_exit("campaign", __VA_ARGS__)
 
 static bool valid_name(const char *s, size_t n)
 {

@@ -2,7 +2,6 @@
 /* memtrace-bpf spikes TRACE.csv: transients, growth and poller fidelity. */
 #include <argp.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,19 +55,7 @@ static const struct argp_option opts[] = {
 	{},
 };
 
-static void usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void usage_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "memtrace-bpf spikes: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'memtrace-bpf spikes --help'.\n");
-	exit(2);
-}
+#define usage_err(...) usage_exit("spikes", __VA_ARGS__)
 
 static error_t parse(int key, char *arg, struct argp_state *st)
 {

@@ -4,7 +4,6 @@
 #include <argp.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,19 +59,7 @@ static const struct argp_option opts[] = {
 	{},
 };
 
-static void usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void usage_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "memtrace-bpf validate: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'memtrace-bpf validate --help'.\n");
-	exit(2);
-}
+#define usage_err(...) usage_exit("validate", __VA_ARGS__)
 
 static error_t parse(int key, char *arg, struct argp_state *st)
 {
@@ -103,24 +90,17 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 			usage_err("--compare %s: use auto, rss or peak", arg);
 		break;
 	case OPT_TOLERANCE: {
-		size_t n = strlen(arg);
+		double pct;
 		uint64_t b;
+		int e = parse_pct_or_size(arg, 100, &pct, &b);
 
-		if (n > 1 && arg[n - 1] == '%') {
-			char num[32], *end;
-			double pct;
-
-			snprintf(num, sizeof(num), "%.*s", (int)(n - 1), arg);
-			pct = strtod(num, &end);
-			if (*end || end == num || num[0] == '-' || pct < 0 || pct > 100)
-				usage_err("--tolerance %s: a percentage from 0%% to 100%% (e.g. 5%%)", arg);
+		if (e || (!strchr(arg, '%') && b < 1024))
+			usage_err("--tolerance %s: %s", arg,
+				  e == -ERANGE && strchr(arg, '%') ? "a percentage from 0% to 100% (e.g. 5%)"
+								   : "a percentage (5%) or a size of 1K or more (10M)");
+		if (strchr(arg, '%'))
 			va.cfg.tol_pct = pct;
-			va.cfg.tol_kb = 0;
-		} else {
-			if (parse_size(arg, &b) || b < 1024)
-				usage_err("--tolerance %s: a percentage (5%%) or a size of 1K or more (10M)", arg);
-			va.cfg.tol_kb = (int64_t)(b / 1024);
-		}
+		va.cfg.tol_kb = (int64_t)(b / 1024);	/* 0 for a percentage */
 		break;
 	}
 	case OPT_SI:

@@ -268,23 +268,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		break;
 	}
 	case OPT_TOLERANCE: {
-		size_t n = strlen(arg);
 		uint64_t b;
 
-		if (n > 1 && arg[n - 1] == '%') {
-			char num[32], *end;
-			double pct;
-
-			snprintf(num, sizeof(num), "%.*s", (int)(n - 1), arg);
-			pct = strtod(num, &end);
-			if (*end || end == num || num[0] == '-' || pct < 0 || pct > 1000)
-				die_usage(st, "--tolerance %s: a percentage from 0%% to 1000%% (e.g. 10%%)", arg);
-			env.gate.tolerance_pct = pct;
-		} else {
-			if (parse_size(arg, &b))
-				die_usage(st, "--tolerance %s: a percentage (10%%) or a size (100M)", arg);
-			env.gate.tolerance_kb = b / 1024;
-		}
+		e = parse_pct_or_size(arg, 1000, &env.gate.tolerance_pct, &b);
+		if (e)
+			die_usage(st, "--tolerance %s: %s", arg,
+				  e == -ERANGE && strchr(arg, '%') ? "a percentage from 0% to 1000% (e.g. 10%)"
+								   : "a percentage (10%) or a size (100M)");
+		env.gate.tolerance_kb = b / 1024;
 		break;
 	}
 	case OPT_MAX_PROCS:

@@ -78,6 +78,26 @@ int parse_duration(const char *s, uint64_t *ns)
 	return parse_scaled(s, units, 1e9, ns);
 }
 
+int parse_pct_or_size(const char *s, double max_pct, double *pct, uint64_t *bytes)
+{
+	size_t n = strlen(s);
+
+	*pct = 0;
+	*bytes = 0;
+	if (n > 1 && s[n - 1] == '%') {
+		char num[32], *end;
+
+		if (n > sizeof(num) || !isdigit((unsigned char)s[0]))
+			return -EINVAL;
+		snprintf(num, sizeof(num), "%.*s", (int)(n - 1), s);
+		*pct = strtod(num, &end);
+		if (*end)
+			return -EINVAL;
+		return *pct > max_pct ? -ERANGE : 0;
+	}
+	return parse_size(s, bytes);
+}
+
 int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	unsigned long v;

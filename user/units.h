@@ -22,6 +22,10 @@ int parse_duration(const char *s, uint64_t *ns);
  * or no unit at all, -EINVAL when it is not a number. */
 int parse_reported_kb(const char *s, bool si, int64_t *kb);
 
+/* A tolerance: "10%" (0 to max_pct) into *pct, or a size ("100M") into
+ * *bytes; the other is set to 0. Returns 0, -EINVAL (junk) or -ERANGE. */
+int parse_pct_or_size(const char *s, double max_pct, double *pct, uint64_t *bytes);
+
 /* Parses a positive decimal integer that fits in an int (PIDs, counts). */
 int parse_uint(const char *s, unsigned long max, unsigned long *out);
 
