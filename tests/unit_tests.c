@@ -84,6 +84,24 @@ static void test_sizes(void)
 	CHECK(size_of("12B") == 12);
 	end();
 
+	begin("parse_pct_or_size: 10% or 100M, strictly");
+	{
+		double pct = -1;
+		uint64_t b = 1;
+
+		CHECK(parse_pct_or_size("10%", 100, &pct, &b) == 0 && pct == 10 && b == 0);
+		CHECK(parse_pct_or_size("2.5%", 100, &pct, &b) == 0 && pct == 2.5);
+		CHECK(parse_pct_or_size("100M", 100, &pct, &b) == 0 && pct == 0 && b == 100ULL << 20);
+		CHECK(parse_pct_or_size("101%", 100, &pct, &b) == -ERANGE);
+		CHECK(parse_pct_or_size("-5%", 100, &pct, &b) == -EINVAL);
+		CHECK(parse_pct_or_size("5x%", 100, &pct, &b) == -EINVAL);
+		CHECK(parse_pct_or_size("%", 100, &pct, &b) == -EINVAL);
+		CHECK(parse_pct_or_size("12abc", 100, &pct, &b) == -EINVAL);
+		CHECK(parse_pct_or_size("1e2%", 1000, &pct, &b) == -EINVAL);
+		CHECK(parse_pct_or_size("1..2%", 1000, &pct, &b) == -EINVAL);
+	}
+	end();
+
 	begin("parse_size rejects junk");
 	const char *bad[] = { "", "12abc", "-1", "+5M", " 1M", "1 M", "M", "inf", "nan",
 			      "1e3", "0x10", "1..2M", "16Q", "16MM", "1M ", NULL };

@@ -87,8 +87,9 @@ int parse_pct_or_size(const char *s, double max_pct, double *pct, uint64_t *byte
 	if (n > 1 && s[n - 1] == '%') {
 		char num[32], *end;
 
-		if (n > sizeof(num) || !isdigit((unsigned char)s[0]))
-			return -EINVAL;
+		if (n > sizeof(num) || !isdigit((unsigned char)s[0]) ||
+		    strspn(s, "0123456789.") != n - 1)
+			return -EINVAL;	/* no sign, exponent, hex or inf */
 		snprintf(num, sizeof(num), "%.*s", (int)(n - 1), s);
 		*pct = strtod(num, &end);
 		if (*end)
