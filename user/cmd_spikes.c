@@ -21,7 +21,7 @@ static struct {
 	pid_t only_pid;
 } sa;
 
-enum { OPT_MIN_RISE = 1100, OPT_SETTLE, OPT_WINDOW, OPT_POLL, OPT_FORMAT, OPT_TOP, OPT_PID };
+enum { OPT_MIN_RISE = 1100, OPT_SETTLE, OPT_WINDOW, OPT_POLL, OPT_TOP };
 
 static const char doc[] =
 "Find transient RSS spikes in a memtrace-bpf trace, sustained growth, and\n"
@@ -49,9 +49,9 @@ static const struct argp_option opts[] = {
 	{ "settle", OPT_SETTLE, "SIZE|PCT%", 0, "How close to its base a spike must come back (default 10% of its rise)", 0 },
 	{ "window", OPT_WINDOW, "DURATION", 0, "Classic rule: rose --min-rise within DURATION (e.g. 1s)", 0 },
 	{ "poll", OPT_POLL, "PERIOD[,PERIOD]", 0, "Replay pollers of these periods (default 10ms,100ms; at most 4)", 0 },
-	{ "format", OPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
+	{ "format", TOPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
 	{ "top", OPT_TOP, "N", 0, "Spikes shown in the table (default 20; 0: all)", 0 },
-	{ "pid", OPT_PID, "PID", 0, "Only this process", 0 },
+	{ "pid", TOPT_PID, "PID", 0, "Only this process", 0 },
 	{},
 };
 
@@ -62,6 +62,8 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	uint64_t v;
 	unsigned long u;
 
+	if (!trace_args_parse("spikes", key, arg, &sa.trace, &sa.json, &sa.only_pid))
+		return 0;
 	switch (key) {
 	case OPT_MIN_RISE:
 		if (parse_size(arg, &v) || v < 1024)
@@ -111,32 +113,12 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		sa.poll_set = true;
 		break;
 	}
-	case OPT_FORMAT:
-		if (!strcmp(arg, "json"))
-			sa.json = true;
-		else if (!strcmp(arg, "table"))
-			sa.json = false;
-		else
-			usage_err("--format %s: use table or json", arg);
-		break;
 	case OPT_TOP:
 		if (parse_uint(arg, 1UL << 30, &u))
 			usage_err("--top %s: not a number (0 shows all)", arg);
 		sa.top = u;
 		break;
-	case OPT_PID:
-		if (parse_uint(arg, 0x7fffffff, &u) || !u)
-			usage_err("--pid %s: not a PID", arg);
-		sa.only_pid = (pid_t)u;
-		break;
-	case ARGP_KEY_ARG:
-		if (sa.trace)
-			usage_err("one trace at a time (got %s and %s)", sa.trace, arg);
-		sa.trace = arg;
-		break;
 	case ARGP_KEY_END:
-		if (!sa.trace)
-			usage_err("which trace? e.g. memtrace-bpf spikes trace.csv");
 		if (sa.cfg.window_ns && sa.settle_set)
 			usage_err("--settle applies to the transient rule; --window uses the classic rule without it");
 		break;

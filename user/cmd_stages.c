@@ -18,8 +18,6 @@ static struct {
 	pid_t only_pid;
 } sa;
 
-enum { OPT_FORMAT = 1300, OPT_PID };
-
 static const char doc[] =
 "Per-stage time and memory from the marks in a memtrace-bpf trace.\n"
 "\n"
@@ -44,45 +42,16 @@ static const char doc[] =
 "OPTIONS:";
 
 static const struct argp_option opts[] = {
-	{ "format", OPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
-	{ "pid", OPT_PID, "PID", 0, "Only this process", 0 },
+	{ "format", TOPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
+	{ "pid", TOPT_PID, "PID", 0, "Only this process", 0 },
 	{},
 };
 
-#define usage_err(...) usage_exit("stages", __VA_ARGS__)
-
+/* stages has only the options every trace subcommand has */
 static error_t parse(int key, char *arg, struct argp_state *st)
 {
-	unsigned long u;
-
-	switch (key) {
-	case OPT_FORMAT:
-		if (!strcmp(arg, "json"))
-			sa.json = true;
-		else if (!strcmp(arg, "table"))
-			sa.json = false;
-		else
-			usage_err("--format %s: use table or json", arg);
-		break;
-	case OPT_PID:
-		if (parse_uint(arg, 0x7fffffff, &u) || !u)
-			usage_err("--pid %s: not a PID", arg);
-		sa.only_pid = (pid_t)u;
-		break;
-	case ARGP_KEY_ARG:
-		if (sa.trace)
-			usage_err("one trace at a time (got %s and %s)", sa.trace, arg);
-		sa.trace = arg;
-		break;
-	case ARGP_KEY_END:
-		if (!sa.trace)
-			usage_err("which trace? e.g. memtrace-bpf stages trace.csv");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
 	(void)st;
-	return 0;
+	return trace_args_parse("stages", key, arg, &sa.trace, &sa.json, &sa.only_pid);
 }
 
 static double rel(uint64_t ts, uint64_t t0)

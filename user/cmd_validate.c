@@ -20,7 +20,7 @@ static struct {
 	pid_t only_pid;
 } va;
 
-enum { OPT_FORMAT = 1200, OPT_PID, OPT_COMPARE, OPT_TOLERANCE, OPT_SI };
+enum { OPT_COMPARE = 1200, OPT_TOLERANCE, OPT_SI };
 
 static const char doc[] =
 "Check an application's own memory measurements against the exact timeline.\n"
@@ -51,8 +51,8 @@ static const char doc[] =
 "OPTIONS:";
 
 static const struct argp_option opts[] = {
-	{ "format", OPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
-	{ "pid", OPT_PID, "PID", 0, "Only this process's checkpoints", 0 },
+	{ "format", TOPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
+	{ "pid", TOPT_PID, "PID", 0, "Only this process's checkpoints", 0 },
 	{ "compare", OPT_COMPARE, "auto|rss|peak", 0, "What a reported value is compared with (default auto: peak when the line says peak/max/HWM/high)", 0 },
 	{ "tolerance", OPT_TOLERANCE, "PCT%|SIZE", 0, "How close the reported peak must be to the true peak to be trusted (default 5%)", 0 },
 	{ "si", OPT_SI, NULL, 0, "Read KB, MB, GB in reported values as 1000-based", 0 },
@@ -63,22 +63,9 @@ static const struct argp_option opts[] = {
 
 static error_t parse(int key, char *arg, struct argp_state *st)
 {
-	unsigned long u;
-
+	if (!trace_args_parse("validate", key, arg, &va.trace, &va.json, &va.only_pid))
+		return 0;
 	switch (key) {
-	case OPT_FORMAT:
-		if (!strcmp(arg, "json"))
-			va.json = true;
-		else if (!strcmp(arg, "table"))
-			va.json = false;
-		else
-			usage_err("--format %s: use table or json", arg);
-		break;
-	case OPT_PID:
-		if (parse_uint(arg, 0x7fffffff, &u) || !u)
-			usage_err("--pid %s: not a PID", arg);
-		va.only_pid = (pid_t)u;
-		break;
 	case OPT_COMPARE:
 		if (!strcmp(arg, "auto"))
 			va.cfg.compare = V_CMP_AUTO;
@@ -106,14 +93,7 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	case OPT_SI:
 		va.cfg.si = true;
 		break;
-	case ARGP_KEY_ARG:
-		if (va.trace)
-			usage_err("one trace at a time (got %s and %s)", va.trace, arg);
-		va.trace = arg;
-		break;
 	case ARGP_KEY_END:
-		if (!va.trace)
-			usage_err("which trace? e.g. memtrace-bpf validate trace.csv");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -223,7 +223,6 @@ static void run_init(struct run *r, struct tracer *t, const struct run_spec *s,
 	r->gate_fd = r->err_fd = -1;
 	r->mark_fd = -1;
 	r->logs.rd[0] = r->logs.rd[1] = r->logs.log_fd = -1;
-	tracer__group_reset(t, s->group);
 }
 
 /* The marker fd's number in the command: the lowest from 3 up that the
@@ -252,6 +251,7 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
 	ssize_t n;
 
 	run_init(r, t, s, start_ns);
+	tracer__group_reset(t, s->group);
 	if (s->ckpt_regex) {
 		e = -logcap__open(&r->logs, s->ckpt_regex, s->ckpt_log_path, cap_wr, on_log_line, r);
 		if (e) {
@@ -380,6 +380,7 @@ int run__attach(struct run *r, struct tracer *t, const struct run_spec *s,
 	int e;
 
 	run_init(r, t, s, start_ns);
+	tracer__group_reset(t, s->group);
 	if (!no_mm)
 		return ENOMEM;
 	e = -tracer__attach_pids(t, s->pids, s->npids, s->group, no_mm);
@@ -405,13 +406,7 @@ out:
 int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s,
 	       uint64_t start_ns, char *err, size_t errlen)
 {
-	memset(r, 0, sizeof(*r));
-	r->spec = *s;
-	r->tracer = t;
-	r->start_ns = start_ns;
-	r->gate_fd = r->err_fd = -1;
-	r->mark_fd = -1;
-	r->logs.rd[0] = r->logs.rd[1] = r->logs.log_fd = -1;
+	run_init(r, t, s, start_ns);
 	/* the kernel zeroed the group when it started it: no reset here */
 	return open_files(r, err, errlen) ? EIO : 0;
 }
