@@ -41,6 +41,22 @@ static __always_inline struct mt_group *group_of(__u32 g)
 	return &groups[g & (MT_MAX_GROUPS - 1)];
 }
 
+/* A process of the group now has an mm registered: it counts as alive in
+ * it until its exit (once, however it got there). */
+static __always_inline void group_count(struct mt_proc *pr)
+{
+	if (!(pr->flags & MT_PROC_COUNTED)) {
+		pr->flags |= MT_PROC_COUNTED;
+		__sync_fetch_and_add(&group_of(pr->group)->live, 1);
+	}
+}
+
+static __always_inline void untraced(__u32 group)
+{
+	__sync_fetch_and_add(&counters.untraced, 1);
+	__sync_fetch_and_add(&group_of(group)->untraced, 1);
+}
+
 /* Per-CPU offsets (learnt at run time, see learn_cpu_offsets()). */
 __u64 cpu_off[MT_MAX_CPUS] = {};
 __u32 cpu_off_ready = 0;
@@ -333,7 +349,7 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 	fresh.peak_pages = fresh.rss;
 	fresh.peak_ts_ns = ts;
 	if (bpf_map_update_elem(&mms, &key, &fresh, BPF_ANY)) {
-		__sync_fetch_and_add(&counters.untraced, 1);
+		untraced(group);
 		return NULL;
 	}
 	tree_update(group, fresh.rss, ts);
@@ -920,12 +936,14 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	cp.out_file[1] = pp->out_file[1];
 	if (e->owner != ctgid)
 		cp.flags |= MT_PROC_SHARED_MM;
+	cp.flags |= MT_PROC_COUNTED;
 	bpf_probe_read_kernel_str(cp.comm, sizeof(cp.comm), child->comm);
 	if (bpf_map_update_elem(&procs, &ctgid, &cp, BPF_NOEXIST)) {
-		__sync_fetch_and_add(&counters.untraced, 1);
+		untraced(cp.group);
 		mm_release(&cp, cp.mm, ts);
 		return 0;
 	}
+	__sync_fetch_and_add(&group_of(cp.group)->live, 1);
 	rec_lifecycle(MT_REC_FORK, child, &cp, e, mm, ts);
 	return 0;
 }
@@ -960,28 +978,50 @@ static __always_inline bool capture_match(struct task_struct *p)
 static __always_inline struct mt_proc *capture_start(struct task_struct *p, __u32 tgid)
 {
 	struct mt_proc np = {};
-	struct mt_group *gr;
-	__u32 g;
+	struct mt_group *gr = NULL;
+	__u32 start, g = 0, i;
+	__u64 ts;
 
 	if (!capture_match(p))
 		return NULL;
-	g = __sync_fetch_and_add(&counters.next_group, 1) % (MT_MAX_GROUPS - 1) + 1;
-	{
+	/* a free group: given back by the loader and without live processes
+	 * (a bounded search; the loader gives groups back as runs end) */
+	start = __sync_fetch_and_add(&counters.next_group, 1);
+	for (i = 0; i < 64; i++) {
 		/* the compiler knows g < MT_MAX_GROUPS and drops group_of()'s
 		 * mask; the verifier cannot bound a modulo and needs it */
-		__u32 idx = g;
+		__u32 idx = (start + i) % (MT_MAX_GROUPS - 1) + 1;
 
 		asm volatile("" : "+r"(idx));
 		gr = group_of(idx);
+		if (!gr->busy && !gr->live && !__sync_val_compare_and_swap(&gr->busy, 0, 1)) {
+			g = idx;
+			break;
+		}
 	}
+	if (!g || !gr) {
+		__sync_fetch_and_add(&counters.capture_missed, 1);
+		return NULL;
+	}
+	ts = bpf_ktime_get_ns();
 	gr->tree_pages = 0;
 	gr->tree_peak_pages = 0;
 	gr->tree_peak_ts_ns = 0;
 	gr->lost = 0;
+	gr->untraced = 0;
+	gr->root_tgid = tgid;
+	gr->start_ts_ns = ts;
+	bpf_probe_read_kernel_str(gr->comm, sizeof(gr->comm), p->comm);
+	/* alive from now: a loader that sees the group before the exec
+	 * record must not take it for ended */
+	gr->live = 1;
+	np.flags = MT_PROC_COUNTED;
 	np.group = g;
 	np.ppid = p->real_parent->tgid;
 	if (bpf_map_update_elem(&procs, &tgid, &np, BPF_NOEXIST)) {
-		__sync_fetch_and_add(&counters.untraced, 1);
+		__sync_fetch_and_add(&counters.capture_missed, 1);
+		gr->live = 0;
+		gr->busy = 0;
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&procs, &tgid);
@@ -1011,6 +1051,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		return 0;
 	task_ctx_of(p, true);
 	pr->mm = mm_key(mm);
+	group_count(pr);
 	/* launch: the marker fd the loader opened for the command (not
 	 * O_CLOEXEC, so it survived); remember which file it is */
 	if (pr->mark_fd && !pr->mark_file)
@@ -1069,6 +1110,8 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	rec_lifecycle(MT_REC_EXIT, p, pr, e, p->mm, ts);
 	if (e)
 		mm_release(pr, key, ts);
+	if (pr->flags & MT_PROC_COUNTED)
+		__sync_fetch_and_sub(&group_of(pr->group)->live, 1);
 	/* The entry goes, so the PID can be reused by an unrelated process
 	 * without it being traced, and --max-procs counts processes alive. The
 	 * final state (peak, faults, status) is kept in `exited` until the
@@ -1121,6 +1164,7 @@ int snapshot_targets(struct bpf_iter__task *ctx)
 	if (!e)
 		return 0;
 	pr->mm = mm_key(mm);
+	group_count(pr);
 	pr->ppid = t->real_parent->tgid;
 	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), t->group_leader->comm);
 	rec_lifecycle(MT_REC_ATTACH, t, pr, e, mm, ts);

@@ -134,6 +134,7 @@ enum mt_proc_flags {
 	MT_PROC_EXITED = 4,
 	MT_PROC_SHARED_MM = 16,		/* its mm is another traced process's
 					   (vfork/posix_spawn child before exec) */
+	MT_PROC_COUNTED = 32,		/* counted in its group's `live` */
 };
 
 struct mt_proc {
@@ -185,17 +186,27 @@ struct mt_counters {
 	__u64 lost;		/* ring buffer full: record dropped */
 	__u64 untraced;		/* a process we should follow could not be
 				   added (procs/mms map full) */
-	__u32 next_group;	/* capture mode: the last group handed out */
-	__u32 pad;
+	__u32 next_group;	/* capture mode: where the next search starts */
+	__u32 capture_missed;	/* capture: no free group for a match */
 };
 
-/* Per-group totals in .bss (groups[id % MT_MAX_GROUPS]), read by the loader;
- * zeroed by whoever starts a group. */
+/* Per-group totals in .bss (groups[id % MT_MAX_GROUPS]), read by the
+ * loader. A group is taken (busy) by whoever starts it: the loader for a
+ * launch or a campaign run, the kernel for a captured process; it can be
+ * taken again only once its taker gave it back (busy 0) and no process of
+ * it is alive (live 0): a run's child that outlives it keeps its group
+ * from being reused under a new run. Zeroed by the taker. */
 struct mt_group {
 	__s64 tree_pages;	/* file+anon+shmem summed over the group's mms */
 	__u64 tree_peak_pages;	/* exact peak of that sum */
 	__u64 tree_peak_ts_ns;
 	__u64 lost;		/* the group's records dropped */
+	__u32 busy;		/* taken (1) */
+	__u32 live;		/* its processes alive (MT_PROC_COUNTED) */
+	__u32 untraced;		/* its children that could not be traced */
+	__u32 root_tgid;	/* capture: the process that started it */
+	__u64 start_ts_ns;	/* capture: when it started */
+	char comm[MT_COMM_LEN];	/* capture: its root's name */
 };
 
 #endif /* MEMTRACE_H */

@@ -44,7 +44,7 @@ from tap import Fail, Tap  # noqa: E402
 SLACK_KB = 256
 
 HEADER = ("index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s,duration_s,spikes,"
-          "lost_events,events,rusage_maxrss_kb,start_time")
+          "lost_events,events,rusage_maxrss_kb,start_time,untraced_processes")
 
 
 def _child_setup():
@@ -583,6 +583,47 @@ def t_report_rebuilds_the_same_files(tmp):
         raise Fail("; ".join(errs[:4]))
 
 
+def t_more_runs_than_groups_while_one_holds_its_group(tmp):
+    """The kernel has 1023 trace groups. A long run holds its group while
+    more than 1023 short runs start after it: no short run may share it
+    (the long run's trace would take the other's rows and peak)."""
+    d = os.path.join(tmp, "c")
+    runs = os.path.join(tmp, "runs.txt")
+    n_short = 1030
+    with open(runs, "w") as f:
+        f.write(f"{MATRIX} 64 1 --hold 12000\n")
+        for _ in range(n_short):
+            f.write(f"{MATRIX} 2 1\n")
+    r = campaign("-q", "-d", d, "--jobs", "8", "--file", runs, timeout=600)
+    need_ok(r, "campaign of 1031 runs")
+    rows = read_csv(os.path.join(d, "campaign.csv"))
+    if len(rows) != n_short + 1:
+        raise Fail(f"{len(rows)} rows in campaign.csv, want {n_short + 1}")
+    errs = []
+    long_rd = os.path.join(d, "line1", "1")
+    long_s = read_json(os.path.join(long_rd, "summary.json"))
+    cp, _ = cp_of(long_rd)
+    if long_s["peak_rss_kb"] != cp["vmrss"] or len(long_s["processes"]) != 1:
+        errs.append(f"the long run: peak {long_s['peak_rss_kb']} kB (its own reading "
+                    f"{cp['vmrss']} kB), {len(long_s['processes'])} processes in its summary")
+    last = [row for row in rows if int(row["index"]) >= 1023]
+    ends = []
+    for row in last:
+        rd = os.path.join(d, row["config"], row["repeat"])
+        s = read_json(os.path.join(rd, "summary.json"))
+        cp, _ = cp_of(rd)
+        ends.append(s["end_ts_ns"])
+        if int(row["peak_rss_kb"]) != cp["vmrss"] or s["events"] == 0:
+            errs.append(f"{row['config']}: peak {row['peak_rss_kb']} kB (its own reading "
+                        f"{cp['vmrss']} kB), {s['events']} rows")
+    # the point of the test: the long run was still running then
+    if min(ends) > long_s["end_ts_ns"]:
+        raise Fail("the runs past the 1023rd all ended after the long run: nothing was "
+                   "tested (raise its --hold)")
+    if errs:
+        raise Fail("; ".join(errs[:3]))
+
+
 # ---- main ----------------------------------------------------------------
 
 def main():
@@ -602,6 +643,8 @@ def main():
          True),
         ("another plan in the dir refused", t_another_plan_in_the_dir_refused, True),
         ("report rebuilds the same files", t_report_rebuilds_the_same_files, True),
+        ("more runs than groups while one holds its group",
+         t_more_runs_than_groups_while_one_holds_its_group, True),
     ]
     for name, fn, root in tests:
         tmp = tempfile.mkdtemp(prefix="memtrace-campaign.")

@@ -154,6 +154,56 @@ def t_interrupted_capture():
             raise Fail("the trace ends with a partial line")
 
 
+def t_capture_under_ring_pressure():
+    """With a ring buffer far too small, records are dropped, but no
+    matching process is missed: the loader also learns of captures from
+    the kernel's group table, not only from their exec records."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cap")
+        cap = Capture("--comm", NAME, "-d", out, "--ring-size", "64K")
+        big = [subprocess.Popen([MATRIX, "200", "1"], stdout=subprocess.PIPE, text=True)
+               for _ in range(2)]
+        small = [subprocess.Popen([MATRIX, "1", "1"], stdout=subprocess.PIPE, text=True)
+                 for _ in range(40)]
+        outs = [p.communicate(timeout=120)[0] for p in big + small]
+        time.sleep(0.5)
+        rc, err = cap.stop()
+        s = summaries(out)
+        want = {f"{NAME}-{cp_vmrss(o)[0]}": cp_vmrss(o)[1] for o in outs}
+        errs = []
+        if rc != 0:
+            errs.append(f"record exited {rc}")
+        if set(s) != set(want):
+            errs.append(f"{len(s)} traces for {len(want)} processes; missing "
+                        f"{sorted(set(want) - set(s))[:3]}")
+        for name, vmrss in want.items():
+            sm = s.get(name)
+            if sm and (sm["peak_rss_kb"] != vmrss or not sm["processes"] or
+                       not sm["processes"][0]["exited"]):
+                errs.append(f"{name}: peak {sm['peak_rss_kb']} kB (read {vmrss} kB), "
+                            f"processes {sm['processes'][:1]}")
+        if "records dropped" not in err:
+            errs.append("nothing said about the dropped records")
+        if errs:
+            raise Fail("; ".join(errs[:4]))
+
+
+def t_capture_dir_removed():
+    """The -d directory removed while capturing: a clear error, exit 1."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cap")
+        cap = Capture("--comm", NAME, "-d", out)
+        shutil.rmtree(out)
+        subprocess.run([MATRIX, "1", "1"], capture_output=True, timeout=60)
+        try:
+            rc = cap.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            rc, _ = cap.stop()
+        err = cap.stderr()
+        if rc != 1 or "cannot create a directory in" not in err:
+            raise Fail(f"exit {rc} (want 1), stderr {err.strip()[-200:]!r}")
+
+
 def cgroup2_mount():
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -212,7 +262,11 @@ def t_usage_errors():
                 (["record", "--comm", "x", "-d", tmp, "-o", "t.csv"], 2, "drop -o"),
                 (["record", "--comm", "a/b", "-d", tmp], 2, "--comm a/b"),
                 (["record", "--cgroup", "no-such-cgroup-here", "-d", tmp], 1, "no-such-cgroup-here"),
-                (["record", "--comm", "x", "-d", "/proc/nope/dir"], 1, "cannot create /proc/nope/dir")):
+                (["record", "--comm", "x", "-d", "/proc/nope/dir"], 1, "cannot create /proc/nope/dir"),
+                (["record", "--comm", "x", "-d", tmp, "--checkpoint-regex", "(x)"], 2,
+                 "capture mode does not start the command"),
+                (["record", "--comm", "x", "-d", tmp, "--as-root"], 2, "--as-root"),
+                (["record", "--comm", "x", "-d", tmp, "-i", "100ms"], 2, "--interval")):
             r = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=30)
             if r.returncode != rc or needle not in r.stderr:
                 errs.append(f"{' '.join(args)}: exit {r.returncode} (want {rc}), "
@@ -234,6 +288,8 @@ def main():
     tap.run("--comm captures each matching process, exact, and nothing else", t_comm_capture)
     tap.run("Ctrl-C during a captured process leaves complete files", t_interrupted_capture)
     tap.run("--cgroup captures processes in the cgroup (and below) only", t_cgroup_capture)
+    tap.run("no process missed when records are dropped", t_capture_under_ring_pressure)
+    tap.run("the output directory removed: exit 1, said", t_capture_dir_removed)
     shutil.rmtree(WORKDIR, ignore_errors=True)
     return tap.finish()
 

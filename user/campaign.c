@@ -168,12 +168,12 @@ void config_sanitize(char *s)
 
 int result_format(char *buf, size_t len, const struct run_result *r)
 {
-	int n = snprintf(buf, len, "%d,%s,%d,%d,%s,%llu,%.9f,%.9f,%llu,%llu,%llu,%lld,%s\n",
+	int n = snprintf(buf, len, "%d,%s,%d,%d,%s,%llu,%.9f,%.9f,%llu,%llu,%llu,%lld,%s,%llu\n",
 			 r->index, r->config, r->repeat, r->exit_code, r->status,
 			 (unsigned long long)r->peak_rss_kb, r->peak_time_s, r->duration_s,
 			 (unsigned long long)r->spikes, (unsigned long long)r->lost_events,
 			 (unsigned long long)r->events, (long long)r->rusage_maxrss_kb,
-			 r->start_time);
+			 r->start_time, (unsigned long long)r->untraced);
 
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
@@ -199,8 +199,8 @@ static int field_d(const char *s, double *v)
 
 int result_read(const char *path, struct run_result *r, char *err, size_t errlen)
 {
-	char line[2048], *f[16], *save = NULL;
-	long long v[8];
+	char line[2048], *f[16], *p;
+	long long v[9];
 	int nf = 0;
 	FILE *fp = fopen(path, "r");
 
@@ -218,9 +218,10 @@ int result_read(const char *path, struct run_result *r, char *err, size_t errlen
 	}
 	fclose(fp);
 	line[strcspn(line, "\r\n")] = 0;
-	for (char *t = strtok_r(line, ",", &save); t && nf < 16; t = strtok_r(NULL, ",", &save))
-		f[nf++] = t;
-	if (nf != 13 || field_ll(f[0], &v[0]) || field_ll(f[2], &v[1]) || field_ll(f[3], &v[2]) ||
+	/* strsep: an empty field is a field (start_time may be empty) */
+	for (p = line; p && nf < 16;)
+		f[nf++] = strsep(&p, ",");
+	if (nf != 14 || field_ll(f[13], &v[8]) || field_ll(f[0], &v[0]) || field_ll(f[2], &v[1]) || field_ll(f[3], &v[2]) ||
 	    field_ll(f[5], &v[3]) || field_d(f[6], &r->peak_time_s) ||
 	    field_d(f[7], &r->duration_s) || field_ll(f[8], &v[4]) || field_ll(f[9], &v[5]) ||
 	    field_ll(f[10], &v[6]) || field_ll(f[11], &v[7]) || strlen(f[1]) >= sizeof(r->config) ||
@@ -239,6 +240,7 @@ int result_read(const char *path, struct run_result *r, char *err, size_t errlen
 	r->events = (uint64_t)v[6];
 	r->rusage_maxrss_kb = v[7];
 	snprintf(r->start_time, sizeof(r->start_time), "%s", f[12]);
+	r->untraced = (uint64_t)v[8];
 	return 0;
 }
 

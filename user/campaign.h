@@ -36,12 +36,14 @@ struct run_result {
 	uint64_t peak_rss_kb;
 	double peak_time_s, duration_s;
 	uint64_t spikes, lost_events, events;
+	uint64_t untraced;	/* child processes not traced (--max-procs) */
 	int64_t rusage_maxrss_kb;
 	char start_time[40];	/* ISO 8601, UTC */
 };
 
 #define RESULT_HEADER "index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s," \
-		      "duration_s,spikes,lost_events,events,rusage_maxrss_kb,start_time"
+		      "duration_s,spikes,lost_events,events,rusage_maxrss_kb,start_time," \
+		      "untraced_processes"
 
 /* One line (with newline) for result.csv / campaign.csv. */
 int result_format(char *buf, size_t len, const struct run_result *r);

@@ -25,8 +25,6 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-#define MAX_CAPTURED 4096
-
 /* The unified (v2) hierarchy's mount point: /sys/fs/cgroup on most
  * machines, /sys/fs/cgroup/unified on hybrid ones. */
 static int cgroup2_mount(char *mnt, size_t len)
@@ -91,7 +89,8 @@ int capture_resolve_cgroup(const char *arg, uint64_t *id, uint32_t *level, char 
 
 struct captured {
 	struct run run;
-	bool active, ended;
+	uint32_t group;
+	bool ended;
 	uint64_t ended_ns;
 	char dir[PATH_MAX], csv[PATH_MAX + 16], summary[PATH_MAX + 16];
 };
@@ -99,26 +98,26 @@ struct captured {
 struct capture {
 	const struct capture_opts *o;
 	struct tracer *tracer;
-	struct captured *runs[MAX_CAPTURED];
-	int nruns, nactive;
-	bool full_said;
+	/* runs in progress, by group (a group is one run at a time) */
+	struct captured *by_group[MT_MAX_GROUPS];
+	size_t started;
 	int err;
 };
 
 /* DIR/COMM-PID, or COMM-PID-2... when a reused PID already has one */
-static int make_run_dir(struct capture *c, struct captured *x, const struct mt_rec *rec)
+static int make_run_dir(struct capture *c, struct captured *x, const char *name, uint32_t pid)
 {
 	char comm[MT_COMM_LEN + 1];
 
-	snprintf(comm, sizeof(comm), "%s", rec->comm);
+	snprintf(comm, sizeof(comm), "%s", name[0] ? name : "process");
 	for (char *p = comm; *p; p++)
 		if (*p == '/' || *p == ' ')
 			*p = '_';
 	for (int k = 1; k < 1000; k++) {
 		if (k == 1)
-			snprintf(x->dir, sizeof(x->dir), "%s/%s-%u", c->o->dir, comm, rec->pid);
+			snprintf(x->dir, sizeof(x->dir), "%s/%s-%u", c->o->dir, comm, pid);
 		else
-			snprintf(x->dir, sizeof(x->dir), "%s/%s-%u-%d", c->o->dir, comm, rec->pid, k);
+			snprintf(x->dir, sizeof(x->dir), "%s/%s-%u-%d", c->o->dir, comm, pid, k);
 		if (!mkdir(x->dir, 0755))
 			return 0;
 		if (errno != EEXIST)
@@ -127,8 +126,11 @@ static int make_run_dir(struct capture *c, struct captured *x, const struct mt_r
 	return -EEXIST;
 }
 
-static int start_run(struct capture *c, const struct mt_rec *rec)
+/* The kernel started group g for a matching process (we learn it from its
+ * exec record, or from the group table when that record was dropped). */
+static struct captured *start_run(struct capture *c, uint32_t g)
 {
+	struct mt_group gr;
 	struct captured *x;
 	struct run_spec s = {};
 	char err[512];
@@ -136,62 +138,58 @@ static int start_run(struct capture *c, const struct mt_rec *rec)
 	gid_t gid;
 	int e;
 
-	if (c->nruns == MAX_CAPTURED) {
-		if (!c->full_said)
-			fprintf(stderr, "memtrace-bpf: %d processes captured: not tracing more; "
-				"start another capture for more\n", MAX_CAPTURED);
-		c->full_said = true;
-		return 0;
-	}
+	tracer__group(c->tracer, g, &gr);
 	x = calloc(1, sizeof(*x));
-	if (!x)
-		return -ENOMEM;
-	e = make_run_dir(c, x, rec);
+	if (!x) {
+		c->err = 1;
+		return NULL;
+	}
+	e = make_run_dir(c, x, gr.comm, gr.root_tgid);
 	if (e) {
-		fprintf(stderr, "memtrace-bpf: cannot create a directory in %s: %s\n", c->o->dir,
-			strerror(-e));
+		fprintf(stderr, "memtrace-bpf: cannot create a directory in %s for %s (PID %u): %s; "
+			"stopping\n", c->o->dir, gr.comm, gr.root_tgid, strerror(-e));
 		free(x);
-		return e;
+		c->err = 1;
+		return NULL;
 	}
 	if (sudo_ids(&uid, &gid) && chown(x->dir, uid, gid))
 		fprintf(stderr, "memtrace-bpf: note: cannot give %s to uid %u: %s\n", x->dir, uid,
 			strerror(errno));
 	snprintf(x->csv, sizeof(x->csv), "%s/trace.csv", x->dir);
 	snprintf(x->summary, sizeof(x->summary), "%s/summary.json", x->dir);
-	s.group = rec->group;
+	s.group = g;
 	s.mode = "capture";
 	s.csv_path = x->csv;
 	s.summary_path = x->summary;
-	e = run__adopt(&x->run, c->tracer, &s, rec->ts_ns, err, sizeof(err));
+	e = run__adopt(&x->run, c->tracer, &s, gr.start_ts_ns, err, sizeof(err));
 	if (e) {
-		fprintf(stderr, "memtrace-bpf: %s\n", err);
+		fprintf(stderr, "memtrace-bpf: %s; stopping\n", err);
 		free(x);
-		return -e;
+		c->err = 1;
+		return NULL;
 	}
-	x->active = true;
-	c->runs[c->nruns++] = x;
-	c->nactive++;
+	x->group = g;
+	c->by_group[g] = x;
+	c->started++;
 	if (!c->o->quiet)
-		fprintf(stderr, "memtrace-bpf: %s (PID %u) started: tracing into %s\n", rec->comm,
-			rec->pid, x->dir);
-	return 0;
+		fprintf(stderr, "memtrace-bpf: %s (PID %u) started: tracing into %s\n", gr.comm,
+			gr.root_tgid, x->dir);
+	return x;
 }
 
 static int on_rec(void *ctx, const struct mt_rec *rec)
 {
 	struct capture *c = ctx;
+	uint32_t g = rec->group & (MT_MAX_GROUPS - 1);
+	struct captured *x = c->by_group[g];
 
-	for (int i = c->nruns - 1; i >= 0; i--) {
-		struct captured *x = c->runs[i];
-
-		if (x->active && x->run.spec.group == rec->group)
-			return x->ended ? 0 : run__record(&x->run, rec);
-	}
-	if (rec->type != MT_REC_EXEC || !rec->group)
+	if (!g)
 		return 0;
-	if (start_run(c, rec))
-		c->err = 1;
-	return c->nruns ? run__record(&c->runs[c->nruns - 1]->run, rec) : 0;
+	if (!x && rec->type == MT_REC_EXEC)
+		x = start_run(c, g);
+	/* also once ended: the kernel's live count drops before the last
+	 * records (the exit's) are drained */
+	return x ? run__record(&x->run, rec) : 0;
 }
 
 static void finish(struct capture *c, struct captured *x, bool interrupted)
@@ -204,72 +202,100 @@ static void finish(struct capture *c, struct captured *x, bool interrupted)
 		c->err = 1;
 	run__group(&x->run, &g);
 	if (!c->o->quiet)
-		fprintf(stderr, "memtrace-bpf: %s (PID %d) %s: peak %s over %s; %s\n",
-			x->run.sess.nprocs ? x->run.sess.procs[0].comm : "?",
-			x->run.sess.nprocs ? x->run.sess.procs[0].pid : 0,
-			interrupted ? "still running, trace stopped" : "exited",
+		fprintf(stderr, "memtrace-bpf: %s (PID %u) %s: peak %s over %s; %s\n", g.comm,
+			g.root_tgid, interrupted ? "still running, trace stopped" : "exited",
 			format_size(g.tree_peak_pages * x->run.sess.page_kb * 1024, a, sizeof(a)),
 			format_duration(x->run.end_ns - x->run.start_ns, b, sizeof(b)), x->summary);
+	if (g.lost)
+		fprintf(stderr, "memtrace-bpf: %s: %" PRIu64 " records dropped (the peak is still "
+			"exact); raise --ring-size\n", x->csv, (uint64_t)g.lost);
+	if (g.untraced)
+		fprintf(stderr, "memtrace-bpf: %s: %u child processes not traced; raise --max-procs\n",
+			x->csv, g.untraced);
 	run__free(&x->run);
-	x->active = false;
-	c->nactive--;
+	tracer__group_give_back(c->tracer, x->group);
+	c->by_group[x->group] = NULL;
+	free(x);
 }
 
 int capture_main(const struct capture_opts *o, struct tracer *t)
 {
-	struct capture c = { .o = o, .tracer = t };
-	uint64_t next_sync = 0;
-	int e;
+	struct capture *c = calloc(1, sizeof(*c));
+	uint64_t next_scan = 0;
+	uint32_t missed_said = 0;
+	int e, ret;
 
+	if (!c)
+		return 1;
+	c->o = o;
+	c->tracer = t;
 	if (!o->quiet)
 		fprintf(stderr, "memtrace-bpf: waiting for processes%s%s%s%s to start; Ctrl-C to stop\n",
 			o->comm ? " named " : "", o->comm ? o->comm : "",
 			o->cgroup ? " in cgroup " : "", o->cgroup ? o->cgroup : "");
-	while (!sig_count && !c.err) {
+	while (!sig_count && !c->err) {
 		uint64_t poll_start = mono_ns();
+		struct mt_counters k;
 
-		e = tracer__poll(t, 10, false, on_rec, &c);
+		e = tracer__poll(t, 10, false, on_rec, c);
 		if (e) {
 			fprintf(stderr, "memtrace-bpf: reading events failed: %s\n", strerror(-e));
-			c.err = 1;
+			c->err = 1;
 			break;
 		}
-		if (poll_start >= next_sync) {
-			next_sync = poll_start + 100000000ULL;
-			/* exits whose records were dropped */
-			for (int i = 0; i < c.nruns; i++)
-				if (c.runs[i]->active && !c.runs[i]->ended)
-					run__sync(&c.runs[i]->run);
-		}
-		for (int i = 0; i < c.nruns; i++) {
-			struct captured *x = c.runs[i];
+		if (poll_start >= next_scan) {
+			next_scan = poll_start + 100000000ULL;
+			for (uint32_t g = 1; g < MT_MAX_GROUPS && !c->err; g++) {
+				struct mt_group gr;
 
-			if (!x->active)
+				tracer__group(t, g, &gr);
+				/* started by the kernel, its exec record dropped */
+				if (gr.busy && !c->by_group[g])
+					start_run(c, g);
+				/* exits whose records were dropped */
+				if (c->by_group[g] && !c->by_group[g]->ended)
+					run__sync(&c->by_group[g]->run);
+			}
+			tracer__counters(t, &k);
+			if (k.capture_missed > missed_said) {
+				fprintf(stderr, "memtrace-bpf: %u matching processes could not be traced "
+					"(%d traced at once at most)\n", k.capture_missed - missed_said,
+					MT_MAX_GROUPS - 1);
+				missed_said = k.capture_missed;
+			}
+		}
+		for (uint32_t g = 1; g < MT_MAX_GROUPS; g++) {
+			struct captured *x = c->by_group[g];
+			struct mt_group gr;
+
+			if (!x)
 				continue;
 			session__flush(&x->run.sess);
 			if (x->run.sess.err) {
 				fprintf(stderr, "memtrace-bpf: writing %s failed: %s\n", x->csv,
 					strerror(x->run.sess.err));
-				c.err = 1;
+				c->err = 1;
 			}
-			if (!x->ended && x->run.sess.nprocs && !x->run.sess.live) {
+			/* ended when the kernel counts none of its processes alive */
+			tracer__group(t, g, &gr);
+			if (!x->ended && !gr.live) {
 				x->ended = true;
 				x->ended_ns = mono_ns();
 			}
 			/* its last records are in once a drain that began 3 ms
 			 * after the end is done (the poll holds the last 2 ms) */
 			if (x->ended && poll_start > x->ended_ns + 3000000ULL)
-				finish(&c, x, false);
+				finish(c, x, false);
 		}
 	}
-	e = tracer__poll(t, 0, true, on_rec, &c);
-	for (int i = 0; i < c.nruns; i++)
-		if (c.runs[i]->active)
-			finish(&c, c.runs[i], !c.runs[i]->ended);
+	e = tracer__poll(t, 0, true, on_rec, c);
+	for (uint32_t g = 1; g < MT_MAX_GROUPS; g++)
+		if (c->by_group[g])
+			finish(c, c->by_group[g], !c->by_group[g]->ended);
 	if (!o->quiet)
-		fprintf(stderr, "memtrace-bpf: captured %d process%s into %s\n", c.nruns,
-			c.nruns == 1 ? "" : "es", o->dir);
-	for (int i = 0; i < c.nruns; i++)
-		free(c.runs[i]);
-	return c.err || e ? 1 : 0;
+		fprintf(stderr, "memtrace-bpf: captured %zu process%s into %s\n", c->started,
+			c->started == 1 ? "" : "es", o->dir);
+	ret = c->err || e ? 1 : 0;
+	free(c);
+	return ret;
 }

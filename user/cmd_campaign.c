@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,23 +41,40 @@ struct param {
 	int nvals;
 };
 
+struct line_cmd {
+	char **argv;
+	int argc;
+	int lineno;
+};
+
+/* A run of the plan: small, since a plan may hold many (the state of a
+ * run in progress is in struct active, at most --jobs of them). */
 struct crun {
 	int index;
-	char config[256];
 	int repeat;
+	int combo;		/* which values of the params (mixed radix) */
+	int line;		/* --file: which line (index into ca.lines) */
+	char *config;		/* directory-safe name */
+	char *dir;		/* DIR/CONFIG/REPEAT */
 	char **argv;		/* substituted command */
 	int argc;
-	char **envp;		/* environ + params + MEMTRACE_* */
-	char dir[PATH_MAX];
-	char paths[5][PATH_MAX + 16];	/* trace, summary, log, run.json, result.csv */
 	bool done;		/* result.csv on disk */
-	/* while it runs */
+	struct active *act;	/* while it runs */
+};
+
+enum { P_TRACE, P_SUMMARY, P_LOG, P_RUNJSON, P_RESULT, P_NFILES };
+
+struct active {
+	struct crun *r;
 	struct run run;
-	bool active, reaped;
+	char paths[P_NFILES][PATH_MAX + 16];
+	char **envp;		/* environ + params + MEMTRACE_* */
+	char start_iso[40];
+	bool reaped;
 	uint64_t reaped_ns;
 };
 
-enum { P_TRACE, P_SUMMARY, P_LOG, P_RUNJSON, P_RESULT };
+#define MAX_RUNS 100000
 static const char *const run_files[] = { "trace.csv", "summary.json", "output.log", "run.json",
 					 "result.csv" };
 
@@ -73,6 +91,8 @@ static struct {
 	const char *btf;
 	char **cmd;
 	int ncmd;
+	struct line_cmd *lines;	/* --file */
+	int nlines;
 	struct crun *runs;
 	size_t nruns, cap;
 } ca = { .repeat = 1, .jobs = 1, .ring_bytes = 16ULL << 20, .max_procs = 16384 };
@@ -286,12 +306,6 @@ static char **make_env(const char *const *names, const char *const *vals, int n)
 	return env;
 }
 
-struct line_cmd {
-	char **argv;
-	int argc;
-	int lineno;
-};
-
 static int read_runs_file(const char *path, struct line_cmd **out, int *nout, FILE *plan)
 {
 	FILE *f = fopen(path, "r");
@@ -306,25 +320,55 @@ static int read_runs_file(const char *path, struct line_cmd **out, int *nout, FI
 		return -1;
 	}
 	while (getline(&line, &cap, f) > 0) {
+		int first = ++lineno, k;
+		size_t ll = strlen(line);
 		char **w;
-		int k;
 
-		lineno++;
+		/* a backslash before the newline continues the line, as in sh */
+		while (ll >= 2 && line[ll - 1] == '\n' && line[ll - 2] == '\\') {
+			char *more = NULL;
+			size_t mcap = 0;
+			ssize_t mn = getline(&more, &mcap, f);
+			char *joined;
+
+			line[ll - 2] = 0;
+			if (mn <= 0) {
+				free(more);
+				break;
+			}
+			lineno++;
+			if (asprintf(&joined, "%s%s", line, more) < 0) {
+				free(more);
+				fclose(f);
+				return -1;
+			}
+			free(more);
+			free(line);
+			line = joined;
+			cap = strlen(joined) + 1;
+			ll = strlen(line);
+		}
 		k = split_words(line, &w, err, sizeof(err));
 		if (k < 0) {
 			fprintf(stderr, "memtrace-bpf campaign: %s:%d: %s; quote as in a shell\n",
-				path, lineno, err);
+				path, first, err);
 			fclose(f);
 			return -1;
 		}
 		if (!k)
 			continue;
+		if (!w[0][0]) {
+			fprintf(stderr, "memtrace-bpf campaign: %s:%d: the command name is empty\n",
+				path, first);
+			fclose(f);
+			return -1;
+		}
 		if (grow(&l, &lcap, (size_t)n, sizeof(*l), 16))
 			return -1;
 		l[n].argv = w;
 		l[n].argc = k;
-		l[n].lineno = lineno;
-		fprintf(plan, "line %d", lineno);
+		l[n].lineno = first;
+		fprintf(plan, "line %d", first);
 		for (int i = 0; i < k; i++)
 			fprintf(plan, "\t%s", w[i]);
 		fprintf(plan, "\n");
@@ -342,32 +386,52 @@ static int read_runs_file(const char *path, struct line_cmd **out, int *nout, FI
 	return 0;
 }
 
+/* The parameter values of a run (names[i] = vals[i]); returns how many. */
+static int run_params(const struct crun *r, const char **names, const char **vals)
+{
+	int rem = r->combo;
+
+	for (int i = ca.nparams - 1; i >= 0; i--) {
+		names[i] = ca.params[i].name;
+		vals[i] = ca.params[i].vals[rem % ca.params[i].nvals];
+		rem /= ca.params[i].nvals;
+	}
+	return ca.nparams;
+}
+
 /* Every configuration times every repeat, repeat-major (1st run of every
  * config, then the 2nd...): a drift of the machine over the campaign then
  * spreads over all configs instead of biasing the last ones. The canonical
- * text of the plan goes to *plan_text: a resume must find the same. */
+ * text of the plan goes to *plan_text: a resume must find the same.
+ * Returns 0, -1 (a problem, said), -2 (a usage error, said). */
 static int build_plan(char **plan_text)
 {
-	struct line_cmd *lines = NULL;
-	int nlines = 1, ncomb = 1, idx[CAMPAIGN_MAX_PARAMS] = {};
-	char *buf = NULL, err[256], absdir[PATH_MAX * 2];
+	double total = ca.repeat;
+	int ncomb = 1;
+	char *buf = NULL, err[256];
 	size_t blen = 0;
 	FILE *plan = open_memstream(&buf, &blen);
 
 	if (!plan)
 		return -1;
-	fprintf(plan, "memtrace-bpf campaign plan 1\nrepeat %lu\nfollow %d\n", ca.repeat,
-		!ca.no_follow);
+	fprintf(plan, "memtrace-bpf campaign plan 1\nrepeat %lu\nfollow %d\nas-root %d\n", ca.repeat,
+		!ca.no_follow, ca.as_root);
 	for (int i = 0; i < ca.nparams; i++) {
 		fprintf(plan, "param %s", ca.params[i].name);
 		for (int j = 0; j < ca.params[i].nvals; j++)
 			fprintf(plan, "%c%s", j ? ',' : '=', ca.params[i].vals[j]);
 		fprintf(plan, "\n");
 		ncomb *= ca.params[i].nvals;
+		total *= ca.params[i].nvals;
 	}
+	ca.nlines = 1;
 	if (ca.file) {
-		if (read_runs_file(ca.file, &lines, &nlines, plan))
+		if (read_runs_file(ca.file, &ca.lines, &ca.nlines, plan)) {
+			fclose(plan);
+			free(buf);
 			return -1;
+		}
+		total *= ca.nlines;
 	} else {
 		fprintf(plan, "command");
 		for (int i = 0; i < ca.ncmd; i++)
@@ -376,13 +440,18 @@ static int build_plan(char **plan_text)
 	}
 	fclose(plan);
 	*plan_text = buf;
+	if (total > MAX_RUNS) {
+		fprintf(stderr, "memtrace-bpf campaign: the plan has %.0f runs; at most %d in one "
+			"campaign (split it over several -d DIRs)\n", total, MAX_RUNS);
+		return -2;
+	}
 
 	for (unsigned long rep = 1; rep <= ca.repeat; rep++) {
-		for (int li = 0; li < nlines; li++) {
+		for (int li = 0; li < ca.nlines; li++) {
 			for (int c = 0; c < ncomb; c++) {
-				const char *names[CAMPAIGN_MAX_PARAMS + 3], *vals[CAMPAIGN_MAX_PARAMS + 3];
-				char **src = ca.file ? lines[li].argv : ca.cmd, repbuf[16];
-				int nsrc = ca.file ? lines[li].argc : ca.ncmd, rem = c, np = ca.nparams;
+				const char *names[CAMPAIGN_MAX_PARAMS], *vals[CAMPAIGN_MAX_PARAMS];
+				char **src = ca.file ? ca.lines[li].argv : ca.cmd, config[256], path[PATH_MAX];
+				int nsrc = ca.file ? ca.lines[li].argc : ca.ncmd, np;
 				struct crun *r;
 				size_t cl = 0;
 
@@ -392,28 +461,35 @@ static int build_plan(char **plan_text)
 				memset(r, 0, sizeof(*r));
 				r->index = (int)ca.nruns;
 				r->repeat = (int)rep;
-				for (int i = ca.nparams - 1; i >= 0; i--) {
-					idx[i] = rem % ca.params[i].nvals;
-					rem /= ca.params[i].nvals;
-				}
+				r->combo = c;
+				r->line = li;
+				np = run_params(r, names, vals);
 				if (ca.file)
-					cl += (size_t)snprintf(r->config, sizeof(r->config), "line%d",
-							       lines[li].lineno);
-				for (int i = 0; i < np; i++) {
-					names[i] = ca.params[i].name;
-					vals[i] = ca.params[i].vals[idx[i]];
-					cl += (size_t)snprintf(r->config + cl,
-							       cl < sizeof(r->config) ? sizeof(r->config) - cl : 0,
+					cl += (size_t)snprintf(config, sizeof(config), "line%d",
+							       ca.lines[li].lineno);
+				for (int i = 0; i < np; i++)
+					cl += (size_t)snprintf(config + cl,
+							       cl < sizeof(config) ? sizeof(config) - cl : 0,
 							       "%s%s=%s", cl ? "+" : "", names[i], vals[i]);
-				}
 				if (!cl)
-					snprintf(r->config, sizeof(r->config), "default");
-				if (cl >= sizeof(r->config))
-					usage_err("the configuration name %.40s... is too long; use shorter values",
-						  r->config);
-				config_sanitize(r->config);
+					snprintf(config, sizeof(config), "default");
+				if (cl >= sizeof(config)) {
+					fprintf(stderr, "memtrace-bpf campaign: the configuration name %.40s... "
+						"is too long; use shorter values\n", config);
+					return -2;
+				}
+				config_sanitize(config);
+				if ((size_t)snprintf(path, sizeof(path), "%s%s%s/%d", ca.dir,
+						     ca.dir[strlen(ca.dir) - 1] == '/' ? "" : "/", config,
+						     r->repeat) >= sizeof(path) - 32) {
+					fprintf(stderr, "memtrace-bpf campaign: the run directory %.60s... is "
+						"too long a path; give a shorter -d DIR or shorter values\n", path);
+					return -2;
+				}
+				r->config = strdup(config);
+				r->dir = strdup(path);
 				r->argv = calloc((size_t)nsrc + 1, sizeof(char *));
-				if (!r->argv)
+				if (!r->config || !r->dir || !r->argv)
 					return -1;
 				for (int i = 0; i < nsrc; i++) {
 					r->argv[i] = subst_params(src[i], names, vals, np, err, sizeof(err));
@@ -421,7 +497,7 @@ static int build_plan(char **plan_text)
 						if (ca.file)
 							fprintf(stderr, "memtrace-bpf campaign: %s:%d uses {%s} but no "
 								"--param %s=... gives it\n", ca.file,
-								lines[li].lineno, err, err);
+								ca.lines[li].lineno, err, err);
 						else
 							fprintf(stderr, "memtrace-bpf campaign: the command uses {%s} "
 								"but no --param %s=... gives it\n", err, err);
@@ -429,37 +505,49 @@ static int build_plan(char **plan_text)
 					}
 				}
 				r->argc = nsrc;
-				path_join(r->dir, sizeof(r->dir), ca.dir, r->config);
-				snprintf(repbuf, sizeof(repbuf), "%d", r->repeat);
-				{
-					char tmp[PATH_MAX];
-
-					snprintf(tmp, sizeof(tmp), "%s", r->dir);
-					path_join(r->dir, sizeof(r->dir), tmp, repbuf);
-				}
-				for (int f = 0; f < 5; f++)
-					path_join(r->paths[f], sizeof(r->paths[f]), r->dir, run_files[f]);
-				names[np] = "MEMTRACE_CONFIG";
-				vals[np] = r->config;
-				names[np + 1] = "MEMTRACE_REPEAT";
-				vals[np + 1] = repbuf;
-				names[np + 2] = "MEMTRACE_RUN_DIR";
-				vals[np + 2] = r->dir;
-				if (r->dir[0] != '/' && getcwd(absdir, sizeof(absdir))) {
-					/* absolute: the command may chdir */
-					size_t al = strlen(absdir);
-
-					snprintf(absdir + al, sizeof(absdir) - al, "/%s", r->dir);
-					vals[np + 2] = absdir;
-				}
-				r->envp = make_env(names, vals, np + 3);
-				if (!r->envp)
-					return -1;
 				ca.nruns++;
 			}
 		}
 	}
 	return 0;
+}
+
+/* The environment of a run: ours, the params, MEMTRACE_CONFIG/REPEAT and
+ * MEMTRACE_RUN_DIR (absolute: the command may chdir). */
+static char **run_env(const struct crun *r)
+{
+	const char *names[CAMPAIGN_MAX_PARAMS + 3], *vals[CAMPAIGN_MAX_PARAMS + 3];
+	char repbuf[16], absdir[PATH_MAX * 2];
+	int np = run_params(r, names, vals);
+
+	snprintf(repbuf, sizeof(repbuf), "%d", r->repeat);
+	names[np] = "MEMTRACE_CONFIG";
+	vals[np] = r->config;
+	names[np + 1] = "MEMTRACE_REPEAT";
+	vals[np + 1] = repbuf;
+	names[np + 2] = "MEMTRACE_RUN_DIR";
+	vals[np + 2] = r->dir;
+	if (r->dir[0] != '/' && getcwd(absdir, sizeof(absdir))) {
+		size_t al = strlen(absdir);
+
+		snprintf(absdir + al, sizeof(absdir) - al, "/%s", r->dir);
+		vals[np + 2] = absdir;
+	}
+	return make_env(names, vals, np + 3);
+}
+
+static void env_free(char **env, int nours)
+{
+	size_t n = 0;
+
+	if (!env)
+		return;
+	while (env[n])
+		n++;
+	/* ours are the last nours, made by asprintf */
+	for (size_t i = n >= (size_t)nours ? n - (size_t)nours : 0; i < n; i++)
+		free(env[i]);
+	free(env);
 }
 
 /* ---- files ---- */
@@ -539,8 +627,9 @@ static void iso_now(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int write_run_json(struct crun *r, const char *start_iso, uint64_t start_ns)
+static int write_run_json(struct active *a, uint64_t start_ns)
 {
+	const struct crun *r = a->r;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -563,7 +652,7 @@ static int write_run_json(struct crun *r, const char *start_iso, uint64_t start_
 		const char *name = ca.params[i].name;
 		size_t l = strlen(name);
 
-		for (char **e2 = r->envp; *e2; e2++)
+		for (char **e2 = a->envp; *e2; e2++)
 			if (!strncmp(*e2, name, l) && (*e2)[l] == '=')
 				jw_str(&w, name, *e2 + l + 1);
 	}
@@ -573,29 +662,29 @@ static int write_run_json(struct crun *r, const char *start_iso, uint64_t start_
 
 		jw_str(&w, "cwd", getcwd(cwd, sizeof(cwd)) ? cwd : NULL);
 	}
-	jw_str(&w, "start_time", start_iso);
+	jw_str(&w, "start_time", a->start_iso);
 	jw_u64(&w, "start_ts_ns", start_ns);
 	jw_arr(&w, "environment");
-	for (char **e2 = r->envp; *e2; e2++)
+	for (char **e2 = a->envp; *e2; e2++)
 		jw_str(&w, NULL, *e2);
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	fclose(f);
-	e = write_file(r->paths[P_RUNJSON], buf, len);
+	e = write_file(a->paths[P_RUNJSON], buf, len);
 	free(buf);
 	return e;
 }
 
 /* A run not finished: clear what an earlier attempt left, so nothing of it
  * is mistaken for this attempt's. */
-static int clear_run_dir(struct crun *r)
+static int clear_run_dir(struct active *a)
 {
-	int e = mkdir_p(r->dir);
+	int e = mkdir_p(a->r->dir);
 
 	if (e)
 		return e;
-	for (int f = 0; f < 5; f++)
-		if (unlink(r->paths[f]) && errno != ENOENT)
+	for (int f = 0; f < P_NFILES; f++)
+		if (unlink(a->paths[f]) && errno != ENOENT)
 			return -errno;
 	return 0;
 }
@@ -838,52 +927,129 @@ static int cmd_report(int argc, char **argv)
 
 /* ---- running ---- */
 
-static struct crun *active[MAX_JOBS];
+static struct active *active[MAX_JOBS];
 static int nactive;
 
 static int dispatch(void *ctx, const struct mt_rec *rec)
 {
 	(void)ctx;
 	for (int i = 0; i < nactive; i++) {
-		struct crun *r = active[i];
+		struct run *x = &active[i]->run;
 
-		if (r->run.spec.group == rec->group && rec->ts_ns >= r->run.start_ns)
-			return run__record(&r->run, rec);
+		/* a group is never shared by two runs at once (tracer__group_take) */
+		if (x->spec.group == rec->group)
+			return x->files_open ? run__record(x, rec) : 0;
 	}
 	return 0;	/* a process of a run already finished (a lingering child) */
 }
 
-static uint32_t group_of_run(const struct crun *r)
+/* Sends sig to every process of every run in progress (each run is a
+ * process group of its own). */
+static void signal_runs(int sig)
 {
-	return (uint32_t)(r->index % (MT_MAX_GROUPS - 1)) + 1;
+	for (int i = 0; i < nactive; i++)
+		if (!active[i]->reaped && active[i]->run.child > 0)
+			kill(-active[i]->run.child, sig);
 }
 
 static void format_eta(char *buf, size_t len, double s)
 {
-	char d[32];
+	format_duration((uint64_t)(s * 1e9), buf, len);
+}
 
-	format_duration((uint64_t)(s * 1e9), d, sizeof(d));
-	snprintf(buf, len, "%s", d);
+struct progress {
+	size_t ndone, total;
+	double dur_sum;
+	int ndur;
+};
+
+/* Starts a run; 0, or -1 when the campaign cannot go on (said). A run that
+ * cannot start is a finished run with status not-run. */
+static int start_run(struct crun *r, struct tracer *tracer)
+{
+	struct active *a = calloc(1, sizeof(*a));
+	struct run_spec s = {};
+	char err[1024];
+	uint32_t group;
+	int e;
+
+	if (!a)
+		return -1;
+	if (tracer__group_take(tracer, &group)) {
+		free(a);
+		return 1;	/* all groups held by processes of earlier runs: wait */
+	}
+	a->r = r;
+	for (int f = 0; f < P_NFILES; f++)
+		path_join(a->paths[f], sizeof(a->paths[f]), r->dir, run_files[f]);
+	a->envp = run_env(r);
+	e = a->envp ? clear_run_dir(a) : -ENOMEM;
+	if (!e) {
+		iso_now(a->start_iso, sizeof(a->start_iso));
+		e = write_run_json(a, mono_ns());
+	}
+	if (e) {
+		fprintf(stderr, "memtrace-bpf campaign: cannot prepare %s: %s\n", r->dir, strerror(-e));
+		goto fail;
+	}
+	s.group = group;
+	s.mode = "campaign";
+	s.cmd = r->argv;
+	s.ncmd = r->argc;
+	s.envp = a->envp;
+	s.log_path = a->paths[P_LOG];
+	s.own_pgrp = true;
+	s.as_root = ca.as_root;
+	s.sigpipe_ignored = sig_inherited_ignore[SIGPIPE];
+	s.csv_path = a->paths[P_TRACE];
+	s.summary_path = a->paths[P_SUMMARY];
+	e = run__launch(&a->run, tracer, &s, mono_ns(), err, sizeof(err));
+	if (e && !a->run.exec_failed) {
+		fprintf(stderr, "memtrace-bpf campaign: %s #%d: %s\n", r->config, r->repeat, err);
+		run__free(&a->run);
+		goto fail;
+	}
+	if (e) {
+		/* could not run: a failed run; its log says why */
+		FILE *lf = fopen(a->paths[P_LOG], "a");
+
+		if (lf) {
+			fprintf(lf, "memtrace-bpf: %s\n", err);
+			fclose(lf);
+		}
+		a->run.spec.csv_path = "-";	/* nothing was opened */
+		if (!ca.quiet)
+			fprintf(stderr, "memtrace-bpf campaign: %s #%d: %s\n", r->config, r->repeat, err);
+		a->reaped = true;
+		a->reaped_ns = mono_ns();
+	}
+	r->act = a;
+	active[nactive++] = a;
+	return 0;
+fail:
+	tracer__group_give_back(tracer, group);
+	env_free(a->envp, ca.nparams + 3);
+	free(a);
+	return -1;
 }
 
 /* A run ended and its last records are in: its files, and its result
- * unless the campaign interrupted it (then it is redone on resume). */
-static int finish_run(struct crun *r, bool stopped_by_us, size_t *ndone, size_t total,
-		      uint64_t camp_start, double *dur_sum, int *ndur)
+ * unless the campaign stopped it (then it is redone on resume). */
+static int finish_run(struct active *a, struct tracer *tracer, bool stopped_by_us,
+		      struct progress *pg)
 {
-	struct run *x = &r->run;
+	struct crun *r = a->r;
+	struct run *x = &a->run;
 	struct run_result res = {};
+	struct proc_info *root;
 	struct mt_group g;
-	char line[1024], a[32], b[32];
-	bool redo;
+	char line[1024], sz[32], du[32];
 	int e;
 
-	/* ended after the campaign was told to stop: however it exited (a
-	 * program may catch SIGINT and exit 1), it is redone on resume */
-	redo = stopped_by_us;
-	x->interrupted = redo;
-	e = run__finish(x, r->reaped_ns);
+	x->interrupted = stopped_by_us;
+	e = run__finish(x, a->reaped_ns);
 	run__group(x, &g);
+	tracer__group_give_back(tracer, x->spec.group);
 	res.index = r->index;
 	snprintf(res.config, sizeof(res.config), "%s", r->config);
 	res.repeat = r->repeat;
@@ -893,26 +1059,24 @@ static int finish_run(struct crun *r, bool stopped_by_us, size_t *ndone, size_t 
 		 res.exit_code ? "failed" : "ok");
 	res.peak_rss_kb = g.tree_peak_pages * x->sess.page_kb;
 	res.peak_time_s = g.tree_peak_ts_ns > x->start_ns ? (g.tree_peak_ts_ns - x->start_ns) / 1e9 : 0;
-	res.duration_s = (r->reaped_ns - x->start_ns) / 1e9;
+	/* the command's own time, from its exec to its exit, as the kernel
+	 * stamped them (the loop notices an exit a few ms late) */
+	root = x->child ? session__proc(&x->sess, x->child, false) : NULL;
+	if (root && root->known_exit && root->first_ts_ns && root->end_ts_ns > root->first_ts_ns)
+		res.duration_s = (root->end_ts_ns - root->first_ts_ns) / 1e9;
+	else
+		res.duration_s = (a->reaped_ns - x->start_ns) / 1e9;
 	res.spikes = x->sess.spikes ? spikes__count(x->sess.spikes) : 0;
 	res.lost_events = g.lost;
+	res.untraced = g.untraced;
 	res.events = x->sess.rows;
 	res.rusage_maxrss_kb = x->ru.ru_maxrss;
-	{
-		/* run.json has it; result.csv repeats it for the report */
-		struct stat st;
-
-		if (!stat(r->paths[P_RUNJSON], &st)) {
-			struct tm tm;
-
-			gmtime_r(&st.st_mtime, &tm);
-			snprintf(res.start_time, sizeof(res.start_time), "%04d-%02d-%02dT%02d:%02d:%02dZ",
-				 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-				 tm.tm_sec);
-		}
-	}
+	snprintf(res.start_time, sizeof(res.start_time), "%s", a->start_iso);
 	run__free(x);
-	if (redo) {
+	env_free(a->envp, ca.nparams + 3);
+	r->act = NULL;
+	free(a);
+	if (stopped_by_us) {
 		fprintf(stderr, "memtrace-bpf campaign: %s #%d interrupted; it will be redone on resume\n",
 			r->config, r->repeat);
 		return 0;
@@ -923,32 +1087,55 @@ static int finish_run(struct crun *r, bool stopped_by_us, size_t *ndone, size_t 
 		return e;
 	}
 	{
+		char rp[PATH_MAX + 16];
 		int n = snprintf(line, sizeof(line), "%s\n", RESULT_HEADER);
 
 		n += result_format(line + n, sizeof(line) - (size_t)n, &res);
-		e = write_file(r->paths[P_RESULT], line, (size_t)n);
+		e = write_file(path_join(rp, sizeof(rp), r->dir, run_files[P_RESULT]), line, (size_t)n);
 		if (e) {
-			fprintf(stderr, "memtrace-bpf campaign: cannot write %s: %s\n", r->paths[P_RESULT],
-				strerror(-e));
+			fprintf(stderr, "memtrace-bpf campaign: cannot write %s: %s\n", rp, strerror(-e));
 			return e;
 		}
 	}
-	give_to_user(r->paths[P_LOG]);
-	(*ndone)++;
-	*dur_sum += res.duration_s;
-	(*ndur)++;
+	r->done = true;
+	pg->ndone++;
+	pg->dur_sum += res.duration_s;
+	pg->ndur++;
 	if (!ca.quiet) {
 		fprintf(stderr, "%s[%zu/%zu] %s #%d: %s%s%d), peak %s, %s\n",
-			isatty(STDERR_FILENO) ? "\r\033[K" : "", *ndone, total, r->config, r->repeat,
-			res.status, strcmp(res.status, "killed") ? " (exit " : " (status ", res.exit_code,
-			format_size(res.peak_rss_kb * 1024, a, sizeof(a)),
-			format_duration((uint64_t)(res.duration_s * 1e9), b, sizeof(b)));
-		if (res.lost_events)
-			fprintf(stderr, "    %" PRIu64 " records dropped (peak still exact); raise --ring-size\n",
-				res.lost_events);
+			isatty(STDERR_FILENO) ? "\r\033[K" : "", pg->ndone, pg->total, r->config,
+			r->repeat, res.status, strcmp(res.status, "killed") ? " (exit " : " (status ",
+			res.exit_code, format_size(res.peak_rss_kb * 1024, sz, sizeof(sz)),
+			format_duration((uint64_t)(res.duration_s * 1e9), du, sizeof(du)));
 	}
-	(void)camp_start;
+	/* said even with -q: the run's figures are incomplete */
+	if (res.lost_events)
+		fprintf(stderr, "    %s #%d: %" PRIu64 " records dropped (the peak is still exact); "
+			"raise --ring-size\n", r->config, r->repeat, res.lost_events);
+	if (res.untraced)
+		fprintf(stderr, "    %s #%d: %" PRIu64 " child processes not traced (more than "
+			"--max-procs alive at once); its peak leaves them out; raise --max-procs\n",
+			r->config, r->repeat, res.untraced);
 	return 0;
+}
+
+/* One campaign per directory at a time: a lock on the directory itself
+ * (nothing written in it), held until we exit. */
+static int lock_dir(void)
+{
+	int fd = open(ca.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "memtrace-bpf campaign: cannot open %s: %s\n", ca.dir, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "memtrace-bpf campaign: another campaign is running in %s; wait for it "
+			"to end, or give another -d DIR\n", ca.dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int cmd_campaign(int argc, char **argv)
@@ -956,12 +1143,12 @@ int cmd_campaign(int argc, char **argv)
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
 	struct tracer_opts to = {};
 	struct tracer *tracer = NULL;
+	struct progress pg = {};
 	char *plan_text = NULL, msg[2048], err[8192], path[PATH_MAX + 32];
-	size_t todo = 0, ndone = 0, next = 0, total;
+	size_t todo = 0, next = 0;
 	uint64_t camp_start, stop_ns = 0, next_progress = 0;
-	bool stopping = false, fatal = false, tty = isatty(STDERR_FILENO);
-	double dur_sum = 0;
-	int ndur = 0, e, nfailed = 0, ret = 0;
+	bool stopping = false, fatal = false, waiting_said = false, tty = isatty(STDERR_FILENO);
+	int e, nfailed = 0, ret = 0, handled_sigs = 0, stop_sig = 0;
 
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		return cmd_report(argc - 1, argv + 1);
@@ -998,7 +1185,8 @@ int cmd_campaign(int argc, char **argv)
 		fprintf(stderr, "memtrace-bpf campaign: cannot create %s: %s\n", ca.dir, strerror(-e));
 		return EXIT_TRACE_ERR;
 	}
-	give_to_user(ca.dir);
+	if (lock_dir() < 0)
+		return EXIT_TRACE_ERR;
 	/* a directory holds one campaign: resuming needs the same plan */
 	{
 		FILE *f = fopen(path_join(path, sizeof(path), ca.dir, "plan.txt"), "r");
@@ -1027,17 +1215,19 @@ int cmd_campaign(int argc, char **argv)
 		}
 	}
 	for (size_t i = 0; i < ca.nruns; i++) {
+		char rp[PATH_MAX + 16];
 		struct stat st;
 
-		ca.runs[i].done = !stat(ca.runs[i].paths[P_RESULT], &st);
+		ca.runs[i].done = !stat(path_join(rp, sizeof(rp), ca.runs[i].dir, run_files[P_RESULT]),
+					&st);
 		todo += !ca.runs[i].done;
 	}
-	total = ca.nruns;
-	ndone = total - todo;
+	pg.total = ca.nruns;
+	pg.ndone = pg.total - todo;
 	if (!ca.quiet)
 		fprintf(stderr, "memtrace-bpf campaign: %zu run%s into %s%s; %zu to do, %lu at once\n",
-			total, total == 1 ? "" : "s", ca.dir,
-			ndone ? " (resuming: finished runs are kept)" : "", todo, ca.jobs);
+			pg.total, pg.total == 1 ? "" : "s", ca.dir,
+			pg.ndone ? " (resuming: finished runs are kept)" : "", todo, ca.jobs);
 
 	to.follow = !ca.no_follow;
 	to.ring_bytes = ca.ring_bytes;
@@ -1055,69 +1245,52 @@ int cmd_campaign(int argc, char **argv)
 	while (todo && (nactive || (!stopping && next < ca.nruns))) {
 		uint64_t poll_start, t;
 
+		/* signals first: nothing starts after one (also during the load) */
+		if (sig_count > handled_sigs) {
+			handled_sigs = sig_count;
+			if (!stop_sig) {
+				stop_sig = sig_last;
+				if (!stop_ns)
+					stop_ns = mono_ns();
+				stopping = true;
+				fprintf(stderr, "%smemtrace-bpf campaign: signal %d: stopping; %d run%s in "
+					"progress will be redone when you run the same command again\n",
+					tty ? "\r\033[K" : "", stop_sig, nactive, nactive == 1 ? "" : "s");
+				/* the runs are process groups of their own: the
+				 * terminal's Ctrl-C does not reach them, we pass it */
+				signal_runs(stop_sig);
+			} else {
+				fprintf(stderr, "memtrace-bpf campaign: second signal: killing the runs\n");
+				signal_runs(SIGKILL);
+			}
+		}
 		/* start runs up to --jobs */
 		while (!stopping && nactive < (int)ca.jobs && next < ca.nruns) {
-			struct crun *r = &ca.runs[next++];
-			struct run_spec s = {};
-			char iso[40];
+			struct crun *r = &ca.runs[next];
 
-			if (r->done)
+			if (r->done) {
+				next++;
 				continue;
-			e = clear_run_dir(r);
-			if (!e) {
-				iso_now(iso, sizeof(iso));
-				e = write_run_json(r, iso, mono_ns());
 			}
-			if (e) {
-				fprintf(stderr, "memtrace-bpf campaign: cannot prepare %s: %s\n", r->dir,
-					strerror(-e));
-				fatal = true;
-				stopping = true;
+			e = start_run(r, tracer);
+			if (e > 0) {
+				if (!waiting_said && !nactive)
+					fprintf(stderr, "memtrace-bpf campaign: waiting: processes left behind "
+						"by earlier runs hold every trace group\n");
+				waiting_said = true;
 				break;
 			}
-			give_to_user(r->dir);
-			s.group = group_of_run(r);
-			s.mode = "campaign";
-			s.cmd = r->argv;
-			s.ncmd = r->argc;
-			s.envp = r->envp;
-			s.log_path = r->paths[P_LOG];
-			s.as_root = ca.as_root;
-			s.sigpipe_ignored = sig_inherited_ignore[SIGPIPE];
-			s.csv_path = r->paths[P_TRACE];
-			s.summary_path = r->paths[P_SUMMARY];
-			e = run__launch(&r->run, tracer, &s, mono_ns(), err, sizeof(err));
-			if (e && !r->run.exec_failed) {
-				fprintf(stderr, "memtrace-bpf campaign: %s #%d: %s\n", r->config, r->repeat, err);
-				run__free(&r->run);
-				fatal = true;
-				stopping = true;
+			next++;
+			if (e < 0) {
+				fatal = stopping = true;
 				break;
 			}
-			r->active = true;
-			r->reaped = r->run.have_status;
-			r->reaped_ns = mono_ns();
-			if (e) {
-				/* could not run: recorded as a failed run; say why in its log */
-				FILE *lf = fopen(r->paths[P_LOG], "a");
-
-				if (lf) {
-					fprintf(lf, "memtrace-bpf: %s\n", err);
-					fclose(lf);
-				}
-				r->run.spec.csv_path = "-";	/* nothing was opened */
-				if (!ca.quiet)
-					fprintf(stderr, "memtrace-bpf campaign: %s #%d: %s\n", r->config,
-						r->repeat, err);
-			}
-			active[nactive++] = r;
 		}
 		poll_start = mono_ns();
 		e = tracer__poll(tracer, 10, false, dispatch, NULL);
 		if (e) {
 			fprintf(stderr, "memtrace-bpf campaign: reading events failed: %s\n", strerror(-e));
-			fatal = true;
-			stopping = true;
+			fatal = stopping = true;
 		}
 		for (int i = 0; i < nactive; i++) {
 			struct run *x = &active[i]->run;
@@ -1125,68 +1298,41 @@ int cmd_campaign(int argc, char **argv)
 			if (!x->files_open)
 				continue;
 			session__flush(&x->sess);
-			if (x->sess.err && !stopping) {
+			if (x->sess.err && !fatal) {
 				fprintf(stderr, "memtrace-bpf campaign: writing %s failed: %s; stopping\n",
 					x->spec.csv_path, strerror(x->sess.err));
-				fatal = true;
-				stopping = true;
-				stop_ns = mono_ns();
-				for (int j = 0; j < nactive; j++)
-					if (!active[j]->reaped)
-						kill(active[j]->run.child, SIGTERM);
-			}
-		}
-		if (sig_count && (!stopping || sig_count > 1)) {
-			if (!stopping) {
-				stopping = true;
-				stop_ns = mono_ns();
-				fprintf(stderr, "%smemtrace-bpf campaign: signal %d: stopping; %d run%s "
-					"in progress will be redone when you run the same command again\n",
-					tty ? "\r\033[K" : "", (int)sig_last, nactive, nactive == 1 ? "" : "s");
-				for (int i = 0; i < nactive; i++)
-					if (sig_from_user && !active[i]->reaped)
-						kill(active[i]->run.child, sig_last);
-				sig_count = 1;
-			} else {
-				/* a second signal: the runs are ours; do not leave them behind */
-				fprintf(stderr, "memtrace-bpf campaign: second signal: killing the runs\n");
-				for (int i = 0; i < nactive; i++)
-					if (!active[i]->reaped)
-						kill(active[i]->run.child, SIGKILL);
-				sig_count = 1;
+				fatal = stopping = true;
+				if (!stop_ns)
+					stop_ns = mono_ns();
+				signal_runs(SIGTERM);
 			}
 		}
 		t = mono_ns();
 		for (int i = 0; i < nactive; i++) {
-			struct crun *r = active[i];
+			struct active *a = active[i];
 
-			if (!r->reaped && run__reap(&r->run)) {
-				r->reaped = true;
-				r->reaped_ns = t;
+			if (!a->reaped && run__reap(&a->run)) {
+				a->reaped = true;
+				a->reaped_ns = t;
 			}
 			/* finished once a drain that began 3 ms after its exit is
 			 * done: the poll hands on everything older than 2 ms */
-			if (r->reaped && poll_start > r->reaped_ns + 3000000ULL) {
-				e = finish_run(r, stopping && stop_ns && stop_ns <= r->reaped_ns,
-					       &ndone, total, camp_start, &dur_sum, &ndur);
-				if (e) {
-					fatal = true;
-					stopping = true;
-				}
-				r->active = false;
+			if (a->reaped && poll_start > a->reaped_ns + 3000000ULL) {
 				active[i] = active[--nactive];
 				i--;
+				e = finish_run(a, tracer, stop_ns && stop_ns <= a->reaped_ns, &pg);
+				if (e)
+					fatal = stopping = true;
 			}
 		}
 		if (!ca.quiet && tty && t >= next_progress) {
 			char el[32], eta[32] = "?";
-			size_t left = total - ndone;
+			size_t left = pg.total - pg.ndone;
 
-			if (ndur)
-				format_eta(eta, sizeof(eta),
-					   dur_sum / ndur * (double)left / (double)ca.jobs);
+			if (pg.ndur)
+				format_eta(eta, sizeof(eta), pg.dur_sum / pg.ndur * (double)left / (double)ca.jobs);
 			fprintf(stderr, "\r\033[K  run %zu of %zu, %d running, elapsed %s, ETA %s",
-				ndone + (size_t)(nactive ? 1 : 0), total, nactive,
+				pg.ndone + (size_t)(nactive ? 1 : 0), pg.total, nactive,
 				format_duration(t - camp_start, el, sizeof(el)), eta);
 			fflush(stderr);
 			next_progress = t + 250000000ULL;
@@ -1195,20 +1341,16 @@ int cmd_campaign(int argc, char **argv)
 	if (!ca.quiet && tty)
 		fprintf(stderr, "\r\033[K");
 	tracer__destroy(tracer);
-	{
-		char p2[PATH_MAX + 32];
-
-		if (write_report(ca.dir, !ca.quiet, false, &nfailed))
-			fatal = true;
-		give_to_user(path_join(p2, sizeof(p2), ca.dir, "plan.txt"));
-	}
-	if (!ca.quiet)
+	if (write_report(ca.dir, !ca.quiet, false, &nfailed)) {
+		fatal = true;
+	} else if (!ca.quiet) {
 		fprintf(stderr, "memtrace-bpf campaign: %zu of %zu runs finished; %s/campaign.csv, "
-			"stats.csv, stats.json\n", ndone, total, ca.dir);
+			"stats.csv, stats.json\n", pg.ndone, pg.total, ca.dir);
+	}
 	if (fatal)
 		ret = EXIT_TRACE_ERR;
-	else if (stop_ns && sig_last)
-		ret = 128 + sig_last;
+	else if (stop_sig)
+		ret = 128 + stop_sig;
 	else if (nfailed)
 		ret = EXIT_RUNS_FAILED;
 	free(plan_text);

@@ -328,6 +328,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 				die_usage(st, "--max-peak is for launch mode (-- COMMAND)");
 			if (env.follow == 1)
 				die_usage(st, "capture mode follows children already (--no-follow turns it off)");
+			if (env.ckpt_regex || env.ckpt_log)
+				die_usage(st, "--checkpoint-regex/--log read a command's output; capture mode does not start the command");
+			if (env.as_root)
+				die_usage(st, "--as-root is for launch mode (-- COMMAND)");
+			if (env.interval_set)
+				die_usage(st, "--interval is not for capture mode (it says each process as it starts and ends)");
 			break;
 		}
 		if (env.dir)
@@ -511,7 +517,15 @@ static int capture_cli(struct tracer_opts *to)
 		fprintf(stderr, "memtrace-bpf: %s\n", msg);
 		return EXIT_TRACE_ERR;
 	}
-	if (mkdir(env.dir, 0755) && errno != EEXIST) {
+	if (!mkdir(env.dir, 0755)) {
+		uid_t uid;
+		gid_t gid;
+
+		/* made for the user who ran sudo (an existing one stays theirs) */
+		if (sudo_ids(&uid, &gid) && chown(env.dir, uid, gid))
+			fprintf(stderr, "memtrace-bpf: note: cannot give %s to uid %u: %s\n", env.dir,
+				uid, strerror(errno));
+	} else if (errno != EEXIST) {
 		fprintf(stderr, "memtrace-bpf: cannot create %s: %s\n", env.dir, strerror(errno));
 		return EXIT_TRACE_ERR;
 	}

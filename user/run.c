@@ -124,6 +124,9 @@ child_main(const struct run_spec *s, int gate_rd, int err_wr, int log_fd, int nu
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, s->sigpipe_ignored ? SIG_IGN : SIG_DFL);
+	/* (the parent does the same: whichever runs first) */
+	if (s->own_pgrp)
+		setpgid(0, 0);
 	if (log_fd >= 0) {
 		int null = open("/dev/null", O_RDONLY);
 
@@ -300,6 +303,8 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
 		close(errp[0]);
 		child_main(s, gate[0], errp[1], log_fd, null_fd, r->mark_fd, cap_wr);
 	}
+	if (s->own_pgrp)
+		setpgid(r->child, r->child);	/* before anyone signals -child */
 	for (int i = 0; i < 2; i++) {
 		/* the command holds the write ends: EOF comes when it is done */
 		if (cap_wr[i] >= 0)
@@ -510,7 +515,6 @@ static int write_summary(struct run *r, const char *path)
 {
 	const struct run_spec *s = &r->spec;
 	char tmp[4096], kernel[128] = "";
-	struct mt_counters c;
 	struct mt_group g;
 	struct utsname u;
 	unsigned int kb = r->sess.page_kb;
@@ -518,7 +522,6 @@ static int write_summary(struct run *r, const char *path)
 	FILE *f;
 	int fd;
 
-	tracer__counters(r->tracer, &c);
 	run__group(r, &g);
 	if (!uname(&u))
 		snprintf(kernel, sizeof(kernel), "%s", u.release);
@@ -555,7 +558,7 @@ static int write_summary(struct run *r, const char *path)
 	jw_u64(&w, "peak_ts_ns", g.tree_peak_ts_ns);
 	jw_u64(&w, "events", r->sess.rows);
 	jw_u64(&w, "lost_events", g.lost);
-	jw_u64(&w, "untraced_processes", c.untraced);
+	jw_u64(&w, "untraced_processes", g.untraced);
 	jw_bool(&w, "interrupted", r->interrupted);
 	if (r->have_status) {
 		jw_i64(&w, "exit_code", exit_status_code(r->status));

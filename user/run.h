@@ -40,6 +40,8 @@ struct run_spec {
 	const char *log_path;		/* launch: stdout+stderr to this file, stdin
 					   from /dev/null (NULL: inherited) */
 	bool as_root;			/* under sudo: do not drop to SUDO_UID */
+	bool own_pgrp;			/* launch in a process group of its own
+					   (signal it whole: kill(-child)) */
 	bool no_mark_fd;		/* launch: no MEMTRACE_MARK_FD for the command */
 	const regex_t *ckpt_regex;	/* launch: stdout/stderr through pipes, passed
 					   on, kept in ckpt_log_path, matched lines

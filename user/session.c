@@ -305,4 +305,6 @@ void session__free(struct session *s)
 	s->spikes = NULL;
 	s->procs = NULL;
 	s->index = NULL;
+	/* a freed session is an empty one, not a dangling one */
+	s->nprocs = s->cap = s->index_cap = s->live = 0;
 }

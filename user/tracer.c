@@ -31,6 +31,7 @@ struct tracer {
 	struct mt_rec *batch;
 	size_t n, cap;
 	int batch_err;
+	uint32_t group_cursor;	/* where tracer__group_take looks first */
 };
 
 static bool verbose_log;
@@ -359,7 +360,38 @@ void tracer__group(struct tracer *t, uint32_t group, struct mt_group *g)
 
 void tracer__group_reset(struct tracer *t, uint32_t group)
 {
-	memset(&t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)], 0, sizeof(struct mt_group));
+	struct mt_group *g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
+
+	g->tree_pages = 0;
+	g->tree_peak_pages = 0;
+	g->tree_peak_ts_ns = 0;
+	g->lost = 0;
+	g->untraced = 0;
+}
+
+int tracer__group_take(struct tracer *t, uint32_t *group)
+{
+	for (uint32_t i = 0; i < MT_MAX_GROUPS - 1; i++) {
+		uint32_t idx = (t->group_cursor + i) % (MT_MAX_GROUPS - 1) + 1, zero = 0;
+		struct mt_group *g = &t->skel->bss->groups[idx];
+
+		/* the kernel's capture search takes groups the same way */
+		if (__atomic_load_n(&g->live, __ATOMIC_ACQUIRE) ||
+		    !__atomic_compare_exchange_n(&g->busy, &zero, 1, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			continue;
+		t->group_cursor = idx;
+		tracer__group_reset(t, idx);
+		*group = idx;
+		return 0;
+	}
+	return -EBUSY;
+}
+
+void tracer__group_give_back(struct tracer *t, uint32_t group)
+{
+	__atomic_store_n(&t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)].busy, 0,
+			 __ATOMIC_RELEASE);
 }
 
 int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p)

@@ -47,9 +47,17 @@ int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd, bool log_capture);
  * a pid found without an address space (kernel thread). Returns 0 or -errno. */
 int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, uint32_t group,
 			bool *no_mm);
-/* A group's totals (RSS now, exact peak, drops); reset before reusing it. */
+/* A group's totals (RSS now, exact peak, drops, live processes). */
 void tracer__group(struct tracer *t, uint32_t group, struct mt_group *g);
+/* Zeroes a group's totals (not its busy/live accounting). */
 void tracer__group_reset(struct tracer *t, uint32_t group);
+/* Takes a free group (1..MT_MAX_GROUPS-1: not busy, no live process) into
+ * *group, totals zeroed. -EBUSY when none is free (processes of earlier
+ * runs still alive hold them). */
+int tracer__group_take(struct tracer *t, uint32_t *group);
+/* The run of this group has ended: it may be taken again once its
+ * processes (children that outlived the run) have exited too. */
+void tracer__group_give_back(struct tracer *t, uint32_t group);
 
 /* Adds the fault counts of threads still running to their processes
  * (exited threads were added when they exited). */
