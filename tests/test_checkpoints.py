@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("MEMTRACE_BPF", os.path.join(ROOT, ".output", "memtrace-bpf"))
@@ -577,6 +578,170 @@ def t_header_installs_and_compiles():
             raise Fail(f"it does not run untraced: exit {r.returncode}")
 
 
+
+SLOW_WL = r"""
+import os, sys, mmap, time
+out, n_bytes = sys.argv[1], int(sys.argv[2])
+pid = os.fork()
+if pid == 0:
+    # allocates and reads its status while the parent's output waits
+    # for a slow reader; its output goes nowhere near ours
+    fd = os.open(os.devnull, os.O_WRONLY); os.dup2(fd, 1); os.dup2(fd, 2)
+    n = 0
+    for i in range(60):
+        m = mmap.mmap(-1, 4 << 20)
+        for off in range(0, 4 << 20, 4096):
+            m[off] = 1
+        with open("/proc/self/status") as f:
+            f.read()
+        n += 1
+        m.close()
+        time.sleep(0.01)
+    with open(out, "w") as f:
+        f.write(f"{os.getpid()} {n}\n")
+    os._exit(0)
+line = b"y" * 99 + b"\n"
+for i in range(n_bytes // 100):
+    os.write(1, line)
+os.waitpid(pid, 0)
+"""
+
+
+def t_regex_slow_reader_keeps_tracing():
+    """A reader of our stdout that takes nothing for seconds holds back the
+    command's writes only: the ring buffer is still drained, no record is
+    lost, and every checkpoint of a process that does not write is there."""
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = os.path.join(tmp, "t.csv")
+        done = os.path.join(tmp, "done")
+        wlp = os.path.join(tmp, "slow.py")
+        with open(wlp, "w") as f:
+            f.write(SLOW_WL)
+        nbytes = 4 << 20
+        with open(os.path.join(tmp, "err"), "w") as err:
+            p = subprocess.Popen([BIN, "-q", "-o", csv_path, "--ring-size", "4M",
+                                  "--checkpoint-regex", "RSS (zz[0-9]+ kB)", "--",
+                                  sys.executable, wlp, done, str(nbytes)],
+                                 stdout=subprocess.PIPE, stderr=err)
+            t0 = time.monotonic()
+            while not os.path.exists(done) and time.monotonic() - t0 < 60:
+                time.sleep(0.1)    # read nothing until the child is done
+            got = p.stdout.read()
+            p.wait(timeout=60)
+        stderr = open(os.path.join(tmp, "err")).read()
+        if p.returncode != 0:
+            raise Fail(f"memtrace-bpf exited {p.returncode}: {stderr[-400:]}")
+        if got != (b"y" * 99 + b"\n") * (nbytes // 100):
+            errs.append(f"stdout passed on: {len(got)} bytes, want {nbytes // 100 * 100}")
+        cpid, n = map(int, open(done).read().split())
+        with open(os.path.join(tmp, "t.summary.json")) as f:
+            s = json.load(f)
+        if s["lost_events"]:
+            errs.append(f"{s['lost_events']} records lost while our reader was slow")
+        cks = [x for x in rows(csv_path) if x["event"] == "checkpoint" and int(x["pid"]) == cpid]
+        if len(cks) != n:
+            errs.append(f"{len(cks)} checkpoint rows for pid {cpid}, it read its status {n} times")
+        if errs:
+            raise Fail("; ".join(errs))
+
+
+def t_regex_nonblocking_stdout():
+    """Our stdout O_NONBLOCK (someone else's setting): EAGAIN is waited
+    out, every byte arrives."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "data.bin")
+        with open(data, "wb") as f:
+            f.write(os.urandom(3 << 20))
+        rd, wr = os.pipe()
+        os.set_blocking(wr, False)
+        with open(os.path.join(tmp, "err"), "w") as err:
+            p = subprocess.Popen([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
+                                  "--checkpoint-regex", "RSS (zz[0-9]+ kB)", "--",
+                                  "cat", data], stdout=wr, stderr=err)
+        os.close(wr)
+        time.sleep(0.5)    # the pipe is full long before we read
+        chunks = []
+        while True:
+            b = os.read(rd, 65536)
+            if not b:
+                break
+            chunks.append(b)
+            time.sleep(0.0005)
+        os.close(rd)
+        p.wait(timeout=60)
+        got = b"".join(chunks)
+        want = open(data, "rb").read()
+        if got != want or p.returncode != 0:
+            raise Fail(f"exit {p.returncode}; {len(got)} of {len(want)} bytes passed on "
+                       f"{'(same)' if got == want else '(different)'}; memtrace-bpf said: "
+                       f"{open(os.path.join(tmp, 'err')).read()[-300:]!r}")
+
+
+def t_regex_closed_stdout_reaches_command():
+    """`memtrace-bpf ... -- yes | head -1`: when our reader goes, the
+    command gets EPIPE/SIGPIPE on that stream, as without memtrace-bpf;
+    its other stream is still logged."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sh = shutil.which("sh")
+        # yes ends by SIGPIPE; then a line on stderr, which is still logged
+        cmd = [sh, "-c", "yes; echo after-yes-$? >&2"]
+        with open(os.path.join(tmp, "err"), "w") as err:
+            p = subprocess.Popen([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
+                                  "--checkpoint-regex", "x(y)", "--", *cmd],
+                                 stdout=subprocess.PIPE, stderr=err)
+            first = p.stdout.readline()
+            p.stdout.close()
+            try:
+                rc = p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                raise Fail("yes never saw its stdout closed: still running after 30 s")
+        stderr = open(os.path.join(tmp, "err")).read()
+        log = open(os.path.join(tmp, "t.log"), "rb").read()
+        if first != b"y\n" or rc != 0 or "after-yes-141" not in stderr or \
+                b"after-yes-141\n" not in log:
+            raise Fail(f"first line {first!r}, exit {rc}, stderr {stderr[-300:]!r}, "
+                       f"log ends {log[-40:]!r}")
+
+
+def t_regex_background_output_passed_on():
+    """A background job that outlives the command: its later output is
+    passed on and logged (not killed by SIGPIPE when the command exits)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sh = shutil.which("sh")
+        ok = os.path.join(tmp, "bg_ok")
+        cmd = [sh, "-c", f"(sleep 1; echo 'late RSS: 5 kB' && touch {ok}) & echo main-done"]
+        csv_path, r = trace(tmp, cmd, "--checkpoint-regex", "RSS: ([0-9]+ kB)")
+        logs = [x for x in rows(csv_path) if x["event"] == "log"]
+        log = open(os.path.join(tmp, "t.log")).read()
+        if r.stdout != "main-done\nlate RSS: 5 kB\n" or log != r.stdout or \
+                not os.path.exists(ok) or len(logs) != 1 or logs[0]["reported_kb"] != "5":
+            raise Fail(f"stdout {r.stdout!r}, log {log!r}, background job finished: "
+                       f"{os.path.exists(ok)}, log rows {[x['label'] for x in logs]}")
+
+
+def t_regex_one_file_keeps_order():
+    """Our stdout and stderr the same file (`> f 2>&1`): one pipe, so the
+    command's interleaving of the two is kept."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sh = shutil.which("sh")
+        script = ("i=0; while [ $i -lt 200 ]; do echo out$i; echo \"err: $i kB\" >&2; "
+                  "i=$((i+1)); done")
+        want = "".join(f"out{i}\nerr: {i} kB\n" for i in range(200))
+        out = os.path.join(tmp, "out")
+        with open(out, "w") as f:
+            p = subprocess.run([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
+                                "--checkpoint-regex", "err: ([0-9]+ kB)", "--", sh, "-c", script],
+                               stdout=f, stderr=subprocess.STDOUT, timeout=60)
+        got = open(out).read()
+        log = open(os.path.join(tmp, "t.log")).read()
+        logs = [x for x in rows(os.path.join(tmp, "t.csv")) if x["event"] == "log"]
+        if p.returncode != 0 or got != want or log != want or len(logs) != 200:
+            raise Fail(f"exit {p.returncode}; output in order: {got == want}, log in order: "
+                       f"{log == want}, {len(logs)} log rows; first of output {got[:60]!r}")
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -602,6 +767,16 @@ def main():
             t_regex_pairs_printed_values)
     tap.run("--checkpoint-regex: never matching, unknown unit, no newline, usage errors",
             t_regex_bad_cases)
+    tap.run("--checkpoint-regex: a slow reader of our stdout loses no record",
+            t_regex_slow_reader_keeps_tracing)
+    tap.run("--checkpoint-regex: an O_NONBLOCK stdout gets every byte",
+            t_regex_nonblocking_stdout)
+    tap.run("--checkpoint-regex: a closed stdout reaches the command (yes | head -1)",
+            t_regex_closed_stdout_reaches_command)
+    tap.run("--checkpoint-regex: a background job's later output is passed on",
+            t_regex_background_output_passed_on)
+    tap.run("--checkpoint-regex: stdout and stderr to one file keep their order",
+            t_regex_one_file_keeps_order)
     if "r" in _selfcheck:
         shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
     return tap.finish()

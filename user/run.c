@@ -134,7 +134,8 @@ child_main(const struct run_spec *s, int gate_rd, int err_wr, int log_fd, int nu
 			goto fail;
 	}
 	/* --checkpoint-regex: stdout and stderr to our pipes; stdin stays */
-	if (cap_wr[0] >= 0 && (dup2(cap_wr[0], 1) < 0 || dup2(cap_wr[1], 2) < 0))
+	if (cap_wr[0] >= 0 &&
+	    (dup2(cap_wr[0], 1) < 0 || dup2(cap_wr[1] >= 0 ? cap_wr[1] : cap_wr[0], 2) < 0))
 		goto fail;
 	/* wait until every program is attached: no gap before exec */
 	if (read(gate_rd, &go, 1) != 1)
@@ -207,6 +208,11 @@ void run__pump_logs(struct run *r, int timeout_ms, int extra_fd, bool final)
 		return;
 	if (logcap__pump(&r->logs, timeout_ms, extra_fd, final))
 		fprintf(stderr, "memtrace-bpf: out of memory keeping the command's log lines\n");
+}
+
+bool run__logs_busy(const struct run *r)
+{
+	return r->logs_on && logcap__busy(&r->logs);
 }
 
 void run__emit_logs(struct run *r, uint64_t cut_ns)
@@ -676,6 +682,10 @@ int run__finish(struct run *r, uint64_t end_ns)
 		if (r->logs.err)
 			fprintf(stderr, "memtrace-bpf: the log %s is incomplete: %s\n", s->ckpt_log_path,
 				strerror(r->logs.err));
+		if (r->logs.not_passed)
+			fprintf(stderr, "memtrace-bpf: %llu bytes of the command's output were not passed "
+				"on (tracing stopped before our stdout took them); they are in %s\n",
+				(unsigned long long)r->logs.not_passed, s->ckpt_log_path);
 		if (!r->logs.matched)
 			fprintf(stderr, "memtrace-bpf: --checkpoint-regex '%s' matched none of the "
 				"command's %llu output line%s (kept in %s); check the pattern against "
