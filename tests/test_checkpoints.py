@@ -742,6 +742,111 @@ def t_regex_one_file_keeps_order():
             raise Fail(f"exit {p.returncode}; output in order: {got == want}, log in order: "
                        f"{log == want}, {len(logs)} log rows; first of output {got[:60]!r}")
 
+
+REUSE_WL = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+data = sys.argv[1]
+real = 0
+# a real checkpoint
+fd = os.open("/proc/self/status", os.O_RDONLY)
+os.read(fd, 4096)
+real += 1
+# the number put on another file by dup2 and by dup3, then read at 0
+for inheritable in (True, False):
+    fd = os.open("/proc/self/status", os.O_RDONLY)
+    d = os.open(data, os.O_RDONLY)
+    os.dup2(d, fd, inheritable=inheritable)
+    os.close(d)
+    assert os.pread(fd, 5, 0) == b"hello"
+    os.close(fd)
+# closed by close_range (no close() seen), the number taken by a pipe
+fd = os.open("/proc/self/status", os.O_RDONLY)
+if libc.close_range(fd, fd, 0) != 0:
+    sys.exit("close_range failed")
+r, w = os.pipe()
+os.write(w, b"pipe data\n")
+os.read(r, 100)
+print(f"{os.getpid()} {real} pipe_fd={r} was={fd}")
+"""
+
+
+def t_reused_fd_numbers_are_not_checkpoints():
+    """An fd number of a /proc/self/status file put on another file by
+    dup2, dup3 or close_range + pipe: reading it is no checkpoint."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "data")
+        with open(data, "w") as f:
+            f.write("hello world\n")
+        wlp = os.path.join(tmp, "reuse.py")
+        with open(wlp, "w") as f:
+            f.write(REUSE_WL)
+        csv_path, r = trace(tmp, [sys.executable, wlp, data])
+        pid, real = map(int, r.stdout.split()[:2])
+        cks = [x for x in rows(csv_path) if x["event"] == "checkpoint" and int(x["pid"]) == pid]
+        if len(cks) != real:
+            raise Fail(f"{len(cks)} checkpoint rows (fds {[x['addr'] for x in cks]}), the "
+                       f"workload read its status {real} time(s); {r.stdout.strip()}")
+
+
+def t_getrusage_children_is_not_a_checkpoint():
+    """getrusage(RUSAGE_CHILDREN) reads the children's figures: not a
+    checkpoint of the caller; RUSAGE_SELF is, with who 0."""
+    with tempfile.TemporaryDirectory() as tmp:
+        code = """
+import os, resource, subprocess
+subprocess.run(["true"])
+resource.getrusage(resource.RUSAGE_CHILDREN)
+resource.getrusage(resource.RUSAGE_SELF)
+print(os.getpid())
+"""
+        csv_path, r = trace(tmp, [sys.executable, "-c", code])
+        pid = int(r.stdout.split()[0])
+        cks = [(x["cause"], x["addr"]) for x in rows(csv_path)
+               if x["event"] == "checkpoint" and int(x["pid"]) == pid]
+        if cks != [("getrusage", "0")]:
+            raise Fail(f"checkpoints of the caller: {cks}, want one getrusage with who 0")
+
+
+def t_child_closing_marker_fd_is_reported_as_itself():
+    """Python subprocess (vfork, close_fds): the child closes the inherited
+    marker fd while it borrows the parent's address space. The loss is the
+    child's, not the parent's; the parent's marks still count."""
+    with tempfile.TemporaryDirectory() as tmp:
+        code = """
+import os, subprocess, sys
+fd = int(os.environ["MEMTRACE_MARK_FD"])
+os.write(fd, b"before\\n")
+c = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                   stdout=subprocess.PIPE, text=True)
+os.write(fd, b"after\\n")
+print(os.getpid(), c.stdout.strip())
+"""
+        csv_path, r = trace(tmp, [sys.executable, "-c", code])
+        parent, child = map(int, r.stdout.split())
+        rs = rows(csv_path)
+        lost = [int(x["pid"]) for x in rs if x["event"] == "mark_fd_lost"]
+        marks = [x["label"] for x in rs if x["event"] == "mark" and int(x["pid"]) == parent]
+        with open(os.path.join(tmp, "t.summary.json")) as f:
+            fd_lost = [x["pid"] for x in json.load(f)["marks"]["fd_lost"]]
+        said = [l for l in r.stderr.splitlines() if "marker fd" in l]
+        if parent in lost or parent in fd_lost or any(f"pid {parent} " in l for l in said) \
+                or marks != ["before", "after"] or lost != [child] or fd_lost != [child]:
+            raise Fail(f"parent {parent}, child {child}: mark_fd_lost rows of {lost}, summary "
+                       f"{fd_lost}, parent's marks {marks}, said {said}")
+
+
+def t_fd_mark_names_cut_at_39_bytes():
+    """A long name written to the marker fd is cut at 39 bytes, as
+    documented and as a USDT name is."""
+    with tempfile.TemporaryDirectory() as tmp:
+        name = "".join(chr(ord("a") + i % 26) for i in range(60))
+        sh = shutil.which("sh")
+        csv_path, r = trace(tmp, [sh, "-c", f"echo {name} >&$MEMTRACE_MARK_FD"])
+        marks = [x["label"] for x in rows(csv_path) if x["event"] == "mark"]
+        if marks != [name[:39]]:
+            raise Fail(f"marks {marks}, want [{name[:39]!r}] (39 bytes)")
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -777,6 +882,13 @@ def main():
             t_regex_background_output_passed_on)
     tap.run("--checkpoint-regex: stdout and stderr to one file keep their order",
             t_regex_one_file_keeps_order)
+    tap.run("checkpoints: an fd number reused by dup2/dup3/close_range is not one",
+            t_reused_fd_numbers_are_not_checkpoints)
+    tap.run("checkpoints: getrusage(RUSAGE_CHILDREN) is not the caller's",
+            t_getrusage_children_is_not_a_checkpoint)
+    tap.run("marker fd: a vfork child closing it is reported as itself, not its parent",
+            t_child_closing_marker_fd_is_reported_as_itself)
+    tap.run("marker fd: a long name is cut at 39 bytes", t_fd_mark_names_cut_at_39_bytes)
     if "r" in _selfcheck:
         shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
     return tap.finish()

@@ -335,7 +335,8 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		/* what was read, the fd (getrusage: who), bytes read */
 		p = put_str(p, ckpt_kind_name(r->cause));
 		*p++ = ',';
-		p = put_i64(p, (int64_t)r->addr);
+		/* an fd, or getrusage's who: both C ints */
+		p = put_i64(p, (int32_t)r->addr);
 		p = put_str(p, ",,,");
 		p = put_i64(p, r->ret);
 		p = put_str(p, ",,,\n");
