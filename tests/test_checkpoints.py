@@ -847,6 +847,49 @@ def t_fd_mark_names_cut_at_39_bytes():
         if marks != [name[:39]]:
             raise Fail(f"marks {marks}, want [{name[:39]!r}] (39 bytes)")
 
+
+def t_validate_names_the_previous_checkpoint_of_the_process():
+    """The unseen excursion is between a checkpoint and the previous one of
+    the SAME process (others interleave), or before its first one."""
+    errs = []
+
+    def row(ts, pid, event, kb, cause=""):
+        extra = "3,,,1" if event == "checkpoint" else ",,,"
+        return f"{ts / 1e9:.9f},{kb},{kb * 2},{ts},{pid},{pid},{event},{kb},0,0,0,{kb},{cause},{extra},,,\n"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "two.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n")
+            f.write(row(1000, 7, "checkpoint", 100, "status"))   # 1: pid 7
+            f.write(row(2000, 8, "checkpoint", 200, "status"))   # 2: pid 8
+            f.write(row(3000, 7, "rss", 900, "fault"))
+            f.write(row(4000, 7, "rss", 100, "fault"))
+            f.write(row(5000, 8, "checkpoint", 200, "status"))   # 3: pid 8
+            f.write(row(6000, 7, "checkpoint", 100, "status"))   # 4: pid 7
+        r = run([BIN, "validate", p])
+        if "between checkpoints 1 and 4 (pid 7" not in r.stdout:
+            errs.append(f"interleaved pids: {[l for l in r.stdout.splitlines() if 'excursion' in l]}")
+        js, _ = validate_json(p)
+        ver, cps = js["verdict"], js["checkpoints"]
+        if (ver.get("largest_excursion_checkpoint"), ver.get("largest_excursion_prev_checkpoint"),
+                [c.get("prev_checkpoint") for c in cps]) != (4, 1, [None, None, 2, 1]):
+            errs.append(f"json: verdict {ver}, prev_checkpoint {[c.get('prev_checkpoint') for c in cps]}")
+        p = os.path.join(tmp, "one.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n")
+            f.write(row(1000, 7, "rss", 500, "fault"))
+            f.write(row(2000, 7, "rss", 100, "fault"))
+            f.write(row(3000, 7, "checkpoint", 100, "status"))
+        r = run([BIN, "validate", p])
+        if "above checkpoint 1, before its process's first checkpoint (pid 7" not in r.stdout:
+            errs.append(f"one checkpoint: {[l for l in r.stdout.splitlines() if 'excursion' in l]}")
+        js, _ = validate_json(p)
+        if js["verdict"].get("largest_excursion_prev_checkpoint", "missing") is not None:
+            errs.append(f"one checkpoint json: {js['verdict']}")
+    if errs:
+        raise Fail("; ".join(errs))
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -889,6 +932,8 @@ def main():
     tap.run("marker fd: a vfork child closing it is reported as itself, not its parent",
             t_child_closing_marker_fd_is_reported_as_itself)
     tap.run("marker fd: a long name is cut at 39 bytes", t_fd_mark_names_cut_at_39_bytes)
+    tap.run("validate: an excursion names the previous checkpoint of its own process",
+            t_validate_names_the_previous_checkpoint_of_the_process, root=False)
     if "r" in _selfcheck:
         shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
     return tap.finish()

@@ -166,6 +166,11 @@ static void print_json(const struct validation *v, uint64_t t0)
 			jw_i64(&w, "prev_exact_kb", c->prev_exact_kb);
 		else
 			jw_null(&w, "prev_exact_kb");
+		/* the same process's previous checkpoint (1-based, as index) */
+		if (c->prev_cp >= 0)
+			jw_u64(&w, "prev_checkpoint", (uint64_t)c->prev_cp + 1);
+		else
+			jw_null(&w, "prev_checkpoint");
 		jw_i64(&w, "excess_kb", c->excess_kb);
 		if (c->first_reported >= 0) {
 			const struct v_reported *r = &v->rep[c->first_reported];
@@ -227,9 +232,15 @@ static void print_json(const struct validation *v, uint64_t t0)
 	if (v->worst_excess >= 0) {
 		jw_i64(&w, "largest_excursion_kb", v->cps[v->worst_excess].excess_kb);
 		jw_u64(&w, "largest_excursion_checkpoint", (uint64_t)v->worst_excess + 1);
+		if (v->cps[v->worst_excess].prev_cp >= 0)
+			jw_u64(&w, "largest_excursion_prev_checkpoint",
+			       (uint64_t)v->cps[v->worst_excess].prev_cp + 1);
+		else
+			jw_null(&w, "largest_excursion_prev_checkpoint");
 	} else {
 		jw_i64(&w, "largest_excursion_kb", 0);
 		jw_null(&w, "largest_excursion_checkpoint");
+		jw_null(&w, "largest_excursion_prev_checkpoint");
 	}
 	jw_i64(&w, "after_last_checkpoint_kb", v->worst_tail >= 0 ? v->tails[v->worst_tail].excess_kb : 0);
 	jw_i64(&w, "true_peak_kb", v->true_peak_kb);
@@ -336,11 +347,18 @@ static void print_table(const struct validation *v, uint64_t t0)
 	if (v->worst_excess >= 0) {
 		const struct v_checkpoint *c = &v->cps[v->worst_excess];
 
-		printf("  unseen excursion    +%s above both checkpoints, between checkpoints %d and %d"
-		       " (pid %d, max %s at %.6f s)\n",
-		       kb_str(c->excess_kb, a, sizeof(a)), v->worst_excess, v->worst_excess + 1,
-		       c->pid, kb_str(c->max_since_prev_kb, b, sizeof(b)),
-		       rel(c->max_since_prev_ts_ns, t0));
+		/* the same process's previous checkpoint, which need not be
+		 * the row above (other processes' checkpoints interleave) */
+		if (c->prev_cp >= 0)
+			printf("  unseen excursion    +%s above both checkpoints, between checkpoints "
+			       "%d and %d", kb_str(c->excess_kb, a, sizeof(a)), c->prev_cp + 1,
+			       v->worst_excess + 1);
+		else
+			printf("  unseen excursion    +%s above checkpoint %d, before its process's "
+			       "first checkpoint", kb_str(c->excess_kb, a, sizeof(a)),
+			       v->worst_excess + 1);
+		printf(" (pid %d, max %s at %.6f s)\n", c->pid,
+		       kb_str(c->max_since_prev_kb, b, sizeof(b)), rel(c->max_since_prev_ts_ns, t0));
 	} else {
 		printf("  unseen excursion    none: memory never went above the checkpoints around it\n");
 	}

@@ -136,6 +136,7 @@ int validation__row(struct validation *v, uint64_t line, uint64_t ts_ns, pid_t p
 	c->max_since_prev_kb = p->max_since_kb;
 	c->max_since_prev_ts_ns = p->max_since_ts_ns;
 	c->prev_exact_kb = p->last_cp >= 0 ? v->cps[p->last_cp].exact_kb : -1;
+	c->prev_cp = p->last_cp;
 	{
 		int64_t seen = c->prev_exact_kb > c->exact_kb ? c->prev_exact_kb : c->exact_kb;
 

@@ -47,6 +47,7 @@ struct v_checkpoint {
 	int64_t max_since_prev_kb;	/* exact peak since its previous checkpoint */
 	uint64_t max_since_prev_ts_ns;
 	int64_t prev_exact_kb;	/* -1: the first checkpoint of its process */
+	int prev_cp;		/* index of its process's previous one, -1: none */
 	int64_t excess_kb;	/* max_since_prev - max(prev, this) */
 	int first_reported;	/* index in reported[], -1: none */
 	int nreported;
