@@ -890,6 +890,47 @@ def t_validate_names_the_previous_checkpoint_of_the_process():
     if errs:
         raise Fail("; ".join(errs))
 
+
+def t_csv_and_json_are_utf8():
+    """A mark name cut at 39 bytes in the middle of a character, and a
+    Latin-1 log line: the CSV and the validate/stages JSON stay valid UTF-8
+    (the cut character dropped, an invalid byte as U+FFFD)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wlp = os.path.join(tmp, "u.sh")
+        with open(wlp, "wb") as f:
+            f.write(b"printf 'ab" + "é".encode() * 30 + b"\\n' >&$MEMTRACE_MARK_FD\n"
+                    b"cat /proc/self/status > /dev/null\n"
+                    b"printf 'RSS now: 5 MB \\351t\\351\\n'\n"
+                    b"printf 'ab" + "é".encode() * 30 + b"\\n' >&$MEMTRACE_MARK_FD\n")
+        csv_path = os.path.join(tmp, "t.csv")
+        r = subprocess.run([BIN, "-q", "-o", csv_path, "--checkpoint-regex",
+                            "RSS now: ([0-9]+ MB)", "--", shutil.which("sh"), wlp],
+                           capture_output=True, timeout=60)
+        errs = []
+        if r.returncode != 0 or r.stdout != b"RSS now: 5 MB \351t\351\n":
+            errs.append(f"exit {r.returncode}, stdout {r.stdout!r} (passed on as it was)")
+        raw = open(csv_path, "rb").read()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            errs.append(f"CSV: {e}")
+        rs = list(csv.DictReader(raw.decode("utf-8", "replace").splitlines()))
+        marks = [x["label"] for x in rs if x["event"] == "mark"]
+        logs = [x["label"] for x in rs if x["event"] == "log"]
+        if marks != ["ab" + "é" * 18] * 2:
+            errs.append(f"marks {marks}, want the 39 bytes cut back to 38 ('ab' + 18 é)")
+        if logs != ["RSS now: 5 MB \ufffdt\ufffd"]:
+            errs.append(f"log rows {logs}")
+        for sub in (["validate", csv_path, "--format", "json"],
+                    ["stages", csv_path, "--format", "json"]):
+            p = subprocess.run([BIN, *sub], capture_output=True, timeout=60)
+            try:
+                json.loads(p.stdout.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                errs.append(f"{sub[0]} json: {e}")
+        if errs:
+            raise Fail("; ".join(errs))
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -934,6 +975,8 @@ def main():
     tap.run("marker fd: a long name is cut at 39 bytes", t_fd_mark_names_cut_at_39_bytes)
     tap.run("validate: an excursion names the previous checkpoint of its own process",
             t_validate_names_the_previous_checkpoint_of_the_process, root=False)
+    tap.run("CSV and JSON stay valid UTF-8 (cut names, Latin-1 lines)",
+            t_csv_and_json_are_utf8)
     if "r" in _selfcheck:
         shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
     return tap.finish()

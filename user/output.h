@@ -89,5 +89,8 @@ void jw_f64(struct jw *w, const char *key, double v, int decimals);
 void jw_bool(struct jw *w, const char *key, bool v);
 void jw_null(struct jw *w, const char *key);
 void json_escape(FILE *f, const char *s);
+/* The UTF-8 sequence at s (n bytes there): its length 1-4, 0 when it is
+ * invalid, -1 when it is a valid start cut short by n. */
+int utf8_seq(const char *s, size_t n);
 
 #endif
