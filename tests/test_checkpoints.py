@@ -931,6 +931,33 @@ def t_csv_and_json_are_utf8():
         if errs:
             raise Fail("; ".join(errs))
 
+
+def t_regex_units_blanks_and_warning_flood():
+    """'2  MB' (two blanks) is 2048 kB; 500 lines with an unknown unit give
+    five warnings, each line cut, and one count, in the run and in
+    validate."""
+    with tempfile.TemporaryDirectory() as tmp:
+        long = "x" * 3000
+        script = ("echo 'RSS: 2  MB'; i=0; while [ $i -lt 500 ]; do "
+                  f"echo \"RSS: $i parsecs {long}\"; i=$((i+1)); done")
+        csv_path, r = trace(tmp, [shutil.which("sh"), "-c", script], "--checkpoint-regex",
+                            "RSS: ([0-9]+ *[a-zA-Z]+)")
+        errs = []
+        logs = [x for x in rows(csv_path) if x["event"] == "log"]
+        if len(logs) != 501 or logs[0]["reported_kb"] != "2048":
+            errs.append(f"{len(logs)} log rows, first {logs[0]['reported'] if logs else None!r} "
+                        f"-> {logs[0]['reported_kb'] if logs else None!r}, want 2048")
+        for who, err in (("run", r.stderr), ("validate", run([BIN, "validate", csv_path]).stderr)):
+            warn = [l for l in err.splitlines() if "warning" in l]
+            full = [l for l in warn if "parsecs" in l]
+            if len(full) != 5 or len(warn) != 6 or "495 more" not in warn[-1] or \
+                    max(len(l) for l in warn) > 600:
+                errs.append(f"{who}: {len(warn)} warnings ({len(full)} naming a line), "
+                            f"longest {max((len(l) for l in warn), default=0)} bytes, "
+                            f"last {warn[-1][:120] if warn else None!r}")
+        if errs:
+            raise Fail("; ".join(errs))
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -977,6 +1004,8 @@ def main():
             t_validate_names_the_previous_checkpoint_of_the_process, root=False)
     tap.run("CSV and JSON stay valid UTF-8 (cut names, Latin-1 lines)",
             t_csv_and_json_are_utf8)
+    tap.run("--checkpoint-regex: blanks before a unit; unit warnings capped and cut",
+            t_regex_units_blanks_and_warning_flood)
     if "r" in _selfcheck:
         shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
     return tap.finish()

@@ -799,6 +799,9 @@ static void test_reported_units(void)
 	CHECK(rep_kb("2048 B", false) == 2);
 	CHECK(rep_kb("1000 B", false) == 1);		/* rounded to the nearest kB */
 	CHECK(rep_kb(" 12.25 MB ", false) == 12544);
+	CHECK(rep_kb("2  MB", false) == 2048);		/* any run of blanks */
+	CHECK(rep_kb("2 \t MB", false) == 2048);
+	CHECK(rep_kb("1.5 \tGiB", false) == 1572864);
 	end();
 
 	begin("reported values: unknown unit, no unit, not a number");
@@ -808,6 +811,7 @@ static void test_reported_units(void)
 	CHECK(rep_kb("", false) == -1);
 	CHECK(rep_kb("MB", false) == -1);
 	CHECK(rep_kb("-5 MB", false) == -1);
+	CHECK(rep_kb("1 2 MB", false) == -1);		/* blanks only before the unit */
 	CHECK(rep_kb("0x10 MB", false) < 0);
 	end();
 }

@@ -13,6 +13,8 @@
 #include "units.h"
 #include "validate.h"
 
+#define WARN_MAX 5	/* unit warnings said in full; the rest counted */
+
 static struct {
 	const char *trace;
 	struct v_cfg cfg;
@@ -392,6 +394,7 @@ int cmd_validate(int argc, char **argv)
 	struct validation v;
 	struct csv_reader r;
 	struct csv_row row;
+	uint64_t nwarn = 0;
 	int e, ret = 1;
 
 	argp_err_exit_status = 2;
@@ -411,19 +414,21 @@ int cmd_validate(int argc, char **argv)
 		goto out;
 	}
 	while ((e = csvr__next(&r, &row)) > 0) {
+		int pe;
+
 		if (va.only_pid && row.pid != va.only_pid && strcmp(row.event, "log"))
 			continue;
+		/* the first few said in full, the rest counted below */
 		if (!strcmp(row.event, "log") && row.reported[0] &&
-		    parse_reported_kb(row.reported, va.cfg.si, &(int64_t){ 0 }) == -EDOM)
-			fprintf(stderr, "memtrace-bpf validate: warning: %s:%llu: the reported value '%s' "
-				"has no unit or one validate does not know (B, K/KB/KiB, M/MB/MiB, "
-				"G/GB/GiB); shown as text, not compared. Line: %s\n", va.trace,
-				(unsigned long long)r.line, row.reported, row.label);
-		else if (!strcmp(row.event, "log") && row.reported[0] &&
-			 parse_reported_kb(row.reported, va.cfg.si, &(int64_t){ 0 }))
-			fprintf(stderr, "memtrace-bpf validate: warning: %s:%llu: the reported value '%s' "
-				"is not a number with a unit; shown as text, not compared. Line: %s\n",
-				va.trace, (unsigned long long)r.line, row.reported, row.label);
+		    (pe = parse_reported_kb(row.reported, va.cfg.si, &(int64_t){ 0 })) &&
+		    nwarn++ < WARN_MAX)
+			fprintf(stderr, "memtrace-bpf validate: warning: %s:%llu: the reported value "
+				"'%.*s' %s; shown as text, not compared. Line: %.*s%s\n", va.trace,
+				(unsigned long long)r.line, utf8_cut(row.reported, 64), row.reported,
+				pe == -EDOM ? "has no unit or one validate does not know (B, K/KB/KiB, "
+				"M/MB/MiB, G/GB/GiB, T/TB/TiB)" : "is not a number with a unit",
+				utf8_cut(row.label, 160), row.label,
+				strlen(row.label) > 160 ? " [...]" : "");
 		if (validation__row(&v, r.line, row.ts_ns, row.pid, row.vmrss_kb, row.event, row.cause,
 				    row.label, row.reported)) {
 			fprintf(stderr, "memtrace-bpf validate: out of memory at %s:%llu\n", va.trace,
@@ -435,6 +440,10 @@ int cmd_validate(int argc, char **argv)
 		fprintf(stderr, "memtrace-bpf validate: %s\n", r.err[0] ? r.err : "read error");
 		goto out;
 	}
+	if (nwarn > WARN_MAX)
+		fprintf(stderr, "memtrace-bpf validate: warning: %llu more reported values without a "
+			"known unit (%llu in all; shown as text, not compared)\n",
+			(unsigned long long)(nwarn - WARN_MAX), (unsigned long long)nwarn);
 	if (!v.ncps) {
 		if (va.only_pid)
 			fprintf(stderr, "memtrace-bpf validate: no checkpoint of pid %d in %s\n",

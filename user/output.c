@@ -131,6 +131,20 @@ int utf8_seq(const char *str, size_t n)
 	return len;
 }
 
+int utf8_cut(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), i = 0;
+
+	while (i < n) {
+		int k = utf8_seq(s + i, n - i);
+
+		if (k < 0)
+			break;
+		i += k ? (size_t)k : 1;
+	}
+	return (int)i;
+}
+
 /* A text column: its first line, at most max bytes, CSV-quoted when it
  * holds a comma or a quote, control characters as spaces. Always valid
  * UTF-8: a character cut at the limit is dropped, any other invalid byte

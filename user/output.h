@@ -92,5 +92,8 @@ void json_escape(FILE *f, const char *s);
 /* The UTF-8 sequence at s (n bytes there): its length 1-4, 0 when it is
  * invalid, -1 when it is a valid start cut short by n. */
 int utf8_seq(const char *s, size_t n);
+/* How many bytes of s to print to show at most max of them without
+ * cutting a character (for "%.*s"). */
+int utf8_cut(const char *s, size_t max);
 
 #endif

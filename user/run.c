@@ -16,6 +16,8 @@
 #include "run.h"
 #include "units.h"
 
+#define LOG_WARN_MAX 5	/* unit warnings said in full; the rest counted */
+
 uint64_t gate_limit_kb(const struct gate *g)
 {
 	return g->max_peak_kb + g->tolerance_kb +
@@ -189,12 +191,16 @@ static int on_log_line(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, const ch
 	int e = parse_reported_kb(value, false, &kb);
 
 	if (e) {
-		r->log_unknown_units++;
-		fprintf(stderr, "memtrace-bpf: warning: output line %llu (%s) matched "
-			"--checkpoint-regex, but its value '%s' %s; kept in the trace as text, "
-			"not compared. The line: %s\n", (unsigned long long)lineno, stream, value,
-			e == -EDOM ? "has no unit or one memtrace-bpf does not know (B, K/KB/KiB, "
-			"M/MB/MiB, G/GB/GiB, T/TB/TiB)" : "is not a number with a unit", line);
+		/* the first few said in full, the rest counted at the end: a
+		 * pattern that matches every line must not flood stderr */
+		if (r->log_unknown_units++ < LOG_WARN_MAX)
+			fprintf(stderr, "memtrace-bpf: warning: output line %llu (%s) matched "
+				"--checkpoint-regex, but its value '%.*s' %s; kept in the trace as "
+				"text, not compared. The line: %.*s%s\n", (unsigned long long)lineno,
+				stream, utf8_cut(value, 64), value,
+				e == -EDOM ? "has no unit or one memtrace-bpf does not know (B, "
+				"K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB)" : "is not a number with a unit",
+				utf8_cut(line, 160), line, strlen(line) > 160 ? " [...]" : "");
 		kb = -1;
 	}
 	/* the writer when the kernel saw the write, else the command */
@@ -682,6 +688,11 @@ int run__finish(struct run *r, uint64_t end_ns)
 		if (r->logs.err)
 			fprintf(stderr, "memtrace-bpf: the log %s is incomplete: %s\n", s->ckpt_log_path,
 				strerror(r->logs.err));
+		if (r->log_unknown_units > LOG_WARN_MAX)
+			fprintf(stderr, "memtrace-bpf: warning: %llu more matched lines had a value "
+				"without a known unit (%llu in all; the rows are in the trace, not "
+				"compared)\n", (unsigned long long)(r->log_unknown_units - LOG_WARN_MAX),
+				(unsigned long long)r->log_unknown_units);
 		if (r->logs.not_passed)
 			fprintf(stderr, "memtrace-bpf: %llu bytes of the command's output were not passed "
 				"on (tracing stopped before our stdout took them); they are in %s\n",
