@@ -958,6 +958,47 @@ def t_regex_units_blanks_and_warning_flood():
         if errs:
             raise Fail("; ".join(errs))
 
+
+NEST_CSV = """\
+0.001000000,100,0,1001000000,7,7,mark,100,0,0,0,100,fd,3,,5,,A:begin,,
+0.002000000,500,0,1002000000,7,7,rss,500,0,0,0,500,fault,0x1,0x2,,,,,
+0.003000000,500,0,1003000000,7,7,mark,500,0,0,0,500,fd,3,,5,,A:begin,,
+0.004000000,900,0,1004000000,7,7,rss,900,0,0,0,900,fault,0x1,0x2,,,,,
+0.005000000,300,0,1005000000,7,7,mark,300,0,0,0,300,fd,3,,5,,A:end,,
+0.006000000,200,0,1006000000,7,7,mark,200,0,0,0,200,fd,3,,5,,A:end,,
+0.007000000,200,0,1007000000,7,7,mark,200,0,0,0,200,fd,3,,5,,B:end,,
+"""
+
+
+def t_stages_nested_spans_and_lone_ends():
+    """A span nested in one of its own name (recursion) is not counted twice
+    and the entry is the outer one's; a name seen only as NAME:end is
+    'ended, never begun'."""
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "nest.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n" + NEST_CSV)
+        r = run([BIN, "stages", p, "--format", "json"])
+        js = json.loads(r.stdout)
+        st = {x["name"]: x for x in js["stages"]}
+        a, b = st["A"], st["B"]
+        got = (a["count"], a["total_ms"], a["entry_kb"], a["exit_kb"], a["peak_kb"],
+               a["growth_kb"], a.get("nested"))
+        if got != (1, 5.0, 100, 200, 900, 100, 1):
+            errs.append(f"A (count, total_ms, entry, exit, peak, growth, nested) = {got}, want "
+                        "(1, 5.0, 100, 200, 900, 100, 1): the outer span only")
+        if [(v["name"], v.get("depth")) for v in js["intervals"]] != [("A", 1), ("A", 0)]:
+            errs.append(f"intervals {[(v['name'], v.get('depth')) for v in js['intervals']]}")
+        if (b["count"], b["unclosed"], b.get("unmatched_ends")) != (0, 0, 1):
+            errs.append(f"B {b}")
+        t = run([BIN, "stages", p]).stdout
+        bl = [l for l in t.splitlines() if l.startswith("B ")]
+        if not bl or "ended, never begun" not in bl[0]:
+            errs.append(f"table line for B: {bl}")
+    if errs:
+        raise Fail("; ".join(errs))
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -1006,6 +1047,8 @@ def main():
             t_csv_and_json_are_utf8)
     tap.run("--checkpoint-regex: blanks before a unit; unit warnings capped and cut",
             t_regex_units_blanks_and_warning_flood)
+    tap.run("stages: nested same-name spans counted once; an end never begun",
+            t_stages_nested_spans_and_lone_ends, root=False)
     if "r" in _selfcheck:
         shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
     return tap.finish()

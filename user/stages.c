@@ -111,6 +111,7 @@ int stages__row(struct stages *s, uint64_t ts_ns, pid_t pid, int64_t vmrss_kb,
 		i = find_open(s, name, true, pid);
 		if (i < 0) {
 			s->unmatched_ends++;
+			sum_of(s, name, true)->unmatched_ends++;
 			return 0;
 		}
 		return close_iv(s, (size_t)i, ts_ns, vmrss_kb);
@@ -118,7 +119,19 @@ int stages__row(struct stages *s, uint64_t ts_ns, pid_t pid, int64_t vmrss_kb,
 	if (!begin && (i = find_open(s, name, false, pid)) >= 0 &&
 	    close_iv(s, (size_t)i, ts_ns, vmrss_kb))
 		return -ENOMEM;
-	return open_iv(s, name, begin, pid, ts_ns, vmrss_kb);
+	{
+		/* a span begun inside an open one of the same name (its
+		 * depth: how many are open around it) */
+		unsigned int depth = 0;
+
+		for (size_t k = 0; begin && k < s->nopen; k++)
+			depth += s->open[k].pid == pid && s->open[k].span &&
+				 !strcmp(s->open[k].name, name);
+		if (open_iv(s, name, begin, pid, ts_ns, vmrss_kb))
+			return -ENOMEM;
+		s->open[s->nopen - 1].depth = depth;
+	}
+	return 0;
 }
 
 int stages__finish(struct stages *s)
@@ -130,10 +143,19 @@ int stages__finish(struct stages *s)
 
 		if (!x)
 			return -ENOMEM;
-		if (!x->count++) {
-			x->first_entry_kb = v->entry_kb;
-			x->peak_kb = v->peak_kb;
+		if (v->depth) {
+			/* inside an outer span of its name: counted there */
+			x->nested++;
+			continue;
 		}
+		/* intervals are in closing order: the entry is the one that
+		 * began first, the exit the one that ended last */
+		if (!x->count++ || v->start_ts_ns < x->first_start_ts_ns) {
+			x->first_entry_kb = v->entry_kb;
+			x->first_start_ts_ns = v->start_ts_ns;
+		}
+		if (x->count == 1)
+			x->peak_kb = v->peak_kb;
 		x->last_exit_kb = v->exit_kb;
 		x->total_ns += d;
 		if (d > x->max_ns)

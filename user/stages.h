@@ -18,6 +18,8 @@ struct stage_iv {
 	char name[STAGE_NAME_LEN];
 	pid_t pid;
 	bool span;		/* NAME:begin .. NAME:end */
+	unsigned int depth;	/* spans of the same name and process open
+				   around it (recursion): 0 outermost */
 	uint64_t start_ts_ns, end_ts_ns;
 	int64_t entry_kb, exit_kb, peak_kb;
 	uint64_t peak_ts_ns;
@@ -35,6 +37,11 @@ struct stage_sum {
 	int64_t growth_kb;	/* sum of exit - entry */
 	uint64_t unclosed;	/* opened and never closed (the last of a
 				   repeated mark is not counted here) */
+	uint64_t unmatched_ends;	/* NAME:end without an open NAME:begin */
+	uint64_t nested;	/* spans inside a span of the same name: in the
+				   intervals, not in count/time/growth (the
+				   outer one holds them already) */
+	uint64_t first_start_ts_ns;	/* of the interval first_entry_kb is of */
 };
 
 struct stages {
