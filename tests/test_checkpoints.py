@@ -999,6 +999,54 @@ def t_stages_nested_spans_and_lone_ends():
     if errs:
         raise Fail("; ".join(errs))
 
+
+def t_stages_and_validate_scale():
+    """Many distinct open stage names, many processes: linear, not
+    quadratic (10,000 open names x 400,000 rows; 80,000 pids x 5 rows).
+    Here each takes about 1 s at most, the quadratic versions 7 s and over
+    20 s."""
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "names.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n")
+            ts = 1000
+            for i in range(10000):
+                ts += 1000
+                f.write(f"{ts / 1e9:.9f},100,0,{ts},7,7,mark,100,0,0,0,100,fd,3,,5,,n{i},,\n")
+            for i in range(400000):
+                ts += 1000
+                kb = 100 + i % 1000
+                f.write(f"{ts / 1e9:.9f},{kb},0,{ts},7,7,rss,{kb},0,0,0,{kb},fault,0x1,0x2,,,,,\n")
+            ts += 1000
+            f.write(f"{ts / 1e9:.9f},50,0,{ts},7,7,mark,50,0,0,0,50,fd,3,,5,,n0,,\n")
+        t0 = time.monotonic()
+        r = run([BIN, "stages", p, "--format", "json"])
+        dt = time.monotonic() - t0
+        n0 = [x for x in json.loads(r.stdout)["intervals"] if x["name"] == "n0"]
+        if dt > 4 or len(n0) != 1 or n0[0]["peak_kb"] != 1099 or n0[0]["exit_kb"] != 50:
+            errs.append(f"stages: {dt:.2f} s, n0 intervals {n0}")
+        p = os.path.join(tmp, "pids.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n")
+            ts = 1000
+            for rnd in range(5):
+                for i in range(80000):
+                    ts += 1000
+                    ev, cause, tail = (("checkpoint", "status", "3,,,1") if rnd in (0, 4) else
+                                       ("rss", "fault", "0x1,0x2,,"))
+                    kb = 100 + rnd
+                    f.write(f"{ts / 1e9:.9f},{kb},0,{ts},{1000 + i},{1000 + i},{ev},{kb},0,0,0,"
+                            f"{kb},{cause},{tail},,,\n")
+        t0 = time.monotonic()
+        js, _ = validate_json(p)
+        dt = time.monotonic() - t0
+        if dt > 4 or len(js["checkpoints"]) != 160000 or \
+                js["checkpoints"][-1]["max_since_prev_kb"] != 104:
+            errs.append(f"validate: {dt:.2f} s, {len(js['checkpoints'])} checkpoints")
+    if errs:
+        raise Fail("; ".join(errs))
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -1049,6 +1097,8 @@ def main():
             t_regex_units_blanks_and_warning_flood)
     tap.run("stages: nested same-name spans counted once; an end never begun",
             t_stages_nested_spans_and_lone_ends, root=False)
+    tap.run("stages and validate: linear in open names and in processes",
+            t_stages_and_validate_scale, root=False)
     if "r" in _selfcheck:
         shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
     return tap.finish()

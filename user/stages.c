@@ -27,12 +27,47 @@ static struct stage_sum *sum_of(struct stages *s, const char *name, bool span)
 	return x;
 }
 
+static struct stage_pid *pid_of(struct stages *s, pid_t pid)
+{
+	long i = pidmap__get(&s->pidx, pid);
+
+	if (i >= 0)
+		return &s->pids[i];
+	if (grow(&s->pids, &s->pids_cap, s->npids, sizeof(*s->pids), 16) ||
+	    pidmap__put(&s->pidx, pid, s->npids))
+		return NULL;
+	memset(&s->pids[s->npids], 0, sizeof(s->pids[0]));
+	return &s->pids[s->npids++];
+}
+
+/* The highest RSS of the process from row seq on, and its first time. */
+static void peak_since(const struct stage_pid *pp, uint64_t seq, int64_t *kb, uint64_t *ts)
+{
+	size_t lo = 0, hi = pp->npt;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pp->pt[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < pp->npt && pp->pt[lo].kb > *kb) {
+		*kb = pp->pt[lo].kb;
+		*ts = pp->pt[lo].ts_ns;
+	}
+}
+
 static int close_iv(struct stages *s, size_t i, uint64_t ts, int64_t kb)
 {
 	struct stage_iv *o = &s->open[i];
+	struct stage_pid *pp = pid_of(s, o->pid);
 
-	if (grow(&s->iv, &s->iv_cap, s->niv, sizeof(*s->iv), 64))
+	if (!pp || grow(&s->iv, &s->iv_cap, s->niv, sizeof(*s->iv), 64))
 		return -ENOMEM;
+	peak_since(pp, o->start_seq, &o->peak_kb, &o->peak_ts_ns);
+	pp->nopen--;
 	o->end_ts_ns = ts;
 	o->exit_kb = kb;
 	s->iv[s->niv++] = *o;
@@ -43,12 +78,15 @@ static int close_iv(struct stages *s, size_t i, uint64_t ts, int64_t kb)
 static int open_iv(struct stages *s, const char *name, bool span, pid_t pid, uint64_t ts,
 		   int64_t kb)
 {
+	struct stage_pid *pp = pid_of(s, pid);
 	struct stage_iv *o;
 
-	if (grow(&s->open, &s->open_cap, s->nopen, sizeof(*s->open), 16))
+	if (!pp || grow(&s->open, &s->open_cap, s->nopen, sizeof(*s->open), 16))
 		return -ENOMEM;
+	pp->nopen++;
 	o = &s->open[s->nopen++];
 	memset(o, 0, sizeof(*o));
+	o->start_seq = s->seq;
 	snprintf(o->name, sizeof(o->name), "%s", name);
 	o->span = span;
 	o->pid = pid;
@@ -86,16 +124,22 @@ int stages__row(struct stages *s, uint64_t ts_ns, pid_t pid, int64_t vmrss_kb,
 	size_t n;
 	long i;
 
+	struct stage_pid *pp;
+
 	if (!strcmp(event, "log"))
 		return 0;	/* a copy of a state, not a change */
-	for (size_t k = 0; k < s->nopen; k++) {
-		struct stage_iv *o = &s->open[k];
-
-		if (o->pid == pid && vmrss_kb > o->peak_kb) {
-			o->peak_kb = vmrss_kb;
-			o->peak_ts_ns = ts_ns;
-		}
-	}
+	pp = pid_of(s, pid);
+	if (!pp)
+		return -ENOMEM;
+	s->seq++;
+	/* nothing open: no peak since an earlier row will be asked for */
+	if (!pp->nopen)
+		pp->npt = 0;
+	while (pp->npt && pp->pt[pp->npt - 1].kb < vmrss_kb)
+		pp->npt--;
+	if (grow(&pp->pt, &pp->pt_cap, pp->npt, sizeof(*pp->pt), 16))
+		return -ENOMEM;
+	pp->pt[pp->npt++] = (struct stage_pt){ .seq = s->seq, .ts_ns = ts_ns, .kb = vmrss_kb };
 	if (strcmp(event, "mark"))
 		return 0;
 	s->marks++;
@@ -184,5 +228,9 @@ void stages__free(struct stages *s)
 	free(s->iv);
 	free(s->open);
 	free(s->sums);
+	for (size_t i = 0; i < s->npids; i++)
+		free(s->pids[i].pt);
+	free(s->pids);
+	pidmap__free(&s->pidx);
 	memset(s, 0, sizeof(*s));
 }

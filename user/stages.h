@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "pidmap.h"
 
 #define STAGE_NAME_LEN 64
 
@@ -21,6 +22,7 @@ struct stage_iv {
 	unsigned int depth;	/* spans of the same name and process open
 				   around it (recursion): 0 outermost */
 	uint64_t start_ts_ns, end_ts_ns;
+	uint64_t start_seq;	/* its row's number */
 	int64_t entry_kb, exit_kb, peak_kb;
 	uint64_t peak_ts_ns;
 };
@@ -44,6 +46,19 @@ struct stage_sum {
 	uint64_t first_start_ts_ns;	/* of the interval first_entry_kb is of */
 };
 
+/* Per process: its rows' RSS as a non-increasing stack (a row pops the
+ * lower ones before it), so the peak since any row is the first entry at
+ * or after it: found by bisection when an interval closes, instead of
+ * every row updating every open interval. */
+struct stage_pid {
+	struct stage_pt {
+		uint64_t seq, ts_ns;
+		int64_t kb;
+	} *pt;
+	size_t npt, pt_cap;
+	size_t nopen;		/* its open intervals: none, nothing to keep */
+};
+
 struct stages {
 	struct stage_iv *iv;	/* closed intervals, in closing order */
 	size_t niv, iv_cap;
@@ -52,6 +67,10 @@ struct stages {
 	struct stage_sum *sums;	/* after stages__finish, in order of first use */
 	size_t nsums, sums_cap;
 	uint64_t marks, unmatched_ends;
+	struct stage_pid *pids;
+	size_t npids, pids_cap;
+	struct pidmap pidx;	/* pid -> pids[] */
+	uint64_t seq;		/* rows seen */
 };
 
 void stages__init(struct stages *s);
