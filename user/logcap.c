@@ -474,8 +474,8 @@ static void relay_check(struct logcap *c, int i)
 	if (err == EPIPE) {
 		close(c->rd[i]);
 		c->rd[i] = -1;
-	} else if (!rl->closing) {
-		rl->closing = true;	/* (said once; the thread is done) */
+	} else if (!rl->said) {
+		rl->said = true;
 		fprintf(stderr, "memtrace-bpf: cannot pass on the command's %s: %s; it is still "
 			"kept in the log\n", name_of(c, i), strerror(err));
 	}

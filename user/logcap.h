@@ -60,6 +60,7 @@ struct logcap_relay {
 	int fd, wake_fd;	/* where to; eventfd to wake the main loop */
 	bool started, closing, done, want_space;
 	bool dead;		/* a write failed: nothing more goes there */
+	bool said;		/* (main thread) the failure was reported */
 	int err;		/* why (positive errno) */
 };
 

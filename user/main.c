@@ -756,8 +756,11 @@ int main(int argc, char **argv)
 				sig_from_user = 0;
 				r.interrupted = true;
 			} else {
-				/* attach mode, or a second signal: stop now */
-				r.interrupted = true;
+				/* attach mode, or a second signal: stop now. (After
+				 * the command ended, while its background jobs' output
+				 * is still passed on, the run itself was complete.) */
+				if (!(env.ncmd && r.have_status))
+					r.interrupted = true;
 				done = true;
 			}
 			if (env.ncmd && sig_count > 1)

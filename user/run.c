@@ -695,7 +695,8 @@ int run__finish(struct run *r, uint64_t end_ns)
 				(unsigned long long)r->log_unknown_units);
 		if (r->logs.not_passed)
 			fprintf(stderr, "memtrace-bpf: %llu bytes of the command's output were not passed "
-				"on (tracing stopped before our stdout took them); they are in %s\n",
+				"on (stopped before our stdout/stderr took them, or they failed); they "
+				"are in %s\n",
 				(unsigned long long)r->logs.not_passed, s->ckpt_log_path);
 		if (!r->logs.matched)
 			fprintf(stderr, "memtrace-bpf: --checkpoint-regex '%s' matched none of the "
