@@ -967,6 +967,13 @@ NEST_CSV = """\
 0.005000000,300,0,1005000000,7,7,mark,300,0,0,0,300,fd,3,,5,,A:end,,
 0.006000000,200,0,1006000000,7,7,mark,200,0,0,0,200,fd,3,,5,,A:end,,
 0.007000000,200,0,1007000000,7,7,mark,200,0,0,0,200,fd,3,,5,,B:end,,
+0.010000000,100,0,1010000000,8,8,mark,100,0,0,0,100,fd,3,,5,,X:begin,,
+0.011000000,100,0,1011000000,8,8,mark,100,0,0,0,100,fd,3,,5,,A:begin,,
+0.012000000,300,0,1012000000,8,8,rss,300,0,0,0,300,fault,0x1,0x2,,,,,
+0.013000000,300,0,1013000000,8,8,mark,300,0,0,0,300,fd,3,,5,,A:begin,,
+0.014000000,300,0,1014000000,8,8,mark,300,0,0,0,300,fd,3,,5,,X:end,,
+0.015000000,300,0,1015000000,8,8,mark,300,0,0,0,300,fd,3,,5,,A:end,,
+0.016000000,300,0,1016000000,8,8,mark,300,0,0,0,300,fd,3,,5,,A:end,,
 """
 
 
@@ -979,7 +986,7 @@ def t_stages_nested_spans_and_lone_ends():
         p = os.path.join(tmp, "nest.csv")
         with open(p, "w") as f:
             f.write(CSV_HEADER + "\n" + NEST_CSV)
-        r = run([BIN, "stages", p, "--format", "json"])
+        r = run([BIN, "stages", p, "--format", "json", "--pid", "7"])
         js = json.loads(r.stdout)
         st = {x["name"]: x for x in js["stages"]}
         a, b = st["A"], st["B"]
@@ -992,26 +999,33 @@ def t_stages_nested_spans_and_lone_ends():
             errs.append(f"intervals {[(v['name'], v.get('depth')) for v in js['intervals']]}")
         if (b["count"], b["unclosed"], b.get("unmatched_ends")) != (0, 0, 1):
             errs.append(f"B {b}")
-        t = run([BIN, "stages", p]).stdout
+        t = run([BIN, "stages", p, "--pid", "7"]).stdout
         bl = [l for l in t.splitlines() if l.startswith("B ")]
         if not bl or "ended, never begun" not in bl[0]:
             errs.append(f"table line for B: {bl}")
+        # an end closes the latest begin of its name, whatever else
+        # closed in between (X here)
+        r = run([BIN, "stages", p, "--format", "json", "--pid", "8"])
+        ivs = [(v["name"], v["start_ts_ns"] % 10**8 // 10**6, v["end_ts_ns"] % 10**8 // 10**6,
+                v.get("depth")) for v in json.loads(r.stdout)["intervals"]]
+        if ivs != [("X", 10, 14, 0), ("A", 13, 15, 1), ("A", 11, 16, 0)]:
+            errs.append(f"pid 8 intervals (name, start ms, end ms, depth) {ivs}")
     if errs:
         raise Fail("; ".join(errs))
 
 
 def t_stages_and_validate_scale():
     """Many distinct open stage names, many processes: linear, not
-    quadratic (10,000 open names x 400,000 rows; 80,000 pids x 5 rows).
-    Here each takes about 1 s at most, the quadratic versions 7 s and over
-    20 s."""
+    quadratic (20,000 open names x 400,000 rows; 80,000 pids x 5 rows).
+    Here each takes about 1 s at most, the quadratic versions 15 s and 21 s
+    on main."""
     errs = []
     with tempfile.TemporaryDirectory() as tmp:
         p = os.path.join(tmp, "names.csv")
         with open(p, "w") as f:
             f.write(CSV_HEADER + "\n")
             ts = 1000
-            for i in range(10000):
+            for i in range(20000):
                 ts += 1000
                 f.write(f"{ts / 1e9:.9f},100,0,{ts},7,7,mark,100,0,0,0,100,fd,3,,5,,n{i},,\n")
             for i in range(400000):

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "pidmap.h"
+#include "idmap.h"
 
 #define STAGE_NAME_LEN 64
 
@@ -25,6 +25,11 @@ struct stage_iv {
 	uint64_t start_seq;	/* its row's number */
 	int64_t entry_kb, exit_kb, peak_kb;
 	uint64_t peak_ts_ns;
+	/* while open: */
+	size_t sum;		/* its stage_sum */
+	long prev;		/* the open one of its name and process it
+				   was opened on top of, -1: none */
+	bool live;		/* a slot of stages.open in use */
 };
 
 /* Per name: the intervals summed up. */
@@ -62,14 +67,17 @@ struct stage_pid {
 struct stages {
 	struct stage_iv *iv;	/* closed intervals, in closing order */
 	size_t niv, iv_cap;
-	struct stage_iv *open;	/* open ones */
-	size_t nopen, open_cap;
+	struct stage_iv *open;	/* open ones: slots, live or free */
+	size_t nopen, open_len, open_cap;	/* live, slots used, room */
+	long free_slot;		/* a free slot (chained by prev), -1: none */
+	struct idmap heads;	/* (stage, pid) -> its latest open slot + 1 */
+	struct idmap names;	/* hash of (name, kind) -> sums[] */
 	struct stage_sum *sums;	/* after stages__finish, in order of first use */
 	size_t nsums, sums_cap;
 	uint64_t marks, unmatched_ends;
 	struct stage_pid *pids;
 	size_t npids, pids_cap;
-	struct pidmap pidx;	/* pid -> pids[] */
+	struct idmap pidx;	/* pid -> pids[] */
 	uint64_t seq;		/* rows seen */
 };
 

@@ -31,12 +31,12 @@ bool line_says_peak(const char *line)
 static struct v_proc *proc_of(struct validation *v, pid_t pid)
 {
 	struct v_proc *p;
-	long i = pidmap__get(&v->pidx, pid);
+	long i = idmap__get(&v->pidx, pid);
 
 	if (i >= 0)
 		return &v->procs[i];
 	if (grow(&v->procs, &v->procs_cap, v->nprocs, sizeof(*v->procs), 8) ||
-	    pidmap__put(&v->pidx, pid, v->nprocs))
+	    idmap__put(&v->pidx, pid, v->nprocs))
 		return NULL;
 	p = &v->procs[v->nprocs++];
 	memset(p, 0, sizeof(*p));
@@ -229,7 +229,7 @@ void validation__free(struct validation *v)
 	free(v->rep);
 	free(v->cps);
 	free(v->procs);
-	pidmap__free(&v->pidx);
+	idmap__free(&v->pidx);
 	free(v->tails);
 	memset(v, 0, sizeof(*v));
 }

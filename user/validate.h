@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "pidmap.h"
+#include "idmap.h"
 
 enum v_compare {
 	V_CMP_AUTO = 0,	/* peak when the line says peak/max/hwm/high, else rss */
@@ -81,7 +81,7 @@ struct validation {
 	size_t nrep, rep_cap;
 	struct v_proc *procs;
 	size_t nprocs, procs_cap;
-	struct pidmap pidx;	/* pid -> procs[] */
+	struct idmap pidx;	/* pid -> procs[] */
 	struct v_tail *tails;
 	size_t ntails;
 	uint64_t rows, first_ts_ns, last_ts_ns;
