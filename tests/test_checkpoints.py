@@ -893,18 +893,22 @@ def t_validate_names_the_previous_checkpoint_of_the_process():
 
 def t_csv_and_json_are_utf8():
     """A mark name cut at 39 bytes in the middle of a character, and a
-    Latin-1 log line: the CSV and the validate/stages JSON stay valid UTF-8
-    (the cut character dropped, an invalid byte as U+FFFD)."""
+    Latin-1 log line: the CSV, the validate/stages JSON and their tables
+    (names cut to a column) stay valid UTF-8 (a cut character dropped, an
+    invalid byte as U+FFFD)."""
     with tempfile.TemporaryDirectory() as tmp:
-        wlp = os.path.join(tmp, "u.sh")
-        with open(wlp, "wb") as f:
-            f.write(b"printf 'ab" + "é".encode() * 30 + b"\\n' >&$MEMTRACE_MARK_FD\n"
-                    b"cat /proc/self/status > /dev/null\n"
-                    b"printf 'RSS now: 5 MB \\351t\\351\\n'\n"
-                    b"printf 'ab" + "é".encode() * 30 + b"\\n' >&$MEMTRACE_MARK_FD\n")
+        wlp = os.path.join(tmp, "u.py")
+        with open(wlp, "w") as f:
+            f.write("import os\n"
+                    "fd = int(os.environ['MEMTRACE_MARK_FD'])\n"
+                    "os.write(fd, b'ab' + 'é'.encode() * 30 + b'\\n')\n"
+                    "os.write(fd, b'a' + 'é'.encode() * 30 + b'\\n')\n"
+                    "open('/proc/self/status').read()\n"
+                    "os.write(1, b'RSS now: 5 MB \\xe9t\\xe9\\n')\n"
+                    "os.write(fd, b'ab' + 'é'.encode() * 30 + b'\\n')\n")
         csv_path = os.path.join(tmp, "t.csv")
         r = subprocess.run([BIN, "-q", "-o", csv_path, "--checkpoint-regex",
-                            "RSS now: ([0-9]+ MB)", "--", shutil.which("sh"), wlp],
+                            "RSS now: ([0-9]+ MB)", "--", sys.executable, wlp],
                            capture_output=True, timeout=60)
         errs = []
         if r.returncode != 0 or r.stdout != b"RSS now: 5 MB \351t\351\n":
@@ -917,8 +921,9 @@ def t_csv_and_json_are_utf8():
         rs = list(csv.DictReader(raw.decode("utf-8", "replace").splitlines()))
         marks = [x["label"] for x in rs if x["event"] == "mark"]
         logs = [x["label"] for x in rs if x["event"] == "log"]
-        if marks != ["ab" + "é" * 18] * 2:
-            errs.append(f"marks {marks}, want the 39 bytes cut back to 38 ('ab' + 18 é)")
+        if marks != ["ab" + "é" * 18, "a" + "é" * 19, "ab" + "é" * 18]:
+            errs.append(f"marks {marks}, want the 39 bytes cut back to 38 ('ab' + 18 é), "
+                        "and 'a' + 19 é (39 bytes, whole)")
         if logs != ["RSS now: 5 MB \ufffdt\ufffd"]:
             errs.append(f"log rows {logs}")
         for sub in (["validate", csv_path, "--format", "json"],
@@ -928,6 +933,15 @@ def t_csv_and_json_are_utf8():
                 json.loads(p.stdout.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as e:
                 errs.append(f"{sub[0]} json: {e}")
+        # the tables cut long names at a column width: at a character
+        for sub in (["validate", csv_path], ["stages", csv_path]):
+            p = subprocess.run([BIN, *sub], capture_output=True, timeout=60)
+            try:
+                out = p.stdout.decode("utf-8")
+                if "aééééééé" not in out:
+                    errs.append(f"{sub[0]} table: no 'a' + é name in {out[:300]!r}")
+            except UnicodeDecodeError as e:
+                errs.append(f"{sub[0]} table: {e}")
         if errs:
             raise Fail("; ".join(errs))
 

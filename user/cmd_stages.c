@@ -132,7 +132,8 @@ static void print_table(const struct stages *s)
 	for (size_t i = 0; i < s->nsums; i++) {
 		const struct stage_sum *x = &s->sums[i];
 
-		printf("%-24.24s %-6s %6" PRIu64 " %11.3f %10.3f %10.3f", x->name,
+		put_col(stdout, x->name, 24);
+		printf(" %-6s %6" PRIu64 " %11.3f %10.3f %10.3f",
 		       x->span ? "span" : "repeat", x->count, x->total_ns / 1e6,
 		       x->count ? x->total_ns / 1e6 / x->count : 0.0, x->max_ns / 1e6);
 		if (x->count)

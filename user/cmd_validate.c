@@ -264,10 +264,11 @@ static void print_json(const struct validation *v, uint64_t t0)
 
 static void print_rep_cols(const struct v_reported *r)
 {
-	char t[24];
+	char t[160];
 
 	snprintf(t, sizeof(t), "%s%s", r->text, r->cmp == V_CMP_PEAK ? " (peak)" : "");
-	printf("  %-18.18s", t);
+	fputs("  ", stdout);
+	put_col(stdout, t, 18);
 	if (r->kb >= 0)
 		printf(" %+10" PRId64, r->diff_kb);
 	else
@@ -303,8 +304,9 @@ static void print_table(const struct validation *v, uint64_t t0)
 		const struct v_checkpoint *c = &v->cps[i];
 		int shown = 0;
 
-		printf("%4zu %11.6f %8d %-12s %-14.14s %12" PRId64 " %10" PRId64 " %17" PRId64 " %10" PRId64,
-		       i + 1, rel(c->ts_ns, t0), c->pid, c->source, c->stage[0] ? c->stage : "-",
+		printf("%4zu %11.6f %8d %-12s ", i + 1, rel(c->ts_ns, t0), c->pid, c->source);
+		put_col(stdout, c->stage[0] ? c->stage : "-", 14);
+		printf(" %12" PRId64 " %10" PRId64 " %17" PRId64 " %10" PRId64,
 		       c->exact_kb, c->peak_so_far_kb, c->max_since_prev_kb, c->excess_kb);
 		for (size_t k = 0; k < v->nrep; k++) {
 			if (v->rep[k].cp != (int)i)

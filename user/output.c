@@ -145,6 +145,24 @@ int utf8_cut(const char *s, size_t max)
 	return (int)i;
 }
 
+void put_col(FILE *f, const char *s, int width)
+{
+	size_t n = strlen(s), i = 0;
+	int chars = 0;
+
+	while (i < n && chars < width) {
+		int k = utf8_seq(s + i, n - i);
+
+		if (k <= 0)
+			break;	/* (our CSVs hold valid UTF-8 only) */
+		i += (size_t)k;
+		chars++;
+	}
+	fwrite(s, 1, i, f);
+	for (; chars < width; chars++)
+		fputc(' ', f);
+}
+
 /* A text column: its first line, at most max bytes, CSV-quoted when it
  * holds a comma or a quote, control characters as spaces. Always valid
  * UTF-8: a character cut at the limit is dropped, any other invalid byte

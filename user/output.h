@@ -95,5 +95,8 @@ int utf8_seq(const char *s, size_t n);
 /* How many bytes of s to print to show at most max of them without
  * cutting a character (for "%.*s"). */
 int utf8_cut(const char *s, size_t max);
+/* s in a table column of width characters: cut at a character boundary,
+ * padded with spaces (a character counts one, whatever its bytes). */
+void put_col(FILE *f, const char *s, int width);
 
 #endif
