@@ -1075,6 +1075,30 @@ def t_stages_and_validate_scale():
     if errs:
         raise Fail("; ".join(errs))
 
+
+def t_regex_slow_reader_one_big_write():
+    """One 4 MiB write while our reader waits: the write ends only as we
+    pass it on, and its lines still take the time of the kernel's write
+    record (no fallback to reading time)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = os.path.join(tmp, "t.csv")
+        code = ("import os; print(os.getpid(), file=open(os.environ['PIDF'], 'w'), flush=True); "
+                "os.write(1, b'RSS: 5 kB\\n' + b'x' * (4 << 20) + b'\\nRSS: 7 kB\\n')")
+        env = dict(os.environ, PIDF=os.path.join(tmp, "pid"))
+        p = subprocess.Popen([BIN, "-q", "-o", csv_path, "--checkpoint-regex", "RSS: ([0-9]+ kB)",
+                              "--", sys.executable, "-c", code],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        time.sleep(1.0)    # reads nothing: the write is held back
+        out = p.stdout.read()
+        err = p.stderr.read().decode()
+        p.wait(timeout=60)
+        pid = open(os.path.join(tmp, "pid")).read().strip()
+        logs = [(x["pid"], x["reported_kb"]) for x in rows(csv_path) if x["event"] == "log"]
+        if len(out) != (4 << 20) + 21 or "did not see written" in err or \
+                logs != [(pid, "5"), (pid, "7")]:
+            raise Fail(f"{len(out)} bytes passed on, log rows {logs} (pid {pid}), "
+                       f"memtrace-bpf said {err.strip()[:300]!r}")
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -1102,6 +1126,8 @@ def main():
             t_regex_bad_cases)
     tap.run("--checkpoint-regex: a slow reader of our stdout loses no record",
             t_regex_slow_reader_keeps_tracing)
+    tap.run("--checkpoint-regex: one big write held back keeps the kernel's timing",
+            t_regex_slow_reader_one_big_write)
     tap.run("--checkpoint-regex: an O_NONBLOCK stdout gets every byte",
             t_regex_nonblocking_stdout)
     tap.run("--checkpoint-regex: a closed stdout reaches the command (yes | head -1)",

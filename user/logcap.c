@@ -530,10 +530,15 @@ int logcap__pump(struct logcap *c, int timeout_ms, int extra_fd, bool final)
 		relay_check(c, i);
 		if (c->rd[i] < 0)
 			continue;
-		if (relay_room(c, i, RELAY_SOFT))
+		if (relay_room(c, i, RELAY_SOFT)) {
 			pf[n++] = (struct pollfd){ .fd = c->rd[i], .events = POLLIN };
-		else
+		} else {
 			full = true;
+			/* held back by us, a long write cannot end (and be
+			 * recorded) yet: its first bytes are not unexplained */
+			if (c->st[i].plen)
+				c->st[i].pend_since = mono_ns();
+		}
 	}
 	if (full && c->wake_fd >= 0)
 		pf[n++] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
