@@ -37,7 +37,7 @@ endif
 CFLAGS    ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 ALL_CFLAGS := $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser $(EXTRA_CFLAGS) -MMD -MP
-LDLIBS    := -lbpf -lelf -lz -lm
+LDLIBS    := -lbpf -lelf -lz -lm -lpthread
 # -idirafter: <bpf/usdt.bpf.h> pulls in <linux/errno.h>, whose <asm/errno.h>
 # lives under the multiarch include directory, which -target bpf skips
 MULTIARCH_INC := /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)

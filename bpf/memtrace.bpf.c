@@ -144,6 +144,12 @@ struct ckfd_key {
 };
 struct ckfd_val {
 	__u64 mm;
+	__u64 file, inode;	/* the struct file opened and its inode: an fd
+				   number put on another file (dup2, dup3,
+				   close_range then a new fd) is not this one
+				   any more. Files are SLAB_TYPESAFE_BY_RCU, so
+				   a new file can get the old one's address;
+				   a non-/proc file cannot get a /proc inode's */
 	__u32 kind;		/* enum mt_ckpt_kind */
 	__u32 fresh;		/* the next read generates a new text */
 };
@@ -485,6 +491,16 @@ static __always_inline __u64 fd_file(struct task_struct *t, __u64 fd)
 	return f;
 }
 
+static __always_inline __u64 file_inode_of(__u64 f)
+{
+	struct inode *ino = NULL;
+
+	if (!f || bpf_probe_read_kernel(&ino, sizeof(ino),
+					(void *)f + bpf_core_field_offset(struct file, f_inode)))
+		return 0;
+	return (__u64)ino;
+}
+
 static __always_inline struct mt_mm *mm_entry_of(struct task_struct *t)
 {
 	__u64 key = mm_key(t->mm);
@@ -585,9 +601,10 @@ static __always_inline void mark_write(struct task_struct *cur, struct task_ctx 
 	r->nr = MT_NR_WRITE;
 	r->addr = regs->di;
 	r->len = count;
-	n = count < MT_LABEL_LEN ? (__u32)count : MT_LABEL_LEN;
-	if (n > MT_LABEL_LEN)
-		n = MT_LABEL_LEN;
+	/* 39 bytes, as a USDT name (read as a string, with its NUL) */
+	n = count < MT_LABEL_LEN - 1 ? (__u32)count : MT_LABEL_LEN - 1;
+	if (n > MT_LABEL_LEN - 1)
+		n = MT_LABEL_LEN - 1;
 	if (n && bpf_probe_read_user(r->label, n, (void *)regs->si))
 		r->label[0] = 0;
 	rec_submit(r);
@@ -705,6 +722,8 @@ static __always_inline void on_open_exit(struct task_struct *cur, struct task_ct
 		return;
 	}
 	v.mm = mm_key(cur->mm);
+	v.file = fd_file(cur, (__u64)ret);
+	v.inode = file_inode_of(v.file);
 	v.fresh = 1;
 	bpf_map_update_elem(&ckfds, &k, &v, BPF_ANY);
 }
@@ -714,12 +733,19 @@ static __always_inline void on_read_exit(struct task_struct *cur, struct task_ct
 	struct ckfd_key k = { .tgid = cur->tgid, .fd = (__s32)tc->addr };
 	struct ckfd_val *v;
 	struct mt_rec *r;
+	__u64 f;
 
 	if (ret <= 0)
 		return;
 	v = bpf_map_lookup_elem(&ckfds, &k);
 	if (!v || v->mm != mm_key(cur->mm) || !(v->fresh || tc->args[1]))
 		return;
+	/* close_range (no per-fd close seen) and a new file on the number */
+	f = fd_file(cur, (__u64)k.fd);
+	if (f != v->file || file_inode_of(f) != v->inode) {
+		bpf_map_delete_elem(&ckfds, &k);
+		return;
+	}
 	v->fresh = 0;
 	r = rec_state(MT_REC_CHECKPOINT, cur);
 	if (!r)
@@ -743,6 +769,11 @@ static __always_inline void on_close_exit(struct task_struct *cur, struct task_c
 		struct ckfd_key k = { .tgid = tgid, .fd = (__s32)tc->addr };
 
 		bpf_map_delete_elem(&ckfds, &k);
+	} else if (tc->nr == MT_NR_DUP2 || tc->nr == MT_NR_DUP3) {
+		/* newfd now holds another file */
+		struct ckfd_key k = { .tgid = tgid, .fd = (__s32)tc->args[1] };
+
+		bpf_map_delete_elem(&ckfds, &k);
 	}
 	if (!tc->mark_lost)
 		return;
@@ -752,6 +783,10 @@ static __always_inline void on_close_exit(struct task_struct *cur, struct task_c
 		return;
 	r = rec_state(MT_REC_MARK_FD_LOST, cur);
 	if (r) {
+		/* the process that closed it: a vfork/posix_spawn child
+		 * closing its inherited fds (close_fds, close_range) borrows
+		 * its parent's mm, whose owner rec_state names */
+		r->pid = tgid;
 		r->nr = tc->nr;
 		r->addr = pr->mark_fd - 1;
 		r->len = tc->args[1];
@@ -797,10 +832,13 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		}
 		return 0;
 	case W_GETRUSAGE:
-		if (ret == 0 && (r = rec_state(MT_REC_CHECKPOINT, cur))) {
+		/* RUSAGE_CHILDREN (-1) reads the reaped children's figures,
+		 * not the caller's: no checkpoint of the caller */
+		if (ret == 0 && (int)tc->addr != -1 &&
+		    (r = rec_state(MT_REC_CHECKPOINT, cur))) {
 			r->cause = MT_CKPT_GETRUSAGE;
 			r->nr = tc->nr;
-			r->addr = tc->addr;	/* who: 0 self, -1 children, 1 thread */
+			r->addr = tc->addr;	/* who: 0 self, 1 thread */
 			rec_submit(r);
 		}
 		return 0;

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("MEMTRACE_BPF", os.path.join(ROOT, ".output", "memtrace-bpf"))
@@ -577,6 +578,527 @@ def t_header_installs_and_compiles():
             raise Fail(f"it does not run untraced: exit {r.returncode}")
 
 
+
+SLOW_WL = r"""
+import os, sys, mmap, time
+out, n_bytes = sys.argv[1], int(sys.argv[2])
+pid = os.fork()
+if pid == 0:
+    # allocates and reads its status while the parent's output waits
+    # for a slow reader; its output goes nowhere near ours
+    fd = os.open(os.devnull, os.O_WRONLY); os.dup2(fd, 1); os.dup2(fd, 2)
+    n = 0
+    for i in range(60):
+        m = mmap.mmap(-1, 4 << 20)
+        for off in range(0, 4 << 20, 4096):
+            m[off] = 1
+        with open("/proc/self/status") as f:
+            f.read()
+        n += 1
+        m.close()
+        time.sleep(0.01)
+    with open(out, "w") as f:
+        f.write(f"{os.getpid()} {n}\n")
+    os._exit(0)
+line = b"y" * 99 + b"\n"
+for i in range(n_bytes // 100):
+    os.write(1, line)
+os.waitpid(pid, 0)
+"""
+
+
+def t_regex_slow_reader_keeps_tracing():
+    """A reader of our stdout that takes nothing for seconds holds back the
+    command's writes only: the ring buffer is still drained, no record is
+    lost, and every checkpoint of a process that does not write is there."""
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = os.path.join(tmp, "t.csv")
+        done = os.path.join(tmp, "done")
+        wlp = os.path.join(tmp, "slow.py")
+        with open(wlp, "w") as f:
+            f.write(SLOW_WL)
+        nbytes = 4 << 20
+        with open(os.path.join(tmp, "err"), "w") as err:
+            p = subprocess.Popen([BIN, "-q", "-o", csv_path, "--ring-size", "4M",
+                                  "--checkpoint-regex", "RSS (zz[0-9]+ kB)", "--",
+                                  sys.executable, wlp, done, str(nbytes)],
+                                 stdout=subprocess.PIPE, stderr=err)
+            t0 = time.monotonic()
+            while not os.path.exists(done) and time.monotonic() - t0 < 60:
+                time.sleep(0.1)    # read nothing until the child is done
+            got = p.stdout.read()
+            p.wait(timeout=60)
+        stderr = open(os.path.join(tmp, "err")).read()
+        if p.returncode != 0:
+            raise Fail(f"memtrace-bpf exited {p.returncode}: {stderr[-400:]}")
+        if got != (b"y" * 99 + b"\n") * (nbytes // 100):
+            errs.append(f"stdout passed on: {len(got)} bytes, want {nbytes // 100 * 100}")
+        cpid, n = map(int, open(done).read().split())
+        with open(os.path.join(tmp, "t.summary.json")) as f:
+            s = json.load(f)
+        if s["lost_events"]:
+            errs.append(f"{s['lost_events']} records lost while our reader was slow")
+        cks = [x for x in rows(csv_path) if x["event"] == "checkpoint" and int(x["pid"]) == cpid]
+        if len(cks) != n:
+            errs.append(f"{len(cks)} checkpoint rows for pid {cpid}, it read its status {n} times")
+        if errs:
+            raise Fail("; ".join(errs))
+
+
+def t_regex_nonblocking_stdout():
+    """Our stdout O_NONBLOCK (someone else's setting): EAGAIN is waited
+    out, every byte arrives."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "data.bin")
+        with open(data, "wb") as f:
+            f.write(os.urandom(3 << 20))
+        rd, wr = os.pipe()
+        os.set_blocking(wr, False)
+        with open(os.path.join(tmp, "err"), "w") as err:
+            p = subprocess.Popen([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
+                                  "--checkpoint-regex", "RSS (zz[0-9]+ kB)", "--",
+                                  "cat", data], stdout=wr, stderr=err)
+        os.close(wr)
+        time.sleep(0.5)    # the pipe is full long before we read
+        chunks = []
+        while True:
+            b = os.read(rd, 65536)
+            if not b:
+                break
+            chunks.append(b)
+            time.sleep(0.0005)
+        os.close(rd)
+        p.wait(timeout=60)
+        got = b"".join(chunks)
+        want = open(data, "rb").read()
+        if got != want or p.returncode != 0:
+            raise Fail(f"exit {p.returncode}; {len(got)} of {len(want)} bytes passed on "
+                       f"{'(same)' if got == want else '(different)'}; memtrace-bpf said: "
+                       f"{open(os.path.join(tmp, 'err')).read()[-300:]!r}")
+
+
+def t_regex_closed_stdout_reaches_command():
+    """`memtrace-bpf ... -- yes | head -1`: when our reader goes, the
+    command gets EPIPE/SIGPIPE on that stream, as without memtrace-bpf;
+    its other stream is still logged."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sh = shutil.which("sh")
+        # yes ends by SIGPIPE; then a line on stderr, which is still logged
+        cmd = [sh, "-c", "yes; echo after-yes-$? >&2"]
+        with open(os.path.join(tmp, "err"), "w") as err:
+            p = subprocess.Popen([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
+                                  "--checkpoint-regex", "x(y)", "--", *cmd],
+                                 stdout=subprocess.PIPE, stderr=err)
+            first = p.stdout.readline()
+            p.stdout.close()
+            try:
+                rc = p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                raise Fail("yes never saw its stdout closed: still running after 30 s")
+        stderr = open(os.path.join(tmp, "err")).read()
+        log = open(os.path.join(tmp, "t.log"), "rb").read()
+        if first != b"y\n" or rc != 0 or "after-yes-141" not in stderr or \
+                b"after-yes-141\n" not in log:
+            raise Fail(f"first line {first!r}, exit {rc}, stderr {stderr[-300:]!r}, "
+                       f"log ends {log[-40:]!r}")
+
+
+def t_regex_background_output_passed_on():
+    """A background job that outlives the command: its later output is
+    passed on and logged (not killed by SIGPIPE when the command exits)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sh = shutil.which("sh")
+        ok = os.path.join(tmp, "bg_ok")
+        cmd = [sh, "-c", f"(sleep 1; echo 'late RSS: 5 kB' && touch {ok}) & echo main-done"]
+        csv_path, r = trace(tmp, cmd, "--checkpoint-regex", "RSS: ([0-9]+ kB)")
+        logs = [x for x in rows(csv_path) if x["event"] == "log"]
+        log = open(os.path.join(tmp, "t.log")).read()
+        if r.stdout != "main-done\nlate RSS: 5 kB\n" or log != r.stdout or \
+                not os.path.exists(ok) or len(logs) != 1 or logs[0]["reported_kb"] != "5":
+            raise Fail(f"stdout {r.stdout!r}, log {log!r}, background job finished: "
+                       f"{os.path.exists(ok)}, log rows {[x['label'] for x in logs]}")
+
+
+def t_regex_one_file_keeps_order():
+    """Our stdout and stderr the same file (`> f 2>&1`): one pipe, so the
+    command's interleaving of the two is kept."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sh = shutil.which("sh")
+        script = ("i=0; while [ $i -lt 200 ]; do echo out$i; echo \"err: $i kB\" >&2; "
+                  "i=$((i+1)); done")
+        want = "".join(f"out{i}\nerr: {i} kB\n" for i in range(200))
+        out = os.path.join(tmp, "out")
+        with open(out, "w") as f:
+            p = subprocess.run([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
+                                "--checkpoint-regex", "err: ([0-9]+ kB)", "--", sh, "-c", script],
+                               stdout=f, stderr=subprocess.STDOUT, timeout=60)
+        got = open(out).read()
+        log = open(os.path.join(tmp, "t.log")).read()
+        logs = [x for x in rows(os.path.join(tmp, "t.csv")) if x["event"] == "log"]
+        if p.returncode != 0 or got != want or log != want or len(logs) != 200:
+            raise Fail(f"exit {p.returncode}; output in order: {got == want}, log in order: "
+                       f"{log == want}, {len(logs)} log rows; first of output {got[:60]!r}")
+
+
+REUSE_WL = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+data = sys.argv[1]
+real = 0
+# a real checkpoint
+fd = os.open("/proc/self/status", os.O_RDONLY)
+os.read(fd, 4096)
+real += 1
+# the number put on another file by dup2 and by dup3, then read at 0
+for inheritable in (True, False):
+    fd = os.open("/proc/self/status", os.O_RDONLY)
+    d = os.open(data, os.O_RDONLY)
+    os.dup2(d, fd, inheritable=inheritable)
+    os.close(d)
+    assert os.pread(fd, 5, 0) == b"hello"
+    os.close(fd)
+# closed by close_range (no close() seen), the number taken by a pipe
+fd = os.open("/proc/self/status", os.O_RDONLY)
+if libc.close_range(fd, fd, 0) != 0:
+    sys.exit("close_range failed")
+r, w = os.pipe()
+os.write(w, b"pipe data\n")
+os.read(r, 100)
+print(f"{os.getpid()} {real} pipe_fd={r} was={fd}")
+"""
+
+
+def t_reused_fd_numbers_are_not_checkpoints():
+    """An fd number of a /proc/self/status file put on another file by
+    dup2, dup3 or close_range + pipe: reading it is no checkpoint."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "data")
+        with open(data, "w") as f:
+            f.write("hello world\n")
+        wlp = os.path.join(tmp, "reuse.py")
+        with open(wlp, "w") as f:
+            f.write(REUSE_WL)
+        csv_path, r = trace(tmp, [sys.executable, wlp, data])
+        pid, real = map(int, r.stdout.split()[:2])
+        cks = [x for x in rows(csv_path) if x["event"] == "checkpoint" and int(x["pid"]) == pid]
+        if len(cks) != real:
+            raise Fail(f"{len(cks)} checkpoint rows (fds {[x['addr'] for x in cks]}), the "
+                       f"workload read its status {real} time(s); {r.stdout.strip()}")
+
+
+def t_getrusage_children_is_not_a_checkpoint():
+    """getrusage(RUSAGE_CHILDREN) reads the children's figures: not a
+    checkpoint of the caller; RUSAGE_SELF is, with who 0."""
+    with tempfile.TemporaryDirectory() as tmp:
+        code = """
+import os, resource, subprocess
+subprocess.run(["true"])
+resource.getrusage(resource.RUSAGE_CHILDREN)
+resource.getrusage(resource.RUSAGE_SELF)
+print(os.getpid())
+"""
+        csv_path, r = trace(tmp, [sys.executable, "-c", code])
+        pid = int(r.stdout.split()[0])
+        cks = [(x["cause"], x["addr"]) for x in rows(csv_path)
+               if x["event"] == "checkpoint" and int(x["pid"]) == pid]
+        if cks != [("getrusage", "0")]:
+            raise Fail(f"checkpoints of the caller: {cks}, want one getrusage with who 0")
+
+
+def t_child_closing_marker_fd_is_reported_as_itself():
+    """Python subprocess (vfork, close_fds): the child closes the inherited
+    marker fd while it borrows the parent's address space. The loss is the
+    child's, not the parent's; the parent's marks still count."""
+    with tempfile.TemporaryDirectory() as tmp:
+        code = """
+import os, subprocess, sys
+fd = int(os.environ["MEMTRACE_MARK_FD"])
+os.write(fd, b"before\\n")
+c = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                   stdout=subprocess.PIPE, text=True)
+os.write(fd, b"after\\n")
+print(os.getpid(), c.stdout.strip())
+"""
+        csv_path, r = trace(tmp, [sys.executable, "-c", code])
+        parent, child = map(int, r.stdout.split())
+        rs = rows(csv_path)
+        lost = [int(x["pid"]) for x in rs if x["event"] == "mark_fd_lost"]
+        marks = [x["label"] for x in rs if x["event"] == "mark" and int(x["pid"]) == parent]
+        with open(os.path.join(tmp, "t.summary.json")) as f:
+            fd_lost = [x["pid"] for x in json.load(f)["marks"]["fd_lost"]]
+        said = [l for l in r.stderr.splitlines() if "marker fd" in l]
+        if parent in lost or parent in fd_lost or any(f"pid {parent} " in l for l in said) \
+                or marks != ["before", "after"] or lost != [child] or fd_lost != [child]:
+            raise Fail(f"parent {parent}, child {child}: mark_fd_lost rows of {lost}, summary "
+                       f"{fd_lost}, parent's marks {marks}, said {said}")
+
+
+def t_fd_mark_names_cut_at_39_bytes():
+    """A long name written to the marker fd is cut at 39 bytes, as
+    documented and as a USDT name is."""
+    with tempfile.TemporaryDirectory() as tmp:
+        name = "".join(chr(ord("a") + i % 26) for i in range(60))
+        sh = shutil.which("sh")
+        csv_path, r = trace(tmp, [sh, "-c", f"echo {name} >&$MEMTRACE_MARK_FD"])
+        marks = [x["label"] for x in rows(csv_path) if x["event"] == "mark"]
+        if marks != [name[:39]]:
+            raise Fail(f"marks {marks}, want [{name[:39]!r}] (39 bytes)")
+
+
+def t_validate_names_the_previous_checkpoint_of_the_process():
+    """The unseen excursion is between a checkpoint and the previous one of
+    the SAME process (others interleave), or before its first one."""
+    errs = []
+
+    def row(ts, pid, event, kb, cause=""):
+        extra = "3,,,1" if event == "checkpoint" else ",,,"
+        return f"{ts / 1e9:.9f},{kb},{kb * 2},{ts},{pid},{pid},{event},{kb},0,0,0,{kb},{cause},{extra},,,\n"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "two.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n")
+            f.write(row(1000, 7, "checkpoint", 100, "status"))   # 1: pid 7
+            f.write(row(2000, 8, "checkpoint", 200, "status"))   # 2: pid 8
+            f.write(row(3000, 7, "rss", 900, "fault"))
+            f.write(row(4000, 7, "rss", 100, "fault"))
+            f.write(row(5000, 8, "checkpoint", 200, "status"))   # 3: pid 8
+            f.write(row(6000, 7, "checkpoint", 100, "status"))   # 4: pid 7
+        r = run([BIN, "validate", p])
+        if "between checkpoints 1 and 4 (pid 7" not in r.stdout:
+            errs.append(f"interleaved pids: {[l for l in r.stdout.splitlines() if 'excursion' in l]}")
+        js, _ = validate_json(p)
+        ver, cps = js["verdict"], js["checkpoints"]
+        if (ver.get("largest_excursion_checkpoint"), ver.get("largest_excursion_prev_checkpoint"),
+                [c.get("prev_checkpoint") for c in cps]) != (4, 1, [None, None, 2, 1]):
+            errs.append(f"json: verdict {ver}, prev_checkpoint {[c.get('prev_checkpoint') for c in cps]}")
+        p = os.path.join(tmp, "one.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n")
+            f.write(row(1000, 7, "rss", 500, "fault"))
+            f.write(row(2000, 7, "rss", 100, "fault"))
+            f.write(row(3000, 7, "checkpoint", 100, "status"))
+        r = run([BIN, "validate", p])
+        if "above checkpoint 1, before its process's first checkpoint (pid 7" not in r.stdout:
+            errs.append(f"one checkpoint: {[l for l in r.stdout.splitlines() if 'excursion' in l]}")
+        js, _ = validate_json(p)
+        if js["verdict"].get("largest_excursion_prev_checkpoint", "missing") is not None:
+            errs.append(f"one checkpoint json: {js['verdict']}")
+    if errs:
+        raise Fail("; ".join(errs))
+
+
+def t_csv_and_json_are_utf8():
+    """A mark name cut at 39 bytes in the middle of a character, and a
+    Latin-1 log line: the CSV, the validate/stages JSON and their tables
+    (names cut to a column) stay valid UTF-8 (a cut character dropped, an
+    invalid byte as U+FFFD)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wlp = os.path.join(tmp, "u.py")
+        with open(wlp, "w") as f:
+            f.write("import os\n"
+                    "fd = int(os.environ['MEMTRACE_MARK_FD'])\n"
+                    "os.write(fd, b'ab' + 'é'.encode() * 30 + b'\\n')\n"
+                    "os.write(fd, b'a' + 'é'.encode() * 30 + b'\\n')\n"
+                    "open('/proc/self/status').read()\n"
+                    "os.write(1, b'RSS now: 5 MB \\xe9t\\xe9\\n')\n"
+                    "os.write(fd, b'ab' + 'é'.encode() * 30 + b'\\n')\n")
+        csv_path = os.path.join(tmp, "t.csv")
+        r = subprocess.run([BIN, "-q", "-o", csv_path, "--checkpoint-regex",
+                            "RSS now: ([0-9]+ MB)", "--", sys.executable, wlp],
+                           capture_output=True, timeout=60)
+        errs = []
+        if r.returncode != 0 or r.stdout != b"RSS now: 5 MB \351t\351\n":
+            errs.append(f"exit {r.returncode}, stdout {r.stdout!r} (passed on as it was)")
+        raw = open(csv_path, "rb").read()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            errs.append(f"CSV: {e}")
+        rs = list(csv.DictReader(raw.decode("utf-8", "replace").splitlines()))
+        marks = [x["label"] for x in rs if x["event"] == "mark"]
+        logs = [x["label"] for x in rs if x["event"] == "log"]
+        if marks != ["ab" + "é" * 18, "a" + "é" * 19, "ab" + "é" * 18]:
+            errs.append(f"marks {marks}, want the 39 bytes cut back to 38 ('ab' + 18 é), "
+                        "and 'a' + 19 é (39 bytes, whole)")
+        if logs != ["RSS now: 5 MB \ufffdt\ufffd"]:
+            errs.append(f"log rows {logs}")
+        for sub in (["validate", csv_path, "--format", "json"],
+                    ["stages", csv_path, "--format", "json"]):
+            p = subprocess.run([BIN, *sub], capture_output=True, timeout=60)
+            try:
+                json.loads(p.stdout.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                errs.append(f"{sub[0]} json: {e}")
+        # the tables cut long names at a column width: at a character
+        for sub in (["validate", csv_path], ["stages", csv_path]):
+            p = subprocess.run([BIN, *sub], capture_output=True, timeout=60)
+            try:
+                out = p.stdout.decode("utf-8")
+                if "aééééééé" not in out:
+                    errs.append(f"{sub[0]} table: no 'a' + é name in {out[:300]!r}")
+            except UnicodeDecodeError as e:
+                errs.append(f"{sub[0]} table: {e}")
+        if errs:
+            raise Fail("; ".join(errs))
+
+
+def t_regex_units_blanks_and_warning_flood():
+    """'2  MB' (two blanks) is 2048 kB; 500 lines with an unknown unit give
+    five warnings, each line cut, and one count, in the run and in
+    validate."""
+    with tempfile.TemporaryDirectory() as tmp:
+        long = "x" * 3000
+        script = ("echo 'RSS: 2  MB'; i=0; while [ $i -lt 500 ]; do "
+                  f"echo \"RSS: $i parsecs {long}\"; i=$((i+1)); done")
+        csv_path, r = trace(tmp, [shutil.which("sh"), "-c", script], "--checkpoint-regex",
+                            "RSS: ([0-9]+ *[a-zA-Z]+)")
+        errs = []
+        logs = [x for x in rows(csv_path) if x["event"] == "log"]
+        if len(logs) != 501 or logs[0]["reported_kb"] != "2048":
+            errs.append(f"{len(logs)} log rows, first {logs[0]['reported'] if logs else None!r} "
+                        f"-> {logs[0]['reported_kb'] if logs else None!r}, want 2048")
+        for who, err in (("run", r.stderr), ("validate", run([BIN, "validate", csv_path]).stderr)):
+            warn = [l for l in err.splitlines() if "warning" in l]
+            full = [l for l in warn if "parsecs" in l]
+            if len(full) != 5 or len(warn) != 6 or "495 more" not in warn[-1] or \
+                    max(len(l) for l in warn) > 600:
+                errs.append(f"{who}: {len(warn)} warnings ({len(full)} naming a line), "
+                            f"longest {max((len(l) for l in warn), default=0)} bytes, "
+                            f"last {warn[-1][:120] if warn else None!r}")
+        if errs:
+            raise Fail("; ".join(errs))
+
+
+NEST_CSV = """\
+0.001000000,100,0,1001000000,7,7,mark,100,0,0,0,100,fd,3,,5,,A:begin,,
+0.002000000,500,0,1002000000,7,7,rss,500,0,0,0,500,fault,0x1,0x2,,,,,
+0.003000000,500,0,1003000000,7,7,mark,500,0,0,0,500,fd,3,,5,,A:begin,,
+0.004000000,900,0,1004000000,7,7,rss,900,0,0,0,900,fault,0x1,0x2,,,,,
+0.005000000,300,0,1005000000,7,7,mark,300,0,0,0,300,fd,3,,5,,A:end,,
+0.006000000,200,0,1006000000,7,7,mark,200,0,0,0,200,fd,3,,5,,A:end,,
+0.007000000,200,0,1007000000,7,7,mark,200,0,0,0,200,fd,3,,5,,B:end,,
+0.010000000,100,0,1010000000,8,8,mark,100,0,0,0,100,fd,3,,5,,X:begin,,
+0.011000000,100,0,1011000000,8,8,mark,100,0,0,0,100,fd,3,,5,,A:begin,,
+0.012000000,300,0,1012000000,8,8,rss,300,0,0,0,300,fault,0x1,0x2,,,,,
+0.013000000,300,0,1013000000,8,8,mark,300,0,0,0,300,fd,3,,5,,A:begin,,
+0.014000000,300,0,1014000000,8,8,mark,300,0,0,0,300,fd,3,,5,,X:end,,
+0.015000000,300,0,1015000000,8,8,mark,300,0,0,0,300,fd,3,,5,,A:end,,
+0.016000000,300,0,1016000000,8,8,mark,300,0,0,0,300,fd,3,,5,,A:end,,
+"""
+
+
+def t_stages_nested_spans_and_lone_ends():
+    """A span nested in one of its own name (recursion) is not counted twice
+    and the entry is the outer one's; a name seen only as NAME:end is
+    'ended, never begun'."""
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "nest.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n" + NEST_CSV)
+        r = run([BIN, "stages", p, "--format", "json", "--pid", "7"])
+        js = json.loads(r.stdout)
+        st = {x["name"]: x for x in js["stages"]}
+        a, b = st["A"], st["B"]
+        got = (a["count"], a["total_ms"], a["entry_kb"], a["exit_kb"], a["peak_kb"],
+               a["growth_kb"], a.get("nested"))
+        if got != (1, 5.0, 100, 200, 900, 100, 1):
+            errs.append(f"A (count, total_ms, entry, exit, peak, growth, nested) = {got}, want "
+                        "(1, 5.0, 100, 200, 900, 100, 1): the outer span only")
+        if [(v["name"], v.get("depth")) for v in js["intervals"]] != [("A", 1), ("A", 0)]:
+            errs.append(f"intervals {[(v['name'], v.get('depth')) for v in js['intervals']]}")
+        if (b["count"], b["unclosed"], b.get("unmatched_ends")) != (0, 0, 1):
+            errs.append(f"B {b}")
+        t = run([BIN, "stages", p, "--pid", "7"]).stdout
+        bl = [l for l in t.splitlines() if l.startswith("B ")]
+        if not bl or "ended, never begun" not in bl[0]:
+            errs.append(f"table line for B: {bl}")
+        # an end closes the latest begin of its name, whatever else
+        # closed in between (X here)
+        r = run([BIN, "stages", p, "--format", "json", "--pid", "8"])
+        ivs = [(v["name"], v["start_ts_ns"] % 10**8 // 10**6, v["end_ts_ns"] % 10**8 // 10**6,
+                v.get("depth")) for v in json.loads(r.stdout)["intervals"]]
+        if ivs != [("X", 10, 14, 0), ("A", 13, 15, 1), ("A", 11, 16, 0)]:
+            errs.append(f"pid 8 intervals (name, start ms, end ms, depth) {ivs}")
+    if errs:
+        raise Fail("; ".join(errs))
+
+
+def t_stages_and_validate_scale():
+    """Many distinct open stage names, many processes: linear, not
+    quadratic (20,000 open names x 400,000 rows; 80,000 pids x 5 rows).
+    Here each takes about 1 s at most, the quadratic versions 15 s and 21 s
+    on main."""
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "names.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n")
+            ts = 1000
+            for i in range(20000):
+                ts += 1000
+                f.write(f"{ts / 1e9:.9f},100,0,{ts},7,7,mark,100,0,0,0,100,fd,3,,5,,n{i},,\n")
+            for i in range(400000):
+                ts += 1000
+                kb = 100 + i % 1000
+                f.write(f"{ts / 1e9:.9f},{kb},0,{ts},7,7,rss,{kb},0,0,0,{kb},fault,0x1,0x2,,,,,\n")
+            ts += 1000
+            f.write(f"{ts / 1e9:.9f},50,0,{ts},7,7,mark,50,0,0,0,50,fd,3,,5,,n0,,\n")
+        t0 = time.monotonic()
+        r = run([BIN, "stages", p, "--format", "json"])
+        dt = time.monotonic() - t0
+        n0 = [x for x in json.loads(r.stdout)["intervals"] if x["name"] == "n0"]
+        if dt > 4 or len(n0) != 1 or n0[0]["peak_kb"] != 1099 or n0[0]["exit_kb"] != 50:
+            errs.append(f"stages: {dt:.2f} s, n0 intervals {n0}")
+        p = os.path.join(tmp, "pids.csv")
+        with open(p, "w") as f:
+            f.write(CSV_HEADER + "\n")
+            ts = 1000
+            for rnd in range(5):
+                for i in range(80000):
+                    ts += 1000
+                    ev, cause, tail = (("checkpoint", "status", "3,,,1") if rnd in (0, 4) else
+                                       ("rss", "fault", "0x1,0x2,,"))
+                    kb = 100 + rnd
+                    f.write(f"{ts / 1e9:.9f},{kb},0,{ts},{1000 + i},{1000 + i},{ev},{kb},0,0,0,"
+                            f"{kb},{cause},{tail},,,\n")
+        t0 = time.monotonic()
+        js, _ = validate_json(p)
+        dt = time.monotonic() - t0
+        if dt > 4 or len(js["checkpoints"]) != 160000 or \
+                js["checkpoints"][-1]["max_since_prev_kb"] != 104:
+            errs.append(f"validate: {dt:.2f} s, {len(js['checkpoints'])} checkpoints")
+    if errs:
+        raise Fail("; ".join(errs))
+
+
+def t_regex_slow_reader_one_big_write():
+    """One 4 MiB write while our reader waits: the write ends only as we
+    pass it on, and its lines still take the time of the kernel's write
+    record (no fallback to reading time)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = os.path.join(tmp, "t.csv")
+        code = ("import os; print(os.getpid(), file=open(os.environ['PIDF'], 'w'), flush=True); "
+                "os.write(1, b'RSS: 5 kB\\n' + b'x' * (4 << 20) + b'\\nRSS: 7 kB\\n')")
+        env = dict(os.environ, PIDF=os.path.join(tmp, "pid"))
+        p = subprocess.Popen([BIN, "-q", "-o", csv_path, "--checkpoint-regex", "RSS: ([0-9]+ kB)",
+                              "--", sys.executable, "-c", code],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        time.sleep(1.0)    # reads nothing: the write is held back
+        out = p.stdout.read()
+        err = p.stderr.read().decode()
+        p.wait(timeout=60)
+        pid = open(os.path.join(tmp, "pid")).read().strip()
+        logs = [(x["pid"], x["reported_kb"]) for x in rows(csv_path) if x["event"] == "log"]
+        if len(out) != (4 << 20) + 21 or "did not see written" in err or \
+                logs != [(pid, "5"), (pid, "7")]:
+            raise Fail(f"{len(out)} bytes passed on, log rows {logs} (pid {pid}), "
+                       f"memtrace-bpf said {err.strip()[:300]!r}")
+
 def main():
     tap = Tap("checkpoints")
     tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
@@ -602,6 +1124,35 @@ def main():
             t_regex_pairs_printed_values)
     tap.run("--checkpoint-regex: never matching, unknown unit, no newline, usage errors",
             t_regex_bad_cases)
+    tap.run("--checkpoint-regex: a slow reader of our stdout loses no record",
+            t_regex_slow_reader_keeps_tracing)
+    tap.run("--checkpoint-regex: one big write held back keeps the kernel's timing",
+            t_regex_slow_reader_one_big_write)
+    tap.run("--checkpoint-regex: an O_NONBLOCK stdout gets every byte",
+            t_regex_nonblocking_stdout)
+    tap.run("--checkpoint-regex: a closed stdout reaches the command (yes | head -1)",
+            t_regex_closed_stdout_reaches_command)
+    tap.run("--checkpoint-regex: a background job's later output is passed on",
+            t_regex_background_output_passed_on)
+    tap.run("--checkpoint-regex: stdout and stderr to one file keep their order",
+            t_regex_one_file_keeps_order)
+    tap.run("checkpoints: an fd number reused by dup2/dup3/close_range is not one",
+            t_reused_fd_numbers_are_not_checkpoints)
+    tap.run("checkpoints: getrusage(RUSAGE_CHILDREN) is not the caller's",
+            t_getrusage_children_is_not_a_checkpoint)
+    tap.run("marker fd: a vfork child closing it is reported as itself, not its parent",
+            t_child_closing_marker_fd_is_reported_as_itself)
+    tap.run("marker fd: a long name is cut at 39 bytes", t_fd_mark_names_cut_at_39_bytes)
+    tap.run("validate: an excursion names the previous checkpoint of its own process",
+            t_validate_names_the_previous_checkpoint_of_the_process, root=False)
+    tap.run("CSV and JSON stay valid UTF-8 (cut names, Latin-1 lines)",
+            t_csv_and_json_are_utf8)
+    tap.run("--checkpoint-regex: blanks before a unit; unit warnings capped and cut",
+            t_regex_units_blanks_and_warning_flood)
+    tap.run("stages: nested same-name spans counted once; an end never begun",
+            t_stages_nested_spans_and_lone_ends, root=False)
+    tap.run("stages and validate: linear in open names and in processes",
+            t_stages_and_validate_scale, root=False)
     if "r" in _selfcheck:
         shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
     return tap.finish()

@@ -422,6 +422,30 @@ static void test_json(void)
 	end();
 }
 
+static void test_utf8(void)
+{
+	char path[] = "/tmp/memtrace-unit-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	begin("UTF-8: sequences, and JSON strings always valid");
+	CHECK(utf8_seq("a", 1) == 1);
+	CHECK(utf8_seq("\xc3\xa9", 2) == 2);
+	CHECK(utf8_seq("\xc3\xa9", 1) == -1);		/* cut */
+	CHECK(utf8_seq("\xe2\x82\xac", 3) == 3);
+	CHECK(utf8_seq("\xf0\x9f\x98\x80", 4) == 4);
+	CHECK(utf8_seq("\xe9t", 2) == 0);		/* Latin-1 */
+	CHECK(utf8_seq("\xc0\x80", 2) == 0);		/* overlong */
+	CHECK(utf8_seq("\xed\xa0\x80", 3) == 0);	/* surrogate */
+	CHECK(utf8_seq("\xf4\x90\x80\x80", 4) == 0);	/* above U+10FFFF */
+	CHECK(utf8_seq("\x80", 1) == 0);
+	json_escape(f, "\xc3\xa9t\xe9\xe2\x82");
+	fclose(f);
+	CHECK_STR(slurp(path), "\"\xc3\xa9t\\ufffd\\ufffd\\ufffd\"");
+	unlink(path);
+	end();
+}
+
 static void test_session(void)
 {
 	char path[] = "/tmp/memtrace-unit-XXXXXX";
@@ -775,6 +799,9 @@ static void test_reported_units(void)
 	CHECK(rep_kb("2048 B", false) == 2);
 	CHECK(rep_kb("1000 B", false) == 1);		/* rounded to the nearest kB */
 	CHECK(rep_kb(" 12.25 MB ", false) == 12544);
+	CHECK(rep_kb("2  MB", false) == 2048);		/* any run of blanks */
+	CHECK(rep_kb("2 \t MB", false) == 2048);
+	CHECK(rep_kb("1.5 \tGiB", false) == 1572864);
 	end();
 
 	begin("reported values: unknown unit, no unit, not a number");
@@ -784,6 +811,7 @@ static void test_reported_units(void)
 	CHECK(rep_kb("", false) == -1);
 	CHECK(rep_kb("MB", false) == -1);
 	CHECK(rep_kb("-5 MB", false) == -1);
+	CHECK(rep_kb("1 2 MB", false) == -1);		/* blanks only before the unit */
 	CHECK(rep_kb("0x10 MB", false) < 0);
 	end();
 }
@@ -1137,6 +1165,7 @@ int main(void)
 	test_sort();
 	test_ready();
 	test_json();
+	test_utf8();
 	test_session();
 	test_spikes_synthetic();
 	test_csv_reader();

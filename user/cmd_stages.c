@@ -91,6 +91,8 @@ static void print_json(const struct stages *s, uint64_t t0)
 		jw_i64(&w, "max_rise_kb", x->max_rise_kb);
 		jw_i64(&w, "growth_kb", x->growth_kb);
 		jw_u64(&w, "unclosed", x->unclosed);
+		jw_u64(&w, "unmatched_ends", x->unmatched_ends);
+		jw_u64(&w, "nested", x->nested);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
@@ -101,6 +103,7 @@ static void print_json(const struct stages *s, uint64_t t0)
 		jw_obj(&w, NULL);
 		jw_str(&w, "name", v->name);
 		jw_str(&w, "kind", v->span ? "span" : "repeat");
+		jw_u64(&w, "depth", v->depth);
 		jw_i64(&w, "pid", v->pid);
 		jw_u64(&w, "start_ts_ns", v->start_ts_ns);
 		jw_u64(&w, "end_ts_ns", v->end_ts_ns);
@@ -129,7 +132,8 @@ static void print_table(const struct stages *s)
 	for (size_t i = 0; i < s->nsums; i++) {
 		const struct stage_sum *x = &s->sums[i];
 
-		printf("%-24.24s %-6s %6" PRIu64 " %11.3f %10.3f %10.3f", x->name,
+		put_col(stdout, x->name, 24);
+		printf(" %-6s %6" PRIu64 " %11.3f %10.3f %10.3f",
 		       x->span ? "span" : "repeat", x->count, x->total_ns / 1e6,
 		       x->count ? x->total_ns / 1e6 / x->count : 0.0, x->max_ns / 1e6);
 		if (x->count)
@@ -137,11 +141,18 @@ static void print_table(const struct stages *s)
 			       x->first_entry_kb, x->last_exit_kb, x->peak_kb, x->max_rise_kb,
 			       x->growth_kb);
 		else
-			printf("  (%s)\n", x->span ? "begun, never ended" :
-			       "marked once: a stage needs two marks of a name, or NAME:begin/NAME:end");
+			printf("  (%s)\n", !x->span ? "marked once: a stage needs two marks of a "
+			       "name, or NAME:begin/NAME:end" : x->unclosed ? "begun, never ended" :
+			       "ended, never begun");
 		if (x->unclosed)
 			printf("%-24s %" PRIu64 " %s:begin without %s:end\n", "", x->unclosed, x->name,
 			       x->name);
+		if (x->unmatched_ends)
+			printf("%-24s %" PRIu64 " %s:end without %s:begin\n", "", x->unmatched_ends,
+			       x->name, x->name);
+		if (x->nested)
+			printf("%-24s %" PRIu64 " nested inside a %s span (in the intervals, not "
+			       "counted again here)\n", "", x->nested, x->name);
 	}
 	if (s->unmatched_ends)
 		printf("\n%" PRIu64 " NAME:end mark%s without a NAME:begin before it (ignored)\n",

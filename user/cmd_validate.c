@@ -13,6 +13,8 @@
 #include "units.h"
 #include "validate.h"
 
+#define WARN_MAX 5	/* unit warnings said in full; the rest counted */
+
 static struct {
 	const char *trace;
 	struct v_cfg cfg;
@@ -166,6 +168,11 @@ static void print_json(const struct validation *v, uint64_t t0)
 			jw_i64(&w, "prev_exact_kb", c->prev_exact_kb);
 		else
 			jw_null(&w, "prev_exact_kb");
+		/* the same process's previous checkpoint (1-based, as index) */
+		if (c->prev_cp >= 0)
+			jw_u64(&w, "prev_checkpoint", (uint64_t)c->prev_cp + 1);
+		else
+			jw_null(&w, "prev_checkpoint");
 		jw_i64(&w, "excess_kb", c->excess_kb);
 		if (c->first_reported >= 0) {
 			const struct v_reported *r = &v->rep[c->first_reported];
@@ -227,9 +234,15 @@ static void print_json(const struct validation *v, uint64_t t0)
 	if (v->worst_excess >= 0) {
 		jw_i64(&w, "largest_excursion_kb", v->cps[v->worst_excess].excess_kb);
 		jw_u64(&w, "largest_excursion_checkpoint", (uint64_t)v->worst_excess + 1);
+		if (v->cps[v->worst_excess].prev_cp >= 0)
+			jw_u64(&w, "largest_excursion_prev_checkpoint",
+			       (uint64_t)v->cps[v->worst_excess].prev_cp + 1);
+		else
+			jw_null(&w, "largest_excursion_prev_checkpoint");
 	} else {
 		jw_i64(&w, "largest_excursion_kb", 0);
 		jw_null(&w, "largest_excursion_checkpoint");
+		jw_null(&w, "largest_excursion_prev_checkpoint");
 	}
 	jw_i64(&w, "after_last_checkpoint_kb", v->worst_tail >= 0 ? v->tails[v->worst_tail].excess_kb : 0);
 	jw_i64(&w, "true_peak_kb", v->true_peak_kb);
@@ -251,10 +264,11 @@ static void print_json(const struct validation *v, uint64_t t0)
 
 static void print_rep_cols(const struct v_reported *r)
 {
-	char t[24];
+	char t[160];
 
 	snprintf(t, sizeof(t), "%s%s", r->text, r->cmp == V_CMP_PEAK ? " (peak)" : "");
-	printf("  %-18.18s", t);
+	fputs("  ", stdout);
+	put_col(stdout, t, 18);
 	if (r->kb >= 0)
 		printf(" %+10" PRId64, r->diff_kb);
 	else
@@ -290,8 +304,9 @@ static void print_table(const struct validation *v, uint64_t t0)
 		const struct v_checkpoint *c = &v->cps[i];
 		int shown = 0;
 
-		printf("%4zu %11.6f %8d %-12s %-14.14s %12" PRId64 " %10" PRId64 " %17" PRId64 " %10" PRId64,
-		       i + 1, rel(c->ts_ns, t0), c->pid, c->source, c->stage[0] ? c->stage : "-",
+		printf("%4zu %11.6f %8d %-12s ", i + 1, rel(c->ts_ns, t0), c->pid, c->source);
+		put_col(stdout, c->stage[0] ? c->stage : "-", 14);
+		printf(" %12" PRId64 " %10" PRId64 " %17" PRId64 " %10" PRId64,
 		       c->exact_kb, c->peak_so_far_kb, c->max_since_prev_kb, c->excess_kb);
 		for (size_t k = 0; k < v->nrep; k++) {
 			if (v->rep[k].cp != (int)i)
@@ -336,11 +351,18 @@ static void print_table(const struct validation *v, uint64_t t0)
 	if (v->worst_excess >= 0) {
 		const struct v_checkpoint *c = &v->cps[v->worst_excess];
 
-		printf("  unseen excursion    +%s above both checkpoints, between checkpoints %d and %d"
-		       " (pid %d, max %s at %.6f s)\n",
-		       kb_str(c->excess_kb, a, sizeof(a)), v->worst_excess, v->worst_excess + 1,
-		       c->pid, kb_str(c->max_since_prev_kb, b, sizeof(b)),
-		       rel(c->max_since_prev_ts_ns, t0));
+		/* the same process's previous checkpoint, which need not be
+		 * the row above (other processes' checkpoints interleave) */
+		if (c->prev_cp >= 0)
+			printf("  unseen excursion    +%s above both checkpoints, between checkpoints "
+			       "%d and %d", kb_str(c->excess_kb, a, sizeof(a)), c->prev_cp + 1,
+			       v->worst_excess + 1);
+		else
+			printf("  unseen excursion    +%s above checkpoint %d, before its process's "
+			       "first checkpoint", kb_str(c->excess_kb, a, sizeof(a)),
+			       v->worst_excess + 1);
+		printf(" (pid %d, max %s at %.6f s)\n", c->pid,
+		       kb_str(c->max_since_prev_kb, b, sizeof(b)), rel(c->max_since_prev_ts_ns, t0));
 	} else {
 		printf("  unseen excursion    none: memory never went above the checkpoints around it\n");
 	}
@@ -374,6 +396,7 @@ int cmd_validate(int argc, char **argv)
 	struct validation v;
 	struct csv_reader r;
 	struct csv_row row;
+	uint64_t nwarn = 0;
 	int e, ret = 1;
 
 	argp_err_exit_status = 2;
@@ -393,19 +416,21 @@ int cmd_validate(int argc, char **argv)
 		goto out;
 	}
 	while ((e = csvr__next(&r, &row)) > 0) {
+		int pe;
+
 		if (va.only_pid && row.pid != va.only_pid && strcmp(row.event, "log"))
 			continue;
+		/* the first few said in full, the rest counted below */
 		if (!strcmp(row.event, "log") && row.reported[0] &&
-		    parse_reported_kb(row.reported, va.cfg.si, &(int64_t){ 0 }) == -EDOM)
-			fprintf(stderr, "memtrace-bpf validate: warning: %s:%llu: the reported value '%s' "
-				"has no unit or one validate does not know (B, K/KB/KiB, M/MB/MiB, "
-				"G/GB/GiB); shown as text, not compared. Line: %s\n", va.trace,
-				(unsigned long long)r.line, row.reported, row.label);
-		else if (!strcmp(row.event, "log") && row.reported[0] &&
-			 parse_reported_kb(row.reported, va.cfg.si, &(int64_t){ 0 }))
-			fprintf(stderr, "memtrace-bpf validate: warning: %s:%llu: the reported value '%s' "
-				"is not a number with a unit; shown as text, not compared. Line: %s\n",
-				va.trace, (unsigned long long)r.line, row.reported, row.label);
+		    (pe = parse_reported_kb(row.reported, va.cfg.si, &(int64_t){ 0 })) &&
+		    nwarn++ < WARN_MAX)
+			fprintf(stderr, "memtrace-bpf validate: warning: %s:%llu: the reported value "
+				"'%.*s' %s; shown as text, not compared. Line: %.*s%s\n", va.trace,
+				(unsigned long long)r.line, utf8_cut(row.reported, 64), row.reported,
+				pe == -EDOM ? "has no unit or one validate does not know (B, K/KB/KiB, "
+				"M/MB/MiB, G/GB/GiB, T/TB/TiB)" : "is not a number with a unit",
+				utf8_cut(row.label, 160), row.label,
+				strlen(row.label) > 160 ? " [...]" : "");
 		if (validation__row(&v, r.line, row.ts_ns, row.pid, row.vmrss_kb, row.event, row.cause,
 				    row.label, row.reported)) {
 			fprintf(stderr, "memtrace-bpf validate: out of memory at %s:%llu\n", va.trace,
@@ -417,6 +442,10 @@ int cmd_validate(int argc, char **argv)
 		fprintf(stderr, "memtrace-bpf validate: %s\n", r.err[0] ? r.err : "read error");
 		goto out;
 	}
+	if (nwarn > WARN_MAX)
+		fprintf(stderr, "memtrace-bpf validate: warning: %llu more reported values without a "
+			"known unit (%llu in all; shown as text, not compared)\n",
+			(unsigned long long)(nwarn - WARN_MAX), (unsigned long long)nwarn);
 	if (!v.ncps) {
 		if (va.only_pid)
 			fprintf(stderr, "memtrace-bpf validate: no checkpoint of pid %d in %s\n",

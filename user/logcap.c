@@ -2,14 +2,188 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "logcap.h"
 
 static const char *stream_name[2] = { "stdout", "stderr" };
+
+/* Per stream: read from the pipe while fewer than RELAY_SOFT bytes wait
+ * to be passed on. RELAY_HARD leaves room for what a write the kernel
+ * already reported still has in the pipe (at most the pipe's size,
+ * 1 MiB at most for an unprivileged F_SETPIPE_SZ by default). */
+#define RELAY_SOFT (1U << 20)
+#define RELAY_HARD (RELAY_SOFT + (1U << 20))
+
+static const char *name_of(const struct logcap *c, int i)
+{
+	return c->merged ? "stdout+stderr" : stream_name[i];
+}
+
+static void *relay_main(void *arg)
+{
+	struct logcap_relay *rl = arg;
+
+	/* cancelled only while blocked in write/poll, never holding mu */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	pthread_mutex_lock(&rl->mu);
+	for (;;) {
+		size_t head, n;
+		ssize_t w;
+		int e;
+
+		while (!rl->len && !rl->closing)
+			pthread_cond_wait(&rl->cv, &rl->mu);
+		if (!rl->len)
+			break;
+		head = rl->head;
+		n = rl->len < rl->cap - head ? rl->len : rl->cap - head;
+		pthread_mutex_unlock(&rl->mu);
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		w = write(rl->fd, rl->buf + head, n);
+		e = errno;
+		if (w < 0 && e == EAGAIN) {
+			/* our stdout is O_NONBLOCK (someone else's choice):
+			 * wait until it takes more */
+			struct pollfd pf = { .fd = rl->fd, .events = POLLOUT };
+
+			poll(&pf, 1, -1);
+		}
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		pthread_mutex_lock(&rl->mu);
+		if (w > 0) {
+			rl->head = (head + (size_t)w) % rl->cap;
+			rl->len -= (size_t)w;
+			if (rl->want_space) {
+				uint64_t one = 1;
+
+				rl->want_space = false;
+				if (write(rl->wake_fd, &one, sizeof(one)) < 0) {
+					/* the main loop looks again within 10 ms */
+				}
+			}
+		} else if (!(w < 0 && (e == EINTR || e == EAGAIN))) {
+			rl->err = w < 0 ? e : EIO;
+			rl->dead = true;
+			rl->len = 0;
+			break;
+		}
+	}
+	rl->done = true;
+	pthread_mutex_unlock(&rl->mu);
+	return NULL;
+}
+
+/* Room for more bytes of stream i: 0 when the pipe should not be read
+ * now (a full relay asks to be woken when it has room). */
+static size_t relay_room(struct logcap *c, int i, size_t limit)
+{
+	struct logcap_relay *rl = &c->relay[i];
+	size_t room;
+
+	if (!rl->buf)
+		return limit;
+	pthread_mutex_lock(&rl->mu);
+	if (rl->dead)
+		room = limit;	/* only the log now */
+	else
+		room = rl->len < limit ? limit - rl->len : 0;
+	if (!room)
+		rl->want_space = true;
+	pthread_mutex_unlock(&rl->mu);
+	return room;
+}
+
+static int relay_start(struct logcap *c, int i)
+{
+	struct logcap_relay *rl = &c->relay[i];
+	sigset_t all, old;
+	int e;
+
+	rl->buf = malloc(RELAY_HARD);
+	if (!rl->buf)
+		return -ENOMEM;
+	rl->cap = RELAY_HARD;
+	rl->fd = c->out[i];
+	rl->wake_fd = c->wake_fd;
+	pthread_mutex_init(&rl->mu, NULL);
+	pthread_cond_init(&rl->cv, NULL);
+	/* signals stay with the main thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&rl->th, NULL, relay_main, rl);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		pthread_mutex_destroy(&rl->mu);
+		pthread_cond_destroy(&rl->cv);
+		free(rl->buf);
+		rl->buf = NULL;
+		return -e;
+	}
+	rl->started = true;
+	return 0;
+}
+
+/* Bytes of stream i to our own output; what does not fit is counted. */
+static void relay_push(struct logcap *c, int i, const char *b, size_t n)
+{
+	struct logcap_relay *rl = &c->relay[i];
+	size_t fit;
+
+	if (!rl->started && relay_start(c, i)) {
+		c->not_passed += n;
+		return;
+	}
+	pthread_mutex_lock(&rl->mu);
+	fit = rl->dead ? 0 : rl->cap - rl->len < n ? rl->cap - rl->len : n;
+	for (size_t k = 0; k < fit;) {
+		size_t at = (rl->head + rl->len) % rl->cap;
+		size_t m = fit - k < rl->cap - at ? fit - k : rl->cap - at;
+
+		memcpy(rl->buf + at, b + k, m);
+		rl->len += m;
+		k += m;
+	}
+	if (fit)
+		pthread_cond_signal(&rl->cv);
+	pthread_mutex_unlock(&rl->mu);
+	c->not_passed += n - fit;
+}
+
+/* Stops the relay of stream i: what it holds is written first, for up to
+ * grace_ms (a reader that takes nothing more cannot hold us forever). */
+static void relay_stop(struct logcap_relay *rl, int grace_ms)
+{
+	bool done;
+
+	if (!rl->started)
+		return;
+	pthread_mutex_lock(&rl->mu);
+	rl->closing = true;
+	pthread_cond_signal(&rl->cv);
+	pthread_mutex_unlock(&rl->mu);
+	for (int t = 0;; t += 10) {
+		pthread_mutex_lock(&rl->mu);
+		done = rl->done;
+		pthread_mutex_unlock(&rl->mu);
+		if (done || t >= grace_ms)
+			break;
+		usleep(10000);
+	}
+	if (!done)
+		pthread_cancel(rl->th);
+	pthread_join(rl->th, NULL);
+	pthread_mutex_destroy(&rl->mu);
+	pthread_cond_destroy(&rl->cv);
+	free(rl->buf);
+	memset(rl, 0, sizeof(*rl));
+}
 
 bool logcap_match(const regex_t *re, const char *line, char *val, size_t vlen)
 {
@@ -41,10 +215,25 @@ int logcap__open(struct logcap *c, const regex_t *re, const char *log_path, int 
 	c->re = re;
 	c->fn = fn;
 	c->ctx = ctx;
+	c->wake_fd = -1;
 	c->log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (c->log_fd < 0)
 		return -errno;
-	for (int i = 0; i < 2; i++) {
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->wake_fd < 0) {
+		e = -errno;
+		goto fail;
+	}
+	{
+		/* One file behind our fds 1 and 2 (a terminal, `> f 2>&1`):
+		 * one pipe keeps the order in which the command wrote to
+		 * them, which two pipes read one after the other cannot. */
+		struct stat s1, s2;
+
+		c->merged = !fstat(STDOUT_FILENO, &s1) && !fstat(STDERR_FILENO, &s2) &&
+			    s1.st_dev == s2.st_dev && s1.st_ino == s2.st_ino;
+	}
+	for (int i = 0; i < (c->merged ? 1 : 2); i++) {
 		if (pipe2(p[i], O_CLOEXEC)) {
 			e = -errno;
 			goto fail;
@@ -109,7 +298,7 @@ static int on_line(struct logcap *c, int i, uint64_t ts, pid_t pid, pid_t tid)
 	if (!logcap_match(c->re, line, val, sizeof(val)))
 		return 0;
 	c->matched++;
-	return c->fn ? c->fn(c->ctx, ts, pid, tid, stream_name[i], c->lines, line, val) : 0;
+	return c->fn ? c->fn(c->ctx, ts, pid, tid, name_of(c, i), c->lines, line, val) : 0;
 }
 
 /* Bytes of stream i, in order, all written at ts (by pid/tid, 0: not
@@ -144,7 +333,7 @@ static int to_arrival(struct logcap *c, int i, const char *why)
 	if (!st->on_arrival && why)
 		fprintf(stderr, "memtrace-bpf: note: the command's %s has output the kernel did not "
 			"see written (%s); its log lines are timed when read from here on, so a "
-			"value may pair with a later checkpoint\n", stream_name[i], why);
+			"value may pair with a later checkpoint\n", name_of(c, i), why);
 	st->on_arrival = true;
 	st->nw = 0;
 	e = feed(c, i, st->pend, st->plen, mono_ns(), 0, 0);
@@ -189,7 +378,7 @@ static int advance(struct logcap *c, int i)
 	return e;
 }
 
-static int read_stream(struct logcap *c, int i, bool final);
+static int read_stream_ex(struct logcap *c, int i, bool final, bool force);
 
 int logcap__output(struct logcap *c, int i, uint64_t ts_ns, pid_t pid, pid_t tid, uint64_t len,
 		   const char *start, bool start_known)
@@ -199,6 +388,8 @@ int logcap__output(struct logcap *c, int i, uint64_t ts_ns, pid_t pid, pid_t tid
 
 	if (i < 0 || i > 1 || c->log_fd < 0)
 		return 0;
+	if (c->merged)
+		i = 0;	/* one pipe: fd 1 and fd 2 are the same file */
 	st = &c->st[i];
 	if (st->on_arrival || !len)
 		return 0;
@@ -221,9 +412,11 @@ int logcap__output(struct logcap *c, int i, uint64_t ts_ns, pid_t pid, pid_t tid
 	memcpy(w->start, start, sizeof(w->start));
 	/* The bytes of a write are in the pipe before its sys_exit: take
 	 * them now, so its lines are queued while the records are at this
-	 * instant, before any record stamped later is written. */
+	 * instant, before any record stamped later is written. They are in
+	 * the pipe already (at most its size): this read ignores the
+	 * back-pressure bound. */
 	if (st->plen < len) {
-		int e = read_stream(c, i, false);
+		int e = read_stream_ex(c, i, false, true);
 
 		if (e)
 			return e;
@@ -239,7 +432,7 @@ static int take(struct logcap *c, int i, const char *b, size_t n, uint64_t ts)
 {
 	struct logcap_stream *st = &c->st[i];
 
-	write_all(c->out[i], b, n, NULL);	/* a closed terminal is not our error */
+	relay_push(c, i, b, n);
 	write_all(c->log_fd, b, n, &c->err);
 	c->log_bytes += n;
 	if (!c->kernel_timed || st->on_arrival)
@@ -263,15 +456,48 @@ static int take(struct logcap *c, int i, const char *b, size_t n, uint64_t ts)
 	return advance(c, i);
 }
 
-/* Everything stream i's pipe holds now; final, or its end: closed. */
-static int read_stream(struct logcap *c, int i, bool final)
+/* Our own stdout/stderr refused stream i's bytes: a reader that closed
+ * (EPIPE) closes our read end too, so the command gets EPIPE or SIGPIPE
+ * as it would without us; any other error is said once. */
+static void relay_check(struct logcap *c, int i)
+{
+	struct logcap_relay *rl = &c->relay[i];
+	int err;
+
+	if (!rl->started || c->rd[i] < 0)
+		return;
+	pthread_mutex_lock(&rl->mu);
+	err = rl->dead ? rl->err : 0;
+	pthread_mutex_unlock(&rl->mu);
+	if (!err)
+		return;
+	if (err == EPIPE) {
+		close(c->rd[i]);
+		c->rd[i] = -1;
+	} else if (!rl->said) {
+		rl->said = true;
+		fprintf(stderr, "memtrace-bpf: cannot pass on the command's %s: %s; it is still "
+			"kept in the log\n", name_of(c, i), strerror(err));
+	}
+}
+
+/* What stream i's pipe holds now, while there is room to pass it on
+ * (force: also what a write the kernel reported left in the pipe; final:
+ * everything, and then the read end is closed). */
+static int read_stream_ex(struct logcap *c, int i, bool final, bool force)
 {
 	char buf[65536];
 	int e;
 
+	relay_check(c, i);
 	while (c->rd[i] >= 0) {
-		ssize_t got = read(c->rd[i], buf, sizeof(buf));
+		size_t room = final ? sizeof(buf) :
+			      relay_room(c, i, force ? RELAY_HARD : RELAY_SOFT);
+		ssize_t got;
 
+		if (!room)
+			break;	/* back-pressure: the command waits for our reader */
+		got = read(c->rd[i], buf, room < sizeof(buf) ? room : sizeof(buf));
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got > 0) {
@@ -289,18 +515,44 @@ static int read_stream(struct logcap *c, int i, bool final)
 	return 0;
 }
 
+static int read_stream(struct logcap *c, int i, bool final)
+{
+	return read_stream_ex(c, i, final, false);
+}
+
 int logcap__pump(struct logcap *c, int timeout_ms, int extra_fd, bool final)
 {
-	struct pollfd pf[3];
+	struct pollfd pf[4];
 	int n = 0, e;
+	bool full = false;
 
-	for (int i = 0; i < 2; i++)
-		if (c->rd[i] >= 0)
+	for (int i = 0; i < 2; i++) {
+		relay_check(c, i);
+		if (c->rd[i] < 0)
+			continue;
+		if (relay_room(c, i, RELAY_SOFT)) {
 			pf[n++] = (struct pollfd){ .fd = c->rd[i], .events = POLLIN };
+		} else {
+			full = true;
+			/* held back by us, a long write cannot end (and be
+			 * recorded) yet: its first bytes are not unexplained */
+			if (c->st[i].plen)
+				c->st[i].pend_since = mono_ns();
+		}
+	}
+	if (full && c->wake_fd >= 0)
+		pf[n++] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
 	if (extra_fd >= 0)
 		pf[n++] = (struct pollfd){ .fd = extra_fd, .events = POLLIN };
 	if (n && timeout_ms > 0 && !final)
 		poll(pf, (nfds_t)n, timeout_ms);
+	if (full) {
+		uint64_t v;
+
+		if (read(c->wake_fd, &v, sizeof(v)) < 0) {
+			/* nothing to take: no relay made room yet */
+		}
+	}
 	for (int i = 0; i < 2; i++) {
 		struct logcap_stream *st = &c->st[i];
 
@@ -339,9 +591,32 @@ bool logcap__active(const struct logcap *c)
 	return c->log_fd >= 0;
 }
 
+bool logcap__busy(const struct logcap *c)
+{
+	if (c->log_fd < 0)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		struct logcap_relay *rl = (struct logcap_relay *)&c->relay[i];
+		bool left;
+
+		if (c->rd[i] >= 0)
+			return true;
+		if (!rl->started)
+			continue;
+		pthread_mutex_lock(&rl->mu);
+		left = rl->len && !rl->dead;
+		pthread_mutex_unlock(&rl->mu);
+		if (left)
+			return true;
+	}
+	return false;
+}
+
 void logcap__close(struct logcap *c)
 {
 	for (int i = 0; i < 2; i++) {
+		/* what is left is written, for up to a second */
+		relay_stop(&c->relay[i], 1000);
 		if (c->rd[i] >= 0)
 			close(c->rd[i]);
 		c->rd[i] = -1;
@@ -354,4 +629,7 @@ void logcap__close(struct logcap *c)
 	if (c->log_fd >= 0)
 		close(c->log_fd);
 	c->log_fd = -1;
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	c->wake_fd = -1;
 }

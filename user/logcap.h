@@ -8,6 +8,7 @@
 #ifndef MEMTRACE_LOGCAP_H
 #define MEMTRACE_LOGCAP_H
 
+#include <pthread.h>
 #include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,8 +43,35 @@ struct logcap_stream {
 	bool on_arrival;	/* lines timed when read (no kernel timing) */
 };
 
+/*
+ * Passing bytes on to our stdout/stderr. The main loop also drains the
+ * ring buffer, so it must never block on a slow or stuck reader of our
+ * output: a thread per stream does the (blocking) writes from a bounded
+ * buffer. When the buffer is full the main loop stops reading that pipe,
+ * so a slow reader holds back only the command's writes, as it would
+ * without memtrace-bpf, and tracing goes on.
+ */
+struct logcap_relay {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *buf;		/* ring of cap bytes */
+	size_t cap, head, len;
+	int fd, wake_fd;	/* where to; eventfd to wake the main loop */
+	bool started, closing, done, want_space;
+	bool dead;		/* a write failed: nothing more goes there */
+	bool said;		/* (main thread) the failure was reported */
+	int err;		/* why (positive errno) */
+};
+
 struct logcap {
 	int rd[2];		/* read ends (stdout, stderr); -1 when closed */
+	bool merged;		/* one pipe for both (our fds 1 and 2 are the
+				   same file): the kernel keeps their order */
+	struct logcap_relay relay[2];
+	int wake_fd;		/* eventfd: a full relay has room again */
+	uint64_t not_passed;	/* bytes only in the log (stopped, or our
+				   output failed) */
 	struct logcap_stream st[2];
 	bool kernel_timed;	/* OUTPUT records come (launch with capture) */
 	uint64_t records_until;	/* every record stamped up to here is in */
@@ -60,7 +88,9 @@ struct logcap {
 
 /* Opens the log file and the two pipes; wr[0], wr[1] are the ends the
  * command gets as its stdout and stderr (O_CLOEXEC: the child dup2()s
- * them). Returns 0 or -errno. */
+ * them). When our own stdout and stderr are the same file (a terminal,
+ * `> f 2>&1`) there is one pipe: wr[1] is -1 and the command gets wr[0]
+ * as both. Returns 0 or -errno. */
 int logcap__open(struct logcap *c, const regex_t *re, const char *log_path, int wr[2],
 		 logcap_fn fn, void *ctx);
 /* The kernel saw the command write len bytes starting with start[] to
@@ -76,6 +106,9 @@ int logcap__output(struct logcap *c, int stream, uint64_t ts_ns, pid_t pid, pid_
  * (from fn). */
 int logcap__pump(struct logcap *c, int timeout_ms, int extra_fd, bool final);
 bool logcap__active(const struct logcap *c);
+/* A pipe still open (some process may still write to it) or bytes not
+ * yet passed on. */
+bool logcap__busy(const struct logcap *c);
 void logcap__close(struct logcap *c);
 
 /* Matches one line; on a match copies the first capture group that took

@@ -574,7 +574,8 @@ int main(int argc, char **argv)
 	struct run_spec spec = {};
 	struct run r = {};
 	bool tty = isatty(STDERR_FILENO);
-	uint64_t next_status, next_check, next_lost_check, lost_reported = 0;
+	uint64_t next_status, next_check, next_lost_check, lost_reported = 0, drain_since = 0;
+	bool drain_said = false;
 	int e, ret = 0;
 
 	argp_err_exit_status = EXIT_USAGE;	/* argp's own default is 64 */
@@ -755,16 +756,33 @@ int main(int argc, char **argv)
 				sig_from_user = 0;
 				r.interrupted = true;
 			} else {
-				/* attach mode, or a second signal: stop now */
-				r.interrupted = true;
+				/* attach mode, or a second signal: stop now. (After
+				 * the command ended, while its background jobs' output
+				 * is still passed on, the run itself was complete.) */
+				if (!(env.ncmd && r.have_status))
+					r.interrupted = true;
 				done = true;
 			}
 			if (env.ncmd && sig_count > 1)
 				fprintf(stderr, "\nmemtrace-bpf: second signal: stopping the trace; "
 					"%s (PID %d) keeps running\n", env.cmd[0], r.child);
 		}
-		if (env.ncmd && run__reap(&r))
-			done = true;
+		if (env.ncmd && run__reap(&r)) {
+			/* Processes that outlived the command (a background
+			 * job) may still hold its stdout/stderr: their output
+			 * is passed on until the pipes close, as a shell's
+			 * `cmd | cat` would; any signal stops it. */
+			if (!run__logs_busy(&r))
+				done = true;
+			else if (!drain_since)
+				drain_since = mono_ns();
+			else if (!drain_said && mono_ns() - drain_since > 1000000000ULL) {
+				drain_said = true;
+				fprintf(stderr, "%smemtrace-bpf: %s exited; processes it left still hold "
+					"its stdout or stderr, and their output is passed on until they "
+					"close them (Ctrl-C stops)\n", tty ? "\r\033[K" : "", env.cmd[0]);
+			}
+		}
 		t = mono_ns();
 		if (!env.ncmd && t >= next_check) {
 			next_check = t + 100000000ULL;

@@ -99,6 +99,75 @@ static int csv_field(char *buf, size_t len, const char *s, size_t max)
 /* Text from a program (a mark's name, a log line) as one CSV field: up to
  * max bytes, cut at the first newline, other control characters as
  * spaces, quoted when it holds a comma or a quote. Returns the end. */
+int utf8_seq(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned int c = s[0];
+	int len;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	for (int k = 1; k < len; k++) {
+		unsigned int d;
+
+		if ((size_t)k >= n)
+			return -1;
+		d = s[k];
+		if ((d & 0xc0) != 0x80)
+			return 0;
+		/* overlong forms, surrogates, above U+10FFFF */
+		if (k == 1 && ((c == 0xe0 && d < 0xa0) || (c == 0xed && d > 0x9f) ||
+			       (c == 0xf0 && d < 0x90) || (c == 0xf4 && d > 0x8f)))
+			return 0;
+	}
+	return len;
+}
+
+int utf8_cut(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), i = 0;
+
+	while (i < n) {
+		int k = utf8_seq(s + i, n - i);
+
+		if (k < 0)
+			break;
+		i += k ? (size_t)k : 1;
+	}
+	return (int)i;
+}
+
+void put_col(FILE *f, const char *s, int width)
+{
+	size_t n = strlen(s), i = 0;
+	int chars = 0;
+
+	while (i < n && chars < width) {
+		int k = utf8_seq(s + i, n - i);
+
+		if (k <= 0)
+			break;	/* (our CSVs hold valid UTF-8 only) */
+		i += (size_t)k;
+		chars++;
+	}
+	fwrite(s, 1, i, f);
+	for (; chars < width; chars++)
+		fputc(' ', f);
+}
+
+/* A text column: its first line, at most max bytes, CSV-quoted when it
+ * holds a comma or a quote, control characters as spaces. Always valid
+ * UTF-8: a character cut at the limit is dropped, any other invalid byte
+ * becomes U+FFFD. Writes at most
+ * 3 * max + 2 bytes. */
 static char *put_text(char *p, const char *s, size_t max)
 {
 	size_t n = 0;
@@ -111,12 +180,31 @@ static char *put_text(char *p, const char *s, size_t max)
 	quote = memchr(s, ',', n) || memchr(s, '"', n);
 	if (quote)
 		*p++ = '"';
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
+		int k = utf8_seq(s + i, n - i);
 
+		/* ends in the middle of a character: a cut at max (or at
+		 * max - 1: the kernel's 39-byte name in a 40-byte field),
+		 * else the text's own broken end */
+		if (k < 0 && n + 1 >= max)
+			break;
+		if (k <= 0) {
+			memcpy(p, "\xef\xbf\xbd", 3);
+			p += 3;
+			i++;
+			continue;
+		}
+		if (k > 1) {
+			memcpy(p, s + i, (size_t)k);
+			p += k;
+			i += (size_t)k;
+			continue;
+		}
 		if (c == '"')
 			*p++ = '"';
 		*p++ = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+		i++;
 	}
 	if (quote)
 		*p++ = '"';
@@ -265,8 +353,9 @@ int csv_format_log_row(char *buf, size_t len, const struct mt_rec *r, uint64_t s
 {
 	char *p = buf;
 
-	/* 1 KiB of line, 128 of value, each doubled at worst by quoting */
-	if (len < 2 * 1024 + 2 * 128 + 512)
+	/* 1 KiB of line, 128 of value, each tripled at worst (U+FFFD for
+	 * an invalid byte) */
+	if (len < 3 * 1024 + 3 * 128 + 512)
 		return -1;
 	p = put_state(p, r, "log", start_ns, page_kb);
 	p = put_str(p, stream);
@@ -335,7 +424,8 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		/* what was read, the fd (getrusage: who), bytes read */
 		p = put_str(p, ckpt_kind_name(r->cause));
 		*p++ = ',';
-		p = put_i64(p, (int64_t)r->addr);
+		/* an fd, or getrusage's who: both C ints */
+		p = put_i64(p, (int32_t)r->addr);
 		p = put_str(p, ",,,");
 		p = put_i64(p, r->ret);
 		p = put_str(p, ",,,\n");
@@ -451,7 +541,18 @@ void json_escape(FILE *f, const char *s)
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c == '"' || c == '\\')
+		if (c >= 0x80) {
+			/* JSON is UTF-8: a valid character as it is, any
+			 * other byte (a Latin-1 log line) as U+FFFD */
+			int k = utf8_seq(s, strnlen(s, 4));
+
+			if (k > 0) {
+				fwrite(s, 1, (size_t)k, f);
+				s += k - 1;
+			} else {
+				fputs("\\ufffd", f);
+			}
+		} else if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
 		else if (c == '\n')
 			fputs("\\n", f);

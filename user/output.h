@@ -89,5 +89,14 @@ void jw_f64(struct jw *w, const char *key, double v, int decimals);
 void jw_bool(struct jw *w, const char *key, bool v);
 void jw_null(struct jw *w, const char *key);
 void json_escape(FILE *f, const char *s);
+/* The UTF-8 sequence at s (n bytes there): its length 1-4, 0 when it is
+ * invalid, -1 when it is a valid start cut short by n. */
+int utf8_seq(const char *s, size_t n);
+/* How many bytes of s to print to show at most max of them without
+ * cutting a character (for "%.*s"). */
+int utf8_cut(const char *s, size_t max);
+/* s in a table column of width characters: cut at a character boundary,
+ * padded with spaces (a character counts one, whatever its bytes). */
+void put_col(FILE *f, const char *s, int width);
 
 #endif

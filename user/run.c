@@ -16,6 +16,8 @@
 #include "run.h"
 #include "units.h"
 
+#define LOG_WARN_MAX 5	/* unit warnings said in full; the rest counted */
+
 uint64_t gate_limit_kb(const struct gate *g)
 {
 	return g->max_peak_kb + g->tolerance_kb +
@@ -134,7 +136,8 @@ child_main(const struct run_spec *s, int gate_rd, int err_wr, int log_fd, int nu
 			goto fail;
 	}
 	/* --checkpoint-regex: stdout and stderr to our pipes; stdin stays */
-	if (cap_wr[0] >= 0 && (dup2(cap_wr[0], 1) < 0 || dup2(cap_wr[1], 2) < 0))
+	if (cap_wr[0] >= 0 &&
+	    (dup2(cap_wr[0], 1) < 0 || dup2(cap_wr[1] >= 0 ? cap_wr[1] : cap_wr[0], 2) < 0))
 		goto fail;
 	/* wait until every program is attached: no gap before exec */
 	if (read(gate_rd, &go, 1) != 1)
@@ -188,12 +191,16 @@ static int on_log_line(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, const ch
 	int e = parse_reported_kb(value, false, &kb);
 
 	if (e) {
-		r->log_unknown_units++;
-		fprintf(stderr, "memtrace-bpf: warning: output line %llu (%s) matched "
-			"--checkpoint-regex, but its value '%s' %s; kept in the trace as text, "
-			"not compared. The line: %s\n", (unsigned long long)lineno, stream, value,
-			e == -EDOM ? "has no unit or one memtrace-bpf does not know (B, K/KB/KiB, "
-			"M/MB/MiB, G/GB/GiB, T/TB/TiB)" : "is not a number with a unit", line);
+		/* the first few said in full, the rest counted at the end: a
+		 * pattern that matches every line must not flood stderr */
+		if (r->log_unknown_units++ < LOG_WARN_MAX)
+			fprintf(stderr, "memtrace-bpf: warning: output line %llu (%s) matched "
+				"--checkpoint-regex, but its value '%.*s' %s; kept in the trace as "
+				"text, not compared. The line: %.*s%s\n", (unsigned long long)lineno,
+				stream, utf8_cut(value, 64), value,
+				e == -EDOM ? "has no unit or one memtrace-bpf does not know (B, "
+				"K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB)" : "is not a number with a unit",
+				utf8_cut(line, 160), line, strlen(line) > 160 ? " [...]" : "");
 		kb = -1;
 	}
 	/* the writer when the kernel saw the write, else the command */
@@ -207,6 +214,11 @@ void run__pump_logs(struct run *r, int timeout_ms, int extra_fd, bool final)
 		return;
 	if (logcap__pump(&r->logs, timeout_ms, extra_fd, final))
 		fprintf(stderr, "memtrace-bpf: out of memory keeping the command's log lines\n");
+}
+
+bool run__logs_busy(const struct run *r)
+{
+	return r->logs_on && logcap__busy(&r->logs);
 }
 
 void run__emit_logs(struct run *r, uint64_t cut_ns)
@@ -676,6 +688,16 @@ int run__finish(struct run *r, uint64_t end_ns)
 		if (r->logs.err)
 			fprintf(stderr, "memtrace-bpf: the log %s is incomplete: %s\n", s->ckpt_log_path,
 				strerror(r->logs.err));
+		if (r->log_unknown_units > LOG_WARN_MAX)
+			fprintf(stderr, "memtrace-bpf: warning: %llu more matched lines had a value "
+				"without a known unit (%llu in all; the rows are in the trace, not "
+				"compared)\n", (unsigned long long)(r->log_unknown_units - LOG_WARN_MAX),
+				(unsigned long long)r->log_unknown_units);
+		if (r->logs.not_passed)
+			fprintf(stderr, "memtrace-bpf: %llu bytes of the command's output were not passed "
+				"on (stopped before our stdout/stderr took them, or they failed); they "
+				"are in %s\n",
+				(unsigned long long)r->logs.not_passed, s->ckpt_log_path);
 		if (!r->logs.matched)
 			fprintf(stderr, "memtrace-bpf: --checkpoint-regex '%s' matched none of the "
 				"command's %llu output line%s (kept in %s); check the pattern against "

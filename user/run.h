@@ -108,6 +108,10 @@ int run__record(struct run *r, const struct mt_rec *rec);
  * last of it, pipes closed. Then cut_ns: the queued log rows stamped at or
  * before it are written (records up to then are in). */
 void run__pump_logs(struct run *r, int timeout_ms, int extra_fd, bool final);
+/* --checkpoint-regex: a process may still write to the command's stdout
+ * or stderr (a background job that outlived it), or bytes wait to be
+ * passed on. */
+bool run__logs_busy(const struct run *r);
 void run__emit_logs(struct run *r, uint64_t cut_ns);
 /* Launch: has the command exited? (wait4, without blocking) */
 bool run__reap(struct run *r);

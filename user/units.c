@@ -174,10 +174,21 @@ int parse_reported_kb(const char *s, bool si, int64_t *kb)
 		n--;
 	if (!n || n >= sizeof(buf))
 		return -EINVAL;
-	/* "657 MB" and "657MB" alike: drop one run of blanks before the unit */
+	/* "657 MB", "657  MB" and "657MB" alike: drop the run of blanks
+	 * between the number and its unit (only there: "1 2 MB" is no
+	 * number) */
 	for (size_t i = 0; i < n; i++) {
-		if ((p[i] == ' ' || p[i] == '\t') && i && isdigit((unsigned char)p[i - 1]))
-			continue;
+		if (p[i] == ' ' || p[i] == '\t') {
+			size_t j = i;
+
+			while (j < n && (p[j] == ' ' || p[j] == '\t'))
+				j++;
+			if (o && (isdigit((unsigned char)buf[o - 1]) || buf[o - 1] == '.') &&
+			    j < n && isalpha((unsigned char)p[j])) {
+				i = j - 1;
+				continue;
+			}
+		}
 		buf[o++] = p[i];
 	}
 	buf[o] = 0;

@@ -31,11 +31,12 @@ bool line_says_peak(const char *line)
 static struct v_proc *proc_of(struct validation *v, pid_t pid)
 {
 	struct v_proc *p;
+	long i = idmap__get(&v->pidx, pid);
 
-	for (size_t i = 0; i < v->nprocs; i++)
-		if (v->procs[i].pid == pid)
-			return &v->procs[i];
-	if (grow(&v->procs, &v->procs_cap, v->nprocs, sizeof(*v->procs), 8))
+	if (i >= 0)
+		return &v->procs[i];
+	if (grow(&v->procs, &v->procs_cap, v->nprocs, sizeof(*v->procs), 8) ||
+	    idmap__put(&v->pidx, pid, v->nprocs))
 		return NULL;
 	p = &v->procs[v->nprocs++];
 	memset(p, 0, sizeof(*p));
@@ -136,6 +137,7 @@ int validation__row(struct validation *v, uint64_t line, uint64_t ts_ns, pid_t p
 	c->max_since_prev_kb = p->max_since_kb;
 	c->max_since_prev_ts_ns = p->max_since_ts_ns;
 	c->prev_exact_kb = p->last_cp >= 0 ? v->cps[p->last_cp].exact_kb : -1;
+	c->prev_cp = p->last_cp;
 	{
 		int64_t seen = c->prev_exact_kb > c->exact_kb ? c->prev_exact_kb : c->exact_kb;
 
@@ -227,6 +229,7 @@ void validation__free(struct validation *v)
 	free(v->rep);
 	free(v->cps);
 	free(v->procs);
+	idmap__free(&v->pidx);
 	free(v->tails);
 	memset(v, 0, sizeof(*v));
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "idmap.h"
 
 enum v_compare {
 	V_CMP_AUTO = 0,	/* peak when the line says peak/max/hwm/high, else rss */
@@ -47,6 +48,7 @@ struct v_checkpoint {
 	int64_t max_since_prev_kb;	/* exact peak since its previous checkpoint */
 	uint64_t max_since_prev_ts_ns;
 	int64_t prev_exact_kb;	/* -1: the first checkpoint of its process */
+	int prev_cp;		/* index of its process's previous one, -1: none */
 	int64_t excess_kb;	/* max_since_prev - max(prev, this) */
 	int first_reported;	/* index in reported[], -1: none */
 	int nreported;
@@ -79,6 +81,7 @@ struct validation {
 	size_t nrep, rep_cap;
 	struct v_proc *procs;
 	size_t nprocs, procs_cap;
+	struct idmap pidx;	/* pid -> procs[] */
 	struct v_tail *tails;
 	size_t ntails;
 	uint64_t rows, first_ts_ns, last_ts_ns;
