@@ -89,7 +89,6 @@ int capture_resolve_cgroup(const char *arg, uint64_t *id, uint32_t *level, char 
 
 struct captured {
 	struct run run;
-	uint32_t group;
 	bool ended;
 	uint64_t ended_ns;
 	char dir[PATH_MAX], csv[PATH_MAX + 16], summary[PATH_MAX + 16];
@@ -168,7 +167,6 @@ static struct captured *start_run(struct capture *c, uint32_t g)
 		c->err = 1;
 		return NULL;
 	}
-	x->group = g;
 	c->by_group[g] = x;
 	c->started++;
 	if (!c->o->quiet)
@@ -194,6 +192,7 @@ static int on_rec(void *ctx, const struct mt_rec *rec)
 
 static void finish(struct capture *c, struct captured *x, bool interrupted)
 {
+	uint32_t group = x->run.spec.group;
 	struct mt_group g;
 	char a[32], b[32];
 
@@ -213,8 +212,8 @@ static void finish(struct capture *c, struct captured *x, bool interrupted)
 		fprintf(stderr, "memtrace-bpf: %s: %u child processes not traced; raise --max-procs\n",
 			x->csv, g.untraced);
 	run__free(&x->run);
-	tracer__group_give_back(c->tracer, x->group);
-	c->by_group[x->group] = NULL;
+	tracer__group_give_back(c->tracer, group);
+	c->by_group[group] = NULL;
 	free(x);
 }
 

@@ -59,7 +59,6 @@ struct crun {
 	char **argv;		/* substituted command */
 	int argc;
 	bool done;		/* result.csv on disk */
-	struct active *act;	/* while it runs */
 };
 
 enum { P_TRACE, P_SUMMARY, P_LOG, P_RUNJSON, P_RESULT, P_NFILES };
@@ -952,11 +951,6 @@ static void signal_runs(int sig)
 			kill(-active[i]->run.child, sig);
 }
 
-static void format_eta(char *buf, size_t len, double s)
-{
-	format_duration((uint64_t)(s * 1e9), buf, len);
-}
-
 struct progress {
 	size_t ndone, total;
 	double dur_sum;
@@ -1023,7 +1017,6 @@ static int start_run(struct crun *r, struct tracer *tracer)
 		a->reaped = true;
 		a->reaped_ns = mono_ns();
 	}
-	r->act = a;
 	active[nactive++] = a;
 	return 0;
 fail:
@@ -1074,7 +1067,6 @@ static int finish_run(struct active *a, struct tracer *tracer, bool stopped_by_u
 	snprintf(res.start_time, sizeof(res.start_time), "%s", a->start_iso);
 	run__free(x);
 	env_free(a->envp, ca.nparams + 3);
-	r->act = NULL;
 	free(a);
 	if (stopped_by_us) {
 		fprintf(stderr, "memtrace-bpf campaign: %s #%d interrupted; it will be redone on resume\n",
@@ -1330,7 +1322,8 @@ int cmd_campaign(int argc, char **argv)
 			size_t left = pg.total - pg.ndone;
 
 			if (pg.ndur)
-				format_eta(eta, sizeof(eta), pg.dur_sum / pg.ndur * (double)left / (double)ca.jobs);
+				format_duration((uint64_t)(pg.dur_sum / pg.ndur * (double)left /
+							   (double)ca.jobs * 1e9), eta, sizeof(eta));
 			fprintf(stderr, "\r\033[K  run %zu of %zu, %d running, elapsed %s, ETA %s",
 				pg.ndone + (size_t)(nactive ? 1 : 0), pg.total, nactive,
 				format_duration(t - camp_start, el, sizeof(el)), eta);

@@ -235,7 +235,6 @@ static void run_init(struct run *r, struct tracer *t, const struct run_spec *s,
 	r->spec = *s;
 	r->tracer = t;
 	r->start_ns = start_ns;
-	r->gate_fd = r->err_fd = -1;
 	r->mark_fd = -1;
 	r->logs.rd[0] = r->logs.rd[1] = r->logs.log_fd = -1;
 }

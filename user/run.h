@@ -66,7 +66,6 @@ struct run {
 	int status;			/* wait status of the launched command */
 	struct rusage ru;
 	pid_t child;
-	int gate_fd, err_fd;		/* launch handshake */
 	int mark_fd;			/* MEMTRACE_MARK_FD given to the command, -1: none */
 	struct logcap logs;		/* --checkpoint-regex */
 	bool logs_on;
