@@ -1304,8 +1304,9 @@ int cmd_campaign(int argc, char **argv)
 			struct active *a = active[i];
 
 			if (!a->reaped && run__reap(&a->run)) {
+				/* now, not t: it may have exited after t was read */
 				a->reaped = true;
-				a->reaped_ns = t;
+				a->reaped_ns = mono_ns();
 			}
 			/* finished once a drain that began 3 ms after its exit is
 			 * done: the poll hands on everything older than 2 ms */
