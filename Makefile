@@ -36,7 +36,7 @@ endif
 
 CFLAGS    ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-ALL_CFLAGS := $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser $(EXTRA_CFLAGS) -MMD -MP
+ALL_CFLAGS := $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -Iinclude $(EXTRA_CFLAGS) -MMD -MP
 LDLIBS    := -lbpf -lelf -lz -lm -lpthread
 # -idirafter: <bpf/usdt.bpf.h> pulls in <linux/errno.h>, whose <asm/errno.h>
 # lives under the multiarch include directory, which -target bpf skips
@@ -52,7 +52,7 @@ else
   msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_SRCS := $(wildcard user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 MAIN_OBJ  := $(OUTPUT)/user/main.o
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
@@ -64,7 +64,7 @@ BIN       := $(OUTPUT)/memtrace-bpf
 
 all: $(BIN) $(OUTPUT)/unit_tests $(WORKLOADS) $(TOOLS)
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/workloads $(OUTPUT)/tools:
+$(OUTPUT) $(OUTPUT)/workloads $(OUTPUT)/tools:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
@@ -80,8 +80,9 @@ $(OUTPUT)/memtrace.skel.h: $(OUTPUT)/memtrace.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name memtrace_bpf > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/memtrace.skel.h | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/memtrace.skel.h
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BIN): $(MAIN_OBJ) $(USER_OBJS)
@@ -124,7 +125,7 @@ install: $(BIN)
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/bin/memtrace-bpf)
 	$(Q)install -D -m 0755 $(BIN) $(DESTDIR)$(prefix)/bin/memtrace-bpf
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/include/memtrace/mark.h)
-	$(Q)install -D -m 0644 user/memtrace/mark.h $(DESTDIR)$(prefix)/include/memtrace/mark.h
+	$(Q)install -D -m 0644 include/memtrace/mark.h $(DESTDIR)$(prefix)/include/memtrace/mark.h
 
 uninstall:
 	$(Q)rm -f $(DESTDIR)$(prefix)/bin/memtrace-bpf $(DESTDIR)$(prefix)/include/memtrace/mark.h
@@ -134,4 +135,4 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/workloads/*.d $(OUTPUT)/*.d)
+-include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/workloads/*.d $(OUTPUT)/*.d)

@@ -10,15 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "output.h"
-#include "session.h"
-#include "units.h"
-#include "spikes.h"
-#include "csvread.h"
-#include "validate.h"
-#include "stages.h"
-#include "logcap.h"
-#include "campaign.h"
+#include "format/output.h"
+#include "trace/session.h"
+#include "lib/units.h"
+#include "analysis/spikes.h"
+#include "format/csvread.h"
+#include "analysis/validate.h"
+#include "analysis/stages.h"
+#include "trace/logcap.h"
+#include "analysis/campaign.h"
 
 static int passed, failed, current_failed;
 static const char *current;

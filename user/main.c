@@ -20,15 +20,15 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "capture.h"
-#include "checks.h"
-#include "cmds.h"
-#include "output.h"
-#include "report.h"
-#include "run.h"
-#include "session.h"
-#include "tracer.h"
-#include "units.h"
+#include "trace/capture.h"
+#include "trace/preflight.h"
+#include "cmd/cmd.h"
+#include "format/output.h"
+#include "analysis/spikes_report.h"
+#include "trace/run.h"
+#include "trace/session.h"
+#include "trace/tracer.h"
+#include "lib/units.h"
 
 /* exit statuses of our own (launch mode otherwise returns the command's) */
 #define EXIT_TRACE_ERR	1	/* cannot trace: privileges, PID, output, BTF */

@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
-#include "logcap.h"
-#include "session.h"
-#include "tracer.h"
+#include "trace/logcap.h"
+#include "trace/session.h"
+#include "trace/tracer.h"
 
 #define MEMTRACE_VERSION "0.1.0"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "units.h"
+#include "lib/units.h"
 
 /* A non-negative decimal number with an optional fraction, then a suffix
  * that must be one of @units (matched case-insensitively and whole). */

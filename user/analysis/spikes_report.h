@@ -4,8 +4,8 @@
 #define MEMTRACE_REPORT_H
 
 #include <stdio.h>
-#include "output.h"
-#include "spikes.h"
+#include "format/output.h"
+#include "analysis/spikes.h"
 
 /* t0_ns: the trace's time_s origin. top: rows at most (0: all). */
 void report_spikes_table(FILE *f, const struct spikes *s, uint64_t t0_ns, size_t top);

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "grow.h"
-#include "units.h"
-#include "validate.h"
+#include "lib/grow.h"
+#include "lib/units.h"
+#include "analysis/validate.h"
 
 void validation__init(struct validation *v, const struct v_cfg *cfg)
 {

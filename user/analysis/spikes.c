@@ -3,8 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "grow.h"
-#include "spikes.h"
+#include "lib/grow.h"
+#include "analysis/spikes.h"
 
 #define MAX_STACK	512	/* open candidates per process */
 #define ENV_BUCKETS	256	/* lower-envelope buckets per process */

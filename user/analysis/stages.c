@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "grow.h"
-#include "stages.h"
+#include "lib/grow.h"
+#include "analysis/stages.h"
 
 void stages__init(struct stages *s)
 {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "logcap.h"
+#include "trace/logcap.h"
 
 static const char *stream_name[2] = { "stdout", "stderr" };
 

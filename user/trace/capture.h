@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "tracer.h"
+#include "trace/tracer.h"
 
 struct capture_opts {
 	const char *comm;	/* NULL: any name */

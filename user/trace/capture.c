@@ -16,10 +16,10 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
-#include "capture.h"
-#include "output.h"
-#include "run.h"
-#include "units.h"
+#include "trace/capture.h"
+#include "format/output.h"
+#include "trace/run.h"
+#include "lib/units.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "campaign.h"
-#include "grow.h"
+#include "analysis/campaign.h"
+#include "lib/grow.h"
 
 void words_free(char **w)
 {

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "cmds.h"
-#include "csvread.h"
-#include "report.h"
-#include "units.h"
+#include "cmd/cmd.h"
+#include "format/csvread.h"
+#include "analysis/spikes_report.h"
+#include "lib/units.h"
 
 static struct {
 	const char *trace;

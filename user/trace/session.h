@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "memtrace.h"
-#include "output.h"
-#include "spikes.h"
+#include "format/output.h"
+#include "analysis/spikes.h"
 
 struct proc_info {
 	pid_t pid, ppid;

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "idmap.h"
+#include "lib/idmap.h"
 
 static size_t slot_of(uint64_t key, size_t cap)
 {

@@ -4,8 +4,8 @@
 #include <argp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cmds.h"
-#include "units.h"
+#include "cmd/cmd.h"
+#include "lib/units.h"
 
 void usage_exit(const char *sub, const char *fmt, ...)
 {

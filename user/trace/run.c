@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "output.h"
-#include "report.h"
-#include "run.h"
-#include "units.h"
+#include "format/output.h"
+#include "analysis/spikes_report.h"
+#include "trace/run.h"
+#include "lib/units.h"
 
 #define LOG_WARN_MAX 5	/* unit warnings said in full; the rest counted */
 

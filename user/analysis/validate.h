@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "idmap.h"
+#include "lib/idmap.h"
 
 enum v_compare {
 	V_CMP_AUTO = 0,	/* peak when the line says peak/max/hwm/high, else rss */

@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "grow.h"
-#include "output.h"
-#include "tracer.h"
+#include "lib/grow.h"
+#include "format/output.h"
+#include "trace/tracer.h"
 #include "memtrace.skel.h"
 
 #define MAX_USDT_LINKS 64

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "grow.h"
-#include "session.h"
+#include "lib/grow.h"
+#include "trace/session.h"
 
 int session__init(struct session *s, const char *csv_path, uint64_t start_ns)
 {

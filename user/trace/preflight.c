@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include "checks.h"
+#include "trace/preflight.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38

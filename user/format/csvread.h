@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "spikes.h"
+#include "analysis/spikes.h"
 
 struct csv_row {
 	uint64_t ts_ns;

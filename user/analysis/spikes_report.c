@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <inttypes.h>
 #include <string.h>
-#include "report.h"
-#include "units.h"
+#include "analysis/spikes_report.h"
+#include "lib/units.h"
 
 char *period_name(uint64_t ns, char *buf, size_t len)
 {

@@ -20,13 +20,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "campaign.h"
-#include "checks.h"
-#include "cmds.h"
-#include "grow.h"
-#include "output.h"
-#include "run.h"
-#include "units.h"
+#include "analysis/campaign.h"
+#include "trace/preflight.h"
+#include "cmd/cmd.h"
+#include "lib/grow.h"
+#include "format/output.h"
+#include "trace/run.h"
+#include "lib/units.h"
 
 #define EXIT_TRACE_ERR	1
 #define EXIT_USAGE	2

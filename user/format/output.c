@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "output.h"
+#include "format/output.h"
 
 const char *syscall_name(unsigned int nr)
 {

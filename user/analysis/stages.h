@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "idmap.h"
+#include "lib/idmap.h"
 
 #define STAGE_NAME_LEN 64
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "csvread.h"
+#include "format/csvread.h"
 
 #define MAX_FIELDS 64
 

@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cmds.h"
-#include "csvread.h"
-#include "output.h"
-#include "stages.h"
-#include "units.h"
+#include "cmd/cmd.h"
+#include "format/csvread.h"
+#include "format/output.h"
+#include "analysis/stages.h"
+#include "lib/units.h"
 
 static struct {
 	const char *trace;

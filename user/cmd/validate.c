@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cmds.h"
-#include "csvread.h"
-#include "output.h"
-#include "units.h"
-#include "validate.h"
+#include "cmd/cmd.h"
+#include "format/csvread.h"
+#include "format/output.h"
+#include "lib/units.h"
+#include "analysis/validate.h"
 
 #define WARN_MAX 5	/* unit warnings said in full; the rest counted */
 
