@@ -10,15 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "format/output.h"
-#include "trace/session.h"
-#include "lib/units.h"
 #include "analysis/spikes.h"
-#include "format/csvread.h"
-#include "analysis/validate.h"
 #include "analysis/stages.h"
+#include "analysis/stats.h"
+#include "analysis/validate.h"
+#include "cmd/campaign_plan.h"
+#include "format/csv.h"
+#include "format/json.h"
+#include "format/result.h"
+#include "format/text.h"
+#include "lib/linebuf.h"
+#include "lib/units.h"
+#include "lib/waitstatus.h"
 #include "trace/logcap.h"
-#include "analysis/campaign.h"
+#include "trace/run.h"
+#include "trace/tracer.h"
 
 static int passed, failed, current_failed;
 static const char *current;
@@ -448,30 +454,33 @@ static void test_utf8(void)
 
 static void test_session(void)
 {
-	char path[] = "/tmp/memtrace-unit-XXXXXX";
-	struct session s;
+	char path[] = "/tmp/memtrace-unit-XXXXXX", err[256];
+	struct run_spec spec = { .mode = "launch" };
+	struct run s;
 	struct mt_rec r;
 	struct proc_info *p;
 	char *txt;
 	int fd = mkstemp(path), lines = 0;
 
 	close(fd);
+	spec.csv_path = path;
 	begin("session: rows written whole, process table kept");
-	CHECK(session__init(&s, path, 1000) == 0);
+	CHECK(run__init(&s, NULL, &spec, 0, 1000, err, sizeof(err)) == 0 &&
+	      run__open_trace(&s, err, sizeof(err)) == 0);
 	r = rec(MT_REC_EXEC, 2000);
 	strcpy(r.comm, "solver");
 	r.ppid = 1;
-	session__record(&s, &r);
+	run__record(&s, &r);
 	r = rec(MT_REC_FORK, 3000);
 	r.pid = 200;
 	r.ppid = 100;
 	strcpy(r.comm, "solver");
-	session__record(&s, &r);
+	run__record(&s, &r);
 	r = rec(MT_REC_RSS, 4000);
 	r.pages[MT_ANON] = 1000;
-	session__record(&s, &r);
-	CHECK(s.nprocs == 2 && s.live == 2);
-	p = session__proc(&s, 100, false);
+	run__record(&s, &r);
+	CHECK(s.procs.n == 2 && s.procs.live == 2);
+	p = procs__get(&s.procs, 100, false);
 	CHECK(p && p->rss_pages == 1023 && !strcmp(p->comm, "solver") && p->ppid == 1);
 	r = rec(MT_REC_EXIT, 5000);
 	r.pid = 200;
@@ -479,24 +488,25 @@ static void test_session(void)
 	r.peak_pages = 77;
 	r.peak_ts_ns = 3500;
 	r.faults = 12;
-	session__record(&s, &r);
-	p = session__proc(&s, 200, false);
+	run__record(&s, &r);
+	p = procs__get(&s.procs, 200, false);
 	CHECK(p && p->exited && p->exit_code == 2 && p->peak_pages == 77 && p->faults == 12);
-	CHECK(s.live == 1);
-	session__mark_exited(&s, p, 5, 6000, false);	/* inferred after known: no change */
-	CHECK(s.live == 1 && p->exit_code == 2);
-	CHECK(session__proc(&s, 300, false) == NULL);
+	CHECK(s.procs.live == 1);
+	procs__exited(&s.procs, p, 5, 6000, false);	/* inferred after known: no change */
+	CHECK(s.procs.live == 1 && p->exit_code == 2);
+	CHECK(procs__get(&s.procs, 300, false) == NULL);
 	/* many processes: the index grows and still finds each */
 	for (int i = 0; i < 1000; i++)
-		CHECK(session__proc(&s, 1000 + i, true) != NULL);
+		CHECK(procs__get(&s.procs, 1000 + i, true) != NULL);
 	for (int i = 0; i < 1000; i++) {
-		p = session__proc(&s, 1000 + i, false);
+		p = procs__get(&s.procs, 1000 + i, false);
 		if (!p || p->pid != 1000 + i) {
 			CHECK(!"lost a process");
 			break;
 		}
 	}
-	CHECK(session__close(&s) == 0);
+	s.trace_open = false;
+	CHECK(csv_out__close(&s.trace) == 0);
 	txt = slurp(path);
 	CHECK(txt != NULL);
 	for (char *q = txt; q && *q; q++)
@@ -504,7 +514,7 @@ static void test_session(void)
 	CHECK(lines == 5);
 	CHECK(txt && txt[strlen(txt) - 1] == '\n');
 	CHECK(txt && !strncmp(txt, CSV_HEADER "\n", strlen(CSV_HEADER) + 1));
-	session__free(&s);
+	run__free(&s);
 	unlink(path);
 	end();
 
@@ -732,8 +742,8 @@ static void test_csv_reader(void)
 	CHECK(csvr__open(&r, p) == 0);
 	CHECK(csvr__next(&r, &row) == 1 && row.ts_ns == 500001000 && row.pid == 7 && row.vmrss_kb == 100);
 	CHECK(r.t0_ns == 1000);
-	CHECK(csvr__next(&r, &row) == 1 && row.ev == SEV_FAULT);
-	CHECK(csvr__next(&r, &row) == 1 && row.ev == SEV_MMAP);
+	CHECK(csvr__next(&r, &row) == 1 && spike_ev_of(row.type, row.nr, row.cause) == SEV_FAULT);
+	CHECK(csvr__next(&r, &row) == 1 && spike_ev_of(row.type, row.nr, row.cause) == SEV_MMAP);
 	CHECK(csvr__next(&r, &row) == 0);
 	csvr__close(&r);
 	unlink(p);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "memtrace.h"
 
 #define SPIKES_MAX_POLLS 4
 #define SPIKES_PHASES 1000	/* pollers replayed per period, evenly phased */
@@ -31,6 +32,28 @@ enum spike_ev {
 	SEV_IN_CALL,	/* rss row inside a syscall (e.g. a munmap's zap) */
 	SEV_NR,
 };
+
+/* What a record (or a trace row, read back as one) is to the analysis:
+ * the one mapping, for the live summary and for `spikes` on a file. */
+static inline enum spike_ev spike_ev_of(uint32_t type, uint32_t nr, uint32_t cause)
+{
+	switch (type) {
+	case MT_REC_RSS:
+		return cause == MT_CAUSE_FAULT ? SEV_FAULT :
+		       cause == MT_CAUSE_SYSCALL ? SEV_IN_CALL : SEV_OTHER;
+	case MT_REC_EXIT:
+		return SEV_EXIT;
+	case MT_REC_SYSCALL:
+		switch (nr) {
+		case MT_NR_MMAP:	return SEV_MMAP;
+		case MT_NR_MUNMAP:	return SEV_MUNMAP;
+		case MT_NR_MREMAP:	return SEV_MREMAP;
+		case MT_NR_BRK:		return SEV_BRK;
+		case MT_NR_MADVISE:	return SEV_MADVISE;
+		}
+	}
+	return SEV_OTHER;
+}
 
 struct spike {
 	pid_t pid;

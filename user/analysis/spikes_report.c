@@ -40,7 +40,7 @@ static double rate_mb_s(const struct spike *sp)
 	return up ? (sp->peak_kb - sp->base_kb) / 1024.0 / (up / 1e9) : 0;
 }
 
-void report_spikes_table(FILE *f, const struct spikes *s, uint64_t t0, size_t top)
+void spikes_report_table(FILE *f, const struct spikes *s, uint64_t t0, size_t top)
 {
 	const struct spikes_cfg *c = spikes__cfg(s);
 	size_t n = spikes__count(s), shown = top && top < n ? top : n;
@@ -79,7 +79,7 @@ void report_spikes_table(FILE *f, const struct spikes *s, uint64_t t0, size_t to
 		fprintf(f, "(%zu more; --top 0 or --format json for all)\n", n - shown);
 }
 
-void report_growth_table(FILE *f, const struct spikes *s)
+void spikes_report_growth(FILE *f, const struct spikes *s)
 {
 	char a[32], b[32];
 
@@ -98,7 +98,7 @@ void report_growth_table(FILE *f, const struct spikes *s)
 	}
 }
 
-void report_polling_table(FILE *f, const struct spikes *s, uint64_t t0)
+void spikes_report_polling(FILE *f, const struct spikes *s, uint64_t t0)
 {
 	char a[32], b[32], c[32], d[32], pn[16];
 
@@ -126,7 +126,7 @@ void report_polling_table(FILE *f, const struct spikes *s, uint64_t t0)
 	}
 }
 
-void report_json(struct jw *w, const struct spikes *s, uint64_t t0, size_t top)
+void spikes_report_json(struct jw *w, const struct spikes *s, uint64_t t0, size_t top)
 {
 	const struct spikes_cfg *c = spikes__cfg(s);
 	size_t n = spikes__count(s);

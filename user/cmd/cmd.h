@@ -1,20 +1,50 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Subcommands: memtrace-bpf NAME ARGS (argv[0] is NAME). */
-#ifndef MEMTRACE_CMDS_H
-#define MEMTRACE_CMDS_H
+/*
+ * Subcommands (memtrace-bpf NAME ARGS, argv[0] is NAME) and what their
+ * command lines share: one usage-error path, the tracing options of every
+ * subcommand that traces, the arguments of every subcommand that reads a
+ * trace. Exit statuses are in lib/exit.h.
+ */
+#ifndef MEMTRACE_CMD_H
+#define MEMTRACE_CMD_H
 
+#include <argp.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include "lib/exit.h"
+#include "trace/tracer.h"
 
-int cmd_spikes(int argc, char **argv);
+int cmd_record(int argc, char **argv);
 int cmd_campaign(int argc, char **argv);
+int cmd_spikes(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_stages(int argc, char **argv);
 
-/* A bad command line: "memtrace-bpf SUB: MESSAGE", where to find help,
- * exit status 2 (every subcommand's usage error). */
+/* A bad command line: "memtrace-bpf[ SUB]: MESSAGE" and where to find
+ * help, exit status EXIT_USAGE. sub NULL: the main command (record). */
 void usage_exit(const char *sub, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
+
+/* The options of every subcommand that traces (record, campaign): how
+ * commands are run and followed, and the tracer's settings. Parsed by the
+ * argp child below into trace_cli; the subcommand sets trace_cli.sub (for
+ * messages) before parsing. */
+struct trace_cli {
+	const char *sub;
+	int follow;		/* -1 unset, 0 --no-follow, 1 --follow (record) */
+	bool as_root;
+	bool verbose;
+	uint64_t ring_bytes;
+	unsigned long max_procs;
+	const char *btf;
+};
+extern struct trace_cli trace_cli;
+extern const struct argp trace_cli_argp;
+/* --follow (record, attach mode): the other side of --no-follow. */
+void trace_cli__follow(void);
+/* The tracer's settings; follow: trace children. */
+void trace_cli__tracer_opts(struct tracer_opts *to, bool follow);
 
 /* What every subcommand that reads one trace takes: TRACE.csv, --format
  * table|json (TOPT_FORMAT), --pid PID (TOPT_PID). A parser calls this

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdarg.h>
 #include <stdio.h>
-#include <argp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cmd/cmd.h"
@@ -11,12 +10,92 @@ void usage_exit(const char *sub, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "memtrace-bpf %s: ", sub);
+	fprintf(stderr, "memtrace-bpf%s%s: ", sub ? " " : "", sub ? sub : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'memtrace-bpf %s --help' for the options and examples.\n", sub);
-	exit(2);
+	fprintf(stderr, "\nTry 'memtrace-bpf%s%s --help' for the options and examples.\n",
+		sub ? " " : "", sub ? sub : "");
+	exit(EXIT_USAGE);
+}
+
+struct trace_cli trace_cli = {
+	.follow = -1,
+	.ring_bytes = 16ULL << 20,
+	.max_procs = 16384,
+};
+
+enum { OPT_NO_FOLLOW = 1500, OPT_AS_ROOT, OPT_RING_SIZE, OPT_MAX_PROCS, OPT_BTF };
+
+static const struct argp_option trace_cli_options[] = {
+	{ "no-follow", OPT_NO_FOLLOW, NULL, 0, "Trace the command only, not its children (launch, campaign)", 0 },
+	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run the command as root (default: as the sudo user)", 0 },
+	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two from 64K to 1G (default 16M); raise it if events are lost", 0 },
+	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes traced at once, over all runs (default 16384)", 0 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use instead of /sys/kernel/btf/vmlinux", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 0 },
+	{},
+};
+
+static void set_follow(int follow)
+{
+	if (trace_cli.follow >= 0 && trace_cli.follow != follow)
+		usage_exit(trace_cli.sub, "--follow and --no-follow contradict each other; give one");
+	trace_cli.follow = follow;
+}
+
+void trace_cli__follow(void)
+{
+	set_follow(1);
+}
+
+static error_t trace_cli_parse(int key, char *arg, struct argp_state *st)
+{
+	const char *sub = trace_cli.sub;
+	unsigned long v;
+
+	(void)st;
+	switch (key) {
+	case OPT_NO_FOLLOW:
+		set_follow(0);
+		break;
+	case OPT_AS_ROOT:
+		trace_cli.as_root = true;
+		break;
+	case 'v':
+		trace_cli.verbose = true;
+		break;
+	case OPT_RING_SIZE:
+		if (parse_size(arg, &trace_cli.ring_bytes))
+			usage_exit(sub, "--ring-size %s: not a size (use e.g. 16M, 64M, 1G)", arg);
+		if (trace_cli.ring_bytes < (64 << 10) || trace_cli.ring_bytes > (1ULL << 30) ||
+		    (trace_cli.ring_bytes & (trace_cli.ring_bytes - 1)))
+			usage_exit(sub, "--ring-size %s: must be a power of two from 64K to 1G (e.g. 16M, 64M)",
+				   arg);
+		break;
+	case OPT_MAX_PROCS:
+		if (parse_uint(arg, 1 << 20, &v) || v < 1)
+			usage_exit(sub, "--max-procs %s: not a number from 1 to 1048576", arg);
+		trace_cli.max_procs = v;
+		break;
+	case OPT_BTF:
+		trace_cli.btf = arg;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp trace_cli_argp = { .options = trace_cli_options, .parser = trace_cli_parse };
+
+void trace_cli__tracer_opts(struct tracer_opts *to, bool follow)
+{
+	to->follow = follow;
+	to->ring_bytes = trace_cli.ring_bytes;
+	to->max_procs = (uint32_t)trace_cli.max_procs;
+	to->btf_path = trace_cli.btf;
+	to->verbose = trace_cli.verbose;
 }
 
 int trace_args_parse(const char *sub, int key, char *arg, const char **trace, bool *json,

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cmd/cmd.h"
-#include "format/csvread.h"
+#include "format/csv.h"
 #include "analysis/spikes_report.h"
 #include "lib/units.h"
 
@@ -138,13 +138,12 @@ int cmd_spikes(int argc, char **argv)
 	uint64_t rows = 0, last_ts = 0;
 	int e;
 
-	argp_err_exit_status = 2;
 	memset(&sa, 0, sizeof(sa));
 	sa.top = 20;
 	sa.cfg.min_rise_kb = 1024;
 	sa.cfg.settle_pct = 10;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
-		return 2;
+		return EXIT_USAGE;
 	if (!sa.poll_set) {
 		sa.cfg.npoll = 2;
 		sa.cfg.poll_ns[0] = 10000000ULL;
@@ -153,12 +152,12 @@ int cmd_spikes(int argc, char **argv)
 	if (csvr__open(&r, sa.trace)) {
 		fprintf(stderr, "memtrace-bpf spikes: %s\n", r.err);
 		csvr__close(&r);
-		return 1;
+		return EXIT_TRACE_ERR;
 	}
 	s = spikes__new(&sa.cfg);
 	if (!s) {
 		csvr__close(&r);
-		return 1;
+		return EXIT_TRACE_ERR;
 	}
 	while ((e = csvr__next(&r, &row)) > 0) {
 		rows++;
@@ -166,7 +165,7 @@ int cmd_spikes(int argc, char **argv)
 			continue;
 		if (row.ts_ns > last_ts)
 			last_ts = row.ts_ns;
-		if (spikes__push(s, row.pid, row.ts_ns, row.vmrss_kb, row.ev)) {
+		if (spikes__push(s, row.pid, row.ts_ns, row.vmrss_kb, spike_ev_of(row.type, row.nr, row.cause))) {
 			fprintf(stderr, "memtrace-bpf spikes: out of memory at %s:%llu\n", sa.trace,
 				(unsigned long long)r.line);
 			e = -1;
@@ -178,20 +177,20 @@ int cmd_spikes(int argc, char **argv)
 			fprintf(stderr, "memtrace-bpf spikes: %s\n", r.err);
 		spikes__free(s);
 		csvr__close(&r);
-		return 1;
+		return EXIT_TRACE_ERR;
 	}
 	if (!rows) {
 		fprintf(stderr, "memtrace-bpf spikes: %s has a header but no rows: nothing to analyse\n",
 			sa.trace);
 		spikes__free(s);
 		csvr__close(&r);
-		return 1;
+		return EXIT_TRACE_ERR;
 	}
 	if (sa.only_pid && !spikes__npids(s)) {
 		fprintf(stderr, "memtrace-bpf spikes: no rows of pid %d in %s\n", sa.only_pid, sa.trace);
 		spikes__free(s);
 		csvr__close(&r);
-		return 1;
+		return EXIT_TRACE_ERR;
 	}
 	spikes__finish(s, last_ts);
 	if (sa.json) {
@@ -201,7 +200,7 @@ int cmd_spikes(int argc, char **argv)
 		jw_obj(&w, NULL);
 		jw_str(&w, "trace", sa.trace);
 		jw_u64(&w, "rows", rows);
-		report_json(&w, s, r.t0_ns, 0);
+		spikes_report_json(&w, s, r.t0_ns, 0);
 		jw_obj_end(&w);
 	} else {
 		char a[32], st[32];
@@ -224,17 +223,17 @@ int cmd_spikes(int argc, char **argv)
 			       spikes__npids(s), spikes__npids(s) == 1 ? "" : "es",
 			       (unsigned long long)rows);
 		}
-		report_spikes_table(stdout, s, r.t0_ns, sa.top);
+		spikes_report_table(stdout, s, r.t0_ns, sa.top);
 		putchar('\n');
-		report_growth_table(stdout, s);
+		spikes_report_growth(stdout, s);
 		putchar('\n');
-		report_polling_table(stdout, s, r.t0_ns);
+		spikes_report_polling(stdout, s, r.t0_ns);
 	}
 	spikes__free(s);
 	csvr__close(&r);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "memtrace-bpf spikes: writing the report failed: %s\n", strerror(errno));
-		return 1;
+		return EXIT_TRACE_ERR;
 	}
 	return 0;
 }

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd/cmd.h"
-#include "format/csvread.h"
-#include "format/output.h"
+#include "format/csv.h"
+#include "format/json.h"
+#include "format/text.h"
 #include "analysis/stages.h"
 #include "lib/units.h"
 
@@ -165,12 +166,11 @@ int cmd_stages(int argc, char **argv)
 	struct csv_reader r;
 	struct csv_row row;
 	struct stages s;
-	int e, ret = 1;
+	int e, ret = EXIT_TRACE_ERR;
 
-	argp_err_exit_status = 2;
 	memset(&sa, 0, sizeof(sa));
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
-		return 2;
+		return EXIT_USAGE;
 	stages__init(&s);
 	if (csvr__open(&r, sa.trace)) {
 		fprintf(stderr, "memtrace-bpf stages: %s\n", r.err);
@@ -214,7 +214,7 @@ int cmd_stages(int argc, char **argv)
 	ret = 0;
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "memtrace-bpf stages: writing the report failed: %s\n", strerror(errno));
-		ret = 1;
+		ret = EXIT_TRACE_ERR;
 	}
 out:
 	stages__free(&s);

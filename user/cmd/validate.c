@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd/cmd.h"
-#include "format/csvread.h"
-#include "format/output.h"
+#include "format/csv.h"
+#include "format/json.h"
+#include "format/text.h"
 #include "lib/units.h"
 #include "analysis/validate.h"
 
@@ -397,13 +398,12 @@ int cmd_validate(int argc, char **argv)
 	struct csv_reader r;
 	struct csv_row row;
 	uint64_t nwarn = 0;
-	int e, ret = 1;
+	int e, ret = EXIT_TRACE_ERR;
 
-	argp_err_exit_status = 2;
 	memset(&va, 0, sizeof(va));
 	va.cfg.tol_pct = 5;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
-		return 2;
+		return EXIT_USAGE;
 	validation__init(&v, &va.cfg);
 	if (csvr__open(&r, va.trace)) {
 		fprintf(stderr, "memtrace-bpf validate: %s\n", r.err);
@@ -431,7 +431,7 @@ int cmd_validate(int argc, char **argv)
 				"M/MB/MiB, G/GB/GiB, T/TB/TiB)" : "is not a number with a unit",
 				utf8_cut(row.label, 160), row.label,
 				strlen(row.label) > 160 ? " [...]" : "");
-		if (validation__row(&v, r.line, row.ts_ns, row.pid, row.vmrss_kb, row.event, row.cause,
+		if (validation__row(&v, r.line, row.ts_ns, row.pid, row.vmrss_kb, row.event, row.cause_text,
 				    row.label, row.reported)) {
 			fprintf(stderr, "memtrace-bpf validate: out of memory at %s:%llu\n", va.trace,
 				(unsigned long long)r.line);
@@ -466,7 +466,7 @@ int cmd_validate(int argc, char **argv)
 	ret = 0;
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "memtrace-bpf validate: writing the report failed: %s\n", strerror(errno));
-		ret = 1;
+		ret = EXIT_TRACE_ERR;
 	}
 out:
 	validation__free(&v);

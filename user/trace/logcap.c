@@ -2,14 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+#include "lib/clock.h"
 #include "trace/logcap.h"
 
 static const char *stream_name[2] = { "stdout", "stderr" };
@@ -21,168 +20,21 @@ static const char *stream_name[2] = { "stdout", "stderr" };
 #define RELAY_SOFT (1U << 20)
 #define RELAY_HARD (RELAY_SOFT + (1U << 20))
 
-static const char *name_of(const struct logcap *c, int i)
-{
-	return c->merged ? "stdout+stderr" : stream_name[i];
-}
-
-static void *relay_main(void *arg)
-{
-	struct logcap_relay *rl = arg;
-
-	/* cancelled only while blocked in write/poll, never holding mu */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-	pthread_mutex_lock(&rl->mu);
-	for (;;) {
-		size_t head, n;
-		ssize_t w;
-		int e;
-
-		while (!rl->len && !rl->closing)
-			pthread_cond_wait(&rl->cv, &rl->mu);
-		if (!rl->len)
-			break;
-		head = rl->head;
-		n = rl->len < rl->cap - head ? rl->len : rl->cap - head;
-		pthread_mutex_unlock(&rl->mu);
-		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-		w = write(rl->fd, rl->buf + head, n);
-		e = errno;
-		if (w < 0 && e == EAGAIN) {
-			/* our stdout is O_NONBLOCK (someone else's choice):
-			 * wait until it takes more */
-			struct pollfd pf = { .fd = rl->fd, .events = POLLOUT };
-
-			poll(&pf, 1, -1);
-		}
-		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-		pthread_mutex_lock(&rl->mu);
-		if (w > 0) {
-			rl->head = (head + (size_t)w) % rl->cap;
-			rl->len -= (size_t)w;
-			if (rl->want_space) {
-				uint64_t one = 1;
-
-				rl->want_space = false;
-				if (write(rl->wake_fd, &one, sizeof(one)) < 0) {
-					/* the main loop looks again within 10 ms */
-				}
-			}
-		} else if (!(w < 0 && (e == EINTR || e == EAGAIN))) {
-			rl->err = w < 0 ? e : EIO;
-			rl->dead = true;
-			rl->len = 0;
-			break;
-		}
-	}
-	rl->done = true;
-	pthread_mutex_unlock(&rl->mu);
-	return NULL;
-}
-
-/* Room for more bytes of stream i: 0 when the pipe should not be read
- * now (a full relay asks to be woken when it has room). */
-static size_t relay_room(struct logcap *c, int i, size_t limit)
-{
-	struct logcap_relay *rl = &c->relay[i];
-	size_t room;
-
-	if (!rl->buf)
-		return limit;
-	pthread_mutex_lock(&rl->mu);
-	if (rl->dead)
-		room = limit;	/* only the log now */
-	else
-		room = rl->len < limit ? limit - rl->len : 0;
-	if (!room)
-		rl->want_space = true;
-	pthread_mutex_unlock(&rl->mu);
-	return room;
-}
-
-static int relay_start(struct logcap *c, int i)
-{
-	struct logcap_relay *rl = &c->relay[i];
-	sigset_t all, old;
-	int e;
-
-	rl->buf = malloc(RELAY_HARD);
-	if (!rl->buf)
-		return -ENOMEM;
-	rl->cap = RELAY_HARD;
-	rl->fd = c->out[i];
-	rl->wake_fd = c->wake_fd;
-	pthread_mutex_init(&rl->mu, NULL);
-	pthread_cond_init(&rl->cv, NULL);
-	/* signals stay with the main thread */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = pthread_create(&rl->th, NULL, relay_main, rl);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e) {
-		pthread_mutex_destroy(&rl->mu);
-		pthread_cond_destroy(&rl->cv);
-		free(rl->buf);
-		rl->buf = NULL;
-		return -e;
-	}
-	rl->started = true;
-	return 0;
-}
-
 /* Bytes of stream i to our own output; what does not fit is counted. */
 static void relay_push(struct logcap *c, int i, const char *b, size_t n)
 {
-	struct logcap_relay *rl = &c->relay[i];
-	size_t fit;
+	struct relay *rl = &c->relay[i];
 
-	if (!rl->started && relay_start(c, i)) {
+	if (!rl->started && relay__start(rl, c->out[i], c->wake_fd, RELAY_HARD)) {
 		c->not_passed += n;
 		return;
 	}
-	pthread_mutex_lock(&rl->mu);
-	fit = rl->dead ? 0 : rl->cap - rl->len < n ? rl->cap - rl->len : n;
-	for (size_t k = 0; k < fit;) {
-		size_t at = (rl->head + rl->len) % rl->cap;
-		size_t m = fit - k < rl->cap - at ? fit - k : rl->cap - at;
-
-		memcpy(rl->buf + at, b + k, m);
-		rl->len += m;
-		k += m;
-	}
-	if (fit)
-		pthread_cond_signal(&rl->cv);
-	pthread_mutex_unlock(&rl->mu);
-	c->not_passed += n - fit;
+	c->not_passed += n - relay__push(rl, b, n);
 }
 
-/* Stops the relay of stream i: what it holds is written first, for up to
- * grace_ms (a reader that takes nothing more cannot hold us forever). */
-static void relay_stop(struct logcap_relay *rl, int grace_ms)
+static const char *name_of(const struct logcap *c, int i)
 {
-	bool done;
-
-	if (!rl->started)
-		return;
-	pthread_mutex_lock(&rl->mu);
-	rl->closing = true;
-	pthread_cond_signal(&rl->cv);
-	pthread_mutex_unlock(&rl->mu);
-	for (int t = 0;; t += 10) {
-		pthread_mutex_lock(&rl->mu);
-		done = rl->done;
-		pthread_mutex_unlock(&rl->mu);
-		if (done || t >= grace_ms)
-			break;
-		usleep(10000);
-	}
-	if (!done)
-		pthread_cancel(rl->th);
-	pthread_join(rl->th, NULL);
-	pthread_mutex_destroy(&rl->mu);
-	pthread_cond_destroy(&rl->cv);
-	free(rl->buf);
-	memset(rl, 0, sizeof(*rl));
+	return c->merged ? "stdout+stderr" : stream_name[i];
 }
 
 bool logcap_match(const regex_t *re, const char *line, char *val, size_t vlen)
@@ -275,14 +127,6 @@ static void write_all(int fd, const char *b, size_t n, int *err)
 		b += w;
 		n -= (size_t)w;
 	}
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* One whole line of stream i (in c->part[i], NUL-terminated). */
@@ -461,21 +305,15 @@ static int take(struct logcap *c, int i, const char *b, size_t n, uint64_t ts)
  * as it would without us; any other error is said once. */
 static void relay_check(struct logcap *c, int i)
 {
-	struct logcap_relay *rl = &c->relay[i];
 	int err;
 
-	if (!rl->started || c->rd[i] < 0)
-		return;
-	pthread_mutex_lock(&rl->mu);
-	err = rl->dead ? rl->err : 0;
-	pthread_mutex_unlock(&rl->mu);
-	if (!err)
+	if (c->rd[i] < 0 || !(err = relay__error(&c->relay[i])))
 		return;
 	if (err == EPIPE) {
 		close(c->rd[i]);
 		c->rd[i] = -1;
-	} else if (!rl->said) {
-		rl->said = true;
+	} else if (!c->relay_said[i]) {
+		c->relay_said[i] = true;
 		fprintf(stderr, "memtrace-bpf: cannot pass on the command's %s: %s; it is still "
 			"kept in the log\n", name_of(c, i), strerror(err));
 	}
@@ -492,7 +330,7 @@ static int read_stream_ex(struct logcap *c, int i, bool final, bool force)
 	relay_check(c, i);
 	while (c->rd[i] >= 0) {
 		size_t room = final ? sizeof(buf) :
-			      relay_room(c, i, force ? RELAY_HARD : RELAY_SOFT);
+			      relay__room(&c->relay[i], force ? RELAY_HARD : RELAY_SOFT);
 		ssize_t got;
 
 		if (!room)
@@ -530,7 +368,7 @@ int logcap__pump(struct logcap *c, int timeout_ms, int extra_fd, bool final)
 		relay_check(c, i);
 		if (c->rd[i] < 0)
 			continue;
-		if (relay_room(c, i, RELAY_SOFT)) {
+		if (relay__room(&c->relay[i], RELAY_SOFT)) {
 			pf[n++] = (struct pollfd){ .fd = c->rd[i], .events = POLLIN };
 		} else {
 			full = true;
@@ -586,29 +424,13 @@ int logcap__pump(struct logcap *c, int timeout_ms, int extra_fd, bool final)
 	return 0;
 }
 
-bool logcap__active(const struct logcap *c)
-{
-	return c->log_fd >= 0;
-}
-
-bool logcap__busy(const struct logcap *c)
+bool logcap__busy(struct logcap *c)
 {
 	if (c->log_fd < 0)
 		return false;
-	for (int i = 0; i < 2; i++) {
-		struct logcap_relay *rl = (struct logcap_relay *)&c->relay[i];
-		bool left;
-
-		if (c->rd[i] >= 0)
+	for (int i = 0; i < 2; i++)
+		if (c->rd[i] >= 0 || relay__pending(&c->relay[i]))
 			return true;
-		if (!rl->started)
-			continue;
-		pthread_mutex_lock(&rl->mu);
-		left = rl->len && !rl->dead;
-		pthread_mutex_unlock(&rl->mu);
-		if (left)
-			return true;
-	}
 	return false;
 }
 
@@ -616,7 +438,7 @@ void logcap__close(struct logcap *c)
 {
 	for (int i = 0; i < 2; i++) {
 		/* what is left is written, for up to a second */
-		relay_stop(&c->relay[i], 1000);
+		relay__stop(&c->relay[i], 1000);
 		if (c->rd[i] >= 0)
 			close(c->rd[i]);
 		c->rd[i] = -1;

@@ -8,12 +8,12 @@
 #ifndef MEMTRACE_LOGCAP_H
 #define MEMTRACE_LOGCAP_H
 
-#include <pthread.h>
 #include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "trace/relay.h"
 
 #define LOGCAP_MAX_LINE 4096	/* longer lines are matched on their start */
 
@@ -43,32 +43,12 @@ struct logcap_stream {
 	bool on_arrival;	/* lines timed when read (no kernel timing) */
 };
 
-/*
- * Passing bytes on to our stdout/stderr. The main loop also drains the
- * ring buffer, so it must never block on a slow or stuck reader of our
- * output: a thread per stream does the (blocking) writes from a bounded
- * buffer. When the buffer is full the main loop stops reading that pipe,
- * so a slow reader holds back only the command's writes, as it would
- * without memtrace-bpf, and tracing goes on.
- */
-struct logcap_relay {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	char *buf;		/* ring of cap bytes */
-	size_t cap, head, len;
-	int fd, wake_fd;	/* where to; eventfd to wake the main loop */
-	bool started, closing, done, want_space;
-	bool dead;		/* a write failed: nothing more goes there */
-	bool said;		/* (main thread) the failure was reported */
-	int err;		/* why (positive errno) */
-};
-
 struct logcap {
 	int rd[2];		/* read ends (stdout, stderr); -1 when closed */
 	bool merged;		/* one pipe for both (our fds 1 and 2 are the
 				   same file): the kernel keeps their order */
-	struct logcap_relay relay[2];
+	struct relay relay[2];
+	bool relay_said[2];	/* its failure was reported */
 	int wake_fd;		/* eventfd: a full relay has room again */
 	uint64_t not_passed;	/* bytes only in the log (stopped, or our
 				   output failed) */
@@ -105,10 +85,9 @@ int logcap__output(struct logcap *c, int stream, uint64_t ts_ns, pid_t pid, pid_
  * the last unterminated lines, and closes the pipes. Returns 0 or -errno
  * (from fn). */
 int logcap__pump(struct logcap *c, int timeout_ms, int extra_fd, bool final);
-bool logcap__active(const struct logcap *c);
 /* A pipe still open (some process may still write to it) or bytes not
  * yet passed on. */
-bool logcap__busy(const struct logcap *c);
+bool logcap__busy(struct logcap *c);
 void logcap__close(struct logcap *c);
 
 /* Matches one line; on a match copies the first capture group that took

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <sys/statfs.h>
 #include "trace/preflight.h"
 
 #ifndef CAP_PERFMON
@@ -35,7 +36,7 @@ int check_privileges(char *msg, size_t len)
 
 	if (syscall(SYS_capget, &h, d)) {
 		snprintf(msg, len, "cannot read this process's capabilities: %s", strerror(errno));
-		return -1;
+		return -EIO;
 	}
 	/* CAP_SYS_ADMIN covers both on kernels before 5.8, and still works */
 	if (has_cap(d, CAP_SYS_ADMIN) || (has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON)))
@@ -54,7 +55,7 @@ int check_privileges(char *msg, size_t len)
 			 "it needs CAP_BPF and CAP_PERFMON to load and read its kernel programs. "
 			 "Run it outside the restricted environment, or grant the capability.",
 			 missing);
-	return -1;
+	return -EPERM;
 }
 
 int check_btf(const char *path, char *msg, size_t len)
@@ -71,7 +72,7 @@ int check_btf(const char *path, char *msg, size_t len)
 			 "no kernel BTF at %s (%s): this kernel was built without "
 			 "CONFIG_DEBUG_INFO_BTF. Pass --btf FILE with the BTF of this exact kernel.",
 			 p, strerror(errno));
-	return -1;
+	return -EACCES;
 }
 
 /* A process whose main thread exited (pthread_exit) shows a zombie leader
@@ -121,13 +122,13 @@ int check_target(pid_t pid, pid_t *tgid, char *msg, size_t len)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(msg, len, "no process with PID %d. Check the PID with ps or pgrep.", pid);
-		return -1;
+		return -ESRCH;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0) {
 		snprintf(msg, len, "cannot read %s", path);
-		return -1;
+		return -EIO;
 	}
 	buf[n] = 0;
 	/* pid (comm) state ppid pgrp session tty tpgid flags ... ; comm may
@@ -152,14 +153,14 @@ int check_target(pid_t pid, pid_t *tgid, char *msg, size_t len)
 		if (buf[0] && p && *(strrchr(buf, ')') + 2) == 'Z' && !any_live_thread(pid)) {
 			snprintf(msg, len, "PID %d (%s) has already exited (zombie): nothing to trace.",
 				 pid, comm);
-			return -1;
+			return -ESRCH;
 		}
 	}
 	if (flags & PF_KTHREAD) {
 		snprintf(msg, len,
 			 "PID %d (%s) is a kernel thread: it has no user memory to trace. "
 			 "Pick a user process (ps -o pid,comm -p PID).", pid, comm);
-		return -1;
+		return -EINVAL;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -187,17 +188,17 @@ int check_output_path(const char *path, const char *what, char *msg, size_t len)
 		return 0;
 	if (!*path) {
 		snprintf(msg, len, "the %s path is empty", what);
-		return -1;
+		return -EINVAL;
 	}
 	if (stat(path, &st) == 0) {
 		if (S_ISDIR(st.st_mode)) {
 			snprintf(msg, len, "%s path %s is a directory; name a file, e.g. %s/trace.csv",
 				 what, path, path);
-			return -1;
+			return -EISDIR;
 		}
 		if (access(path, W_OK)) {
 			snprintf(msg, len, "cannot write %s %s: %s", what, path, strerror(errno));
-			return -1;
+			return -EACCES;
 		}
 		return 0;
 	}
@@ -207,12 +208,12 @@ int check_output_path(const char *path, const char *what, char *msg, size_t len)
 		snprintf(msg, len, "cannot write %s %s: directory %s does not exist. "
 			 "Create it first (mkdir -p) or choose another path.",
 			 what, path, dir);
-		return -1;
+		return -ENOENT;
 	}
 	if (access(dir, W_OK | X_OK)) {
 		snprintf(msg, len, "cannot write %s %s: directory %s is not writable (%s)",
 			 what, path, dir, strerror(errno));
-		return -1;
+		return -EACCES;
 	}
 	return 0;
 }
@@ -245,4 +246,70 @@ int check_command(const char *cmd, char *msg, size_t len)
 	}
 	snprintf(msg, len, "command not found: %s (not in PATH; give a path like ./%s)", cmd, cmd);
 	return -ENOENT;
+}
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* The unified (v2) hierarchy's mount point: /sys/fs/cgroup on most
+ * machines, /sys/fs/cgroup/unified on hybrid ones. */
+static int cgroup2_mount(char *mnt, size_t len)
+{
+	char line[4096], mp[PATH_MAX];
+	FILE *mi = fopen("/proc/self/mountinfo", "r");
+
+	mnt[0] = 0;
+	while (mi && fgets(line, sizeof(line), mi)) {
+		if (strstr(line, " - cgroup2 ") && sscanf(line, "%*d %*d %*s %*s %4095s", mp) == 1) {
+			snprintf(mnt, len, "%s", mp);
+			break;
+		}
+	}
+	if (mi)
+		fclose(mi);
+	return mnt[0] ? 0 : -1;
+}
+
+int check_cgroup(const char *arg, uint64_t *id, uint32_t *level, char *msg, size_t len)
+{
+	char path[PATH_MAX], real[PATH_MAX], mnt[PATH_MAX];
+	struct { struct file_handle fh; uint64_t id; } h;
+	struct statfs sf;
+	int mount_id;
+	uint32_t lv = 0;
+	size_t ml;
+
+	if (cgroup2_mount(mnt, sizeof(mnt))) {
+		snprintf(msg, len, "--cgroup %s: this machine has no cgroup v2 hierarchy mounted "
+			 "(mount -t cgroup2 none /sys/fs/cgroup/unified); --comm works without it", arg);
+		return -ENOENT;
+	}
+	/* relative paths are under the unified hierarchy */
+	if ((size_t)snprintf(path, sizeof(path), "%s%s%s", arg[0] == '/' ? "" : mnt,
+			     arg[0] == '/' ? "" : "/", arg) >= sizeof(path) || !realpath(path, real)) {
+		snprintf(msg, len, "--cgroup %s: %s: %s (give a cgroup v2 directory, absolute or "
+			 "relative to %s)", arg, path, strerror(errno ? errno : ENAMETOOLONG), mnt);
+		return -ENOENT;
+	}
+	ml = strlen(mnt);
+	if (statfs(real, &sf) || sf.f_type != CGROUP2_SUPER_MAGIC || strncmp(real, mnt, ml) ||
+	    (real[ml] && real[ml] != '/')) {
+		snprintf(msg, len, "--cgroup %s: %s is not a cgroup v2 directory; give one under %s",
+			 arg, real, mnt);
+		return -ENOTDIR;
+	}
+	/* the cgroup id is the kernfs file handle of its directory */
+	h.fh.handle_bytes = sizeof(h.id);
+	if (name_to_handle_at(AT_FDCWD, real, &h.fh, &mount_id, 0) || h.fh.handle_bytes != 8) {
+		snprintf(msg, len, "--cgroup %s: cannot read its cgroup id: %s", arg, strerror(errno));
+		return -EIO;
+	}
+	memcpy(id, h.fh.f_handle, sizeof(*id));
+	/* its level: components below the mount point (the root is 0) */
+	for (const char *p = real + ml; *p; p++)
+		if (*p == '/' && p[1])
+			lv++;
+	*level = lv;
+	return 0;
 }

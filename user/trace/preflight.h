@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Everything checked before anything is traced or written. Each check
- * returns 0, or -1 with a message (problem + next step) in msg. */
-#ifndef MEMTRACE_CHECKS_H
-#define MEMTRACE_CHECKS_H
+ * returns 0, or -errno with a message (problem + next step) in msg. */
+#ifndef MEMTRACE_TRACE_PREFLIGHT_H
+#define MEMTRACE_TRACE_PREFLIGHT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 int check_privileges(char *msg, size_t len);
@@ -17,5 +18,8 @@ int check_output_path(const char *path, const char *what, char *msg, size_t len)
 /* The command exists and is executable (as execvp would find it).
  * Returns 0, -ENOENT (not found) or -EACCES (found, not executable). */
 int check_command(const char *cmd, char *msg, size_t len);
+/* A cgroup v2 directory (absolute, or relative to the unified hierarchy's
+ * mount point) to its id and level, for capture mode. */
+int check_cgroup(const char *arg, uint64_t *id, uint32_t *level, char *msg, size_t len);
 
 #endif

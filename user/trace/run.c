@@ -1,189 +1,119 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* A run's records, its end and its last state (how a run starts is in
+ * trace/launch.c; its summary in trace/summary.c). */
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#include "format/output.h"
-#include "analysis/spikes_report.h"
-#include "trace/run.h"
+#include "format/names.h"
+#include "format/text.h"
+#include "lib/clock.h"
+#include "lib/grow.h"
 #include "lib/units.h"
+#include "lib/waitstatus.h"
+#include "trace/run.h"
 
 #define LOG_WARN_MAX 5	/* unit warnings said in full; the rest counted */
 
-uint64_t gate_limit_kb(const struct gate *g)
+uint64_t peak_limit_kb(const struct peak_limit *l)
 {
-	return g->max_peak_kb + g->tolerance_kb +
-	       (uint64_t)((double)g->max_peak_kb * g->tolerance_pct / 100.0);
+	return l->max_peak_kb + l->tolerance_kb +
+	       (uint64_t)((double)l->max_peak_kb * l->tolerance_pct / 100.0);
 }
 
-bool gate_exceeded(const struct gate *g, uint64_t peak_kb)
+bool peak_limit_exceeded(const struct peak_limit *l, uint64_t peak_kb)
 {
-	return g && g->max_peak_kb && peak_kb > gate_limit_kb(g);
+	return l && l->max_peak_kb && peak_kb > peak_limit_kb(l);
 }
 
-bool sudo_ids(uid_t *uid, gid_t *gid)
+const char *run__name(const struct run *r)
 {
-	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
-	unsigned long uv, gv;
-
-	if (getuid() != 0 || !u || !g || parse_uint(u, 0xfffffffeUL, &uv) ||
-	    parse_uint(g, 0xfffffffeUL, &gv) || uv == 0)
-		return false;
-	*uid = (uid_t)uv;
-	*gid = (gid_t)gv;
-	return true;
+	return r->spec.ncmd ? r->spec.cmd[0] : "process";
 }
 
-volatile sig_atomic_t sig_count, sig_last, sig_from_user;
-bool sig_inherited_ignore[NSIG];
-
-static void on_signal(int sig, siginfo_t *info, void *uc)
+void run__group(const struct run *r, struct mt_group *g)
 {
-	(void)uc;
-	sig_last = sig;
-	/* A terminal's Ctrl-C reaches the whole foreground process group,
-	 * the command included (si_code SI_KERNEL). A kill() aimed at us
-	 * alone must be passed on. */
-	sig_from_user = info && (info->si_code == SI_USER || info->si_code == SI_QUEUE ||
-				 info->si_code == SI_TKILL);
-	sig_count++;
+	tracer__group(r->tracer, r->group, g);
 }
 
-void signals__install(void)
+/* ---- its start (the ways it starts are in trace/launch.c) ---- */
+
+int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_t group,
+		    uint64_t start_ns, char *err, size_t errlen)
 {
-	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	/* the record summary's analysis: 1 MiB spikes, 10 ms and 100 ms
+	 * pollers; tracing goes on without it if memory is short */
+	static const struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10, .npoll = 2,
+					       .poll_ns = { 10000000ULL, 100000000ULL } };
 
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction old;
+	const char **paths[] = { &r->spec.csv_path, &r->spec.summary_path, &r->spec.output_log,
+				 &r->spec.ckpt_log };
 
-		/* handled even when inherited as ignored: a kill() aimed at us
-		 * must stop the trace and reach the command (as timeout(1)) */
-		sigaction(sigs[i], &sa, &old);
-		sig_inherited_ignore[sigs[i]] = old.sa_handler == SIG_IGN;
+	memset(r, 0, sizeof(*r));
+	r->spec = *s;
+	r->tracer = t;
+	r->group = group;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (!*paths[i])
+			continue;
+		r->paths[i] = strdup(*paths[i]);
+		if (!r->paths[i]) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		*paths[i] = r->paths[i];
 	}
-	sigaction(SIGPIPE, NULL, &sa);
-	sig_inherited_ignore[SIGPIPE] = sa.sa_handler == SIG_IGN;
-	signal(SIGPIPE, SIG_IGN);
+	r->start_ns = start_ns;
+	r->page_kb = (unsigned int)(sysconf(_SC_PAGESIZE) / 1024);
+	r->mark_fd = -1;
+	r->out.rd[0] = r->out.rd[1] = r->out.log_fd = -1;
+	r->spikes = spikes__new(&cfg);
+	return 0;
 }
 
-uint64_t mono_ns(void)
+int run__open_trace(struct run *r, char *err, size_t errlen)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* envp (or ours) with NAME=VALUE set; NULL without memory. Child only. */
-static char **env_with(char **envp, const char *name, const char *value)
-{
-	extern char **environ;
-	char **src = envp ? envp : environ, **out, *kv;
-	size_t n = 0, o = 0, len = strlen(name);
-
-	while (src[n])
-		n++;
-	out = malloc((n + 2) * sizeof(*out));
-	kv = malloc(len + strlen(value) + 2);
-	if (!out || !kv)
-		return NULL;
-	sprintf(kv, "%s=%s", name, value);
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(src[i], name, len) || src[i][len] != '=')
-			out[o++] = src[i];
-	out[o++] = kv;
-	out[o] = NULL;
-	return out;
-}
-
-/* The child side of a launch: wait at the gate, become the user, exec.
- * mark_fd >= 0: put /dev/null (null_fd) there for the command's marks. */
-static void __attribute__((noreturn))
-child_main(const struct run_spec *s, int gate_rd, int err_wr, int log_fd, int null_fd,
-	   int mark_fd, const int *cap_wr)
-{
-	char **envp = s->envp;
-	uid_t uid;
-	gid_t gid;
-	char go;
-	int e;
-
-	/* The signals memtrace-bpf forwards get their default action, even in
-	 * a script's background job that inherited SIGINT ignored: a SIGINT
-	 * sent to the run must end it. SIGPIPE is ours to ignore only; the
-	 * command gets what we inherited. */
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGPIPE, s->sigpipe_ignored ? SIG_IGN : SIG_DFL);
-	/* (the parent does the same: whichever runs first) */
-	if (s->own_pgrp)
-		setpgid(0, 0);
-	if (log_fd >= 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
-			goto fail;
-	}
-	/* --checkpoint-regex: stdout and stderr to our pipes; stdin stays */
-	if (cap_wr[0] >= 0 &&
-	    (dup2(cap_wr[0], 1) < 0 || dup2(cap_wr[1] >= 0 ? cap_wr[1] : cap_wr[0], 2) < 0))
-		goto fail;
-	/* wait until every program is attached: no gap before exec */
-	if (read(gate_rd, &go, 1) != 1)
-		_exit(126);
-	if (mark_fd >= 0) {
-		char num[16];
-
-		/* dup2 leaves the new fd without FD_CLOEXEC: it survives exec */
-		snprintf(num, sizeof(num), "%d", mark_fd);
-		if (dup2(null_fd, mark_fd) < 0 || !(envp = env_with(s->envp, MARK_FD_ENV, num)))
-			goto fail;
-	}
-	if (!s->as_root && sudo_ids(&uid, &gid)) {
-		const char *name = getenv("SUDO_USER");
-
-		if ((name ? initgroups(name, gid) : setgroups(0, NULL)) || setgid(gid) ||
-		    setuid(uid))
-			goto fail;
-	}
-	if (envp)
-		execvpe(s->cmd[0], s->cmd, envp);
-	else
-		execvp(s->cmd[0], s->cmd);
-fail:
-	e = errno;
-	if (write(err_wr, &e, sizeof(e)) < 0)
-		_exit(127);
-	_exit(e == ENOENT ? 127 : 126);
-}
-
-static int open_files(struct run *r, char *err, size_t errlen)
-{
-	int e = session__init(&r->sess, r->spec.csv_path, r->start_ns);
+	int e = csv_out__open(&r->trace, r->spec.csv_path, r->start_ns, r->page_kb);
 
 	if (e) {
 		snprintf(err, errlen, "cannot write trace %s: %s", r->spec.csv_path, strerror(-e));
-		session__free(&r->sess);
-		return -e;
+		csv_out__close(&r->trace);
+		return e;
 	}
-	r->files_open = true;
+	r->trace_open = true;
+	return 0;
+}
+
+/* ---- log rows: matched output lines, in time order with the records ---- */
+
+static int queue_log(struct run *r, uint64_t ts_ns, pid_t pid, pid_t tid, const char *stream,
+		     const char *line, const char *value, int64_t kb)
+{
+	char *l_line = strdup(line), *l_value = strdup(value);
+	size_t at = r->nlogs;
+
+	if (!l_line || !l_value || grow(&r->logs, &r->logs_cap, r->nlogs, sizeof(*r->logs), 16)) {
+		free(l_line);
+		free(l_value);
+		return -ENOMEM;
+	}
+	/* kept in time order: lines timed by the kernel and lines timed on
+	 * arrival (another stream) can come in either order */
+	while (at > 0 && r->logs[at - 1].ts_ns > ts_ns)
+		at--;
+	memmove(r->logs + at + 1, r->logs + at, (r->nlogs - at) * sizeof(*r->logs));
+	r->logs[at] = (struct pending_log){ .ts_ns = ts_ns, .pid = pid, .tid = tid, .stream = stream,
+					    .line = l_line, .value = l_value, .kb = kb };
+	r->nlogs++;
 	return 0;
 }
 
 /* A line --checkpoint-regex matched: a log row in the trace, in time order
  * with the records, given to the process that wrote it (its state then). */
-static int on_log_line(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, const char *stream,
+int run__log_line(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, const char *stream,
 		       uint64_t lineno, const char *line, const char *value)
 {
 	struct run *r = ctx;
@@ -204,300 +134,252 @@ static int on_log_line(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, const ch
 		kb = -1;
 	}
 	/* the writer when the kernel saw the write, else the command */
-	return session__queue_log(&r->sess, ts_ns, pid ? pid : r->child, tid, stream, line, value,
-				  kb);
+	return queue_log(r, ts_ns, pid ? pid : r->child, tid, stream, line, value, kb);
 }
 
-void run__pump_logs(struct run *r, int timeout_ms, int extra_fd, bool final)
+/* A log row: the state of the process that wrote the line, at its time. */
+static void write_log_row(struct run *r, const struct pending_log *l)
 {
-	if (!r->logs_on)
-		return;
-	if (logcap__pump(&r->logs, timeout_ms, extra_fd, final))
-		fprintf(stderr, "memtrace-bpf: out of memory keeping the command's log lines\n");
+	struct proc_info *p = procs__get(&r->procs, l->pid, false);
+	struct mt_rec state;
+
+	memset(&state, 0, sizeof(state));
+	state.type = MT_REC_LOG;
+	state.pid = (__u32)l->pid;
+	state.tid = (__u32)l->tid;
+	state.ts_ns = l->ts_ns;
+	if (p) {
+		memcpy(state.pages, p->pages, sizeof(state.pages));
+		state.total_vm = p->total_vm;
+	}
+	state.tree_pages = r->tree_pages;
+	csv_out__log(&r->trace, &state, l->stream, l->line, l->value, l->kb);
+	r->log_rows++;
 }
 
-bool run__logs_busy(const struct run *r)
+static void emit_logs(struct run *r, uint64_t cut_ns)
 {
-	return r->logs_on && logcap__busy(&r->logs);
+	size_t k = 0;
+
+	while (k < r->nlogs && r->logs[k].ts_ns <= cut_ns) {
+		write_log_row(r, &r->logs[k]);
+		free(r->logs[k].line);
+		free(r->logs[k].value);
+		k++;
+	}
+	if (k) {
+		memmove(r->logs, r->logs + k, (r->nlogs - k) * sizeof(*r->logs));
+		r->nlogs -= k;
+	}
 }
 
 void run__emit_logs(struct run *r, uint64_t cut_ns)
 {
-	r->logs.records_until = cut_ns;
-	if (r->files_open)
-		session__emit_logs(&r->sess, cut_ns);
+	r->out.records_until = cut_ns;
+	if (r->trace_open)
+		emit_logs(r, cut_ns);
 }
 
-static void run_init(struct run *r, struct tracer *t, const struct run_spec *s,
-		     uint64_t start_ns)
+void run__pump_output(struct run *r, int timeout_ms, int extra_fd, bool final)
 {
-	memset(r, 0, sizeof(*r));
-	r->spec = *s;
-	r->tracer = t;
-	r->start_ns = start_ns;
-	r->mark_fd = -1;
-	r->logs.rd[0] = r->logs.rd[1] = r->logs.log_fd = -1;
+	if (!r->out_on)
+		return;
+	if (logcap__pump(&r->out, timeout_ms, extra_fd, final))
+		fprintf(stderr, "memtrace-bpf: out of memory keeping the command's log lines\n");
 }
 
-/* The marker fd's number in the command: the lowest from 3 up that the
- * command would not otherwise have open (ours are O_CLOEXEC, or free) and
- * the child does not need before exec. Low, so `>&$MEMTRACE_MARK_FD`
- * works even in shells that take single-digit fds only (dash). */
-static int pick_mark_fd(const int *busy, int nbusy)
+/* ---- records ---- */
+
+/* Said when it happens: the marks that process writes from now on
+ * through that fd go nowhere we see. */
+static void mark_fd_lost(struct run *r, const struct proc_info *p, const struct mt_rec *rec)
 {
-	for (int fd = 3; fd < 1024; fd++) {
-		int fl = fcntl(fd, F_GETFD);
-		bool taken = fl >= 0 && !(fl & FD_CLOEXEC);
+	const char *how = syscall_name(rec->nr);
 
-		for (int i = 0; i < nbusy && !taken; i++)
-			taken = busy[i] == fd;
-		if (!taken)
-			return fd;
-	}
-	return -1;
-}
-
-int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
-		uint64_t start_ns, char *err, size_t errlen)
-{
-	int gate[2] = { -1, -1 }, errp[2] = { -1, -1 }, log_fd = -1, null_fd = -1, e = 0;
-	int cap_wr[2] = { -1, -1 };
-	ssize_t n;
-
-	run_init(r, t, s, start_ns);
-	tracer__group_reset(t, s->group);
-	if (s->ckpt_regex) {
-		e = -logcap__open(&r->logs, s->ckpt_regex, s->ckpt_log_path, cap_wr, on_log_line, r);
-		if (e) {
-			snprintf(err, errlen, "cannot write the log %s: %s", s->ckpt_log_path,
-				 strerror(e));
-			return e;
-		}
-		r->logs_on = true;
-		/* the kernel times each write to the pipes (OUTPUT records) */
-		r->logs.kernel_timed = true;
-	}
-	if (s->log_path) {
-		log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-		if (log_fd < 0) {
-			e = errno;
-			snprintf(err, errlen, "cannot write the log %s: %s", s->log_path, strerror(e));
-			return e;
-		}
-	}
-	if (pipe2(gate, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
-		e = errno;
-		snprintf(err, errlen, "cannot start %s: %s", s->cmd[0], strerror(e));
-		goto out;
-	}
-	if (!s->no_mark_fd) {
-		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (null_fd >= 0) {
-			int busy[] = { gate[0], gate[1], errp[0], errp[1], log_fd, null_fd };
-
-			r->mark_fd = pick_mark_fd(busy, 6);
-		}
-		if (r->mark_fd < 0)
-			fprintf(stderr, "memtrace-bpf: note: no marker fd for %s (%s); marks by fd are "
-				"off for this run\n", s->cmd[0], null_fd < 0 ? strerror(errno) : "no free fd");
-	}
-	fflush(NULL);
-	r->child = fork();
-	if (r->child < 0) {
-		e = errno;
-		r->child = 0;
-		snprintf(err, errlen, "cannot start %s: %s", s->cmd[0], strerror(e));
-		goto out;
-	}
-	if (r->child == 0) {
-		close(gate[1]);
-		close(errp[0]);
-		child_main(s, gate[0], errp[1], log_fd, null_fd, r->mark_fd, cap_wr);
-	}
-	if (s->own_pgrp)
-		setpgid(r->child, r->child);	/* before anyone signals -child */
-	for (int i = 0; i < 2; i++) {
-		/* the command holds the write ends: EOF comes when it is done */
-		if (cap_wr[i] >= 0)
-			close(cap_wr[i]);
-		cap_wr[i] = -1;
-	}
-	close(gate[0]);
-	close(errp[1]);
-	gate[0] = errp[1] = -1;
-	e = -tracer__expect_exec(t, r->child, s->group);
-	if (e) {
-		snprintf(err, errlen, "cannot register %s for tracing: %s", s->cmd[0], strerror(e));
-		kill(r->child, SIGKILL);
-		waitpid(r->child, NULL, 0);
-		r->child = 0;
-		e = e == ENOENT ? EIO : e;	/* not "command not found" */
-		goto out;
-	}
-	/* MEMTRACE_MARK probes in the command's binary (mark.h), attached
-	 * before it starts; a binary without them is the usual case */
-	e = tracer__attach_marks(t, s->cmd[0]);
-	if (e && e != -ENOENT)
-		fprintf(stderr, "memtrace-bpf: note: cannot attach to the MEMTRACE_MARK probes of %s: "
-			"%s; its USDT marks are not recorded (marks through $%s still are)\n",
-			s->cmd[0], strerror(-e), MARK_FD_ENV);
-	e = 0;
-	if ((r->mark_fd >= 0 || r->logs_on) &&
-	    (e = tracer__set_mark_fd(t, r->child, r->mark_fd, r->logs_on))) {
-		fprintf(stderr, "memtrace-bpf: note: cannot register the marker fd: %s; marks by fd "
-			"are off for this run\n", strerror(-e));
-		r->mark_fd = -1;
-		e = 0;
-	}
-	/* release the child; it writes an errno back only if exec failed */
-	if (write(gate[1], "g", 1) != 1)
-		e = errno;
-	close(gate[1]);
-	gate[1] = -1;
-	do {
-		n = read(errp[0], &e, sizeof(e));
-	} while (n < 0 && errno == EINTR);
-	if (n == sizeof(e)) {
-		snprintf(err, errlen, "cannot run %s: %s", s->cmd[0], strerror(e));
-		waitpid(r->child, &r->status, 0);
-		r->have_status = true;
-		r->exec_failed = true;
-		goto out;
-	}
-	e = 0;
-	if (open_files(r, err, errlen)) {
-		/* nothing would be recorded: the command does not run untraced */
-		kill(r->child, SIGKILL);
-		waitpid(r->child, &r->status, 0);
-		r->have_status = true;
-		e = EIO;
-	}
-out:
-	for (int i = 0; i < 2; i++) {
-		if (gate[i] >= 0)
-			close(gate[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-	}
-	if (log_fd >= 0)
-		close(log_fd);
-	if (null_fd >= 0)
-		close(null_fd);
-	for (int i = 0; i < 2; i++)
-		if (cap_wr[i] >= 0)
-			close(cap_wr[i]);
-	return e;
-}
-
-int run__attach(struct run *r, struct tracer *t, const struct run_spec *s,
-		uint64_t start_ns, char *err, size_t errlen)
-{
-	bool *no_mm = calloc((size_t)s->npids + 1, sizeof(*no_mm));
-	int e;
-
-	run_init(r, t, s, start_ns);
-	tracer__group_reset(t, s->group);
-	if (!no_mm)
-		return ENOMEM;
-	e = -tracer__attach_pids(t, s->pids, s->npids, s->group, no_mm);
-	if (e) {
-		snprintf(err, errlen, "cannot take the attach-time snapshot: %s", strerror(e));
-		goto out;
-	}
-	for (int i = 0; i < s->npids; i++) {
-		if (no_mm[i]) {
-			snprintf(err, errlen, "PID %d exited (or has no memory) before tracing started",
-				 s->pids[i]);
-			e = ESRCH;
-			goto out;
-		}
-	}
-	if (open_files(r, err, errlen))
-		e = EIO;
-out:
-	free(no_mm);
-	return e;
-}
-
-int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s,
-	       uint64_t start_ns, char *err, size_t errlen)
-{
-	run_init(r, t, s, start_ns);
-	/* the kernel zeroed the group when it started it: no reset here */
-	return open_files(r, err, errlen) ? EIO : 0;
+	if (r->nlost < RUN_MAX_LOST)
+		r->lost[r->nlost++] = (struct mark_lost){ p->pid, rec->nr, rec->ts_ns };
+	r->mark_fd_lost++;
+	fprintf(stderr, "memtrace-bpf: pid %u (%s) %s its marker fd %llu (%s) at %.6f s; "
+		"its marks written to fd %llu from now on are lost (other fds of the same "
+		"file still work)\n", rec->pid, p->comm[0] ? p->comm : "?",
+		rec->nr == MT_NR_CLOSE || rec->nr == MT_NR_CLOSE_RANGE ? "closed" : "replaced",
+		(unsigned long long)rec->addr, how ? how : "?",
+		((int64_t)(rec->ts_ns - r->start_ns)) / 1e9, (unsigned long long)rec->addr);
 }
 
 int run__record(struct run *r, const struct mt_rec *rec)
 {
-	int e;
+	struct proc_info *p;
 
 	if (rec->type == MT_REC_OUTPUT) {
 		/* times the command's log lines; not a row of its own */
-		if (r->logs_on && r->files_open)
-			return logcap__output(&r->logs, (int)rec->cause, rec->ts_ns,
-					      (pid_t)rec->pid, (pid_t)rec->tid,
-					      rec->len & ~(1ULL << 63), rec->label,
+		if (r->out_on && r->trace_open)
+			return logcap__output(&r->out, (int)rec->cause, rec->ts_ns, (pid_t)rec->pid,
+					      (pid_t)rec->tid, rec->len & ~(1ULL << 63), rec->label,
 					      !(rec->len >> 63));
 		return 0;
 	}
-	e = session__record(&r->sess, rec);
-
-	/* the loader has the exit record: the kernel may drop the final
-	 * state it kept in case the record was lost */
-	if (!e && rec->type == MT_REC_EXIT)
-		tracer__exit_seen(r->tracer, (pid_t)rec->pid, rec->ts_ns);
-	if (!e && rec->type == MT_REC_MARK_FD_LOST) {
-		struct proc_info *p = session__proc(&r->sess, (pid_t)rec->pid, false);
-		const char *how = syscall_name(rec->nr);
-
-		/* said when it happens: the marks that process writes from now
-		 * on through that fd go nowhere we see */
-		fprintf(stderr, "memtrace-bpf: pid %u (%s) %s its marker fd %llu (%s) at %.6f s; "
-			"its marks written to fd %llu from now on are lost (other fds of the same "
-			"file still work)\n", rec->pid, p && p->comm[0] ? p->comm : "?",
-			rec->nr == MT_NR_CLOSE || rec->nr == MT_NR_CLOSE_RANGE ? "closed" : "replaced",
-			(unsigned long long)rec->addr, how ? how : "?",
-			((int64_t)(rec->ts_ns - r->start_ns)) / 1e9, (unsigned long long)rec->addr);
+	if (!r->trace_open)
+		return 0;
+	/* a log line read before this record happened goes first */
+	if (r->nlogs && r->logs[0].ts_ns < rec->ts_ns)
+		emit_logs(r, rec->ts_ns - 1);
+	if (csv_out__record(&r->trace, rec)) {
+		fprintf(stderr, "memtrace-bpf: bug: record of unknown type %u from the kernel\n",
+			rec->type);
+		return 0;
 	}
-	return e;
+	p = procs__get(&r->procs, (pid_t)rec->pid, true);
+	if (p && p->exited && rec->type == MT_REC_FORK)
+		p = procs__new(&r->procs, (pid_t)rec->pid);	/* a reused PID */
+	if (!p)
+		return -ENOMEM;
+	if (!p->first_ts_ns)
+		p->first_ts_ns = rec->ts_ns;
+	/* an exit row carries the state before the exit, unless it has none */
+	if (rec->type != MT_REC_EXIT || p->rss_pages == 0) {
+		p->rss_pages = rec->pages[MT_FILE] + rec->pages[MT_ANON] + rec->pages[MT_SHMEM];
+		memcpy(p->pages, rec->pages, sizeof(p->pages));
+		p->total_vm = rec->total_vm;
+	}
+	switch (rec->type) {
+	case MT_REC_EXIT:
+		p->peak_pages = rec->peak_pages;
+		p->peak_ts_ns = rec->peak_ts_ns;
+		p->faults = rec->faults;
+		procs__exited(&r->procs, p, exit_status_code((int)rec->ret), rec->ts_ns, true);
+		/* the loader has the exit record: the kernel may drop the
+		 * final state it kept in case the record was lost */
+		if (r->tracer)
+			tracer__exit_seen(r->tracer, (pid_t)rec->pid, rec->ts_ns);
+		/* an exit names the process too */
+		__attribute__((fallthrough));
+	case MT_REC_FORK:
+	case MT_REC_EXEC:
+	case MT_REC_ATTACH:
+		memcpy(p->comm, rec->comm, sizeof(p->comm));
+		if (rec->ppid)
+			p->ppid = (pid_t)rec->ppid;
+		break;
+	case MT_REC_CHECKPOINT:
+		r->checkpoints++;
+		break;
+	case MT_REC_MARK:
+		r->marks++;
+		break;
+	case MT_REC_MARK_FD_LOST:
+		mark_fd_lost(r, p, rec);
+		break;
+	}
+	if (r->spikes && spikes__push(r->spikes, p->pid, rec->ts_ns,
+				      (rec->pages[MT_FILE] + rec->pages[MT_ANON] +
+				       rec->pages[MT_SHMEM]) * r->page_kb,
+				      spike_ev_of(rec->type, rec->nr, rec->cause))) {
+		spikes__free(r->spikes);	/* tracing goes on without it */
+		r->spikes = NULL;
+	}
+	r->tree_pages = rec->tree_pages;
+	return 0;
 }
 
-bool run__reap(struct run *r)
+/* ---- the end ---- */
+
+static void end_now(struct run *r, uint64_t now_ns)
 {
-	if (!r->child || r->have_status)
-		return r->have_status;
-	if (wait4(r->child, &r->status, WNOHANG, &r->ru) == r->child)
+	if (!r->ended) {
+		r->ended = true;
+		r->end_ns = now_ns;
+	}
+}
+
+bool run__poll_end(struct run *r, uint64_t now_ns)
+{
+	struct mt_group g;
+
+	if (r->ended)
+		return true;
+	if (!r->child) {
+		/* attached or captured: over when none of its processes lives */
+		run__group(r, &g);
+		if (!g.live)
+			end_now(r, now_ns);
+		return r->ended;
+	}
+	if (!r->have_status) {
+		if (wait4(r->child, &r->status, WNOHANG, &r->ru) != r->child)
+			return false;
 		r->have_status = true;
-	return r->have_status;
-}
-
-void run__group(struct run *r, struct mt_group *g)
-{
-	tracer__group(r->tracer, r->spec.group, g);
-}
-
-void run__sync(struct run *r)
-{
-	for (size_t i = 0; i < r->sess.nprocs; i++) {
-		struct proc_info *p = &r->sess.procs[i];
-		struct mt_proc kp;
-
-		if (tracer__proc(r->tracer, p->pid, &kp) || kp.group != r->spec.group) {
-			/* the kernel forgets a process when it exits (its exit
-			 * record, if not dropped, carries the status) */
-			if (!p->exited && p->first_ts_ns)
-				session__mark_exited(&r->sess, p, -1, mono_ns(), false);
-			continue;
-		}
-		p->peak_pages = kp.peak_pages;
-		p->peak_ts_ns = kp.peak_ts_ns;
-		p->faults = kp.faults;
-		if (kp.comm[0])
-			memcpy(p->comm, kp.comm, sizeof(p->comm));
-		if (kp.flags & MT_PROC_EXITED)
-			session__mark_exited(&r->sess, p, exit_status_code(kp.exit_code),
-					     kp.exit_ts_ns, true);
+		now_ns = mono_ns();	/* now, not when the turn began */
 	}
+	/* Processes that outlived the command (a background job) may still
+	 * hold its stdout/stderr: their output is passed on until the pipes
+	 * close, as a shell's `cmd | cat` would; any signal stops it. */
+	if (r->out_on && logcap__busy(&r->out)) {
+		if (!r->out_wait_since) {
+			r->out_wait_since = now_ns;
+		} else if (!r->out_wait_said && now_ns - r->out_wait_since > 1000000000ULL) {
+			r->out_wait_said = true;
+			fprintf(stderr, "memtrace-bpf: %s exited; processes it left still hold its "
+				"stdout or stderr, and their output is passed on until they close "
+				"them (Ctrl-C stops)\n", run__name(r));
+		}
+		return false;
+	}
+	end_now(r, now_ns);
+	return true;
+}
+
+void run__stop(struct run *r, int sig, bool first, bool from_user, uint64_t now_ns)
+{
+	if (r->ended)
+		return;
+	if (!r->child || r->have_status) {
+		/* not ours to signal, or the command is done and only its
+		 * output is still passed on (then the run was complete) */
+		if (!r->have_status)
+			r->interrupted = true;
+		end_now(r, now_ns);
+		return;
+	}
+	r->interrupted = true;
+	if (first) {
+		if (r->spec.own_pgrp)
+			kill(-r->child, sig);
+		else if (from_user)
+			kill(r->child, sig);
+		return;
+	}
+	if (r->spec.own_pgrp) {
+		kill(-r->child, SIGKILL);
+		return;
+	}
+	fprintf(stderr, "\nmemtrace-bpf: second signal: stopping the trace; %s (PID %d) keeps "
+		"running\n", run__name(r), r->child);
+	end_now(r, now_ns);
+}
+
+void run__abort(struct run *r, uint64_t now_ns)
+{
+	if (r->ended)
+		return;
+	if (!r->have_status)
+		r->interrupted = true;
+	if (r->child && !r->have_status && r->spec.own_pgrp) {
+		kill(-r->child, SIGTERM);
+		return;
+	}
+	end_now(r, now_ns);
+}
+
+/* ---- the last state ---- */
+
+static void take_kernel_state(struct proc_info *p, const struct mt_proc *kp)
+{
+	p->peak_pages = kp->peak_pages;
+	p->peak_ts_ns = kp->peak_ts_ns;
+	p->faults = kp->faults;
+	if (kp->comm[0])
+		memcpy(p->comm, kp->comm, sizeof(p->comm));
 }
 
 /* An exit of this run whose record was dropped: the kernel kept its state. */
@@ -506,252 +388,118 @@ static int apply_lost_exit(void *ctx, pid_t pid, const struct mt_proc *kp)
 	struct run *r = ctx;
 	struct proc_info *p;
 
-	if (kp->group != r->spec.group || kp->exit_ts_ns < r->start_ns)
+	if (kp->group != r->group || kp->exit_ts_ns < r->start_ns)
 		return 0;
-	p = session__proc(&r->sess, pid, true);
+	p = procs__get(&r->procs, pid, true);
 	if (!p || p->known_exit)
 		return 0;
-	p->peak_pages = kp->peak_pages;
-	p->peak_ts_ns = kp->peak_ts_ns;
-	p->faults = kp->faults;
-	if (kp->comm[0])
-		memcpy(p->comm, kp->comm, sizeof(p->comm));
+	take_kernel_state(p, kp);
 	if (kp->ppid)
 		p->ppid = (pid_t)kp->ppid;
-	session__mark_exited(&r->sess, p, exit_status_code(kp->exit_code), kp->exit_ts_ns, true);
+	procs__exited(&r->procs, p, exit_status_code(kp->exit_code), kp->exit_ts_ns, true);
 	return 0;
 }
 
-static int write_summary(struct run *r, const char *path)
+/* The kernel's state of every process of the run: peaks, faults, exits. */
+static void sync_procs(struct run *r)
 {
-	const struct run_spec *s = &r->spec;
-	char tmp[4096], kernel[128] = "";
-	struct mt_group g;
-	struct utsname u;
-	unsigned int kb = r->sess.page_kb;
-	struct jw w;
-	FILE *f;
-	int fd;
+	for (size_t i = 0; i < r->procs.n; i++) {
+		struct proc_info *p = &r->procs.v[i];
+		struct mt_proc kp;
 
-	run__group(r, &g);
-	if (!uname(&u))
-		snprintf(kernel, sizeof(kernel), "%s", u.release);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || !(f = fdopen(fd, "w")))
-		return -errno;
-	jw_begin(&w, f);
-	jw_obj(&w, NULL);
-	jw_str(&w, "tool", "memtrace-bpf");
-	jw_str(&w, "version", MEMTRACE_VERSION);
-	jw_str(&w, "mode", s->mode);
-	if (s->ncmd) {
-		jw_arr(&w, "command");
-		for (int i = 0; i < s->ncmd; i++)
-			jw_str(&w, NULL, s->cmd[i]);
-		jw_arr_end(&w);
-	} else {
-		jw_null(&w, "command");
+		if (tracer__proc(r->tracer, p->pid, &kp) || kp.group != r->group) {
+			/* the kernel forgets a process when it exits (its exit
+			 * record, if not dropped, carries the status) */
+			if (!p->exited && p->first_ts_ns)
+				procs__exited(&r->procs, p, -1, mono_ns(), false);
+			continue;
+		}
+		take_kernel_state(p, &kp);
+		if (kp.flags & MT_PROC_EXITED)
+			procs__exited(&r->procs, p, exit_status_code(kp.exit_code), kp.exit_ts_ns, true);
 	}
-	jw_arr(&w, "targets");
-	if (s->ncmd)
-		jw_i64(&w, NULL, r->child);
-	for (int i = 0; i < s->npids; i++)
-		jw_i64(&w, NULL, s->pids[i]);
-	jw_arr_end(&w);
-	jw_str(&w, "csv", s->csv_path);
-	jw_u64(&w, "start_ts_ns", r->start_ns);
-	jw_u64(&w, "end_ts_ns", r->end_ns);
-	jw_f64(&w, "duration_s", (r->end_ns - r->start_ns) / 1e9, 9);
-	jw_u64(&w, "peak_rss_kb", g.tree_peak_pages * kb);
-	jw_f64(&w, "peak_time_s", g.tree_peak_ts_ns ?
-	       ((int64_t)(g.tree_peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
-	jw_u64(&w, "peak_ts_ns", g.tree_peak_ts_ns);
-	jw_u64(&w, "events", r->sess.rows);
-	jw_u64(&w, "lost_events", g.lost);
-	jw_u64(&w, "untraced_processes", g.untraced);
-	jw_bool(&w, "interrupted", r->interrupted);
-	if (r->have_status) {
-		jw_i64(&w, "exit_code", exit_status_code(r->status));
-		jw_i64(&w, "rusage_maxrss_kb", r->ru.ru_maxrss);
-	} else if (!s->ncmd && !s->npids && r->sess.nprocs && r->sess.procs[0].known_exit) {
-		/* capture: the process that started the run (not our child) */
-		jw_i64(&w, "exit_code", r->sess.procs[0].exit_code);
-		jw_null(&w, "rusage_maxrss_kb");
-	} else {
-		jw_null(&w, "exit_code");
-		jw_null(&w, "rusage_maxrss_kb");
-	}
-	if (s->gate && s->gate->max_peak_kb) {
-		jw_obj(&w, "gate");
-		jw_u64(&w, "max_peak_kb", s->gate->max_peak_kb);
-		jw_u64(&w, "limit_with_tolerance_kb", gate_limit_kb(s->gate));
-		jw_bool(&w, "exceeded", gate_exceeded(s->gate, g.tree_peak_pages * kb));
-		jw_obj_end(&w);
-	}
-	jw_obj(&w, "marks");
-	if (r->mark_fd >= 0)
-		jw_i64(&w, "fd", r->mark_fd);
-	else
-		jw_null(&w, "fd");
-	jw_u64(&w, "marks", r->sess.marks);
-	jw_u64(&w, "checkpoints", r->sess.checkpoints);
-	jw_arr(&w, "fd_lost");
-	for (size_t i = 0; i < r->sess.nlost; i++) {
-		const struct mark_lost *l = &r->sess.lost[i];
-		const char *how = syscall_name(l->nr);
-
-		jw_obj(&w, NULL);
-		jw_i64(&w, "pid", l->pid);
-		jw_u64(&w, "ts_ns", l->ts_ns);
-		jw_str(&w, "by", how ? how : "?");
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	jw_u64(&w, "fd_lost_count", r->sess.mark_fd_lost);
-	jw_obj_end(&w);
-	if (r->logs_on) {
-		jw_obj(&w, "checkpoint_regex");
-		jw_str(&w, "pattern", s->ckpt_regex_src);
-		jw_str(&w, "log", s->ckpt_log_path);
-		jw_u64(&w, "lines", r->logs.lines);
-		jw_u64(&w, "matched", r->logs.matched);
-		jw_u64(&w, "unknown_units", r->log_unknown_units);
-		jw_obj_end(&w);
-	}
-	jw_u64(&w, "page_size", (uint64_t)kb * 1024);
-	jw_str(&w, "kernel", kernel);
-	jw_arr(&w, "processes");
-	for (size_t i = 0; i < r->sess.nprocs; i++) {
-		struct proc_info *p = &r->sess.procs[i];
-
-		jw_obj(&w, NULL);
-		jw_i64(&w, "pid", p->pid);
-		jw_i64(&w, "ppid", p->ppid);
-		jw_str(&w, "comm", p->comm);
-		jw_u64(&w, "peak_rss_kb", p->peak_pages * kb);
-		jw_f64(&w, "peak_time_s", p->peak_ts_ns ?
-		       ((int64_t)(p->peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
-		jw_u64(&w, "peak_ts_ns", p->peak_ts_ns);
-		jw_u64(&w, "page_faults", p->faults);
-		if (p->exited && p->known_exit)
-			jw_i64(&w, "exit_code", p->exit_code);
-		else
-			jw_null(&w, "exit_code");	/* running, or its exit record was dropped */
-		jw_bool(&w, "exited", p->exited);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	if (r->sess.spikes) {
-		jw_obj(&w, "analysis");
-		report_json(&w, r->sess.spikes, r->start_ns, 20);
-		jw_obj_end(&w);
-	}
-	jw_obj_end(&w);
-	if (fflush(f) || ferror(f)) {
-		int e = errno ? errno : EIO;
-
-		fclose(f);
-		unlink(tmp);
-		return -e;
-	}
-	fclose(f);
-	if (rename(tmp, path)) {
-		int e = errno;
-
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
 }
 
-int run__finish(struct run *r, uint64_t end_ns)
+/* What --checkpoint-regex has to say at the end. */
+static void finish_output(struct run *r)
 {
 	const struct run_spec *s = &r->spec;
-	int ret = 0, e;
 
-	r->end_ns = end_ns;
+	run__pump_output(r, 0, -1, true);
+	if (r->out.err)
+		fprintf(stderr, "memtrace-bpf: the log %s is incomplete: %s\n", s->ckpt_log,
+			strerror(r->out.err));
+	if (r->log_unknown_units > LOG_WARN_MAX)
+		fprintf(stderr, "memtrace-bpf: warning: %llu more matched lines had a value "
+			"without a known unit (%llu in all; the rows are in the trace, not "
+			"compared)\n", (unsigned long long)(r->log_unknown_units - LOG_WARN_MAX),
+			(unsigned long long)r->log_unknown_units);
+	if (r->out.not_passed)
+		fprintf(stderr, "memtrace-bpf: %llu bytes of the command's output were not passed "
+			"on (stopped before our stdout/stderr took them, or they failed); they "
+			"are in %s\n", (unsigned long long)r->out.not_passed, s->ckpt_log);
+	if (!r->out.matched)
+		fprintf(stderr, "memtrace-bpf: --checkpoint-regex '%s' matched none of the "
+			"command's %llu output line%s (kept in %s); check the pattern against "
+			"them, e.g. grep -E '%s' %s\n", s->ckpt_regex_src,
+			(unsigned long long)r->out.lines, r->out.lines == 1 ? "" : "s",
+			s->ckpt_log, s->ckpt_regex_src, s->ckpt_log);
+}
+
+int run__finish(struct run *r)
+{
+	int e = 0;
+
 	tracer__fold_faults(r->tracer);
 	tracer__each_exited(r->tracer, apply_lost_exit, r);
-	run__sync(r);
+	sync_procs(r);
 	if (r->have_status) {
-		struct proc_info *p = session__proc(&r->sess, r->child, false);
+		struct proc_info *p = procs__get(&r->procs, r->child, false);
 
 		if (p)	/* wait4 is exact */
-			session__mark_exited(&r->sess, p, exit_status_code(r->status), end_ns, true);
+			procs__exited(&r->procs, p, exit_status_code(r->status), r->end_ns, true);
 	}
-	if (r->sess.spikes)
-		spikes__finish(r->sess.spikes, end_ns);
-	if (r->logs_on) {
-		run__pump_logs(r, 0, -1, true);
-		if (r->logs.err)
-			fprintf(stderr, "memtrace-bpf: the log %s is incomplete: %s\n", s->ckpt_log_path,
-				strerror(r->logs.err));
-		if (r->log_unknown_units > LOG_WARN_MAX)
-			fprintf(stderr, "memtrace-bpf: warning: %llu more matched lines had a value "
-				"without a known unit (%llu in all; the rows are in the trace, not "
-				"compared)\n", (unsigned long long)(r->log_unknown_units - LOG_WARN_MAX),
-				(unsigned long long)r->log_unknown_units);
-		if (r->logs.not_passed)
-			fprintf(stderr, "memtrace-bpf: %llu bytes of the command's output were not passed "
-				"on (stopped before our stdout/stderr took them, or they failed); they "
-				"are in %s\n",
-				(unsigned long long)r->logs.not_passed, s->ckpt_log_path);
-		if (!r->logs.matched)
-			fprintf(stderr, "memtrace-bpf: --checkpoint-regex '%s' matched none of the "
-				"command's %llu output line%s (kept in %s); check the pattern against "
-				"them, e.g. grep -E '%s' %s\n", s->ckpt_regex_src,
-				(unsigned long long)r->logs.lines, r->logs.lines == 1 ? "" : "s",
-				s->ckpt_log_path, s->ckpt_regex_src, s->ckpt_log_path);
+	if (r->spikes)
+		spikes__finish(r->spikes, r->end_ns);
+	if (r->out_on)
+		finish_output(r);
+	if (r->trace_open) {
+		emit_logs(r, UINT64_MAX);
+		r->trace_open = false;
+		e = csv_out__close(&r->trace);
+		if (e)
+			fprintf(stderr, "memtrace-bpf: the trace %s is incomplete: %s\n",
+				r->spec.csv_path, strerror(-e));
 	}
-	if (r->files_open)
-		session__emit_logs(&r->sess, UINT64_MAX);
-	if (r->files_open) {
-		r->files_open = false;
-		e = session__close(&r->sess);
-		if (e) {
-			fprintf(stderr, "memtrace-bpf: the trace %s is incomplete: %s\n", s->csv_path,
-				strerror(-e));
-			ret = e;
-		}
-	}
-	if (s->summary_path) {
-		e = write_summary(r, s->summary_path);
-		if (e) {
-			fprintf(stderr, "memtrace-bpf: cannot write summary %s: %s\n", s->summary_path,
-				strerror(-e));
-			if (!ret)
-				ret = e;
-		}
-	}
-	{
-		uid_t uid;
-		gid_t gid;
-
-		if (sudo_ids(&uid, &gid)) {
-			/* files made for the user who ran sudo belong to them */
-			const char *files[] = { strcmp(s->csv_path, "-") ? s->csv_path : NULL,
-						s->summary_path, s->log_path,
-						r->logs_on ? s->ckpt_log_path : NULL };
-
-			for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-				if (files[i] && chown(files[i], uid, gid))
-					fprintf(stderr, "memtrace-bpf: note: cannot give %s to uid %u: %s\n",
-						files[i], uid, strerror(errno));
-		}
-	}
-	return ret;
+	return e;
 }
 
 void run__free(struct run *r)
 {
-	if (r->logs_on) {
-		logcap__close(&r->logs);
-		r->logs_on = false;
+	if (r->out_on) {
+		logcap__close(&r->out);
+		r->out_on = false;
 	}
-	if (r->files_open) {
-		session__close(&r->sess);
-		r->files_open = false;
+	if (r->trace_open) {
+		csv_out__close(&r->trace);
+		r->trace_open = false;
 	}
-	session__free(&r->sess);
+	for (size_t i = 0; i < r->nlogs; i++) {
+		free(r->logs[i].line);
+		free(r->logs[i].value);
+	}
+	free(r->logs);
+	r->logs = NULL;
+	r->nlogs = 0;
+	procs__free(&r->procs);
+	spikes__free(r->spikes);
+	r->spikes = NULL;
+	for (size_t i = 0; i < sizeof(r->paths) / sizeof(r->paths[0]); i++) {
+		free(r->paths[i]);
+		r->paths[i] = NULL;
+	}
+	/* its group may be taken again once its processes are gone too */
+	if (r->tracer)
+		tracer__group_give_back(r->tracer, r->group);
+	r->tracer = NULL;
 }

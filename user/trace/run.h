@@ -1,127 +1,192 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * One traced run: a launched command (or attached PIDs, or a captured
- * process) in its own kernel group, with its own trace, summary and process
- * table. The plain CLI has one; a campaign has several at once, all fed by
- * one loaded tracer.
+ * One traced run: a launched command, attached PIDs, or a process the
+ * kernel captured, in a kernel group of its own, with its own trace, process
+ * table and summary. The runner (trace/runner.h) drives every run the same
+ * way: records in (run__record), the end noticed (run__poll_end), then
+ * finished (run__finish) and its summary written (trace/summary.h).
  */
-#ifndef MEMTRACE_RUN_H
-#define MEMTRACE_RUN_H
+#ifndef MEMTRACE_TRACE_RUN_H
+#define MEMTRACE_TRACE_RUN_H
 
-#include <signal.h>
+#include <regex.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include "analysis/spikes.h"
+#include "format/csv.h"
 #include "trace/logcap.h"
-#include "trace/session.h"
+#include "trace/procs.h"
 #include "trace/tracer.h"
 
 #define MEMTRACE_VERSION "0.1.0"
 
-/* The memory gate (--max-peak, --tolerance). */
-struct gate {
-	uint64_t max_peak_kb;	/* 0: no gate */
+/* The environment variable naming the marker fd of a launched command. */
+#define MARK_FD_ENV "MEMTRACE_MARK_FD"
+
+/* --max-peak and --tolerance: judged on the run's exact peak. */
+struct peak_limit {
+	uint64_t max_peak_kb;	/* 0: no limit */
 	uint64_t tolerance_kb;
 	double tolerance_pct;
 };
 
-uint64_t gate_limit_kb(const struct gate *g);
-bool gate_exceeded(const struct gate *g, uint64_t peak_kb);
+/* The limit with its tolerance, in kB. */
+uint64_t peak_limit_kb(const struct peak_limit *l);
+/* A peak over it (false without a limit). */
+bool peak_limit_exceeded(const struct peak_limit *l, uint64_t peak_kb);
 
+/* What a run is asked to do. The run keeps its own copies of the file
+ * paths; the other strings are the caller's and must live as long as it. */
 struct run_spec {
-	uint32_t group;			/* kernel group (MT_MAX_GROUPS slots) */
-	const char *mode;		/* "launch", "attach", "campaign", "capture" */
+	const char *mode;		/* the summary's: "launch", "attach",
+					   "campaign", "capture" */
 	char **cmd;			/* launch: argv, NULL-terminated */
 	int ncmd;
 	const pid_t *pids;		/* attach */
 	int npids;
-	char **envp;			/* launch: environment (NULL: ours) */
-	const char *log_path;		/* launch: stdout+stderr to this file, stdin
+	char **envp;			/* launch: environment (NULL: ours); used
+					   before run__launch returns */
+	const char *output_log;		/* launch: stdout+stderr to this file, stdin
 					   from /dev/null (NULL: inherited) */
 	bool as_root;			/* under sudo: do not drop to SUDO_UID */
-	bool own_pgrp;			/* launch in a process group of its own
-					   (signal it whole: kill(-child)) */
-	bool no_mark_fd;		/* launch: no MEMTRACE_MARK_FD for the command */
+	bool own_pgrp;			/* launch in a process group of its own: it
+					   is signalled whole, and killed when the
+					   run must stop (a campaign's); otherwise
+					   the command is the user's and is left
+					   running */
+	bool no_mark_fd;		/* launch: no MEMTRACE_MARK_FD */
 	const regex_t *ckpt_regex;	/* launch: stdout/stderr through pipes, passed
-					   on, kept in ckpt_log_path, matched lines
-					   as log rows (NULL: inherited) */
+					   on, kept in ckpt_log, matched lines as
+					   log rows (NULL: inherited) */
 	const char *ckpt_regex_src;	/* the pattern as given */
-	const char *ckpt_log_path;
+	const char *ckpt_log;
 	bool sigpipe_ignored;		/* what we inherited, passed on */
 	const char *csv_path;		/* "-": stdout */
 	const char *summary_path;	/* NULL: none */
-	const struct gate *gate;	/* NULL: none (reported in the summary) */
+	const struct peak_limit *limit;	/* NULL: none (judged in the summary) */
+};
+
+/* A process that closed or replaced its marker fd. */
+struct mark_lost {
+	pid_t pid;
+	uint32_t nr;		/* the syscall */
+	uint64_t ts_ns;
+};
+#define RUN_MAX_LOST 16
+
+/* A matched log line waiting for its place in the time order. */
+struct pending_log {
+	uint64_t ts_ns;
+	pid_t pid, tid;		/* tid 0: not known */
+	const char *stream;	/* static */
+	char *line, *value;
+	int64_t kb;		/* < 0: unknown unit */
 };
 
 struct run {
 	struct run_spec spec;
+	char *paths[4];			/* its copies of spec's file paths */
 	struct tracer *tracer;
-	struct session sess;
-	uint64_t start_ns, end_ns;
-	bool files_open;
-	bool interrupted;
-	bool have_status;
-	bool exec_failed;		/* the command could not run (status 126/127) */
-	int status;			/* wait status of the launched command */
-	struct rusage ru;
+	uint32_t group;			/* its kernel group, given back at the end */
+	unsigned int page_kb;
+	/* what the records told */
+	struct csv_out trace;
+	bool trace_open;
+	struct procs procs;
+	struct spikes *spikes;		/* live analysis (NULL if it could not start) */
+	int64_t tree_pages;		/* the group's RSS at the last record */
+	uint64_t marks, checkpoints, mark_fd_lost;
+	struct mark_lost lost[RUN_MAX_LOST];	/* the first ones */
+	size_t nlost;
+	struct pending_log *logs;	/* in time order */
+	size_t nlogs, logs_cap;
+	uint64_t log_rows;
+	/* the launched command */
 	pid_t child;
-	int mark_fd;			/* MEMTRACE_MARK_FD given to the command, -1: none */
-	struct logcap logs;		/* --checkpoint-regex */
-	bool logs_on;
+	bool have_status;
+	bool exec_failed;		/* it could not run (status 126/127) */
+	int status;			/* wait status */
+	struct rusage ru;
+	int mark_fd;			/* MEMTRACE_MARK_FD given to it, -1: none */
+	struct logcap out;		/* --checkpoint-regex */
+	bool out_on;
 	uint64_t log_unknown_units;
+	uint64_t out_wait_since;	/* its output still held by others since */
+	bool out_wait_said;
+	/* its course */
+	uint64_t start_ns, end_ns;
+	bool ended;			/* nothing more to wait for; end_ns set */
+	bool interrupted;		/* stopped before it ended by itself */
+	void *tag;			/* the client's */
 };
 
-/* Signals (SIGINT, SIGTERM, SIGHUP): the handler only records; the loops
- * act. Installed first thing, so a signal during BPF loading is not lost. */
-extern volatile sig_atomic_t sig_count, sig_last, sig_from_user;
-extern bool sig_inherited_ignore[NSIG];	/* as inherited (SIGPIPE is passed on) */
-void signals__install(void);
-
-/* CLOCK_MONOTONIC in ns: bpf_ktime_get_ns()'s clock. */
-uint64_t mono_ns(void);
-
-/* The environment variable naming the marker fd of a launched command. */
-#define MARK_FD_ENV "MEMTRACE_MARK_FD"
-
-/* Under sudo, who asked: commands run as them, files belong to them. */
-bool sudo_ids(uid_t *uid, gid_t *gid);
-
-/* Launch: forks the command held before exec, registers it in the spec's
- * group, lets it exec, opens the trace. Returns 0, or an errno (positive)
- * with a sentence in err: ENOENT/EACCES and friends when the command could
- * not run (nothing traced), others when tracing could not start. */
-int run__launch(struct run *r, struct tracer *t, const struct run_spec *s,
-		uint64_t start_ns, char *err, size_t errlen);
-/* Attach: exact snapshot of each PID now, then opens the trace. */
-int run__attach(struct run *r, struct tracer *t, const struct run_spec *s,
-		uint64_t start_ns, char *err, size_t errlen);
-/* A run whose processes the kernel put in its group itself (capture). */
-int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s,
+/* How a run starts. Each takes a kernel group (tracer__group_take) and
+ * creates the trace only once tracing has started: a failure before that
+ * leaves an earlier trace at that path as it was. 0 or -errno, with a
+ * sentence in err.
+ * Launch: forks the command held before exec, registers it, lets it exec.
+ * -ENOENT/-EACCES and friends with r->exec_failed when the command could
+ * not run (nothing traced, r->status holds its 126/127). */
+int run__launch(struct run *r, struct tracer *t, const struct run_spec *s, char *err,
+		size_t errlen);
+/* Attach: an exact snapshot of each PID now. */
+int run__attach(struct run *r, struct tracer *t, const struct run_spec *s, char *err,
+		size_t errlen);
+/* A group the kernel started itself (capture), at start_ns. */
+int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s, uint32_t group,
 	       uint64_t start_ns, char *err, size_t errlen);
+/* A run that traces nothing (stopped before it could start): its files
+ * say so. */
+int run__empty(struct run *r, struct tracer *t, const struct run_spec *s, char *err,
+	       size_t errlen);
 
-/* A record of this run's group: to the trace and the process table. */
+/* What every way of starting does: the run set up for group g of t from
+ * spec s (its paths copied), started at start_ns; then its trace created.
+ * t NULL: a run with no kernel behind it (the unit tests feed it records).
+ * 0 or -errno, with a sentence in err. */
+int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_t group,
+	      uint64_t start_ns, char *err, size_t errlen);
+int run__open_trace(struct run *r, char *err, size_t errlen);
+
+/* A record of the run's group: the one place a record's type is looked at
+ * (a row, the process table, the counters). 0 or -errno. */
 int run__record(struct run *r, const struct mt_rec *rec);
-/* --checkpoint-regex: waits up to timeout_ms for the command's output
- * (or for extra_fd), passes it on and queues matched lines. final: the
- * last of it, pipes closed. Then cut_ns: the queued log rows stamped at or
- * before it are written (records up to then are in). */
-void run__pump_logs(struct run *r, int timeout_ms, int extra_fd, bool final);
-/* --checkpoint-regex: a process may still write to the command's stdout
- * or stderr (a background job that outlived it), or bytes wait to be
- * passed on. */
-bool run__logs_busy(const struct run *r);
+/* --checkpoint-regex: a line matched (a logcap_fn, ctx the run): queued as
+ * a log row for its place in the time order. */
+int run__log_line(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, const char *stream,
+		  uint64_t lineno, const char *line, const char *value);
+/* --checkpoint-regex: waits up to timeout_ms for the command's output (or
+ * for extra_fd), passes it on and queues the matched lines. final: the last
+ * of it, pipes closed. */
+void run__pump_output(struct run *r, int timeout_ms, int extra_fd, bool final);
+/* The queued log rows stamped at or before cut_ns are written (every
+ * record up to then is in). */
 void run__emit_logs(struct run *r, uint64_t cut_ns);
-/* Launch: has the command exited? (wait4, without blocking) */
-bool run__reap(struct run *r);
-/* The kernel's state of every process of the run: peaks, exits. */
-void run__sync(struct run *r);
+/* Has the run ended? Launch: its command exited (wait4) and its output is
+ * passed on; attach and capture: no process of its group is alive. Sets
+ * ended and end_ns. */
+bool run__poll_end(struct run *r, uint64_t now_ns);
+/* A stop signal (first: the first one). A launched command gets it (a
+ * process group of its own always; otherwise only when it was sent to us
+ * alone, a terminal's Ctrl-C reached it already) and the run ends when it
+ * exits; a later one kills a process group of our own, or leaves the
+ * user's command running and ends the run now. Attached and captured
+ * processes are not ours to signal: their run ends now. */
+void run__stop(struct run *r, int sig, bool first, bool from_user, uint64_t now_ns);
+/* Something failed that ends every run: a process group of our own gets
+ * SIGTERM (its run ends when it exits), anything else ends now (a user's
+ * command is left running). */
+void run__abort(struct run *r, uint64_t now_ns);
 /* Totals of the run's group: RSS now, exact peak, drops. */
-void run__group(struct run *r, struct mt_group *g);
-/* After the last records: final process states, the trace closed, the
- * summary written (atomically), files given to the sudo user. Returns 0 or
- * -errno; what failed is said on stderr. */
-int run__finish(struct run *r, uint64_t end_ns);
+void run__group(const struct run *r, struct mt_group *g);
+/* After its last records: the kernel's final state of every process
+ * (peaks, faults, exits whose records were dropped), the last log rows,
+ * the trace closed. 0 or -errno (said on stderr). */
+int run__finish(struct run *r);
+/* The command's name, for messages ("process" when there is none). */
+const char *run__name(const struct run *r);
 void run__free(struct run *r);
 
 #endif

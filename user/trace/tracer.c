@@ -6,13 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
-#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "lib/clock.h"
 #include "lib/grow.h"
-#include "format/output.h"
 #include "trace/tracer.h"
 #include "memtrace.skel.h"
 
@@ -32,6 +31,7 @@ struct tracer {
 	size_t n, cap;
 	int batch_err;
 	uint32_t group_cursor;	/* where tracer__group_take looks first */
+	uint64_t ring_bytes;
 };
 
 static bool verbose_log;
@@ -63,6 +63,33 @@ static void explain(char *err, size_t len, const char *step, int e, const char *
 		 last_log[0] ? "\nlibbpf said:\n" : "", last_log);
 }
 
+void rec_sort(struct mt_rec *r, size_t n)
+{
+	/* insertion sort: linear on nearly sorted input, and stable */
+	for (size_t i = 1; i < n; i++) {
+		struct mt_rec x;
+		size_t j = i;
+
+		if (r[i - 1].ts_ns <= r[i].ts_ns)
+			continue;
+		x = r[i];
+		while (j > 0 && r[j - 1].ts_ns > x.ts_ns) {
+			r[j] = r[j - 1];
+			j--;
+		}
+		r[j] = x;
+	}
+}
+
+size_t rec_ready(const struct mt_rec *r, size_t n, uint64_t cutoff_ns)
+{
+	size_t k = n;
+
+	while (k > 0 && r[k - 1].ts_ns > cutoff_ns)
+		k--;
+	return k;
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
@@ -90,6 +117,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	t->ring_bytes = o->ring_bytes;
 	cpus = libbpf_num_possible_cpus();
 	if (cpus <= 0 || cpus > MT_MAX_CPUS) {
 		snprintf(err, errlen, "this machine has %d possible CPUs; memtrace-bpf supports 1 to %d",
@@ -324,23 +352,18 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 	}
 	/* the records held from the last call are at the front */
 	rec_sort(t->batch, t->n);
-	{
-		struct timespec now;
-		uint64_t cut = UINT64_MAX;
-
-		if (!final) {
-			clock_gettime(CLOCK_MONOTONIC, &now);	/* bpf_ktime_get_ns()'s clock */
-			cut = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec -
-			      2000000ULL;
-		}
-		ready = rec_ready(t->batch, t->n, cut);
-	}
+	ready = rec_ready(t->batch, t->n, final ? UINT64_MAX : mono_ns() - 2000000ULL);
 	e = 0;
 	for (size_t i = 0; i < ready && !e; i++)
 		e = fn(ctx, &t->batch[i]);
 	memmove(t->batch, t->batch + ready, (t->n - ready) * sizeof(*t->batch));
 	t->n -= ready;
 	return e < 0 ? e : 0;
+}
+
+uint64_t tracer__ring_bytes(const struct tracer *t)
+{
+	return t->ring_bytes;
 }
 
 int tracer__poll_fd(struct tracer *t)
@@ -358,7 +381,7 @@ void tracer__group(struct tracer *t, uint32_t group, struct mt_group *g)
 	*g = t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
 }
 
-void tracer__group_reset(struct tracer *t, uint32_t group)
+static void group_reset(struct tracer *t, uint32_t group)
 {
 	struct mt_group *g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
 
@@ -381,7 +404,7 @@ int tracer__group_take(struct tracer *t, uint32_t *group)
 						 __ATOMIC_ACQUIRE))
 			continue;
 		t->group_cursor = idx;
-		tracer__group_reset(t, idx);
+		group_reset(t, idx);
 		*group = idx;
 		return 0;
 	}

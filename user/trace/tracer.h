@@ -49,8 +49,6 @@ int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, uint32_t gro
 			bool *no_mm);
 /* A group's totals (RSS now, exact peak, drops, live processes). */
 void tracer__group(struct tracer *t, uint32_t group, struct mt_group *g);
-/* Zeroes a group's totals (not its busy/live accounting). */
-void tracer__group_reset(struct tracer *t, uint32_t group);
 /* Takes a free group (1..MT_MAX_GROUPS-1: not busy, no live process) into
  * *group, totals zeroed. -EBUSY when none is free (processes of earlier
  * runs still alive hold them). */
@@ -68,6 +66,8 @@ int tracer__fold_faults(struct tracer *t);
  * for the next call so records of two drains cannot cross; final: all. */
 int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn, void *ctx);
 
+/* The ring buffer's size (--ring-size), for messages. */
+uint64_t tracer__ring_bytes(const struct tracer *t);
 /* An fd that polls readable when records wait (the ring buffer's epoll). */
 int tracer__poll_fd(struct tracer *t);
 void tracer__counters(struct tracer *t, struct mt_counters *c);
@@ -80,5 +80,14 @@ int tracer__each_exited(struct tracer *t, int (*fn)(void *ctx, pid_t pid, const 
 /* Kernel-kept state of a traced process alive: the peak includes its live
  * mm; faults, the threads folded so far (tracer__fold_faults adds the rest). */
 int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p);
+
+/* Sorts records by ts_ns, keeping the order of equal times. Made for
+ * drained batches: nearly in order already (CPUs interleave by a few). */
+void rec_sort(struct mt_rec *r, size_t n);
+/* After rec_sort: how many of the first records may be handed on now:
+ * those stamped at or before cutoff_ns (CLOCK_MONOTONIC). Younger ones wait
+ * for the next drain, where a record reserved earlier but committed later
+ * (on another CPU) can still sort before them. */
+size_t rec_ready(const struct mt_rec *r, size_t n, uint64_t cutoff_ns);
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "format/csvread.h"
+#include "format/csv.h"
 
 #define MAX_FIELDS 64
 
@@ -185,27 +185,6 @@ static bool parse_i64(const char *s, int64_t *out)
 	return !errno && !*end;
 }
 
-static enum spike_ev event_of(const char *ev, const char *cause)
-{
-	switch (ev[0]) {
-	case 'r':
-		if (strcmp(ev, "rss") || !cause)
-			return SEV_OTHER;
-		if (!strcmp(cause, "fault"))
-			return SEV_FAULT;
-		return !strncmp(cause, "syscall:", 8) ? SEV_IN_CALL : SEV_OTHER;
-	case 'm':
-		if (!strcmp(ev, "mmap")) return SEV_MMAP;
-		if (!strcmp(ev, "munmap")) return SEV_MUNMAP;
-		if (!strcmp(ev, "mremap")) return SEV_MREMAP;
-		if (!strcmp(ev, "madvise")) return SEV_MADVISE;
-		break;
-	case 'b': return !strcmp(ev, "brk") ? SEV_BRK : SEV_OTHER;
-	case 'e': return !strcmp(ev, "exit") ? SEV_EXIT : SEV_OTHER;
-	}
-	return SEV_OTHER;
-}
-
 int csvr__next(struct csv_reader *r, struct csv_row *row)
 {
 	char *line, *f[MAX_FIELDS];
@@ -261,11 +240,15 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 		}
 	}
 	row->event = r->c_event >= 0 ? f[r->c_event] : "";
-	row->cause = r->c_cause >= 0 ? f[r->c_cause] : "";
+	row->cause_text = r->c_cause >= 0 ? f[r->c_cause] : "";
 	row->label = r->c_label >= 0 ? f[r->c_label] : "";
 	row->reported = r->c_reported >= 0 ? f[r->c_reported] : "";
-	row->ev = r->c_event >= 0 ?
-		event_of(f[r->c_event], r->c_cause >= 0 ? f[r->c_cause] : NULL) : SEV_OTHER;
+	/* back to what the kernel's record was (a row of ours); an event
+	 * name we do not know reads as none */
+	row->type = row->nr = 0;
+	if (r->c_event >= 0)
+		event_parse(row->event, &row->type, &row->nr);
+	row->cause = row->type == MT_REC_RSS ? cause_parse(row->cause_text) : 0;
 	return 1;
 }
 

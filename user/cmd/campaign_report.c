@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* A campaign's tables (campaign.csv, stats.csv, stats.json) from the
+ * result.csv files on disk, and `campaign report DIR`. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "analysis/stats.h"
+#include "cmd/campaign.h"
+#include "cmd/cmd.h"
+#include "format/json.h"
+#include "format/result.h"
+#include "lib/files.h"
+#include "lib/grow.h"
+
+#define usage_err(...) usage_exit("campaign", __VA_ARGS__)
+
+static int cmp_result(const void *a, const void *b)
+{
+	const struct run_result *x = a, *y = b;
+
+	return x->index - y->index;
+}
+
+static int collect_results(const char *dir, struct run_result **out, size_t *nout, bool warn)
+{
+	struct run_result *res = NULL;
+	size_t n = 0, cap = 0;
+	DIR *d = opendir(dir), *d2;
+	struct dirent *c, *rp;
+	char err[512];
+
+	*out = NULL;
+	*nout = 0;
+	if (!d)
+		return -errno;
+	while ((c = readdir(d))) {
+		char cdir[PATH_MAX];
+
+		if (c->d_name[0] == '.')
+			continue;
+		path_join(cdir, sizeof(cdir), dir, c->d_name);
+		d2 = opendir(cdir);
+		if (!d2)
+			continue;	/* a file: campaign.csv and friends */
+		while ((rp = readdir(d2))) {
+			char rdir[PATH_MAX], rpath[PATH_MAX + 16];
+			struct stat stt;
+
+			if (rp->d_name[0] == '.')
+				continue;
+			path_join(rdir, sizeof(rdir), cdir, rp->d_name);
+			path_join(rpath, sizeof(rpath), rdir, "result.csv");
+			if (stat(rpath, &stt))
+				continue;	/* not finished */
+			if (grow(&res, &cap, n, sizeof(*res), 64)) {
+				closedir(d2);
+				closedir(d);
+				free(res);
+				return -ENOMEM;
+			}
+			if (result_read(rpath, &res[n], err, sizeof(err))) {
+				if (warn)
+					fprintf(stderr, "memtrace-bpf campaign: skipping %s\n", err);
+				continue;
+			}
+			n++;
+		}
+		closedir(d2);
+	}
+	closedir(d);
+	if (n)
+		qsort(res, n, sizeof(*res), cmp_result);
+	*out = res;
+	*nout = n;
+	return 0;
+}
+
+static void print_table(FILE *f, const struct config_stats *st, int n, size_t nres)
+{
+	int w = 6;
+
+	for (int i = 0; i < n; i++)
+		if ((int)strlen(st[i].config) > w)
+			w = (int)strlen(st[i].config);
+	fprintf(f, "%-*s  runs  fail  peak MiB: mean       std    CV %%        min        max"
+		"   time s: mean    CV %%\n", w, "config");
+	for (int i = 0; i < n; i++) {
+		const struct config_stats *s = &st[i];
+
+		if (!s->runs) {
+			fprintf(f, "%-*s  %4d  %4d  (no run exited 0)\n", w, s->config, s->runs, s->failed);
+			continue;
+		}
+		fprintf(f, "%-*s  %4d  %4d  %14.2f  %8.2f  %6.2f  %9.2f  %9.2f  %12.3f  %6.2f\n", w,
+			s->config, s->runs, s->failed, s->mean_peak_kb / 1024, s->std_peak_kb / 1024,
+			s->cv_peak_pct, s->min_peak_kb / 1024, s->max_peak_kb / 1024, s->mean_dur_s,
+			s->cv_dur_pct);
+	}
+	fprintf(f, "(%zu finished run%s; statistics over the runs that exited 0; std is the "
+		"sample standard deviation)\n", nres, nres == 1 ? "" : "s");
+}
+
+/* What the tables are made of. */
+struct tables {
+	const struct run_result *res;
+	size_t n;
+	const struct config_stats *st;
+	int nst, nfailed;
+};
+
+static void runs_csv(FILE *f, const struct tables *t)
+{
+	char line[1024];
+
+	fprintf(f, "%s\n", RESULT_HEADER);
+	for (size_t i = 0; i < t->n; i++)
+		if (result_format(line, sizeof(line), &t->res[i]) > 0)
+			fputs(line, f);
+}
+
+static void stats_csv(FILE *f, const struct tables *t)
+{
+	fprintf(f, "config,runs,failed,mean_peak_rss_kb,std_peak_rss_kb,cv_percent,min_peak_rss_kb,"
+		"max_peak_rss_kb,mean_duration_s,std_duration_s,cv_duration_percent,"
+		"min_duration_s,max_duration_s\n");
+	for (int i = 0; i < t->nst; i++) {
+		const struct config_stats *c = &t->st[i];
+
+		fprintf(f, "%s,%d,%d,%.1f,%.1f,%.3f,%.0f,%.0f,%.6f,%.6f,%.3f,%.6f,%.6f\n",
+			c->config, c->runs, c->failed, c->mean_peak_kb, c->std_peak_kb,
+			c->cv_peak_pct, c->min_peak_kb, c->max_peak_kb, c->mean_dur_s,
+			c->std_dur_s, c->cv_dur_pct, c->min_dur_s, c->max_dur_s);
+	}
+}
+
+static void stats_json(FILE *f, const struct tables *t)
+{
+	struct jw w;
+
+	jw_begin(&w, f);
+	jw_obj(&w, NULL);
+	jw_u64(&w, "finished_runs", t->n);
+	jw_u64(&w, "failed_runs", (uint64_t)t->nfailed);
+	jw_arr(&w, "configs");
+	for (int i = 0; i < t->nst; i++) {
+		const struct config_stats *c = &t->st[i];
+
+		jw_obj(&w, NULL);
+		jw_str(&w, "config", c->config);
+		jw_i64(&w, "runs", c->runs);
+		jw_i64(&w, "failed", c->failed);
+		jw_f64(&w, "mean_peak_rss_kb", c->mean_peak_kb, 1);
+		jw_f64(&w, "std_peak_rss_kb", c->std_peak_kb, 1);
+		jw_f64(&w, "cv_percent", c->cv_peak_pct, 3);
+		jw_u64(&w, "min_peak_rss_kb", (uint64_t)c->min_peak_kb);
+		jw_u64(&w, "max_peak_rss_kb", (uint64_t)c->max_peak_kb);
+		jw_f64(&w, "mean_duration_s", c->mean_dur_s, 6);
+		jw_f64(&w, "std_duration_s", c->std_dur_s, 6);
+		jw_f64(&w, "cv_duration_percent", c->cv_dur_pct, 3);
+		jw_f64(&w, "min_duration_s", c->min_dur_s, 6);
+		jw_f64(&w, "max_duration_s", c->max_dur_s, 6);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	fputc('\n', f);
+}
+
+/* One table, made in memory and written whole into DIR/name (and to our
+ * stdout when echo). 0 or -errno. */
+static int write_table(const char *dir, const char *name, void (*fill)(FILE *, const struct tables *),
+		       const struct tables *t, bool echo)
+{
+	char *buf = NULL, path[PATH_MAX + 32];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int e;
+
+	if (!f)
+		return -ENOMEM;
+	fill(f, t);
+	if (fclose(f)) {
+		free(buf);
+		return -ENOMEM;
+	}
+	e = write_file(path_join(path, sizeof(path), dir, name), buf, len);
+	if (echo)
+		fwrite(buf, 1, len, stdout);
+	free(buf);
+	return e;
+}
+
+/* campaign.csv, stats.csv, stats.json from the result.csv files on disk. */
+int campaign_tables(const char *dir, bool print, bool json_out, int *nfailed)
+{
+	struct run_result *res;
+	struct config_stats *st;
+	struct tables t;
+	size_t n;
+	int nst, e, e2;
+
+	e = collect_results(dir, &res, &n, true);
+	if (e) {
+		fprintf(stderr, "memtrace-bpf campaign: cannot read %s: %s\n", dir, strerror(-e));
+		return e;
+	}
+	nst = stats_by_config(res, (int)n, &st);
+	if (nst < 0) {
+		free(res);
+		return nst;
+	}
+	t = (struct tables){ .res = res, .n = n, .st = st, .nst = nst };
+	for (size_t i = 0; i < n; i++)
+		t.nfailed += res[i].exit_code != 0;
+	*nfailed = t.nfailed;
+	e = write_table(dir, "campaign.csv", runs_csv, &t, false);
+	e2 = write_table(dir, "stats.csv", stats_csv, &t, false);
+	e = e ? e : e2;
+	e2 = write_table(dir, "stats.json", stats_json, &t, print && json_out);
+	e = e ? e : e2;
+	if (e)
+		fprintf(stderr, "memtrace-bpf campaign: cannot write the reports in %s: %s\n", dir,
+			strerror(-e));
+	if (print && !json_out)
+		print_table(stdout, st, nst, n);
+	free(st);
+	free(res);
+	return e;
+}
+
+int campaign_report_main(int argc, char **argv)
+{
+	bool json = false;
+	const char *dir = NULL;
+	int nfailed;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("USAGE: memtrace-bpf campaign report DIR [--format text|json]\n\n"
+			       "Rebuilds DIR/campaign.csv, stats.csv and stats.json from the finished runs\n"
+			       "on disk (DIR/CONFIG/REPEAT/result.csv) and prints the statistics table.\n\n"
+			       "EXAMPLES:\n"
+			       "  memtrace-bpf campaign report results/                # table\n"
+			       "  memtrace-bpf campaign report results/ --format json  # stats.json\n\n"
+			       "Exit status: 0 tables written; 1 DIR holds no campaign, or the tables\n"
+			       "cannot be read or written; 2 bad command line.\n");
+			return 0;
+		} else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+			i++;
+			if (!strcmp(argv[i], "json"))
+				json = true;
+			else if (strcmp(argv[i], "text"))
+				usage_err("--format %s: give text or json", argv[i]);
+		} else if (argv[i][0] == '-') {
+			usage_err("report: unknown option %s", argv[i]);
+		} else if (!dir) {
+			dir = argv[i];
+		} else {
+			usage_err("report: one directory only (got %s and %s)", dir, argv[i]);
+		}
+	}
+	if (!dir)
+		usage_err("report: which campaign? give its directory, e.g. campaign report results/");
+	{
+		struct stat st;
+		char p[PATH_MAX + 16];
+
+		if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "memtrace-bpf campaign: %s is not a directory\n", dir);
+			return EXIT_TRACE_ERR;
+		}
+		if (stat(path_join(p, sizeof(p), dir, "plan.txt"), &st)) {
+			fprintf(stderr, "memtrace-bpf campaign: %s holds no campaign (no plan.txt); give "
+				"the -d DIR of a campaign\n", dir);
+			return EXIT_TRACE_ERR;
+		}
+	}
+	if (campaign_tables(dir, true, json, &nfailed))
+		return EXIT_TRACE_ERR;
+	return 0;
+}

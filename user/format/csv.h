@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The trace CSV, the one place that knows its columns: rows written from
+ * kernel records (csv_write.c) and read back by the offline subcommands
+ * (csv_read.c), with the event vocabulary of format/names.h.
+ */
+#ifndef MEMTRACE_FORMAT_CSV_H
+#define MEMTRACE_FORMAT_CSV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "memtrace.h"
+#include "format/names.h"
+#include "lib/linebuf.h"
+
+#define CSV_HEADER "time_s,vmrss_kb,vmsize_kb,ts_ns,pid,tid,event,rss_anon_kb," \
+		   "rss_file_kb,rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret," \
+		   "label,reported,reported_kb"
+#define CSV_COLUMNS 20
+/* The first 17 columns are a contract; later ones are appended only. */
+#define CSV_FIXED_COLUMNS 17
+
+/* ---- writing ---- */
+
+/* Formats one row (with its newline) of a kernel record. Returns its
+ * length, or -1 for a type without a row or a buffer under 512 bytes.
+ * page_kb: page size in KiB; start_ns: time_s 0. */
+int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
+		   uint64_t start_ns, unsigned int page_kb);
+/* A `log` row: a line of the command's output that --checkpoint-regex
+ * matched. r holds the state of the process the row is given to (its last
+ * record) and the line's time; reported: the captured text; reported_kb:
+ * it in kB, or < 0 when its unit is unknown. buf should hold 4 KiB: the
+ * line is cut to 1 KiB. */
+int csv_format_log_row(char *buf, size_t len, const struct mt_rec *r, uint64_t start_ns,
+		       unsigned int page_kb, const char *stream, const char *line,
+		       const char *reported, int64_t reported_kb);
+
+/* A trace being written: the header, then whole rows only. */
+struct csv_out {
+	struct linebuf lb;
+	uint64_t start_ns;
+	unsigned int page_kb;
+	uint64_t rows;
+	int err;		/* the first error writing it (positive errno) */
+};
+
+/* Creates path ("-": stdout) and writes the header. 0 or -errno. */
+int csv_out__open(struct csv_out *o, const char *path, uint64_t start_ns, unsigned int page_kb);
+/* A kernel record's row. 0, or -EINVAL for a type without a row (the
+ * caller's bug); a write error is kept in o->err. */
+int csv_out__record(struct csv_out *o, const struct mt_rec *r);
+/* A log row (see csv_format_log_row). */
+void csv_out__log(struct csv_out *o, const struct mt_rec *state, const char *stream,
+		  const char *line, const char *reported, int64_t reported_kb);
+/* Writes what is buffered. 0 or -errno (also kept in o->err). */
+int csv_out__flush(struct csv_out *o);
+/* Flushes and closes. 0 or -errno (the first error of the trace). */
+int csv_out__close(struct csv_out *o);
+
+/* ---- reading (traces, and plain time_s,vmrss_kb poller files) ---- */
+
+struct csv_row {
+	uint64_t ts_ns;
+	pid_t pid;		/* 0 when the file has no pid column */
+	int64_t vmrss_kb;
+	/* what the row is, as the kernel's record was: enum mt_rec_type
+	 * (0 when the file has no event column), the syscall of a SYSCALL
+	 * row, enum mt_cause of an RSS row */
+	uint32_t type, nr, cause;
+	/* Text columns of this row ("" when the file has none), valid until
+	 * the next csvr__next(). */
+	const char *event, *cause_text, *label, *reported;
+};
+
+struct csv_reader {
+	int fd;
+	const char *path;
+	char *buf;
+	size_t len, pos, cap;
+	bool eof;
+	uint64_t line;
+	int ncols;
+	int c_ts, c_time, c_pid, c_rss, c_event, c_cause;	/* -1: absent */
+	int c_label, c_reported;				/* -1: absent */
+	uint64_t t0_ns;		/* ts_ns at time_s = 0 (from the first row) */
+	bool have_t0;
+	char err[512];
+};
+
+/* Opens and reads the header. Returns 0 or -1 with err set. */
+int csvr__open(struct csv_reader *r, const char *path);
+/* 1: a row, 0: end of file, -1: error (err names file:line and column). */
+int csvr__next(struct csv_reader *r, struct csv_row *row);
+void csvr__close(struct csv_reader *r);
+
+#endif

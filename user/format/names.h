@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The words our outputs use for kernel things, in one place for writing
+ * and reading: a record's event name (the CSV `event` column), what caused
+ * an RSS change (`cause`), syscall names, checkpoint kinds.
+ */
+#ifndef MEMTRACE_FORMAT_NAMES_H
+#define MEMTRACE_FORMAT_NAMES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "memtrace.h"
+
+/* A log row's record: made in userspace (a line --checkpoint-regex
+ * matched), never by the kernel. */
+#define MT_REC_LOG 100
+
+/* The `event` column of a record of this type (nr: its syscall, for
+ * SYSCALL records), or NULL for a type that has no row. */
+const char *event_name(uint32_t type, uint32_t nr);
+/* The other way: type and syscall (0 when the name does not say) of an
+ * event name. false when the name is none of ours. */
+bool event_parse(const char *name, uint32_t *type, uint32_t *nr);
+/* An RSS row's `cause` column (its first word) back to enum mt_cause. */
+uint32_t cause_parse(const char *cause);
+/* x86_64 syscall name, or NULL when not in our table. */
+const char *syscall_name(unsigned int nr);
+/* Name of a checkpoint kind as in the `cause` column. */
+const char *ckpt_kind_name(unsigned int kind);
+
+#endif

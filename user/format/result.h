@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* A campaign run's result.csv (and the rows of campaign.csv): written
+ * last, it is what marks a run finished; read back by `campaign report`. */
+#ifndef MEMTRACE_FORMAT_RESULT_H
+#define MEMTRACE_FORMAT_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One finished run, as result.csv holds it. */
+struct run_result {
+	int index;		/* position in the plan */
+	char config[256];
+	int repeat;
+	int exit_code;		/* shell style; 126/127: could not run */
+	char status[16];	/* ok, failed, killed, not-run */
+	uint64_t peak_rss_kb;
+	double peak_time_s, duration_s;
+	uint64_t spikes, lost_events, events;
+	uint64_t untraced;	/* child processes not traced (--max-procs) */
+	int64_t rusage_maxrss_kb;
+	char start_time[40];	/* ISO 8601, UTC */
+};
+
+#define RESULT_HEADER "index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s," \
+		      "duration_s,spikes,lost_events,events,rusage_maxrss_kb,start_time," \
+		      "untraced_processes"
+
+/* One line (with newline) for result.csv / campaign.csv. */
+int result_format(char *buf, size_t len, const struct run_result *r);
+/* Reads a result.csv (header + one row). Returns 0, or -1 with err. */
+int result_read(const char *path, struct run_result *r, char *err, size_t errlen);
+
+#endif

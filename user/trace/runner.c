@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "lib/clock.h"
+#include "lib/files.h"
+#include "lib/units.h"
+#include "trace/runner.h"
+#include "trace/summary.h"
+
+#define MS 1000000ULL
+
+volatile sig_atomic_t sig_count, sig_last, sig_from_user;
+bool sig_inherited_ignore[NSIG];
+
+static void on_signal(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	sig_last = sig;
+	/* A terminal's Ctrl-C reaches the whole foreground process group,
+	 * the command included (si_code SI_KERNEL). A kill() aimed at us
+	 * alone must be passed on. */
+	sig_from_user = info && (info->si_code == SI_USER || info->si_code == SI_QUEUE ||
+				 info->si_code == SI_TKILL);
+	sig_count++;
+}
+
+void signals__install(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction old;
+
+		/* handled even when inherited as ignored: a kill() aimed at us
+		 * must stop the trace and reach the command (as timeout(1)) */
+		sigaction(sigs[i], &sa, &old);
+		sig_inherited_ignore[sigs[i]] = old.sa_handler == SIG_IGN;
+	}
+	sigaction(SIGPIPE, NULL, &sa);
+	sig_inherited_ignore[SIGPIPE] = sa.sa_handler == SIG_IGN;
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void runner__init(struct runner *rn, struct tracer *t, const struct runner_client *c, void *ctx)
+{
+	memset(rn, 0, sizeof(*rn));
+	rn->tracer = t;
+	rn->client = c;
+	rn->ctx = ctx;
+	rn->tty = isatty(STDERR_FILENO);
+}
+
+void runner__add(struct runner *rn, struct run *r)
+{
+	/* a group is never shared by two runs at once (the kernel's and
+	 * tracer__group_take's accounting) */
+	rn->by_group[r->group & (MT_MAX_GROUPS - 1)] = r;
+	rn->nruns++;
+}
+
+#define each_run(rn, r) \
+	for (uint32_t g_ = 0; g_ < MT_MAX_GROUPS; g_++) \
+		if (((r) = (rn)->by_group[g_]))
+
+static bool may_start(const struct runner *rn)
+{
+	return !rn->stop_sig && !rn->failed && rn->client->more && rn->client->more(rn->ctx);
+}
+
+static bool all_ended(struct runner *rn)
+{
+	struct run *r;
+
+	each_run(rn, r)
+		if (!r->ended)
+			return false;
+	return true;
+}
+
+/* Something failed that stops every run. */
+static void fail(struct runner *rn)
+{
+	uint64_t now = mono_ns();
+	struct run *r;
+
+	rn->failed = true;
+	each_run(rn, r)
+		run__abort(r, now);
+}
+
+/* One signal at a time: the first asks every run to stop, a later one
+ * stops them now. */
+static void act_on_signals(struct runner *rn)
+{
+	int n = sig_count;
+
+	while (rn->signals_seen < n) {
+		bool first = !rn->stop_sig, from_user = sig_from_user;
+		int sig = sig_last;
+		uint64_t now = mono_ns();
+		struct run *r;
+
+		rn->signals_seen++;
+		sig_from_user = 0;
+		if (first)
+			rn->stop_sig = sig;
+		if (rn->client->signalled)
+			rn->client->signalled(rn->ctx, rn, sig, first);
+		each_run(rn, r)
+			run__stop(r, sig, first, from_user, now);
+	}
+}
+
+static int dispatch(void *ctx, const struct mt_rec *rec)
+{
+	struct runner *rn = ctx;
+	struct run *r = rn->by_group[rec->group & (MT_MAX_GROUPS - 1)];
+
+	if (!r && rn->client->adopt && !rn->stop_sig && !rn->failed)
+		r = rn->client->adopt(rn->ctx, rn, rec->group & (MT_MAX_GROUPS - 1), rec);
+	/* none: a process of a run already over (a child it left behind) */
+	return r ? run__record(r, rec) : 0;
+}
+
+/* The ring buffer, and the output of commands under --checkpoint-regex,
+ * read as it comes (a log row's time is when its line arrived, or when the
+ * kernel saw it written); final: everything left, at once. */
+static int drain(struct runner *rn, bool final)
+{
+	struct run *r, *waiter = NULL;
+	uint64_t before;
+	int e;
+
+	if (!final) {
+		each_run(rn, r) {
+			if (!r->out_on)
+				continue;
+			run__pump_output(r, waiter ? 0 : 10,
+					 waiter ? -1 : tracer__poll_fd(rn->tracer), false);
+			waiter = waiter ? waiter : r;
+		}
+	}
+	if (!waiter)
+		return tracer__poll(rn->tracer, final ? 0 : 10, final, dispatch, rn);
+	before = mono_ns();
+	e = tracer__poll(rn->tracer, 0, false, dispatch, rn);
+	/* every record stamped 2 ms before the drain is in */
+	each_run(rn, r)
+		if (r->out_on)
+			run__emit_logs(r, before - 2 * MS);
+	return e;
+}
+
+/* Drops are said while they happen, at most every 5 s, even with -q. */
+static void say_drops(struct runner *rn, uint64_t now)
+{
+	struct mt_counters c;
+	char rs[32];
+
+	if (now < rn->next_lost_ns)
+		return;
+	rn->next_lost_ns = now + 5000 * MS;
+	tracer__counters(rn->tracer, &c);
+	if (c.lost <= rn->lost_said)
+		return;
+	fprintf(stderr, "%smemtrace-bpf: %" PRIu64 " records dropped so far: the ring buffer "
+		"(--ring-size, now %s) fills faster than it is read; peaks stay exact\n",
+		rn->tty ? "\r\033[K" : "", (uint64_t)c.lost,
+		format_size(tracer__ring_bytes(rn->tracer), rs, sizeof(rs)));
+	rn->lost_said = c.lost;
+}
+
+/* A run is over and its last records are in: its files, then its client. */
+static int finish(struct runner *rn, struct run *r)
+{
+	const struct run_spec *s = &r->spec;
+	const char *files[] = { strcmp(s->csv_path, "-") ? s->csv_path : NULL, s->summary_path,
+				s->output_log, r->out_on ? s->ckpt_log : NULL };
+	int e = run__finish(r), e2 = 0;
+
+	if (s->summary_path && (e2 = summary__write(r, s->summary_path))) {
+		fprintf(stderr, "memtrace-bpf: cannot write summary %s: %s\n", s->summary_path,
+			strerror(-e2));
+		e = e ? e : e2;
+	}
+	/* files made for the user who ran sudo belong to them */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i])
+			give_to_user(files[i]);
+	rn->by_group[r->group & (MT_MAX_GROUPS - 1)] = NULL;
+	rn->nruns--;
+	e2 = rn->client->finished ? rn->client->finished(rn->ctx, rn, r, e) : 0;
+	run__free(r);
+	free(r);
+	return e2;
+}
+
+/* A run's trace could not be written: every run stops. */
+static void check_trace(struct runner *rn, struct run *r)
+{
+	if (!r->trace_open || (!csv_out__flush(&r->trace) && !r->trace.err) || rn->failed)
+		return;
+	fprintf(stderr, "memtrace-bpf: writing %s failed: %s; stopping the trace%s\n",
+		r->spec.csv_path, strerror(r->trace.err),
+		r->child && !r->have_status && !r->spec.own_pgrp ? " (the command keeps running)" : "");
+	fail(rn);
+}
+
+int runner__run(struct runner *rn)
+{
+	struct run *r;
+	int e;
+
+	rn->next_lost_ns = mono_ns() + 1000 * MS;
+	for (;;) {
+		uint64_t poll_start, now;
+
+		act_on_signals(rn);
+		if (!rn->failed && rn->client->turn &&
+		    rn->client->turn(rn->ctx, rn, mono_ns()) < 0)
+			fail(rn);
+		if (all_ended(rn) && !may_start(rn))
+			break;
+		poll_start = mono_ns();
+		e = drain(rn, false);
+		if (e && !rn->failed) {
+			fprintf(stderr, "memtrace-bpf: reading events failed: %s\n", strerror(-e));
+			fail(rn);
+		}
+		now = mono_ns();
+		each_run(rn, r) {
+			check_trace(rn, r);
+			run__poll_end(r, now);
+			/* its last records are in once a drain that began 3 ms
+			 * after its end is done (the poll holds the last 2 ms) */
+			if (r->ended && poll_start > r->end_ns + 3 * MS && finish(rn, r) < 0)
+				fail(rn);
+		}
+		say_drops(rn, now);
+	}
+	/* the last records are already in the ring: take them all */
+	e = drain(rn, true);
+	if (e) {
+		fprintf(stderr, "memtrace-bpf: reading the last events failed: %s\n", strerror(-e));
+		rn->failed = true;
+	}
+	each_run(rn, r)
+		if (finish(rn, r) < 0)
+			rn->failed = true;
+	return rn->failed ? -EIO : 0;
+}

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* What a run says when it is over: the JSON summary file, and the text on
+ * stderr (the summary, the peak limit's verdict, the status line). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "analysis/spikes_report.h"
+#include "format/json.h"
+#include "format/names.h"
+#include "lib/clock.h"
+#include "lib/units.h"
+#include "lib/waitstatus.h"
+#include "trace/summary.h"
+
+int summary__write(const struct run *r, const char *path)
+{
+	const struct run_spec *s = &r->spec;
+	char tmp[4096], kernel[128] = "";
+	struct mt_group g;
+	struct utsname u;
+	unsigned int kb = r->page_kb;
+	struct jw w;
+	FILE *f;
+	int fd;
+
+	run__group(r, &g);
+	if (!uname(&u))
+		snprintf(kernel, sizeof(kernel), "%s", u.release);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w")))
+		return -errno;
+	jw_begin(&w, f);
+	jw_obj(&w, NULL);
+	jw_str(&w, "tool", "memtrace-bpf");
+	jw_str(&w, "version", MEMTRACE_VERSION);
+	jw_str(&w, "mode", s->mode);
+	if (s->ncmd) {
+		jw_arr(&w, "command");
+		for (int i = 0; i < s->ncmd; i++)
+			jw_str(&w, NULL, s->cmd[i]);
+		jw_arr_end(&w);
+	} else {
+		jw_null(&w, "command");
+	}
+	jw_arr(&w, "targets");
+	if (s->ncmd)
+		jw_i64(&w, NULL, r->child);
+	for (int i = 0; i < s->npids; i++)
+		jw_i64(&w, NULL, s->pids[i]);
+	jw_arr_end(&w);
+	jw_str(&w, "csv", s->csv_path);
+	jw_u64(&w, "start_ts_ns", r->start_ns);
+	jw_u64(&w, "end_ts_ns", r->end_ns);
+	jw_f64(&w, "duration_s", (r->end_ns - r->start_ns) / 1e9, 9);
+	jw_u64(&w, "peak_rss_kb", g.tree_peak_pages * kb);
+	jw_f64(&w, "peak_time_s", g.tree_peak_ts_ns ?
+	       ((int64_t)(g.tree_peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
+	jw_u64(&w, "peak_ts_ns", g.tree_peak_ts_ns);
+	jw_u64(&w, "events", r->trace.rows);
+	jw_u64(&w, "lost_events", g.lost);
+	jw_u64(&w, "untraced_processes", g.untraced);
+	jw_bool(&w, "interrupted", r->interrupted);
+	if (r->have_status) {
+		jw_i64(&w, "exit_code", exit_status_code(r->status));
+		jw_i64(&w, "rusage_maxrss_kb", r->ru.ru_maxrss);
+	} else if (!s->ncmd && !s->npids && r->procs.n && r->procs.v[0].known_exit) {
+		/* capture: the process that started the run (not our child) */
+		jw_i64(&w, "exit_code", r->procs.v[0].exit_code);
+		jw_null(&w, "rusage_maxrss_kb");
+	} else {
+		jw_null(&w, "exit_code");
+		jw_null(&w, "rusage_maxrss_kb");
+	}
+	if (s->limit && s->limit->max_peak_kb) {
+		jw_obj(&w, "gate");
+		jw_u64(&w, "max_peak_kb", s->limit->max_peak_kb);
+		jw_u64(&w, "limit_with_tolerance_kb", peak_limit_kb(s->limit));
+		jw_bool(&w, "exceeded", peak_limit_exceeded(s->limit, g.tree_peak_pages * kb));
+		jw_obj_end(&w);
+	}
+	jw_obj(&w, "marks");
+	if (r->mark_fd >= 0)
+		jw_i64(&w, "fd", r->mark_fd);
+	else
+		jw_null(&w, "fd");
+	jw_u64(&w, "marks", r->marks);
+	jw_u64(&w, "checkpoints", r->checkpoints);
+	jw_arr(&w, "fd_lost");
+	for (size_t i = 0; i < r->nlost; i++) {
+		const struct mark_lost *l = &r->lost[i];
+		const char *how = syscall_name(l->nr);
+
+		jw_obj(&w, NULL);
+		jw_i64(&w, "pid", l->pid);
+		jw_u64(&w, "ts_ns", l->ts_ns);
+		jw_str(&w, "by", how ? how : "?");
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_u64(&w, "fd_lost_count", r->mark_fd_lost);
+	jw_obj_end(&w);
+	if (r->out_on) {
+		jw_obj(&w, "checkpoint_regex");
+		jw_str(&w, "pattern", s->ckpt_regex_src);
+		jw_str(&w, "log", s->ckpt_log);
+		jw_u64(&w, "lines", r->out.lines);
+		jw_u64(&w, "matched", r->out.matched);
+		jw_u64(&w, "unknown_units", r->log_unknown_units);
+		jw_obj_end(&w);
+	}
+	jw_u64(&w, "page_size", (uint64_t)kb * 1024);
+	jw_str(&w, "kernel", kernel);
+	jw_arr(&w, "processes");
+	for (size_t i = 0; i < r->procs.n; i++) {
+		const struct proc_info *p = &r->procs.v[i];
+
+		jw_obj(&w, NULL);
+		jw_i64(&w, "pid", p->pid);
+		jw_i64(&w, "ppid", p->ppid);
+		jw_str(&w, "comm", p->comm);
+		jw_u64(&w, "peak_rss_kb", p->peak_pages * kb);
+		jw_f64(&w, "peak_time_s", p->peak_ts_ns ?
+		       ((int64_t)(p->peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
+		jw_u64(&w, "peak_ts_ns", p->peak_ts_ns);
+		jw_u64(&w, "page_faults", p->faults);
+		if (p->exited && p->known_exit)
+			jw_i64(&w, "exit_code", p->exit_code);
+		else
+			jw_null(&w, "exit_code");	/* running, or its exit record was dropped */
+		jw_bool(&w, "exited", p->exited);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	if (r->spikes) {
+		jw_obj(&w, "analysis");
+		spikes_report_json(&w, r->spikes, r->start_ns, 20);
+		jw_obj_end(&w);
+	}
+	jw_obj_end(&w);
+	if (fflush(f) || ferror(f)) {
+		int e = errno ? errno : EIO;
+
+		fclose(f);
+		unlink(tmp);
+		return -e;
+	}
+	fclose(f);
+	if (rename(tmp, path)) {
+		int e = errno;
+
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+void summary__print_limit(const struct peak_limit *limit, uint64_t peak_kb)
+{
+	char p[32], l[32], a[32], d[32];
+	uint64_t lim = peak_limit_kb(limit);
+
+	format_size(peak_kb * 1024, p, sizeof(p));
+	format_size(limit->max_peak_kb * 1024, l, sizeof(l));
+	format_size(lim * 1024, a, sizeof(a));
+	format_size((peak_kb > lim ? peak_kb - lim : lim - peak_kb) * 1024, d, sizeof(d));
+	fprintf(stderr, "memtrace-bpf: peak %s (%" PRIu64 " kB) is %s the limit %s%s%s%s: %s %s\n",
+		p, peak_kb, peak_kb > lim ? "OVER" : "within", l,
+		lim != limit->max_peak_kb ? " (with tolerance " : "", lim != limit->max_peak_kb ? a : "",
+		lim != limit->max_peak_kb ? ")" : "", d, peak_kb > lim ? "over" : "to spare");
+}
+
+void summary__status_line(const struct run *r, bool tty, bool final)
+{
+	char rss[32], peak[32];
+	struct mt_group g;
+	unsigned int kb = r->page_kb;
+
+	run__group(r, &g);
+	fprintf(stderr, "%smemtrace-bpf: %7.1f s  RSS %s  peak %s  events %" PRIu64 "  lost %" PRIu64 "%s",
+		tty ? "\r\033[K" : "", (mono_ns() - r->start_ns) / 1e9,
+		format_size((uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * kb * 1024, rss, sizeof(rss)),
+		format_size(g.tree_peak_pages * kb * 1024, peak, sizeof(peak)),
+		r->trace.rows, (uint64_t)g.lost, tty && !final ? "" : "\n");
+	fflush(stderr);
+}
+
+void summary__print(const struct run *r)
+{
+	char peak[32], dur[32], at[32];
+	struct mt_group c;
+	unsigned int kb = r->page_kb;
+
+	run__group(r, &c);
+	if (r->child && r->have_status) {
+		int code = exit_status_code(r->status);
+
+		if (WIFSIGNALED(r->status))
+			fprintf(stderr, "memtrace-bpf: %s killed by signal %d (%s) after %s\n",
+				run__name(r), WTERMSIG(r->status), strsignal(WTERMSIG(r->status)),
+				format_duration(r->end_ns - r->start_ns, dur, sizeof(dur)));
+		else
+			fprintf(stderr, "memtrace-bpf: %s exited with status %d after %s\n",
+				run__name(r), code,
+				format_duration(r->end_ns - r->start_ns, dur, sizeof(dur)));
+	} else {
+		fprintf(stderr, "memtrace-bpf: traced %zu process%s for %s%s\n", r->procs.n,
+			r->procs.n == 1 ? "" : "es",
+			format_duration(r->end_ns - r->start_ns, dur, sizeof(dur)),
+			r->interrupted ? " (stopped by signal)" : "");
+	}
+	fprintf(stderr, "  peak RSS   %s (%" PRIu64 " kB) at %s\n",
+		format_size(c.tree_peak_pages * kb * 1024, peak, sizeof(peak)),
+		(uint64_t)c.tree_peak_pages * kb,
+		format_duration(c.tree_peak_ts_ns > r->start_ns ? c.tree_peak_ts_ns - r->start_ns : 0,
+				at, sizeof(at)));
+	if (r->procs.n > 1)
+		fprintf(stderr, "             (sum over %zu traced processes; per process in the summary)\n",
+			r->procs.n);
+	fprintf(stderr, "  events     %" PRIu64 " rows, %" PRIu64 " lost\n", r->trace.rows, (uint64_t)c.lost);
+	fprintf(stderr, "  trace      %s\n", !strcmp(r->spec.csv_path, "-") ? "(stdout)" : r->spec.csv_path);
+	if (r->checkpoints || r->marks || r->log_rows)
+		fprintf(stderr, "  checks     %" PRIu64 " checkpoint%s, %" PRIu64 " mark%s, %" PRIu64
+			" reported value%s (memtrace-bpf validate / stages %s)\n",
+			r->checkpoints, r->checkpoints == 1 ? "" : "s", r->marks,
+			r->marks == 1 ? "" : "s", r->log_rows, r->log_rows == 1 ? "" : "s",
+			!strcmp(r->spec.csv_path, "-") ? "FILE" : r->spec.csv_path);
+	if (r->spec.summary_path)
+		fprintf(stderr, "  summary    %s\n", r->spec.summary_path);
+	if (r->spikes && spikes__npids(r->spikes)) {
+		const struct spikes *sp = r->spikes;
+		const struct pid_report *main_p = spikes__pid(sp, 0);
+		char a[32], b[32];
+
+		if (spikes__count(sp)) {
+			fprintf(stderr, "  spikes     %zu of 1 MiB or more; largest:\n", spikes__count(sp));
+			for (size_t i = 0; i < spikes__count(sp) && i < 3; i++) {
+				const struct spike *x = spikes__get(sp, i);
+
+				fprintf(stderr, "             +%s for %s at %.3f s (pid %d)\n",
+					format_size((uint64_t)(x->peak_kb - x->base_kb) * 1024, a, sizeof(a)),
+					format_duration(x->end_ts - x->start_ts, b, sizeof(b)),
+					((int64_t)(x->start_ts - r->start_ns)) / 1e9, x->pid);
+			}
+		} else {
+			fprintf(stderr, "  spikes     none of 1 MiB or more\n");
+		}
+		for (int k = 0; k < main_p->npoll; k++) {
+			const struct poll_result *pr = &main_p->poll[k];
+
+			fprintf(stderr, "  %-10s peak %s expected (%s worst), %.1f%% off (pid %d)\n",
+				k ? "" : "pollers",
+				format_size((uint64_t)pr->expected_kb * 1024, a, sizeof(a)),
+				format_size((uint64_t)pr->worst_kb * 1024, b, sizeof(b)),
+				main_p->peak_kb ? 100.0 * (pr->expected_kb - main_p->peak_kb) / main_p->peak_kb : 0.0,
+				main_p->pid);
+		}
+		fprintf(stderr, "             (memtrace-bpf spikes %s for the full analysis)\n",
+			!strcmp(r->spec.csv_path, "-") ? "FILE" : r->spec.csv_path);
+	}
+}
