@@ -19,7 +19,6 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "memtrace.h"
-#include "compat.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -57,10 +56,9 @@ static __always_inline void untraced(__u32 group)
 	__sync_fetch_and_add(&group_of(group)->untraced, 1);
 }
 
-/* Per-CPU offsets (learnt at run time, see learn_cpu_offsets()). */
-__u64 cpu_off[MT_MAX_CPUS] = {};
-__u32 cpu_off_ready = 0;
-volatile __u64 launder = 0;	/* learn_cpu_offsets() only */
+/* Kernel differences, and the exact percpu_counter sum (its per-CPU
+ * offsets: globals that follow counters and groups). */
+#include "compat.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -164,88 +162,6 @@ static __always_inline struct task_ctx *task_ctx_of(struct task_struct *t, bool 
 {
 	return bpf_task_storage_get(&tctx, t, NULL,
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-}
-
-/* One element per CPU: its addresses reveal the per-CPU offsets. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} pcpu_probe SEC(".maps");
-
-/*
- * mm->rss_stat[] are percpu_counters (since 6.2). Their folded ->count lags
- * the truth by up to batch-1 pages per CPU, so we add every CPU's delta, as
- * percpu_counter_sum() does. Without kallsyms data symbols there is no
- * __per_cpu_offset[]; instead: the address of a PERCPU_ARRAY's element on
- * CPU n (bpf_map_lookup_percpu_elem) minus the array's per-cpu base pointer
- * (struct bpf_array.pptrs[0]) is CPU n's per-cpu offset.
- *
- * The verifier only lets those pointers become numbers through a global
- * (allowed with CAP_PERFMON). A global is shared by every CPU, so this runs
- * once, from the loader (BPF_PROG_RUN), before any tracepoint is attached:
- * nothing can race it.
- */
-SEC("syscall")
-int learn_cpu_offsets(void *ctx)
-{
-	struct bpf_array *arr;
-	__u64 base = 0, elem;
-	__u32 zero = 0, cpu;
-	void *p;
-
-	launder = (__u64)(void *)&pcpu_probe;
-	arr = (struct bpf_array *)launder;
-	if (bpf_probe_read_kernel(&base, sizeof(base),
-				  (void *)arr + bpf_core_field_offset(struct bpf_array, pptrs)))
-		return 1;
-	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
-		p = bpf_map_lookup_percpu_elem(&pcpu_probe, &zero, cpu);
-		if (!p)
-			return 2;
-		launder = (__u64)p;
-		elem = launder;
-		cpu_off[cpu] = elem - base;
-	}
-	cpu_off_ready = 1;
-	return 0;
-}
-
-/* 6.2+, like the percpu_counter rss_stat itself: an arbitrary kernel
- * address as an untrusted BTF pointer, read with plain (fault-safe) loads
- * instead of a bpf_probe_read_kernel() call per CPU. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
-/* Exact value of one percpu_counter: count + every CPU's delta, clamped at
- * zero like percpu_counter_sum_positive(), which /proc/PID/status uses from
- * 6.16 on. Read without the counter's lock: a concurrent fold on another
- * CPU can move a batch between the two places mid-read (see README). */
-static __always_inline __s64 counter_sum(struct percpu_counter *pc)
-{
-	__s64 sum = pc->count;
-	__u64 counters = (__u64)pc->counters;
-	__u32 cpu;
-
-	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
-		/* an s32 slot, read through a struct that starts with one */
-		struct qspinlock *slot = bpf_rdonly_cast((void *)(counters + cpu_off[cpu]),
-							 bpf_core_type_id_kernel(struct qspinlock));
-
-		sum += slot->val.counter;
-	}
-	return sum < 0 ? 0 : sum;
-}
-
-static __always_inline __s64 member_sum(struct mm_struct *mm, int member)
-{
-	switch (member) {
-	case MT_FILE:	return counter_sum(&mm->rss_stat[MT_FILE]);
-	case MT_ANON:	return counter_sum(&mm->rss_stat[MT_ANON]);
-	case MT_SWAP:	return counter_sum(&mm->rss_stat[MT_SWAP]);
-	case MT_SHMEM:	return counter_sum(&mm->rss_stat[MT_SHMEM]);
-	}
-	return 0;
 }
 
 /* An mm's address as a map key. The cast keeps the verifier's pointer
@@ -384,6 +300,8 @@ static __always_inline void mm_release(struct mt_proc *pr, __u64 key, __u64 ts)
 	}
 }
 
+/* (mm, member): the first two arguments on every kernel since 5.5, see
+ * compat.bpf.h. */
 SEC("tp_btf/rss_stat")
 int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 {
@@ -448,6 +366,7 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	return 0;
 }
 
+/* x86 only: see compat.bpf.h. */
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(on_page_fault_user, unsigned long address, struct pt_regs *regs,
 	     unsigned long error_code)
@@ -644,9 +563,8 @@ static __always_inline bool closes_mark_fd(struct task_struct *cur, long id,
 	return pr->mark_file && fd_file(cur, fd) == pr->mark_file;
 }
 
-/* Filtered by syscall number here rather than attached to
- * syscalls:sys_enter_mmap & co: those are ftrace-synthetic events that
- * tp_btf cannot attach to, and tracefs may not be mounted. */
+/* Filtered by syscall number (why not syscalls:sys_enter_mmap & co:
+ * compat.bpf.h). */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
@@ -1119,6 +1037,8 @@ static __always_inline void fold_faults_of(struct task_struct *t, struct mt_proc
 	}
 }
 
+/* When this fires relative to exit_mm(), and why the group is dead: see
+ * compat.bpf.h. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
@@ -1139,13 +1059,10 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	ts = bpf_ktime_get_ns();
 	key = pr->mm;
 	e = key ? bpf_map_lookup_elem(&mms, &key) : NULL;
-	/* From 6.16 this fires before exit_mm(): the record carries the RSS
-	 * the process held when it died; the teardown that follows is not
-	 * traced (the mm is forgotten here). Before 6.16 it fired after
-	 * exit_mm(), so the teardown shows as rss records first. */
 	pr->exit_code = p->exit_code;
 	pr->exit_ts_ns = ts;
-	rec_lifecycle(MT_REC_EXIT, p, pr, e, p->mm, ts);
+	/* the RSS it died with (from 6.16), then the mm is forgotten */
+	rec_lifecycle(MT_REC_EXIT, p, pr, e, exit_tp_mm(p), ts);
 	if (e)
 		mm_release(pr, key, ts);
 	if (pr->flags & MT_PROC_COUNTED)
