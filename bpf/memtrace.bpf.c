@@ -12,6 +12,15 @@
  * from another task's context. Every RSS record carries the exact counter
  * values after the change (not deltas), so a dropped record never skews
  * the records after it, and the peak is kept here, in kernel memory.
+ *
+ * One compilation unit: this file holds the settings, the state several
+ * concerns share, and the sys_enter/sys_exit programs that dispatch each
+ * syscall to the concern that watches it. Each concern is a header,
+ * included below in dependency order:
+ *   compat.bpf.h       kernel differences, the exact percpu_counter sum
+ *   records.bpf.h      the ring buffer and filling records
+ *   rss.bpf.h          mm tracking, peaks, rss_stat and page faults
+ * (checkpoints, marks, capture and lifecycle are still below, for now)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -40,30 +49,11 @@ static __always_inline struct mt_group *group_of(__u32 g)
 	return &groups[g & (MT_MAX_GROUPS - 1)];
 }
 
-/* A process of the group now has an mm registered: it counts as alive in
- * it until its exit (once, however it got there). */
-static __always_inline void group_count(struct mt_proc *pr)
-{
-	if (!(pr->flags & MT_PROC_COUNTED)) {
-		pr->flags |= MT_PROC_COUNTED;
-		__sync_fetch_and_add(&group_of(pr->group)->live, 1);
-	}
-}
-
 static __always_inline void untraced(__u32 group)
 {
 	__sync_fetch_and_add(&counters.untraced, 1);
 	__sync_fetch_and_add(&group_of(group)->untraced, 1);
 }
-
-/* Kernel differences, and the exact percpu_counter sum (its per-CPU
- * offsets: globals that follow counters and groups). */
-#include "compat.bpf.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);	/* resized by the loader */
-} rb SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -78,13 +68,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct mt_mm);
 } mms SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);	/* resized by the loader */
-	__type(key, struct mt_exited_key);
-	__type(value, struct mt_proc);
-} exited SEC(".maps");
 
 /*
  * What each thread of a traced process is doing: set on user page fault
@@ -128,6 +111,52 @@ enum watch {
 	W_OUTPUT,	/* write to the command's stdout/stderr pipe (args[2]) */
 };
 
+static __always_inline struct task_ctx *task_ctx_of(struct task_struct *t, bool create)
+{
+	return bpf_task_storage_get(&tctx, t, NULL,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* An mm's address as a map key. The cast keeps the verifier's pointer
+ * type on the stack slot; using it as key bytes is allowed with CAP_PERFMON
+ * (allow_ptr_leaks). No global in between: globals are shared by CPUs. */
+static __always_inline __u64 mm_key(struct mm_struct *mm)
+{
+	return (__u64)mm;
+}
+
+static __always_inline struct mt_mm *mm_entry_of(struct task_struct *t)
+{
+	__u64 key = mm_key(t->mm);
+
+	return bpf_map_lookup_elem(&mms, &key);
+}
+
+/* The struct file behind fd in t's table, as a number (0: none). The
+ * fdtable is RCU-managed; the reads are fault-safe probes, and a table
+ * resized under us gives 0 or the same file. */
+static __always_inline __u64 fd_file(struct task_struct *t, __u64 fd)
+{
+	struct files_struct *files = t->files;
+	struct fdtable *fdt;
+	__u64 arr = 0, f = 0;
+
+	if (!files)
+		return 0;
+	fdt = files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
+		return 0;
+	if (bpf_probe_read_kernel(&arr, sizeof(arr), &fdt->fd) || !arr)
+		return 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), (void *)(arr + fd * sizeof(void *))))
+		return 0;
+	return f;
+}
+
+#include "compat.bpf.h"
+#include "records.bpf.h"
+#include "rss.bpf.h"
+
 /*
  * Automatic checkpoints: the /proc files a process reads its own memory
  * figures from, by (tgid, fd). These are seq_files: the text is generated
@@ -158,258 +187,6 @@ struct {
 	__type(value, struct ckfd_val);
 } ckfds SEC(".maps");
 
-static __always_inline struct task_ctx *task_ctx_of(struct task_struct *t, bool create)
-{
-	return bpf_task_storage_get(&tctx, t, NULL,
-				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-}
-
-/* An mm's address as a map key. The cast keeps the verifier's pointer
- * type on the stack slot; using it as key bytes is allowed with CAP_PERFMON
- * (allow_ptr_leaks). No global in between: globals are shared by CPUs. */
-static __always_inline __u64 mm_key(struct mm_struct *mm)
-{
-	return (__u64)mm;
-}
-
-static __always_inline void peak_update(__u64 *peak, __u64 *peak_ts, __s64 v,
-					__u64 ts)
-{
-	__u64 cur = *peak;
-	int i;
-
-	/* bounded compare-and-swap: threads of one mm race here */
-	for (i = 0; i < 8 && v > 0 && (__u64)v > cur; i++) {
-		__u64 seen = __sync_val_compare_and_swap(peak, cur, (__u64)v);
-
-		if (seen == cur) {
-			*peak_ts = ts;
-			return;
-		}
-		cur = seen;
-	}
-}
-
-/* An mm of group g changed its RSS by delta: fold it into the group's total. */
-static __always_inline __s64 tree_update(__u32 g, __s64 delta, __u64 ts)
-{
-	struct mt_group *gr = group_of(g);
-	__s64 tree = __sync_add_and_fetch(&gr->tree_pages, delta);
-
-	peak_update(&gr->tree_peak_pages, &gr->tree_peak_ts_ns, tree, ts);
-	return tree;
-}
-
-static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u32 group,
-						  __u64 ts)
-{
-	struct mt_rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
-
-	if (!r) {
-		__sync_fetch_and_add(&counters.lost, 1);
-		__sync_fetch_and_add(&group_of(group)->lost, 1);
-		return NULL;
-	}
-	/* RSS records (one per fault) set every field they carry and leave
-	 * the lifecycle tail unwritten; the rest start from zero */
-	if (type != MT_REC_RSS)
-		__builtin_memset(r, 0, sizeof(*r));
-	r->type = type;
-	r->pid = pid;
-	r->group = group;
-	r->tid = (__u32)bpf_get_current_pid_tgid();
-	r->ts_ns = ts;
-	return r;
-}
-
-/* Batched wake-ups: one per record would triple the cost of a fault
- * (kernel notes); wake the consumer only when enough data is waiting.
- * The loader drains on a short timer otherwise. */
-static __always_inline void rec_submit(struct mt_rec *r)
-{
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(r, flags);
-}
-
-static __always_inline void rec_fill_mm(struct mt_rec *r, struct mt_mm *e,
-					struct mm_struct *mm)
-{
-	r->pages[MT_FILE] = e->pages[MT_FILE];
-	r->pages[MT_ANON] = e->pages[MT_ANON];
-	r->pages[MT_SWAP] = e->pages[MT_SWAP];
-	r->pages[MT_SHMEM] = e->pages[MT_SHMEM];
-	r->total_vm = mm->total_vm;
-	r->tree_pages = group_of(e->group)->tree_pages;
-}
-
-/* Start tracing an address space: exact snapshot of all counters. */
-static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
-					      __u32 group, __u64 ts)
-{
-	__u64 key = mm_key(mm);
-	struct mt_mm *e, fresh = {};
-
-	e = bpf_map_lookup_elem(&mms, &key);
-	if (e && e->gen == mm_generation(mm)) {
-		__sync_fetch_and_add(&e->users, 1);
-		return e;
-	}
-	if (e)
-		tree_update(e->group, -e->rss, ts);	/* a stale entry at a reused address */
-	fresh.gen = mm_generation(mm);
-	fresh.owner = owner;
-	fresh.group = group;
-	fresh.users = 1;
-	fresh.pages[MT_FILE] = member_sum(mm, MT_FILE);
-	fresh.pages[MT_ANON] = member_sum(mm, MT_ANON);
-	fresh.pages[MT_SWAP] = member_sum(mm, MT_SWAP);
-	fresh.pages[MT_SHMEM] = member_sum(mm, MT_SHMEM);
-	fresh.rss = fresh.pages[MT_FILE] + fresh.pages[MT_ANON] + fresh.pages[MT_SHMEM];
-	fresh.peak_pages = fresh.rss;
-	fresh.peak_ts_ns = ts;
-	if (bpf_map_update_elem(&mms, &key, &fresh, BPF_ANY)) {
-		untraced(group);
-		return NULL;
-	}
-	tree_update(group, fresh.rss, ts);
-	return bpf_map_lookup_elem(&mms, &key);
-}
-
-/* A traced process stops using an mm (exec or exit): keep its peak and
- * fault count in the process entry; forget the mm when no traced process
- * uses it any more. */
-static __always_inline void mm_release(struct mt_proc *pr, __u64 key, __u64 ts)
-{
-	struct mt_mm *e = bpf_map_lookup_elem(&mms, &key);
-
-	if (!e)
-		return;
-	/* a child that only borrowed its parent's mm (vfork) does not take
-	 * the parent's peak as its own */
-	if (!(pr->flags & MT_PROC_SHARED_MM) && e->peak_pages > pr->peak_pages) {
-		pr->peak_pages = e->peak_pages;
-		pr->peak_ts_ns = e->peak_ts_ns;
-	}
-	pr->flags &= ~MT_PROC_SHARED_MM;
-	if (__sync_sub_and_fetch(&e->users, 1) == 0) {
-		tree_update(e->group, -e->rss, ts);
-		bpf_map_delete_elem(&mms, &key);
-	}
-}
-
-/* (mm, member): the first two arguments on every kernel since 5.5, see
- * compat.bpf.h. */
-SEC("tp_btf/rss_stat")
-int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
-{
-	struct task_struct *cur;
-	struct task_ctx *tc;
-	struct mt_mm *e;
-	struct mt_rec *r;
-	__u64 key = mm_key(mm), ts;
-	__s64 v, rss, old, tree = 0;
-
-	e = bpf_map_lookup_elem(&mms, &key);
-	if (!e)
-		return 0;
-	if (e->gen != mm_generation(mm)) {
-		/* the traced mm was freed and this is a new one at its address:
-		 * its memory leaves the total with it */
-		tree_update(e->group, -e->rss, bpf_ktime_get_ns());
-		bpf_map_delete_elem(&mms, &key);
-		return 0;
-	}
-	if (member < 0 || member >= MT_NR_MEMBERS)
-		return 0;
-	v = member_sum(mm, member);
-	if (v == e->pages[member & 3])
-		return 0;	/* some events carry no change (batched updates) */
-	e->pages[member & 3] = v;
-	ts = bpf_ktime_get_ns();
-	if (member != MT_SWAP) {
-		rss = e->pages[MT_FILE] + e->pages[MT_ANON] + e->pages[MT_SHMEM];
-		old = __sync_lock_test_and_set(&e->rss, rss);
-		peak_update(&e->peak_pages, &e->peak_ts_ns, rss, ts);
-		tree = tree_update(e->group, rss - old, ts);
-	}
-
-	r = rec_reserve(MT_REC_RSS, e->owner, e->group, ts);
-	if (!r)
-		return 0;
-	rec_fill_mm(r, e, mm);
-	/* the total this change made, not one another CPU has moved since
-	 * (a swap-only change leaves it as the counter says) */
-	if (member != MT_SWAP)
-		r->tree_pages = tree;
-	cur = bpf_get_current_task_btf();
-	r->cause = MT_CAUSE_OTHER;
-	r->nr = 0;
-	r->addr = 0;
-	r->ip = 0;
-	r->len = 0;
-	r->ret = 0;
-	r->ppid = 0;
-	if (mm_key(cur->mm) == key) {
-		tc = task_ctx_of(cur, false);
-		/* a fresh context (all zero) has seen no fault nor syscall yet */
-		r->cause = tc && tc->cause != MT_CAUSE_OTHER ? tc->cause : MT_CAUSE_SELF;
-		if (r->cause != MT_CAUSE_SELF) {
-			r->nr = tc->nr;
-			r->addr = tc->addr;
-			r->ip = tc->ip;
-		}
-	}
-	rec_submit(r);
-	return 0;
-}
-
-/* x86 only: see compat.bpf.h. */
-SEC("tp_btf/page_fault_user")
-int BPF_PROG(on_page_fault_user, unsigned long address, struct pt_regs *regs,
-	     unsigned long error_code)
-{
-	struct task_ctx *tc = task_ctx_of(bpf_get_current_task_btf(), false);
-
-	if (!tc)
-		return 0;	/* not a thread of a traced process */
-	tc->faults++;
-	tc->cause = MT_CAUSE_FAULT;
-	tc->nr = 0;
-	tc->addr = address;
-	tc->ip = regs->ip;
-	return 0;
-}
-
-static __always_inline bool mm_family(long nr)
-{
-	return nr == MT_NR_MMAP || nr == MT_NR_MUNMAP || nr == MT_NR_BRK ||
-	       nr == MT_NR_MREMAP || nr == MT_NR_MADVISE;
-}
-
-/* The struct file behind fd in t's table, as a number (0: none). The
- * fdtable is RCU-managed; the reads are fault-safe probes, and a table
- * resized under us gives 0 or the same file. */
-static __always_inline __u64 fd_file(struct task_struct *t, __u64 fd)
-{
-	struct files_struct *files = t->files;
-	struct fdtable *fdt;
-	__u64 arr = 0, f = 0;
-
-	if (!files)
-		return 0;
-	fdt = files->fdt;
-	if (!fdt || fd >= fdt->max_fds)
-		return 0;
-	if (bpf_probe_read_kernel(&arr, sizeof(arr), &fdt->fd) || !arr)
-		return 0;
-	if (bpf_probe_read_kernel(&f, sizeof(f), (void *)(arr + fd * sizeof(void *))))
-		return 0;
-	return f;
-}
-
 static __always_inline __u64 file_inode_of(__u64 f)
 {
 	struct inode *ino = NULL;
@@ -418,28 +195,6 @@ static __always_inline __u64 file_inode_of(__u64 f)
 					(void *)f + bpf_core_field_offset(struct file, f_inode)))
 		return 0;
 	return (__u64)ino;
-}
-
-static __always_inline struct mt_mm *mm_entry_of(struct task_struct *t)
-{
-	__u64 key = mm_key(t->mm);
-
-	return bpf_map_lookup_elem(&mms, &key);
-}
-
-/* A record of type CHECKPOINT/MARK/MARK_FD_LOST with the process's exact
- * counters as they are now (the mms entry follows every change). */
-static __always_inline struct mt_rec *rec_state(__u32 type, struct task_struct *cur)
-{
-	struct mt_mm *e = mm_entry_of(cur);
-	struct mt_rec *r;
-
-	if (!e)
-		return NULL;
-	r = rec_reserve(type, e->owner, e->group, bpf_ktime_get_ns());
-	if (r)
-		rec_fill_mm(r, e, cur->mm);
-	return r;
 }
 
 /* Byte k of the path buffer equals c. */
@@ -563,8 +318,9 @@ static __always_inline bool closes_mark_fd(struct task_struct *cur, long id,
 	return pr->mark_file && fd_file(cur, fd) == pr->mark_file;
 }
 
-/* Filtered by syscall number (why not syscalls:sys_enter_mmap & co:
- * compat.bpf.h). */
+/* Filtered by syscall number here rather than attached to
+ * syscalls:sys_enter_mmap & co: those are ftrace-synthetic events that
+ * tp_btf cannot attach to, and tracefs may not be mounted. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
@@ -581,10 +337,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	tc->ip = 0;
 	tc->watch = W_NONE;
 	if (mm_family(id)) {
-		tc->watch = W_FAMILY;
-		tc->args[0] = regs->di;
-		tc->args[1] = regs->si;
-		tc->args[2] = regs->dx;
+		family_enter(tc, regs);
 		return 0;
 	}
 	switch (id) {
@@ -720,7 +473,6 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct task_ctx *tc = task_ctx_of(cur, false);
-	struct mt_mm *e;
 	struct mt_rec *r;
 	__u32 watch;
 
@@ -733,7 +485,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	tc->watch = W_NONE;
 	switch (watch) {
 	case W_FAMILY:
-		break;
+		break;	/* the SYSCALL record, after the switch */
 	case W_OPEN:
 		on_open_exit(cur, tc, ret);
 		return 0;
@@ -782,16 +534,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	default:
 		return 0;
 	}
-	e = mm_entry_of(cur);
-	if (e && (r = rec_reserve(MT_REC_SYSCALL, e->owner, e->group,
-						  bpf_ktime_get_ns()))) {
-		rec_fill_mm(r, e, cur->mm);
-		r->nr = tc->nr;
-		r->addr = tc->args[0];
-		r->len = tc->args[1];
-		r->ret = ret;
-		rec_submit(r);
-	}
+	family_exit(cur, tc, ret);	/* W_FAMILY */
 	return 0;
 }
 
@@ -816,6 +559,23 @@ int BPF_USDT(on_usdt_mark, const char *name)
 		r->label[0] = 0;
 	rec_submit(r);
 	return 0;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);	/* resized by the loader */
+	__type(key, struct mt_exited_key);
+	__type(value, struct mt_proc);
+} exited SEC(".maps");
+
+/* A process of the group now has an mm registered: it counts as alive in
+ * it until its exit (once, however it got there). */
+static __always_inline void group_count(struct mt_proc *pr)
+{
+	if (!(pr->flags & MT_PROC_COUNTED)) {
+		pr->flags |= MT_PROC_COUNTED;
+		__sync_fetch_and_add(&group_of(pr->group)->live, 1);
+	}
 }
 
 static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
@@ -1037,8 +797,6 @@ static __always_inline void fold_faults_of(struct task_struct *t, struct mt_proc
 	}
 }
 
-/* When this fires relative to exit_mm(), and why the group is dead: see
- * compat.bpf.h. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
@@ -1059,10 +817,13 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	ts = bpf_ktime_get_ns();
 	key = pr->mm;
 	e = key ? bpf_map_lookup_elem(&mms, &key) : NULL;
+	/* From 6.16 this fires before exit_mm(): the record carries the RSS
+	 * the process held when it died; the teardown that follows is not
+	 * traced (the mm is forgotten here). Before 6.16 it fired after
+	 * exit_mm(), so the teardown shows as rss records first. */
 	pr->exit_code = p->exit_code;
 	pr->exit_ts_ns = ts;
-	/* the RSS it died with (from 6.16), then the mm is forgotten */
-	rec_lifecycle(MT_REC_EXIT, p, pr, e, exit_tp_mm(p), ts);
+	rec_lifecycle(MT_REC_EXIT, p, pr, e, p->mm, ts);
 	if (e)
 		mm_release(pr, key, ts);
 	if (pr->flags & MT_PROC_COUNTED)
