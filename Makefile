@@ -10,7 +10,7 @@
 #
 # V=1 shows full commands. VMLINUX_BTF=FILE or VMLINUX_H=FILE choose where
 # vmlinux.h comes from (default: the running kernel's BTF, else the copy in
-# vmlinux/).
+# vmlinux/$(ARCH)/).
 
 OUTPUT     ?= .output
 CLANG      ?= clang
@@ -30,7 +30,7 @@ ifeq ($(origin VMLINUX_H),undefined)
   ifneq ($(wildcard $(VMLINUX_BTF)),)
     VMLINUX_H := $(OUTPUT)/vmlinux.h
   else
-    VMLINUX_H := vmlinux/vmlinux.h
+    VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
   endif
 endif
 
@@ -71,9 +71,14 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/memtrace.bpf.o: bpf/memtrace.bpf.c bpf/memtrace.h bpf/compat.bpf.h $(VMLINUX_H) | $(OUTPUT)
+# The bpf/*.h it includes are listed by clang's -MMD -MP in memtrace.bpf.d
+# (target $@, not the .tmp clang writes; read by the -include at the end).
+# vmlinux.h is named here as well: it may need generating before the first
+# compile.
+$(OUTPUT)/memtrace.bpf.o: bpf/memtrace.bpf.c $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -I$(dir $(VMLINUX_H)) -c $< -o $@.tmp && \
+	$(Q)$(CLANG) $(BPF_CFLAGS) -I$(dir $(VMLINUX_H)) -MMD -MP -MF $(OUTPUT)/memtrace.bpf.d -MT $@ \
+	  -c $< -o $@.tmp && \
 	  $(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
 $(OUTPUT)/memtrace.skel.h: $(OUTPUT)/memtrace.bpf.o

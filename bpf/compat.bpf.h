@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Kernel differences live here, and only here. Each shim names the kernel
- * change it covers. Nothing is keyed on LINUX_VERSION_CODE: CO-RE asks the
- * running kernel's BTF.
+ * Kernel differences live here, and only here: what the programs rely on
+ * that depends on the kernel's version, configuration or architecture.
+ * Each shim names the kernel change it covers. Nothing is keyed on
+ * LINUX_VERSION_CODE: CO-RE asks the running kernel's BTF.
+ *
+ * Holds the exact percpu_counter sum (with the per-CPU offsets it learns
+ * at run time), mm generations, the sched_process_exit facts, and the
+ * facts behind which tracepoints the other headers attach to.
+ * Relies on memtrace.bpf.c for nr_cpus (and memtrace.h's MT_*); included
+ * by it right after the shared state, before every concern's header.
  */
 #ifndef MEMTRACE_COMPAT_BPF_H
 #define MEMTRACE_COMPAT_BPF_H
@@ -28,15 +35,155 @@ static __always_inline __u64 mm_generation(struct mm_struct *mm)
 }
 
 /*
- * True when the exiting task's thread group is dead. Since 6.16
- * sched_process_exit carries a group_dead argument, but older kernels pass
- * only the task; signal->live is decremented before the tracepoint in both
- * (do_exit: group_dead = atomic_dec_and_test(&tsk->signal->live)), so
- * reading it works on every kernel.
+ * sched_process_exit. Since 6.16 do_exit() raises it before exit_mm(), and
+ * with a group_dead argument; before, it came after exit_mm(), with the
+ * task only.
+ *
+ * True when the exiting task's thread group is dead. signal->live is
+ * decremented before the tracepoint on every kernel (do_exit: group_dead =
+ * atomic_dec_and_test(&tsk->signal->live)), so reading it works with or
+ * without the 6.16 argument.
  */
 static __always_inline bool task_group_dead(struct task_struct *p)
 {
 	return p->signal->live.counter == 0;
 }
+
+/*
+ * The exiting task's mm as sched_process_exit sees it. From 6.16 (before
+ * exit_mm()) it is still in place: the exit record carries the RSS the
+ * process held when it died, and the teardown that follows is not traced
+ * (the caller forgets the mm there). Before 6.16 exit_mm() had already
+ * cleared it (NULL: the record's total_vm reads 0) and the teardown showed
+ * first, as rss records.
+ */
+static __always_inline struct mm_struct *exit_tp_mm(struct task_struct *p)
+{
+	return p->mm;
+}
+
+/*
+ * Exact RSS: mm->rss_stat[] are percpu_counters since 6.2 ("mm: convert
+ * mm's rss stats into percpu_counter"). Their folded ->count lags the truth
+ * by up to batch-1 pages per CPU, so we add every CPU's delta, as
+ * percpu_counter_sum() does. (Before 6.2 rss_stat was a struct of atomic
+ * counts fed from per-thread caches flushed about every 64 faults
+ * (SPLIT_RSS_COUNTING): the accesses below do not relocate there, so the
+ * programs that read them do not load.)
+ *
+ * Reading another CPU's slot needs its per-CPU offset. Without kallsyms
+ * data symbols (CONFIG_KALLSYMS_ALL unset) there is no __per_cpu_offset[]
+ * to take as a __ksym, and a vmlinux BTF without __percpu type tags (every
+ * GCC-built kernel) makes the verifier reject bpf_per_cpu_ptr() on
+ * ->counters. Instead the offsets are learnt at run time: the address of a
+ * PERCPU_ARRAY's element on CPU n (bpf_map_lookup_percpu_elem) minus the
+ * array's per-cpu base pointer (struct bpf_array.pptrs[0]) is CPU n's
+ * per-cpu offset.
+ *
+ * The verifier only lets those pointers become numbers through a global
+ * (allowed with CAP_PERFMON). A global is shared by every CPU, so this runs
+ * once, from the loader (BPF_PROG_RUN), before any tracepoint is attached:
+ * nothing can race it.
+ */
+__u64 cpu_off[MT_MAX_CPUS] = {};
+__u32 cpu_off_ready = 0;
+volatile __u64 launder = 0;	/* learn_cpu_offsets() only */
+
+/* One element per CPU: its addresses reveal the per-CPU offsets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pcpu_probe SEC(".maps");
+
+SEC("syscall")
+int learn_cpu_offsets(void *ctx)
+{
+	struct bpf_array *arr;
+	__u64 base = 0, elem;
+	__u32 zero = 0, cpu;
+	void *p;
+
+	launder = (__u64)(void *)&pcpu_probe;
+	arr = (struct bpf_array *)launder;
+	if (bpf_probe_read_kernel(&base, sizeof(base),
+				  (void *)arr + bpf_core_field_offset(struct bpf_array, pptrs)))
+		return 1;
+	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
+		p = bpf_map_lookup_percpu_elem(&pcpu_probe, &zero, cpu);
+		if (!p)
+			return 2;
+		launder = (__u64)p;
+		elem = launder;
+		cpu_off[cpu] = elem - base;
+	}
+	cpu_off_ready = 1;
+	return 0;
+}
+
+/* 6.2+, like the percpu_counter rss_stat itself ("bpf: Add a kfunc for
+ * generic type cast"): an arbitrary kernel address as an untrusted BTF
+ * pointer, read with plain (fault-safe) loads instead of a
+ * bpf_probe_read_kernel() call per CPU. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* Exact value of one percpu_counter: count + every CPU's delta, clamped at
+ * zero like percpu_counter_sum_positive(), which /proc/PID/status uses from
+ * 6.16 on. Read without the counter's lock: a concurrent fold on another
+ * CPU can move a batch between the two places mid-read (see README). */
+static __always_inline __s64 counter_sum(struct percpu_counter *pc)
+{
+	__s64 sum = pc->count;
+	__u64 counters = (__u64)pc->counters;
+	__u32 cpu;
+
+	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
+		/* an s32 slot, read through a struct that starts with one */
+		struct qspinlock *slot = bpf_rdonly_cast((void *)(counters + cpu_off[cpu]),
+							 bpf_core_type_id_kernel(struct qspinlock));
+
+		sum += slot->val.counter;
+	}
+	return sum < 0 ? 0 : sum;
+}
+
+/* Exact value of mm->rss_stat[member] (MM_FILEPAGES... = MT_FILE...). */
+static __always_inline __s64 member_sum(struct mm_struct *mm, int member)
+{
+	switch (member) {
+	case MT_FILE:	return counter_sum(&mm->rss_stat[MT_FILE]);
+	case MT_ANON:	return counter_sum(&mm->rss_stat[MT_ANON]);
+	case MT_SWAP:	return counter_sum(&mm->rss_stat[MT_SWAP]);
+	case MT_SHMEM:	return counter_sum(&mm->rss_stat[MT_SHMEM]);
+	}
+	return 0;
+}
+
+/*
+ * Tracepoints the other headers attach to, and what each assumes:
+ *
+ * - tp_btf/rss_stat (kmem:rss_stat, since 5.5 "mm: emit tracepoint when
+ *   RSS changes"): the BTF arguments were (mm, member, count) until 6.2
+ *   dropped count with the percpu_counter conversion: (mm, member). The
+ *   handler declares only the two both have and reads the value itself
+ *   (member_sum()), never count. The classic tracefs event's `size` field
+ *   is exact but has no mm pointer, and needs tracefs mounted.
+ *
+ * - tp_btf/page_fault_user (exceptions:page_fault_user, args address,
+ *   regs, error_code): x86 only (arch/x86/include/asm/trace/exceptions.h);
+ *   arm64 and the rest have no such tracepoint (perf's page-faults
+ *   software event would stand in). It fires before the fault is handled.
+ *   One reason the Makefile refuses other arches.
+ *
+ * - tp_btf/sys_enter and tp_btf/sys_exit (raw_syscalls, args (regs, id) and
+ *   (regs, ret)): every syscall, filtered here by number (syscalls.h, x86_64
+ *   numbering) rather than attached to syscalls:sys_enter_mmap & co: those
+ *   are synthetic events that ftrace's syscall tracing
+ *   (kernel/trace/trace_syscalls.c) creates, not tracepoints, so tp_btf and
+ *   raw_tp cannot attach to them, and the tracefs `tracepoint/` route
+ *   needs tracefs mounted. Arguments are read from the x86_64 pt_regs of
+ *   the syscall ABI: di, si, dx, r10 (args 0-3), orig_ax (the number).
+ */
 
 #endif /* MEMTRACE_COMPAT_BPF_H */

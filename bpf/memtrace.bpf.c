@@ -12,6 +12,18 @@
  * from another task's context. Every RSS record carries the exact counter
  * values after the change (not deltas), so a dropped record never skews
  * the records after it, and the peak is kept here, in kernel memory.
+ *
+ * One compilation unit: this file holds the settings, the state several
+ * concerns share, and the sys_enter/sys_exit programs that dispatch each
+ * syscall to the concern that watches it. Each concern is a header,
+ * included below in dependency order:
+ *   compat.bpf.h       kernel differences, the exact percpu_counter sum
+ *   records.bpf.h      the ring buffer and filling records
+ *   rss.bpf.h          mm tracking, peaks, rss_stat and page faults
+ *   checkpoints.bpf.h  /proc/self/status & co. reads, getrusage
+ *   marks.bpf.h        marker fd writes and loss, the USDT mark, output
+ *   capture.bpf.h      capture mode's match and group start
+ *   lifecycle.bpf.h    fork, exec, exit, the attach and fold iterators
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,7 +31,6 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "memtrace.h"
-#include "compat.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -41,31 +52,11 @@ static __always_inline struct mt_group *group_of(__u32 g)
 	return &groups[g & (MT_MAX_GROUPS - 1)];
 }
 
-/* A process of the group now has an mm registered: it counts as alive in
- * it until its exit (once, however it got there). */
-static __always_inline void group_count(struct mt_proc *pr)
-{
-	if (!(pr->flags & MT_PROC_COUNTED)) {
-		pr->flags |= MT_PROC_COUNTED;
-		__sync_fetch_and_add(&group_of(pr->group)->live, 1);
-	}
-}
-
 static __always_inline void untraced(__u32 group)
 {
 	__sync_fetch_and_add(&counters.untraced, 1);
 	__sync_fetch_and_add(&group_of(group)->untraced, 1);
 }
-
-/* Per-CPU offsets (learnt at run time, see learn_cpu_offsets()). */
-__u64 cpu_off[MT_MAX_CPUS] = {};
-__u32 cpu_off_ready = 0;
-volatile __u64 launder = 0;	/* learn_cpu_offsets() only */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);	/* resized by the loader */
-} rb SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -80,13 +71,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct mt_mm);
 } mms SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);	/* resized by the loader */
-	__type(key, struct mt_exited_key);
-	__type(value, struct mt_proc);
-} exited SEC(".maps");
 
 /*
  * What each thread of a traced process is doing: set on user page fault
@@ -130,122 +114,10 @@ enum watch {
 	W_OUTPUT,	/* write to the command's stdout/stderr pipe (args[2]) */
 };
 
-/*
- * Automatic checkpoints: the /proc files a process reads its own memory
- * figures from, by (tgid, fd). These are seq_files: the text is generated
- * by the first read at offset 0 (after open, an lseek to 0, or a pread at
- * 0) and later reads return the rest of that same text, so only that read
- * is a measurement. The mm is kept so an fd closed by exec (O_CLOEXEC,
- * no close() seen) and reused is not taken for the old file.
- */
-struct ckfd_key {
-	__u32 tgid;
-	__s32 fd;
-};
-struct ckfd_val {
-	__u64 mm;
-	__u64 file, inode;	/* the struct file opened and its inode: an fd
-				   number put on another file (dup2, dup3,
-				   close_range then a new fd) is not this one
-				   any more. Files are SLAB_TYPESAFE_BY_RCU, so
-				   a new file can get the old one's address;
-				   a non-/proc file cannot get a /proc inode's */
-	__u32 kind;		/* enum mt_ckpt_kind */
-	__u32 fresh;		/* the next read generates a new text */
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, struct ckfd_key);
-	__type(value, struct ckfd_val);
-} ckfds SEC(".maps");
-
 static __always_inline struct task_ctx *task_ctx_of(struct task_struct *t, bool create)
 {
 	return bpf_task_storage_get(&tctx, t, NULL,
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-}
-
-/* One element per CPU: its addresses reveal the per-CPU offsets. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} pcpu_probe SEC(".maps");
-
-/*
- * mm->rss_stat[] are percpu_counters (since 6.2). Their folded ->count lags
- * the truth by up to batch-1 pages per CPU, so we add every CPU's delta, as
- * percpu_counter_sum() does. Without kallsyms data symbols there is no
- * __per_cpu_offset[]; instead: the address of a PERCPU_ARRAY's element on
- * CPU n (bpf_map_lookup_percpu_elem) minus the array's per-cpu base pointer
- * (struct bpf_array.pptrs[0]) is CPU n's per-cpu offset.
- *
- * The verifier only lets those pointers become numbers through a global
- * (allowed with CAP_PERFMON). A global is shared by every CPU, so this runs
- * once, from the loader (BPF_PROG_RUN), before any tracepoint is attached:
- * nothing can race it.
- */
-SEC("syscall")
-int learn_cpu_offsets(void *ctx)
-{
-	struct bpf_array *arr;
-	__u64 base = 0, elem;
-	__u32 zero = 0, cpu;
-	void *p;
-
-	launder = (__u64)(void *)&pcpu_probe;
-	arr = (struct bpf_array *)launder;
-	if (bpf_probe_read_kernel(&base, sizeof(base),
-				  (void *)arr + bpf_core_field_offset(struct bpf_array, pptrs)))
-		return 1;
-	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
-		p = bpf_map_lookup_percpu_elem(&pcpu_probe, &zero, cpu);
-		if (!p)
-			return 2;
-		launder = (__u64)p;
-		elem = launder;
-		cpu_off[cpu] = elem - base;
-	}
-	cpu_off_ready = 1;
-	return 0;
-}
-
-/* 6.2+, like the percpu_counter rss_stat itself: an arbitrary kernel
- * address as an untrusted BTF pointer, read with plain (fault-safe) loads
- * instead of a bpf_probe_read_kernel() call per CPU. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
-/* Exact value of one percpu_counter: count + every CPU's delta, clamped at
- * zero like percpu_counter_sum_positive(), which /proc/PID/status uses from
- * 6.16 on. Read without the counter's lock: a concurrent fold on another
- * CPU can move a batch between the two places mid-read (see README). */
-static __always_inline __s64 counter_sum(struct percpu_counter *pc)
-{
-	__s64 sum = pc->count;
-	__u64 counters = (__u64)pc->counters;
-	__u32 cpu;
-
-	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
-		/* an s32 slot, read through a struct that starts with one */
-		struct qspinlock *slot = bpf_rdonly_cast((void *)(counters + cpu_off[cpu]),
-							 bpf_core_type_id_kernel(struct qspinlock));
-
-		sum += slot->val.counter;
-	}
-	return sum < 0 ? 0 : sum;
-}
-
-static __always_inline __s64 member_sum(struct mm_struct *mm, int member)
-{
-	switch (member) {
-	case MT_FILE:	return counter_sum(&mm->rss_stat[MT_FILE]);
-	case MT_ANON:	return counter_sum(&mm->rss_stat[MT_ANON]);
-	case MT_SWAP:	return counter_sum(&mm->rss_stat[MT_SWAP]);
-	case MT_SHMEM:	return counter_sum(&mm->rss_stat[MT_SHMEM]);
-	}
-	return 0;
 }
 
 /* An mm's address as a map key. The cast keeps the verifier's pointer
@@ -256,218 +128,11 @@ static __always_inline __u64 mm_key(struct mm_struct *mm)
 	return (__u64)mm;
 }
 
-static __always_inline void peak_update(__u64 *peak, __u64 *peak_ts, __s64 v,
-					__u64 ts)
+static __always_inline struct mt_mm *mm_entry_of(struct task_struct *t)
 {
-	__u64 cur = *peak;
-	int i;
+	__u64 key = mm_key(t->mm);
 
-	/* bounded compare-and-swap: threads of one mm race here */
-	for (i = 0; i < 8 && v > 0 && (__u64)v > cur; i++) {
-		__u64 seen = __sync_val_compare_and_swap(peak, cur, (__u64)v);
-
-		if (seen == cur) {
-			*peak_ts = ts;
-			return;
-		}
-		cur = seen;
-	}
-}
-
-/* An mm of group g changed its RSS by delta: fold it into the group's total. */
-static __always_inline __s64 tree_update(__u32 g, __s64 delta, __u64 ts)
-{
-	struct mt_group *gr = group_of(g);
-	__s64 tree = __sync_add_and_fetch(&gr->tree_pages, delta);
-
-	peak_update(&gr->tree_peak_pages, &gr->tree_peak_ts_ns, tree, ts);
-	return tree;
-}
-
-static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u32 group,
-						  __u64 ts)
-{
-	struct mt_rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
-
-	if (!r) {
-		__sync_fetch_and_add(&counters.lost, 1);
-		__sync_fetch_and_add(&group_of(group)->lost, 1);
-		return NULL;
-	}
-	/* RSS records (one per fault) set every field they carry and leave
-	 * the lifecycle tail unwritten; the rest start from zero */
-	if (type != MT_REC_RSS)
-		__builtin_memset(r, 0, sizeof(*r));
-	r->type = type;
-	r->pid = pid;
-	r->group = group;
-	r->tid = (__u32)bpf_get_current_pid_tgid();
-	r->ts_ns = ts;
-	return r;
-}
-
-/* Batched wake-ups: one per record would triple the cost of a fault
- * (kernel notes); wake the consumer only when enough data is waiting.
- * The loader drains on a short timer otherwise. */
-static __always_inline void rec_submit(struct mt_rec *r)
-{
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(r, flags);
-}
-
-static __always_inline void rec_fill_mm(struct mt_rec *r, struct mt_mm *e,
-					struct mm_struct *mm)
-{
-	r->pages[MT_FILE] = e->pages[MT_FILE];
-	r->pages[MT_ANON] = e->pages[MT_ANON];
-	r->pages[MT_SWAP] = e->pages[MT_SWAP];
-	r->pages[MT_SHMEM] = e->pages[MT_SHMEM];
-	r->total_vm = mm->total_vm;
-	r->tree_pages = group_of(e->group)->tree_pages;
-}
-
-/* Start tracing an address space: exact snapshot of all counters. */
-static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
-					      __u32 group, __u64 ts)
-{
-	__u64 key = mm_key(mm);
-	struct mt_mm *e, fresh = {};
-
-	e = bpf_map_lookup_elem(&mms, &key);
-	if (e && e->gen == mm_generation(mm)) {
-		__sync_fetch_and_add(&e->users, 1);
-		return e;
-	}
-	if (e)
-		tree_update(e->group, -e->rss, ts);	/* a stale entry at a reused address */
-	fresh.gen = mm_generation(mm);
-	fresh.owner = owner;
-	fresh.group = group;
-	fresh.users = 1;
-	fresh.pages[MT_FILE] = member_sum(mm, MT_FILE);
-	fresh.pages[MT_ANON] = member_sum(mm, MT_ANON);
-	fresh.pages[MT_SWAP] = member_sum(mm, MT_SWAP);
-	fresh.pages[MT_SHMEM] = member_sum(mm, MT_SHMEM);
-	fresh.rss = fresh.pages[MT_FILE] + fresh.pages[MT_ANON] + fresh.pages[MT_SHMEM];
-	fresh.peak_pages = fresh.rss;
-	fresh.peak_ts_ns = ts;
-	if (bpf_map_update_elem(&mms, &key, &fresh, BPF_ANY)) {
-		untraced(group);
-		return NULL;
-	}
-	tree_update(group, fresh.rss, ts);
 	return bpf_map_lookup_elem(&mms, &key);
-}
-
-/* A traced process stops using an mm (exec or exit): keep its peak and
- * fault count in the process entry; forget the mm when no traced process
- * uses it any more. */
-static __always_inline void mm_release(struct mt_proc *pr, __u64 key, __u64 ts)
-{
-	struct mt_mm *e = bpf_map_lookup_elem(&mms, &key);
-
-	if (!e)
-		return;
-	/* a child that only borrowed its parent's mm (vfork) does not take
-	 * the parent's peak as its own */
-	if (!(pr->flags & MT_PROC_SHARED_MM) && e->peak_pages > pr->peak_pages) {
-		pr->peak_pages = e->peak_pages;
-		pr->peak_ts_ns = e->peak_ts_ns;
-	}
-	pr->flags &= ~MT_PROC_SHARED_MM;
-	if (__sync_sub_and_fetch(&e->users, 1) == 0) {
-		tree_update(e->group, -e->rss, ts);
-		bpf_map_delete_elem(&mms, &key);
-	}
-}
-
-SEC("tp_btf/rss_stat")
-int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
-{
-	struct task_struct *cur;
-	struct task_ctx *tc;
-	struct mt_mm *e;
-	struct mt_rec *r;
-	__u64 key = mm_key(mm), ts;
-	__s64 v, rss, old, tree = 0;
-
-	e = bpf_map_lookup_elem(&mms, &key);
-	if (!e)
-		return 0;
-	if (e->gen != mm_generation(mm)) {
-		/* the traced mm was freed and this is a new one at its address:
-		 * its memory leaves the total with it */
-		tree_update(e->group, -e->rss, bpf_ktime_get_ns());
-		bpf_map_delete_elem(&mms, &key);
-		return 0;
-	}
-	if (member < 0 || member >= MT_NR_MEMBERS)
-		return 0;
-	v = member_sum(mm, member);
-	if (v == e->pages[member & 3])
-		return 0;	/* some events carry no change (batched updates) */
-	e->pages[member & 3] = v;
-	ts = bpf_ktime_get_ns();
-	if (member != MT_SWAP) {
-		rss = e->pages[MT_FILE] + e->pages[MT_ANON] + e->pages[MT_SHMEM];
-		old = __sync_lock_test_and_set(&e->rss, rss);
-		peak_update(&e->peak_pages, &e->peak_ts_ns, rss, ts);
-		tree = tree_update(e->group, rss - old, ts);
-	}
-
-	r = rec_reserve(MT_REC_RSS, e->owner, e->group, ts);
-	if (!r)
-		return 0;
-	rec_fill_mm(r, e, mm);
-	/* the total this change made, not one another CPU has moved since
-	 * (a swap-only change leaves it as the counter says) */
-	if (member != MT_SWAP)
-		r->tree_pages = tree;
-	cur = bpf_get_current_task_btf();
-	r->cause = MT_CAUSE_OTHER;
-	r->nr = 0;
-	r->addr = 0;
-	r->ip = 0;
-	r->len = 0;
-	r->ret = 0;
-	r->ppid = 0;
-	if (mm_key(cur->mm) == key) {
-		tc = task_ctx_of(cur, false);
-		/* a fresh context (all zero) has seen no fault nor syscall yet */
-		r->cause = tc && tc->cause != MT_CAUSE_OTHER ? tc->cause : MT_CAUSE_SELF;
-		if (r->cause != MT_CAUSE_SELF) {
-			r->nr = tc->nr;
-			r->addr = tc->addr;
-			r->ip = tc->ip;
-		}
-	}
-	rec_submit(r);
-	return 0;
-}
-
-SEC("tp_btf/page_fault_user")
-int BPF_PROG(on_page_fault_user, unsigned long address, struct pt_regs *regs,
-	     unsigned long error_code)
-{
-	struct task_ctx *tc = task_ctx_of(bpf_get_current_task_btf(), false);
-
-	if (!tc)
-		return 0;	/* not a thread of a traced process */
-	tc->faults++;
-	tc->cause = MT_CAUSE_FAULT;
-	tc->nr = 0;
-	tc->addr = address;
-	tc->ip = regs->ip;
-	return 0;
-}
-
-static __always_inline bool mm_family(long nr)
-{
-	return nr == MT_NR_MMAP || nr == MT_NR_MUNMAP || nr == MT_NR_BRK ||
-	       nr == MT_NR_MREMAP || nr == MT_NR_MADVISE;
 }
 
 /* The struct file behind fd in t's table, as a number (0: none). The
@@ -491,162 +156,17 @@ static __always_inline __u64 fd_file(struct task_struct *t, __u64 fd)
 	return f;
 }
 
-static __always_inline __u64 file_inode_of(__u64 f)
-{
-	struct inode *ino = NULL;
+#include "compat.bpf.h"
+#include "records.bpf.h"
+#include "rss.bpf.h"
+#include "checkpoints.bpf.h"
+#include "marks.bpf.h"
+#include "capture.bpf.h"
+#include "lifecycle.bpf.h"
 
-	if (!f || bpf_probe_read_kernel(&ino, sizeof(ino),
-					(void *)f + bpf_core_field_offset(struct file, f_inode)))
-		return 0;
-	return (__u64)ino;
-}
-
-static __always_inline struct mt_mm *mm_entry_of(struct task_struct *t)
-{
-	__u64 key = mm_key(t->mm);
-
-	return bpf_map_lookup_elem(&mms, &key);
-}
-
-/* A record of type CHECKPOINT/MARK/MARK_FD_LOST with the process's exact
- * counters as they are now (the mms entry follows every change). */
-static __always_inline struct mt_rec *rec_state(__u32 type, struct task_struct *cur)
-{
-	struct mt_mm *e = mm_entry_of(cur);
-	struct mt_rec *r;
-
-	if (!e)
-		return NULL;
-	r = rec_reserve(type, e->owner, e->group, bpf_ktime_get_ns());
-	if (r)
-		rec_fill_mm(r, e, cur->mm);
-	return r;
-}
-
-/* Byte k of the path buffer equals c. */
-#define PATH_IS(p, i, k, c) ((p)[((i) + (k)) & 63] == (c))
-
-/* Which of its own memory files a /proc path names, 0 for any other path:
- * /proc/self/, /proc/thread-self/ or /proc/<its tgid>/, then status,
- * statm or smaps_rollup. Relative opens (openat on a /proc dirfd) are not
- * recognised. */
-static __always_inline __u32 proc_self_kind(const char *p, __u32 tgid)
-{
-	__u32 n = 0, i;
-
-	if (!(PATH_IS(p, 0, 0, '/') && PATH_IS(p, 0, 1, 'p') && PATH_IS(p, 0, 2, 'r') &&
-	      PATH_IS(p, 0, 3, 'o') && PATH_IS(p, 0, 4, 'c') && PATH_IS(p, 0, 5, '/')))
-		return 0;
-	if (PATH_IS(p, 6, 0, 's') && PATH_IS(p, 6, 1, 'e') && PATH_IS(p, 6, 2, 'l') &&
-	    PATH_IS(p, 6, 3, 'f') && PATH_IS(p, 6, 4, '/')) {
-		i = 11;
-	} else if (PATH_IS(p, 6, 0, 't') && PATH_IS(p, 6, 1, 'h') && PATH_IS(p, 6, 6, '-') &&
-		   PATH_IS(p, 6, 7, 's') && PATH_IS(p, 6, 10, 'f') && PATH_IS(p, 6, 11, '/')) {
-		i = 18;
-	} else {
-		for (i = 6; i < 17; i++) {
-			char c = p[i & 63];
-
-			if (c < '0' || c > '9')
-				break;
-			n = n * 10 + (__u32)(c - '0');
-		}
-		if (i == 6 || i == 17 || !PATH_IS(p, i, 0, '/') || n != tgid)
-			return 0;
-		i++;
-	}
-	if (PATH_IS(p, i, 0, 's') && PATH_IS(p, i, 1, 't') && PATH_IS(p, i, 2, 'a') &&
-	    PATH_IS(p, i, 3, 't')) {
-		if (PATH_IS(p, i, 4, 'u') && PATH_IS(p, i, 5, 's') && PATH_IS(p, i, 6, 0))
-			return MT_CKPT_STATUS;
-		if (PATH_IS(p, i, 4, 'm') && PATH_IS(p, i, 5, 0))
-			return MT_CKPT_STATM;
-		return 0;
-	}
-	if (PATH_IS(p, i, 0, 's') && PATH_IS(p, i, 1, 'm') && PATH_IS(p, i, 2, 'a') &&
-	    PATH_IS(p, i, 3, 'p') && PATH_IS(p, i, 4, 's') && PATH_IS(p, i, 5, '_') &&
-	    PATH_IS(p, i, 6, 'r') && PATH_IS(p, i, 11, 'p') && PATH_IS(p, i, 12, 0))
-		return MT_CKPT_SMAPS_ROLLUP;
-	return 0;
-}
-
-/* write(fd, buf, count) by a traced thread: a mark when fd refers to the
- * file memtrace-bpf opened as MEMTRACE_MARK_FD, whatever its number now (a
- * shell's `echo x >&$MEMTRACE_MARK_FD` writes through a dup on fd 1).
- * Stamped at entry: the instant the program asked. A write to the
- * stdout/stderr pipes (--checkpoint-regex) is only noted here. */
-static __always_inline void mark_write(struct task_struct *cur, struct task_ctx *tc,
-				       struct pt_regs *regs)
-{
-	__u32 tgid = cur->tgid, n;
-	struct mt_proc *pr = bpf_map_lookup_elem(&procs, &tgid);
-	struct mt_rec *r;
-	__u64 count = regs->dx, f;
-
-	if (!pr || !(pr->mark_file || pr->out_file[0] || pr->out_file[1]))
-		return;
-	f = fd_file(cur, regs->di);
-	if (f && (f == pr->out_file[0] || f == pr->out_file[1])) {
-		tc->watch = W_OUTPUT;
-		tc->args[1] = regs->si;
-		tc->args[2] = f == pr->out_file[1];
-		return;
-	}
-	if (!f || f != pr->mark_file)
-		return;
-	r = rec_state(MT_REC_MARK, cur);
-	if (!r)
-		return;
-	r->cause = MT_MARK_FD;
-	r->nr = MT_NR_WRITE;
-	r->addr = regs->di;
-	r->len = count;
-	/* 39 bytes, as a USDT name (read as a string, with its NUL) */
-	n = count < MT_LABEL_LEN - 1 ? (__u32)count : MT_LABEL_LEN - 1;
-	if (n > MT_LABEL_LEN - 1)
-		n = MT_LABEL_LEN - 1;
-	if (n && bpf_probe_read_user(r->label, n, (void *)regs->si))
-		r->label[0] = 0;
-	rec_submit(r);
-}
-
-/* close/dup2/dup3/close_range by a traced thread: does it close (or put
- * another file on) the advertised marker fd while it still holds the
- * marker file? Checked before the call, reported if the call succeeds. */
-static __always_inline bool closes_mark_fd(struct task_struct *cur, long id,
-					   struct pt_regs *regs)
-{
-	__u32 tgid = cur->tgid;
-	struct mt_proc *pr = bpf_map_lookup_elem(&procs, &tgid);
-	__u64 fd;
-
-	if (!pr || !pr->mark_fd)
-		return false;
-	fd = pr->mark_fd - 1;
-	switch (id) {
-	case MT_NR_CLOSE:
-		if (regs->di != fd)
-			return false;
-		break;
-	case MT_NR_DUP2:
-	case MT_NR_DUP3:
-		if (regs->si != fd || regs->di == fd)
-			return false;
-		break;
-	case MT_NR_CLOSE_RANGE:
-		/* also with CLOSE_RANGE_CLOEXEC: gone at the next exec */
-		if ((__u32)regs->di > fd || (__u32)regs->si < fd)
-			return false;
-		break;
-	default:
-		return false;
-	}
-	return pr->mark_file && fd_file(cur, fd) == pr->mark_file;
-}
-
-/* Filtered by syscall number here rather than attached to
- * syscalls:sys_enter_mmap & co: those are ftrace-synthetic events that
- * tp_btf cannot attach to, and tracefs may not be mounted. */
+/* Filtered by syscall number (why not syscalls:sys_enter_mmap & co:
+ * compat.bpf.h); each case hands the call to the concern that watches it,
+ * and sys_exit hands it the result. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
@@ -663,37 +183,32 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	tc->ip = 0;
 	tc->watch = W_NONE;
 	if (mm_family(id)) {
-		tc->watch = W_FAMILY;
-		tc->args[0] = regs->di;
-		tc->args[1] = regs->si;
-		tc->args[2] = regs->dx;
+		family_enter(tc, regs);
 		return 0;
 	}
 	switch (id) {
 	case MT_NR_OPEN:
 	case MT_NR_OPENAT:
-		tc->watch = W_OPEN;
-		tc->args[0] = id == MT_NR_OPEN ? regs->di : regs->si;
+		ckpt_open_enter(tc, id, regs);
 		break;
 	case MT_NR_READ:
-		tc->watch = W_READ;
-		tc->args[1] = 0;
+		ckpt_read_enter(tc);
 		break;
 	case MT_NR_PREAD64:
-		tc->watch = W_READ;
-		tc->args[1] = regs->r10 == 0;	/* at offset 0: a new text */
+		ckpt_pread_enter(tc, regs);
 		break;
 	case MT_NR_LSEEK:
-		if (regs->si == 0 && regs->dx == 0 /* SEEK_SET */)
-			tc->watch = W_REWIND;
+		ckpt_lseek_enter(tc, regs);
 		break;
 	case MT_NR_GETRUSAGE:
-		tc->watch = W_GETRUSAGE;
+		ckpt_getrusage_enter(tc);
 		break;
 	case MT_NR_CLOSE:
 	case MT_NR_DUP2:
 	case MT_NR_DUP3:
 	case MT_NR_CLOSE_RANGE:
+		/* checkpoints forget the fd (dup2/dup3: newfd, args[1]),
+		 * marks see the marker fd go */
 		tc->watch = W_CLOSE;
 		tc->args[1] = regs->si;
 		tc->mark_lost = closes_mark_fd(cur, id, regs);
@@ -705,105 +220,11 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-static __always_inline void on_open_exit(struct task_struct *cur, struct task_ctx *tc, long ret)
-{
-	struct ckfd_key k = { .tgid = cur->tgid, .fd = (__s32)ret };
-	struct ckfd_val v = {};
-
-	if (ret < 0)
-		return;
-	__builtin_memset(tc->path, 0, sizeof(tc->path));
-	if (bpf_probe_read_user_str(tc->path, sizeof(tc->path), (void *)tc->args[0]) <= 0)
-		return;
-	v.kind = proc_self_kind(tc->path, k.tgid);
-	if (!v.kind) {
-		/* an fd number we knew, closed unseen (exec) and reused */
-		bpf_map_delete_elem(&ckfds, &k);
-		return;
-	}
-	v.mm = mm_key(cur->mm);
-	v.file = fd_file(cur, (__u64)ret);
-	v.inode = file_inode_of(v.file);
-	v.fresh = 1;
-	bpf_map_update_elem(&ckfds, &k, &v, BPF_ANY);
-}
-
-static __always_inline void on_read_exit(struct task_struct *cur, struct task_ctx *tc, long ret)
-{
-	struct ckfd_key k = { .tgid = cur->tgid, .fd = (__s32)tc->addr };
-	struct ckfd_val *v;
-	struct mt_rec *r;
-	__u64 f;
-
-	if (ret <= 0)
-		return;
-	v = bpf_map_lookup_elem(&ckfds, &k);
-	if (!v || v->mm != mm_key(cur->mm) || !(v->fresh || tc->args[1]))
-		return;
-	/* close_range (no per-fd close seen) and a new file on the number */
-	f = fd_file(cur, (__u64)k.fd);
-	if (f != v->file || file_inode_of(f) != v->inode) {
-		bpf_map_delete_elem(&ckfds, &k);
-		return;
-	}
-	v->fresh = 0;
-	r = rec_state(MT_REC_CHECKPOINT, cur);
-	if (!r)
-		return;
-	r->cause = v->kind;
-	r->nr = tc->nr;
-	r->addr = tc->addr;
-	r->ret = ret;
-	rec_submit(r);
-}
-
-static __always_inline void on_close_exit(struct task_struct *cur, struct task_ctx *tc, long ret)
-{
-	__u32 tgid = cur->tgid;
-	struct mt_proc *pr;
-	struct mt_rec *r;
-
-	if (ret < 0)
-		return;
-	if (tc->nr == MT_NR_CLOSE) {
-		struct ckfd_key k = { .tgid = tgid, .fd = (__s32)tc->addr };
-
-		bpf_map_delete_elem(&ckfds, &k);
-	} else if (tc->nr == MT_NR_DUP2 || tc->nr == MT_NR_DUP3) {
-		/* newfd now holds another file */
-		struct ckfd_key k = { .tgid = tgid, .fd = (__s32)tc->args[1] };
-
-		bpf_map_delete_elem(&ckfds, &k);
-	}
-	if (!tc->mark_lost)
-		return;
-	tc->mark_lost = 0;
-	pr = bpf_map_lookup_elem(&procs, &tgid);
-	if (!pr || !pr->mark_fd)
-		return;
-	r = rec_state(MT_REC_MARK_FD_LOST, cur);
-	if (r) {
-		/* the process that closed it: a vfork/posix_spawn child
-		 * closing its inherited fds (close_fds, close_range) borrows
-		 * its parent's mm, whose owner rec_state names */
-		r->pid = tgid;
-		r->nr = tc->nr;
-		r->addr = pr->mark_fd - 1;
-		r->len = tc->args[1];
-		r->ret = ret;
-		rec_submit(r);
-	}
-	/* writes through other fds of the marker file still count */
-	pr->mark_fd = 0;
-}
-
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct task_ctx *tc = task_ctx_of(cur, false);
-	struct mt_mm *e;
-	struct mt_rec *r;
 	__u32 watch;
 
 	if (!tc)
@@ -815,413 +236,33 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	tc->watch = W_NONE;
 	switch (watch) {
 	case W_FAMILY:
-		break;
+		break;	/* the SYSCALL record, after the switch */
 	case W_OPEN:
-		on_open_exit(cur, tc, ret);
+		ckpt_open_exit(cur, tc, ret);
 		return 0;
 	case W_READ:
-		on_read_exit(cur, tc, ret);
+		ckpt_read_exit(cur, tc, ret);
 		return 0;
 	case W_REWIND:
-		if (ret == 0) {
-			struct ckfd_key k = { .tgid = cur->tgid, .fd = (__s32)tc->addr };
-			struct ckfd_val *v = bpf_map_lookup_elem(&ckfds, &k);
-
-			if (v)
-				v->fresh = 1;
-		}
+		ckpt_rewind_exit(cur, tc, ret);
 		return 0;
 	case W_GETRUSAGE:
-		/* RUSAGE_CHILDREN (-1) reads the reaped children's figures,
-		 * not the caller's: no checkpoint of the caller */
-		if (ret == 0 && (int)tc->addr != -1 &&
-		    (r = rec_state(MT_REC_CHECKPOINT, cur))) {
-			r->cause = MT_CKPT_GETRUSAGE;
-			r->nr = tc->nr;
-			r->addr = tc->addr;	/* who: 0 self, 1 thread */
-			rec_submit(r);
-		}
+		ckpt_getrusage_exit(cur, tc, ret);
 		return 0;
-	case W_CLOSE:
-		on_close_exit(cur, tc, ret);
-		return 0;
-	case W_OUTPUT:
-		/* stamped when the bytes are in the pipe and the program has
-		 * not yet gone on: its log line is timed between its last
-		 * measurement and its next, whenever we read the pipe */
-		if (ret > 0 && (r = rec_state(MT_REC_OUTPUT, cur))) {
-			__u32 n = ret < MT_LABEL_LEN ? (__u32)ret : MT_LABEL_LEN;
+	case W_CLOSE: {
+		/* read once for both, and the procs key mark_close_exit uses */
+		__u32 tgid = cur->tgid;
 
-			if (n > MT_LABEL_LEN)
-				n = MT_LABEL_LEN;
-			r->cause = (__u32)tc->args[2];
-			r->len = (__u64)ret;
-			if (n && bpf_probe_read_user(r->label, n, (void *)tc->args[1]))
-				r->len |= 1ULL << 63;	/* start unknown: no check */
-			rec_submit(r);
-		}
+		ckpt_close_exit(tc, tgid, ret);
+		mark_close_exit(cur, tc, &tgid, ret);
+		return 0;
+	}
+	case W_OUTPUT:
+		output_exit(cur, tc, ret);
 		return 0;
 	default:
 		return 0;
 	}
-	e = mm_entry_of(cur);
-	if (e && (r = rec_reserve(MT_REC_SYSCALL, e->owner, e->group,
-						  bpf_ktime_get_ns()))) {
-		rec_fill_mm(r, e, cur->mm);
-		r->nr = tc->nr;
-		r->addr = tc->args[0];
-		r->len = tc->args[1];
-		r->ret = ret;
-		rec_submit(r);
-	}
-	return 0;
-}
-
-/* MEMTRACE_MARK(name) in a C/C++ program (user/memtrace/mark.h): the
- * memtrace:mark USDT probe, attached by the loader to the launched binary
- * for every process (pid -1); only threads of traced processes record. */
-SEC("usdt")
-int BPF_USDT(on_usdt_mark, const char *name)
-{
-	struct task_struct *cur = bpf_get_current_task_btf();
-	struct mt_rec *r;
-
-	if (!task_ctx_of(cur, false))
-		return 0;
-	r = rec_state(MT_REC_MARK, cur);
-	if (!r)
-		return 0;
-	r->cause = MT_MARK_USDT;
-	/* no page fault can be taken here: mark.h reads the name's first
-	 * byte before the probe, so its page is in */
-	if (bpf_probe_read_user_str(r->label, MT_LABEL_LEN, name) < 0)
-		r->label[0] = 0;
-	rec_submit(r);
-	return 0;
-}
-
-static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
-					  struct mt_proc *pr, struct mt_mm *e,
-					  struct mm_struct *mm, __u64 ts)
-{
-	struct mt_rec *r = rec_reserve(type, p->tgid, pr->group, ts);
-
-	if (!r)
-		return;
-	if (e)
-		rec_fill_mm(r, e, mm);
-	/* "after the event": an exiting process's memory leaves the total */
-	if (type == MT_REC_EXIT && e && e->users == 1)
-		r->tree_pages -= e->rss;
-	r->ppid = pr->ppid;
-	__builtin_memcpy(r->comm, pr->comm, sizeof(r->comm));
-	if (type == MT_REC_EXIT) {
-		/* what mm_release() is about to fold into the process entry */
-		r->ret = pr->exit_code;
-		r->peak_pages = pr->peak_pages;
-		r->peak_ts_ns = pr->peak_ts_ns;
-		r->faults = pr->faults;
-		if (e && !(pr->flags & MT_PROC_SHARED_MM)) {
-			if (e->peak_pages > r->peak_pages) {
-				r->peak_pages = e->peak_pages;
-				r->peak_ts_ns = e->peak_ts_ns;
-			}
-		}
-	}
-	rec_submit(r);
-}
-
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
-{
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
-	struct mt_proc *pp, cp = {};
-	struct mm_struct *mm;
-	struct mt_mm *e;
-	__u64 ts;
-
-	if (child->pid != ctgid) {
-		/* a new thread of a traced process (also while an attach is
-		 * pending): it shares the mm and needs its own context */
-		if (bpf_map_lookup_elem(&procs, &ctgid))
-			task_ctx_of(child, true);
-		return 0;
-	}
-	if (!follow_children)
-		return 0;
-	pp = bpf_map_lookup_elem(&procs, &ptgid);
-	if (!pp || (pp->flags & (MT_PROC_PENDING_EXEC | MT_PROC_PENDING_ATTACH | MT_PROC_EXITED)))
-		return 0;
-	mm = child->mm;
-	if (!mm)
-		return 0;
-	ts = bpf_ktime_get_ns();
-	/* Without CLONE_VM, dup_mm() copied the parent's pages into a new mm
-	 * before this tracepoint, raising rss_stat on an mm we did not know:
-	 * the snapshot taken here counts them all. With CLONE_VM (vfork,
-	 * posix_spawn) the mm is shared and stays attributed to its owner. */
-	e = mm_track(mm, ctgid, pp->group, ts);
-	if (!e)
-		return 0;
-	task_ctx_of(child, true);
-	cp.mm = mm_key(mm);
-	cp.ppid = ptgid;
-	cp.group = pp->group;
-	/* fork copies (or shares) the fd table: same marker file, same fd */
-	cp.mark_fd = pp->mark_fd;
-	cp.mark_file = pp->mark_file;
-	cp.out_file[0] = pp->out_file[0];
-	cp.out_file[1] = pp->out_file[1];
-	if (e->owner != ctgid)
-		cp.flags |= MT_PROC_SHARED_MM;
-	cp.flags |= MT_PROC_COUNTED;
-	bpf_probe_read_kernel_str(cp.comm, sizeof(cp.comm), child->comm);
-	if (bpf_map_update_elem(&procs, &ctgid, &cp, BPF_NOEXIST)) {
-		untraced(cp.group);
-		mm_release(&cp, cp.mm, ts);
-		return 0;
-	}
-	__sync_fetch_and_add(&group_of(cp.group)->live, 1);
-	rec_lifecycle(MT_REC_FORK, child, &cp, e, mm, ts);
-	return 0;
-}
-
-/* Capture mode: does the process that just exec'd match? */
-static __always_inline bool capture_match(struct task_struct *p)
-{
-	if (!capture_comm[0] && !capture_cgroup_id)
-		return false;
-	if (capture_comm[0]) {
-		char comm[MT_COMM_LEN];
-		int i;
-
-		bpf_probe_read_kernel_str(comm, sizeof(comm), p->comm);
-		for (i = 0; i < MT_COMM_LEN; i++) {
-			if (comm[i] != capture_comm[i])
-				return false;
-			if (!comm[i])
-				break;
-		}
-	}
-	/* current is p here; its ancestor at the target's level is the
-	 * target itself when p runs in it or in a cgroup below it (v2) */
-	if (capture_cgroup_id &&
-	    bpf_get_current_ancestor_cgroup_id(capture_cgroup_level) != capture_cgroup_id)
-		return false;
-	return true;
-}
-
-/* A matching process not traced yet becomes a new group: its exec record
- * is the loader's cue to open a trace for it. */
-static __always_inline struct mt_proc *capture_start(struct task_struct *p, __u32 tgid)
-{
-	struct mt_proc np = {};
-	struct mt_group *gr = NULL;
-	__u32 start, g = 0, i;
-	__u64 ts;
-
-	if (!capture_match(p))
-		return NULL;
-	/* a free group: given back by the loader and without live processes
-	 * (a bounded search; the loader gives groups back as runs end) */
-	start = __sync_fetch_and_add(&counters.next_group, 1);
-	for (i = 0; i < 64; i++) {
-		/* the compiler knows g < MT_MAX_GROUPS and drops group_of()'s
-		 * mask; the verifier cannot bound a modulo and needs it */
-		__u32 idx = (start + i) % (MT_MAX_GROUPS - 1) + 1;
-
-		asm volatile("" : "+r"(idx));
-		gr = group_of(idx);
-		if (!gr->busy && !gr->live && !__sync_val_compare_and_swap(&gr->busy, 0, 1)) {
-			g = idx;
-			break;
-		}
-	}
-	if (!g || !gr) {
-		__sync_fetch_and_add(&counters.capture_missed, 1);
-		return NULL;
-	}
-	ts = bpf_ktime_get_ns();
-	gr->tree_pages = 0;
-	gr->tree_peak_pages = 0;
-	gr->tree_peak_ts_ns = 0;
-	gr->lost = 0;
-	gr->untraced = 0;
-	gr->root_tgid = tgid;
-	gr->start_ts_ns = ts;
-	bpf_probe_read_kernel_str(gr->comm, sizeof(gr->comm), p->comm);
-	/* alive from now: a loader that sees the group before the exec
-	 * record must not take it for ended */
-	gr->live = 1;
-	np.flags = MT_PROC_COUNTED;
-	np.group = g;
-	np.ppid = p->real_parent->tgid;
-	if (bpf_map_update_elem(&procs, &tgid, &np, BPF_NOEXIST)) {
-		__sync_fetch_and_add(&counters.capture_missed, 1);
-		gr->live = 0;
-		gr->busy = 0;
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&procs, &tgid);
-}
-
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	__u32 tgid = p->tgid;
-	struct mm_struct *mm = p->mm;
-	struct mt_proc *pr;
-	struct mt_mm *e;
-	__u64 ts;
-
-	pr = bpf_map_lookup_elem(&procs, &tgid);
-	if (!pr)
-		pr = capture_start(p, tgid);
-	if (!pr || !mm || (pr->flags & MT_PROC_EXITED))
-		return 0;
-	ts = bpf_ktime_get_ns();
-	/* exec_mmap() installed a new mm; the old one is released (its
-	 * teardown, if it was the last user, is already in the trace) */
-	if (pr->mm && pr->mm != mm_key(mm))
-		mm_release(pr, pr->mm, ts);
-	e = mm_track(mm, tgid, pr->group, ts);
-	if (!e)
-		return 0;
-	task_ctx_of(p, true);
-	pr->mm = mm_key(mm);
-	group_count(pr);
-	/* launch: the marker fd the loader opened for the command (not
-	 * O_CLOEXEC, so it survived); remember which file it is */
-	if (pr->mark_fd && !pr->mark_file)
-		pr->mark_file = fd_file(p, pr->mark_fd - 1);
-	if (pr->log_capture && !pr->out_file[0]) {
-		pr->out_file[0] = fd_file(p, 1);
-		pr->out_file[1] = fd_file(p, 2);
-	}
-	/* an exec while an attach is pending registers the new mm: the
-	 * iterator must not take a second reference */
-	pr->flags &= ~(MT_PROC_PENDING_EXEC | MT_PROC_PENDING_ATTACH);
-	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), p->comm);
-	if (!pr->ppid)
-		pr->ppid = p->real_parent->tgid;
-	rec_lifecycle(MT_REC_EXEC, p, pr, e, mm, ts);
-	return 0;
-}
-
-/* A thread's fault count joins its process's. */
-static __always_inline void fold_faults_of(struct task_struct *t, struct mt_proc *pr)
-{
-	struct task_ctx *tc = task_ctx_of(t, false);
-
-	if (tc && tc->faults) {
-		__sync_fetch_and_add(&pr->faults, tc->faults);
-		tc->faults = 0;
-	}
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_exit, struct task_struct *p)
-{
-	__u32 tgid = p->tgid;
-	struct mt_proc *pr;
-	struct mt_mm *e;
-	__u64 ts, key;
-
-	pr = bpf_map_lookup_elem(&procs, &tgid);
-	if (!pr)
-		return 0;
-	fold_faults_of(p, pr);
-	if (!task_group_dead(p))
-		return 0;	/* other threads still run */
-	/* claim the exit once, even if two threads see the group dead */
-	if (__sync_fetch_and_or(&pr->flags, MT_PROC_EXITED) & MT_PROC_EXITED)
-		return 0;
-	ts = bpf_ktime_get_ns();
-	key = pr->mm;
-	e = key ? bpf_map_lookup_elem(&mms, &key) : NULL;
-	/* From 6.16 this fires before exit_mm(): the record carries the RSS
-	 * the process held when it died; the teardown that follows is not
-	 * traced (the mm is forgotten here). Before 6.16 it fired after
-	 * exit_mm(), so the teardown shows as rss records first. */
-	pr->exit_code = p->exit_code;
-	pr->exit_ts_ns = ts;
-	rec_lifecycle(MT_REC_EXIT, p, pr, e, p->mm, ts);
-	if (e)
-		mm_release(pr, key, ts);
-	if (pr->flags & MT_PROC_COUNTED)
-		__sync_fetch_and_sub(&group_of(pr->group)->live, 1);
-	/* The entry goes, so the PID can be reused by an unrelated process
-	 * without it being traced, and --max-procs counts processes alive. The
-	 * final state (peak, faults, status) is kept in `exited` until the
-	 * loader has the exit record: it survives a dropped record. */
-	{
-		struct mt_exited_key k = { .tgid = tgid, .exit_ts_ns = ts };
-
-		bpf_map_update_elem(&exited, &k, pr, BPF_ANY);
-	}
-	bpf_map_delete_elem(&procs, &tgid);
-	return 0;
-}
-
-/*
- * Attach mode: the loader marks targets MT_PROC_PENDING_ATTACH in procs and
- * runs this iterator once, after every tracepoint is attached. Each target
- * gets an exact snapshot of its current state, so the timeline starts from
- * the truth rather than from zero.
- */
-SEC("iter/task")
-int snapshot_targets(struct bpf_iter__task *ctx)
-{
-	struct task_struct *t = ctx->task;
-	struct mm_struct *mm;
-	struct mt_proc *pr;
-	struct mt_mm *e;
-	__u32 tgid;
-	__u64 ts;
-
-	if (!t)
-		return 0;
-	tgid = t->tgid;
-	pr = bpf_map_lookup_elem(&procs, &tgid);
-	if (!pr)
-		return 0;
-	/* every thread of a target gets its context (leader or not, in
-	 * whatever order the iterator visits them) */
-	task_ctx_of(t, true);
-	/* Not yet registered: from the leader, or from any live thread when the
-	 * leader has exited (pthread_exit in main). An exec since the loader
-	 * asked has registered it already (and cleared the flag). */
-	if (!(pr->flags & MT_PROC_PENDING_ATTACH) || pr->mm)
-		return 0;
-	mm = t->mm;
-	if (!mm)
-		return 0;	/* exiting, or a kernel thread: pr->mm stays 0 */
-	pr->flags &= ~MT_PROC_PENDING_ATTACH;
-	ts = bpf_ktime_get_ns();
-	e = mm_track(mm, tgid, pr->group, ts);
-	if (!e)
-		return 0;
-	pr->mm = mm_key(mm);
-	group_count(pr);
-	pr->ppid = t->real_parent->tgid;
-	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), t->group_leader->comm);
-	rec_lifecycle(MT_REC_ATTACH, t, pr, e, mm, ts);
-	return 0;
-}
-
-/* The loader runs this at the end: fault counts of threads still alive. */
-SEC("iter/task")
-int fold_faults(struct bpf_iter__task *ctx)
-{
-	struct task_struct *t = ctx->task;
-	struct mt_proc *pr;
-	__u32 tgid;
-
-	if (!t)
-		return 0;
-	tgid = t->tgid;
-	pr = bpf_map_lookup_elem(&procs, &tgid);
-	if (pr)
-		fold_faults_of(t, pr);
+	family_exit(cur, tc, ret);	/* W_FAMILY */
 	return 0;
 }

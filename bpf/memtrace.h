@@ -73,23 +73,9 @@ enum mt_mark_kind {
 	MT_MARK_USDT = 2,	/* the memtrace:mark USDT probe (mark.h) */
 };
 
-/* x86_64 syscall numbers of the calls we record or watch. */
-#define MT_NR_READ	0
-#define MT_NR_WRITE	1
-#define MT_NR_OPEN	2
-#define MT_NR_CLOSE	3
-#define MT_NR_LSEEK	8
-#define MT_NR_MMAP	9
-#define MT_NR_MUNMAP	11
-#define MT_NR_BRK	12
-#define MT_NR_PREAD64	17
-#define MT_NR_MREMAP	25
-#define MT_NR_MADVISE	28
-#define MT_NR_DUP2	33
-#define MT_NR_GETRUSAGE	98
-#define MT_NR_OPENAT	257
-#define MT_NR_DUP3	292
-#define MT_NR_CLOSE_RANGE	436
+/* x86_64 syscall numbers of the calls we record or watch (MT_NR_READ...),
+ * and their names for userspace to print: one list, in syscalls.h. */
+#include "syscalls.h"
 
 /* A mark's name: the first bytes written (or passed to the probe), cut
  * at this length; NUL-terminated only when shorter. */

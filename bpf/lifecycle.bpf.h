@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Process lifecycle: which processes are traced and with which mm. Fork
+ * (followed children, new threads), exec (a new mm; capture's start),
+ * exit (the final state, kept in `exited` until the loader has it), the
+ * attach snapshot and fault-folding iterators, and the FORK/EXEC/EXIT/
+ * ATTACH records.
+ * Relies on compat.bpf.h (task_group_dead(), exit_tp_mm()), records.bpf.h,
+ * rss.bpf.h (mm_track(), mm_release()), marks.bpf.h (marks_exec(),
+ * marks_fork()), capture.bpf.h (capture_start()) and memtrace.bpf.c's
+ * shared state (follow_children, procs, mms, tctx, group_of(), untraced(),
+ * mm_key()).
+ */
+#ifndef MEMTRACE_LIFECYCLE_BPF_H
+#define MEMTRACE_LIFECYCLE_BPF_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);	/* resized by the loader */
+	__type(key, struct mt_exited_key);
+	__type(value, struct mt_proc);
+} exited SEC(".maps");
+
+/* A process of the group now has an mm registered: it counts as alive in
+ * it until its exit (once, however it got there). */
+static __always_inline void group_count(struct mt_proc *pr)
+{
+	if (!(pr->flags & MT_PROC_COUNTED)) {
+		pr->flags |= MT_PROC_COUNTED;
+		__sync_fetch_and_add(&group_of(pr->group)->live, 1);
+	}
+}
+
+static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
+					  struct mt_proc *pr, struct mt_mm *e,
+					  struct mm_struct *mm, __u64 ts)
+{
+	struct mt_rec *r = rec_reserve(type, p->tgid, pr->group, ts);
+
+	if (!r)
+		return;
+	if (e)
+		rec_fill_mm(r, e, mm);
+	/* "after the event": an exiting process's memory leaves the total */
+	if (type == MT_REC_EXIT && e && e->users == 1)
+		r->tree_pages -= e->rss;
+	r->ppid = pr->ppid;
+	__builtin_memcpy(r->comm, pr->comm, sizeof(r->comm));
+	if (type == MT_REC_EXIT) {
+		/* what mm_release() is about to fold into the process entry */
+		r->ret = pr->exit_code;
+		r->peak_pages = pr->peak_pages;
+		r->peak_ts_ns = pr->peak_ts_ns;
+		r->faults = pr->faults;
+		if (e && !(pr->flags & MT_PROC_SHARED_MM)) {
+			if (e->peak_pages > r->peak_pages) {
+				r->peak_pages = e->peak_pages;
+				r->peak_ts_ns = e->peak_ts_ns;
+			}
+		}
+	}
+	rec_submit(r);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct mt_proc *pp, cp = {};
+	struct mm_struct *mm;
+	struct mt_mm *e;
+	__u64 ts;
+
+	if (child->pid != ctgid) {
+		/* a new thread of a traced process (also while an attach is
+		 * pending): it shares the mm and needs its own context */
+		if (bpf_map_lookup_elem(&procs, &ctgid))
+			task_ctx_of(child, true);
+		return 0;
+	}
+	if (!follow_children)
+		return 0;
+	pp = bpf_map_lookup_elem(&procs, &ptgid);
+	if (!pp || (pp->flags & (MT_PROC_PENDING_EXEC | MT_PROC_PENDING_ATTACH | MT_PROC_EXITED)))
+		return 0;
+	mm = child->mm;
+	if (!mm)
+		return 0;
+	ts = bpf_ktime_get_ns();
+	/* Without CLONE_VM, dup_mm() copied the parent's pages into a new mm
+	 * before this tracepoint, raising rss_stat on an mm we did not know:
+	 * the snapshot taken here counts them all. With CLONE_VM (vfork,
+	 * posix_spawn) the mm is shared and stays attributed to its owner. */
+	e = mm_track(mm, ctgid, pp->group, ts);
+	if (!e)
+		return 0;
+	task_ctx_of(child, true);
+	cp.mm = mm_key(mm);
+	cp.ppid = ptgid;
+	cp.group = pp->group;
+	marks_fork(&cp, pp);
+	if (e->owner != ctgid)
+		cp.flags |= MT_PROC_SHARED_MM;
+	cp.flags |= MT_PROC_COUNTED;
+	bpf_probe_read_kernel_str(cp.comm, sizeof(cp.comm), child->comm);
+	if (bpf_map_update_elem(&procs, &ctgid, &cp, BPF_NOEXIST)) {
+		untraced(cp.group);
+		mm_release(&cp, cp.mm, ts);
+		return 0;
+	}
+	__sync_fetch_and_add(&group_of(cp.group)->live, 1);
+	rec_lifecycle(MT_REC_FORK, child, &cp, e, mm, ts);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+	struct mm_struct *mm = p->mm;
+	struct mt_proc *pr;
+	struct mt_mm *e;
+	__u64 ts;
+
+	pr = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pr)
+		pr = capture_start(p, tgid);
+	if (!pr || !mm || (pr->flags & MT_PROC_EXITED))
+		return 0;
+	ts = bpf_ktime_get_ns();
+	/* exec_mmap() installed a new mm; the old one is released (its
+	 * teardown, if it was the last user, is already in the trace) */
+	if (pr->mm && pr->mm != mm_key(mm))
+		mm_release(pr, pr->mm, ts);
+	e = mm_track(mm, tgid, pr->group, ts);
+	if (!e)
+		return 0;
+	task_ctx_of(p, true);
+	pr->mm = mm_key(mm);
+	group_count(pr);
+	marks_exec(p, pr);
+	/* an exec while an attach is pending registers the new mm: the
+	 * iterator must not take a second reference */
+	pr->flags &= ~(MT_PROC_PENDING_EXEC | MT_PROC_PENDING_ATTACH);
+	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), p->comm);
+	if (!pr->ppid)
+		pr->ppid = p->real_parent->tgid;
+	rec_lifecycle(MT_REC_EXEC, p, pr, e, mm, ts);
+	return 0;
+}
+
+/* A thread's fault count joins its process's. */
+static __always_inline void fold_faults_of(struct task_struct *t, struct mt_proc *pr)
+{
+	struct task_ctx *tc = task_ctx_of(t, false);
+
+	if (tc && tc->faults) {
+		__sync_fetch_and_add(&pr->faults, tc->faults);
+		tc->faults = 0;
+	}
+}
+
+/* When this fires relative to exit_mm(), and why the group is dead: see
+ * compat.bpf.h. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+	struct mt_proc *pr;
+	struct mt_mm *e;
+	__u64 ts, key;
+
+	pr = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pr)
+		return 0;
+	fold_faults_of(p, pr);
+	if (!task_group_dead(p))
+		return 0;	/* other threads still run */
+	/* claim the exit once, even if two threads see the group dead */
+	if (__sync_fetch_and_or(&pr->flags, MT_PROC_EXITED) & MT_PROC_EXITED)
+		return 0;
+	ts = bpf_ktime_get_ns();
+	key = pr->mm;
+	e = key ? bpf_map_lookup_elem(&mms, &key) : NULL;
+	pr->exit_code = p->exit_code;
+	pr->exit_ts_ns = ts;
+	/* the RSS it died with (from 6.16), then the mm is forgotten */
+	rec_lifecycle(MT_REC_EXIT, p, pr, e, exit_tp_mm(p), ts);
+	if (e)
+		mm_release(pr, key, ts);
+	if (pr->flags & MT_PROC_COUNTED)
+		__sync_fetch_and_sub(&group_of(pr->group)->live, 1);
+	/* The entry goes, so the PID can be reused by an unrelated process
+	 * without it being traced, and --max-procs counts processes alive. The
+	 * final state (peak, faults, status) is kept in `exited` until the
+	 * loader has the exit record: it survives a dropped record. */
+	{
+		struct mt_exited_key k = { .tgid = tgid, .exit_ts_ns = ts };
+
+		bpf_map_update_elem(&exited, &k, pr, BPF_ANY);
+	}
+	bpf_map_delete_elem(&procs, &tgid);
+	return 0;
+}
+
+/*
+ * Attach mode: the loader marks targets MT_PROC_PENDING_ATTACH in procs and
+ * runs this iterator once, after every tracepoint is attached. Each target
+ * gets an exact snapshot of its current state, so the timeline starts from
+ * the truth rather than from zero.
+ */
+SEC("iter/task")
+int snapshot_targets(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct mm_struct *mm;
+	struct mt_proc *pr;
+	struct mt_mm *e;
+	__u32 tgid;
+	__u64 ts;
+
+	if (!t)
+		return 0;
+	tgid = t->tgid;
+	pr = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pr)
+		return 0;
+	/* every thread of a target gets its context (leader or not, in
+	 * whatever order the iterator visits them) */
+	task_ctx_of(t, true);
+	/* Not yet registered: from the leader, or from any live thread when the
+	 * leader has exited (pthread_exit in main). An exec since the loader
+	 * asked has registered it already (and cleared the flag). */
+	if (!(pr->flags & MT_PROC_PENDING_ATTACH) || pr->mm)
+		return 0;
+	mm = t->mm;
+	if (!mm)
+		return 0;	/* exiting, or a kernel thread: pr->mm stays 0 */
+	pr->flags &= ~MT_PROC_PENDING_ATTACH;
+	ts = bpf_ktime_get_ns();
+	e = mm_track(mm, tgid, pr->group, ts);
+	if (!e)
+		return 0;
+	pr->mm = mm_key(mm);
+	group_count(pr);
+	pr->ppid = t->real_parent->tgid;
+	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), t->group_leader->comm);
+	rec_lifecycle(MT_REC_ATTACH, t, pr, e, mm, ts);
+	return 0;
+}
+
+/* The loader runs this at the end: fault counts of threads still alive. */
+SEC("iter/task")
+int fold_faults(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct mt_proc *pr;
+	__u32 tgid;
+
+	if (!t)
+		return 0;
+	tgid = t->tgid;
+	pr = bpf_map_lookup_elem(&procs, &tgid);
+	if (pr)
+		fold_faults_of(t, pr);
+	return 0;
+}
+
+#endif /* MEMTRACE_LIFECYCLE_BPF_H */
