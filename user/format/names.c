@@ -4,26 +4,12 @@
 
 const char *syscall_name(unsigned int nr)
 {
-	/* the syscalls that usually move RSS, x86_64 numbering */
-	static const struct { unsigned int nr; const char *name; } tab[] = {
-		{ 0, "read" }, { 1, "write" }, { 2, "open" }, { 3, "close" }, { 9, "mmap" }, { 10, "mprotect" },
-		{ 11, "munmap" }, { 12, "brk" }, { 16, "ioctl" }, { 17, "pread64" },
-		{ 19, "readv" }, { 25, "mremap" }, { 26, "msync" }, { 28, "madvise" }, { 33, "dup2" },
-		{ 40, "sendfile" }, { 45, "recvfrom" }, { 47, "recvmsg" },
-		{ 56, "clone" }, { 57, "fork" }, { 58, "vfork" }, { 59, "execve" },
-		{ 60, "exit" }, { 62, "kill" }, { 98, "getrusage" }, { 149, "mlock" }, { 151, "mlockall" },
-		{ 202, "futex" }, { 221, "fadvise64" }, { 231, "exit_group" },
-		{ 237, "mbind" }, { 257, "openat" }, { 275, "splice" },
-		{ 279, "move_pages" }, { 285, "fallocate" }, { 292, "dup3" }, { 295, "preadv" },
-		{ 310, "process_vm_readv" }, { 311, "process_vm_writev" },
-		{ 319, "memfd_create" }, { 322, "execveat" }, { 325, "mlock2" },
-		{ 435, "clone3" }, { 436, "close_range" }, { 440, "process_madvise" },
-	};
+	/* the names of bpf/syscalls.h's one list */
+#define NAME_(nr, NAME, name) [nr] = #name,
+	static const char *const names[] = { MT_SYSCALLS(NAME_) };
+#undef NAME_
 
-	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (tab[i].nr == nr)
-			return tab[i].name;
-	return NULL;
+	return nr < sizeof(names) / sizeof(names[0]) ? names[nr] : NULL;
 }
 
 /* One table for the `event` column, written and read: a SYSCALL record is
