@@ -763,24 +763,24 @@ static void test_csv_reader(void)
 	p = write_tmp("time_s,vmrss_kb,ts_ns,pid\n0.1,100,1000,7\n0.2,abc,2000,7\n");
 	CHECK(csvr__open(&r, p) == 0);
 	CHECK(csvr__next(&r, &row) == 1);
-	CHECK(csvr__next(&r, &row) == -1);
+	CHECK(csvr__next(&r, &row) == -EINVAL);
 	CHECK(strstr(r.err, ":3: column vmrss_kb: 'abc'") != NULL);
 	csvr__close(&r);
 	unlink(p);
 	p = write_tmp("time_s,vmrss_kb,ts_ns,pid\n0.1,100,1000\n");
 	CHECK(csvr__open(&r, p) == 0);
-	CHECK(csvr__next(&r, &row) == -1 && strstr(r.err, ":2: 3 fields where the header has 4"));
+	CHECK(csvr__next(&r, &row) == -EINVAL && strstr(r.err, ":2: 3 fields where the header has 4"));
 	csvr__close(&r);
 	unlink(p);
 	p = write_tmp("");
-	CHECK(csvr__open(&r, p) == -1 && strstr(r.err, "is empty"));
+	CHECK(csvr__open(&r, p) == -EINVAL && strstr(r.err, "is empty"));
 	csvr__close(&r);
 	unlink(p);
 	p = write_tmp("a,b,c\n1,2,3\n");
-	CHECK(csvr__open(&r, p) == -1 && strstr(r.err, "not a memory trace"));
+	CHECK(csvr__open(&r, p) == -EINVAL && strstr(r.err, "not a memory trace"));
 	csvr__close(&r);
 	unlink(p);
-	CHECK(csvr__open(&r, "/nonexistent/t.csv") == -1 && strstr(r.err, "cannot open"));
+	CHECK(csvr__open(&r, "/nonexistent/t.csv") == -ENOENT && strstr(r.err, "cannot open"));
 	csvr__close(&r);
 	end();
 }
@@ -1079,9 +1079,9 @@ static void test_split_words(void)
 	words_free(w);
 	CHECK(split_words("   # only a comment", &w, err, sizeof(err)) == 0 && !w);
 	CHECK(split_words("", &w, err, sizeof(err)) == 0 && !w);
-	CHECK(split_words("a 'unterminated", &w, err, sizeof(err)) == -1 && strstr(err, "'"));
-	CHECK(split_words("a \"open", &w, err, sizeof(err)) == -1 && strstr(err, "\""));
-	CHECK(split_words("a \\", &w, err, sizeof(err)) == -1 && strstr(err, "backslash"));
+	CHECK(split_words("a 'unterminated", &w, err, sizeof(err)) == -EINVAL && strstr(err, "'"));
+	CHECK(split_words("a \"open", &w, err, sizeof(err)) == -EINVAL && strstr(err, "\""));
+	CHECK(split_words("a \\", &w, err, sizeof(err)) == -EINVAL && strstr(err, "backslash"));
 	CHECK(split_words("a#b", &w, err, sizeof(err)) == 1 && w && !strcmp(w[0], "a#b"));
 	words_free(w);
 	end();
@@ -1162,7 +1162,7 @@ static void test_campaign_stats(void)
 	fd = open(path, O_WRONLY | O_TRUNC);
 	CHECK(fd >= 0 && write(fd, RESULT_HEADER "\n1,B=2,1\n", strlen(RESULT_HEADER) + 9) > 0);
 	close(fd);
-	CHECK(result_read(path, &back, err, sizeof(err)) == -1 && strstr(err, path));
+	CHECK(result_read(path, &back, err, sizeof(err)) == -EINVAL && strstr(err, path));
 	unlink(path);
 	end();
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/grow.h"
+#include "lib/idmap.h"
 #include "analysis/spikes.h"
 
 #define MAX_STACK	512	/* open candidates per process */
@@ -63,8 +64,7 @@ struct spikes {
 	struct spikes_cfg cfg;
 	struct pstate **ps;
 	size_t nps, cap;
-	int *index;
-	size_t index_cap;
+	struct idmap index;	/* pid -> ps[] */
 	struct spike *sp;
 	size_t nsp, spcap;
 	bool finished;
@@ -106,52 +106,20 @@ void spikes__free(struct spikes *s)
 	for (size_t i = 0; i < s->nps; i++)
 		pstate_free(s->ps[i]);
 	free(s->ps);
-	free(s->index);
+	idmap__free(&s->index);
 	free(s->sp);
 	free(s);
 }
 
-static size_t slot_of(pid_t pid, size_t cap)
-{
-	return ((uint32_t)pid * 2654435761u) & (cap - 1);
-}
-
-static int index_put(int *idx, size_t cap, pid_t pid, int val, struct pstate **ps)
-{
-	size_t k;
-
-	for (k = slot_of(pid, cap); idx[k] >= 0 && ps[idx[k]]->pid != pid; k = (k + 1) & (cap - 1))
-		;
-	idx[k] = val;
-	return 0;
-}
-
 static struct pstate *pstate_get(struct spikes *s, pid_t pid)
 {
+	long i = idmap__get(&s->index, (uint64_t)(uint32_t)pid);
 	struct pstate *p;
-	size_t k;
 
-	if (s->index_cap) {
-		for (k = slot_of(pid, s->index_cap); s->index[k] >= 0; k = (k + 1) & (s->index_cap - 1))
-			if (s->ps[s->index[k]]->pid == pid)
-				return s->ps[s->index[k]];
-	}
+	if (i >= 0)
+		return s->ps[i];
 	if (grow(&s->ps, &s->cap, s->nps, sizeof(*s->ps), 16))
 		return NULL;
-	if ((s->nps + 1) * 2 > s->index_cap) {
-		size_t cap = s->index_cap ? s->index_cap * 2 : 64;
-		int *idx = malloc(cap * sizeof(*idx));
-
-		if (!idx)
-			return NULL;
-		for (size_t i = 0; i < cap; i++)
-			idx[i] = -1;
-		for (size_t i = 0; i < s->nps; i++)
-			index_put(idx, cap, s->ps[i]->pid, (int)i, s->ps);
-		free(s->index);
-		s->index = idx;
-		s->index_cap = cap;
-	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
@@ -164,9 +132,11 @@ static struct pstate *pstate_get(struct spikes *s, pid_t pid)
 			return NULL;
 		}
 	}
-	s->ps[s->nps] = p;
-	index_put(s->index, s->index_cap, pid, (int)s->nps, s->ps);
-	s->nps++;
+	if (idmap__put(&s->index, (uint64_t)(uint32_t)pid, s->nps)) {
+		pstate_free(p);
+		return NULL;
+	}
+	s->ps[s->nps++] = p;
 	return p;
 }
 
@@ -611,14 +581,9 @@ int spikes__finish(struct spikes *s, uint64_t end_ts)
 	 * then free everything before exit), not a transient: leave it out. */
 	for (size_t i = 0; i < s->nsp; i++) {
 		struct spike *sp = &s->sp[i];
-		struct pstate *p = NULL;
-		size_t k;
+		long pi = idmap__get(&s->index, (uint64_t)(uint32_t)sp->pid);
+		struct pstate *p = pi >= 0 ? s->ps[pi] : NULL;
 
-		for (k = slot_of(sp->pid, s->index_cap); s->index[k] >= 0; k = (k + 1) & (s->index_cap - 1))
-			if (s->ps[s->index[k]]->pid == sp->pid) {
-				p = s->ps[s->index[k]];
-				break;
-			}
 		if (!s->cfg.window_ns && p && p->rep.last_ts > p->rep.first_ts &&
 		    (sp->end_ts - sp->start_ts) * 2 > p->rep.last_ts - p->rep.first_ts)
 			continue;

@@ -165,12 +165,12 @@ int split_words(const char *line, char ***out, char *err, size_t errlen)
 	size_t n = 0, cap = 0, len = strlen(line);
 	char **w = NULL, *cur = malloc(len + 1);
 	const char *p = line;
-	int ret = -1;
+	int ret = -EINVAL;
 
 	*out = NULL;
 	if (!cur) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	for (;;) {
 		size_t k = 0;
@@ -232,6 +232,7 @@ int split_words(const char *line, char ***out, char *err, size_t errlen)
 	ret = (int)n;
 	goto out;
 oom:
+	ret = -ENOMEM;
 	snprintf(err, errlen, "out of memory");
 out:
 	if (w) {

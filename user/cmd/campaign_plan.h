@@ -74,7 +74,7 @@ void plan__env_free(const struct plan *p, char **env);
  * separate, '...' is literal, "..." allows \" and \\, a backslash quotes the
  * next character, # starts a comment between words. Returns the number of
  * words (0 for a blank/comment line) with a malloc'd NULL-terminated argv
- * in *out (free with words_free), or -1 with the problem in err. */
+ * in *out (free with words_free), or -errno (-EINVAL: the problem in err). */
 int split_words(const char *line, char ***out, char *err, size_t errlen);
 void words_free(char **w);
 

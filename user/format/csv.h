@@ -89,9 +89,10 @@ struct csv_reader {
 	char err[512];
 };
 
-/* Opens and reads the header. Returns 0 or -1 with err set. */
+/* Opens and reads the header. Returns 0 or -errno with err set. */
 int csvr__open(struct csv_reader *r, const char *path);
-/* 1: a row, 0: end of file, -1: error (err names file:line and column). */
+/* 1: a row, 0: end of file, -errno: error (err names file:line and
+ * column). */
 int csvr__next(struct csv_reader *r, struct csv_row *row);
 void csvr__close(struct csv_reader *r);
 

@@ -111,28 +111,30 @@ int csvr__open(struct csv_reader *r, const char *path)
 	r->c_label = r->c_reported = -1;
 	r->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
 	if (r->fd < 0) {
-		snprintf(r->err, sizeof(r->err), "cannot open %s: %s", path, strerror(errno));
-		return -1;
+		int e = -errno;
+
+		snprintf(r->err, sizeof(r->err), "cannot open %s: %s", path, strerror(-e));
+		return e;
 	}
 	r->cap = 1 << 20;
 	r->buf = malloc(r->cap);
 	if (!r->buf) {
 		snprintf(r->err, sizeof(r->err), "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	line = next_line(r, &n);
 	if (!line) {
 		if (!r->err[0])
 			snprintf(r->err, sizeof(r->err), "%s is empty: expected a CSV header "
 				 "(time_s,vmrss_kb,... as memtrace-bpf writes)", path);
-		return -1;
+		return -EINVAL;
 	}
 	if (n >= 3 && (unsigned char)line[0] == 0xef)
 		line += 3;	/* UTF-8 BOM */
 	nf = split(line, f, MAX_FIELDS);
 	if (nf < 0) {
 		snprintf(r->err, sizeof(r->err), "%s:1: cannot read the header", path);
-		return -1;
+		return -EINVAL;
 	}
 	for (int i = 0; i < nf; i++) {
 		char *c = f[i];
@@ -162,7 +164,7 @@ int csvr__open(struct csv_reader *r, const char *path)
 		snprintf(r->err, sizeof(r->err),
 			 "%s:1: not a memory trace: the header needs vmrss_kb and ts_ns or time_s "
 			 "(a memtrace-bpf CSV, or a poller's time_s,vmrss_kb)", path);
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -171,7 +173,7 @@ static int bad(struct csv_reader *r, const char *col, const char *v, const char 
 {
 	snprintf(r->err, sizeof(r->err), "%s:%llu: column %s: '%.40s' is not %s", r->path,
 		 (unsigned long long)r->line, col, v, what);
-	return -1;
+	return -EINVAL;
 }
 
 static bool parse_i64(const char *s, int64_t *out)
@@ -194,7 +196,7 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 	do {
 		line = next_line(r, &n);
 		if (!line)
-			return r->err[0] ? -1 : 0;
+			return r->err[0] ? -EIO : 0;
 		if (n && line[n - 1] == '\r')
 			line[--n] = 0;
 	} while (!n);
@@ -203,7 +205,7 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 		snprintf(r->err, sizeof(r->err), "%s:%llu: %d fields where the header has %d "
 			 "(a truncated or mixed file?)", r->path, (unsigned long long)r->line,
 			 nf < 0 ? 0 : nf, r->ncols);
-		return -1;
+		return -EINVAL;
 	}
 	if (r->c_ts >= 0) {
 		int64_t v;

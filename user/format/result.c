@@ -46,15 +46,17 @@ int result_read(const char *path, struct run_result *r, char *err, size_t errlen
 
 	memset(r, 0, sizeof(*r));
 	if (!fp) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		int e = -errno;
+
+		snprintf(err, errlen, "%s: %s", path, strerror(-e));
+		return e;
 	}
 	if (!fgets(line, sizeof(line), fp) || strncmp(line, RESULT_HEADER, strlen(RESULT_HEADER)) ||
 	    !fgets(line, sizeof(line), fp)) {
 		fclose(fp);
 		snprintf(err, errlen, "%s: not a memtrace-bpf result file (header %s)", path,
 			 RESULT_HEADER);
-		return -1;
+		return -EINVAL;
 	}
 	fclose(fp);
 	line[strcspn(line, "\r\n")] = 0;
@@ -67,7 +69,7 @@ int result_read(const char *path, struct run_result *r, char *err, size_t errlen
 	    field_ll(f[10], &v[6]) || field_ll(f[11], &v[7]) || strlen(f[1]) >= sizeof(r->config) ||
 	    strlen(f[4]) >= sizeof(r->status) || strlen(f[12]) >= sizeof(r->start_time)) {
 		snprintf(err, errlen, "%s:2: malformed result row (expected %s)", path, RESULT_HEADER);
-		return -1;
+		return -EINVAL;
 	}
 	r->index = (int)v[0];
 	snprintf(r->config, sizeof(r->config), "%s", f[1]);

@@ -28,7 +28,7 @@ struct run_result {
 
 /* One line (with newline) for result.csv / campaign.csv. */
 int result_format(char *buf, size_t len, const struct run_result *r);
-/* Reads a result.csv (header + one row). Returns 0, or -1 with err. */
+/* Reads a result.csv (header + one row). Returns 0, or -errno with err. */
 int result_read(const char *path, struct run_result *r, char *err, size_t errlen);
 
 #endif

@@ -3,91 +3,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/grow.h"
+#include "lib/idmap.h"
 #include "trace/procs.h"
 
-static size_t slot_of(pid_t pid, size_t cap)
-{
-	return ((uint32_t)pid * 2654435761u) & (cap - 1);
-}
-
-static int index_grow(struct procs *t)
-{
-	size_t cap = t->index_cap ? t->index_cap * 2 : 256;
-	int *idx = malloc(cap * sizeof(*idx));
-
-	if (!idx)
-		return -ENOMEM;
-	for (size_t i = 0; i < cap; i++)
-		idx[i] = -1;
-	/* in array order: a PID seen again (reused) ends up naming its newest
-	 * process */
-	for (size_t i = 0; i < t->n; i++) {
-		size_t k = slot_of(t->v[i].pid, cap);
-
-		while (idx[k] >= 0 && t->v[idx[k]].pid != t->v[i].pid)
-			k = (k + 1) & (cap - 1);
-		idx[k] = (int)i;
-	}
-	free(t->index);
-	t->index = idx;
-	t->index_cap = cap;
-	return 0;
-}
-
-static struct proc_info *proc_append(struct procs *t, pid_t pid, size_t *slot_out)
+static struct proc_info *proc_append(struct procs *t, pid_t pid)
 {
 	struct proc_info *p;
 
-	if (grow(&t->v, &t->cap, t->n, sizeof(*t->v), 16))
+	if (grow(&t->v, &t->cap, t->n, sizeof(*t->v), 16) ||
+	    idmap__put(&t->index, (uint64_t)(uint32_t)pid, t->n))
 		return NULL;
-	if ((t->n + 1) * 2 > t->index_cap && index_grow(t))
-		return NULL;
-	p = &t->v[t->n];
+	p = &t->v[t->n++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
-	*slot_out = t->n++;
 	t->live++;
 	return p;
 }
 
 struct proc_info *procs__get(struct procs *t, pid_t pid, bool create)
 {
-	struct proc_info *p;
-	size_t k, idx;
+	long i = idmap__get(&t->index, (uint64_t)(uint32_t)pid);
 
-	if (t->index_cap) {
-		for (k = slot_of(pid, t->index_cap); t->index[k] >= 0;
-		     k = (k + 1) & (t->index_cap - 1))
-			if (t->v[t->index[k]].pid == pid)
-				return &t->v[t->index[k]];
-	}
-	if (!create)
-		return NULL;
-	p = proc_append(t, pid, &idx);
-	if (!p)
-		return NULL;
-	for (k = slot_of(pid, t->index_cap); t->index[k] >= 0; k = (k + 1) & (t->index_cap - 1))
-		;
-	t->index[k] = (int)idx;
-	return p;
+	if (i >= 0)
+		return &t->v[i];
+	return create ? proc_append(t, pid) : NULL;
 }
 
 struct proc_info *procs__new(struct procs *t, pid_t pid)
 {
-	struct proc_info *p;
-	size_t k, idx;
-
-	if (!procs__get(t, pid, false))
-		return procs__get(t, pid, true);
-	p = proc_append(t, pid, &idx);
-	if (!p)
-		return NULL;
-	/* the index now names the newest process with this PID */
-	for (k = slot_of(pid, t->index_cap); t->v[t->index[k]].pid != pid;
-	     k = (k + 1) & (t->index_cap - 1))
-		;
-	t->index[k] = (int)idx;
-	return p;
+	/* the index then names the newest process with this PID */
+	return proc_append(t, pid);
 }
 
 void procs__exited(struct procs *t, struct proc_info *p, int exit_code, uint64_t ts_ns,
@@ -108,7 +53,7 @@ void procs__exited(struct procs *t, struct proc_info *p, int exit_code, uint64_t
 void procs__free(struct procs *t)
 {
 	free(t->v);
-	free(t->index);
+	idmap__free(&t->index);
 	/* a freed table is an empty one, not a dangling one */
 	memset(t, 0, sizeof(*t));
 }

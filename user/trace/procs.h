@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "memtrace.h"
+#include "lib/idmap.h"
 
 struct proc_info {
 	pid_t pid, ppid;
@@ -24,8 +25,7 @@ struct proc_info {
 struct procs {
 	struct proc_info *v;	/* in order of appearance */
 	size_t n, cap;
-	int *index;		/* open addressing: pid -> v[] slot */
-	size_t index_cap;
+	struct idmap index;	/* pid -> its newest entry in v[] */
 	size_t live;		/* not yet exited */
 };
 
