@@ -17,21 +17,6 @@ char *period_name(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-static char *kb(int64_t v, char *buf, size_t len)
-{
-	if (v < 0) {
-		format_size((uint64_t)-v * 1024, buf + 1, len - 1);
-		buf[0] = '-';
-		return buf;
-	}
-	return format_size((uint64_t)v * 1024, buf, len);
-}
-
-static double rel_s(uint64_t ts, uint64_t t0)
-{
-	return ((double)(int64_t)(ts - t0)) / 1e9;
-}
-
 static double rate_mb_s(const struct spike *sp)
 {
 	uint64_t up = sp->peak_ts - sp->start_ts;
@@ -47,7 +32,7 @@ void spikes_report_table(FILE *f, const struct spikes *s, uint64_t t0, size_t to
 	char a[32], b[32], d[32], e[32], pn[16];
 
 	if (!n) {
-		fprintf(f, "No spikes of %s or more.\n", kb(c->min_rise_kb, a, sizeof(a)));
+		fprintf(f, "No spikes of %s or more.\n", format_kb(c->min_rise_kb, a, sizeof(a)));
 		return;
 	}
 	fprintf(f, "%-7s %-7s %11s %11s %11s %10s %10s %10s %7s %5s %6s %4s %7s",
@@ -65,8 +50,8 @@ void spikes_report_table(FILE *f, const struct spikes *s, uint64_t t0, size_t to
 
 		fprintf(f, "%-7d %-7u %11.6f %11s %11s %10s %10s %10.0f %7" PRIu64 " %5" PRIu64
 			" %6" PRIu64 " %4" PRIu64 " %7" PRIu64,
-			sp->pid, sp->depth, rel_s(sp->start_ts, t0),
-			kb(sp->peak_kb - sp->base_kb, a, sizeof(a)), kb(sp->peak_kb, b, sizeof(b)),
+			sp->pid, sp->depth, secs_since(sp->start_ts, t0),
+			format_kb(sp->peak_kb - sp->base_kb, a, sizeof(a)), format_kb(sp->peak_kb, b, sizeof(b)),
 			format_duration(sp->end_ts - sp->start_ts, d, sizeof(d)),
 			format_duration(sp->peak_ts - sp->start_ts, e, sizeof(e)), rate_mb_s(sp),
 			sp->events[SEV_FAULT], sp->events[SEV_MMAP], sp->events[SEV_MUNMAP],
@@ -92,8 +77,8 @@ void spikes_report_growth(FILE *f, const struct spikes *s)
 			continue;
 		}
 		fprintf(f, "  pid %-7d %+10.1f kB/s  (%s -> %s)  %s\n", p->pid, p->growth.slope_kb_s,
-			kb(p->growth.envelope_start_kb, a, sizeof(a)),
-			kb(p->growth.envelope_end_kb, b, sizeof(b)),
+			format_kb(p->growth.envelope_start_kb, a, sizeof(a)),
+			format_kb(p->growth.envelope_end_kb, b, sizeof(b)),
 			p->growth.leak ? "growing: likely leak" : "stable");
 	}
 }
@@ -109,8 +94,8 @@ void spikes_report_polling(FILE *f, const struct spikes *s, uint64_t t0)
 	for (size_t i = 0; i < spikes__npids(s); i++) {
 		const struct pid_report *p = spikes__pid(s, i);
 
-		fprintf(f, "  pid %-7d true peak %s at %.6f s\n", p->pid, kb(p->peak_kb, a, sizeof(a)),
-			rel_s(p->peak_ts, t0));
+		fprintf(f, "  pid %-7d true peak %s at %.6f s\n", p->pid, format_kb(p->peak_kb, a, sizeof(a)),
+			secs_since(p->peak_ts, t0));
 		fprintf(f, "    %-8s %11s %11s %11s  %s\n", "period", "best", "worst", "expected",
 			"error of expected");
 		for (int k = 0; k < p->npoll; k++) {
@@ -119,8 +104,8 @@ void spikes_report_polling(FILE *f, const struct spikes *s, uint64_t t0)
 
 			fprintf(f, "    %-8s %11s %11s %11s  %s (%.1f%%)\n",
 				period_name(r->period_ns, pn, sizeof(pn)),
-				kb(r->best_kb, a, sizeof(a)), kb(r->worst_kb, b, sizeof(b)),
-				kb((int64_t)r->expected_kb, c, sizeof(c)), kb((int64_t)err, d, sizeof(d)),
+				format_kb(r->best_kb, a, sizeof(a)), format_kb(r->worst_kb, b, sizeof(b)),
+				format_kb((int64_t)r->expected_kb, c, sizeof(c)), format_kb((int64_t)err, d, sizeof(d)),
 				p->peak_kb ? 100.0 * err / (double)p->peak_kb : 0.0);
 		}
 	}
@@ -150,11 +135,11 @@ void spikes_report_json(struct jw *w, const struct spikes *s, uint64_t t0, size_
 		jw_obj(w, NULL);
 		jw_i64(w, "pid", sp->pid);
 		jw_u64(w, "depth", sp->depth);
-		jw_f64(w, "start_time_s", rel_s(sp->start_ts, t0), 9);
+		jw_f64(w, "start_time_s", secs_since(sp->start_ts, t0), 9);
 		jw_u64(w, "start_ts_ns", sp->start_ts);
-		jw_f64(w, "peak_time_s", rel_s(sp->peak_ts, t0), 9);
+		jw_f64(w, "peak_time_s", secs_since(sp->peak_ts, t0), 9);
 		jw_u64(w, "peak_ts_ns", sp->peak_ts);
-		jw_f64(w, "end_time_s", rel_s(sp->end_ts, t0), 9);
+		jw_f64(w, "end_time_s", secs_since(sp->end_ts, t0), 9);
 		jw_u64(w, "end_ts_ns", sp->end_ts);
 		jw_i64(w, "base_kb", sp->base_kb);
 		jw_i64(w, "peak_kb", sp->peak_kb);

@@ -46,6 +46,10 @@ void trace_cli__follow(void);
 /* The tracer's settings; follow: trace children. */
 void trace_cli__tracer_opts(struct tracer_opts *to, bool follow);
 
+/* The report an offline subcommand printed on stdout is all out: 0, or
+ * EXIT_TRACE_ERR (said). */
+int report_written(const char *sub);
+
 /* What every subcommand that reads one trace takes: TRACE.csv, --format
  * table|json (TOPT_FORMAT), --pid PID (TOPT_PID). A parser calls this
  * first: 0 when it handled key; ARGP_ERR_UNKNOWN otherwise (also after

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,14 @@ void trace_cli__tracer_opts(struct tracer_opts *to, bool follow)
 	to->max_procs = (uint32_t)trace_cli.max_procs;
 	to->btf_path = trace_cli.btf;
 	to->verbose = trace_cli.verbose;
+}
+
+int report_written(const char *sub)
+{
+	if (!fflush(stdout) && !ferror(stdout))
+		return 0;
+	fprintf(stderr, "memtrace-bpf %s: writing the report failed: %s\n", sub, strerror(errno));
+	return EXIT_TRACE_ERR;
 }
 
 int trace_args_parse(const char *sub, int key, char *arg, const char **trace, bool *json,

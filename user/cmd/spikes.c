@@ -231,9 +231,5 @@ int cmd_spikes(int argc, char **argv)
 	}
 	spikes__free(s);
 	csvr__close(&r);
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "memtrace-bpf spikes: writing the report failed: %s\n", strerror(errno));
-		return EXIT_TRACE_ERR;
-	}
-	return 0;
+	return report_written("spikes");
 }

@@ -55,11 +55,6 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	return trace_args_parse("stages", key, arg, &sa.trace, &sa.json, &sa.only_pid);
 }
 
-static double rel(uint64_t ts, uint64_t t0)
-{
-	return ((double)(int64_t)(ts - t0)) / 1e9;
-}
-
 static void print_json(const struct stages *s, uint64_t t0)
 {
 	struct jw w;
@@ -108,7 +103,7 @@ static void print_json(const struct stages *s, uint64_t t0)
 		jw_i64(&w, "pid", v->pid);
 		jw_u64(&w, "start_ts_ns", v->start_ts_ns);
 		jw_u64(&w, "end_ts_ns", v->end_ts_ns);
-		jw_f64(&w, "start_time_s", rel(v->start_ts_ns, t0), 9);
+		jw_f64(&w, "start_time_s", secs_since(v->start_ts_ns, t0), 9);
 		jw_f64(&w, "duration_ms", (v->end_ts_ns - v->start_ts_ns) / 1e6, 6);
 		jw_i64(&w, "entry_kb", v->entry_kb);
 		jw_i64(&w, "exit_kb", v->exit_kb);
@@ -211,11 +206,7 @@ int cmd_stages(int argc, char **argv)
 		print_json(&s, r.t0_ns);
 	else
 		print_table(&s);
-	ret = 0;
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "memtrace-bpf stages: writing the report failed: %s\n", strerror(errno));
-		ret = EXIT_TRACE_ERR;
-	}
+	ret = report_written("stages");
 out:
 	stages__free(&s);
 	csvr__close(&r);

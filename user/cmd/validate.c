@@ -105,27 +105,12 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-static char *kb_str(int64_t v, char *buf, size_t len)
-{
-	if (v < 0) {
-		format_size((uint64_t)-v * 1024, buf + 1, len - 1);
-		buf[0] = '-';
-		return buf;
-	}
-	return format_size((uint64_t)v * 1024, buf, len);
-}
-
-static double rel(uint64_t ts, uint64_t t0)
-{
-	return ((double)(int64_t)(ts - t0)) / 1e9;
-}
-
 static void json_reported(struct jw *w, const char *key, const struct v_reported *r,
 			  uint64_t t0)
 {
 	jw_obj(w, key);
 	jw_u64(w, "ts_ns", r->ts_ns);
-	jw_f64(w, "time_s", rel(r->ts_ns, t0), 9);
+	jw_f64(w, "time_s", secs_since(r->ts_ns, t0), 9);
 	jw_u64(w, "trace_line", r->line);
 	jw_str(w, "text", r->text);
 	jw_str(w, "log", r->log);
@@ -158,7 +143,7 @@ static void print_json(const struct validation *v, uint64_t t0)
 		jw_u64(&w, "index", i + 1);
 		jw_i64(&w, "pid", c->pid);
 		jw_u64(&w, "ts_ns", c->ts_ns);
-		jw_f64(&w, "time_s", rel(c->ts_ns, t0), 9);
+		jw_f64(&w, "time_s", secs_since(c->ts_ns, t0), 9);
 		jw_str(&w, "source", c->source);
 		jw_str(&w, "stage", c->stage[0] ? c->stage : NULL);
 		jw_i64(&w, "exact_kb", c->exact_kb);
@@ -305,7 +290,7 @@ static void print_table(const struct validation *v, uint64_t t0)
 		const struct v_checkpoint *c = &v->cps[i];
 		int shown = 0;
 
-		printf("%4zu %11.6f %8d %-12s ", i + 1, rel(c->ts_ns, t0), c->pid, c->source);
+		printf("%4zu %11.6f %8d %-12s ", i + 1, secs_since(c->ts_ns, t0), c->pid, c->source);
 		put_col(stdout, c->stage[0] ? c->stage : "-", 14);
 		printf(" %12" PRId64 " %10" PRId64 " %17" PRId64 " %10" PRId64,
 		       c->exact_kb, c->peak_so_far_kb, c->max_since_prev_kb, c->excess_kb);
@@ -326,7 +311,7 @@ static void print_table(const struct validation *v, uint64_t t0)
 
 		if (r->cp >= 0)
 			continue;
-		printf("%4s %11.6f %8s %-12s %-14s %12" PRId64 " %10s %17s %10s", "-", rel(r->ts_ns, t0),
+		printf("%4s %11.6f %8s %-12s %-14s %12" PRId64 " %10s %17s %10s", "-", secs_since(r->ts_ns, t0),
 		       "", "(none)", "", r->ref_kb, "", "", "");
 		print_rep_cols(r);
 		putchar('\n');
@@ -336,9 +321,9 @@ static void print_table(const struct validation *v, uint64_t t0)
 		const struct v_reported *r = &v->rep[v->worst_error];
 
 		printf("  largest error       %s%s (%+.1f%%): \"%s\" vs the exact %s %s",
-		       r->diff_kb > 0 ? "+" : "", kb_str(r->diff_kb, a, sizeof(a)),
+		       r->diff_kb > 0 ? "+" : "", format_kb(r->diff_kb, a, sizeof(a)),
 		       r->ref_kb ? 100.0 * r->diff_kb / r->ref_kb : 0.0, r->text,
-		       r->cmp == V_CMP_PEAK ? "peak so far" : "RSS", kb_str(r->ref_kb, b, sizeof(b)));
+		       r->cmp == V_CMP_PEAK ? "peak so far" : "RSS", format_kb(r->ref_kb, b, sizeof(b)));
 		if (r->cp >= 0)
 			printf(" at checkpoint %d\n", r->cp + 1);
 		else
@@ -356,14 +341,14 @@ static void print_table(const struct validation *v, uint64_t t0)
 		 * the row above (other processes' checkpoints interleave) */
 		if (c->prev_cp >= 0)
 			printf("  unseen excursion    +%s above both checkpoints, between checkpoints "
-			       "%d and %d", kb_str(c->excess_kb, a, sizeof(a)), c->prev_cp + 1,
+			       "%d and %d", format_kb(c->excess_kb, a, sizeof(a)), c->prev_cp + 1,
 			       v->worst_excess + 1);
 		else
 			printf("  unseen excursion    +%s above checkpoint %d, before its process's "
-			       "first checkpoint", kb_str(c->excess_kb, a, sizeof(a)),
+			       "first checkpoint", format_kb(c->excess_kb, a, sizeof(a)),
 			       v->worst_excess + 1);
 		printf(" (pid %d, max %s at %.6f s)\n", c->pid,
-		       kb_str(c->max_since_prev_kb, b, sizeof(b)), rel(c->max_since_prev_ts_ns, t0));
+		       format_kb(c->max_since_prev_kb, b, sizeof(b)), secs_since(c->max_since_prev_ts_ns, t0));
 	} else {
 		printf("  unseen excursion    none: memory never went above the checkpoints around it\n");
 	}
@@ -371,8 +356,8 @@ static void print_table(const struct validation *v, uint64_t t0)
 		const struct v_tail *t = &v->tails[v->worst_tail];
 
 		printf("  after the last one  +%s (pid %d, max %s at %.6f s)\n",
-		       kb_str(t->excess_kb, a, sizeof(a)), t->pid, kb_str(t->max_kb, b, sizeof(b)),
-		       rel(t->max_ts_ns, t0));
+		       format_kb(t->excess_kb, a, sizeof(a)), t->pid, format_kb(t->max_kb, b, sizeof(b)),
+		       secs_since(t->max_ts_ns, t0));
 	}
 	if (v->peak_trusted >= 0) {
 		int64_t d = v->app_peak_kb - v->true_peak_kb;
@@ -380,14 +365,14 @@ static void print_table(const struct validation *v, uint64_t t0)
 		printf("  peak figure         %s: the application reported %s (\"%s\"); the true "
 		       "peak was %s at %.6f s (pid %d), %s%s off\n",
 		       v->peak_trusted ? "can be trusted" : "CANNOT be trusted",
-		       kb_str(v->app_peak_kb, a, sizeof(a)), v->rep[v->app_peak_rep].text,
-		       kb_str(v->true_peak_kb, b, sizeof(b)), rel(v->true_peak_ts_ns, t0),
-		       v->true_peak_pid, d > 0 ? "+" : "", kb_str(d, c_, sizeof(c_)));
+		       format_kb(v->app_peak_kb, a, sizeof(a)), v->rep[v->app_peak_rep].text,
+		       format_kb(v->true_peak_kb, b, sizeof(b)), secs_since(v->true_peak_ts_ns, t0),
+		       v->true_peak_pid, d > 0 ? "+" : "", format_kb(d, c_, sizeof(c_)));
 	} else {
 		printf("  peak figure         nothing reported; the checkpoints saw at most %s, the "
 		       "true peak was %s at %.6f s (pid %d)\n",
-		       kb_str(v->checkpoint_max_kb, a, sizeof(a)), kb_str(v->true_peak_kb, b, sizeof(b)),
-		       rel(v->true_peak_ts_ns, t0), v->true_peak_pid);
+		       format_kb(v->checkpoint_max_kb, a, sizeof(a)), format_kb(v->true_peak_kb, b, sizeof(b)),
+		       secs_since(v->true_peak_ts_ns, t0), v->true_peak_pid);
 	}
 }
 
@@ -463,11 +448,7 @@ int cmd_validate(int argc, char **argv)
 		print_json(&v, r.t0_ns);
 	else
 		print_table(&v, r.t0_ns);
-	ret = 0;
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "memtrace-bpf validate: writing the report failed: %s\n", strerror(errno));
-		ret = EXIT_TRACE_ERR;
-	}
+	ret = report_written("validate");
 out:
 	validation__free(&v);
 	csvr__close(&r);

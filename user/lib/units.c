@@ -133,6 +133,16 @@ char *format_size(uint64_t bytes, char *buf, size_t len)
 	return buf;
 }
 
+char *format_kb(int64_t kb, char *buf, size_t len)
+{
+	if (kb < 0) {
+		format_size((uint64_t)-kb * 1024, buf + 1, len - 1);
+		buf[0] = '-';
+		return buf;
+	}
+	return format_size((uint64_t)kb * 1024, buf, len);
+}
+
 char *format_duration(uint64_t ns, char *buf, size_t len)
 {
 	if (ns >= 1000000000ULL)

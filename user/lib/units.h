@@ -31,6 +31,13 @@ int parse_uint(const char *s, unsigned long max, unsigned long *out);
 
 /* "1.5 GiB", "312 KiB", "12 B" into buf; returns buf. */
 char *format_size(uint64_t bytes, char *buf, size_t len);
+/* A signed size in kB, as format_size ("-1.5 MiB"); returns buf. */
+char *format_kb(int64_t kb, char *buf, size_t len);
+/* ts_ns as seconds after t0_ns (negative before it). */
+static inline double secs_since(uint64_t ts_ns, uint64_t t0_ns)
+{
+	return ((double)(int64_t)(ts_ns - t0_ns)) / 1e9;
+}
 /* "1.25 s", "12.3 ms", "850 us"; returns buf. */
 char *format_duration(uint64_t ns, char *buf, size_t len);
 

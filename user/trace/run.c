@@ -204,7 +204,7 @@ static void mark_fd_lost(struct run *r, const struct proc_info *p, const struct 
 		"file still work)\n", rec->pid, p->comm[0] ? p->comm : "?",
 		rec->nr == MT_NR_CLOSE || rec->nr == MT_NR_CLOSE_RANGE ? "closed" : "replaced",
 		(unsigned long long)rec->addr, how ? how : "?",
-		((int64_t)(rec->ts_ns - r->start_ns)) / 1e9, (unsigned long long)rec->addr);
+		secs_since(rec->ts_ns, r->start_ns), (unsigned long long)rec->addr);
 }
 
 int run__record(struct run *r, const struct mt_rec *rec)

@@ -60,7 +60,7 @@ int summary__write(const struct run *r, const char *path)
 	jw_f64(&w, "duration_s", (r->end_ns - r->start_ns) / 1e9, 9);
 	jw_u64(&w, "peak_rss_kb", g.tree_peak_pages * kb);
 	jw_f64(&w, "peak_time_s", g.tree_peak_ts_ns ?
-	       ((int64_t)(g.tree_peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
+	       secs_since(g.tree_peak_ts_ns, r->start_ns) : 0.0, 9);
 	jw_u64(&w, "peak_ts_ns", g.tree_peak_ts_ns);
 	jw_u64(&w, "events", r->trace.rows);
 	jw_u64(&w, "lost_events", g.lost);
@@ -126,7 +126,7 @@ int summary__write(const struct run *r, const char *path)
 		jw_str(&w, "comm", p->comm);
 		jw_u64(&w, "peak_rss_kb", p->peak_pages * kb);
 		jw_f64(&w, "peak_time_s", p->peak_ts_ns ?
-		       ((int64_t)(p->peak_ts_ns - r->start_ns)) / 1e9 : 0.0, 9);
+		       secs_since(p->peak_ts_ns, r->start_ns) : 0.0, 9);
 		jw_u64(&w, "peak_ts_ns", p->peak_ts_ns);
 		jw_u64(&w, "page_faults", p->faults);
 		if (p->exited && p->known_exit)
@@ -245,7 +245,7 @@ void summary__print(const struct run *r)
 				fprintf(stderr, "             +%s for %s at %.3f s (pid %d)\n",
 					format_size((uint64_t)(x->peak_kb - x->base_kb) * 1024, a, sizeof(a)),
 					format_duration(x->end_ts - x->start_ts, b, sizeof(b)),
-					((int64_t)(x->start_ts - r->start_ns)) / 1e9, x->pid);
+					secs_since(x->start_ts, r->start_ns), x->pid);
 			}
 		} else {
 			fprintf(stderr, "  spikes     none of 1 MiB or more\n");
