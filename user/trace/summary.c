@@ -2,162 +2,167 @@
 /* What a run says when it is over: the JSON summary file, and the text on
  * stderr (the summary, the peak limit's verdict, the status line). */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <unistd.h>
 #include "analysis/spikes_report.h"
 #include "format/json.h"
 #include "format/names.h"
 #include "lib/clock.h"
+#include "lib/files.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
 #include "trace/summary.h"
 
-int summary__write(const struct run *r, const char *path)
+/* What ran and how it ended. */
+static void json_run(struct jw *w, const struct run *r, const struct mt_group *g)
 {
 	const struct run_spec *s = &r->spec;
-	char tmp[4096], kernel[128] = "";
-	struct mt_group g;
-	struct utsname u;
-	unsigned int kb = r->page_kb;
-	struct jw w;
-	FILE *f;
-	int fd;
 
-	run__group(r, &g);
-	if (!uname(&u))
-		snprintf(kernel, sizeof(kernel), "%s", u.release);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || !(f = fdopen(fd, "w")))
-		return -errno;
-	jw_begin(&w, f);
-	jw_obj(&w, NULL);
-	jw_str(&w, "tool", "memtrace-bpf");
-	jw_str(&w, "version", MEMTRACE_VERSION);
-	jw_str(&w, "mode", s->mode);
+	jw_str(w, "tool", "memtrace-bpf");
+	jw_str(w, "version", MEMTRACE_VERSION);
+	jw_str(w, "mode", s->mode);
 	if (s->ncmd) {
-		jw_arr(&w, "command");
+		jw_arr(w, "command");
 		for (int i = 0; i < s->ncmd; i++)
-			jw_str(&w, NULL, s->cmd[i]);
-		jw_arr_end(&w);
+			jw_str(w, NULL, s->cmd[i]);
+		jw_arr_end(w);
 	} else {
-		jw_null(&w, "command");
+		jw_null(w, "command");
 	}
-	jw_arr(&w, "targets");
+	jw_arr(w, "targets");
 	if (s->ncmd)
-		jw_i64(&w, NULL, r->child);
+		jw_i64(w, NULL, r->child);
 	for (int i = 0; i < s->npids; i++)
-		jw_i64(&w, NULL, s->pids[i]);
-	jw_arr_end(&w);
-	jw_str(&w, "csv", s->csv_path);
-	jw_u64(&w, "start_ts_ns", r->start_ns);
-	jw_u64(&w, "end_ts_ns", r->end_ns);
-	jw_f64(&w, "duration_s", (r->end_ns - r->start_ns) / 1e9, 9);
-	jw_u64(&w, "peak_rss_kb", g.tree_peak_pages * kb);
-	jw_f64(&w, "peak_time_s", g.tree_peak_ts_ns ?
-	       secs_since(g.tree_peak_ts_ns, r->start_ns) : 0.0, 9);
-	jw_u64(&w, "peak_ts_ns", g.tree_peak_ts_ns);
-	jw_u64(&w, "events", r->trace.rows);
-	jw_u64(&w, "lost_events", g.lost);
-	jw_u64(&w, "untraced_processes", g.untraced);
-	jw_bool(&w, "interrupted", r->interrupted);
+		jw_i64(w, NULL, s->pids[i]);
+	jw_arr_end(w);
+	jw_str(w, "csv", s->csv_path);
+	jw_u64(w, "start_ts_ns", r->start_ns);
+	jw_u64(w, "end_ts_ns", r->end_ns);
+	jw_f64(w, "duration_s", (r->end_ns - r->start_ns) / 1e9, 9);
+	jw_u64(w, "peak_rss_kb", g->tree_peak_pages * r->page_kb);
+	jw_f64(w, "peak_time_s", g->tree_peak_ts_ns ?
+	       secs_since(g->tree_peak_ts_ns, r->start_ns) : 0.0, 9);
+	jw_u64(w, "peak_ts_ns", g->tree_peak_ts_ns);
+	jw_u64(w, "events", r->trace.rows);
+	jw_u64(w, "lost_events", g->lost);
+	jw_u64(w, "untraced_processes", g->untraced);
+	jw_bool(w, "interrupted", r->interrupted);
 	if (r->have_status) {
-		jw_i64(&w, "exit_code", exit_status_code(r->status));
-		jw_i64(&w, "rusage_maxrss_kb", r->ru.ru_maxrss);
+		jw_i64(w, "exit_code", exit_status_code(r->status));
+		jw_i64(w, "rusage_maxrss_kb", r->ru.ru_maxrss);
 	} else if (!s->ncmd && !s->npids && r->procs.n && r->procs.v[0].known_exit) {
 		/* capture: the process that started the run (not our child) */
-		jw_i64(&w, "exit_code", r->procs.v[0].exit_code);
-		jw_null(&w, "rusage_maxrss_kb");
+		jw_i64(w, "exit_code", r->procs.v[0].exit_code);
+		jw_null(w, "rusage_maxrss_kb");
 	} else {
-		jw_null(&w, "exit_code");
-		jw_null(&w, "rusage_maxrss_kb");
+		jw_null(w, "exit_code");
+		jw_null(w, "rusage_maxrss_kb");
 	}
+	/* "gate": --max-peak's verdict (the key's name is a contract) */
 	if (s->limit && s->limit->max_peak_kb) {
-		jw_obj(&w, "gate");
-		jw_u64(&w, "max_peak_kb", s->limit->max_peak_kb);
-		jw_u64(&w, "limit_with_tolerance_kb", peak_limit_kb(s->limit));
-		jw_bool(&w, "exceeded", peak_limit_exceeded(s->limit, g.tree_peak_pages * kb));
-		jw_obj_end(&w);
+		jw_obj(w, "gate");
+		jw_u64(w, "max_peak_kb", s->limit->max_peak_kb);
+		jw_u64(w, "limit_with_tolerance_kb", peak_limit_kb(s->limit));
+		jw_bool(w, "exceeded", peak_limit_exceeded(s->limit, g->tree_peak_pages * r->page_kb));
+		jw_obj_end(w);
 	}
-	jw_obj(&w, "marks");
+}
+
+/* Marks and checkpoints, and what --checkpoint-regex read. */
+static void json_marks(struct jw *w, const struct run *r)
+{
+	jw_obj(w, "marks");
 	if (r->mark_fd >= 0)
-		jw_i64(&w, "fd", r->mark_fd);
+		jw_i64(w, "fd", r->mark_fd);
 	else
-		jw_null(&w, "fd");
-	jw_u64(&w, "marks", r->marks);
-	jw_u64(&w, "checkpoints", r->checkpoints);
-	jw_arr(&w, "fd_lost");
+		jw_null(w, "fd");
+	jw_u64(w, "marks", r->marks);
+	jw_u64(w, "checkpoints", r->checkpoints);
+	jw_arr(w, "fd_lost");
 	for (size_t i = 0; i < r->nlost; i++) {
 		const struct mark_lost *l = &r->lost[i];
 		const char *how = syscall_name(l->nr);
 
-		jw_obj(&w, NULL);
-		jw_i64(&w, "pid", l->pid);
-		jw_u64(&w, "ts_ns", l->ts_ns);
-		jw_str(&w, "by", how ? how : "?");
-		jw_obj_end(&w);
+		jw_obj(w, NULL);
+		jw_i64(w, "pid", l->pid);
+		jw_u64(w, "ts_ns", l->ts_ns);
+		jw_str(w, "by", how ? how : "?");
+		jw_obj_end(w);
 	}
-	jw_arr_end(&w);
-	jw_u64(&w, "fd_lost_count", r->mark_fd_lost);
-	jw_obj_end(&w);
+	jw_arr_end(w);
+	jw_u64(w, "fd_lost_count", r->mark_fd_lost);
+	jw_obj_end(w);
 	if (r->out_on) {
-		jw_obj(&w, "checkpoint_regex");
-		jw_str(&w, "pattern", s->ckpt_regex_src);
-		jw_str(&w, "log", s->ckpt_log);
-		jw_u64(&w, "lines", r->out.lines);
-		jw_u64(&w, "matched", r->out.matched);
-		jw_u64(&w, "unknown_units", r->log_unknown_units);
-		jw_obj_end(&w);
+		jw_obj(w, "checkpoint_regex");
+		jw_str(w, "pattern", r->spec.ckpt_regex_src);
+		jw_str(w, "log", r->spec.ckpt_log);
+		jw_u64(w, "lines", r->out.lines);
+		jw_u64(w, "matched", r->out.matched);
+		jw_u64(w, "unknown_units", r->log_unknown_units);
+		jw_obj_end(w);
 	}
-	jw_u64(&w, "page_size", (uint64_t)kb * 1024);
-	jw_str(&w, "kernel", kernel);
-	jw_arr(&w, "processes");
+}
+
+static void json_processes(struct jw *w, const struct run *r)
+{
+	jw_arr(w, "processes");
 	for (size_t i = 0; i < r->procs.n; i++) {
 		const struct proc_info *p = &r->procs.v[i];
 
-		jw_obj(&w, NULL);
-		jw_i64(&w, "pid", p->pid);
-		jw_i64(&w, "ppid", p->ppid);
-		jw_str(&w, "comm", p->comm);
-		jw_u64(&w, "peak_rss_kb", p->peak_pages * kb);
-		jw_f64(&w, "peak_time_s", p->peak_ts_ns ?
+		jw_obj(w, NULL);
+		jw_i64(w, "pid", p->pid);
+		jw_i64(w, "ppid", p->ppid);
+		jw_str(w, "comm", p->comm);
+		jw_u64(w, "peak_rss_kb", p->peak_pages * r->page_kb);
+		jw_f64(w, "peak_time_s", p->peak_ts_ns ?
 		       secs_since(p->peak_ts_ns, r->start_ns) : 0.0, 9);
-		jw_u64(&w, "peak_ts_ns", p->peak_ts_ns);
-		jw_u64(&w, "page_faults", p->faults);
+		jw_u64(w, "peak_ts_ns", p->peak_ts_ns);
+		jw_u64(w, "page_faults", p->faults);
 		if (p->exited && p->known_exit)
-			jw_i64(&w, "exit_code", p->exit_code);
+			jw_i64(w, "exit_code", p->exit_code);
 		else
-			jw_null(&w, "exit_code");	/* running, or its exit record was dropped */
-		jw_bool(&w, "exited", p->exited);
-		jw_obj_end(&w);
+			jw_null(w, "exit_code");	/* running, or its exit record was dropped */
+		jw_bool(w, "exited", p->exited);
+		jw_obj_end(w);
 	}
-	jw_arr_end(&w);
+	jw_arr_end(w);
+}
+
+int summary__write(const struct run *r, const char *path)
+{
+	char *buf = NULL, kernel[128] = "";
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct mt_group g;
+	struct utsname u;
+	struct jw w;
+	int e;
+
+	if (!f)
+		return -ENOMEM;
+	run__group(r, &g);
+	if (!uname(&u))
+		snprintf(kernel, sizeof(kernel), "%s", u.release);
+	jw_begin(&w, f);
+	jw_obj(&w, NULL);
+	json_run(&w, r, &g);
+	json_marks(&w, r);
+	jw_u64(&w, "page_size", (uint64_t)r->page_kb * 1024);
+	jw_str(&w, "kernel", kernel);
+	json_processes(&w, r);
 	if (r->spikes) {
 		jw_obj(&w, "analysis");
 		spikes_report_json(&w, r->spikes, r->start_ns, 20);
 		jw_obj_end(&w);
 	}
 	jw_obj_end(&w);
-	if (fflush(f) || ferror(f)) {
-		int e = errno ? errno : EIO;
-
-		fclose(f);
-		unlink(tmp);
-		return -e;
-	}
-	fclose(f);
-	if (rename(tmp, path)) {
-		int e = errno;
-
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
+	e = fclose(f) ? -ENOMEM : write_file(path, buf, len);
+	free(buf);
+	return e;
 }
 
 void summary__print_limit(const struct peak_limit *limit, uint64_t peak_kb)
