@@ -49,6 +49,8 @@ static struct campaign {
 	int ndur;
 	uint64_t start_ns, next_progress;
 	bool waiting_said;
+	bool failed;		/* a run could not start or be recorded: no more
+				   start, those in progress end as they would */
 } ca = { .plan = { .repeat = 1 }, .jobs = 1 };
 
 enum { OPT_REPEAT = 1200, OPT_PARAM, OPT_FILE };
@@ -326,7 +328,7 @@ static void show_progress(uint64_t now, int nruns)
 static int camp_turn(void *ctx, struct runner *rn, uint64_t now)
 {
 	(void)ctx;
-	while (!rn->stop_sig && rn->nruns < (int)ca.jobs && ca.next < ca.plan.nruns) {
+	while (!rn->stop_sig && !ca.failed && rn->nruns < (int)ca.jobs && ca.next < ca.plan.nruns) {
 		struct plan_run *pr = &ca.plan.runs[ca.next];
 		int e;
 
@@ -344,7 +346,7 @@ static int camp_turn(void *ctx, struct runner *rn, uint64_t now)
 		}
 		ca.next++;
 		if (e)
-			return e;
+			ca.failed = true;
 	}
 	if (!ca.quiet && ca.tty && now >= ca.next_progress)
 		show_progress(now, rn->nruns);
@@ -370,13 +372,15 @@ static int camp_finished(void *ctx, struct runner *rn, struct run *r, int err)
 	if (err) {
 		fprintf(stderr, "memtrace-bpf campaign: %s #%d: its files are incomplete; it will be "
 			"redone on resume\n", pr->config, pr->repeat);
-		return err;
+		ca.failed = true;
+		return 0;
 	}
 	e = write_result(pr, r, &res);
 	if (e) {
 		fprintf(stderr, "memtrace-bpf campaign: cannot write %s/%s: %s\n", pr->dir,
 			run_files[F_RESULT], strerror(-e));
-		return e;
+		ca.failed = true;
+		return 0;
 	}
 	pr->done = true;
 	ca.ndone++;
@@ -415,7 +419,7 @@ static void camp_signalled(void *ctx, struct runner *rn, int sig, bool first)
 static bool camp_more(void *ctx)
 {
 	(void)ctx;
-	return ca.next < ca.plan.nruns;
+	return !ca.failed && ca.next < ca.plan.nruns;
 }
 
 /* ---- the directory ---- */
@@ -544,7 +548,7 @@ static int run_plan(size_t todo)
 	if (!ca.quiet && ca.tty)
 		fprintf(stderr, "\r\033[K");
 	tracer__destroy(tracer);
-	if (e)
+	if (e || ca.failed)
 		return EXIT_TRACE_ERR;
 	return rn.stop_sig ? EXIT_SIGNAL + rn.stop_sig : 0;
 }
