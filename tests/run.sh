@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# Runs every test: the C unit tests (.output/unit_tests), the real-kernel
-# BPF integration tests (tests/test_bpf.py) and the spike analysis on real
-# traces (tests/test_spikes.py), the memory gate (tests/test_gate.py),
-# regressions found in review (tests/test_regress.py), the campaign
-# subcommand (tests/test_campaign.py), capture mode
+# Runs every test: the C unit tests (.output/unit_tests), record on real
+# kernel events (tests/test_record.py) and the spike analysis on real
+# traces (tests/test_spikes.py), the peak limit (tests/test_peak_limit.py),
+# the campaign subcommand (tests/test_campaign.py), capture mode
 # (tests/test_capture.py) and checkpoint validation
 # (tests/test_checkpoints.py), then prints one last line:
 #
@@ -14,7 +13,7 @@
 # summed over both. Exits non-zero if a test failed or a runner crashed
 # (died, or ended without its own summary line; a crashed runner counts as
 # one failure). Run from anywhere: tests/run.sh. CI=true turns skipped BPF
-# tests into failures (see tests/test_bpf.py).
+# tests into failures (see tests/harness.py).
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -65,10 +64,9 @@ else
 fi
 
 PYTHON=${PYTHON:-$(command -v python3 || echo python3)}
-run_suite "BPF tests" bpf "$PYTHON" tests/test_bpf.py
+run_suite "record tests" record "$PYTHON" tests/test_record.py
 run_suite "spike tests" spikes "$PYTHON" tests/test_spikes.py
-run_suite "gate tests" gate "$PYTHON" tests/test_gate.py
-run_suite "regression tests" regress "$PYTHON" tests/test_regress.py
+run_suite "peak limit tests" peak-limit "$PYTHON" tests/test_peak_limit.py
 run_suite "campaign tests" campaign "$PYTHON" tests/test_campaign.py
 run_suite "capture tests" capture "$PYTHON" tests/test_capture.py
 run_suite "checkpoint tests" checkpoints "$PYTHON" tests/test_checkpoints.py
