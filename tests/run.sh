@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# Runs every test: the C unit tests (.output/unit_tests), record on real
-# kernel events (tests/test_record.py) and the spike analysis on real
-# traces (tests/test_spikes.py), the peak limit (tests/test_peak_limit.py),
-# the campaign subcommand (tests/test_campaign.py), capture mode
-# (tests/test_capture.py) and checkpoint validation
-# (tests/test_checkpoints.py), then prints one last line:
+# Runs every test: the C unit tests (.output/unit_tests), then the Python
+# suites, each named after what a user does or sees and all run by the one
+# harness (tests/harness.py): record (launch/attach, children, threads,
+# signals, output files, options, bad input), spikes, the peak limit
+# (--max-peak/--tolerance), campaign, capture (record --comm/--cgroup) and
+# checkpoints (marks, --checkpoint-regex, validate, stages). Then it prints
+# one last line:
 #
 #   N passed, N failed, N skipped
 #
-# summed over both. Exits non-zero if a test failed or a runner crashed
+# summed over all. Exits non-zero if a test failed or a runner crashed
 # (died, or ended without its own summary line; a crashed runner counts as
-# one failure). Run from anywhere: tests/run.sh. CI=true turns skipped BPF
-# tests into failures (see tests/harness.py).
+# one failure). Run from anywhere: tests/run.sh. CI=true turns skipped
+# tests into failures; TEST_FILTER, KEEP_TMP and MEMTRACE_BPF are handed on
+# to the suites (see tests/harness.py).
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
