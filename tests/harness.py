@@ -242,6 +242,34 @@ def clean_tmp():
             shutil.rmtree(d, ignore_errors=True)
 
 
+_suite_tmp = []
+
+
+def suite_tmpdir():
+    """A directory for the whole suite run (runs shared by several tests),
+    removed after the last test (kept with KEEP_TMP)."""
+    if not _suite_tmp:
+        _suite_tmp.append(tempfile.mkdtemp(prefix="memtrace-suite-"))
+    return _suite_tmp[0]
+
+
+_cache = {}
+
+
+def cached(key, fn):
+    """fn()'s value, computed once per suite run: tests that look at one
+    shared run call this; a Fail or Skip in fn is each caller's."""
+    if key not in _cache:
+        try:
+            _cache[key] = ("ok", fn())
+        except (Fail, Skip) as e:
+            _cache[key] = (type(e), str(e))
+    kind, val = _cache[key]
+    if kind == "ok":
+        return val
+    raise kind(val)
+
+
 _built = {}
 
 
@@ -468,6 +496,11 @@ class Suite:
             if took > 20:
                 print("# (%s took %.1fs)" % (name, took))
             sys.stdout.flush()
+        for d in _suite_tmp:
+            if KEEP_TMP:
+                print("# kept %s" % d)
+            else:
+                shutil.rmtree(d, ignore_errors=True)
         print("%s: %d passed, %d failed, %d skipped"
               % (self.prefix, counts["ok"], counts["fail"], counts["skip"]))
         return 1 if counts["fail"] else 0

@@ -21,14 +21,13 @@ import tempfile
 import time
 
 from harness import (BIN, WL_DIR, Fail, Skip, Suite, fail_if, help_lacks, peak_cp, refusal, run,
-                     spawn, tmpdir)
+                     spawn, suite_tmpdir, tmpdir)
 
 # captured under a name of its own: other tests (or people) may run
 # `matrix` at the same time, and capture would rightly take those too
 NAME = f"mtcap{os.getpid() % 100000}"
-WORKDIR = tempfile.mkdtemp(prefix="memtrace-capture-")
 MATRIX_BIN = os.path.join(WL_DIR, "matrix")
-MATRIX = os.path.join(WORKDIR, NAME)
+MATRIX = os.path.join(suite_tmpdir(), NAME)
 suite = Suite("capture", builds=("matrix",), setup=lambda: shutil.copy(MATRIX_BIN, MATRIX))
 
 
@@ -274,8 +273,4 @@ def t_usage_errors():
 
 
 if __name__ == "__main__":
-    try:
-        rc = suite.main()
-    finally:
-        shutil.rmtree(WORKDIR, ignore_errors=True)
-    sys.exit(rc)
+    sys.exit(suite.main())

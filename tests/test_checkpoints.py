@@ -15,11 +15,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
-from harness import (BIN, CSV_HEADER, ROOT, TESTS_DIR, Fail, Suite, clean_env, fail_if,
-                     parse_cps, read_rows, record, run, spawn, tmpdir, workload)
+from harness import (BIN, CSV_HEADER, ROOT, TESTS_DIR, Fail, Suite, cached, clean_env, fail_if,
+                     parse_cps, read_rows, record, run, spawn, suite_tmpdir, tmpdir,
+                     workload)
 
 suite = Suite("checkpoints")
 
@@ -44,19 +44,15 @@ def parse_selfcheck(out):
     return cps, trs, xs
 
 
-_selfcheck = {}
-
-
 def selfcheck_run():
-    """One traced run of selfcheck, shared by the tests that read it (in a
-    directory of its own, removed after the last test)."""
-    if "r" not in _selfcheck:
-        tmp = tempfile.mkdtemp(prefix="memtrace-cp-")
+    """One traced run of selfcheck, shared by the tests that read it."""
+    def go():
+        tmp = suite_tmpdir()
         csv_path, r = record(tmp, [workload("selfcheck"), "6"])
         cps, trs, xs = parse_selfcheck(r.stdout)
         js, _ = validate_json(csv_path)
-        _selfcheck["r"] = (tmp, csv_path, r, cps, trs, xs, js)
-    return _selfcheck["r"]
+        return tmp, csv_path, r, cps, trs, xs, js
+    return cached("selfcheck", go)
 
 
 def within(cks, t0, t1):
@@ -1076,9 +1072,4 @@ def t_regex_slow_reader_one_big_write():
                    f"memtrace-bpf said {err.strip()[:300]!r}")
 
 if __name__ == "__main__":
-    try:
-        rc = suite.main()
-    finally:
-        if "r" in _selfcheck:
-            shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
-    sys.exit(rc)
+    sys.exit(suite.main())

@@ -22,9 +22,9 @@ import subprocess
 import sys
 import time
 
-from harness import (BIN, CSV_HEADER, NFIELDS, Fail, Skip, Suite, TOOL_TIMEOUT, clean_env,
-                     dec, fail_if, finish, kill_tracked, load_summary, need_bin, parse_cps,
-                     record, run, spawn, summary_path, tail, tmpdir, workload)
+from harness import (BIN, CSV_HEADER, NFIELDS, Fail, Skip, Suite, TOOL_TIMEOUT, cached,
+                     clean_env, dec, fail_if, finish, kill_tracked, load_summary, need_bin,
+                     parse_cps, record, run, spawn, summary_path, tail, tmpdir, workload)
 
 EVENTS = {"rss", "mmap", "munmap", "mremap", "brk", "madvise", "fork", "exec",
           "exit", "attach", "checkpoint", "mark", "mark_fd_lost", "log"}
@@ -310,21 +310,6 @@ def free_pid():
 
 # --------------------------------------------------------------------------
 # shared runs (several tests look at one run)
-
-_cache = {}
-
-
-def cached(key, fn):
-    if key not in _cache:
-        try:
-            _cache[key] = ("ok", fn())
-        except (Fail, Skip) as e:
-            _cache[key] = (type(e), str(e))
-    kind, val = _cache[key]
-    if kind == "ok":
-        return val
-    raise kind(val)
-
 
 def launch(argv_workload, extra_opts=(), timeout=TOOL_TIMEOUT, summary=None, env=None,
            cpus=None):
