@@ -366,14 +366,25 @@ def help_lacks(words, *sub):
             for w in words if w not in h]
 
 
-def refusal(args, rc, needle, silent_stdout=False, **kw):
-    """Runs memtrace-bpf ARGS; None if it exits rc with needle on stderr
-    (and, with silent_stdout, nothing on stdout), else what it did."""
+def refusal(args, rc, needles, silent_stdout=False, **kw):
+    """Runs memtrace-bpf ARGS; None if it exits rc with each of needles (a
+    string or several) on stderr (and, with silent_stdout, nothing on
+    stdout), else what it did."""
+    needles = (needles,) if isinstance(needles, str) else tuple(needles)
     r = tool(*args, **kw)
-    if r.returncode != rc or needle not in r.stderr or (silent_stdout and r.stdout):
-        return "%s: exit %d (want %d), stderr %r (want %r)" % (
-            " ".join(args), r.returncode, rc, r.stderr.strip()[:120], needle)
+    if r.returncode != rc or any(n not in r.stderr for n in needles) or \
+            (silent_stdout and r.stdout):
+        return "%s: exit %d (want %d), stderr %r (want %s)" % (
+            " ".join(args), r.returncode, rc, r.stderr.strip()[:120],
+            " and ".join(map(repr, needles)))
     return None
+
+
+def write_file(path, text):
+    """Writes text to path; returns path."""
+    with open(path, "w") as f:
+        f.write(text)
+    return path
 
 
 # --------------------------------------------------------------------------

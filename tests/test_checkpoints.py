@@ -18,8 +18,8 @@ import sys
 import time
 
 from harness import (BIN, CSV_HEADER, ROOT, TESTS_DIR, Fail, Suite, cached, clean_env, fail_if,
-                     parse_cps, read_rows, record, run, spawn, suite_tmpdir, tmpdir,
-                     workload)
+                     parse_cps, read_rows, record, refusal, run, spawn, suite_tmpdir,
+                     tmpdir, workload, write_file)
 
 suite = Suite("checkpoints")
 
@@ -140,37 +140,22 @@ def t_validate_table():
 
 @suite.test("validate: missing file, no checkpoints, malformed rows, usage errors", root=False)
 def t_validate_bad_input():
-    errs = []
     tmp = tmpdir()
     missing = os.path.join(tmp, "nope.csv")
-    r = run([BIN, "validate", missing])
-    if r.returncode != 1 or "cannot open" not in r.stderr or missing not in r.stderr:
-        errs.append(f"missing file: exit {r.returncode}, {r.stderr.strip()!r}")
     # a trace without checkpoints: a poller's file has no event column,
     # a memtrace-bpf trace of a program that never reads its figures
-    p = os.path.join(tmp, "none.csv")
-    with open(p, "w") as f:
-        hdr = CSV_HEADER
-        f.write(hdr + "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n")
-    r = run([BIN, "validate", p])
-    if r.returncode != 1 or "no checkpoint rows" not in r.stderr or "stages" not in r.stderr:
-        errs.append(f"no checkpoints: exit {r.returncode}, {r.stderr.strip()!r}")
-    p2 = os.path.join(tmp, "poll.csv")
-    with open(p2, "w") as f:
-        f.write("time_s,vmrss_kb\n0.0,100\n")
-    r = run([BIN, "validate", p2])
-    if r.returncode != 1 or "event" not in r.stderr:
-        errs.append(f"poller file: exit {r.returncode}, {r.stderr.strip()!r}")
-    p3 = os.path.join(tmp, "bad.csv")
-    with open(p3, "w") as f:
-        f.write(hdr + "\n0.1,xx,200,1000,7,7,checkpoint,100,0,0,0,100,status,3,,,1,,,\n")
-    r = run([BIN, "validate", p3])
-    if r.returncode != 1 or f"{p3}:2: column vmrss_kb: 'xx'" not in r.stderr:
-        errs.append(f"malformed row: exit {r.returncode}, {r.stderr.strip()!r}")
-    for bad in (["--format", "xml"], ["--compare", "both"], ["--tolerance", "5x"], []):
-        r = run([BIN, "validate", *([p] if bad else []), *bad])
-        if r.returncode != 2 or "--help" not in r.stderr:
-            errs.append(f"usage error {bad}: exit {r.returncode}, {r.stderr.strip()!r}")
+    p = write_file(os.path.join(tmp, "none.csv"), CSV_HEADER +
+                   "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n")
+    p2 = write_file(os.path.join(tmp, "poll.csv"), "time_s,vmrss_kb\n0.0,100\n")
+    p3 = write_file(os.path.join(tmp, "bad.csv"), CSV_HEADER +
+                    "\n0.1,xx,200,1000,7,7,checkpoint,100,0,0,0,100,status,3,,,1,,,\n")
+    cases = [([missing], 1, ("cannot open", missing)),
+             ([p], 1, ("no checkpoint rows", "stages")),
+             ([p2], 1, "event"),
+             ([p3], 1, f"{p3}:2: column vmrss_kb: 'xx'")]
+    cases += [([p, *bad] if bad else [], 2, "--help")
+              for bad in (["--format", "xml"], ["--compare", "both"], ["--tolerance", "5x"], [])]
+    errs = [e for args, rc, needles in cases if (e := refusal(["validate", *args], rc, needles))]
     r = run([BIN, "validate", "--help"])
     if r.returncode != 0 or "EXAMPLES:" not in r.stdout or "--format" not in r.stdout:
         errs.append(f"--help: exit {r.returncode}")
@@ -320,28 +305,18 @@ def t_shell_marks_and_closed_fd():
 
 @suite.test("stages: missing file, no marks, malformed rows, usage errors", root=False)
 def t_stages_bad_input():
-    errs = []
     tmp = tmpdir()
     missing = os.path.join(tmp, "nope.csv")
-    r = run([BIN, "stages", missing])
-    if r.returncode != 1 or "cannot open" not in r.stderr:
-        errs.append(f"missing file: exit {r.returncode}, {r.stderr.strip()!r}")
-    p = os.path.join(tmp, "none.csv")
-    with open(p, "w") as f:
-        f.write(CSV_HEADER + "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n")
-    r = run([BIN, "stages", p])
-    if r.returncode != 1 or "no mark rows" not in r.stderr or "MEMTRACE_MARK_FD" not in r.stderr:
-        errs.append(f"no marks: exit {r.returncode}, {r.stderr.strip()!r}")
-    p3 = os.path.join(tmp, "bad.csv")
-    with open(p3, "w") as f:
-        f.write(CSV_HEADER + "\n0.1,100,200,1000,7,7,mark,100,0,0,0,100,fd,3,,5,,\"open,,\n")
-    r = run([BIN, "stages", p3])
-    if r.returncode != 1 or f"{p3}:2:" not in r.stderr:
-        errs.append(f"malformed row: exit {r.returncode}, {r.stderr.strip()!r}")
-    for bad in (["--format", "xml"], ["--pid", "x"], []):
-        r = run([BIN, "stages", *([p] if bad else []), *bad])
-        if r.returncode != 2 or "--help" not in r.stderr:
-            errs.append(f"usage error {bad}: exit {r.returncode}, {r.stderr.strip()!r}")
+    p = write_file(os.path.join(tmp, "none.csv"), CSV_HEADER +
+                   "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n")
+    p3 = write_file(os.path.join(tmp, "bad.csv"), CSV_HEADER +
+                    "\n0.1,100,200,1000,7,7,mark,100,0,0,0,100,fd,3,,5,,\"open,,\n")
+    cases = [([missing], 1, "cannot open"),
+             ([p], 1, ("no mark rows", "MEMTRACE_MARK_FD")),
+             ([p3], 1, f"{p3}:2:")]
+    cases += [([p, *bad] if bad else [], 2, "--help")
+              for bad in (["--format", "xml"], ["--pid", "x"], [])]
+    errs = [e for args, rc, needles in cases if (e := refusal(["stages", *args], rc, needles))]
     r = run([BIN, "stages", "--help"])
     if r.returncode != 0 or "EXAMPLES:" not in r.stdout:
         errs.append(f"--help: exit {r.returncode}")

@@ -46,7 +46,7 @@ import time
 
 from harness import (BIN, CSV_HEADER, ROOT, TESTS_DIR, WL_DIR, Fail, Suite, cached, clean_tmp,
                      fail_if, kill_tracked, read_json, record, run, spawn, suite_tmpdir, tail,
-                     tmpdir, tool, workload)
+                     summary_path, tmpdir, tool, workload, write_file)
 
 CONTRACT_DIR = os.path.join(TESTS_DIR, "contract")
 EXCLUDED = ("the default output file names when -o is not given (memtrace.csv and "
@@ -260,16 +260,10 @@ def campaign_run():
     return cached("campaign", go)
 
 
-def files_launch():
-    csv_path = launch_run()
+def files_of(csv_path):
+    """A record run's files: its trace (-o X.csv) and its summary."""
     return {"trace.csv header": header(csv_path),
-            "summary keys": json_keys(csv_path[:-4] + ".summary.json")}
-
-
-def files_attach():
-    csv_path = attach_run()
-    return {"trace.csv header": header(csv_path),
-            "summary keys": json_keys(csv_path[:-4] + ".summary.json")}
+            "summary keys": json_keys(summary_path(csv_path))}
 
 
 def files_capture():
@@ -293,8 +287,8 @@ def files_campaign():
             "summary keys": json_keys(os.path.join(rd, "summary.json"))}
 
 
-FILES = {"launch": files_launch, "attach": files_attach, "capture": files_capture,
-         "campaign": files_campaign}
+FILES = {"launch": lambda: files_of(launch_run()), "attach": lambda: files_of(attach_run()),
+         "capture": files_capture, "campaign": files_campaign}
 
 
 def collect_files():
@@ -427,15 +421,11 @@ def fixtures():
         files = {"nocp": CSV_HEADER + "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n",
                  "poll": "time_s,vmrss_kb\n0.0,100\n0.1,200\n0.2,100\n",
                  "bad": CSV_HEADER + "\n0.1,xx,200,1000,7,7,checkpoint,100,0,0,0,100,status,3,,,1,,,\n"}
-        fx = {}
-        for name, text in files.items():
-            fx[name] = os.path.join(d, name + ".csv")
-            with open(fx[name], "w") as f:
-                f.write(text)
+        fx = {name: write_file(os.path.join(d, name + ".csv"), text)
+              for name, text in files.items()}
         fx["notcamp"] = os.path.join(d, "notcamp")
         os.mkdir(fx["notcamp"])
-        with open(os.path.join(fx["notcamp"], "notes.txt"), "w") as f:
-            f.write("not a campaign\n")
+        write_file(os.path.join(fx["notcamp"], "notes.txt"), "not a campaign\n")
         fx["pid"] = str(os.getpid())
         return fx
     return cached("fixtures", go)
@@ -451,8 +441,7 @@ def exit_status(argv):
     if any("{campaign}" in a for a in argv):
         fx["campaign"] = campaign_run()
     fx["d"] = d
-    with open(os.path.join(d, "runs.txt"), "w") as f:
-        f.write("true\n")
+    write_file(os.path.join(d, "runs.txt"), "true\n")
     args = [re.sub(r"\{(%s)\}" % "|".join(fx), lambda m: fx[m.group(1)], a) for a in argv]
     return tool(*args, cwd=d, timeout=120).returncode
 
