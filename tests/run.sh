@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# Runs every test: the C unit tests (.output/unit_tests), the real-kernel
-# BPF integration tests (tests/test_bpf.py) and the spike analysis on real
-# traces (tests/test_spikes.py), the memory gate (tests/test_gate.py),
-# regressions found in review (tests/test_regress.py), the campaign
-# subcommand (tests/test_campaign.py), capture mode
-# (tests/test_capture.py) and checkpoint validation
-# (tests/test_checkpoints.py), then prints one last line:
+# Runs every test: the C unit tests (.output/unit_tests), then the Python
+# suites, each named after what a user does or sees and all run by the one
+# harness (tests/harness.py): record (launch/attach, children, threads,
+# signals, output files, options, bad input), spikes, the peak limit
+# (--max-peak/--tolerance), campaign, capture (record --comm/--cgroup) and
+# checkpoints (marks, --checkpoint-regex, validate, stages), and the
+# contract (tests/contract/: --help options, file formats and exit statuses
+# recorded from a build, checked against this one). Then it prints one
+# last line:
 #
 #   N passed, N failed, N skipped
 #
-# summed over both. Exits non-zero if a test failed or a runner crashed
+# summed over all. Exits non-zero if a test failed or a runner crashed
 # (died, or ended without its own summary line; a crashed runner counts as
-# one failure). Run from anywhere: tests/run.sh. CI=true turns skipped BPF
-# tests into failures (see tests/test_bpf.py).
+# one failure). Run from anywhere: tests/run.sh. CI=true turns skipped
+# tests into failures; TEST_FILTER, KEEP_TMP and MEMTRACE_BPF are handed on
+# to the suites (see tests/harness.py).
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -65,13 +68,13 @@ else
 fi
 
 PYTHON=${PYTHON:-$(command -v python3 || echo python3)}
-run_suite "BPF tests" bpf "$PYTHON" tests/test_bpf.py
+run_suite "record tests" record "$PYTHON" tests/test_record.py
 run_suite "spike tests" spikes "$PYTHON" tests/test_spikes.py
-run_suite "gate tests" gate "$PYTHON" tests/test_gate.py
-run_suite "regression tests" regress "$PYTHON" tests/test_regress.py
+run_suite "peak limit tests" peak-limit "$PYTHON" tests/test_peak_limit.py
 run_suite "campaign tests" campaign "$PYTHON" tests/test_campaign.py
 run_suite "capture tests" capture "$PYTHON" tests/test_capture.py
 run_suite "checkpoint tests" checkpoints "$PYTHON" tests/test_checkpoints.py
+run_suite "contract tests" contract "$PYTHON" tests/test_contract.py
 
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -11,29 +11,24 @@ output.log. Every peak, mean, std, min and max the campaign writes is
 checked against those lines; the files a resume must keep are checked
 byte for byte and by mtime.
 
-Prints TAP-like lines, then `campaign: N passed, N failed, N skipped`. BPF
-tests skip without root, and fail instead under CI=true. KEEP_TMP=1 keeps
-the temporary directories.
+Output and environment: see tests/harness.py; the closing line is
+`campaign: N passed, N failed, N skipped`.
 """
 
-import csv
 import itertools
 import json
 import math
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("MEMTRACE_BPF", os.path.join(ROOT, ".output", "memtrace-bpf"))
-MATRIX = os.path.join(ROOT, ".output", "workloads", "matrix")
-KEEP_TMP = os.environ.get("KEEP_TMP", "") not in ("", "0")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tap import Fail, Tap  # noqa: E402
+from harness import (BIN, WL_DIR, Fail, Suite, fail_if, peak_cp, read_json, read_rows, run,
+                     spawn, tmpdir)
+
+MATRIX = os.path.join(WL_DIR, "matrix")
+suite = Suite("campaign", builds=("matrix",))
 
 # What a run's peak holds besides the A*B MiB block (code, libc, stack, page
 # tables do not count; RssFile + the small anon rest) moves by a few file
@@ -47,45 +42,23 @@ HEADER = ("index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s,duration
           "lost_events,events,rusage_maxrss_kb,start_time,untraced_processes")
 
 
-def _child_setup():
-    # default dispositions: a shell running us in the background may have
-    # left SIGINT ignored, and the campaign hands what it inherits on to
-    # the runs (which then would not stop on the SIGINT it forwards)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-
-
 def campaign(*args, timeout=120, cwd=None):
-    return subprocess.run([BIN, "campaign", *args], capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=_child_setup, cwd=cwd)
-
-
-def read_csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
+    return run([BIN, "campaign", *args], timeout=timeout, cwd=cwd)
 
 
 def cp_of(run_dir):
-    """The workload's own lines in output.log: (CP fields as ints by name,
-    ENV as a dict)."""
-    cp = env = None
+    """The workload's own lines in output.log: (its CP ... peak line, ENV
+    as a dict)."""
+    env = None
     with open(os.path.join(run_dir, "output.log")) as f:
-        for line in f:
-            w = line.split()
-            if w[:1] == ["CP"] and w[-1] == "peak":
-                cp = dict(zip(("pid", "t0", "t1", "vmrss", "anon", "file", "shmem", "vmsize"),
-                              map(int, w[1:9])))
-            elif w[:1] == ["ENV"]:
-                env = dict(x.split("=", 1) for x in w[1:])
-    if cp is None or env is None:
-        raise Fail(f"{run_dir}/output.log has no CP ... peak / ENV line")
-    return cp, env
+        out = f.read()
+    for line in out.splitlines():
+        w = line.split()
+        if w[:1] == ["ENV"]:
+            env = dict(x.split("=", 1) for x in w[1:])
+    if env is None:
+        raise Fail(f"{run_dir}/output.log has no ENV line")
+    return peak_cp(out), env
 
 
 def snap(top):
@@ -132,21 +105,21 @@ def check_runs_against_cp(d, rows, errs):
         rd = os.path.join(d, row["config"], row["repeat"])
         cp, _ = cp_of(rd)
         peak = int(row["peak_rss_kb"])
-        if peak != cp["vmrss"]:
+        if peak != cp.vmrss:
             errs.append(f"{row['config']} #{row['repeat']}: peak_rss_kb {peak}, the workload's "
                         f"VmRSS at its peak {cp['vmrss']} kB")
         s = read_json(os.path.join(rd, "summary.json"))
         if s["peak_rss_kb"] != peak or s.get("interrupted"):
             errs.append(f"{row['config']} #{row['repeat']}: summary.json peak "
                         f"{s['peak_rss_kb']}, interrupted {s.get('interrupted')}")
-        if cp["pid"] not in s.get("targets", []):
+        if cp.pid not in s.get("targets", []):
             errs.append(f"{row['config']} #{row['repeat']}: the workload's pid {cp['pid']} is "
                         f"not the run's target {s.get('targets')}")
-        res = read_csv(os.path.join(rd, "result.csv"))
+        res = read_rows(os.path.join(rd, "result.csv"))
         if res != [row]:
             errs.append(f"{rd}/result.csv {res} differs from its campaign.csv row {row}")
         if row["exit_code"] == "0":
-            per.setdefault(row["config"], []).append(cp["vmrss"])
+            per.setdefault(row["config"], []).append(cp.vmrss)
     return per
 
 
@@ -154,7 +127,7 @@ def check_stats(d, per, errs, extra_failed=None):
     """stats.csv and stats.json against statistics of the CP values. Each
     float is written rounded (mean/std to 0.1 kB, CV to 0.001 %)."""
     extra_failed = extra_failed or {}
-    st = {r["config"]: r for r in read_csv(os.path.join(d, "stats.csv"))}
+    st = {r["config"]: r for r in read_rows(os.path.join(d, "stats.csv"))}
     sj = {c["config"]: c for c in read_json(os.path.join(d, "stats.json"))["configs"]}
     for cfg in set(per) | set(extra_failed):
         v = per.get(cfg, [])
@@ -182,7 +155,9 @@ def check_stats(d, per, errs, extra_failed=None):
 
 # ---- 1 -------------------------------------------------------------------
 
-def t_matrix_peaks_exact_and_stats(tmp):
+@suite.test("matrix peaks exact and stats")
+def t_matrix_peaks_exact_and_stats():
+    tmp = tmpdir()
     params = [("A", ["4", "8"]), ("B", ["1", "2"])]
     d = os.path.join(tmp, "c")
     # a relative -d: MEMTRACE_RUN_DIR must still be the run's absolute path
@@ -193,7 +168,7 @@ def t_matrix_peaks_exact_and_stats(tmp):
     with open(os.path.join(d, "campaign.csv")) as f:
         if f.readline().rstrip("\n") != HEADER:
             errs.append("campaign.csv does not start with the documented header")
-    rows = read_csv(os.path.join(d, "campaign.csv"))
+    rows = read_rows(os.path.join(d, "campaign.csv"))
     want = plan_order(params, 2)
     got = [(row["index"], row["config"], row["repeat"], row["status"], row["exit_code"])
            for row in rows]
@@ -224,16 +199,17 @@ def t_matrix_peaks_exact_and_stats(tmp):
         if abs(diff - expect) > SLACK_KB:
             errs.append(f"{cfg}: mean peak {diff:+.0f} kB from A=4+B=1, want {expect:+d} "
                         f"+-{SLACK_KB}")
-    st = [x["config"] for x in read_csv(os.path.join(d, "stats.csv"))]
+    st = [x["config"] for x in read_rows(os.path.join(d, "stats.csv"))]
     if st != [c for c, rep, _ in want if rep == 1]:
         errs.append(f"stats.csv configs {st}, want them in plan order")
-    if errs:
-        raise Fail("; ".join(errs[:4]))
+    fail_if(errs, 4)
 
 
 # ---- 2 -------------------------------------------------------------------
 
-def t_jobs_overlap_exact_and_separate(tmp):
+@suite.test("jobs overlap exact and separate")
+def t_jobs_overlap_exact_and_separate():
+    tmp = tmpdir()
     plan = ["--param", "A=4,8", "--param", "B=1,2", "--repeat", "2", "--", MATRIX, "{A}", "{B}",
             "--hold", "300"]
     dp, ds = os.path.join(tmp, "par"), os.path.join(tmp, "seq")
@@ -242,7 +218,7 @@ def t_jobs_overlap_exact_and_separate(tmp):
     r = campaign("-q", "-d", ds, *plan)
     need_ok(r, "the sequential campaign")
     errs = []
-    rows = read_csv(os.path.join(dp, "campaign.csv"))
+    rows = read_rows(os.path.join(dp, "campaign.csv"))
     if [row["index"] for row in rows] != [str(i) for i in range(8)]:
         raise Fail(f"--jobs 2: campaign.csv indexes {[row['index'] for row in rows]}")
     per = check_runs_against_cp(dp, rows, errs)
@@ -253,7 +229,7 @@ def t_jobs_overlap_exact_and_separate(tmp):
         s = read_json(os.path.join(rd, "summary.json"))
         cp, _ = cp_of(rd)
         # the run's own checkpoint lies within its own trace's span
-        if not s["start_ts_ns"] <= cp["t0"] <= cp["t1"] <= s["end_ts_ns"]:
+        if not s["start_ts_ns"] <= cp.t0 <= cp.t1 <= s["end_ts_ns"]:
             errs.append(f"{row['config']} #{row['repeat']}: CP at {cp['t0']} outside the run "
                         f"[{s['start_ts_ns']}, {s['end_ts_ns']}]")
         spans.append((s["start_ts_ns"], s["end_ts_ns"]))
@@ -265,7 +241,7 @@ def t_jobs_overlap_exact_and_separate(tmp):
     if most > 2:
         errs.append(f"{most} runs at once under --jobs 2")
     seq = {}
-    for row in read_csv(os.path.join(ds, "campaign.csv")):
+    for row in read_rows(os.path.join(ds, "campaign.csv")):
         seq.setdefault(row["config"], []).append(int(row["peak_rss_kb"]))
     for cfg, v in per.items():
         mp, ms = sum(v) / len(v), sum(seq.get(cfg, [0])) / len(seq.get(cfg, [1]))
@@ -288,27 +264,31 @@ def wait_for(path, proc, timeout=20):
         time.sleep(0.005)
 
 
-def t_resume_after_sigint_and_lost_result(tmp):
+def interrupted_campaign(args, *wait_paths):
+    """Starts `campaign ARGS`, waits for each of wait_paths in turn, sends
+    it SIGINT 0.1 s after the last; returns its exit status and stderr."""
+    p = spawn([BIN, "campaign", *args], text=True)
+    for path in wait_paths:
+        wait_for(path, p)
+    time.sleep(0.1)
+    os.kill(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    return p.returncode, err
+
+
+@suite.test("resume after sigint and lost result")
+def t_resume_after_sigint_and_lost_result():
+    tmp = tmpdir()
     d = os.path.join(tmp, "c")
     args = ["-q", "-d", d, "--param", "A=2,4", "--repeat", "2", "--", MATRIX, "{A}", "1",
             "--hold", "500"]
     runs = [("A=2", 1), ("A=4", 1), ("A=2", 2), ("A=4", 2)]
     rdir = {x: os.path.join(d, x[0], str(x[1])) for x in runs}
-    p = subprocess.Popen([BIN, "campaign", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, preexec_fn=_child_setup)
-    try:
-        wait_for(os.path.join(rdir[runs[0]], "result.csv"), p)
-        # the second run started: it is in its 500 ms hold now
-        wait_for(os.path.join(rdir[runs[1]], "run.json"), p)
-        time.sleep(0.1)
-        os.kill(p.pid, signal.SIGINT)
-        _, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    if p.returncode != 130:
-        raise Fail(f"SIGINT: exit {p.returncode}, want 130: {err.strip()[-200:]!r}")
+    # once the second run started: it is in its 500 ms hold then
+    rc, err = interrupted_campaign(args, os.path.join(rdir[runs[0]], "result.csv"),
+                                   os.path.join(rdir[runs[1]], "run.json"))
+    if rc != 130:
+        raise Fail(f"SIGINT: exit {rc}, want 130: {err.strip()[-200:]!r}")
     errs = []
     have = [x for x in runs if os.path.exists(os.path.join(rdir[x], "result.csv"))]
     if have != runs[:1]:
@@ -316,7 +296,7 @@ def t_resume_after_sigint_and_lost_result(tmp):
     s = read_json(os.path.join(rdir[runs[1]], "summary.json"))
     if s.get("interrupted") is not True:
         errs.append(f"the interrupted run's summary.json says interrupted {s.get('interrupted')}")
-    rows = read_csv(os.path.join(d, "campaign.csv"))
+    rows = read_rows(os.path.join(d, "campaign.csv"))
     if [(x["config"], x["repeat"]) for x in rows] != [("A=2", "1")]:
         errs.append(f"campaign.csv after SIGINT: {rows}")
     kept = snap(rdir[runs[0]])
@@ -326,15 +306,14 @@ def t_resume_after_sigint_and_lost_result(tmp):
     need_ok(r, "the resumed campaign")
     if snap(rdir[runs[0]]) != kept:
         errs.append("the resume rewrote the run finished before SIGINT")
-    rows = read_csv(os.path.join(d, "campaign.csv"))
+    rows = read_rows(os.path.join(d, "campaign.csv"))
     if [(x["index"], x["config"], x["repeat"]) for x in rows] != \
             [(str(i), c, str(rep)) for i, (c, rep) in enumerate(runs)]:
         errs.append(f"campaign.csv after the resume: "
                     f"{[(x['index'], x['config'], x['repeat']) for x in rows]}")
     per = check_runs_against_cp(d, rows, errs)
     check_stats(d, per, errs)
-    if errs:
-        raise Fail("; ".join(errs[:4]))
+    fail_if(errs, 4)
 
     # a run whose result.csv is lost (a crash before it was written) is the
     # only one redone
@@ -354,45 +333,36 @@ def t_resume_after_sigint_and_lost_result(tmp):
             elif now["run.json"] == before[x]["run.json"] or \
                     now["trace.csv"] == before[x]["trace.csv"]:
                 errs.append(f"{lost}: run.json/trace.csv are the old ones: it was not redone")
-    rows = read_csv(os.path.join(d, "campaign.csv"))
+    rows = read_rows(os.path.join(d, "campaign.csv"))
     if [(x["config"], x["repeat"]) for x in rows] != [(c, str(rep)) for c, rep in runs]:
         errs.append(f"campaign.csv after the second resume: {rows}")
     check_runs_against_cp(d, rows, errs)
-    if errs:
-        raise Fail("; ".join(errs[:4]))
+    fail_if(errs, 4)
 
 
-def t_run_that_handles_sigint_is_redone(tmp):
+@suite.test("run that handles sigint is redone")
+def t_run_that_handles_sigint_is_redone():
     """A command that catches the SIGINT the campaign forwards and exits 1
     (as many programs do) was stopped by the campaign: it is redone on
     resume, not recorded as a failed run."""
+    tmp = tmpdir()
     d = os.path.join(tmp, "c")
     # the trap runs when the foreground sleep ends: exit 1 some 0.5 s after
     # the signal, long after the campaign stopped
     args = ["-q", "-d", d, "--param", "A=1,2", "--", "sh", "-c",
             "trap 'exit 1' INT; sleep 0.6; echo A={A}"]
     first = os.path.join(d, "A=1", "1")
-    p = subprocess.Popen([BIN, "campaign", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, preexec_fn=_child_setup)
-    try:
-        wait_for(os.path.join(first, "run.json"), p)
-        time.sleep(0.1)
-        os.kill(p.pid, signal.SIGINT)
-        _, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    if p.returncode != 130:
-        raise Fail(f"SIGINT: exit {p.returncode}, want 130: {err.strip()[-200:]!r}")
+    rc, err = interrupted_campaign(args, os.path.join(first, "run.json"))
+    if rc != 130:
+        raise Fail(f"SIGINT: exit {rc}, want 130: {err.strip()[-200:]!r}")
     if os.path.exists(os.path.join(first, "result.csv")):
         raise Fail(f"the run stopped by SIGINT (it exited 1) has a result.csv: "
-                   f"{read_csv(os.path.join(first, 'result.csv'))}")
+                   f"{read_rows(os.path.join(first, 'result.csv'))}")
     if read_json(os.path.join(first, "summary.json")).get("interrupted") is not True:
         raise Fail("its summary.json does not say interrupted")
     r = campaign(*args)
     need_ok(r, "the resumed campaign")
-    got = [(x["config"], x["status"]) for x in read_csv(os.path.join(d, "campaign.csv"))]
+    got = [(x["config"], x["status"]) for x in read_rows(os.path.join(d, "campaign.csv"))]
     if got != [("A=1", "ok"), ("A=2", "ok")]:
         raise Fail(f"campaign.csv after the resume: {got}")
     with open(os.path.join(first, "output.log")) as f:
@@ -402,7 +372,9 @@ def t_run_that_handles_sigint_is_redone(tmp):
 
 # ---- 4 -------------------------------------------------------------------
 
-def t_failed_and_killed_runs_recorded(tmp):
+@suite.test("failed and killed runs recorded")
+def t_failed_and_killed_runs_recorded():
+    tmp = tmpdir()
     runs_txt = os.path.join(tmp, "runs.txt")
     with open(runs_txt, "w") as f:
         f.write(f"{MATRIX} 2 1\n"
@@ -413,7 +385,7 @@ def t_failed_and_killed_runs_recorded(tmp):
     d = os.path.join(tmp, "c")
     r = campaign("-q", "-d", d, "--file", runs_txt)
     need_ok(r, "a campaign with a failed and a killed run", want=3)
-    rows = read_csv(os.path.join(d, "campaign.csv"))
+    rows = read_rows(os.path.join(d, "campaign.csv"))
     got = [(x["config"], x["status"], x["exit_code"]) for x in rows]
     want = [("line1", "ok", "0"), ("line2", "failed", "3"), ("line5", "killed", "137")]
     if got != want:
@@ -425,11 +397,12 @@ def t_failed_and_killed_runs_recorded(tmp):
     if sj.get("finished_runs") != 3 or sj.get("failed_runs") != 2:
         errs.append(f"stats.json finished_runs {sj.get('finished_runs')} failed_runs "
                     f"{sj.get('failed_runs')}, want 3 and 2")
-    if errs:
-        raise Fail("; ".join(errs[:4]))
+    fail_if(errs, 4)
 
 
-def t_missing_command_refused_before_any_run(tmp):
+@suite.test("missing command refused before any run")
+def t_missing_command_refused_before_any_run():
+    tmp = tmpdir()
     runs_txt = os.path.join(tmp, "runs.txt")
     missing = os.path.join(tmp, "no-such-solver")
     with open(runs_txt, "w") as f:
@@ -445,7 +418,9 @@ def t_missing_command_refused_before_any_run(tmp):
 
 # ---- 5 -------------------------------------------------------------------
 
-def t_usage_errors_change_nothing(tmp):
+@suite.test("usage errors change nothing", root=False)
+def t_usage_errors_change_nothing():
+    tmp = tmpdir()
     d = os.path.join(tmp, "c")
     cases = [
         (["--", "true"], 2, "-d"),
@@ -488,11 +463,12 @@ def t_usage_errors_change_nothing(tmp):
                         f"{r.stderr.strip()[:120]!r} (want {needle!r})")
     if snap(other) != before:
         errs.append(f"campaign report changed {other}: {sorted(snap(other))}")
-    if errs:
-        raise Fail("; ".join(errs[:4]))
+    fail_if(errs, 4)
 
 
-def t_another_plan_in_the_dir_refused(tmp):
+@suite.test("another plan in the dir refused")
+def t_another_plan_in_the_dir_refused():
+    tmp = tmpdir()
     d = os.path.join(tmp, "c")
     plan = ["--param", "A=1", "--", MATRIX, "{A}", "1"]
     r = campaign("-q", "-d", d, *plan)
@@ -516,13 +492,14 @@ def t_another_plan_in_the_dir_refused(tmp):
     runs_now = {k: v for k, v in now.items() if os.sep in k}
     if runs_now != {k: v for k, v in before.items() if os.sep in k}:
         errs.append("resuming a finished campaign touched its runs")
-    if errs:
-        raise Fail("; ".join(errs[:4]))
+    fail_if(errs, 4)
 
 
 # ---- 6 -------------------------------------------------------------------
 
-def t_report_rebuilds_the_same_files(tmp):
+@suite.test("report rebuilds the same files")
+def t_report_rebuilds_the_same_files():
+    tmp = tmpdir()
     runs_txt = os.path.join(tmp, "runs.txt")
     with open(runs_txt, "w") as f:
         f.write(f"{MATRIX} 2 1\n{MATRIX} 4 1\n{MATRIX} 2 1 --exit 3\n")
@@ -546,7 +523,7 @@ def t_report_rebuilds_the_same_files(tmp):
         errs.append("campaign report changed files in the run directories")
     # the table: one row per config with its runs and failures and the
     # mean peak in MiB, from the CP lines
-    rows = read_csv(os.path.join(d, "campaign.csv"))
+    rows = read_rows(os.path.join(d, "campaign.csv"))
     per = check_runs_against_cp(d, rows, errs)
     lines = r.stdout.splitlines()
     for cfg, nok, nfail in (("line1", 2, 0), ("line2", 2, 0), ("line3", 0, 2)):
@@ -574,19 +551,20 @@ def t_report_rebuilds_the_same_files(tmp):
     os.unlink(os.path.join(d, "line2", "2", "result.csv"))
     r = campaign("report", d, timeout=30)
     need_ok(r, "campaign report with a run unfinished")
-    got = [(x["config"], x["repeat"]) for x in read_csv(os.path.join(d, "campaign.csv"))]
+    got = [(x["config"], x["repeat"]) for x in read_rows(os.path.join(d, "campaign.csv"))]
     want = [(x["config"], x["repeat"]) for x in rows if (x["config"], x["repeat"]) !=
             ("line2", "2")]
     if got != want:
         errs.append(f"campaign.csv without line2 #2's result.csv: {got}, want {want}")
-    if errs:
-        raise Fail("; ".join(errs[:4]))
+    fail_if(errs, 4)
 
 
-def t_more_runs_than_groups_while_one_holds_its_group(tmp):
+@suite.test("more runs than groups while one holds its group", timeout=900)
+def t_more_runs_than_groups_while_one_holds_its_group():
     """The kernel has 1023 trace groups. A long run holds its group while
     more than 1023 short runs start after it: no short run may share it
     (the long run's trace would take the other's rows and peak)."""
+    tmp = tmpdir()
     d = os.path.join(tmp, "c")
     runs = os.path.join(tmp, "runs.txt")
     go = os.path.join(tmp, "go")
@@ -596,9 +574,7 @@ def t_more_runs_than_groups_while_one_holds_its_group(tmp):
         f.write(f"{MATRIX} 64 1 --hold-until {go}\n")
         for _ in range(n_short):
             f.write(f"{MATRIX} 2 1\n")
-    p = subprocess.Popen([BIN, "campaign", "-q", "-d", d, "--jobs", "8", "--file", runs],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         preexec_fn=_child_setup)
+    p = spawn([BIN, "campaign", "-q", "-d", d, "--jobs", "8", "--file", runs], text=True)
     deadline = time.time() + 500
     while time.time() < deadline and p.poll() is None:
         done = sum(os.path.exists(os.path.join(d, f"line{n}", "1", "result.csv"))
@@ -611,14 +587,14 @@ def t_more_runs_than_groups_while_one_holds_its_group(tmp):
     out, err = p.communicate(timeout=120)
     if p.returncode != 0:
         raise Fail(f"campaign of 1031 runs: exit {p.returncode}: {err.strip()[-300:]!r}")
-    rows = read_csv(os.path.join(d, "campaign.csv"))
+    rows = read_rows(os.path.join(d, "campaign.csv"))
     if len(rows) != n_short + 1:
         raise Fail(f"{len(rows)} rows in campaign.csv, want {n_short + 1}")
     errs = []
     long_rd = os.path.join(d, "line1", "1")
     long_s = read_json(os.path.join(long_rd, "summary.json"))
     cp, _ = cp_of(long_rd)
-    if long_s["peak_rss_kb"] != cp["vmrss"] or len(long_s["processes"]) != 1:
+    if long_s["peak_rss_kb"] != cp.vmrss or len(long_s["processes"]) != 1:
         errs.append(f"the long run: peak {long_s['peak_rss_kb']} kB (its own reading "
                     f"{cp['vmrss']} kB), {len(long_s['processes'])} processes in its summary")
     for row in rows:
@@ -629,46 +605,11 @@ def t_more_runs_than_groups_while_one_holds_its_group(tmp):
         cp, _ = cp_of(rd)
         if s["end_ts_ns"] > long_s["end_ts_ns"]:
             errs.append(f"{row['config']} ended after the long run: not a test of sharing")
-        if int(row["peak_rss_kb"]) != cp["vmrss"] or s["events"] == 0:
+        if int(row["peak_rss_kb"]) != cp.vmrss or s["events"] == 0:
             errs.append(f"{row['config']}: peak {row['peak_rss_kb']} kB (its own reading "
                         f"{cp['vmrss']} kB), {s['events']} rows")
-    if errs:
-        raise Fail("; ".join(errs[:3]))
-
-
-# ---- main ----------------------------------------------------------------
-
-def main():
-    tap = Tap("campaign")
-    for path in (BIN, MATRIX):
-        if not os.access(path, os.X_OK):
-            tap.report("build", "fail", f"{path} missing (run make)")
-            return tap.finish()
-    tests = [
-        ("usage errors change nothing", t_usage_errors_change_nothing, False),
-        ("matrix peaks exact and stats", t_matrix_peaks_exact_and_stats, True),
-        ("jobs overlap exact and separate", t_jobs_overlap_exact_and_separate, True),
-        ("resume after sigint and lost result", t_resume_after_sigint_and_lost_result, True),
-        ("run that handles sigint is redone", t_run_that_handles_sigint_is_redone, True),
-        ("failed and killed runs recorded", t_failed_and_killed_runs_recorded, True),
-        ("missing command refused before any run", t_missing_command_refused_before_any_run,
-         True),
-        ("another plan in the dir refused", t_another_plan_in_the_dir_refused, True),
-        ("report rebuilds the same files", t_report_rebuilds_the_same_files, True),
-        ("more runs than groups while one holds its group",
-         t_more_runs_than_groups_while_one_holds_its_group, True),
-    ]
-    for name, fn, root in tests:
-        tmp = tempfile.mkdtemp(prefix="memtrace-campaign.")
-        try:
-            tap.run(name, fn, tmp, root=root)
-        finally:
-            if KEEP_TMP:
-                print(f"# kept {tmp}")
-            else:
-                shutil.rmtree(tmp, ignore_errors=True)
-    return tap.finish()
+    fail_if(errs, 3)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(suite.main())

@@ -5,9 +5,8 @@ marks (fd and USDT), --checkpoint-regex, and the `validate`/`stages`
 reports, against what the workloads themselves read, printed and timed
 (CLOCK_MONOTONIC).
 
-Prints `ok N - name` / `not ok N - name: why` / `# SKIP`, then
-`checkpoints: N passed, N failed, N skipped`. Without root the tracing
-tests skip; with CI=true a skip is a failure.
+Output and environment: see tests/harness.py; the closing line is
+`checkpoints: N passed, N failed, N skipped`.
 """
 
 import csv
@@ -16,44 +15,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("MEMTRACE_BPF", os.path.join(ROOT, ".output", "memtrace-bpf"))
-WL_DIR = os.path.join(ROOT, ".output", "workloads")
-TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-CSV_HEADER = ("time_s,vmrss_kb,vmsize_kb,ts_ns,pid,tid,event,rss_anon_kb,rss_file_kb,"
-              "rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret,label,reported,"
-              "reported_kb")
+from harness import (BIN, CSV_HEADER, ROOT, TESTS_DIR, Fail, Suite, cached, clean_env, fail_if,
+                     parse_cps, read_rows, record, refusal, run, spawn, suite_tmpdir,
+                     tmpdir, workload, write_file)
 
-sys.path.insert(0, TESTS_DIR)
-from tap import Fail, Tap  # noqa: E402
-
-
-def run(argv, timeout=180, **kw):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
-
-
-def wl(name):
-    p = os.path.join(WL_DIR, name)
-    if not os.access(p, os.X_OK):
-        raise Fail(f"{p} is not built (make)")
-    return p
-
-
-def rows(csv_path):
-    """The trace as dicts (the csv module: labels may be quoted)."""
-    with open(csv_path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def trace(tmp, argv, *opts, ok_rc=(0,)):
-    csv_path = os.path.join(tmp, "t.csv")
-    r = run([BIN, "-q", "-o", csv_path, *opts, "--", *argv])
-    if r.returncode not in ok_rc:
-        raise Fail(f"memtrace-bpf exited {r.returncode}: {r.stderr.strip()[-400:]}")
-    return csv_path, r
+suite = Suite("checkpoints")
 
 
 def validate_json(csv_path, *opts):
@@ -64,13 +32,10 @@ def validate_json(csv_path, *opts):
 
 
 def parse_selfcheck(out):
-    cps, trs, xs = [], [], []
+    cps, trs, xs = parse_cps(out), [], []
     for line in out.splitlines():
         f = line.split()
-        if f and f[0] == "CP":
-            cps.append({"pid": int(f[1]), "t0": int(f[2]), "t1": int(f[3]), "vmrss": int(f[4]),
-                        "label": f[9]})
-        elif f and f[0] == "T":
+        if f and f[0] == "T":
             trs.append({"kb": int(f[1]), "start": int(f[2]), "end": int(f[3]), "after": f[4]})
         elif f and f[0] == "X":
             xs.append({"what": f[1], "t0": int(f[2]), "t1": int(f[3]), "kb": int(f[4])})
@@ -79,36 +44,34 @@ def parse_selfcheck(out):
     return cps, trs, xs
 
 
-_selfcheck = {}
-
-
 def selfcheck_run():
     """One traced run of selfcheck, shared by the tests that read it."""
-    if "r" not in _selfcheck:
-        tmp = tempfile.mkdtemp(prefix="memtrace-cp-")
-        csv_path, r = trace(tmp, [wl("selfcheck"), "6"])
+    def go():
+        tmp = suite_tmpdir()
+        csv_path, r = record(tmp, [workload("selfcheck"), "6"])
         cps, trs, xs = parse_selfcheck(r.stdout)
         js, _ = validate_json(csv_path)
-        _selfcheck["r"] = (tmp, csv_path, r, cps, trs, xs, js)
-    return _selfcheck["r"]
+        return tmp, csv_path, r, cps, trs, xs, js
+    return cached("selfcheck", go)
 
 
 def within(cks, t0, t1):
     return [c for c in cks if t0 <= c["ts_ns"] <= t1]
 
 
+@suite.test("automatic checkpoints: exact_kb equals what the workload read, each way in")
 def t_every_checkpoint_exact():
     _, _, _, cps, _, xs, js = selfcheck_run()
     cks = js["checkpoints"]
     errs = []
     for c in cps:
-        hit = within(cks, c["t0"], c["t1"])
+        hit = within(cks, c.t0, c.t1)
         if len(hit) != 1:
-            errs.append(f"{c['label']}: {len(hit)} checkpoint rows inside its read "
-                        f"[{c['t0']}, {c['t1']}] (want 1)")
+            errs.append(f"{c.label}: {len(hit)} checkpoint rows inside its read "
+                        f"[{c.t0}, {c.t1}] (want 1)")
             continue
-        if hit[0]["exact_kb"] != c["vmrss"] or hit[0]["source"] != "status":
-            errs.append(f"{c['label']}: the workload read VmRSS {c['vmrss']} kB, the "
+        if hit[0]["exact_kb"] != c.vmrss or hit[0]["source"] != "status":
+            errs.append(f"{c.label}: the workload read VmRSS {c.vmrss} kB, the "
                         f"checkpoint says {hit[0]['exact_kb']} kB ({hit[0]['source']})")
     # the other ways in: /proc/PID/status, a kept fd read again with
     # pread at 0 (exact: status), statm and smaps_rollup (recognised; their
@@ -122,47 +85,47 @@ def t_every_checkpoint_exact():
                         f"{[(h['source'], h['exact_kb']) for h in hit]}")
         elif want[x["what"]] == "status" and hit[0]["exact_kb"] != x["kb"]:
             errs.append(f"{x['what']}: read {x['kb']} kB, checkpoint says {hit[0]['exact_kb']}")
-    n_inside = sum(len(within(cks, c["t0"], c["t1"])) for c in cps) + \
+    n_inside = sum(len(within(cks, c.t0, c.t1)) for c in cps) + \
         sum(len(within(cks, x["t0"], x["t1"])) for x in xs)
     # the only other checkpoints are the workload's two warm-up reads
     if len(cks) != n_inside + 2:
         errs.append(f"{len(cks)} checkpoints in the trace, {n_inside} inside the workload's "
                     "reads + 2 warm-ups")
     print(f"# {len(cps)} status checkpoints, VmRSS read by the workload == exact_kb on each; "
-          f"e.g. {cps[0]['vmrss']} kB")
-    if errs:
-        raise Fail("; ".join(errs[:5]))
+          f"e.g. {cps[0].vmrss} kB")
+    fail_if(errs, 5)
 
 
+@suite.test("validate: every transient between checkpoints shows in max_since_prev_kb")
 def t_transients_between_checkpoints():
     _, _, _, cps, trs, _, js = selfcheck_run()
     cks = js["checkpoints"]
-    by_label = {c["label"]: c for c in cps}
+    by_label = {c.label: c for c in cps}
     errs = []
     for t in trs:
         prev = by_label[t["after"]]
-        nxt = [c for c in cps if c["t0"] > t["end"]][0]
-        ck = within(cks, nxt["t0"], nxt["t1"])[0]
-        want = prev["vmrss"] + t["kb"]
+        nxt = [c for c in cps if c.t0 > t["end"]][0]
+        ck = within(cks, nxt.t0, nxt.t1)[0]
+        want = prev.vmrss + t["kb"]
         if ck["max_since_prev_kb"] != want:
             errs.append(f"transient of {t['kb']} kB after {t['after']}: max_since_prev_kb "
-                        f"{ck['max_since_prev_kb']}, want {prev['vmrss']} + {t['kb']} = {want}")
+                        f"{ck['max_since_prev_kb']}, want {prev.vmrss} + {t['kb']} = {want}")
         if not t["start"] <= ck["max_since_prev_ts_ns"] <= t["end"]:
             errs.append(f"transient of {t['kb']} kB: its maximum at {ck['max_since_prev_ts_ns']} "
                         f"is outside [{t['start']}, {t['end']}]")
-        seen = max(prev["vmrss"], nxt["vmrss"])
+        seen = max(prev.vmrss, nxt.vmrss)
         if ck["excess_kb"] != want - seen:
             errs.append(f"transient of {t['kb']} kB: excess_kb {ck['excess_kb']}, want {want - seen}")
     v = js["verdict"]
     big = max(trs, key=lambda t: t["kb"])
     prev = by_label[big["after"]]
-    if v["largest_excursion_kb"] != prev["vmrss"] + big["kb"] - prev["vmrss"]:
+    if v["largest_excursion_kb"] != prev.vmrss + big["kb"] - prev.vmrss:
         errs.append(f"verdict largest_excursion_kb {v['largest_excursion_kb']}, the largest "
                     f"transient was {big['kb']} kB")
-    if errs:
-        raise Fail("; ".join(errs[:5]))
+    fail_if(errs, 5)
 
 
+@suite.test("validate: table and verdict")
 def t_validate_table():
     _, csv_path, _, cps, trs, _, _ = selfcheck_run()
     r = run([BIN, "validate", csv_path])
@@ -175,108 +138,101 @@ def t_validate_table():
             raise Fail(f"table lacks {want!r}: {r.stdout[-600:]}")
 
 
+@suite.test("validate: missing file, no checkpoints, malformed rows, usage errors", root=False)
 def t_validate_bad_input():
-    errs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        missing = os.path.join(tmp, "nope.csv")
-        r = run([BIN, "validate", missing])
-        if r.returncode != 1 or "cannot open" not in r.stderr or missing not in r.stderr:
-            errs.append(f"missing file: exit {r.returncode}, {r.stderr.strip()!r}")
-        # a trace without checkpoints: a poller's file has no event column,
-        # a memtrace-bpf trace of a program that never reads its figures
-        p = os.path.join(tmp, "none.csv")
-        with open(p, "w") as f:
-            hdr = CSV_HEADER
-            f.write(hdr + "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n")
-        r = run([BIN, "validate", p])
-        if r.returncode != 1 or "no checkpoint rows" not in r.stderr or "stages" not in r.stderr:
-            errs.append(f"no checkpoints: exit {r.returncode}, {r.stderr.strip()!r}")
-        p2 = os.path.join(tmp, "poll.csv")
-        with open(p2, "w") as f:
-            f.write("time_s,vmrss_kb\n0.0,100\n")
-        r = run([BIN, "validate", p2])
-        if r.returncode != 1 or "event" not in r.stderr:
-            errs.append(f"poller file: exit {r.returncode}, {r.stderr.strip()!r}")
-        p3 = os.path.join(tmp, "bad.csv")
-        with open(p3, "w") as f:
-            f.write(hdr + "\n0.1,xx,200,1000,7,7,checkpoint,100,0,0,0,100,status,3,,,1,,,\n")
-        r = run([BIN, "validate", p3])
-        if r.returncode != 1 or f"{p3}:2: column vmrss_kb: 'xx'" not in r.stderr:
-            errs.append(f"malformed row: exit {r.returncode}, {r.stderr.strip()!r}")
-        for bad in (["--format", "xml"], ["--compare", "both"], ["--tolerance", "5x"], []):
-            r = run([BIN, "validate", *([p] if bad else []), *bad])
-            if r.returncode != 2 or "--help" not in r.stderr:
-                errs.append(f"usage error {bad}: exit {r.returncode}, {r.stderr.strip()!r}")
-        r = run([BIN, "validate", "--help"])
-        if r.returncode != 0 or "EXAMPLES:" not in r.stdout or "--format" not in r.stdout:
-            errs.append(f"--help: exit {r.returncode}")
-    if errs:
-        raise Fail("; ".join(errs))
+    tmp = tmpdir()
+    missing = os.path.join(tmp, "nope.csv")
+    # a trace without checkpoints: a poller's file has no event column,
+    # a memtrace-bpf trace of a program that never reads its figures
+    p = write_file(os.path.join(tmp, "none.csv"), CSV_HEADER +
+                   "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n")
+    p2 = write_file(os.path.join(tmp, "poll.csv"), "time_s,vmrss_kb\n0.0,100\n")
+    p3 = write_file(os.path.join(tmp, "bad.csv"), CSV_HEADER +
+                    "\n0.1,xx,200,1000,7,7,checkpoint,100,0,0,0,100,status,3,,,1,,,\n")
+    cases = [([missing], 1, ("cannot open", missing)),
+             ([p], 1, ("no checkpoint rows", "stages")),
+             ([p2], 1, "event"),
+             ([p3], 1, f"{p3}:2: column vmrss_kb: 'xx'")]
+    cases += [([p, *bad] if bad else [], 2, "--help")
+              for bad in (["--format", "xml"], ["--compare", "both"], ["--tolerance", "5x"], [])]
+    errs = [e for args, rc, needles in cases if (e := refusal(["validate", *args], rc, needles))]
+    r = run([BIN, "validate", "--help"])
+    if r.returncode != 0 or "EXAMPLES:" not in r.stdout or "--format" not in r.stdout:
+        errs.append(f"--help: exit {r.returncode}")
+    fail_if(errs, None)
+
+
+def parse_marks(out):
+    """The marks workloads' own lines (stages.py, marks.c): M NAME t0 t1 (a
+    mark written between t0 and t1), F i TRANSIENT_KB KEPT_KB (a frame),
+    L KB (kept while loading)."""
+    ms, frames, load = [], [], None
+    for line in out.splitlines():
+        f = line.split()
+        if f[0] == "M":
+            ms.append((f[1], int(f[2]), int(f[3])))
+        elif f[0] == "F":
+            frames.append((int(f[2]), int(f[3])))
+        elif f[0] == "L":
+            load = int(f[1])
+    return ms, frames, load
 
 
 def marks_of(csv_path):
-    return [r for r in rows(csv_path) if r["event"] == "mark"]
+    return [r for r in read_rows(csv_path) if r["event"] == "mark"]
 
 
+@suite.test("marks from Python via MEMTRACE_MARK_FD: rows and stages match what it did")
 def t_python_marks_and_stages():
-    with tempfile.TemporaryDirectory() as tmp:
-        py = shutil.which("python3")
-        csv_path, r = trace(tmp, [py, os.path.join(TESTS_DIR, "workloads", "stages.py"), "4"])
-        ms, frames, load = [], [], None
-        for line in r.stdout.splitlines():
-            f = line.split()
-            if f[0] == "M":
-                ms.append((f[1], int(f[2]), int(f[3])))
-            elif f[0] == "F":
-                frames.append((int(f[2]), int(f[3])))
-            elif f[0] == "L":
-                load = int(f[1])
-        if len(ms) != len(frames) + 4 or load is None:
-            raise Fail(f"workload output incomplete: {r.stdout[-300:]!r}")
-        errs = []
-        # a command without USDT marks (python3 may even be a script, e.g.
-        # a pyenv shim) is the usual case: nothing to say about it
-        if "memtrace-bpf" in r.stderr:
-            errs.append(f"memtrace-bpf said: {r.stderr.strip()[-300:]!r}")
-        got = [m for m in marks_of(csv_path) if m["label"] != "warmup"]
-        if [m["label"] for m in got] != [n for n, _, _ in ms]:
-            errs.append(f"mark rows {[m['label'] for m in got]}, the workload wrote "
-                        f"{[n for n, _, _ in ms]}")
-        else:
-            for m, (n, t0, t1) in zip(got, ms):
-                if not t0 <= int(m["ts_ns"]) <= t1 or m["cause"] != "fd":
-                    errs.append(f"mark {n} at {m['ts_ns']} ({m['cause']}), outside the "
-                                f"workload's write [{t0}, {t1}]")
-        r2 = run([BIN, "stages", csv_path, "--format", "json"])
-        if r2.returncode != 0:
-            raise Fail(f"stages exited {r2.returncode}: {r2.stderr[:300]}")
-        js = json.loads(r2.stdout)
-        # what Python itself allocates on the way (small objects, an arena
-        # now and then) rides on top of the workload's own mmaps
-        slack = 64
-        fr = [i for i in js["intervals"] if i["name"] == "frame"]
-        if len(fr) != len(frames):
-            errs.append(f"{len(fr)} frame intervals, the workload ran {len(frames)} frames")
-        for k, (iv, (tkb, keep)) in enumerate(zip(fr, frames)):
-            if not 0 <= iv["rise_kb"] - tkb <= slack:
-                errs.append(f"frame {k}: rise {iv['rise_kb']} kB, its transient was {tkb} kB")
-            if not 0 <= iv["growth_kb"] - keep <= slack:
-                errs.append(f"frame {k}: growth {iv['growth_kb']} kB, it kept {keep} kB")
-            t_start = [t0 for n, t0, _ in ms if n == "frame"][k]
-            if not t_start <= iv["start_ts_ns"] <= iv["end_ts_ns"]:
-                errs.append(f"frame {k}: interval [{iv['start_ts_ns']}, {iv['end_ts_ns']}]")
-        sp = [i for i in js["intervals"] if i["name"] == "load" and i["kind"] == "span"]
-        if len(sp) != 1 or not 0 <= sp[0]["growth_kb"] - load <= slack:
-            errs.append(f"load span {sp}, the workload kept {load} kB in it")
-        st = {x["name"]: x for x in js["stages"]}
-        if st.get("frame", {}).get("count") != len(frames) or \
-                st["frame"]["max_rise_kb"] < max(t for t, _ in frames):
-            errs.append(f"frame stage summary {st.get('frame')}")
-        tab = run([BIN, "stages", csv_path])
-        if tab.returncode != 0 or "frame" not in tab.stdout or "growth_kb" not in tab.stdout:
-            errs.append(f"table: exit {tab.returncode}: {tab.stdout[-300:]}")
-        if errs:
-            raise Fail("; ".join(errs[:5]))
+    tmp = tmpdir()
+    py = shutil.which("python3")
+    csv_path, r = record(tmp, [py, os.path.join(TESTS_DIR, "workloads", "stages.py"), "4"])
+    ms, frames, load = parse_marks(r.stdout)
+    if len(ms) != len(frames) + 4 or load is None:
+        raise Fail(f"workload output incomplete: {r.stdout[-300:]!r}")
+    errs = []
+    # a command without USDT marks (python3 may even be a script, e.g.
+    # a pyenv shim) is the usual case: nothing to say about it
+    if "memtrace-bpf" in r.stderr:
+        errs.append(f"memtrace-bpf said: {r.stderr.strip()[-300:]!r}")
+    got = [m for m in marks_of(csv_path) if m["label"] != "warmup"]
+    if [m["label"] for m in got] != [n for n, _, _ in ms]:
+        errs.append(f"mark rows {[m['label'] for m in got]}, the workload wrote "
+                    f"{[n for n, _, _ in ms]}")
+    else:
+        for m, (n, t0, t1) in zip(got, ms):
+            if not t0 <= int(m["ts_ns"]) <= t1 or m["cause"] != "fd":
+                errs.append(f"mark {n} at {m['ts_ns']} ({m['cause']}), outside the "
+                            f"workload's write [{t0}, {t1}]")
+    r2 = run([BIN, "stages", csv_path, "--format", "json"])
+    if r2.returncode != 0:
+        raise Fail(f"stages exited {r2.returncode}: {r2.stderr[:300]}")
+    js = json.loads(r2.stdout)
+    # what Python itself allocates on the way (small objects, an arena
+    # now and then) rides on top of the workload's own mmaps
+    slack = 64
+    fr = [i for i in js["intervals"] if i["name"] == "frame"]
+    if len(fr) != len(frames):
+        errs.append(f"{len(fr)} frame intervals, the workload ran {len(frames)} frames")
+    for k, (iv, (tkb, keep)) in enumerate(zip(fr, frames)):
+        if not 0 <= iv["rise_kb"] - tkb <= slack:
+            errs.append(f"frame {k}: rise {iv['rise_kb']} kB, its transient was {tkb} kB")
+        if not 0 <= iv["growth_kb"] - keep <= slack:
+            errs.append(f"frame {k}: growth {iv['growth_kb']} kB, it kept {keep} kB")
+        t_start = [t0 for n, t0, _ in ms if n == "frame"][k]
+        if not t_start <= iv["start_ts_ns"] <= iv["end_ts_ns"]:
+            errs.append(f"frame {k}: interval [{iv['start_ts_ns']}, {iv['end_ts_ns']}]")
+    sp = [i for i in js["intervals"] if i["name"] == "load" and i["kind"] == "span"]
+    if len(sp) != 1 or not 0 <= sp[0]["growth_kb"] - load <= slack:
+        errs.append(f"load span {sp}, the workload kept {load} kB in it")
+    st = {x["name"]: x for x in js["stages"]}
+    if st.get("frame", {}).get("count") != len(frames) or \
+            st["frame"]["max_rise_kb"] < max(t for t, _ in frames):
+        errs.append(f"frame stage summary {st.get('frame')}")
+    tab = run([BIN, "stages", csv_path])
+    if tab.returncode != 0 or "frame" not in tab.stdout or "growth_kb" not in tab.stdout:
+        errs.append(f"table: exit {tab.returncode}: {tab.stdout[-300:]}")
+    fail_if(errs, 5)
 
 
 SHELL_MARKS = r"""
@@ -300,282 +256,266 @@ echo "into the file" >&$MEMTRACE_MARK_FD
 """
 
 
+@suite.test("marks from sh and bash; a closed or redirected marker fd is reported")
 def t_shell_marks_and_closed_fd():
     errs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        script = os.path.join(tmp, "m.sh")
-        with open(script, "w") as f:
-            f.write(SHELL_MARKS)
-        for sh in ("sh", "bash"):
-            shp = shutil.which(sh)
-            if not shp:
-                raise Fail(f"{sh} not found")
-            csv_path, r = trace(tmp, [shp, script])
-            labels = [m["label"] for m in marks_of(csv_path)]
-            want = ["load", "frame 0", "frame 1", "frame 2", 'comma, "quoted"']
-            if labels != want:
-                errs.append(f"{sh}: mark labels {labels}, want {want}")
-            lost = [x for x in rows(csv_path) if x["event"] == "mark_fd_lost"]
-            fd = r.stdout.split()[-1]
-            if len(lost) != 1 or lost[0]["cause"] != "close" or lost[0]["addr"] != fd:
-                errs.append(f"{sh}: mark_fd_lost rows {lost} (marker fd {fd})")
-            if "closed its marker fd " + fd not in r.stderr:
-                errs.append(f"{sh}: stderr does not say the fd was closed: {r.stderr[-300:]!r}")
-            with open(csv_path[:-4] + ".summary.json") as f:
-                s = json.load(f)
-            m = s.get("marks", {})
-            if m.get("marks") != len(want) or m.get("fd") != int(fd) or \
-                    [x["by"] for x in m.get("fd_lost", [])] != ["close"]:
-                errs.append(f"{sh}: summary marks {m}")
-        # redirected: the fd now names a file; writes there are no marks
-        script2 = os.path.join(tmp, "r.sh")
-        with open(script2, "w") as f:
-            f.write(SHELL_REDIRECT)
-        out = os.path.join(tmp, "into.txt")
-        csv_path, r = trace(tmp, [shutil.which("bash"), script2, out])
+    tmp = tmpdir()
+    script = os.path.join(tmp, "m.sh")
+    with open(script, "w") as f:
+        f.write(SHELL_MARKS)
+    for sh in ("sh", "bash"):
+        shp = shutil.which(sh)
+        if not shp:
+            raise Fail(f"{sh} not found")
+        csv_path, r = record(tmp, [shp, script])
         labels = [m["label"] for m in marks_of(csv_path)]
-        lost = [x for x in rows(csv_path) if x["event"] == "mark_fd_lost"]
-        if labels != ["before"]:
-            errs.append(f"redirect: mark labels {labels}, want ['before']")
-        if len(lost) != 1 or lost[0]["cause"] not in ("dup2", "dup3"):
-            errs.append(f"redirect: mark_fd_lost rows {lost}")
-        if "replaced its marker fd" not in r.stderr:
-            errs.append(f"redirect: stderr {r.stderr[-300:]!r}")
-        if open(out).read() != "into the file\n":
-            errs.append("redirect: the file did not get its line")
-    if errs:
-        raise Fail("; ".join(errs[:6]))
+        want = ["load", "frame 0", "frame 1", "frame 2", 'comma, "quoted"']
+        if labels != want:
+            errs.append(f"{sh}: mark labels {labels}, want {want}")
+        lost = [x for x in read_rows(csv_path) if x["event"] == "mark_fd_lost"]
+        fd = r.stdout.split()[-1]
+        if len(lost) != 1 or lost[0]["cause"] != "close" or lost[0]["addr"] != fd:
+            errs.append(f"{sh}: mark_fd_lost rows {lost} (marker fd {fd})")
+        if "closed its marker fd " + fd not in r.stderr:
+            errs.append(f"{sh}: stderr does not say the fd was closed: {r.stderr[-300:]!r}")
+        with open(csv_path[:-4] + ".summary.json") as f:
+            s = json.load(f)
+        m = s.get("marks", {})
+        if m.get("marks") != len(want) or m.get("fd") != int(fd) or \
+                [x["by"] for x in m.get("fd_lost", [])] != ["close"]:
+            errs.append(f"{sh}: summary marks {m}")
+    # redirected: the fd now names a file; writes there are no marks
+    script2 = os.path.join(tmp, "r.sh")
+    with open(script2, "w") as f:
+        f.write(SHELL_REDIRECT)
+    out = os.path.join(tmp, "into.txt")
+    csv_path, r = record(tmp, [shutil.which("bash"), script2, out])
+    labels = [m["label"] for m in marks_of(csv_path)]
+    lost = [x for x in read_rows(csv_path) if x["event"] == "mark_fd_lost"]
+    if labels != ["before"]:
+        errs.append(f"redirect: mark labels {labels}, want ['before']")
+    if len(lost) != 1 or lost[0]["cause"] not in ("dup2", "dup3"):
+        errs.append(f"redirect: mark_fd_lost rows {lost}")
+    if "replaced its marker fd" not in r.stderr:
+        errs.append(f"redirect: stderr {r.stderr[-300:]!r}")
+    if open(out).read() != "into the file\n":
+        errs.append("redirect: the file did not get its line")
+    fail_if(errs, 6)
 
 
+@suite.test("stages: missing file, no marks, malformed rows, usage errors", root=False)
 def t_stages_bad_input():
-    errs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        missing = os.path.join(tmp, "nope.csv")
-        r = run([BIN, "stages", missing])
-        if r.returncode != 1 or "cannot open" not in r.stderr:
-            errs.append(f"missing file: exit {r.returncode}, {r.stderr.strip()!r}")
-        p = os.path.join(tmp, "none.csv")
-        with open(p, "w") as f:
-            f.write(CSV_HEADER + "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n")
-        r = run([BIN, "stages", p])
-        if r.returncode != 1 or "no mark rows" not in r.stderr or "MEMTRACE_MARK_FD" not in r.stderr:
-            errs.append(f"no marks: exit {r.returncode}, {r.stderr.strip()!r}")
-        p3 = os.path.join(tmp, "bad.csv")
-        with open(p3, "w") as f:
-            f.write(CSV_HEADER + "\n0.1,100,200,1000,7,7,mark,100,0,0,0,100,fd,3,,5,,\"open,,\n")
-        r = run([BIN, "stages", p3])
-        if r.returncode != 1 or f"{p3}:2:" not in r.stderr:
-            errs.append(f"malformed row: exit {r.returncode}, {r.stderr.strip()!r}")
-        for bad in (["--format", "xml"], ["--pid", "x"], []):
-            r = run([BIN, "stages", *([p] if bad else []), *bad])
-            if r.returncode != 2 or "--help" not in r.stderr:
-                errs.append(f"usage error {bad}: exit {r.returncode}, {r.stderr.strip()!r}")
-        r = run([BIN, "stages", "--help"])
-        if r.returncode != 0 or "EXAMPLES:" not in r.stdout:
-            errs.append(f"--help: exit {r.returncode}")
-    if errs:
-        raise Fail("; ".join(errs))
+    tmp = tmpdir()
+    missing = os.path.join(tmp, "nope.csv")
+    p = write_file(os.path.join(tmp, "none.csv"), CSV_HEADER +
+                   "\n0.1,100,200,1000,7,7,rss,100,0,0,0,100,fault,0x1,0x2,,,,,\n")
+    p3 = write_file(os.path.join(tmp, "bad.csv"), CSV_HEADER +
+                    "\n0.1,100,200,1000,7,7,mark,100,0,0,0,100,fd,3,,5,,\"open,,\n")
+    cases = [([missing], 1, "cannot open"),
+             ([p], 1, ("no mark rows", "MEMTRACE_MARK_FD")),
+             ([p3], 1, f"{p3}:2:")]
+    cases += [([p, *bad] if bad else [], 2, "--help")
+              for bad in (["--format", "xml"], ["--pid", "x"], [])]
+    errs = [e for args, rc, needles in cases if (e := refusal(["stages", *args], rc, needles))]
+    r = run([BIN, "stages", "--help"])
+    if r.returncode != 0 or "EXAMPLES:" not in r.stdout:
+        errs.append(f"--help: exit {r.returncode}")
+    fail_if(errs, None)
 
 
 REGEX = r"RSS now: ([0-9]+ kB)|Peak RSS: ([0-9.]+ MB)"
 
 
+@suite.test("--checkpoint-regex: printed values paired with checkpoints, output passed on")
 def t_regex_pairs_printed_values():
-    with tempfile.TemporaryDirectory() as tmp:
-        csv_path, r = trace(tmp, [wl("selfcheck"), "5"], "--checkpoint-regex", REGEX)
-        cps, trs, _ = parse_selfcheck(r.stdout)
-        errs = []
-        # passed through unchanged: the workload's stdout is ours, its
-        # stderr lines are in ours; and both are in the log, byte for byte
-        said = [l for l in r.stderr.splitlines() if "RSS" in l]
-        if len(said) != len(cps) + 1 or not said[-1].startswith("Peak RSS: "):
-            errs.append(f"stderr passed through: {said}")
-        log = open(os.path.join(tmp, "t.log")).read()
-        if r.stdout not in log or any(l + "\n" not in log for l in said):
-            errs.append("the log file does not hold the command's output as it was")
-        js, v = validate_json(csv_path)
-        reps = [x for c in js["checkpoints"] for x in c["reported"]]
-        now = [x for x in reps if x["log"].startswith("checkpoint ")]
-        if len(now) != len(cps):
-            errs.append(f"{len(now)} 'RSS now' values paired, the workload printed {len(cps)}")
-        for x in now:
-            want = int(x["log"].split(":")[2].split()[0])
-            if x["reported_kb"] != want or x["diff_kb"] != 0 or x["compared_to"] != "rss":
-                errs.append(f"{x['log']!r}: reported_kb {x['reported_kb']}, diff {x['diff_kb']} "
-                            f"vs {x['compared_to']} (the workload read it from status: want 0)")
-            # the kernel timed the write: the line pairs with the very
-            # checkpoint the workload took just before printing it
-            k = int(x["log"].split()[1].rstrip(":"))
-            mine = [c for c in js["checkpoints"] if x in c["reported"]][0]
-            if not cps[k]["t0"] <= mine["ts_ns"] <= cps[k]["t1"]:
-                errs.append(f"{x['log']!r} paired with the checkpoint at {mine['ts_ns']}, not "
-                            f"the workload's checkpoint {k} [{cps[k]['t0']}, {cps[k]['t1']}]")
-        peak = [x for x in reps if x["log"].startswith("Peak RSS")]
-        ver = js["verdict"]
-        big = max(t["kb"] for t in trs)
-        true_peak = max(c["vmrss"] for c in cps) + big
-        if len(peak) != 1 or peak[0]["compared_to"] != "peak_so_far":
-            errs.append(f"the Peak RSS line: {peak}")
-        if ver["peak_trusted"] is not False or ver["true_peak_kb"] != true_peak:
-            errs.append(f"verdict {ver}: the workload's own peak missed a {big} kB transient "
-                        f"(true peak {true_peak} kB)")
-        if "CANNOT be trusted" not in run([BIN, "validate", csv_path]).stdout:
-            errs.append("the table does not say the peak figure cannot be trusted")
-        with open(os.path.join(tmp, "t.summary.json")) as f:
-            s = json.load(f)
-        cr = s.get("checkpoint_regex", {})
-        if cr.get("matched") != len(cps) + 1 or cr.get("pattern") != REGEX:
-            errs.append(f"summary checkpoint_regex {cr}")
-        if errs:
-            notes = [l for l in r.stderr.splitlines() if l.startswith("memtrace-bpf")]
-            raise Fail("; ".join(errs[:5]) + f" (memtrace-bpf said: {notes})")
+    tmp = tmpdir()
+    csv_path, r = record(tmp, [workload("selfcheck"), "5"], "--checkpoint-regex", REGEX)
+    cps, trs, _ = parse_selfcheck(r.stdout)
+    errs = []
+    # passed through unchanged: the workload's stdout is ours, its
+    # stderr lines are in ours; and both are in the log, byte for byte
+    said = [l for l in r.stderr.splitlines() if "RSS" in l]
+    if len(said) != len(cps) + 1 or not said[-1].startswith("Peak RSS: "):
+        errs.append(f"stderr passed through: {said}")
+    log = open(os.path.join(tmp, "t.log")).read()
+    if r.stdout not in log or any(l + "\n" not in log for l in said):
+        errs.append("the log file does not hold the command's output as it was")
+    js, v = validate_json(csv_path)
+    reps = [x for c in js["checkpoints"] for x in c["reported"]]
+    now = [x for x in reps if x["log"].startswith("checkpoint ")]
+    if len(now) != len(cps):
+        errs.append(f"{len(now)} 'RSS now' values paired, the workload printed {len(cps)}")
+    for x in now:
+        want = int(x["log"].split(":")[2].split()[0])
+        if x["reported_kb"] != want or x["diff_kb"] != 0 or x["compared_to"] != "rss":
+            errs.append(f"{x['log']!r}: reported_kb {x['reported_kb']}, diff {x['diff_kb']} "
+                        f"vs {x['compared_to']} (the workload read it from status: want 0)")
+        # the kernel timed the write: the line pairs with the very
+        # checkpoint the workload took just before printing it
+        k = int(x["log"].split()[1].rstrip(":"))
+        mine = [c for c in js["checkpoints"] if x in c["reported"]][0]
+        if not cps[k].t0 <= mine["ts_ns"] <= cps[k].t1:
+            errs.append(f"{x['log']!r} paired with the checkpoint at {mine['ts_ns']}, not "
+                        f"the workload's checkpoint {k} [{cps[k].t0}, {cps[k].t1}]")
+    peak = [x for x in reps if x["log"].startswith("Peak RSS")]
+    ver = js["verdict"]
+    big = max(t["kb"] for t in trs)
+    true_peak = max(c.vmrss for c in cps) + big
+    if len(peak) != 1 or peak[0]["compared_to"] != "peak_so_far":
+        errs.append(f"the Peak RSS line: {peak}")
+    if ver["peak_trusted"] is not False or ver["true_peak_kb"] != true_peak:
+        errs.append(f"verdict {ver}: the workload's own peak missed a {big} kB transient "
+                    f"(true peak {true_peak} kB)")
+    if "CANNOT be trusted" not in run([BIN, "validate", csv_path]).stdout:
+        errs.append("the table does not say the peak figure cannot be trusted")
+    with open(os.path.join(tmp, "t.summary.json")) as f:
+        s = json.load(f)
+    cr = s.get("checkpoint_regex", {})
+    if cr.get("matched") != len(cps) + 1 or cr.get("pattern") != REGEX:
+        errs.append(f"summary checkpoint_regex {cr}")
+    if errs:
+        notes = [l for l in r.stderr.splitlines() if l.startswith("memtrace-bpf")]
+        raise Fail("; ".join(errs[:5]) + f" (memtrace-bpf said: {notes})")
 
 
+@suite.test("--checkpoint-regex: never matching, unknown unit, no newline, usage errors")
 def t_regex_bad_cases():
     errs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        sh = shutil.which("sh")
-        # never matches: said at the end, with the line count and the log
-        csv_path, r = trace(tmp, [sh, "-c", "echo one; echo two >&2"],
-                            "--checkpoint-regex", "Peak: ([0-9]+ MB)")
-        if "matched none of the command's 2 output lines" not in r.stderr or \
-                "t.log" not in r.stderr:
-            errs.append(f"never matched: {r.stderr.strip()!r}")
-        if r.stdout != "one\n" or "two" not in r.stderr:
-            errs.append(f"not passed through: {r.stdout!r} / {r.stderr!r}")
-        # a unit nobody knows: a warning naming the line; the row is kept
-        csv_path, r = trace(tmp, [sh, "-c", "echo 'Peak RSS: 12 parsecs'; exit 3"],
-                            "--checkpoint-regex", "Peak RSS: ([0-9]+ [a-z]+)", ok_rc=(3,))
-        if "'12 parsecs'" not in r.stderr or "Peak RSS: 12 parsecs" not in r.stderr or \
-                "warning" not in r.stderr:
-            errs.append(f"unknown unit: {r.stderr.strip()!r}")
-        logs = [x for x in rows(csv_path) if x["event"] == "log"]
-        if len(logs) != 1 or logs[0]["reported"] != "12 parsecs" or logs[0]["reported_kb"] != "":
-            errs.append(f"unknown unit: log rows {logs}")
-        # a line without a newline at the end still counts
-        csv_path, r = trace(tmp, [sh, "-c", "printf 'Peak RSS: 3 MB'"],
-                            "--checkpoint-regex", "Peak RSS: ([0-9]+ MB)")
-        logs = [x for x in rows(csv_path) if x["event"] == "log"]
-        if len(logs) != 1 or logs[0]["reported_kb"] != "3072":
-            errs.append(f"last line without newline: {logs}")
-        # output the kernel does not see written (an untraced child under
-        # --no-follow): still every line, timed when read
-        csv_path, r = trace(tmp, [sh, "-c", "echo 'Peak RSS: 3 MB'; /bin/echo 'Peak RSS: 4 MB'"],
-                            "--no-follow", "--checkpoint-regex", "Peak RSS: ([0-9]+ MB)")
-        logs = [x["reported_kb"] for x in rows(csv_path) if x["event"] == "log"]
-        if logs != ["3072", "4096"]:
-            errs.append(f"untraced writer: log rows {logs}")
-        # command-line mistakes: exit 2, naming the problem
-        for opts, want in ((["--checkpoint-regex", "a(b"], "not a POSIX extended regex"),
-                           (["--checkpoint-regex", "Peak"], "needs a group"),
-                           (["-o", "-", "--checkpoint-regex", "(x)"], "would mix"),
-                           (["--log", "x.log"], "give --checkpoint-regex too")):
-            r = run([BIN, *opts, "--", "true"], cwd=tmp)
-            if r.returncode != 2 or want not in r.stderr:
-                errs.append(f"{opts}: exit {r.returncode}, {r.stderr.strip()!r}")
-        r = run([BIN, "-p", str(os.getpid()), "--checkpoint-regex", "(x)"], cwd=tmp)
-        if r.returncode != 2 or "launch mode" not in r.stderr:
-            errs.append(f"attach + regex: exit {r.returncode}, {r.stderr.strip()!r}")
-    if errs:
-        raise Fail("; ".join(errs[:6]))
+    tmp = tmpdir()
+    sh = shutil.which("sh")
+    # never matches: said at the end, with the line count and the log
+    csv_path, r = record(tmp, [sh, "-c", "echo one; echo two >&2"],
+                         "--checkpoint-regex", "Peak: ([0-9]+ MB)")
+    if "matched none of the command's 2 output lines" not in r.stderr or \
+            "t.log" not in r.stderr:
+        errs.append(f"never matched: {r.stderr.strip()!r}")
+    if r.stdout != "one\n" or "two" not in r.stderr:
+        errs.append(f"not passed through: {r.stdout!r} / {r.stderr!r}")
+    # a unit nobody knows: a warning naming the line; the row is kept
+    csv_path, r = record(tmp, [sh, "-c", "echo 'Peak RSS: 12 parsecs'; exit 3"],
+                         "--checkpoint-regex", "Peak RSS: ([0-9]+ [a-z]+)", ok_rc=(3,))
+    if "'12 parsecs'" not in r.stderr or "Peak RSS: 12 parsecs" not in r.stderr or \
+            "warning" not in r.stderr:
+        errs.append(f"unknown unit: {r.stderr.strip()!r}")
+    logs = [x for x in read_rows(csv_path) if x["event"] == "log"]
+    if len(logs) != 1 or logs[0]["reported"] != "12 parsecs" or logs[0]["reported_kb"] != "":
+        errs.append(f"unknown unit: log rows {logs}")
+    # a line without a newline at the end still counts
+    csv_path, r = record(tmp, [sh, "-c", "printf 'Peak RSS: 3 MB'"],
+                         "--checkpoint-regex", "Peak RSS: ([0-9]+ MB)")
+    logs = [x for x in read_rows(csv_path) if x["event"] == "log"]
+    if len(logs) != 1 or logs[0]["reported_kb"] != "3072":
+        errs.append(f"last line without newline: {logs}")
+    # output the kernel does not see written (an untraced child under
+    # --no-follow): still every line, timed when read
+    csv_path, r = record(tmp, [sh, "-c", "echo 'Peak RSS: 3 MB'; /bin/echo 'Peak RSS: 4 MB'"],
+                         "--no-follow", "--checkpoint-regex", "Peak RSS: ([0-9]+ MB)")
+    logs = [x["reported_kb"] for x in read_rows(csv_path) if x["event"] == "log"]
+    if logs != ["3072", "4096"]:
+        errs.append(f"untraced writer: log rows {logs}")
+    # command-line mistakes: exit 2, naming the problem
+    for opts, want in ((["--checkpoint-regex", "a(b"], "not a POSIX extended regex"),
+                       (["--checkpoint-regex", "Peak"], "needs a group"),
+                       (["-o", "-", "--checkpoint-regex", "(x)"], "would mix"),
+                       (["--log", "x.log"], "give --checkpoint-regex too")):
+        r = run([BIN, *opts, "--", "true"], cwd=tmp)
+        if r.returncode != 2 or want not in r.stderr:
+            errs.append(f"{opts}: exit {r.returncode}, {r.stderr.strip()!r}")
+    r = run([BIN, "-p", str(os.getpid()), "--checkpoint-regex", "(x)"], cwd=tmp)
+    if r.returncode != 2 or "launch mode" not in r.stderr:
+        errs.append(f"attach + regex: exit {r.returncode}, {r.stderr.strip()!r}")
+    fail_if(errs, 6)
 
 
+@suite.test("MEMTRACE_MARK (USDT, memtrace/mark.h) in C: rows and stages exact")
 def t_usdt_marks_and_stages():
-    with tempfile.TemporaryDirectory() as tmp:
-        csv_path, r = trace(tmp, [wl("marks"), "4"])
-        ms, frames, load = [], [], None
-        for line in r.stdout.splitlines():
-            f = line.split()
-            if f[0] == "M":
-                ms.append((f[1], int(f[2]), int(f[3])))
-            elif f[0] == "F":
-                frames.append((int(f[2]), int(f[3])))
-            elif f[0] == "L":
-                load = int(f[1])
-        errs = []
-        got = marks_of(csv_path)
-        if [(m["label"], m["cause"]) for m in got] != [(n, "usdt") for n, _, _ in ms]:
-            errs.append(f"mark rows {[(m['label'], m['cause']) for m in got]}, the workload "
-                        f"marked {[n for n, _, _ in ms]}")
-        else:
-            for m, (n, t0, t1) in zip(got, ms):
-                if not t0 <= int(m["ts_ns"]) <= t1:
-                    errs.append(f"mark {n} at {m['ts_ns']} outside [{t0}, {t1}]")
-        js = json.loads(run([BIN, "stages", csv_path, "--format", "json"]).stdout)
-        iv = js["intervals"]
-        # C, 4 KiB pages populated in one call: exact to the kB
-        fl = [i for i in iv if i["name"] == "frame_loaded"]
-        if len(fl) != len(frames):
-            errs.append(f"{len(fl)} frame_loaded intervals for {len(frames)} frames")
-        for k, (i, (tkb, keep)) in enumerate(zip(fl, frames)):
-            if i["rise_kb"] != tkb or i["growth_kb"] != keep:
-                errs.append(f"frame {k}: rise {i['rise_kb']} growth {i['growth_kb']} kB, the "
-                            f"workload made a {tkb} kB transient and kept {keep} kB")
-        pd = [i for i in iv if i["name"] == "pose_detection"]
-        for k, i in enumerate(pd):
-            # pose_detection -> next pose_detection: keeps 1 MiB, then the
-            # next frame's transient
-            want = frames[k + 1][0] + frames[k][1]
-            if i["growth_kb"] != frames[k][1] or i["rise_kb"] != want:
-                errs.append(f"pose_detection {k}: rise {i['rise_kb']} growth {i['growth_kb']}, "
-                            f"want {want} / {frames[k][1]}")
-        sp = [i for i in iv if i["name"] == "load"]
-        if len(sp) != 1 or sp[0]["growth_kb"] != load or sp[0]["kind"] != "span":
-            errs.append(f"load span {sp}, want growth {load}")
-        if errs:
-            raise Fail("; ".join(errs[:5]))
+    tmp = tmpdir()
+    csv_path, r = record(tmp, [workload("marks"), "4"])
+    ms, frames, load = parse_marks(r.stdout)
+    errs = []
+    got = marks_of(csv_path)
+    if [(m["label"], m["cause"]) for m in got] != [(n, "usdt") for n, _, _ in ms]:
+        errs.append(f"mark rows {[(m['label'], m['cause']) for m in got]}, the workload "
+                    f"marked {[n for n, _, _ in ms]}")
+    else:
+        for m, (n, t0, t1) in zip(got, ms):
+            if not t0 <= int(m["ts_ns"]) <= t1:
+                errs.append(f"mark {n} at {m['ts_ns']} outside [{t0}, {t1}]")
+    js = json.loads(run([BIN, "stages", csv_path, "--format", "json"]).stdout)
+    iv = js["intervals"]
+    # C, 4 KiB pages populated in one call: exact to the kB
+    fl = [i for i in iv if i["name"] == "frame_loaded"]
+    if len(fl) != len(frames):
+        errs.append(f"{len(fl)} frame_loaded intervals for {len(frames)} frames")
+    for k, (i, (tkb, keep)) in enumerate(zip(fl, frames)):
+        if i["rise_kb"] != tkb or i["growth_kb"] != keep:
+            errs.append(f"frame {k}: rise {i['rise_kb']} growth {i['growth_kb']} kB, the "
+                        f"workload made a {tkb} kB transient and kept {keep} kB")
+    pd = [i for i in iv if i["name"] == "pose_detection"]
+    for k, i in enumerate(pd):
+        # pose_detection -> next pose_detection: keeps 1 MiB, then the
+        # next frame's transient
+        want = frames[k + 1][0] + frames[k][1]
+        if i["growth_kb"] != frames[k][1] or i["rise_kb"] != want:
+            errs.append(f"pose_detection {k}: rise {i['rise_kb']} growth {i['growth_kb']}, "
+                        f"want {want} / {frames[k][1]}")
+    sp = [i for i in iv if i["name"] == "load"]
+    if len(sp) != 1 or sp[0]["growth_kb"] != load or sp[0]["kind"] != "span":
+        errs.append(f"load span {sp}, want growth {load}")
+    fail_if(errs, 5)
 
 
+@suite.test("campaign: every run of a marked binary records each mark once")
 def t_campaign_marks_once_per_run():
     # the USDT probe is attached once per binary for every process: runs
     # of the same binary must not attach it again (each mark twice)
-    with tempfile.TemporaryDirectory() as tmp:
-        d = os.path.join(tmp, "camp")
-        r = run([BIN, "campaign", "-d", d, "--repeat", "3", "--", wl("marks"), "2"])
-        if r.returncode != 0:
-            raise Fail(f"campaign exited {r.returncode}: {r.stderr.strip()[-300:]}")
-        traces = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(d) for f in fs
-                        if f == "trace.csv")
-        if len(traces) != 3:
-            raise Fail(f"{len(traces)} traces in {d}")
-        errs = []
-        for t in traces:
-            got = [(m["label"], m["cause"]) for m in marks_of(t)]
-            want = [("load:begin", "usdt"), ("load:end", "usdt")] + \
-                [(n, "usdt") for _ in range(2) for n in ("frame_loaded", "pose_detection",
-                                                         "frame_written")] + \
-                [("frame_loaded", "usdt")]
-            if got != want:
-                errs.append(f"{t}: marks {got}")
-        if "memtrace-bpf" in r.stderr and "note" in r.stderr:
-            errs.append(f"notes: {r.stderr.strip()[-300:]}")
-        if errs:
-            raise Fail("; ".join(errs[:3]))
+    tmp = tmpdir()
+    d = os.path.join(tmp, "camp")
+    r = run([BIN, "campaign", "-d", d, "--repeat", "3", "--", workload("marks"), "2"])
+    if r.returncode != 0:
+        raise Fail(f"campaign exited {r.returncode}: {r.stderr.strip()[-300:]}")
+    traces = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(d) for f in fs
+                    if f == "trace.csv")
+    if len(traces) != 3:
+        raise Fail(f"{len(traces)} traces in {d}")
+    errs = []
+    for t in traces:
+        got = [(m["label"], m["cause"]) for m in marks_of(t)]
+        want = [("load:begin", "usdt"), ("load:end", "usdt")] + \
+            [(n, "usdt") for _ in range(2) for n in ("frame_loaded", "pose_detection",
+                                                     "frame_written")] + \
+            [("frame_loaded", "usdt")]
+        if got != want:
+            errs.append(f"{t}: marks {got}")
+    if "memtrace-bpf" in r.stderr and "note" in r.stderr:
+        errs.append(f"notes: {r.stderr.strip()[-300:]}")
+    fail_if(errs, 3)
 
 
+@suite.test("make install ships memtrace/mark.h; a program using it builds and runs", root=False)
 def t_header_installs_and_compiles():
     cc = shutil.which("cc") or shutil.which("gcc")
-    with tempfile.TemporaryDirectory() as tmp:
-        r = run(["make", "-s", "--no-print-directory", "-C", ROOT, "install", f"DESTDIR={tmp}",
-                 "PREFIX=/usr"])
-        hdr = os.path.join(tmp, "usr", "include", "memtrace", "mark.h")
-        if r.returncode != 0 or not os.path.isfile(hdr):
-            raise Fail(f"make install DESTDIR: exit {r.returncode}, no {hdr}: {r.stderr[-300:]}")
-        src = os.path.join(tmp, "m.c")
-        with open(src, "w") as f:
-            f.write("#include <memtrace/mark.h>\n#if !MEMTRACE_MARK_ENABLED\n#error no sdt\n#endif\n"
-                    "int main(void) { MEMTRACE_BEGIN(\"a\"); MEMTRACE_MARK(\"b\"); "
-                    "MEMTRACE_END(\"a\"); return 0; }\n")
-        for extra in ([], ["-DMEMTRACE_NO_MARKS"]):
-            r = run([cc, "-Wall", "-Werror", "-I", os.path.join(tmp, "usr", "include"), *extra,
-                     src, "-o", os.path.join(tmp, "m")])
-            if extra and r.returncode == 0:
-                raise Fail("MEMTRACE_NO_MARKS did not turn the marks off")
-            if not extra and r.returncode != 0:
-                raise Fail(f"a program using the installed header does not build: {r.stderr[-300:]}")
-        r = run([os.path.join(tmp, "m")])
-        if r.returncode != 0:
-            raise Fail(f"it does not run untraced: exit {r.returncode}")
+    tmp = tmpdir()
+    r = run(["make", "-s", "--no-print-directory", "-C", ROOT, "install", f"DESTDIR={tmp}",
+             "PREFIX=/usr"])
+    hdr = os.path.join(tmp, "usr", "include", "memtrace", "mark.h")
+    if r.returncode != 0 or not os.path.isfile(hdr):
+        raise Fail(f"make install DESTDIR: exit {r.returncode}, no {hdr}: {r.stderr[-300:]}")
+    src = os.path.join(tmp, "m.c")
+    with open(src, "w") as f:
+        f.write("#include <memtrace/mark.h>\n#if !MEMTRACE_MARK_ENABLED\n#error no sdt\n#endif\n"
+                "int main(void) { MEMTRACE_BEGIN(\"a\"); MEMTRACE_MARK(\"b\"); "
+                "MEMTRACE_END(\"a\"); return 0; }\n")
+    for extra in ([], ["-DMEMTRACE_NO_MARKS"]):
+        r = run([cc, "-Wall", "-Werror", "-I", os.path.join(tmp, "usr", "include"), *extra,
+                 src, "-o", os.path.join(tmp, "m")])
+        if extra and r.returncode == 0:
+            raise Fail("MEMTRACE_NO_MARKS did not turn the marks off")
+        if not extra and r.returncode != 0:
+            raise Fail(f"a program using the installed header does not build: {r.stderr[-300:]}")
+    r = run([os.path.join(tmp, "m")])
+    if r.returncode != 0:
+        raise Fail(f"it does not run untraced: exit {r.returncode}")
 
 
 
@@ -607,140 +547,144 @@ os.waitpid(pid, 0)
 """
 
 
+@suite.test("--checkpoint-regex: a slow reader of our stdout loses no record")
 def t_regex_slow_reader_keeps_tracing():
     """A reader of our stdout that takes nothing for seconds holds back the
     command's writes only: the ring buffer is still drained, no record is
     lost, and every checkpoint of a process that does not write is there."""
     errs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        csv_path = os.path.join(tmp, "t.csv")
-        done = os.path.join(tmp, "done")
-        wlp = os.path.join(tmp, "slow.py")
-        with open(wlp, "w") as f:
-            f.write(SLOW_WL)
-        nbytes = 4 << 20
-        with open(os.path.join(tmp, "err"), "w") as err:
-            p = subprocess.Popen([BIN, "-q", "-o", csv_path, "--ring-size", "4M",
-                                  "--checkpoint-regex", "RSS (zz[0-9]+ kB)", "--",
-                                  sys.executable, wlp, done, str(nbytes)],
-                                 stdout=subprocess.PIPE, stderr=err)
-            t0 = time.monotonic()
-            while not os.path.exists(done) and time.monotonic() - t0 < 60:
-                time.sleep(0.1)    # read nothing until the child is done
-            got = p.stdout.read()
-            p.wait(timeout=60)
-        stderr = open(os.path.join(tmp, "err")).read()
-        if p.returncode != 0:
-            raise Fail(f"memtrace-bpf exited {p.returncode}: {stderr[-400:]}")
-        if got != (b"y" * 99 + b"\n") * (nbytes // 100):
-            errs.append(f"stdout passed on: {len(got)} bytes, want {nbytes // 100 * 100}")
-        cpid, n = map(int, open(done).read().split())
-        with open(os.path.join(tmp, "t.summary.json")) as f:
-            s = json.load(f)
-        if s["lost_events"]:
-            errs.append(f"{s['lost_events']} records lost while our reader was slow")
-        cks = [x for x in rows(csv_path) if x["event"] == "checkpoint" and int(x["pid"]) == cpid]
-        if len(cks) != n:
-            errs.append(f"{len(cks)} checkpoint rows for pid {cpid}, it read its status {n} times")
-        if errs:
-            raise Fail("; ".join(errs))
+    tmp = tmpdir()
+    csv_path = os.path.join(tmp, "t.csv")
+    done = os.path.join(tmp, "done")
+    wlp = os.path.join(tmp, "slow.py")
+    with open(wlp, "w") as f:
+        f.write(SLOW_WL)
+    nbytes = 4 << 20
+    with open(os.path.join(tmp, "err"), "w") as err:
+        p = spawn([BIN, "-q", "-o", csv_path, "--ring-size", "4M",
+                   "--checkpoint-regex", "RSS (zz[0-9]+ kB)", "--",
+                   sys.executable, wlp, done, str(nbytes)],
+                  stdout=subprocess.PIPE, stderr=err)
+        t0 = time.monotonic()
+        while not os.path.exists(done) and time.monotonic() - t0 < 60:
+            time.sleep(0.1)    # read nothing until the child is done
+        got = p.stdout.read()
+        p.wait(timeout=60)
+    stderr = open(os.path.join(tmp, "err")).read()
+    if p.returncode != 0:
+        raise Fail(f"memtrace-bpf exited {p.returncode}: {stderr[-400:]}")
+    if got != (b"y" * 99 + b"\n") * (nbytes // 100):
+        errs.append(f"stdout passed on: {len(got)} bytes, want {nbytes // 100 * 100}")
+    cpid, n = map(int, open(done).read().split())
+    with open(os.path.join(tmp, "t.summary.json")) as f:
+        s = json.load(f)
+    if s["lost_events"]:
+        errs.append(f"{s['lost_events']} records lost while our reader was slow")
+    cks = [x for x in read_rows(csv_path) if x["event"] == "checkpoint" and int(x["pid"]) == cpid]
+    if len(cks) != n:
+        errs.append(f"{len(cks)} checkpoint rows for pid {cpid}, it read its status {n} times")
+    fail_if(errs, None)
 
 
+@suite.test("--checkpoint-regex: an O_NONBLOCK stdout gets every byte")
 def t_regex_nonblocking_stdout():
     """Our stdout O_NONBLOCK (someone else's setting): EAGAIN is waited
     out, every byte arrives."""
-    with tempfile.TemporaryDirectory() as tmp:
-        data = os.path.join(tmp, "data.bin")
-        with open(data, "wb") as f:
-            f.write(os.urandom(3 << 20))
-        rd, wr = os.pipe()
-        os.set_blocking(wr, False)
-        with open(os.path.join(tmp, "err"), "w") as err:
-            p = subprocess.Popen([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
-                                  "--checkpoint-regex", "RSS (zz[0-9]+ kB)", "--",
-                                  "cat", data], stdout=wr, stderr=err)
-        os.close(wr)
-        time.sleep(0.5)    # the pipe is full long before we read
-        chunks = []
-        while True:
-            b = os.read(rd, 65536)
-            if not b:
-                break
-            chunks.append(b)
-            time.sleep(0.0005)
-        os.close(rd)
-        p.wait(timeout=60)
-        got = b"".join(chunks)
-        want = open(data, "rb").read()
-        if got != want or p.returncode != 0:
-            raise Fail(f"exit {p.returncode}; {len(got)} of {len(want)} bytes passed on "
-                       f"{'(same)' if got == want else '(different)'}; memtrace-bpf said: "
-                       f"{open(os.path.join(tmp, 'err')).read()[-300:]!r}")
+    tmp = tmpdir()
+    data = os.path.join(tmp, "data.bin")
+    with open(data, "wb") as f:
+        f.write(os.urandom(3 << 20))
+    rd, wr = os.pipe()
+    os.set_blocking(wr, False)
+    with open(os.path.join(tmp, "err"), "w") as err:
+        p = spawn([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
+                   "--checkpoint-regex", "RSS (zz[0-9]+ kB)", "--",
+                   "cat", data], stdout=wr, stderr=err)
+    os.close(wr)
+    time.sleep(0.5)    # the pipe is full long before we read
+    chunks = []
+    while True:
+        b = os.read(rd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+        time.sleep(0.0005)
+    os.close(rd)
+    p.wait(timeout=60)
+    got = b"".join(chunks)
+    want = open(data, "rb").read()
+    if got != want or p.returncode != 0:
+        raise Fail(f"exit {p.returncode}; {len(got)} of {len(want)} bytes passed on "
+                   f"{'(same)' if got == want else '(different)'}; memtrace-bpf said: "
+                   f"{open(os.path.join(tmp, 'err')).read()[-300:]!r}")
 
 
+@suite.test("--checkpoint-regex: a closed stdout reaches the command (yes | head -1)")
 def t_regex_closed_stdout_reaches_command():
     """`memtrace-bpf ... -- yes | head -1`: when our reader goes, the
     command gets EPIPE/SIGPIPE on that stream, as without memtrace-bpf;
     its other stream is still logged."""
-    with tempfile.TemporaryDirectory() as tmp:
-        sh = shutil.which("sh")
-        # yes ends by SIGPIPE; then a line on stderr, which is still logged
-        cmd = [sh, "-c", "yes; echo after-yes-$? >&2"]
-        with open(os.path.join(tmp, "err"), "w") as err:
-            p = subprocess.Popen([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
-                                  "--checkpoint-regex", "x(y)", "--", *cmd],
-                                 stdout=subprocess.PIPE, stderr=err)
-            first = p.stdout.readline()
-            p.stdout.close()
-            try:
-                rc = p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                raise Fail("yes never saw its stdout closed: still running after 30 s")
-        stderr = open(os.path.join(tmp, "err")).read()
-        log = open(os.path.join(tmp, "t.log"), "rb").read()
-        if first != b"y\n" or rc != 0 or "after-yes-141" not in stderr or \
-                b"after-yes-141\n" not in log:
-            raise Fail(f"first line {first!r}, exit {rc}, stderr {stderr[-300:]!r}, "
-                       f"log ends {log[-40:]!r}")
+    tmp = tmpdir()
+    sh = shutil.which("sh")
+    # yes ends by SIGPIPE; then a line on stderr, which is still logged
+    cmd = [sh, "-c", "yes; echo after-yes-$? >&2"]
+    with open(os.path.join(tmp, "err"), "w") as err:
+        p = spawn([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
+                   "--checkpoint-regex", "x(y)", "--", *cmd],
+                  stdout=subprocess.PIPE, stderr=err)
+        first = p.stdout.readline()
+        p.stdout.close()
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise Fail("yes never saw its stdout closed: still running after 30 s")
+    stderr = open(os.path.join(tmp, "err")).read()
+    log = open(os.path.join(tmp, "t.log"), "rb").read()
+    if first != b"y\n" or rc != 0 or "after-yes-141" not in stderr or \
+            b"after-yes-141\n" not in log:
+        raise Fail(f"first line {first!r}, exit {rc}, stderr {stderr[-300:]!r}, "
+                   f"log ends {log[-40:]!r}")
 
 
+@suite.test("--checkpoint-regex: a background job's later output is passed on")
 def t_regex_background_output_passed_on():
     """A background job that outlives the command: its later output is
     passed on and logged (not killed by SIGPIPE when the command exits)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        sh = shutil.which("sh")
-        ok = os.path.join(tmp, "bg_ok")
-        cmd = [sh, "-c", f"(sleep 1; echo 'late RSS: 5 kB' && touch {ok}) & echo main-done"]
-        csv_path, r = trace(tmp, cmd, "--checkpoint-regex", "RSS: ([0-9]+ kB)")
-        logs = [x for x in rows(csv_path) if x["event"] == "log"]
-        log = open(os.path.join(tmp, "t.log")).read()
-        if r.stdout != "main-done\nlate RSS: 5 kB\n" or log != r.stdout or \
-                not os.path.exists(ok) or len(logs) != 1 or logs[0]["reported_kb"] != "5":
-            raise Fail(f"stdout {r.stdout!r}, log {log!r}, background job finished: "
-                       f"{os.path.exists(ok)}, log rows {[x['label'] for x in logs]}")
+    tmp = tmpdir()
+    sh = shutil.which("sh")
+    ok = os.path.join(tmp, "bg_ok")
+    cmd = [sh, "-c", f"(sleep 1; echo 'late RSS: 5 kB' && touch {ok}) & echo main-done"]
+    csv_path, r = record(tmp, cmd, "--checkpoint-regex", "RSS: ([0-9]+ kB)")
+    logs = [x for x in read_rows(csv_path) if x["event"] == "log"]
+    log = open(os.path.join(tmp, "t.log")).read()
+    if r.stdout != "main-done\nlate RSS: 5 kB\n" or log != r.stdout or \
+            not os.path.exists(ok) or len(logs) != 1 or logs[0]["reported_kb"] != "5":
+        raise Fail(f"stdout {r.stdout!r}, log {log!r}, background job finished: "
+                   f"{os.path.exists(ok)}, log rows {[x['label'] for x in logs]}")
 
 
+@suite.test("--checkpoint-regex: stdout and stderr to one file keep their order")
 def t_regex_one_file_keeps_order():
     """Our stdout and stderr the same file (`> f 2>&1`): one pipe, so the
     command's interleaving of the two is kept."""
-    with tempfile.TemporaryDirectory() as tmp:
-        sh = shutil.which("sh")
-        script = ("i=0; while [ $i -lt 200 ]; do echo out$i; echo \"err: $i kB\" >&2; "
-                  "i=$((i+1)); done")
-        want = "".join(f"out{i}\nerr: {i} kB\n" for i in range(200))
-        out = os.path.join(tmp, "out")
-        with open(out, "w") as f:
-            p = subprocess.run([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
-                                "--checkpoint-regex", "err: ([0-9]+ kB)", "--", sh, "-c", script],
-                               stdout=f, stderr=subprocess.STDOUT, timeout=60)
-        got = open(out).read()
-        log = open(os.path.join(tmp, "t.log")).read()
-        logs = [x for x in rows(os.path.join(tmp, "t.csv")) if x["event"] == "log"]
-        if p.returncode != 0 or got != want or log != want or len(logs) != 200:
-            raise Fail(f"exit {p.returncode}; output in order: {got == want}, log in order: "
-                       f"{log == want}, {len(logs)} log rows; first of output {got[:60]!r}")
+    tmp = tmpdir()
+    sh = shutil.which("sh")
+    script = ("i=0; while [ $i -lt 200 ]; do echo out$i; echo \"err: $i kB\" >&2; "
+              "i=$((i+1)); done")
+    want = "".join(f"out{i}\nerr: {i} kB\n" for i in range(200))
+    out = os.path.join(tmp, "out")
+    with open(out, "w") as f:
+        p = run([BIN, "-q", "-o", os.path.join(tmp, "t.csv"),
+                 "--checkpoint-regex", "err: ([0-9]+ kB)", "--", sh, "-c", script],
+                stdout=f, stderr=subprocess.STDOUT, timeout=60)
+    got = open(out).read()
+    log = open(os.path.join(tmp, "t.log")).read()
+    logs = [x for x in read_rows(os.path.join(tmp, "t.csv")) if x["event"] == "log"]
+    if p.returncode != 0 or got != want or log != want or len(logs) != 200:
+        raise Fail(f"exit {p.returncode}; output in order: {got == want}, log in order: "
+                   f"{log == want}, {len(logs)} log rows; first of output {got[:60]!r}")
 
 
 REUSE_WL = r"""
@@ -771,49 +715,52 @@ print(f"{os.getpid()} {real} pipe_fd={r} was={fd}")
 """
 
 
+@suite.test("checkpoints: an fd number reused by dup2/dup3/close_range is not one")
 def t_reused_fd_numbers_are_not_checkpoints():
     """An fd number of a /proc/self/status file put on another file by
     dup2, dup3 or close_range + pipe: reading it is no checkpoint."""
-    with tempfile.TemporaryDirectory() as tmp:
-        data = os.path.join(tmp, "data")
-        with open(data, "w") as f:
-            f.write("hello world\n")
-        wlp = os.path.join(tmp, "reuse.py")
-        with open(wlp, "w") as f:
-            f.write(REUSE_WL)
-        csv_path, r = trace(tmp, [sys.executable, wlp, data])
-        pid, real = map(int, r.stdout.split()[:2])
-        cks = [x for x in rows(csv_path) if x["event"] == "checkpoint" and int(x["pid"]) == pid]
-        if len(cks) != real:
-            raise Fail(f"{len(cks)} checkpoint rows (fds {[x['addr'] for x in cks]}), the "
-                       f"workload read its status {real} time(s); {r.stdout.strip()}")
+    tmp = tmpdir()
+    data = os.path.join(tmp, "data")
+    with open(data, "w") as f:
+        f.write("hello world\n")
+    wlp = os.path.join(tmp, "reuse.py")
+    with open(wlp, "w") as f:
+        f.write(REUSE_WL)
+    csv_path, r = record(tmp, [sys.executable, wlp, data])
+    pid, real = map(int, r.stdout.split()[:2])
+    cks = [x for x in read_rows(csv_path) if x["event"] == "checkpoint" and int(x["pid"]) == pid]
+    if len(cks) != real:
+        raise Fail(f"{len(cks)} checkpoint rows (fds {[x['addr'] for x in cks]}), the "
+                   f"workload read its status {real} time(s); {r.stdout.strip()}")
 
 
+@suite.test("checkpoints: getrusage(RUSAGE_CHILDREN) is not the caller's")
 def t_getrusage_children_is_not_a_checkpoint():
     """getrusage(RUSAGE_CHILDREN) reads the children's figures: not a
     checkpoint of the caller; RUSAGE_SELF is, with who 0."""
-    with tempfile.TemporaryDirectory() as tmp:
-        code = """
+    tmp = tmpdir()
+    code = """
 import os, resource, subprocess
 subprocess.run(["true"])
 resource.getrusage(resource.RUSAGE_CHILDREN)
 resource.getrusage(resource.RUSAGE_SELF)
 print(os.getpid())
 """
-        csv_path, r = trace(tmp, [sys.executable, "-c", code])
-        pid = int(r.stdout.split()[0])
-        cks = [(x["cause"], x["addr"]) for x in rows(csv_path)
-               if x["event"] == "checkpoint" and int(x["pid"]) == pid]
-        if cks != [("getrusage", "0")]:
-            raise Fail(f"checkpoints of the caller: {cks}, want one getrusage with who 0")
+    csv_path, r = record(tmp, [sys.executable, "-c", code])
+    pid = int(r.stdout.split()[0])
+    cks = [(x["cause"], x["addr"]) for x in read_rows(csv_path)
+           if x["event"] == "checkpoint" and int(x["pid"]) == pid]
+    if cks != [("getrusage", "0")]:
+        raise Fail(f"checkpoints of the caller: {cks}, want one getrusage with who 0")
 
 
+@suite.test("marker fd: a vfork child closing it is reported as itself, not its parent")
 def t_child_closing_marker_fd_is_reported_as_itself():
     """Python subprocess (vfork, close_fds): the child closes the inherited
     marker fd while it borrows the parent's address space. The loss is the
     child's, not the parent's; the parent's marks still count."""
-    with tempfile.TemporaryDirectory() as tmp:
-        code = """
+    tmp = tmpdir()
+    code = """
 import os, subprocess, sys
 fd = int(os.environ["MEMTRACE_MARK_FD"])
 os.write(fd, b"before\\n")
@@ -822,32 +769,34 @@ c = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
 os.write(fd, b"after\\n")
 print(os.getpid(), c.stdout.strip())
 """
-        csv_path, r = trace(tmp, [sys.executable, "-c", code])
-        parent, child = map(int, r.stdout.split())
-        rs = rows(csv_path)
-        lost = [int(x["pid"]) for x in rs if x["event"] == "mark_fd_lost"]
-        marks = [x["label"] for x in rs if x["event"] == "mark" and int(x["pid"]) == parent]
-        with open(os.path.join(tmp, "t.summary.json")) as f:
-            fd_lost = [x["pid"] for x in json.load(f)["marks"]["fd_lost"]]
-        said = [l for l in r.stderr.splitlines() if "marker fd" in l]
-        if parent in lost or parent in fd_lost or any(f"pid {parent} " in l for l in said) \
-                or marks != ["before", "after"] or lost != [child] or fd_lost != [child]:
-            raise Fail(f"parent {parent}, child {child}: mark_fd_lost rows of {lost}, summary "
-                       f"{fd_lost}, parent's marks {marks}, said {said}")
+    csv_path, r = record(tmp, [sys.executable, "-c", code])
+    parent, child = map(int, r.stdout.split())
+    rs = read_rows(csv_path)
+    lost = [int(x["pid"]) for x in rs if x["event"] == "mark_fd_lost"]
+    marks = [x["label"] for x in rs if x["event"] == "mark" and int(x["pid"]) == parent]
+    with open(os.path.join(tmp, "t.summary.json")) as f:
+        fd_lost = [x["pid"] for x in json.load(f)["marks"]["fd_lost"]]
+    said = [l for l in r.stderr.splitlines() if "marker fd" in l]
+    if parent in lost or parent in fd_lost or any(f"pid {parent} " in l for l in said) \
+            or marks != ["before", "after"] or lost != [child] or fd_lost != [child]:
+        raise Fail(f"parent {parent}, child {child}: mark_fd_lost rows of {lost}, summary "
+                   f"{fd_lost}, parent's marks {marks}, said {said}")
 
 
+@suite.test("marker fd: a long name is cut at 39 bytes")
 def t_fd_mark_names_cut_at_39_bytes():
     """A long name written to the marker fd is cut at 39 bytes, as
     documented and as a USDT name is."""
-    with tempfile.TemporaryDirectory() as tmp:
-        name = "".join(chr(ord("a") + i % 26) for i in range(60))
-        sh = shutil.which("sh")
-        csv_path, r = trace(tmp, [sh, "-c", f"echo {name} >&$MEMTRACE_MARK_FD"])
-        marks = [x["label"] for x in rows(csv_path) if x["event"] == "mark"]
-        if marks != [name[:39]]:
-            raise Fail(f"marks {marks}, want [{name[:39]!r}] (39 bytes)")
+    tmp = tmpdir()
+    name = "".join(chr(ord("a") + i % 26) for i in range(60))
+    sh = shutil.which("sh")
+    csv_path, r = record(tmp, [sh, "-c", f"echo {name} >&$MEMTRACE_MARK_FD"])
+    marks = [x["label"] for x in read_rows(csv_path) if x["event"] == "mark"]
+    if marks != [name[:39]]:
+        raise Fail(f"marks {marks}, want [{name[:39]!r}] (39 bytes)")
 
 
+@suite.test("validate: an excursion names the previous checkpoint of its own process", root=False)
 def t_validate_names_the_previous_checkpoint_of_the_process():
     """The unseen excursion is between a checkpoint and the previous one of
     the SAME process (others interleave), or before its first one."""
@@ -857,120 +806,118 @@ def t_validate_names_the_previous_checkpoint_of_the_process():
         extra = "3,,,1" if event == "checkpoint" else ",,,"
         return f"{ts / 1e9:.9f},{kb},{kb * 2},{ts},{pid},{pid},{event},{kb},0,0,0,{kb},{cause},{extra},,,\n"
 
-    with tempfile.TemporaryDirectory() as tmp:
-        p = os.path.join(tmp, "two.csv")
-        with open(p, "w") as f:
-            f.write(CSV_HEADER + "\n")
-            f.write(row(1000, 7, "checkpoint", 100, "status"))   # 1: pid 7
-            f.write(row(2000, 8, "checkpoint", 200, "status"))   # 2: pid 8
-            f.write(row(3000, 7, "rss", 900, "fault"))
-            f.write(row(4000, 7, "rss", 100, "fault"))
-            f.write(row(5000, 8, "checkpoint", 200, "status"))   # 3: pid 8
-            f.write(row(6000, 7, "checkpoint", 100, "status"))   # 4: pid 7
-        r = run([BIN, "validate", p])
-        if "between checkpoints 1 and 4 (pid 7" not in r.stdout:
-            errs.append(f"interleaved pids: {[l for l in r.stdout.splitlines() if 'excursion' in l]}")
-        js, _ = validate_json(p)
-        ver, cps = js["verdict"], js["checkpoints"]
-        if (ver.get("largest_excursion_checkpoint"), ver.get("largest_excursion_prev_checkpoint"),
-                [c.get("prev_checkpoint") for c in cps]) != (4, 1, [None, None, 2, 1]):
-            errs.append(f"json: verdict {ver}, prev_checkpoint {[c.get('prev_checkpoint') for c in cps]}")
-        p = os.path.join(tmp, "one.csv")
-        with open(p, "w") as f:
-            f.write(CSV_HEADER + "\n")
-            f.write(row(1000, 7, "rss", 500, "fault"))
-            f.write(row(2000, 7, "rss", 100, "fault"))
-            f.write(row(3000, 7, "checkpoint", 100, "status"))
-        r = run([BIN, "validate", p])
-        if "above checkpoint 1, before its process's first checkpoint (pid 7" not in r.stdout:
-            errs.append(f"one checkpoint: {[l for l in r.stdout.splitlines() if 'excursion' in l]}")
-        js, _ = validate_json(p)
-        if js["verdict"].get("largest_excursion_prev_checkpoint", "missing") is not None:
-            errs.append(f"one checkpoint json: {js['verdict']}")
-    if errs:
-        raise Fail("; ".join(errs))
+    tmp = tmpdir()
+    p = os.path.join(tmp, "two.csv")
+    with open(p, "w") as f:
+        f.write(CSV_HEADER + "\n")
+        f.write(row(1000, 7, "checkpoint", 100, "status"))   # 1: pid 7
+        f.write(row(2000, 8, "checkpoint", 200, "status"))   # 2: pid 8
+        f.write(row(3000, 7, "rss", 900, "fault"))
+        f.write(row(4000, 7, "rss", 100, "fault"))
+        f.write(row(5000, 8, "checkpoint", 200, "status"))   # 3: pid 8
+        f.write(row(6000, 7, "checkpoint", 100, "status"))   # 4: pid 7
+    r = run([BIN, "validate", p])
+    if "between checkpoints 1 and 4 (pid 7" not in r.stdout:
+        errs.append(f"interleaved pids: {[l for l in r.stdout.splitlines() if 'excursion' in l]}")
+    js, _ = validate_json(p)
+    ver, cps = js["verdict"], js["checkpoints"]
+    if (ver.get("largest_excursion_checkpoint"), ver.get("largest_excursion_prev_checkpoint"),
+            [c.get("prev_checkpoint") for c in cps]) != (4, 1, [None, None, 2, 1]):
+        errs.append(f"json: verdict {ver}, prev_checkpoint {[c.get('prev_checkpoint') for c in cps]}")
+    p = os.path.join(tmp, "one.csv")
+    with open(p, "w") as f:
+        f.write(CSV_HEADER + "\n")
+        f.write(row(1000, 7, "rss", 500, "fault"))
+        f.write(row(2000, 7, "rss", 100, "fault"))
+        f.write(row(3000, 7, "checkpoint", 100, "status"))
+    r = run([BIN, "validate", p])
+    if "above checkpoint 1, before its process's first checkpoint (pid 7" not in r.stdout:
+        errs.append(f"one checkpoint: {[l for l in r.stdout.splitlines() if 'excursion' in l]}")
+    js, _ = validate_json(p)
+    if js["verdict"].get("largest_excursion_prev_checkpoint", "missing") is not None:
+        errs.append(f"one checkpoint json: {js['verdict']}")
+    fail_if(errs, None)
 
 
+@suite.test("CSV and JSON stay valid UTF-8 (cut names, Latin-1 lines)")
 def t_csv_and_json_are_utf8():
     """A mark name cut at 39 bytes in the middle of a character, and a
     Latin-1 log line: the CSV, the validate/stages JSON and their tables
     (names cut to a column) stay valid UTF-8 (a cut character dropped, an
     invalid byte as U+FFFD)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        wlp = os.path.join(tmp, "u.py")
-        with open(wlp, "w") as f:
-            f.write("import os\n"
-                    "fd = int(os.environ['MEMTRACE_MARK_FD'])\n"
-                    "os.write(fd, b'ab' + 'é'.encode() * 30 + b'\\n')\n"
-                    "os.write(fd, b'a' + 'é'.encode() * 30 + b'\\n')\n"
-                    "open('/proc/self/status').read()\n"
-                    "os.write(1, b'RSS now: 5 MB \\xe9t\\xe9\\n')\n"
-                    "os.write(fd, b'ab' + 'é'.encode() * 30 + b'\\n')\n")
-        csv_path = os.path.join(tmp, "t.csv")
-        r = subprocess.run([BIN, "-q", "-o", csv_path, "--checkpoint-regex",
-                            "RSS now: ([0-9]+ MB)", "--", sys.executable, wlp],
-                           capture_output=True, timeout=60)
-        errs = []
-        if r.returncode != 0 or r.stdout != b"RSS now: 5 MB \351t\351\n":
-            errs.append(f"exit {r.returncode}, stdout {r.stdout!r} (passed on as it was)")
-        raw = open(csv_path, "rb").read()
+    tmp = tmpdir()
+    wlp = os.path.join(tmp, "u.py")
+    with open(wlp, "w") as f:
+        f.write("import os\n"
+                "fd = int(os.environ['MEMTRACE_MARK_FD'])\n"
+                "os.write(fd, b'ab' + 'é'.encode() * 30 + b'\\n')\n"
+                "os.write(fd, b'a' + 'é'.encode() * 30 + b'\\n')\n"
+                "open('/proc/self/status').read()\n"
+                "os.write(1, b'RSS now: 5 MB \\xe9t\\xe9\\n')\n"
+                "os.write(fd, b'ab' + 'é'.encode() * 30 + b'\\n')\n")
+    csv_path = os.path.join(tmp, "t.csv")
+    r = run([BIN, "-q", "-o", csv_path, "--checkpoint-regex",
+             "RSS now: ([0-9]+ MB)", "--", sys.executable, wlp], binary=True, timeout=60)
+    errs = []
+    if r.returncode != 0 or r.stdout != b"RSS now: 5 MB \351t\351\n":
+        errs.append(f"exit {r.returncode}, stdout {r.stdout!r} (passed on as it was)")
+    raw = open(csv_path, "rb").read()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        errs.append(f"CSV: {e}")
+    rs = list(csv.DictReader(raw.decode("utf-8", "replace").splitlines()))
+    marks = [x["label"] for x in rs if x["event"] == "mark"]
+    logs = [x["label"] for x in rs if x["event"] == "log"]
+    if marks != ["ab" + "é" * 18, "a" + "é" * 19, "ab" + "é" * 18]:
+        errs.append(f"marks {marks}, want the 39 bytes cut back to 38 ('ab' + 18 é), "
+                    "and 'a' + 19 é (39 bytes, whole)")
+    if logs != ["RSS now: 5 MB \ufffdt\ufffd"]:
+        errs.append(f"log rows {logs}")
+    for sub in (["validate", csv_path, "--format", "json"],
+                ["stages", csv_path, "--format", "json"]):
+        p = run([BIN, *sub], binary=True, timeout=60)
         try:
-            raw.decode("utf-8")
+            json.loads(p.stdout.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            errs.append(f"{sub[0]} json: {e}")
+    # the tables cut long names at a column width: at a character
+    for sub in (["validate", csv_path], ["stages", csv_path]):
+        p = run([BIN, *sub], binary=True, timeout=60)
+        try:
+            out = p.stdout.decode("utf-8")
+            if "aééééééé" not in out:
+                errs.append(f"{sub[0]} table: no 'a' + é name in {out[:300]!r}")
         except UnicodeDecodeError as e:
-            errs.append(f"CSV: {e}")
-        rs = list(csv.DictReader(raw.decode("utf-8", "replace").splitlines()))
-        marks = [x["label"] for x in rs if x["event"] == "mark"]
-        logs = [x["label"] for x in rs if x["event"] == "log"]
-        if marks != ["ab" + "é" * 18, "a" + "é" * 19, "ab" + "é" * 18]:
-            errs.append(f"marks {marks}, want the 39 bytes cut back to 38 ('ab' + 18 é), "
-                        "and 'a' + 19 é (39 bytes, whole)")
-        if logs != ["RSS now: 5 MB \ufffdt\ufffd"]:
-            errs.append(f"log rows {logs}")
-        for sub in (["validate", csv_path, "--format", "json"],
-                    ["stages", csv_path, "--format", "json"]):
-            p = subprocess.run([BIN, *sub], capture_output=True, timeout=60)
-            try:
-                json.loads(p.stdout.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as e:
-                errs.append(f"{sub[0]} json: {e}")
-        # the tables cut long names at a column width: at a character
-        for sub in (["validate", csv_path], ["stages", csv_path]):
-            p = subprocess.run([BIN, *sub], capture_output=True, timeout=60)
-            try:
-                out = p.stdout.decode("utf-8")
-                if "aééééééé" not in out:
-                    errs.append(f"{sub[0]} table: no 'a' + é name in {out[:300]!r}")
-            except UnicodeDecodeError as e:
-                errs.append(f"{sub[0]} table: {e}")
-        if errs:
-            raise Fail("; ".join(errs))
+            errs.append(f"{sub[0]} table: {e}")
+    fail_if(errs, None)
 
 
+@suite.test("--checkpoint-regex: blanks before a unit; unit warnings capped and cut")
 def t_regex_units_blanks_and_warning_flood():
     """'2  MB' (two blanks) is 2048 kB; 500 lines with an unknown unit give
     five warnings, each line cut, and one count, in the run and in
     validate."""
-    with tempfile.TemporaryDirectory() as tmp:
-        long = "x" * 3000
-        script = ("echo 'RSS: 2  MB'; i=0; while [ $i -lt 500 ]; do "
-                  f"echo \"RSS: $i parsecs {long}\"; i=$((i+1)); done")
-        csv_path, r = trace(tmp, [shutil.which("sh"), "-c", script], "--checkpoint-regex",
-                            "RSS: ([0-9]+ *[a-zA-Z]+)")
-        errs = []
-        logs = [x for x in rows(csv_path) if x["event"] == "log"]
-        if len(logs) != 501 or logs[0]["reported_kb"] != "2048":
-            errs.append(f"{len(logs)} log rows, first {logs[0]['reported'] if logs else None!r} "
-                        f"-> {logs[0]['reported_kb'] if logs else None!r}, want 2048")
-        for who, err in (("run", r.stderr), ("validate", run([BIN, "validate", csv_path]).stderr)):
-            warn = [l for l in err.splitlines() if "warning" in l]
-            full = [l for l in warn if "parsecs" in l]
-            if len(full) != 5 or len(warn) != 6 or "495 more" not in warn[-1] or \
-                    max(len(l) for l in warn) > 600:
-                errs.append(f"{who}: {len(warn)} warnings ({len(full)} naming a line), "
-                            f"longest {max((len(l) for l in warn), default=0)} bytes, "
-                            f"last {warn[-1][:120] if warn else None!r}")
-        if errs:
-            raise Fail("; ".join(errs))
+    tmp = tmpdir()
+    long = "x" * 3000
+    script = ("echo 'RSS: 2  MB'; i=0; while [ $i -lt 500 ]; do "
+              f"echo \"RSS: $i parsecs {long}\"; i=$((i+1)); done")
+    csv_path, r = record(tmp, [shutil.which("sh"), "-c", script], "--checkpoint-regex",
+                         "RSS: ([0-9]+ *[a-zA-Z]+)")
+    errs = []
+    logs = [x for x in read_rows(csv_path) if x["event"] == "log"]
+    if len(logs) != 501 or logs[0]["reported_kb"] != "2048":
+        errs.append(f"{len(logs)} log rows, first {logs[0]['reported'] if logs else None!r} "
+                    f"-> {logs[0]['reported_kb'] if logs else None!r}, want 2048")
+    for who, err in (("run", r.stderr), ("validate", run([BIN, "validate", csv_path]).stderr)):
+        warn = [l for l in err.splitlines() if "warning" in l]
+        full = [l for l in warn if "parsecs" in l]
+        if len(full) != 5 or len(warn) != 6 or "495 more" not in warn[-1] or \
+                max(len(l) for l in warn) > 600:
+            errs.append(f"{who}: {len(warn)} warnings ({len(full)} naming a line), "
+                        f"longest {max((len(l) for l in warn), default=0)} bytes, "
+                        f"last {warn[-1][:120] if warn else None!r}")
+    fail_if(errs, None)
 
 
 NEST_CSV = """\
@@ -991,172 +938,113 @@ NEST_CSV = """\
 """
 
 
+@suite.test("stages: nested same-name spans counted once; an end never begun", root=False)
 def t_stages_nested_spans_and_lone_ends():
     """A span nested in one of its own name (recursion) is not counted twice
     and the entry is the outer one's; a name seen only as NAME:end is
     'ended, never begun'."""
     errs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        p = os.path.join(tmp, "nest.csv")
-        with open(p, "w") as f:
-            f.write(CSV_HEADER + "\n" + NEST_CSV)
-        r = run([BIN, "stages", p, "--format", "json", "--pid", "7"])
-        js = json.loads(r.stdout)
-        st = {x["name"]: x for x in js["stages"]}
-        a, b = st["A"], st["B"]
-        got = (a["count"], a["total_ms"], a["entry_kb"], a["exit_kb"], a["peak_kb"],
-               a["growth_kb"], a.get("nested"))
-        if got != (1, 5.0, 100, 200, 900, 100, 1):
-            errs.append(f"A (count, total_ms, entry, exit, peak, growth, nested) = {got}, want "
-                        "(1, 5.0, 100, 200, 900, 100, 1): the outer span only")
-        if [(v["name"], v.get("depth")) for v in js["intervals"]] != [("A", 1), ("A", 0)]:
-            errs.append(f"intervals {[(v['name'], v.get('depth')) for v in js['intervals']]}")
-        if (b["count"], b["unclosed"], b.get("unmatched_ends")) != (0, 0, 1):
-            errs.append(f"B {b}")
-        t = run([BIN, "stages", p, "--pid", "7"]).stdout
-        bl = [l for l in t.splitlines() if l.startswith("B ")]
-        if not bl or "ended, never begun" not in bl[0]:
-            errs.append(f"table line for B: {bl}")
-        # an end closes the latest begin of its name, whatever else
-        # closed in between (X here)
-        r = run([BIN, "stages", p, "--format", "json", "--pid", "8"])
-        ivs = [(v["name"], v["start_ts_ns"] % 10**8 // 10**6, v["end_ts_ns"] % 10**8 // 10**6,
-                v.get("depth")) for v in json.loads(r.stdout)["intervals"]]
-        if ivs != [("X", 10, 14, 0), ("A", 13, 15, 1), ("A", 11, 16, 0)]:
-            errs.append(f"pid 8 intervals (name, start ms, end ms, depth) {ivs}")
-    if errs:
-        raise Fail("; ".join(errs))
+    tmp = tmpdir()
+    p = os.path.join(tmp, "nest.csv")
+    with open(p, "w") as f:
+        f.write(CSV_HEADER + "\n" + NEST_CSV)
+    r = run([BIN, "stages", p, "--format", "json", "--pid", "7"])
+    js = json.loads(r.stdout)
+    st = {x["name"]: x for x in js["stages"]}
+    a, b = st["A"], st["B"]
+    got = (a["count"], a["total_ms"], a["entry_kb"], a["exit_kb"], a["peak_kb"],
+           a["growth_kb"], a.get("nested"))
+    if got != (1, 5.0, 100, 200, 900, 100, 1):
+        errs.append(f"A (count, total_ms, entry, exit, peak, growth, nested) = {got}, want "
+                    "(1, 5.0, 100, 200, 900, 100, 1): the outer span only")
+    if [(v["name"], v.get("depth")) for v in js["intervals"]] != [("A", 1), ("A", 0)]:
+        errs.append(f"intervals {[(v['name'], v.get('depth')) for v in js['intervals']]}")
+    if (b["count"], b["unclosed"], b.get("unmatched_ends")) != (0, 0, 1):
+        errs.append(f"B {b}")
+    t = run([BIN, "stages", p, "--pid", "7"]).stdout
+    bl = [l for l in t.splitlines() if l.startswith("B ")]
+    if not bl or "ended, never begun" not in bl[0]:
+        errs.append(f"table line for B: {bl}")
+    # an end closes the latest begin of its name, whatever else
+    # closed in between (X here)
+    r = run([BIN, "stages", p, "--format", "json", "--pid", "8"])
+    ivs = [(v["name"], v["start_ts_ns"] % 10**8 // 10**6, v["end_ts_ns"] % 10**8 // 10**6,
+            v.get("depth")) for v in json.loads(r.stdout)["intervals"]]
+    if ivs != [("X", 10, 14, 0), ("A", 13, 15, 1), ("A", 11, 16, 0)]:
+        errs.append(f"pid 8 intervals (name, start ms, end ms, depth) {ivs}")
+    fail_if(errs, None)
 
 
+@suite.test("stages and validate: linear in open names and in processes", root=False)
 def t_stages_and_validate_scale():
     """Many distinct open stage names, many processes: linear, not
     quadratic (20,000 open names x 400,000 rows; 80,000 pids x 5 rows).
     Here each takes about 1 s at most, the quadratic versions 15 s and 21 s
     on main."""
     errs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        p = os.path.join(tmp, "names.csv")
-        with open(p, "w") as f:
-            f.write(CSV_HEADER + "\n")
-            ts = 1000
-            for i in range(20000):
-                ts += 1000
-                f.write(f"{ts / 1e9:.9f},100,0,{ts},7,7,mark,100,0,0,0,100,fd,3,,5,,n{i},,\n")
-            for i in range(400000):
-                ts += 1000
-                kb = 100 + i % 1000
-                f.write(f"{ts / 1e9:.9f},{kb},0,{ts},7,7,rss,{kb},0,0,0,{kb},fault,0x1,0x2,,,,,\n")
+    tmp = tmpdir()
+    p = os.path.join(tmp, "names.csv")
+    with open(p, "w") as f:
+        f.write(CSV_HEADER + "\n")
+        ts = 1000
+        for i in range(20000):
             ts += 1000
-            f.write(f"{ts / 1e9:.9f},50,0,{ts},7,7,mark,50,0,0,0,50,fd,3,,5,,n0,,\n")
-        t0 = time.monotonic()
-        r = run([BIN, "stages", p, "--format", "json"])
-        dt = time.monotonic() - t0
-        n0 = [x for x in json.loads(r.stdout)["intervals"] if x["name"] == "n0"]
-        if dt > 4 or len(n0) != 1 or n0[0]["peak_kb"] != 1099 or n0[0]["exit_kb"] != 50:
-            errs.append(f"stages: {dt:.2f} s, n0 intervals {n0}")
-        p = os.path.join(tmp, "pids.csv")
-        with open(p, "w") as f:
-            f.write(CSV_HEADER + "\n")
-            ts = 1000
-            for rnd in range(5):
-                for i in range(80000):
-                    ts += 1000
-                    ev, cause, tail = (("checkpoint", "status", "3,,,1") if rnd in (0, 4) else
-                                       ("rss", "fault", "0x1,0x2,,"))
-                    kb = 100 + rnd
-                    f.write(f"{ts / 1e9:.9f},{kb},0,{ts},{1000 + i},{1000 + i},{ev},{kb},0,0,0,"
-                            f"{kb},{cause},{tail},,,\n")
-        t0 = time.monotonic()
-        js, _ = validate_json(p)
-        dt = time.monotonic() - t0
-        if dt > 4 or len(js["checkpoints"]) != 160000 or \
-                js["checkpoints"][-1]["max_since_prev_kb"] != 104:
-            errs.append(f"validate: {dt:.2f} s, {len(js['checkpoints'])} checkpoints")
-    if errs:
-        raise Fail("; ".join(errs))
+            f.write(f"{ts / 1e9:.9f},100,0,{ts},7,7,mark,100,0,0,0,100,fd,3,,5,,n{i},,\n")
+        for i in range(400000):
+            ts += 1000
+            kb = 100 + i % 1000
+            f.write(f"{ts / 1e9:.9f},{kb},0,{ts},7,7,rss,{kb},0,0,0,{kb},fault,0x1,0x2,,,,,\n")
+        ts += 1000
+        f.write(f"{ts / 1e9:.9f},50,0,{ts},7,7,mark,50,0,0,0,50,fd,3,,5,,n0,,\n")
+    t0 = time.monotonic()
+    r = run([BIN, "stages", p, "--format", "json"])
+    dt = time.monotonic() - t0
+    n0 = [x for x in json.loads(r.stdout)["intervals"] if x["name"] == "n0"]
+    if dt > 4 or len(n0) != 1 or n0[0]["peak_kb"] != 1099 or n0[0]["exit_kb"] != 50:
+        errs.append(f"stages: {dt:.2f} s, n0 intervals {n0}")
+    p = os.path.join(tmp, "pids.csv")
+    with open(p, "w") as f:
+        f.write(CSV_HEADER + "\n")
+        ts = 1000
+        for rnd in range(5):
+            for i in range(80000):
+                ts += 1000
+                ev, cause, tail = (("checkpoint", "status", "3,,,1") if rnd in (0, 4) else
+                                   ("rss", "fault", "0x1,0x2,,"))
+                kb = 100 + rnd
+                f.write(f"{ts / 1e9:.9f},{kb},0,{ts},{1000 + i},{1000 + i},{ev},{kb},0,0,0,"
+                        f"{kb},{cause},{tail},,,\n")
+    t0 = time.monotonic()
+    js, _ = validate_json(p)
+    dt = time.monotonic() - t0
+    if dt > 4 or len(js["checkpoints"]) != 160000 or \
+            js["checkpoints"][-1]["max_since_prev_kb"] != 104:
+        errs.append(f"validate: {dt:.2f} s, {len(js['checkpoints'])} checkpoints")
+    fail_if(errs, None)
 
 
+@suite.test("--checkpoint-regex: one big write held back keeps the kernel's timing")
 def t_regex_slow_reader_one_big_write():
     """One 4 MiB write while our reader waits: the write ends only as we
     pass it on, and its lines still take the time of the kernel's write
     record (no fallback to reading time)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        csv_path = os.path.join(tmp, "t.csv")
-        code = ("import os; print(os.getpid(), file=open(os.environ['PIDF'], 'w'), flush=True); "
-                "os.write(1, b'RSS: 5 kB\\n' + b'x' * (4 << 20) + b'\\nRSS: 7 kB\\n')")
-        env = dict(os.environ, PIDF=os.path.join(tmp, "pid"))
-        p = subprocess.Popen([BIN, "-q", "-o", csv_path, "--checkpoint-regex", "RSS: ([0-9]+ kB)",
-                              "--", sys.executable, "-c", code],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        time.sleep(1.0)    # reads nothing: the write is held back
-        out = p.stdout.read()
-        err = p.stderr.read().decode()
-        p.wait(timeout=60)
-        pid = open(os.path.join(tmp, "pid")).read().strip()
-        logs = [(x["pid"], x["reported_kb"]) for x in rows(csv_path) if x["event"] == "log"]
-        if len(out) != (4 << 20) + 21 or "did not see written" in err or \
-                logs != [(pid, "5"), (pid, "7")]:
-            raise Fail(f"{len(out)} bytes passed on, log rows {logs} (pid {pid}), "
-                       f"memtrace-bpf said {err.strip()[:300]!r}")
-
-def main():
-    tap = Tap("checkpoints")
-    tap.run("automatic checkpoints: exact_kb equals what the workload read, each way in",
-            t_every_checkpoint_exact)
-    tap.run("validate: every transient between checkpoints shows in max_since_prev_kb",
-            t_transients_between_checkpoints)
-    tap.run("validate: table and verdict", t_validate_table)
-    tap.run("validate: missing file, no checkpoints, malformed rows, usage errors",
-            t_validate_bad_input, root=False)
-    tap.run("marks from Python via MEMTRACE_MARK_FD: rows and stages match what it did",
-            t_python_marks_and_stages)
-    tap.run("MEMTRACE_MARK (USDT, memtrace/mark.h) in C: rows and stages exact",
-            t_usdt_marks_and_stages)
-    tap.run("campaign: every run of a marked binary records each mark once",
-            t_campaign_marks_once_per_run)
-    tap.run("make install ships memtrace/mark.h; a program using it builds and runs",
-            t_header_installs_and_compiles, root=False)
-    tap.run("marks from sh and bash; a closed or redirected marker fd is reported",
-            t_shell_marks_and_closed_fd)
-    tap.run("stages: missing file, no marks, malformed rows, usage errors",
-            t_stages_bad_input, root=False)
-    tap.run("--checkpoint-regex: printed values paired with checkpoints, output passed on",
-            t_regex_pairs_printed_values)
-    tap.run("--checkpoint-regex: never matching, unknown unit, no newline, usage errors",
-            t_regex_bad_cases)
-    tap.run("--checkpoint-regex: a slow reader of our stdout loses no record",
-            t_regex_slow_reader_keeps_tracing)
-    tap.run("--checkpoint-regex: one big write held back keeps the kernel's timing",
-            t_regex_slow_reader_one_big_write)
-    tap.run("--checkpoint-regex: an O_NONBLOCK stdout gets every byte",
-            t_regex_nonblocking_stdout)
-    tap.run("--checkpoint-regex: a closed stdout reaches the command (yes | head -1)",
-            t_regex_closed_stdout_reaches_command)
-    tap.run("--checkpoint-regex: a background job's later output is passed on",
-            t_regex_background_output_passed_on)
-    tap.run("--checkpoint-regex: stdout and stderr to one file keep their order",
-            t_regex_one_file_keeps_order)
-    tap.run("checkpoints: an fd number reused by dup2/dup3/close_range is not one",
-            t_reused_fd_numbers_are_not_checkpoints)
-    tap.run("checkpoints: getrusage(RUSAGE_CHILDREN) is not the caller's",
-            t_getrusage_children_is_not_a_checkpoint)
-    tap.run("marker fd: a vfork child closing it is reported as itself, not its parent",
-            t_child_closing_marker_fd_is_reported_as_itself)
-    tap.run("marker fd: a long name is cut at 39 bytes", t_fd_mark_names_cut_at_39_bytes)
-    tap.run("validate: an excursion names the previous checkpoint of its own process",
-            t_validate_names_the_previous_checkpoint_of_the_process, root=False)
-    tap.run("CSV and JSON stay valid UTF-8 (cut names, Latin-1 lines)",
-            t_csv_and_json_are_utf8)
-    tap.run("--checkpoint-regex: blanks before a unit; unit warnings capped and cut",
-            t_regex_units_blanks_and_warning_flood)
-    tap.run("stages: nested same-name spans counted once; an end never begun",
-            t_stages_nested_spans_and_lone_ends, root=False)
-    tap.run("stages and validate: linear in open names and in processes",
-            t_stages_and_validate_scale, root=False)
-    if "r" in _selfcheck:
-        shutil.rmtree(_selfcheck["r"][0], ignore_errors=True)
-    return tap.finish()
-
+    tmp = tmpdir()
+    csv_path = os.path.join(tmp, "t.csv")
+    code = ("import os; print(os.getpid(), file=open(os.environ['PIDF'], 'w'), flush=True); "
+            "os.write(1, b'RSS: 5 kB\\n' + b'x' * (4 << 20) + b'\\nRSS: 7 kB\\n')")
+    env = clean_env({"PIDF": os.path.join(tmp, "pid")})
+    p = spawn([BIN, "-q", "-o", csv_path, "--checkpoint-regex", "RSS: ([0-9]+ kB)",
+               "--", sys.executable, "-c", code], env=env)
+    time.sleep(1.0)    # reads nothing: the write is held back
+    out = p.stdout.read()
+    err = p.stderr.read().decode()
+    p.wait(timeout=60)
+    pid = open(os.path.join(tmp, "pid")).read().strip()
+    logs = [(x["pid"], x["reported_kb"]) for x in read_rows(csv_path) if x["event"] == "log"]
+    if len(out) != (4 << 20) + 21 or "did not see written" in err or \
+            logs != [(pid, "5"), (pid, "7")]:
+        raise Fail(f"{len(out)} bytes passed on, log rows {logs} (pid {pid}), "
+                   f"memtrace-bpf said {err.strip()[:300]!r}")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(suite.main())
