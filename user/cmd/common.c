@@ -29,6 +29,7 @@ struct trace_cli trace_cli = {
 enum { OPT_NO_FOLLOW = 1500, OPT_AS_ROOT, OPT_RING_SIZE, OPT_MAX_PROCS, OPT_BTF };
 
 static const struct argp_option trace_cli_options[] = {
+	{ NULL, 0, NULL, 0, "Tracing:", 0 },
 	{ "no-follow", OPT_NO_FOLLOW, NULL, 0, "Trace the command only, not its children (launch, campaign)", 0 },
 	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run the command as root (default: as the sudo user)", 0 },
 	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two from 64K to 1G (default 16M); raise it if events are lost", 0 },

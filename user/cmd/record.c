@@ -525,7 +525,7 @@ fail:
 int cmd_record(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
-		{ &trace_cli_argp, 0, "Tracing:", 4 },
+		{ &trace_cli_argp, 0, NULL, 4 },
 		{},
 	};
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
