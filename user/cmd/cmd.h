@@ -51,11 +51,15 @@ void trace_cli__tracer_opts(struct tracer_opts *to, bool follow);
 int report_written(const char *sub);
 
 /* What every subcommand that reads one trace takes: TRACE.csv, --format
- * table|json (TOPT_FORMAT), --pid PID (TOPT_PID). A parser calls this
- * first: 0 when it handled key; ARGP_ERR_UNKNOWN otherwise (also after
- * checking, at ARGP_KEY_END, that a trace was given). */
-enum { TOPT_FORMAT = 1090, TOPT_PID };
-int trace_args_parse(const char *sub, int key, char *arg, const char **trace, bool *json,
-		     pid_t *only_pid);
+ * table|json, --pid PID. Parsed by the argp child below into trace_file;
+ * the subcommand sets trace_file.sub (for messages) before parsing. */
+struct trace_file {
+	const char *sub;
+	const char *path;
+	bool json;
+	pid_t only_pid;		/* 0: every process */
+};
+extern struct trace_file trace_file;
+extern const struct argp trace_file_argp;
 
 #endif

@@ -108,31 +108,46 @@ int report_written(const char *sub)
 	return EXIT_TRACE_ERR;
 }
 
-int trace_args_parse(const char *sub, int key, char *arg, const char **trace, bool *json,
-		     pid_t *only_pid)
+struct trace_file trace_file;
+
+enum { OPT_FORMAT = 1090, OPT_PID };
+
+static const struct argp_option trace_file_options[] = {
+	{ "format", OPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
+	{ "pid", OPT_PID, "PID", 0, "Only this process", 0 },
+	{},
+};
+
+static error_t trace_file_parse(int key, char *arg, struct argp_state *st)
 {
+	const char *sub = trace_file.sub;
 	unsigned long u;
 
+	(void)st;
 	switch (key) {
-	case TOPT_FORMAT:
+	case OPT_FORMAT:
 		if (strcmp(arg, "json") && strcmp(arg, "table"))
 			usage_exit(sub, "--format %s: use table or json", arg);
-		*json = !strcmp(arg, "json");
-		return 0;
-	case TOPT_PID:
+		trace_file.json = !strcmp(arg, "json");
+		break;
+	case OPT_PID:
 		if (parse_uint(arg, 0x7fffffff, &u) || !u)
 			usage_exit(sub, "--pid %s: not a PID", arg);
-		*only_pid = (pid_t)u;
-		return 0;
+		trace_file.only_pid = (pid_t)u;
+		break;
 	case ARGP_KEY_ARG:
-		if (*trace)
-			usage_exit(sub, "one trace at a time (got %s and %s)", *trace, arg);
-		*trace = arg;
-		return 0;
+		if (trace_file.path)
+			usage_exit(sub, "one trace at a time (got %s and %s)", trace_file.path, arg);
+		trace_file.path = arg;
+		break;
 	case ARGP_KEY_END:
-		if (!*trace)
+		if (!trace_file.path)
 			usage_exit(sub, "which trace? e.g. memtrace-bpf %s trace.csv", sub);
 		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
 	}
-	return ARGP_ERR_UNKNOWN;
+	return 0;
 }
+
+const struct argp trace_file_argp = { .options = trace_file_options, .parser = trace_file_parse };

@@ -13,12 +13,9 @@
 #include "lib/units.h"
 
 static struct {
-	const char *trace;
 	struct spikes_cfg cfg;
 	bool poll_set, rise_set, settle_set;
-	bool json;
 	unsigned long top;
-	pid_t only_pid;
 } sa;
 
 enum { OPT_MIN_RISE = 1100, OPT_SETTLE, OPT_WINDOW, OPT_POLL, OPT_TOP };
@@ -42,6 +39,9 @@ static const char doc[] =
 "  memtrace-bpf spikes t.csv --window 1s --min-rise 20M  # the classic rule\n"
 "  memtrace-bpf spikes poller.csv                     # a time_s,vmrss_kb file\n"
 "\n"
+"Exit status: 0 report written; 1 the trace cannot be read or has no rows\n"
+"(of --pid); 2 bad command line.\n"
+"\n"
 "OPTIONS:";
 
 static const struct argp_option opts[] = {
@@ -49,9 +49,7 @@ static const struct argp_option opts[] = {
 	{ "settle", OPT_SETTLE, "SIZE|PCT%", 0, "How close to its base a spike must come back (default 10% of its rise)", 0 },
 	{ "window", OPT_WINDOW, "DURATION", 0, "Classic rule: rose --min-rise within DURATION (e.g. 1s)", 0 },
 	{ "poll", OPT_POLL, "PERIOD[,PERIOD]", 0, "Replay pollers of these periods (default 10ms,100ms; at most 4)", 0 },
-	{ "format", TOPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
 	{ "top", OPT_TOP, "N", 0, "Spikes shown in the table (default 20; 0: all)", 0 },
-	{ "pid", TOPT_PID, "PID", 0, "Only this process", 0 },
 	{},
 };
 
@@ -62,8 +60,6 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	uint64_t v;
 	unsigned long u;
 
-	if (!trace_args_parse("spikes", key, arg, &sa.trace, &sa.json, &sa.only_pid))
-		return 0;
 	switch (key) {
 	case OPT_MIN_RISE:
 		if (parse_size(arg, &v) || v < 1024)
@@ -131,7 +127,12 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 
 int cmd_spikes(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
+	static const struct argp_child children[] = {
+		{ &trace_file_argp, 0, NULL, 0 },
+		{},
+	};
+	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc,
+					  .children = children };
 	struct csv_reader r;
 	struct csv_row row;
 	struct spikes *s;
@@ -139,6 +140,7 @@ int cmd_spikes(int argc, char **argv)
 	int e;
 
 	memset(&sa, 0, sizeof(sa));
+	trace_file.sub = "spikes";
 	sa.top = 20;
 	sa.cfg.min_rise_kb = 1024;
 	sa.cfg.settle_pct = 10;
@@ -149,7 +151,7 @@ int cmd_spikes(int argc, char **argv)
 		sa.cfg.poll_ns[0] = 10000000ULL;
 		sa.cfg.poll_ns[1] = 100000000ULL;
 	}
-	if (csvr__open(&r, sa.trace)) {
+	if (csvr__open(&r, trace_file.path)) {
 		fprintf(stderr, "memtrace-bpf spikes: %s\n", r.err);
 		csvr__close(&r);
 		return EXIT_TRACE_ERR;
@@ -161,12 +163,12 @@ int cmd_spikes(int argc, char **argv)
 	}
 	while ((e = csvr__next(&r, &row)) > 0) {
 		rows++;
-		if (sa.only_pid && row.pid != sa.only_pid)
+		if (trace_file.only_pid && row.pid != trace_file.only_pid)
 			continue;
 		if (row.ts_ns > last_ts)
 			last_ts = row.ts_ns;
 		if (spikes__push(s, row.pid, row.ts_ns, row.vmrss_kb, spike_ev_of(row.type, row.nr, row.cause))) {
-			fprintf(stderr, "memtrace-bpf spikes: out of memory at %s:%llu\n", sa.trace,
+			fprintf(stderr, "memtrace-bpf spikes: out of memory at %s:%llu\n", trace_file.path,
 				(unsigned long long)r.line);
 			e = -1;
 			break;
@@ -181,24 +183,24 @@ int cmd_spikes(int argc, char **argv)
 	}
 	if (!rows) {
 		fprintf(stderr, "memtrace-bpf spikes: %s has a header but no rows: nothing to analyse\n",
-			sa.trace);
+			trace_file.path);
 		spikes__free(s);
 		csvr__close(&r);
 		return EXIT_TRACE_ERR;
 	}
-	if (sa.only_pid && !spikes__npids(s)) {
-		fprintf(stderr, "memtrace-bpf spikes: no rows of pid %d in %s\n", sa.only_pid, sa.trace);
+	if (trace_file.only_pid && !spikes__npids(s)) {
+		fprintf(stderr, "memtrace-bpf spikes: no rows of pid %d in %s\n", trace_file.only_pid, trace_file.path);
 		spikes__free(s);
 		csvr__close(&r);
 		return EXIT_TRACE_ERR;
 	}
 	spikes__finish(s, last_ts);
-	if (sa.json) {
+	if (trace_file.json) {
 		struct jw w;
 
 		jw_begin(&w, stdout);
 		jw_obj(&w, NULL);
-		jw_str(&w, "trace", sa.trace);
+		jw_str(&w, "trace", trace_file.path);
 		jw_u64(&w, "rows", rows);
 		spikes_report_json(&w, s, r.t0_ns, 0);
 		jw_obj_end(&w);
@@ -208,7 +210,7 @@ int cmd_spikes(int argc, char **argv)
 
 		if (c->window_ns)
 			printf("%s: %zu spike%s (rose %s or more within %s), %zu process%s, %llu rows\n",
-			       sa.trace, spikes__count(s), spikes__count(s) == 1 ? "" : "s",
+			       trace_file.path, spikes__count(s), spikes__count(s) == 1 ? "" : "s",
 			       format_size((uint64_t)c->min_rise_kb * 1024, a, sizeof(a)),
 			       format_duration(c->window_ns, st, sizeof(st)), spikes__npids(s),
 			       spikes__npids(s) == 1 ? "" : "es", (unsigned long long)rows);
@@ -218,7 +220,7 @@ int cmd_spikes(int argc, char **argv)
 			else
 				snprintf(st, sizeof(st), "%g%% of the rise", c->settle_pct);
 			printf("%s: %zu spike%s (rise >= %s, back within %s), %zu process%s, %llu rows\n",
-			       sa.trace, spikes__count(s), spikes__count(s) == 1 ? "" : "s",
+			       trace_file.path, spikes__count(s), spikes__count(s) == 1 ? "" : "s",
 			       format_size((uint64_t)c->min_rise_kb * 1024, a, sizeof(a)), st,
 			       spikes__npids(s), spikes__npids(s) == 1 ? "" : "es",
 			       (unsigned long long)rows);

@@ -14,12 +14,6 @@
 #include "analysis/stages_report.h"
 #include "lib/units.h"
 
-static struct {
-	const char *trace;
-	bool json;
-	pid_t only_pid;
-} sa;
-
 static const char doc[] =
 "Per-stage time and memory from the marks in a memtrace-bpf trace.\n"
 "\n"
@@ -43,46 +37,37 @@ static const char doc[] =
 "\n"
 "OPTIONS:";
 
-static const struct argp_option opts[] = {
-	{ "format", TOPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
-	{ "pid", TOPT_PID, "PID", 0, "Only this process", 0 },
-	{},
-};
-
-/* stages has only the options every trace subcommand has */
-static error_t parse(int key, char *arg, struct argp_state *st)
-{
-	(void)st;
-	return trace_args_parse("stages", key, arg, &sa.trace, &sa.json, &sa.only_pid);
-}
-
 int cmd_stages(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
+	static const struct argp_child children[] = {
+		{ &trace_file_argp, 0, NULL, 0 },
+		{},
+	};
+	static const struct argp argp = { .doc = doc, .children = children };
 	struct csv_reader r;
 	struct csv_row row;
 	struct stages s;
 	int e, ret = EXIT_TRACE_ERR;
 
-	memset(&sa, 0, sizeof(sa));
+	trace_file.sub = "stages";
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
 	stages__init(&s);
-	if (csvr__open(&r, sa.trace)) {
+	if (csvr__open(&r, trace_file.path)) {
 		fprintf(stderr, "memtrace-bpf stages: %s\n", r.err);
 		goto out;
 	}
 	if (r.c_event < 0 || r.c_label < 0) {
 		fprintf(stderr, "memtrace-bpf stages: %s has no event/label columns: stages needs a "
 			"trace written by memtrace-bpf with marks (sudo memtrace-bpf -o trace.csv -- "
-			"COMMAND)\n", sa.trace);
+			"COMMAND)\n", trace_file.path);
 		goto out;
 	}
 	while ((e = csvr__next(&r, &row)) > 0) {
-		if (sa.only_pid && row.pid != sa.only_pid)
+		if (trace_file.only_pid && row.pid != trace_file.only_pid)
 			continue;
 		if (stages__row(&s, row.ts_ns, row.pid, row.vmrss_kb, row.event, row.label)) {
-			fprintf(stderr, "memtrace-bpf stages: out of memory at %s:%llu\n", sa.trace,
+			fprintf(stderr, "memtrace-bpf stages: out of memory at %s:%llu\n", trace_file.path,
 				(unsigned long long)r.line);
 			goto out;
 		}
@@ -95,18 +80,18 @@ int cmd_stages(int argc, char **argv)
 		fprintf(stderr, "memtrace-bpf stages: %s has no mark rows%s: mark stages by writing a "
 			"line to the fd in $MEMTRACE_MARK_FD (shell: echo frame >&$MEMTRACE_MARK_FD) or "
 			"with MEMTRACE_MARK(\"frame\") from <memtrace/mark.h>, then record again. For "
-			"the application's own readings use 'memtrace-bpf validate %s'.\n", sa.trace,
-			sa.only_pid ? " for that pid" : "", sa.trace);
+			"the application's own readings use 'memtrace-bpf validate %s'.\n", trace_file.path,
+			trace_file.only_pid ? " for that pid" : "", trace_file.path);
 		goto out;
 	}
 	if (stages__finish(&s)) {
 		fprintf(stderr, "memtrace-bpf stages: out of memory\n");
 		goto out;
 	}
-	if (sa.json)
-		stages_report_json(stdout, &s, sa.trace, r.t0_ns);
+	if (trace_file.json)
+		stages_report_json(stdout, &s, trace_file.path, r.t0_ns);
 	else
-		stages_report_table(stdout, &s, sa.trace);
+		stages_report_table(stdout, &s, trace_file.path);
 	ret = report_written("stages");
 out:
 	stages__free(&s);

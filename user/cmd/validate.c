@@ -18,10 +18,7 @@
 #define WARN_MAX 5	/* unit warnings said in full; the rest counted */
 
 static struct {
-	const char *trace;
 	struct v_cfg cfg;
-	bool json;
-	pid_t only_pid;
 } va;
 
 enum { OPT_COMPARE = 1200, OPT_TOLERANCE, OPT_SI };
@@ -55,8 +52,6 @@ static const char doc[] =
 "OPTIONS:";
 
 static const struct argp_option opts[] = {
-	{ "format", TOPT_FORMAT, "table|json", 0, "Output format (default table)", 0 },
-	{ "pid", TOPT_PID, "PID", 0, "Only this process's checkpoints", 0 },
 	{ "compare", OPT_COMPARE, "auto|rss|peak", 0, "What a reported value is compared with (default auto: peak when the line says peak/max/HWM/high)", 0 },
 	{ "tolerance", OPT_TOLERANCE, "PCT%|SIZE", 0, "How close the reported peak must be to the true peak to be trusted (default 5%)", 0 },
 	{ "si", OPT_SI, NULL, 0, "Read KB, MB, GB in reported values as 1000-based", 0 },
@@ -67,8 +62,6 @@ static const struct argp_option opts[] = {
 
 static error_t parse(int key, char *arg, struct argp_state *st)
 {
-	if (!trace_args_parse("validate", key, arg, &va.trace, &va.json, &va.only_pid))
-		return 0;
 	switch (key) {
 	case OPT_COMPARE:
 		if (!strcmp(arg, "auto"))
@@ -108,7 +101,12 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 
 int cmd_validate(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
+	static const struct argp_child children[] = {
+		{ &trace_file_argp, 0, NULL, 0 },
+		{},
+	};
+	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc,
+					  .children = children };
 	struct validation v;
 	struct csv_reader r;
 	struct csv_row row;
@@ -116,31 +114,32 @@ int cmd_validate(int argc, char **argv)
 	int e, ret = EXIT_TRACE_ERR;
 
 	memset(&va, 0, sizeof(va));
+	trace_file.sub = "validate";
 	va.cfg.tol_pct = 5;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
 	validation__init(&v, &va.cfg);
-	if (csvr__open(&r, va.trace)) {
+	if (csvr__open(&r, trace_file.path)) {
 		fprintf(stderr, "memtrace-bpf validate: %s\n", r.err);
 		goto out;
 	}
 	if (r.c_event < 0 || r.c_cause < 0) {
 		fprintf(stderr, "memtrace-bpf validate: %s has no event/cause columns: validate needs a "
 			"trace written by memtrace-bpf (sudo memtrace-bpf -o trace.csv -- COMMAND)\n",
-			va.trace);
+			trace_file.path);
 		goto out;
 	}
 	while ((e = csvr__next(&r, &row)) > 0) {
 		int pe;
 
-		if (va.only_pid && row.pid != va.only_pid && strcmp(row.event, "log"))
+		if (trace_file.only_pid && row.pid != trace_file.only_pid && strcmp(row.event, "log"))
 			continue;
 		/* the first few said in full, the rest counted below */
 		if (!strcmp(row.event, "log") && row.reported[0] &&
 		    (pe = parse_reported_kb(row.reported, va.cfg.si, &(int64_t){ 0 })) &&
 		    nwarn++ < WARN_MAX)
 			fprintf(stderr, "memtrace-bpf validate: warning: %s:%llu: the reported value "
-				"'%.*s' %s; shown as text, not compared. Line: %.*s%s\n", va.trace,
+				"'%.*s' %s; shown as text, not compared. Line: %.*s%s\n", trace_file.path,
 				(unsigned long long)r.line, utf8_cut(row.reported, 64), row.reported,
 				pe == -EDOM ? "has no unit or one validate does not know (B, K/KB/KiB, "
 				"M/MB/MiB, G/GB/GiB, T/TB/TiB)" : "is not a number with a unit",
@@ -148,7 +147,7 @@ int cmd_validate(int argc, char **argv)
 				strlen(row.label) > 160 ? " [...]" : "");
 		if (validation__row(&v, r.line, row.ts_ns, row.pid, row.vmrss_kb, row.event, row.cause_text,
 				    row.label, row.reported)) {
-			fprintf(stderr, "memtrace-bpf validate: out of memory at %s:%llu\n", va.trace,
+			fprintf(stderr, "memtrace-bpf validate: out of memory at %s:%llu\n", trace_file.path,
 				(unsigned long long)r.line);
 			goto out;
 		}
@@ -162,22 +161,22 @@ int cmd_validate(int argc, char **argv)
 			"known unit (%llu in all; shown as text, not compared)\n",
 			(unsigned long long)(nwarn - WARN_MAX), (unsigned long long)nwarn);
 	if (!v.ncps) {
-		if (va.only_pid)
+		if (trace_file.only_pid)
 			fprintf(stderr, "memtrace-bpf validate: no checkpoint of pid %d in %s\n",
-				va.only_pid, va.trace);
+				trace_file.only_pid, trace_file.path);
 		else
 			fprintf(stderr, "memtrace-bpf validate: %s has no checkpoint rows: the traced "
 				"program never read /proc/self/status, statm or smaps_rollup nor called "
 				"getrusage while traced (a trace older than checkpoints has none either). "
 				"For named stages use marks and 'memtrace-bpf stages %s'.\n",
-				va.trace, va.trace);
+				trace_file.path, trace_file.path);
 		goto out;
 	}
 	validation__finish(&v);
-	if (va.json)
-		validate_report_json(stdout, &v, va.trace, r.t0_ns);
+	if (trace_file.json)
+		validate_report_json(stdout, &v, trace_file.path, r.t0_ns);
 	else
-		validate_report_table(stdout, &v, va.trace, r.t0_ns);
+		validate_report_table(stdout, &v, trace_file.path, r.t0_ns);
 	ret = report_written("validate");
 out:
 	validation__free(&v);

@@ -99,16 +99,24 @@ static int split(char *line, char **f, int max)
 	}
 }
 
+/* The columns the reader uses, found by name in the header. */
+static const char *const column_names[] = { "ts_ns", "time_s", "pid", "vmrss_kb", "event",
+					    "cause", "label", "reported" };
+#define NCOLUMNS (sizeof(column_names) / sizeof(column_names[0]))
+
 int csvr__open(struct csv_reader *r, const char *path)
 {
+	int *const column_at[NCOLUMNS] = { &r->c_ts, &r->c_time, &r->c_pid, &r->c_rss,
+					   &r->c_event, &r->c_cause, &r->c_label,
+					   &r->c_reported };
 	char *line, *f[MAX_FIELDS];
 	size_t n;
 	int nf;
 
 	memset(r, 0, sizeof(*r));
 	r->path = path;
-	r->c_ts = r->c_time = r->c_pid = r->c_rss = r->c_event = r->c_cause = -1;
-	r->c_label = r->c_reported = -1;
+	for (size_t k = 0; k < NCOLUMNS; k++)
+		*column_at[k] = -1;
 	r->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
 	if (r->fd < 0) {
 		int e = -errno;
@@ -137,27 +145,13 @@ int csvr__open(struct csv_reader *r, const char *path)
 		return -EINVAL;
 	}
 	for (int i = 0; i < nf; i++) {
-		char *c = f[i];
-		size_t l = strlen(c);
+		size_t l = strlen(f[i]);
 
-		if (l && c[l - 1] == '\r')
-			c[l - 1] = 0;
-		if (!strcmp(c, "ts_ns"))
-			r->c_ts = i;
-		else if (!strcmp(c, "time_s"))
-			r->c_time = i;
-		else if (!strcmp(c, "pid"))
-			r->c_pid = i;
-		else if (!strcmp(c, "vmrss_kb"))
-			r->c_rss = i;
-		else if (!strcmp(c, "event"))
-			r->c_event = i;
-		else if (!strcmp(c, "cause"))
-			r->c_cause = i;
-		else if (!strcmp(c, "label"))
-			r->c_label = i;
-		else if (!strcmp(c, "reported"))
-			r->c_reported = i;
+		if (l && f[i][l - 1] == '\r')
+			f[i][l - 1] = 0;
+		for (size_t k = 0; k < NCOLUMNS; k++)
+			if (!strcmp(f[i], column_names[k]))
+				*column_at[k] = i;
 	}
 	r->ncols = nf;
 	if (r->c_rss < 0 || (r->c_ts < 0 && r->c_time < 0)) {
