@@ -18,13 +18,15 @@ import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
 
 from harness import (BIN, CSV_HEADER, NFIELDS, Fail, Skip, Suite, TOOL_TIMEOUT, cached,
                      clean_env, dec, fail_if, finish, kill_tracked, load_summary, need_bin,
-                     parse_cps, record, run, spawn, summary_path, tail, tmpdir, workload)
+                     parse_cps, record, run, spawn, summary_path, tail, tmpdir, tool_path,
+                     workload, write_file)
 
 EVENTS = {"rss", "mmap", "munmap", "mremap", "brk", "madvise", "fork", "exec",
           "exit", "attach", "checkpoint", "mark", "mark_fd_lost", "log"}
@@ -1591,11 +1593,168 @@ def t_replace():
 
 @suite.test("unwritable trace exits 1")
 def t_unwritable_trace_exits_1():
-    tmp = tmpdir()
-    r = run([BIN, "-q", "-o", "/dev/full", "-s", os.path.join(tmp, "f.json"), "--",
-             "sleep", "0.5"], timeout=30)
+    # a full disk (a 2 MiB tmpfs, filled first; /dev/full, a device, is
+    # refused as an output now)
+    with small_fs(2) as fs:
+        with open(os.path.join(fs, "filler"), "wb") as f:
+            try:
+                f.write(b"x" * (2 << 20))
+            except OSError:
+                pass
+        r = run([BIN, "-q", "-o", os.path.join(fs, "t.csv"), "-s",
+                 os.path.join(tmpdir(), "f.json"), "--", "sleep", "0.5"], timeout=30)
     if r.returncode != 1 or "No space left" not in r.stderr:
         raise Fail(f"exit {r.returncode}, stderr {r.stderr.strip()[-150:]!r}")
+
+
+class small_fs:
+    """A tmpfs of size_mib MiB, mounted for the test, unmounted after."""
+    def __init__(self, size_mib):
+        self.size = size_mib
+
+    def __enter__(self):
+        self.dir = tmpdir()
+        r = run(["mount", "-t", "tmpfs", "-o", f"size={self.size}m,mode=0755", "tmpfs",
+                 self.dir], timeout=30)
+        if r.returncode:
+            raise Skip("cannot mount a tmpfs: " + tail(r.stderr))
+        return self.dir
+
+    def __exit__(self, *exc):
+        run(["umount", "-l", self.dir], timeout=30)
+
+
+@suite.test("disk full: the trace keeps whole rows, the summary the exact peak, exit 1")
+def t_disk_full():
+    """faultstorm touches 256 MiB into a 2 MiB tmpfs: the trace is cut at a
+    whole row, the run goes on being traced, the summary (its room taken at
+    the start) holds the exact peak, and memtrace-bpf says what was lost and
+    exits 1."""
+    with small_fs(2) as fs:
+        csv_path = os.path.join(fs, "t.csv")
+        r = run([BIN, "-q", "-o", csv_path, "--", tool_path("faultstorm"), "-m", "256"],
+                timeout=120)
+        errs = []
+        truth = dict(kv.split("=") for kv in r.stdout.split())
+        if r.returncode != 1:
+            errs.append(f"exit {r.returncode}, not 1")
+        if not re.search(r"writing .*t\.csv failed: No space left on device\. It keeps its "
+                         r"first \d+ rows, whole \(up to [0-9.]+ s\)", r.stderr):
+            errs.append("stderr does not say what the trace keeps: " + tail(r.stderr))
+        raw = open(csv_path, "rb").read()
+        if not raw.endswith(b"\n"):
+            errs.append("the trace ends in the middle of a row")
+        rows = raw.decode().splitlines()
+        bad = [x for x in rows if len(x.split(",")) != NFIELDS]
+        if bad:
+            errs.append(f"{len(bad)} rows without {NFIELDS} fields, e.g. {bad[0][:80]!r}")
+        s = load_summary(summary_path(csv_path))
+        touched_kb = int(truth["faults"]) * 4
+        if s["peak_rss_kb"] < touched_kb:
+            errs.append(f"summary peak {s['peak_rss_kb']} kB < the {touched_kb} kB faultstorm "
+                        "touched")
+        if s.get("trace_complete") is not False or s.get("trace_rows") != len(rows) - 1:
+            errs.append(f"summary trace_complete={s.get('trace_complete')} trace_rows="
+                        f"{s.get('trace_rows')}, the file has {len(rows) - 1} rows")
+        if s.get("exit_code") != 0 or s["events"] <= len(rows) - 1:
+            errs.append(f"summary exit_code {s.get('exit_code')}, events {s['events']}: the "
+                        "run was not traced to its end")
+        fail_if(errs)
+
+
+def _plant(d, name, how):
+    """As nobody (another local user), plant name in d (a sticky,
+    world-writable directory): a symlink to a root-only file, a FIFO."""
+    victim = os.path.join(tmpdir(), "root-only")
+    write_file(victim, "precious\n")
+    os.chmod(victim, 0o600)
+    path = os.path.join(d, name)
+    cmd = {"link": ["ln", "-s", victim, path], "fifo": ["mkfifo", path]}[how]
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise Skip("no setpriv to act as another user")
+    r = run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *cmd], timeout=30)
+    if r.returncode:
+        raise Fail("could not plant %s as nobody: %s" % (path, tail(r.stderr)))
+    return path, victim
+
+
+@suite.test("outputs: a link or FIFO another user planted in /tmp-like dirs is refused, untouched")
+def t_planted_outputs():
+    """In a sticky world-writable directory, another user plants
+    trace.csv -> a root-only file, and a FIFO as the summary: memtrace-bpf
+    (root) refuses both before the command starts, writes nothing through
+    them, and the command does not run."""
+    d = tmpdir(0o1777)
+    errs = []
+    for name, how, opt in (("trace.csv", "link", "-o"), ("s.json", "fifo", "-s")):
+        path, victim = _plant(d, name, how)
+        marker = os.path.join(tmpdir(), "ran")
+        other = ["-o", os.path.join(d, "t2.csv")] if opt == "-s" else []
+        r = run([BIN, "-q", opt, path, *other, "--", "touch", marker], timeout=30)
+        if r.returncode != 1 or not re.search(r"symbolic link|not a regular file", r.stderr):
+            errs.append(f"{opt} {how}: exit {r.returncode}, stderr {tail(r.stderr)}")
+        if os.path.exists(marker):
+            errs.append(f"{opt} {how}: the command ran")
+        if open(victim).read() != "precious\n":
+            errs.append(f"{opt} {how}: the root-only file was written through the link")
+        if how == "link" and not os.path.islink(path):
+            errs.append(f"{opt} {how}: the link was replaced")
+    fail_if(errs)
+
+
+@suite.test("outputs: -s and -o on a character device (a null device) are refused, it stays")
+def t_device_outputs():
+    """`-s /dev/null` used to replace /dev/null with a regular file for the
+    whole machine. Tried on a null device of the test's own (mknod c 1 3),
+    so that a tool that still does it breaks nothing else."""
+    d = tmpdir()
+    dev = os.path.join(d, "null")
+    os.mknod(dev, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    errs = []
+    for opt in ("-s", "-o"):
+        r = run([BIN, "-q", opt, dev, *(["-o", os.path.join(d, "t.csv")] if opt == "-s" else []),
+                 "--", "true"], timeout=30)
+        if r.returncode != 1 or "not a regular file" not in r.stderr:
+            errs.append(f"{opt} {dev}: exit {r.returncode}, {tail(r.stderr)}")
+        if not stat.S_ISCHR(os.lstat(dev).st_mode):
+            errs.append(f"{opt}: the device was replaced")
+            os.unlink(dev)
+            os.mknod(dev, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    fail_if(errs)
+
+
+@suite.test("outputs: -o - with stdout closed is refused, nothing lands on fd 1")
+def t_stdout_closed():
+    d = tmpdir()
+    # a shell closes fd 1 and execs memtrace-bpf
+    r = run(["sh", "-c", 'exec "$@" >&-', "sh", BIN, "-q", "-o", "-", "-s",
+             os.path.join(d, "s.json"), "--", "true"], timeout=30)
+    if r.returncode != 1 or "stdout is closed" not in r.stderr:
+        raise Fail(f"exit {r.returncode}, {tail(r.stderr)}")
+
+
+@suite.test("outputs: an earlier trace stays when the command cannot run; outputs are new files")
+def t_outputs_replaced_whole():
+    d = tmpdir()
+    t = os.path.join(d, "t.csv")
+    write_file(t, "earlier\n")
+    hard = os.path.join(d, "hardlink")
+    os.link(t, hard)
+    r = run([BIN, "-q", "-o", t, "--", os.path.join(d, "no-such-command")], timeout=30)
+    errs = []
+    if r.returncode != 127 or open(t).read() != "earlier\n":
+        errs.append(f"a command that cannot run: exit {r.returncode}, trace now "
+                    f"{open(t).read()[:40]!r}")
+    r = run([BIN, "-q", "-o", t, "--", "true"], timeout=60)
+    if r.returncode or not open(t).read().startswith("time_s,"):
+        errs.append(f"a run: exit {r.returncode}, trace {open(t).read()[:40]!r}")
+    if open(hard).read() != "earlier\n":
+        errs.append("the trace was written through a hard link to the earlier file")
+    left = [x for x in os.listdir(d) if x.startswith(".")]
+    if left:
+        errs.append(f"temporaries left: {left}")
+    fail_if(errs)
 
 
 @suite.test("launch: status lines with -i (also with -q), none without (stderr not a tty)")

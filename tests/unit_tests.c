@@ -520,11 +520,18 @@ static void test_session(void)
 
 	begin("linebuf: a write error is kept and reported");
 	struct linebuf lb;
-	CHECK(linebuf__open(&lb, "/dev/full") == 0);
+	int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	CHECK(full >= 0 && linebuf__init(&lb, full, true) == 0);
 	CHECK(linebuf__append(&lb, "x\n", 2) == 0);
 	CHECK(linebuf__flush(&lb) == -ENOSPC);
 	CHECK(linebuf__close(&lb) == -ENOSPC);
-	CHECK(linebuf__open(&lb, "/nonexistent-dir/x.csv") == -ENOENT);
+	{
+		struct out_file o;
+		char msg[256];
+
+		CHECK(out_file__create(&o, AT_FDCWD, "/nonexistent-dir/x.csv", "trace", msg,
+				       sizeof(msg)) == -ENOENT);
+	}
 	end();
 }
 
@@ -1011,9 +1018,9 @@ static void test_log_timing(void)
 
 	begin("log lines take the time of the kernel write that ended them");
 	CHECK(lf >= 0 && null >= 0);
-	close(lf);
 	CHECK(regcomp(&re, "x: ([0-9]+ MB)", REG_EXTENDED) == 0);
-	CHECK(logcap__open(&c, &re, logp, wr, collect_line, &g) == 0);
+	CHECK(logcap__open(&c, &re, lf, wr, collect_line, &g) == 0);
+	close(lf);
 	c.out[0] = c.out[1] = null;	/* no pass-through into our TAP output */
 	c.kernel_timed = true;
 	/* two writes in the pipe before either record is seen */

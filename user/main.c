@@ -20,6 +20,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	stdio_reserve();
 	argp_err_exit_status = EXIT_USAGE;	/* argp's own default is 64 */
 	if (argc > 1 && !strcmp(argv[1], "record")) {
 		argv[1] = argv[0];

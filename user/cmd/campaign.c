@@ -51,6 +51,7 @@ static struct campaign {
 	bool waiting_said;
 	bool failed;		/* a run could not start or be recorded: no more
 				   start, those in progress end as they would */
+	int dirfd;		/* -d DIR, open (and locked) */
 } ca = { .plan = { .repeat = 1 }, .jobs = 1 };
 
 enum { OPT_REPEAT = 1200, OPT_PARAM, OPT_FILE };
@@ -158,7 +159,7 @@ static void iso_time(time_t t, char *buf, size_t len)
 }
 
 /* run.json: what the run is (command, params, cwd, environment, start). */
-static int write_run_json(const struct plan_run *r, char **envp, const char *path)
+static int write_run_json(const struct plan_run *r, char **envp, int dirfd)
 {
 	char *buf = NULL, cwd[PATH_MAX], iso[40];
 	size_t len = 0;
@@ -197,30 +198,46 @@ static int write_run_json(const struct plan_run *r, char **envp, const char *pat
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	fclose(f);
-	e = write_file(path, buf, len);
+	e = write_file_at(dirfd, run_files[F_RUNJSON], buf, len);
 	free(buf);
 	return e;
 }
 
-/* A run not finished: clear what an earlier attempt left, so nothing of it
- * is mistaken for this attempt's; then its run.json. */
-static int prepare_run_dir(const struct plan_run *r, char **envp)
+/* A run not finished: its directory (DIR/CONFIG/REPEAT, each a real
+ * directory of ours, never a link followed), cleared of what an earlier
+ * attempt left so nothing of it is mistaken for this attempt's; then its
+ * run.json. Its fd, or -errno (said in msg). */
+static int prepare_run_dir(const struct plan_run *r, char **envp, char *msg, size_t len)
 {
-	char path[PATH_MAX + 16];
-	int e = mkdir_p(r->dir);
+	int cfg = dir_open(ca.dirfd, r->config, true, msg, len), fd, e;
+	char rep[16];
 
-	if (e)
-		return e;
-	for (int f = 0; f < F_N; f++)
-		if (unlink(path_join(path, sizeof(path), r->dir, run_files[f])) && errno != ENOENT)
-			return -errno;
-	return write_run_json(r, envp, path_join(path, sizeof(path), r->dir, run_files[F_RUNJSON]));
+	if (cfg < 0)
+		return cfg;
+	snprintf(rep, sizeof(rep), "%d", r->repeat);
+	fd = dir_open(cfg, rep, true, msg, len);
+	close(cfg);
+	if (fd < 0)
+		return fd;
+	for (int f = 0; f < F_N; f++) {
+		if (unlinkat(fd, run_files[f], 0) && errno != ENOENT) {
+			e = -errno;
+			goto fail;
+		}
+	}
+	e = write_run_json(r, envp, fd);
+	if (!e)
+		return fd;
+fail:
+	snprintf(msg, len, "cannot prepare %s: %s", r->dir, strerror(-e));
+	close(fd);
+	return e;
 }
 
 /* result.csv: written last, atomically: the run is finished. */
 static int write_result(const struct plan_run *pr, struct run *r, struct run_result *res)
 {
-	char line[1024], path[PATH_MAX + 16];
+	char line[1024];
 	const struct proc_info *root = r->child ? procs__get(&r->procs, r->child, false) : NULL;
 	struct mt_group g;
 	int n;
@@ -248,11 +265,17 @@ static int write_result(const struct plan_run *pr, struct run *r, struct run_res
 	iso_time(pr->started, res->start_time, sizeof(res->start_time));
 	n = snprintf(line, sizeof(line), "%s\n", RESULT_HEADER);
 	n += result_format(line + n, sizeof(line) - (size_t)n, res);
-	return write_file(path_join(path, sizeof(path), pr->dir, run_files[F_RESULT]), line,
-			  (size_t)n);
+	return write_file_at(pr->dirfd, run_files[F_RESULT], line, (size_t)n);
 }
 
 /* ---- the runner's client ---- */
+
+static void close_run_dir(struct plan_run *pr)
+{
+	if (pr->dirfd >= 0)
+		close(pr->dirfd);
+	pr->dirfd = -1;
+}
 
 /* Starts the plan's run pr. 0; -EBUSY when every trace group is held by
  * processes of earlier runs (wait); another -errno when the campaign
@@ -263,7 +286,7 @@ static int start_run(struct runner *rn, struct plan_run *pr)
 	char path[F_N][PATH_MAX + 16], err[1024];
 	struct run_spec s = { .mode = "campaign", .cmd = pr->argv, .ncmd = pr->argc,
 			      .own_pgrp = true, .as_root = trace_cli.as_root,
-			      .sigpipe_ignored = sig_inherited_ignore[SIGPIPE] };
+			      .sigpipe_ignored = sig_inherited_ignore[SIGPIPE], .dirfd = &pr->dirfd };
 	struct run *r = calloc(1, sizeof(*r));
 	char **envp = r ? plan__env(&ca.plan, pr) : NULL;
 	int e;
@@ -271,9 +294,10 @@ static int start_run(struct runner *rn, struct plan_run *pr)
 	for (int f = 0; f < F_N; f++)
 		path_join(path[f], sizeof(path[f]), pr->dir, run_files[f]);
 	pr->started = time(NULL);
-	e = envp ? prepare_run_dir(pr, envp) : -ENOMEM;
-	if (e) {
-		fprintf(stderr, "memtrace-bpf campaign: cannot prepare %s: %s\n", pr->dir, strerror(-e));
+	pr->dirfd = envp ? prepare_run_dir(pr, envp, err, sizeof(err)) : -ENOMEM;
+	if (pr->dirfd < 0) {
+		e = pr->dirfd;
+		fprintf(stderr, "memtrace-bpf campaign: %s\n", envp ? err : strerror(-e));
 		goto out;
 	}
 	s.envp = envp;
@@ -282,13 +306,7 @@ static int start_run(struct runner *rn, struct plan_run *pr)
 	s.summary_path = path[F_SUMMARY];
 	e = run__launch(r, rn->tracer, &s, err, sizeof(err));
 	if (e && r->exec_failed) {
-		/* could not run: a failed run; its log says why */
-		FILE *lf = fopen(path[F_LOG], "a");
-
-		if (lf) {
-			fprintf(lf, "memtrace-bpf: %s\n", err);
-			fclose(lf);
-		}
+		/* could not run: a failed run (its log says why) */
 		if (!ca.quiet)
 			fprintf(stderr, "memtrace-bpf campaign: %s #%d: %s\n", pr->config, pr->repeat, err);
 		e = 0;
@@ -305,6 +323,7 @@ out:
 	if (r) {
 		run__free(r);
 		free(r);
+		close_run_dir(pr);
 	}
 	return e;
 }
@@ -364,6 +383,8 @@ static int camp_finished(void *ctx, struct runner *rn, struct run *r, int err)
 
 	(void)ctx;
 	(void)rn;
+	e = r->interrupted || err ? 0 : write_result(pr, r, &res);
+	close_run_dir(pr);
 	if (r->interrupted) {
 		fprintf(stderr, "memtrace-bpf campaign: %s #%d interrupted; it will be redone on resume\n",
 			pr->config, pr->repeat);
@@ -375,7 +396,6 @@ static int camp_finished(void *ctx, struct runner *rn, struct run *r, int err)
 		ca.failed = true;
 		return 0;
 	}
-	e = write_result(pr, r, &res);
 	if (e) {
 		fprintf(stderr, "memtrace-bpf campaign: cannot write %s/%s: %s\n", pr->dir,
 			run_files[F_RESULT], strerror(-e));
@@ -426,36 +446,31 @@ static bool camp_more(void *ctx)
 
 /* One campaign per directory at a time: a lock on the directory itself
  * (nothing written in it), held until we exit. */
-static int lock_dir(const char *dir)
+static int lock_dir(int dirfd, const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0) {
-		fprintf(stderr, "memtrace-bpf campaign: cannot open %s: %s\n", dir, strerror(errno));
-		return -errno;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		fprintf(stderr, "memtrace-bpf campaign: another campaign is running in %s; wait for it "
-			"to end, or give another -d DIR\n", dir);
-		close(fd);
-		return -EBUSY;
-	}
-	return fd;
+	if (!flock(dirfd, LOCK_EX | LOCK_NB))
+		return 0;
+	fprintf(stderr, "memtrace-bpf campaign: another campaign is running in %s; wait for it "
+		"to end, or give another -d DIR\n", dir);
+	return -EBUSY;
 }
 
 /* A directory holds one campaign: a resume needs the same plan. Writes
  * plan.txt the first time. 0, or the exit status (said). */
 static int check_plan_file(const struct plan *p)
 {
-	char path[PATH_MAX + 32], *old = NULL;
+	char *old = NULL;
 	size_t cap = 0;
-	FILE *f = fopen(path_join(path, sizeof(path), p->dir, "plan.txt"), "r");
-	int e;
+	int fd = openat(ca.dirfd, "plan.txt", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), e;
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 
 	if (!f) {
-		e = write_file(path, p->text, strlen(p->text));
+		if (fd >= 0)
+			close(fd);
+		e = write_file_at(ca.dirfd, "plan.txt", p->text, strlen(p->text));
 		if (e)
-			fprintf(stderr, "memtrace-bpf campaign: cannot write %s: %s\n", path, strerror(-e));
+			fprintf(stderr, "memtrace-bpf campaign: cannot write %s/plan.txt: %s\n", p->dir,
+				strerror(-e));
 		return e ? EXIT_TRACE_ERR : 0;
 	}
 	e = getdelim(&old, &cap, 0, f) < 0 || strcmp(old, p->text);
@@ -502,15 +517,16 @@ static int preflight(const struct plan *p)
  * status (said). *todo: the runs left. */
 static int open_dir(struct plan *p, size_t *todo)
 {
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16], msg[PATH_MAX + 128];
 	struct stat st;
-	int e = mkdir_p(p->dir);
+	int e;
 
-	if (e) {
-		fprintf(stderr, "memtrace-bpf campaign: cannot create %s: %s\n", p->dir, strerror(-e));
+	ca.dirfd = dir_open(AT_FDCWD, p->dir, true, msg, sizeof(msg));
+	if (ca.dirfd < 0) {
+		fprintf(stderr, "memtrace-bpf campaign: %s\n", msg);
 		return EXIT_TRACE_ERR;
 	}
-	if (lock_dir(p->dir) < 0)
+	if (lock_dir(ca.dirfd, p->dir))
 		return EXIT_TRACE_ERR;
 	e = check_plan_file(p);
 	if (e)

@@ -426,7 +426,7 @@ int plan__build(struct plan *p)
 					return -ENOMEM;
 				r = &p->runs[p->nruns];
 				*r = (struct plan_run){ .index = (int)p->nruns, .repeat = (int)rep,
-							.combo = c, .line = li };
+							.combo = c, .line = li, .dirfd = -1 };
 				e = plan_run_init(p, r);
 				if (e)
 					return e;

@@ -41,6 +41,7 @@ struct plan_run {
 	int argc;
 	bool done;		/* result.csv on disk */
 	time_t started;		/* this attempt's wall-clock start */
+	int dirfd;		/* its directory while it runs, else -1 */
 };
 
 struct plan {

@@ -26,31 +26,41 @@
 
 struct capture {
 	const struct capture_opts *o;
+	int dirfd;		/* -d DIR */
 	size_t started;
 	uint64_t next_scan;
 	uint32_t missed_said;
 	bool failed;
 };
 
-/* DIR/COMM-PID, or COMM-PID-2... when a reused PID already has one */
-static int make_run_dir(const struct capture *c, char *dir, size_t len, const char *name,
+/* DIR/COMM-PID, or COMM-PID-2... when a reused PID already has one; its
+ * name in name, an O_DIRECTORY fd returned (or -errno). */
+static int make_run_dir(const struct capture *c, char *name, size_t len, const char *comm_in,
 			uint32_t pid)
 {
 	char comm[MT_COMM_LEN + 1];
 
-	snprintf(comm, sizeof(comm), "%s", name[0] ? name : "process");
+	snprintf(comm, sizeof(comm), "%s", comm_in[0] ? comm_in : "process");
 	for (char *p = comm; *p; p++)
 		if (*p == '/' || *p == ' ')
 			*p = '_';
 	for (int k = 1; k < 1000; k++) {
+		int fd;
+
 		if (k == 1)
-			snprintf(dir, len, "%s/%s-%u", c->o->dir, comm, pid);
+			snprintf(name, len, "%s-%u", comm, pid);
 		else
-			snprintf(dir, len, "%s/%s-%u-%d", c->o->dir, comm, pid, k);
-		if (!mkdir(dir, 0755))
-			return 0;
-		if (errno != EEXIST)
+			snprintf(name, len, "%s-%u-%d", comm, pid, k);
+		if (mkdirat(c->dirfd, name, 0755)) {
+			if (errno == EEXIST)
+				continue;
 			return -errno;
+		}
+		fd = openat(c->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		give_fd_to_user(fd, name);
+		return fd;
 	}
 	return -EEXIST;
 }
@@ -59,11 +69,12 @@ static int make_run_dir(const struct capture *c, char *dir, size_t len, const ch
  * it cannot start (said; capture then stops). */
 static struct run *start_run(struct capture *c, struct runner *rn, uint32_t g)
 {
-	char dir[PATH_MAX], csv[PATH_MAX + 16], summary[PATH_MAX + 16], err[512];
-	struct run_spec s = { .mode = "capture", .csv_path = csv, .summary_path = summary };
+	char name[64], dir[PATH_MAX + 64], csv[PATH_MAX + 96], summary[PATH_MAX + 96], err[1024];
 	struct mt_group gr;
 	struct run *r;
-	int e;
+	int e, dirfd = -1;
+	struct run_spec s = { .mode = "capture", .csv_path = csv, .summary_path = summary,
+			      .dirfd = &dirfd };
 
 	tracer__group(rn->tracer, g, &gr);
 	r = calloc(1, sizeof(*r));
@@ -71,16 +82,17 @@ static struct run *start_run(struct capture *c, struct runner *rn, uint32_t g)
 		c->failed = true;
 		return NULL;
 	}
-	e = make_run_dir(c, dir, sizeof(dir), gr.comm, gr.root_tgid);
-	if (e) {
+	dirfd = make_run_dir(c, name, sizeof(name), gr.comm, gr.root_tgid);
+	if (dirfd < 0) {
 		fprintf(stderr, "memtrace-bpf: cannot create a directory in %s for %s (PID %u): %s; "
-			"stopping\n", c->o->dir, gr.comm, gr.root_tgid, strerror(-e));
+			"stopping\n", c->o->dir, gr.comm, gr.root_tgid, strerror(-dirfd));
 		goto fail;
 	}
-	give_to_user(dir);
-	snprintf(csv, sizeof(csv), "%s/trace.csv", dir);
-	snprintf(summary, sizeof(summary), "%s/summary.json", dir);
+	path_join(dir, sizeof(dir), c->o->dir, name);
+	path_join(csv, sizeof(csv), dir, "trace.csv");
+	path_join(summary, sizeof(summary), dir, "summary.json");
 	e = run__adopt(r, rn->tracer, &s, g, gr.start_ts_ns, err, sizeof(err));
+	close(dirfd);
 	if (e) {
 		fprintf(stderr, "memtrace-bpf: %s; stopping\n", err);
 		goto fail;
@@ -162,38 +174,38 @@ static bool cap_more(void *ctx)
 	return true;	/* until a signal */
 }
 
-/* DIR exists (made for the sudo user if we make it) and takes files. */
+/* DIR, made (for the sudo user) when absent; it must take files. Its fd,
+ * or -errno (said). */
 static int prepare_dir(const char *dir)
 {
-	char probe[PATH_MAX + 32];
-	int fd;
+	char probe[64], msg[PATH_MAX + 128];
+	int dfd = dir_open(AT_FDCWD, dir, true, msg, sizeof(msg)), fd;
 
-	if (!mkdir(dir, 0755)) {
-		give_to_user(dir);	/* an existing one stays whose it is */
-	} else if (errno != EEXIST) {
-		fprintf(stderr, "memtrace-bpf: cannot create %s: %s\n", dir, strerror(errno));
-		return -errno;
+	if (dfd < 0) {
+		fprintf(stderr, "memtrace-bpf: %s\n", msg);
+		return dfd;
 	}
 	/* writable? (nothing is left behind) */
-	snprintf(probe, sizeof(probe), "%s/.memtrace-probe.%d", dir, (int)getpid());
-	fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	snprintf(probe, sizeof(probe), ".memtrace-probe.%d", (int)getpid());
+	fd = openat(dfd, probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		int e = errno;
+		int e = -errno;
 
 		fprintf(stderr, "memtrace-bpf: cannot write in %s: %s; give another -d DIR\n", dir,
-			strerror(e));
-		return -e;
+			strerror(-e));
+		close(dfd);
+		return e;
 	}
 	close(fd);
-	unlink(probe);
-	return 0;
+	unlinkat(dfd, probe, 0);
+	return dfd;
 }
 
 int capture_main(const struct capture_opts *o)
 {
 	static const struct runner_client client = { .turn = cap_turn, .adopt = cap_adopt,
 						     .finished = cap_finished, .more = cap_more };
-	struct capture c = { .o = o };
+	struct capture c = { .o = o, .dirfd = -1 };
 	struct tracer_opts to = {};
 	struct tracer *t = NULL;
 	struct runner rn;
@@ -205,12 +217,14 @@ int capture_main(const struct capture_opts *o)
 		fprintf(stderr, "memtrace-bpf: %s\n", msg);
 		return EXIT_TRACE_ERR;
 	}
-	if (prepare_dir(o->dir))
+	c.dirfd = prepare_dir(o->dir);
+	if (c.dirfd < 0)
 		return EXIT_TRACE_ERR;
 	trace_cli__tracer_opts(&to, trace_cli.follow != 0);
 	to.capture_comm = o->comm;
 	if (tracer__open(&t, &to, err, sizeof(err))) {
 		fprintf(stderr, "memtrace-bpf: %s\n", err);
+		close(c.dirfd);
 		return EXIT_TRACE_ERR;
 	}
 	if (!o->quiet)
@@ -223,5 +237,6 @@ int capture_main(const struct capture_opts *o)
 		fprintf(stderr, "memtrace-bpf: captured %zu process%s into %s\n", c.started,
 			c.started == 1 ? "" : "es", o->dir);
 	tracer__destroy(t);
+	close(c.dirfd);
 	return e ? EXIT_TRACE_ERR : 0;
 }

@@ -21,6 +21,12 @@ int cmd_spikes(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_stages(int argc, char **argv);
 
+/* First thing: fds 0, 1 and 2 that are closed get /dev/null, so no file
+ * we open later takes their number (a write to "stdout" would land in it);
+ * stdio_closed[i] says which were. */
+extern bool stdio_closed[3];
+void stdio_reserve(void);
+
 /* A bad command line: "memtrace-bpf[ SUB]: MESSAGE" and where to find
  * help, exit status EXIT_USAGE. sub NULL: the main command (record). */
 void usage_exit(const char *sub, const char *fmt, ...)

@@ -1,11 +1,30 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cmd/cmd.h"
 #include "lib/units.h"
+
+bool stdio_closed[3];
+
+void stdio_reserve(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		int null;
+
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		stdio_closed[fd] = true;
+		/* the lowest free number: this one */
+		null = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+		if (null >= 0 && null != fd)
+			close(null);
+	}
+}
 
 void usage_exit(const char *sub, const char *fmt, ...)
 {

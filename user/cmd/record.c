@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "cmd/capture.h"
 #include "cmd/cmd.h"
+#include "lib/files.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
 #include "trace/preflight.h"
@@ -356,6 +357,11 @@ static int check_outputs(char *msg, size_t len)
 
 	if (!env.output)
 		env.output = default_output();
+	if (!strcmp(env.output, "-") && stdio_closed[STDOUT_FILENO]) {
+		snprintf(msg, len, "-o -: our stdout is closed, the trace would go nowhere; give "
+			 "-o FILE");
+		return -EBADF;
+	}
 	if (!env.summary && strcmp(env.output, "-")) {
 		path_beside(env.summary_buf, sizeof(env.summary_buf), env.output, "summary.json");
 		env.summary = env.summary_buf;

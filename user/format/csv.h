@@ -46,14 +46,19 @@ struct csv_out {
 	int err;		/* the first error writing it (positive errno) */
 };
 
-/* Creates path ("-": stdout) and writes the header. 0 or -errno. */
-int csv_out__open(struct csv_out *o, const char *path, uint64_t start_ns, unsigned int page_kb);
+/* Writes the header to fd (a file of ours when owns_fd: closed at the end,
+ * cut back to its last whole row on a write error). 0 or -errno. */
+int csv_out__open(struct csv_out *o, int fd, bool owns_fd, uint64_t start_ns,
+		  unsigned int page_kb);
 /* A kernel record's row. 0, or -EINVAL for a type without a row (the
  * caller's bug); a write error is kept in o->err. */
 int csv_out__record(struct csv_out *o, const struct mt_rec *r);
 /* A log row (see csv_format_log_row). */
 void csv_out__log(struct csv_out *o, const struct mt_rec *state, const char *stream,
 		  const char *line, const char *reported, int64_t reported_kb);
+/* The rows in the file (whole ones: after a write error, those before it)
+ * and the time_s of the last of them into t ("0" when none). */
+uint64_t csv_out__rows_written(const struct csv_out *o, char *t, size_t tlen);
 /* Writes what is buffered. 0 or -errno (also kept in o->err). */
 int csv_out__flush(struct csv_out *o);
 /* Flushes and closes. 0 or -errno (the first error of the trace). */

@@ -284,7 +284,7 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 	return (int)(p - buf);
 }
 
-int csv_out__open(struct csv_out *o, const char *path, uint64_t start_ns, unsigned int page_kb)
+int csv_out__open(struct csv_out *o, int fd, bool owns_fd, uint64_t start_ns, unsigned int page_kb)
 {
 	static const char header[] = CSV_HEADER "\n";
 	int e;
@@ -292,7 +292,7 @@ int csv_out__open(struct csv_out *o, const char *path, uint64_t start_ns, unsign
 	memset(o, 0, sizeof(*o));
 	o->start_ns = start_ns;
 	o->page_kb = page_kb;
-	e = linebuf__open(&o->lb, path);
+	e = linebuf__init(&o->lb, fd, owns_fd);
 	if (e)
 		return e;
 	return linebuf__append(&o->lb, header, sizeof(header) - 1);
@@ -325,6 +325,16 @@ void csv_out__log(struct csv_out *o, const struct mt_rec *state, const char *str
 
 	if (n >= 0)
 		append(o, row, (size_t)n);
+}
+
+uint64_t csv_out__rows_written(const struct csv_out *o, char *t, size_t tlen)
+{
+	uint64_t lines = o->lb.lines_written;
+
+	/* a row's first column is its time_s */
+	snprintf(t, tlen, "%.*s", lines > 1 ? (int)strcspn(o->lb.last, ",") : 1,
+		 lines > 1 ? o->lb.last : "0");
+	return lines > 1 ? lines - 1 : 0;	/* not the header */
 }
 
 int csv_out__flush(struct csv_out *o)

@@ -1,30 +1,51 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "lib/linebuf.h"
 
-int linebuf__open(struct linebuf *lb, const char *path)
+int linebuf__init(struct linebuf *lb, int fd, bool owns_fd)
 {
 	memset(lb, 0, sizeof(*lb));
-	if (!strcmp(path, "-")) {
-		lb->fd = STDOUT_FILENO;
-	} else {
-		lb->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (lb->fd < 0)
-			return -errno;
-		lb->owns_fd = true;
-	}
+	lb->fd = fd;
+	lb->owns_fd = owns_fd;
 	lb->cap = 1 << 20;
 	lb->buf = malloc(lb->cap);
-	if (!lb->buf) {
-		if (lb->owns_fd)
-			close(lb->fd);
-		return -ENOMEM;
+	return lb->buf ? 0 : -ENOMEM;
+}
+
+/* The first n bytes of the buffer are in the file, all whole lines: the
+ * counts, and the start of the last of them. */
+static void written(struct linebuf *lb, size_t n, size_t lines)
+{
+	const char *end = lb->buf + n, *start;
+
+	if (!n)
+		return;
+	start = memrchr(lb->buf, '\n', n - 1);
+	start = start ? start + 1 : lb->buf;
+	snprintf(lb->last, sizeof(lb->last), "%.*s", (int)(end - start - 1), start);
+	lb->written += n;
+	lb->lines_written += lines;
+}
+
+/* A write failed after done bytes of the buffer went out: the file keeps
+ * the whole lines among them, the rest of a line is cut off. */
+static void cut_to_line(struct linebuf *lb, size_t done)
+{
+	size_t keep = done, lines = 0;
+
+	while (keep > 0 && lb->buf[keep - 1] != '\n')
+		keep--;
+	if (keep < done && lb->owns_fd && ftruncate(lb->fd, (off_t)(lb->written + keep))) {
+		/* a file we cannot cut keeps its partial line: said by
+		 * the caller as the write error it already is */
 	}
-	return 0;
+	for (size_t i = 0; i < keep; i++)
+		lines += lb->buf[i] == '\n';
+	written(lb, keep, lines);
 }
 
 int linebuf__flush(struct linebuf *lb)
@@ -38,16 +59,22 @@ int linebuf__flush(struct linebuf *lb)
 			continue;
 		if (w <= 0) {
 			lb->err = w < 0 ? errno : EIO;
+			cut_to_line(lb, off);
 			break;
 		}
 		off += (size_t)w;
 	}
+	if (!lb->err)
+		written(lb, off, lb->lines_in_buf);
+	lb->lines_in_buf = 0;
 	lb->len = 0;
 	return lb->err ? -lb->err : 0;
 }
 
 int linebuf__append(struct linebuf *lb, const char *line, size_t n)
 {
+	if (lb->err)
+		return -lb->err;
 	if (lb->len + n > lb->cap && linebuf__flush(lb))
 		return -lb->err;
 	if (n > lb->cap)
@@ -55,6 +82,7 @@ int linebuf__append(struct linebuf *lb, const char *line, size_t n)
 	memcpy(lb->buf + lb->len, line, n);
 	lb->len += n;
 	lb->lines++;
+	lb->lines_in_buf++;
 	return 0;
 }
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Output that is whole lines at every moment: lines are appended to a
- * memory buffer and written with write(2) only in whole lines, so a kill at
- * any instant leaves no half line behind.
+ * memory buffer and written with write(2) only in whole lines. A kill at
+ * any instant leaves no half line behind, and neither does a write that
+ * fails part way (a full disk): the file is cut back to its last whole line
+ * and nothing more is written to it.
  */
 #ifndef MEMTRACE_LIB_LINEBUF_H
 #define MEMTRACE_LIB_LINEBUF_H
@@ -13,15 +15,20 @@
 
 struct linebuf {
 	int fd;
-	bool owns_fd;
+	bool owns_fd;		/* a file of ours: closed at the end, and cut
+				   back to its last whole line on an error */
 	char *buf;
 	size_t len, cap;
 	int err;		/* first write error (positive errno) */
-	uint64_t lines;
+	uint64_t lines;		/* appended */
+	uint64_t lines_written;	/* in the file (all of them but after an error) */
+	size_t lines_in_buf;
+	uint64_t written;	/* bytes in the file: whole lines only */
+	char last[64];		/* the start of the last line in the file */
 };
 
-/* "-" is stdout. Returns 0 or -errno. */
-int linebuf__open(struct linebuf *lb, const char *path);
+/* Writes to fd (from its start, when owns_fd). 0 or -ENOMEM. */
+int linebuf__init(struct linebuf *lb, int fd, bool owns_fd);
 /* One or more whole lines. Returns 0 or -errno (the first write error). */
 int linebuf__append(struct linebuf *lb, const char *line, size_t n);
 int linebuf__flush(struct linebuf *lb);

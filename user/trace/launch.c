@@ -140,7 +140,8 @@ static int prepare(struct run *r, struct launch_fds *f, char *err, size_t errlen
 	int e;
 
 	if (s->ckpt_regex) {
-		e = logcap__open(&r->out, s->ckpt_regex, s->ckpt_log, f->cap_wr, run__log_line, r);
+		e = logcap__open(&r->out, s->ckpt_regex, r->files[RUN_CKPT_LOG].fd, f->cap_wr,
+				 run__log_line, r);
 		if (e) {
 			snprintf(err, errlen, "cannot write the log %s: %s", s->ckpt_log, strerror(-e));
 			return e;
@@ -150,9 +151,14 @@ static int prepare(struct run *r, struct launch_fds *f, char *err, size_t errlen
 		r->out.kernel_timed = true;
 	}
 	if (s->output_log) {
-		f->output_log = open(s->output_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-				     O_CLOEXEC, 0644);
-		if (f->output_log < 0) {
+		/* the command writes it from its start: in place now */
+		int fd = r->files[RUN_OUTPUT_LOG].fd;
+
+		e = out_file__publish(&r->files[RUN_OUTPUT_LOG], err, errlen);
+		if (e)
+			return e;
+		f->output_log = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (f->output_log < 0 || fcntl(fd, F_SETFL, O_APPEND)) {
 			e = -errno;
 			snprintf(err, errlen, "cannot write the log %s: %s", s->output_log, strerror(-e));
 			return e;
@@ -222,6 +228,8 @@ static int release_child(struct run *r, struct launch_fds *f, char *err, size_t 
 	if (n != sizeof(e))
 		return 0;
 	snprintf(err, errlen, "cannot run %s: %s", r->spec.cmd[0], strerror(e));
+	if (r->files[RUN_OUTPUT_LOG].fd >= 0)
+		dprintf(r->files[RUN_OUTPUT_LOG].fd, "memtrace-bpf: %s\n", err);	/* its log says why */
 	waitpid(r->child, &r->status, 0);
 	r->have_status = true;
 	r->exec_failed = true;

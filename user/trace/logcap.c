@@ -55,8 +55,8 @@ bool logcap_match(const regex_t *re, const char *line, char *val, size_t vlen)
 	return true;
 }
 
-int logcap__open(struct logcap *c, const regex_t *re, const char *log_path, int wr[2],
-		 logcap_fn fn, void *ctx)
+int logcap__open(struct logcap *c, const regex_t *re, int log_fd, int wr[2], logcap_fn fn,
+		 void *ctx)
 {
 	int p[2][2] = { { -1, -1 }, { -1, -1 } }, e;
 
@@ -68,7 +68,7 @@ int logcap__open(struct logcap *c, const regex_t *re, const char *log_path, int 
 	c->fn = fn;
 	c->ctx = ctx;
 	c->wake_fd = -1;
-	c->log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	c->log_fd = fcntl(log_fd, F_DUPFD_CLOEXEC, 3);
 	if (c->log_fd < 0)
 		return -errno;
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

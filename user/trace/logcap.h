@@ -66,13 +66,14 @@ struct logcap {
 	void *ctx;
 };
 
-/* Opens the log file and the two pipes; wr[0], wr[1] are the ends the
+/* Keeps the command's output in log_fd (a copy of it: the caller's stays
+ * its own) and opens the two pipes; wr[0], wr[1] are the ends the
  * command gets as its stdout and stderr (O_CLOEXEC: the child dup2()s
  * them). When our own stdout and stderr are the same file (a terminal,
  * `> f 2>&1`) there is one pipe: wr[1] is -1 and the command gets wr[0]
  * as both. Returns 0 or -errno. */
-int logcap__open(struct logcap *c, const regex_t *re, const char *log_path, int wr[2],
-		 logcap_fn fn, void *ctx);
+int logcap__open(struct logcap *c, const regex_t *re, int log_fd, int wr[2], logcap_fn fn,
+		 void *ctx);
 /* The kernel saw the command write len bytes starting with start[] to
  * stream (0 stdout, 1 stderr) at ts_ns: the lines those bytes end get that
  * time. Bytes the kernel never reports (an untraced writer, writev, a

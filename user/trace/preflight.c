@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -174,46 +173,6 @@ int check_target(pid_t pid, pid_t *tgid, char *msg, size_t len)
 			if (p)
 				*tgid = (pid_t)strtol(p + 6, NULL, 10);
 		}
-	}
-	return 0;
-}
-
-int check_output_path(const char *path, const char *what, char *msg, size_t len)
-{
-	char buf[PATH_MAX];
-	const char *dir;
-	struct stat st;
-
-	if (!strcmp(path, "-"))
-		return 0;
-	if (!*path) {
-		snprintf(msg, len, "the %s path is empty", what);
-		return -EINVAL;
-	}
-	if (stat(path, &st) == 0) {
-		if (S_ISDIR(st.st_mode)) {
-			snprintf(msg, len, "%s path %s is a directory; name a file, e.g. %s/trace.csv",
-				 what, path, path);
-			return -EISDIR;
-		}
-		if (access(path, W_OK)) {
-			snprintf(msg, len, "cannot write %s %s: %s", what, path, strerror(errno));
-			return -EACCES;
-		}
-		return 0;
-	}
-	snprintf(buf, sizeof(buf), "%s", path);
-	dir = dirname(buf);	/* may return a static "." rather than edit buf */
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		snprintf(msg, len, "cannot write %s %s: directory %s does not exist. "
-			 "Create it first (mkdir -p) or choose another path.",
-			 what, path, dir);
-		return -ENOENT;
-	}
-	if (access(dir, W_OK | X_OK)) {
-		snprintf(msg, len, "cannot write %s %s: directory %s is not writable (%s)",
-			 what, path, dir, strerror(errno));
-		return -EACCES;
 	}
 	return 0;
 }

@@ -13,8 +13,6 @@ int check_btf(const char *path, char *msg, size_t len);
 /* Resolves a PID to its process (a thread id maps to its thread group);
  * rejects kernel threads and processes that are gone. */
 int check_target(pid_t pid, pid_t *tgid, char *msg, size_t len);
-/* The file can be created or overwritten (nothing is created here). */
-int check_output_path(const char *path, const char *what, char *msg, size_t len);
 /* The command exists and is executable (as execvp would find it).
  * Returns 0, -ENOENT (not found) or -EACCES (found, not executable). */
 int check_command(const char *cmd, char *msg, size_t len);

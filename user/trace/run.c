@@ -2,6 +2,7 @@
 /* A run's records, its end and its last state (how a run starts is in
  * trace/launch.c; its summary in trace/summary.c). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,22 +42,51 @@ void run__group(const struct run *r, struct mt_group *g)
 
 /* ---- its start (the ways it starts are in trace/launch.c) ---- */
 
+static const char *const file_what[RUN_NFILES] = { "trace", "summary", "log", "log" };
+
+/* The summary's room, taken as the run goes (a base, and about what a
+ * process's entries take): a disk that fills during the run cannot keep
+ * its exact peak from being written at the end. */
+#define SUMMARY_BASE	(64 << 10)
+#define SUMMARY_PER_PROC 512
+
+static void reserve_summary(struct run *r)
+{
+	uint64_t want = SUMMARY_BASE + (uint64_t)r->procs.n * SUMMARY_PER_PROC;
+
+	if (r->files[RUN_SUMMARY].fd < 0 || want <= r->summary_room)
+		return;
+	want = want > 2 * r->summary_room ? want : 2 * r->summary_room;
+	if (!out_file__reserve(&r->files[RUN_SUMMARY], (off_t)want))
+		r->summary_room = want;
+	else
+		r->summary_room = UINT64_MAX;	/* cannot: not asked again */
+}
+
 int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_t group,
-		    uint64_t start_ns, char *err, size_t errlen)
+	      uint64_t start_ns, char *err, size_t errlen)
 {
 	/* the record summary's analysis: 1 MiB spikes, 10 ms and 100 ms
 	 * pollers; tracing goes on without it if memory is short */
 	static const struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10, .npoll = 2,
 					       .poll_ns = { 10000000ULL, 100000000ULL } };
-
-	const char **paths[] = { &r->spec.csv_path, &r->spec.summary_path, &r->spec.output_log,
-				 &r->spec.ckpt_log };
+	const char **paths[RUN_NFILES] = { &r->spec.csv_path, &r->spec.summary_path,
+					   &r->spec.output_log, &r->spec.ckpt_log };
 
 	memset(r, 0, sizeof(*r));
 	r->spec = *s;
 	r->tracer = t;
 	r->group = group;
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+	r->start_ns = start_ns;
+	r->page_kb = (unsigned int)(sysconf(_SC_PAGESIZE) / 1024);
+	r->mark_fd = -1;
+	r->out.rd[0] = r->out.rd[1] = r->out.log_fd = -1;
+	r->spikes = spikes__new(&cfg);
+	for (int i = 0; i < RUN_NFILES; i++)
+		out_file__init(&r->files[i]);
+	for (int i = 0; i < RUN_NFILES; i++) {
+		int e;
+
 		if (!*paths[i])
 			continue;
 		r->paths[i] = strdup(*paths[i]);
@@ -65,25 +95,36 @@ int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_
 			return -ENOMEM;
 		}
 		*paths[i] = r->paths[i];
+		if (i == RUN_TRACE && !strcmp(r->paths[i], "-"))
+			continue;	/* stdout */
+		e = out_file__create(&r->files[i], s->dirfd ? *s->dirfd : AT_FDCWD, r->paths[i],
+				     file_what[i], err, errlen);
+		if (e)
+			return e;
 	}
-	r->start_ns = start_ns;
-	r->page_kb = (unsigned int)(sysconf(_SC_PAGESIZE) / 1024);
-	r->mark_fd = -1;
-	r->out.rd[0] = r->out.rd[1] = r->out.log_fd = -1;
-	r->spikes = spikes__new(&cfg);
+	reserve_summary(r);
 	return 0;
 }
 
 int run__open_trace(struct run *r, char *err, size_t errlen)
 {
-	int e = csv_out__open(&r->trace, r->spec.csv_path, r->start_ns, r->page_kb);
+	struct out_file *f = &r->files[RUN_TRACE];
+	bool std = !strcmp(r->spec.csv_path, "-");
+	int e = csv_out__open(&r->trace, std ? STDOUT_FILENO : f->fd, !std, r->start_ns, r->page_kb);
 
+	if (!std)
+		f->fd = -1;	/* the trace's now */
 	if (e) {
 		snprintf(err, errlen, "cannot write trace %s: %s", r->spec.csv_path, strerror(-e));
 		csv_out__close(&r->trace);
 		return e;
 	}
 	r->trace_open = true;
+	/* tracing has started: the trace and its log take their names */
+	if ((!std && (e = out_file__publish(f, err, errlen))) ||
+	    (r->files[RUN_CKPT_LOG].name[0] &&
+	     (e = out_file__publish(&r->files[RUN_CKPT_LOG], err, errlen))))
+		return e;
 	return 0;
 }
 
@@ -234,6 +275,7 @@ int run__record(struct run *r, const struct mt_rec *rec)
 		p = procs__new(&r->procs, (pid_t)rec->pid);	/* a reused PID */
 	if (!p)
 		return -ENOMEM;
+	reserve_summary(r);
 	if (!p->first_ts_ns)
 		p->first_ts_ns = rec->ts_ns;
 	/* an exit row carries the state before the exit, unless it has none */
@@ -494,7 +536,8 @@ void run__free(struct run *r)
 	procs__free(&r->procs);
 	spikes__free(r->spikes);
 	r->spikes = NULL;
-	for (size_t i = 0; i < sizeof(r->paths) / sizeof(r->paths[0]); i++) {
+	for (int i = 0; i < RUN_NFILES; i++) {
+		out_file__close(&r->files[i]);
 		free(r->paths[i]);
 		r->paths[i] = NULL;
 	}

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include "analysis/spikes.h"
 #include "format/csv.h"
+#include "lib/files.h"
 #include "trace/logcap.h"
 #include "trace/procs.h"
 #include "trace/tracer.h"
@@ -65,8 +66,16 @@ struct run_spec {
 	bool sigpipe_ignored;		/* what we inherited, passed on */
 	const char *csv_path;		/* "-": stdout */
 	const char *summary_path;	/* NULL: none */
+	const int *dirfd;		/* the directory the files above go in
+					   (their last components), NULL: each
+					   path's own */
 	const struct peak_limit *limit;	/* NULL: none (judged in the summary) */
 };
+
+/* A run's files (lib/files.h): created when it is set up, before anything
+ * runs; the output log at once, the trace and its log once tracing has
+ * started, the summary when it is written at the end. */
+enum run_file { RUN_TRACE, RUN_SUMMARY, RUN_OUTPUT_LOG, RUN_CKPT_LOG, RUN_NFILES };
 
 /* A process that closed or replaced its marker fd. */
 struct mark_lost {
@@ -87,13 +96,16 @@ struct pending_log {
 
 struct run {
 	struct run_spec spec;
-	char *paths[4];			/* its copies of spec's file paths */
+	char *paths[RUN_NFILES];	/* its copies of spec's file paths */
+	struct out_file files[RUN_NFILES];
+	uint64_t summary_room;		/* bytes reserved for the summary */
 	struct tracer *tracer;
 	uint32_t group;			/* its kernel group, given back at the end */
 	unsigned int page_kb;
 	/* what the records told */
 	struct csv_out trace;
 	bool trace_open;
+	bool trace_failed;		/* a write failed: no more rows (said) */
 	struct procs procs;
 	struct spikes *spikes;		/* live analysis (NULL if it could not start) */
 	int64_t tree_pages;		/* the group's RSS at the last record */
@@ -143,9 +155,10 @@ int run__empty(struct run *r, struct tracer *t, const struct run_spec *s, char *
 	       size_t errlen);
 
 /* What every way of starting does: the run set up for group g of t from
- * spec s (its paths copied), started at start_ns; then its trace created.
- * t NULL: a run with no kernel behind it (the unit tests feed it records).
- * 0 or -errno, with a sentence in err. */
+ * spec s, started at start_ns, its files created; then, once tracing has
+ * started, its trace begun and put in place. t NULL: a run with no kernel
+ * behind it (the unit tests feed it records). 0 or -errno, with a sentence
+ * in err. */
 int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_t group,
 	      uint64_t start_ns, char *err, size_t errlen);
 int run__open_trace(struct run *r, char *err, size_t errlen);

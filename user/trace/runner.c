@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "lib/clock.h"
-#include "lib/files.h"
 #include "lib/units.h"
 #include "trace/runner.h"
 #include "trace/summary.h"
@@ -179,20 +178,19 @@ static void say_drops(struct runner *rn, uint64_t now)
 /* A run is over and its last records are in: its files, then its client. */
 static int finish(struct runner *rn, struct run *r)
 {
-	const struct run_spec *s = &r->spec;
-	const char *files[] = { strcmp(s->csv_path, "-") ? s->csv_path : NULL, s->summary_path,
-				s->output_log, r->out_on ? s->ckpt_log : NULL };
+	char msg[1024];
 	int e = run__finish(r), e2 = 0;
 
-	if (s->summary_path && (e2 = summary__write(r, s->summary_path))) {
-		fprintf(stderr, "memtrace-bpf: cannot write summary %s: %s\n", s->summary_path,
-			strerror(-e2));
+	if (r->spec.summary_path && (e2 = summary__write(r, msg, sizeof(msg)))) {
+		struct mt_group g;
+
+		/* the peak is never lost: said here, whatever -q says */
+		run__group(r, &g);
+		fprintf(stderr, "memtrace-bpf: %s; the exact peak was %llu kB at %.6f s\n", msg,
+			(unsigned long long)(g.tree_peak_pages * r->page_kb),
+			g.tree_peak_ts_ns ? secs_since(g.tree_peak_ts_ns, r->start_ns) : 0.0);
 		e = e ? e : e2;
 	}
-	/* files made for the user who ran sudo belong to them */
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		if (files[i])
-			give_to_user(files[i]);
 	rn->by_group[r->group & (MT_MAX_GROUPS - 1)] = NULL;
 	rn->nruns--;
 	e2 = rn->client->finished ? rn->client->finished(rn->ctx, rn, r, e) : 0;
@@ -201,15 +199,22 @@ static int finish(struct runner *rn, struct run *r)
 	return e2;
 }
 
-/* A run's trace could not be written: every run stops. */
-static void check_trace(struct runner *rn, struct run *r)
+/* A run's trace could not be written (a full disk, a reader of -o - that
+ * went away): it keeps its whole rows, and the run goes on being traced
+ * for its summary. Said once. */
+static void check_trace(struct run *r)
 {
-	if (!r->trace_open || (!csv_out__flush(&r->trace) && !r->trace.err) || rn->failed)
+	char t[32];
+	uint64_t rows;
+
+	if (!r->trace_open || r->trace_failed || (!csv_out__flush(&r->trace) && !r->trace.err))
 		return;
-	fprintf(stderr, "memtrace-bpf: writing %s failed: %s; stopping the trace%s\n",
-		r->spec.csv_path, strerror(r->trace.err),
-		r->child && !r->have_status && !r->spec.own_pgrp ? " (the command keeps running)" : "");
-	fail(rn);
+	r->trace_failed = true;
+	rows = csv_out__rows_written(&r->trace, t, sizeof(t));
+	fprintf(stderr, "memtrace-bpf: writing %s failed: %s. It keeps its first %llu rows, "
+		"whole (up to %s s); the rest of the run is traced without rows, for its summary "
+		"(exact peak, processes, exit status)\n", r->spec.csv_path, strerror(r->trace.err),
+		(unsigned long long)rows, t);
 }
 
 int runner__run(struct runner *rn)
@@ -235,7 +240,7 @@ int runner__run(struct runner *rn)
 		}
 		now = mono_ns();
 		each_run(rn, r) {
-			check_trace(rn, r);
+			check_trace(r);
 			run__poll_end(r, now);
 			/* its last records are in once a drain that began 3 ms
 			 * after its end is done (the poll holds the last 2 ms) */

@@ -21,6 +21,7 @@
 static void json_run(struct jw *w, const struct run *r, const struct mt_group *g)
 {
 	const struct run_spec *s = &r->spec;
+	char t[32];
 
 	jw_str(w, "tool", "memtrace-bpf");
 	jw_str(w, "version", MEMTRACE_VERSION);
@@ -48,6 +49,9 @@ static void json_run(struct jw *w, const struct run *r, const struct mt_group *g
 	       secs_since(g->tree_peak_ts_ns, r->start_ns) : 0.0, 9);
 	jw_u64(w, "peak_ts_ns", g->tree_peak_ts_ns);
 	jw_u64(w, "events", r->trace.rows);
+	/* all of them in the trace, or its write failed (a full disk) */
+	jw_bool(w, "trace_complete", !r->trace.err);
+	jw_u64(w, "trace_rows", csv_out__rows_written(&r->trace, t, sizeof(t)));
 	jw_u64(w, "lost_events", g->lost);
 	jw_u64(w, "untraced_processes", g->untraced);
 	jw_bool(w, "interrupted", r->interrupted);
@@ -132,15 +136,15 @@ static void json_processes(struct jw *w, const struct run *r)
 	jw_arr_end(w);
 }
 
-int summary__write(const struct run *r, const char *path)
+/* The summary as JSON into a memory buffer; short: without the processes
+ * and the analysis (what fits when the disk is full). 0 or -ENOMEM. */
+static int summary_json(const struct run *r, bool short_form, char **buf, size_t *len)
 {
-	char *buf = NULL, kernel[128] = "";
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f = open_memstream(buf, len);
+	char kernel[128] = "";
 	struct mt_group g;
 	struct utsname u;
 	struct jw w;
-	int e;
 
 	if (!f)
 		return -ENOMEM;
@@ -153,15 +157,46 @@ int summary__write(const struct run *r, const char *path)
 	json_marks(&w, r);
 	jw_u64(&w, "page_size", (uint64_t)r->page_kb * 1024);
 	jw_str(&w, "kernel", kernel);
-	json_processes(&w, r);
-	if (r->spikes) {
-		jw_obj(&w, "analysis");
-		spikes_report_json(&w, r->spikes, r->start_ns, 20);
-		jw_obj_end(&w);
+	if (short_form) {
+		jw_str(&w, "short", "no space on the disk for the whole summary: the processes and "
+		       "the analysis are left out");
+	} else {
+		json_processes(&w, r);
+		if (r->spikes) {
+			jw_obj(&w, "analysis");
+			spikes_report_json(&w, r->spikes, r->start_ns, 20);
+			jw_obj_end(&w);
+		}
 	}
 	jw_obj_end(&w);
-	e = fclose(f) ? -ENOMEM : write_file(path, buf, len);
+	return fclose(f) ? -ENOMEM : 0;
+}
+
+int summary__write(struct run *r, char *msg, size_t msglen)
+{
+	struct out_file *f = &r->files[RUN_SUMMARY];
+	char *buf = NULL;
+	size_t len = 0;
+	int e = summary_json(r, false, &buf, &len);
+
+	if (!e)
+		e = out_file__write_all(f, buf, len);
+	if (e == -ENOSPC || e == -EDQUOT) {
+		/* the room reserved at the start holds this one */
+		free(buf);
+		buf = NULL;
+		e = summary_json(r, true, &buf, &len);
+		if (!e)
+			e = out_file__write_all(f, buf, len);
+		if (!e)
+			fprintf(stderr, "memtrace-bpf: the disk is full: %s has the peak and the run's "
+				"totals, not the processes nor the analysis\n", r->spec.summary_path);
+	}
 	free(buf);
+	if (e)
+		snprintf(msg, msglen, "cannot write summary %s: %s", r->spec.summary_path, strerror(-e));
+	else
+		e = out_file__publish(f, msg, msglen);
 	return e;
 }
 
@@ -227,7 +262,16 @@ void summary__print(const struct run *r)
 	if (r->procs.n > 1)
 		fprintf(stderr, "             (sum over %zu traced processes; per process in the summary)\n",
 			r->procs.n);
-	fprintf(stderr, "  events     %" PRIu64 " rows, %" PRIu64 " lost\n", r->trace.rows, (uint64_t)c.lost);
+	if (r->trace.err) {
+		char t[32];
+		uint64_t kept = csv_out__rows_written(&r->trace, t, sizeof(t));
+
+		fprintf(stderr, "  events     %" PRIu64 ", %" PRIu64 " lost; the trace holds the first %"
+			PRIu64 " (to %s s): its write failed\n", r->trace.rows, (uint64_t)c.lost, kept, t);
+	} else {
+		fprintf(stderr, "  events     %" PRIu64 " rows, %" PRIu64 " lost\n", r->trace.rows,
+			(uint64_t)c.lost);
+	}
 	fprintf(stderr, "  trace      %s\n", !strcmp(r->spec.csv_path, "-") ? "(stdout)" : r->spec.csv_path);
 	if (r->checkpoints || r->marks || r->log_rows)
 		fprintf(stderr, "  checks     %" PRIu64 " checkpoint%s, %" PRIu64 " mark%s, %" PRIu64

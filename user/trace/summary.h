@@ -8,9 +8,10 @@
 #include <stdint.h>
 #include "trace/run.h"
 
-/* Writes the summary of a finished run to path, atomically (a temporary,
- * then rename). 0 or -errno. */
-int summary__write(const struct run *r, const char *path);
+/* Writes the summary of a finished run into its summary file, then puts
+ * it in place (a whole file, or the earlier one stays). 0 or -errno with
+ * msg. */
+int summary__write(struct run *r, char *msg, size_t msglen);
 /* The summary on stderr: how it ended, the peak, events, files, spikes. */
 void summary__print(const struct run *r);
 /* One status line on stderr (tty: rewritten in place unless final). */
