@@ -1679,6 +1679,44 @@ def _plant(d, name, how):
     return path, victim
 
 
+def _max_rss_kb(argv):
+    """memtrace-bpf's own peak RSS (wait4), and its result."""
+    p = spawn(argv, stdout=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return ru.ru_maxrss, p.returncode, dec(p.stderr.read())
+
+
+@suite.test("memory: 20,000 short-lived children cost the tracer what 2,000 do", timeout=600)
+def t_memory_flat_over_processes():
+    """A run's memory follows the processes alive, not those ever seen: an
+    exited process's entry and analysis leave memory (they were ~21 kB each:
+    20,000 children took 466 MB). Bound: the 20,000-child run's peak RSS
+    within 8 MiB of the 2,000-child run's; its summary still lists every
+    process."""
+    d = tmpdir()
+    got = {}
+    for n in (2000, 20000):
+        t = os.path.join(d, f"k{n}.csv")
+        got[n] = _max_rss_kb([BIN, "-q", "-o", t, "--", workload("manykids"), str(n)])
+        if got[n][1] != 0:
+            raise Fail(f"{n} children: exit {got[n][1]}: {tail(got[n][2])}")
+    s = load_summary(summary_path(os.path.join(d, "k20000.csv")))
+    errs = []
+    if got[20000][0] > got[2000][0] + 8 * 1024:
+        errs.append(f"peak RSS {got[2000][0]} kB with 2,000 children, {got[20000][0]} kB "
+                    "with 20,000")
+    if len(s["processes"]) != 20001 or len(s["analysis"]["process_analysis"]) != 20001:
+        errs.append(f"the summary lists {len(s['processes'])} processes, "
+                    f"{len(s['analysis']['process_analysis'])} analyses, not 20001")
+    codes = {x["exit_code"] for x in s["processes"]}
+    if codes != {0}:
+        errs.append(f"exit codes {sorted(codes, key=str)[:5]}")
+    print(f"# peak RSS of memtrace-bpf: {got[2000][0]} kB (2,000 children), "
+          f"{got[20000][0]} kB (20,000)")
+    fail_if(errs)
+
+
 @suite.test("outputs: a link or FIFO another user planted in /tmp-like dirs is refused, untouched")
 def t_planted_outputs():
     """In a sticky world-writable directory, another user plants

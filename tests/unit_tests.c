@@ -19,7 +19,9 @@
 #include "format/json.h"
 #include "format/result.h"
 #include "format/text.h"
+#include "lib/idmap.h"
 #include "lib/linebuf.h"
+#include "lib/recstore.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
 #include "trace/logcap.h"
@@ -1174,6 +1176,67 @@ static void test_campaign_stats(void)
 	end();
 }
 
+static void test_idmap_recstore(void)
+{
+	struct idmap m = { 0 };
+	struct recstore rs;
+	long want[5000];
+	unsigned int seed = 7;
+	bool ok = true;
+	char old_tmp[256] = "", *t;
+
+	begin("idmap: put, get and delete agree with a plain array (random, 200k operations)");
+	for (int i = 0; i < 5000; i++)
+		want[i] = -1;
+	for (int r = 0; r < 200000 && ok; r++) {
+		int k = (int)(rand_r(&seed) % 5000);
+
+		if (rand_r(&seed) % 3) {
+			CHECK(idmap__put(&m, (uint64_t)k * 7919, (size_t)r) == 0);
+			want[k] = r;
+		} else {
+			ok = (idmap__del(&m, (uint64_t)k * 7919) == 0) == (want[k] >= 0);
+			want[k] = -1;
+		}
+		for (int q = 0; ok && r % 5000 == 0 && q < 5000; q++)
+			ok = idmap__get(&m, (uint64_t)q * 7919) == want[q];
+	}
+	CHECK(ok);
+	idmap__free(&m);
+	end();
+
+	begin("recstore: records past the in-memory ones go to a file and come back");
+	recstore__init(&rs, sizeof(uint64_t), 100);
+	for (uint64_t i = 0; i < 5000; i++)
+		CHECK(recstore__put(&rs, i, &(uint64_t){ i * 3 }) == 0);
+	CHECK(rs.fd >= 0 && !rs.mem_only && rs.mem_cap <= 128);
+	ok = true;
+	for (uint64_t i = 0, v; i < 5000 && ok; i++)
+		ok = recstore__get(&rs, i, &v) == 0 && v == i * 3;
+	CHECK(ok);
+	CHECK(recstore__get(&rs, 5000, &(uint64_t){ 0 }) == -ENOENT);
+	recstore__free(&rs);
+	/* no temporary directory: they all stay in memory */
+	t = getenv("TMPDIR");
+	if (t)
+		snprintf(old_tmp, sizeof(old_tmp), "%s", t);
+	setenv("TMPDIR", "/nonexistent-dir", 1);
+	recstore__init(&rs, sizeof(uint64_t), 10);
+	for (uint64_t i = 0; i < 1000; i++)
+		CHECK(recstore__put(&rs, i, &(uint64_t){ i + 1 }) == 0);
+	CHECK(rs.fd < 0 && rs.mem_only);
+	ok = true;
+	for (uint64_t i = 0, v; i < 1000 && ok; i++)
+		ok = recstore__get(&rs, i, &v) == 0 && v == i + 1;
+	CHECK(ok);
+	recstore__free(&rs);
+	if (old_tmp[0])
+		setenv("TMPDIR", old_tmp, 1);
+	else
+		unsetenv("TMPDIR");
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -1194,6 +1257,7 @@ int main(void)
 	test_split_words();
 	test_subst_params();
 	test_campaign_stats();
+	test_idmap_recstore();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "lib/grow.h"
 #include "lib/idmap.h"
+#include "lib/recstore.h"
 #include "analysis/spikes.h"
 
 #define MAX_STACK	512	/* open candidates per process */
@@ -57,19 +58,32 @@ struct pstate {
 	int64_t fall_min;
 	uint64_t fall_ts;
 	bool in_call;		/* last change was inside a syscall not yet returned */
+	struct spike *sp;	/* its spikes, final when it ends */
+	size_t nsp, spcap;
+	size_t rep_idx;		/* its report's place: order of first row */
 	struct pid_report rep;
 };
 
+/* A process's state lives from its first row to its end (its exit row,
+ * or spikes__finish): then its spikes join the others, its report goes to
+ * the store, and the state is freed. Memory follows the processes alive,
+ * not those ever seen. */
 struct spikes {
 	struct spikes_cfg cfg;
-	struct pstate **ps;
+	struct pstate **ps;	/* the live ones */
 	size_t nps, cap;
 	struct idmap index;	/* pid -> ps[] */
-	struct spike *sp;
+	struct spike *sp;	/* of ended processes (the top keep_top of them) */
 	size_t nsp, spcap;
+	size_t nsp_total;
+	struct recstore reports;	/* by rep_idx */
+	size_t nreports;
+	struct pid_report cur;	/* spikes__pid()'s */
 	bool finished;
 	int err;
 };
+
+#define REPORTS_IN_MEMORY 4096
 
 struct spikes *spikes__new(const struct spikes_cfg *cfg)
 {
@@ -84,6 +98,7 @@ struct spikes *spikes__new(const struct spikes_cfg *cfg)
 		s->cfg.settle_pct = 10;
 	if (s->cfg.npoll > SPIKES_MAX_POLLS)
 		s->cfg.npoll = SPIKES_MAX_POLLS;
+	recstore__init(&s->reports, sizeof(struct pid_report), REPORTS_IN_MEMORY);
 	return s;
 }
 
@@ -94,6 +109,7 @@ static void pstate_free(struct pstate *p)
 	free(p->stack);
 	free(p->dq);
 	free(p->fallv);
+	free(p->sp);
 	for (int i = 0; i < SPIKES_MAX_POLLS; i++)
 		free(p->poll_bins[i]);
 	free(p);
@@ -108,6 +124,7 @@ void spikes__free(struct spikes *s)
 	free(s->ps);
 	idmap__free(&s->index);
 	free(s->sp);
+	recstore__free(&s->reports);
 	free(s);
 }
 
@@ -125,6 +142,7 @@ static struct pstate *pstate_get(struct spikes *s, pid_t pid)
 		return NULL;
 	p->pid = pid;
 	p->rep.pid = pid;
+	p->rep_idx = s->nreports++;
 	for (int i = 0; i < s->cfg.npoll; i++) {
 		p->poll_bins[i] = calloc(SPIKES_PHASES, sizeof(int64_t));
 		if (!p->poll_bins[i]) {
@@ -140,11 +158,12 @@ static struct pstate *pstate_get(struct spikes *s, pid_t pid)
 	return p;
 }
 
-static int emit(struct spikes *s, const struct spike *sp)
+/* A spike of p's: decided with the rest of its spikes when p ends. */
+static int emit(struct pstate *p, const struct spike *sp)
 {
-	if (grow(&s->sp, &s->spcap, s->nsp, sizeof(*s->sp), 64))
+	if (grow(&p->sp, &p->spcap, p->nsp, sizeof(*p->sp), 8))
 		return -ENOMEM;
-	s->sp[s->nsp++] = *sp;
+	p->sp[p->nsp++] = *sp;
 	return 0;
 }
 
@@ -299,7 +318,7 @@ static int window_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64_t 
 		p->w_cur.end_kb = v;
 		for (int i = 0; i < SEV_NR; i++)
 			p->w_cur.events[i] = p->totals[i] - p->w_cur.events[i];
-		return emit(s, &p->w_cur);
+		return emit(p, &p->w_cur);
 	}
 	return 0;
 }
@@ -319,7 +338,7 @@ static int fall_add(struct pstate *p, const struct spike *sp)
 	return 0;
 }
 
-static int fall_end(struct spikes *s, struct pstate *p)
+static int fall_end(struct pstate *p)
 {
 	size_t best = 0;
 
@@ -330,7 +349,7 @@ static int fall_end(struct spikes *s, struct pstate *p)
 		    llabs(p->fallv[best].base_kb - p->fall_min))
 			best = i;
 	p->nfall = 0;
-	return emit(s, &p->fallv[best]);
+	return emit(p, &p->fallv[best]);
 }
 
 static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64_t v,
@@ -340,7 +359,7 @@ static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64
 	int e;
 
 	if (v > p->v) {
-		e = fall_end(s, p);
+		e = fall_end(p);
 		if (e)
 			return e;
 		if (p->dir != 1 || !p->depth ||
@@ -362,7 +381,7 @@ static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64
 		return 0;
 	}
 	if (p->dir == -1 && ts - p->fall_ts >= FALL_GAP_NS && !p->in_call) {
-		e = fall_end(s, p);	/* a new fall after a plateau */
+		e = fall_end(p);	/* a new fall after a plateau */
 		if (e)
 			return e;
 	}
@@ -404,6 +423,8 @@ static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64
 	return 0;
 }
 
+static int pid_end(struct spikes *s, struct pstate *p, uint64_t end_ts);
+
 int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike_ev ev)
 {
 	uint64_t before[SEV_NR];
@@ -412,8 +433,6 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 
 	if (!p)
 		return -ENOMEM;
-	if (p->closed)
-		return 0;	/* rows after exit (a reused PID is not followed) */
 	if (!p->have) {
 		p->have = true;
 		p->v = v;
@@ -427,6 +446,10 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 		env_add(p, ts, v);
 		if (s->cfg.window_ns)
 			e = window_rule(s, p, ts, v);
+		if (!e && ev == SEV_EXIT) {
+			p->closed = true;
+			e = pid_end(s, p, 0);
+		}
 		return e;
 	}
 	if (ts < p->ts)
@@ -459,8 +482,11 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 	else if (ev >= SEV_MMAP && ev <= SEV_MADVISE)
 		p->in_call = false;
 	p->rep.last_ts = ts;
-	if (ev == SEV_EXIT)
+	if (!e && ev == SEV_EXIT) {
+		/* its last row: a PID seen again is another process */
 		p->closed = true;
+		e = pid_end(s, p, 0);
+	}
 	return e;
 }
 
@@ -524,96 +550,153 @@ static int cmp_nest(const void *a, const void *b)
 	return 0;
 }
 
-int spikes__finish(struct spikes *s, uint64_t end_ts)
+/* Its report: the poll replay's readings and the growth of the floor. */
+static void report_of(const struct spikes *s, struct pstate *p)
 {
-	size_t kept = 0;
+	if (!p->rep.last_ts)
+		p->rep.last_ts = p->ts;
+	growth_of(s, p);
+	p->rep.npoll = s->cfg.npoll;
+	for (int k = 0; k < s->cfg.npoll; k++) {
+		struct poll_result *r = &p->rep.poll[k];
+		double sum = 0;
 
-	if (s->finished)
-		return 0;
-	s->finished = true;
-	for (size_t i = 0; i < s->nps; i++) {
-		struct pstate *p = s->ps[i];
-		uint64_t end = p->rep.last_ts > p->ts ? p->rep.last_ts : p->ts;
+		r->period_ns = s->cfg.poll_ns[k];
+		r->best_kb = INT64_MIN;
+		r->worst_kb = INT64_MAX;
+		for (int b = 0; b < SPIKES_PHASES; b++) {
+			int64_t m = p->poll_bins[k][b] > p->poll_floor[k] ?
+				    p->poll_bins[k][b] : p->poll_floor[k];
 
-		if (!p->have)
-			continue;
-		/* the last value is held until the process's exit row, or, for
-		 * a process still running when tracing stopped, until the end */
-		if (!p->closed && end_ts > end)
-			end = end_ts;
-		poll_segment(s, p, p->ts, end, p->v);
-		if (fall_end(s, p))
-			return -ENOMEM;
-		if (s->cfg.window_ns && p->w_active) {
-			p->w_active = false;
-			p->w_cur.end_ts = p->ts;
-			p->w_cur.end_kb = p->v;
-			for (int k = 0; k < SEV_NR; k++)
-				p->w_cur.events[k] = p->totals[k] - p->w_cur.events[k];
-			if (emit(s, &p->w_cur))
-				return -ENOMEM;
+			if (m > r->best_kb)
+				r->best_kb = m;
+			if (m < r->worst_kb)
+				r->worst_kb = m;
+			sum += (double)m;
 		}
-		if (!p->rep.last_ts)
-			p->rep.last_ts = p->ts;
-		growth_of(s, p);
-		p->rep.npoll = s->cfg.npoll;
-		for (int k = 0; k < s->cfg.npoll; k++) {
-			struct poll_result *r = &p->rep.poll[k];
-			double sum = 0;
-
-			r->period_ns = s->cfg.poll_ns[k];
-			r->best_kb = INT64_MIN;
-			r->worst_kb = INT64_MAX;
-			for (int b = 0; b < SPIKES_PHASES; b++) {
-				int64_t m = p->poll_bins[k][b] > p->poll_floor[k] ?
-					    p->poll_bins[k][b] : p->poll_floor[k];
-
-				if (m > r->best_kb)
-					r->best_kb = m;
-				if (m < r->worst_kb)
-					r->worst_kb = m;
-				sum += (double)m;
-			}
-			r->expected_kb = sum / SPIKES_PHASES;
-		}
+		r->expected_kb = sum / SPIKES_PHASES;
 	}
-	/* A rise spanning most of a process's life is its overall shape (load,
-	 * then free everything before exit), not a transient: leave it out. */
-	for (size_t i = 0; i < s->nsp; i++) {
-		struct spike *sp = &s->sp[i];
-		long pi = idmap__get(&s->index, (uint64_t)(uint32_t)sp->pid);
-		struct pstate *p = pi >= 0 ? s->ps[pi] : NULL;
+}
 
-		if (!s->cfg.window_ns && p && p->rep.last_ts > p->rep.first_ts &&
+/* Its spikes, final: a rise spanning most of its life is its overall
+ * shape (load, then free everything before exit), not a transient, and is
+ * left out; each gets its depth (how many of its spikes enclose it); then
+ * they join the others (the top keep_top of them, by rise). */
+static int spikes_of(struct spikes *s, struct pstate *p)
+{
+	size_t kept = 0, nopen = 0, *open;
+
+	for (size_t i = 0; i < p->nsp; i++) {
+		struct spike *sp = &p->sp[i];
+
+		if (!s->cfg.window_ns && p->rep.last_ts > p->rep.first_ts &&
 		    (sp->end_ts - sp->start_ts) * 2 > p->rep.last_ts - p->rep.first_ts)
 			continue;
-		s->sp[kept++] = *sp;
+		p->sp[kept++] = *sp;
 	}
-	s->nsp = kept;
-	/* depth: how many reported spikes of the same process enclose it */
-	qsort(s->sp, s->nsp, sizeof(*s->sp), cmp_nest);
-	{
-		size_t *open = malloc((s->nsp + 1) * sizeof(*open)), nopen = 0;
-
-		for (size_t i = 0; open && i < s->nsp; i++) {
-			struct spike *sp = &s->sp[i];
-
-			while (nopen && (s->sp[open[nopen - 1]].pid != sp->pid ||
-					 s->sp[open[nopen - 1]].end_ts < sp->end_ts))
-				nopen--;
-			sp->depth = (uint32_t)nopen;
-			open[nopen++] = i;
+	p->nsp = kept;
+	if (!kept)
+		return 0;
+	qsort(p->sp, p->nsp, sizeof(*p->sp), cmp_nest);
+	open = malloc(p->nsp * sizeof(*open));
+	if (!open)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nsp; i++) {
+		while (nopen && p->sp[open[nopen - 1]].end_ts < p->sp[i].end_ts)
+			nopen--;
+		p->sp[i].depth = (uint32_t)nopen;
+		open[nopen++] = i;
+	}
+	free(open);
+	for (size_t i = 0; i < p->nsp; i++) {
+		if (grow(&s->sp, &s->spcap, s->nsp, sizeof(*s->sp), 64))
+			return -ENOMEM;
+		s->sp[s->nsp++] = p->sp[i];
+		s->nsp_total++;
+		if (s->cfg.keep_top && s->nsp >= 2 * s->cfg.keep_top) {
+			qsort(s->sp, s->nsp, sizeof(*s->sp), cmp_rise);
+			s->nsp = s->cfg.keep_top;
 		}
-		free(open);
 	}
-	qsort(s->sp, s->nsp, sizeof(*s->sp), cmp_rise);
 	return 0;
 }
 
-size_t spikes__count(const struct spikes *s) { return s->nsp; }
+/* p's timeline is over at end_ts (0: at its last row): its spikes and its
+ * report are final, its state goes. */
+static int pid_end(struct spikes *s, struct pstate *p, uint64_t end_ts)
+{
+	uint64_t end = p->rep.last_ts > p->ts ? p->rep.last_ts : p->ts;
+	size_t slot = (size_t)idmap__get(&s->index, (uint64_t)(uint32_t)p->pid);
+	int e;
+
+	/* the last value is held until the process's exit row, or, for a
+	 * process still running when tracing stopped, until the end */
+	if (!p->closed && end_ts > end)
+		end = end_ts;
+	poll_segment(s, p, p->ts, end, p->v);
+	e = fall_end(p);
+	if (!e && s->cfg.window_ns && p->w_active) {
+		p->w_active = false;
+		p->w_cur.end_ts = p->ts;
+		p->w_cur.end_kb = p->v;
+		for (int k = 0; k < SEV_NR; k++)
+			p->w_cur.events[k] = p->totals[k] - p->w_cur.events[k];
+		e = emit(p, &p->w_cur);
+	}
+	report_of(s, p);
+	if (!e)
+		e = spikes_of(s, p);
+	if (!e)
+		e = recstore__put(&s->reports, p->rep_idx, &p->rep);
+	/* its slot goes to the last live one */
+	idmap__del(&s->index, (uint64_t)(uint32_t)p->pid);
+	if (slot != s->nps - 1) {
+		s->ps[slot] = s->ps[s->nps - 1];
+		idmap__put(&s->index, (uint64_t)(uint32_t)s->ps[slot]->pid, slot);
+	}
+	s->nps--;
+	pstate_free(p);
+	return e;
+}
+
+int spikes__finish(struct spikes *s, uint64_t end_ts)
+{
+	if (s->finished)
+		return 0;
+	s->finished = true;
+	while (s->nps) {
+		struct pstate *p = s->ps[s->nps - 1];
+		int e;
+
+		if (!p->have) {
+			/* no row (an allocation failed at its first one) */
+			idmap__del(&s->index, (uint64_t)(uint32_t)p->pid);
+			s->nps--;
+			pstate_free(p);
+			continue;
+		}
+		e = pid_end(s, p, end_ts);
+		if (e)
+			return e;
+	}
+	if (s->nsp)
+		qsort(s->sp, s->nsp, sizeof(*s->sp), cmp_rise);
+	if (s->cfg.keep_top && s->nsp > s->cfg.keep_top)
+		s->nsp = s->cfg.keep_top;
+	return 0;
+}
+
+size_t spikes__count(const struct spikes *s) { return s->nsp_total; }
+size_t spikes__kept(const struct spikes *s) { return s->nsp; }
 const struct spike *spikes__get(const struct spikes *s, size_t i) { return &s->sp[i]; }
-size_t spikes__npids(const struct spikes *s) { return s->nps; }
-const struct pid_report *spikes__pid(const struct spikes *s, size_t i) { return &s->ps[i]->rep; }
+size_t spikes__npids(const struct spikes *s) { return s->nreports; }
+
+const struct pid_report *spikes__pid(struct spikes *s, size_t i)
+{
+	if (recstore__get(&s->reports, i, &s->cur))
+		memset(&s->cur, 0, sizeof(s->cur));
+	return &s->cur;
+}
 const struct spikes_cfg *spikes__cfg(const struct spikes *s) { return &s->cfg; }
 
 double spike_catch_prob(const struct spike *sp, uint64_t period_ns)

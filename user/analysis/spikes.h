@@ -70,6 +70,7 @@ struct spikes_cfg {
 	uint64_t window_ns;	/* > 0: classic rule "rose min_rise within window" */
 	int npoll;
 	uint64_t poll_ns[SPIKES_MAX_POLLS];
+	size_t keep_top;	/* > 0: keep only the top spikes by rise */
 };
 
 struct poll_result {
@@ -107,11 +108,16 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t vmrss_kb,
  * computes the reports. Call once, after the last push. */
 int spikes__finish(struct spikes *s, uint64_t end_ts);
 
-/* After finish: spikes sorted by rise, biggest first. */
+/* After finish: how many spikes were found; the spikes kept (all of them,
+ * or the top keep_top), sorted by rise, biggest first. */
 size_t spikes__count(const struct spikes *s);
+size_t spikes__kept(const struct spikes *s);
 const struct spike *spikes__get(const struct spikes *s, size_t i);
+/* After finish: the processes, in the order of their first row; their
+ * reports (kept on disk past the first few thousand: the one returned is
+ * valid until the next call). */
 size_t spikes__npids(const struct spikes *s);
-const struct pid_report *spikes__pid(const struct spikes *s, size_t i);
+const struct pid_report *spikes__pid(struct spikes *s, size_t i);
 const struct spikes_cfg *spikes__cfg(const struct spikes *s);
 
 /* Probability that a poller of @period_ns samples at least once inside

@@ -25,10 +25,11 @@ static double rate_mb_s(const struct spike *sp)
 	return up ? (sp->peak_kb - sp->base_kb) / 1024.0 / (up / 1e9) : 0;
 }
 
-void spikes_report_table(FILE *f, const struct spikes *s, uint64_t t0, size_t top)
+void spikes_report_table(FILE *f, struct spikes *s, uint64_t t0, size_t top)
 {
 	const struct spikes_cfg *c = spikes__cfg(s);
-	size_t n = spikes__count(s), shown = top && top < n ? top : n;
+	size_t n = spikes__count(s), kept = spikes__kept(s);
+	size_t shown = top && top < kept ? top : kept;
 	char a[32], b[32], d[32], e[32], pn[16];
 
 	if (!n) {
@@ -64,7 +65,7 @@ void spikes_report_table(FILE *f, const struct spikes *s, uint64_t t0, size_t to
 		fprintf(f, "(%zu more; --top 0 or --format json for all)\n", n - shown);
 }
 
-void spikes_report_growth(FILE *f, const struct spikes *s)
+void spikes_report_growth(FILE *f, struct spikes *s)
 {
 	char a[32], b[32];
 
@@ -83,7 +84,7 @@ void spikes_report_growth(FILE *f, const struct spikes *s)
 	}
 }
 
-void spikes_report_polling(FILE *f, const struct spikes *s, uint64_t t0)
+void spikes_report_polling(FILE *f, struct spikes *s, uint64_t t0)
 {
 	char a[32], b[32], c[32], d[32], pn[16];
 
@@ -111,10 +112,10 @@ void spikes_report_polling(FILE *f, const struct spikes *s, uint64_t t0)
 	}
 }
 
-void spikes_report_json(struct jw *w, const struct spikes *s, uint64_t t0, size_t top)
+void spikes_report_json(struct jw *w, struct spikes *s, uint64_t t0, size_t top)
 {
 	const struct spikes_cfg *c = spikes__cfg(s);
-	size_t n = spikes__count(s);
+	size_t n = spikes__kept(s);
 	char pn[16];
 
 	if (top && top < n)

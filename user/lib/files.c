@@ -217,6 +217,28 @@ int out_file__write_all(struct out_file *o, const char *data, size_t len)
 	return ftruncate(o->fd, at) || fsync(o->fd) ? -errno : 0;
 }
 
+FILE *out_file__stream(struct out_file *o)
+{
+	int fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 3);
+	FILE *f = fd >= 0 && lseek(fd, 0, SEEK_SET) == 0 ? fdopen(fd, "w") : NULL;
+
+	if (!f && fd >= 0)
+		close(fd);
+	return f;
+}
+
+int out_file__stream_end(struct out_file *o, FILE *f)
+{
+	int e = fflush(f) || ferror(f) ? (errno ? -errno : -EIO) : 0;
+	off_t len = ftello(f);
+
+	if (fclose(f) && !e)
+		e = -errno;
+	if (!e && (len < 0 || ftruncate(o->fd, len) || fsync(o->fd)))
+		e = -errno;
+	return e;
+}
+
 int out_file__reserve(struct out_file *o, off_t len)
 {
 	/* fallocate, not posix_fallocate: where the filesystem cannot, glibc

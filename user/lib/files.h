@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Under sudo, who asked (SUDO_UID/SUDO_GID): commands run as them, files
@@ -53,6 +54,11 @@ int out_file__reserve(struct out_file *o, off_t len);
 /* Its whole content, from its start (the file cut to len), synced. 0 or
  * -errno. */
 int out_file__write_all(struct out_file *o, const char *data, size_t len);
+/* Its content written as a stream, from its start (what was reserved
+ * stays its own until written over): out_file__stream_end cuts it to what
+ * was written and syncs it. NULL / -errno. */
+FILE *out_file__stream(struct out_file *o);
+int out_file__stream_end(struct out_file *o, FILE *f);
 /* Closes it; a temporary never published is removed. Safe on a zeroed or
  * closed one (fd -1 or 0 with no name). */
 void out_file__close(struct out_file *o);

@@ -56,6 +56,34 @@ int idmap__put(struct idmap *m, uint64_t key, size_t idx)
 	return 0;
 }
 
+int idmap__del(struct idmap *m, uint64_t key)
+{
+	size_t i, j;
+
+	if (!m->cap)
+		return -ENOENT;
+	for (i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->slot[i].used)
+			return -ENOENT;
+		if (m->slot[i].key == key)
+			break;
+	}
+	/* backward shift: each later key of the probe run moves into the hole
+	 * unless its own slot lies cyclically after the hole (then it is
+	 * still found from there), so lookups never meet a false gap */
+	for (j = (i + 1) & (m->cap - 1); m->slot[j].used; j = (j + 1) & (m->cap - 1)) {
+		size_t home = slot_of(m->slot[j].key, m->cap);
+
+		if (((j - home) & (m->cap - 1)) >= ((j - i) & (m->cap - 1))) {
+			m->slot[i] = m->slot[j];
+			i = j;
+		}
+	}
+	m->slot[i].used = 0;
+	m->n--;
+	return 0;
+}
+
 void idmap__free(struct idmap *m)
 {
 	free(m->slot);

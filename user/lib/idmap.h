@@ -24,6 +24,8 @@ struct idmap {
 long idmap__get(const struct idmap *m, uint64_t key);
 /* Stores idx for key (replaces). 0 or -ENOMEM. */
 int idmap__put(struct idmap *m, uint64_t key, size_t idx);
+/* Forgets key. 0, or -ENOENT when it was not there. */
+int idmap__del(struct idmap *m, uint64_t key);
 void idmap__free(struct idmap *m);
 
 #endif

@@ -265,6 +265,7 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s, char 
 		child_main(&r->spec, &f, r->mark_fd);
 	if (s->own_pgrp)
 		setpgid(r->child, r->child);	/* before anyone signals -child */
+	r->procs.pinned = r->child;	/* its entry stays for the end */
 	/* the command holds the write ends: EOF comes when it is done; and
 	 * the barrier's read end and the error's write end are its own */
 	for (int i = 0; i < 2; i++) {

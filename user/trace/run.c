@@ -66,10 +66,12 @@ static void reserve_summary(struct run *r)
 int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_t group,
 	      uint64_t start_ns, char *err, size_t errlen)
 {
-	/* the record summary's analysis: 1 MiB spikes, 10 ms and 100 ms
-	 * pollers; tracing goes on without it if memory is short */
+	/* the record summary's analysis: 1 MiB spikes (it shows the top 20),
+	 * 10 ms and 100 ms pollers; tracing goes on without it if memory is
+	 * short */
 	static const struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10, .npoll = 2,
-					       .poll_ns = { 10000000ULL, 100000000ULL } };
+					       .poll_ns = { 10000000ULL, 100000000ULL },
+					       .keep_top = SUMMARY_TOP_SPIKES };
 	const char **paths[RUN_NFILES] = { &r->spec.csv_path, &r->spec.summary_path,
 					   &r->spec.output_log, &r->spec.ckpt_log };
 
@@ -82,6 +84,7 @@ int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_
 	r->mark_fd = -1;
 	r->out.rd[0] = r->out.rd[1] = r->out.log_fd = -1;
 	r->spikes = spikes__new(&cfg);
+	procs__init(&r->procs);
 	for (int i = 0; i < RUN_NFILES; i++)
 		out_file__init(&r->files[i]);
 	for (int i = 0; i < RUN_NFILES; i++) {
@@ -321,6 +324,7 @@ int run__record(struct run *r, const struct mt_rec *rec)
 		r->spikes = NULL;
 	}
 	r->tree_pages = rec->tree_pages;
+	procs__retire(&r->procs);
 	return 0;
 }
 
@@ -445,7 +449,8 @@ static int apply_lost_exit(void *ctx, pid_t pid, const struct mt_proc *kp)
 /* The kernel's state of every process of the run: peaks, faults, exits. */
 static void sync_procs(struct run *r)
 {
-	for (size_t i = 0; i < r->procs.n; i++) {
+	/* those in memory: the others' exits are known */
+	for (size_t i = 0; i < r->procs.nv; i++) {
 		struct proc_info *p = &r->procs.v[i];
 		struct mt_proc kp;
 

@@ -23,6 +23,9 @@
 
 #define MEMTRACE_VERSION "0.1.0"
 
+/* The spikes a run's summary lists (it counts them all). */
+#define SUMMARY_TOP_SPIKES 20
+
 /* The environment variable naming the marker fd of a launched command. */
 #define MARK_FD_ENV "MEMTRACE_MARK_FD"
 

@@ -17,9 +17,18 @@
 #include "lib/waitstatus.h"
 #include "trace/summary.h"
 
-/* What ran and how it ended. */
-static void json_run(struct jw *w, const struct run *r, const struct mt_group *g)
+static int take_first(void *ctx, const struct proc_info *p)
 {
+	*(struct proc_info *)ctx = *p;
+	return 1;
+}
+
+/* What ran and how it ended. */
+static void json_run(struct jw *w, struct run *r, const struct mt_group *g)
+{
+	struct proc_info first_proc;
+	const struct proc_info *first =
+		procs__each(&r->procs, take_first, &first_proc) == 1 ? &first_proc : NULL;
 	const struct run_spec *s = &r->spec;
 	char t[32];
 
@@ -58,9 +67,9 @@ static void json_run(struct jw *w, const struct run *r, const struct mt_group *g
 	if (r->have_status) {
 		jw_i64(w, "exit_code", exit_status_code(r->status));
 		jw_i64(w, "rusage_maxrss_kb", r->ru.ru_maxrss);
-	} else if (!s->ncmd && !s->npids && r->procs.n && r->procs.v[0].known_exit) {
+	} else if (!s->ncmd && !s->npids && first && first->known_exit) {
 		/* capture: the process that started the run (not our child) */
-		jw_i64(w, "exit_code", r->procs.v[0].exit_code);
+		jw_i64(w, "exit_code", first->exit_code);
 		jw_null(w, "rusage_maxrss_kb");
 	} else {
 		jw_null(w, "exit_code");
@@ -111,43 +120,53 @@ static void json_marks(struct jw *w, const struct run *r)
 	}
 }
 
-static void json_processes(struct jw *w, const struct run *r)
-{
-	jw_arr(w, "processes");
-	for (size_t i = 0; i < r->procs.n; i++) {
-		const struct proc_info *p = &r->procs.v[i];
+struct json_procs {
+	struct jw *w;
+	const struct run *r;
+};
 
-		jw_obj(w, NULL);
-		jw_i64(w, "pid", p->pid);
-		jw_i64(w, "ppid", p->ppid);
-		jw_str(w, "comm", p->comm);
-		jw_u64(w, "peak_rss_kb", p->peak_pages * r->page_kb);
-		jw_f64(w, "peak_time_s", p->peak_ts_ns ?
-		       secs_since(p->peak_ts_ns, r->start_ns) : 0.0, 9);
-		jw_u64(w, "peak_ts_ns", p->peak_ts_ns);
-		jw_u64(w, "page_faults", p->faults);
-		if (p->exited && p->known_exit)
-			jw_i64(w, "exit_code", p->exit_code);
-		else
-			jw_null(w, "exit_code");	/* running, or its exit record was dropped */
-		jw_bool(w, "exited", p->exited);
-		jw_obj_end(w);
-	}
+static int json_process(void *ctx, const struct proc_info *p)
+{
+	struct json_procs *c = ctx;
+	struct jw *w = c->w;
+	const struct run *r = c->r;
+
+	jw_obj(w, NULL);
+	jw_i64(w, "pid", p->pid);
+	jw_i64(w, "ppid", p->ppid);
+	jw_str(w, "comm", p->comm);
+	jw_u64(w, "peak_rss_kb", p->peak_pages * r->page_kb);
+	jw_f64(w, "peak_time_s", p->peak_ts_ns ?
+	       secs_since(p->peak_ts_ns, r->start_ns) : 0.0, 9);
+	jw_u64(w, "peak_ts_ns", p->peak_ts_ns);
+	jw_u64(w, "page_faults", p->faults);
+	if (p->exited && p->known_exit)
+		jw_i64(w, "exit_code", p->exit_code);
+	else
+		jw_null(w, "exit_code");	/* running, or its exit record was dropped */
+	jw_bool(w, "exited", p->exited);
+	jw_obj_end(w);
+	return 0;
+}
+
+static void json_processes(struct jw *w, struct run *r)
+{
+	struct json_procs c = { w, r };
+
+	jw_arr(w, "processes");
+	procs__each(&r->procs, json_process, &c);
 	jw_arr_end(w);
 }
 
-/* The summary as JSON into a memory buffer; short: without the processes
- * and the analysis (what fits when the disk is full). 0 or -ENOMEM. */
-static int summary_json(const struct run *r, bool short_form, char **buf, size_t *len)
+/* The summary as JSON into f; short: without the processes and the
+ * analysis (what fits when the disk is full). */
+static void summary_json(struct run *r, bool short_form, FILE *f)
 {
-	FILE *f = open_memstream(buf, len);
 	char kernel[128] = "";
 	struct mt_group g;
 	struct utsname u;
 	struct jw w;
 
-	if (!f)
-		return -ENOMEM;
 	run__group(r, &g);
 	if (!uname(&u))
 		snprintf(kernel, sizeof(kernel), "%s", u.release);
@@ -164,39 +183,40 @@ static int summary_json(const struct run *r, bool short_form, char **buf, size_t
 		json_processes(&w, r);
 		if (r->spikes) {
 			jw_obj(&w, "analysis");
-			spikes_report_json(&w, r->spikes, r->start_ns, 20);
+			spikes_report_json(&w, r->spikes, r->start_ns, SUMMARY_TOP_SPIKES);
 			jw_obj_end(&w);
 		}
 	}
 	jw_obj_end(&w);
-	return fclose(f) ? -ENOMEM : 0;
+}
+
+/* Streamed into the file (the room reserved for it at the start), not
+ * built in memory: a summary of a million processes costs no memory. */
+static int summary_to_file(struct run *r, bool short_form)
+{
+	FILE *f = out_file__stream(&r->files[RUN_SUMMARY]);
+
+	if (!f)
+		return errno ? -errno : -EIO;
+	summary_json(r, short_form, f);
+	return out_file__stream_end(&r->files[RUN_SUMMARY], f);
 }
 
 int summary__write(struct run *r, char *msg, size_t msglen)
 {
-	struct out_file *f = &r->files[RUN_SUMMARY];
-	char *buf = NULL;
-	size_t len = 0;
-	int e = summary_json(r, false, &buf, &len);
+	int e = summary_to_file(r, false);
 
-	if (!e)
-		e = out_file__write_all(f, buf, len);
 	if (e == -ENOSPC || e == -EDQUOT) {
 		/* the room reserved at the start holds this one */
-		free(buf);
-		buf = NULL;
-		e = summary_json(r, true, &buf, &len);
-		if (!e)
-			e = out_file__write_all(f, buf, len);
+		e = summary_to_file(r, true);
 		if (!e)
 			fprintf(stderr, "memtrace-bpf: the disk is full: %s has the peak and the run's "
 				"totals, not the processes nor the analysis\n", r->spec.summary_path);
 	}
-	free(buf);
 	if (e)
 		snprintf(msg, msglen, "cannot write summary %s: %s", r->spec.summary_path, strerror(-e));
 	else
-		e = out_file__publish(f, msg, msglen);
+		e = out_file__publish(&r->files[RUN_SUMMARY], msg, msglen);
 	return e;
 }
 
@@ -282,13 +302,13 @@ void summary__print(const struct run *r)
 	if (r->spec.summary_path)
 		fprintf(stderr, "  summary    %s\n", r->spec.summary_path);
 	if (r->spikes && spikes__npids(r->spikes)) {
-		const struct spikes *sp = r->spikes;
+		struct spikes *sp = r->spikes;
 		const struct pid_report *main_p = spikes__pid(sp, 0);
 		char a[32], b[32];
 
 		if (spikes__count(sp)) {
 			fprintf(stderr, "  spikes     %zu of 1 MiB or more; largest:\n", spikes__count(sp));
-			for (size_t i = 0; i < spikes__count(sp) && i < 3; i++) {
+			for (size_t i = 0; i < spikes__kept(sp) && i < 3; i++) {
 				const struct spike *x = spikes__get(sp, i);
 
 				fprintf(stderr, "             +%s for %s at %.3f s (pid %d)\n",
