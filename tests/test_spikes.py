@@ -14,6 +14,7 @@ Output and environment: see tests/harness.py; the closing line is
 import json
 import math
 import os
+import subprocess
 import sys
 
 from harness import (BIN, Fail, Suite, fail_if, help_lacks, record, refusal, run, tmpdir,
@@ -227,6 +228,40 @@ def t_demo_scratch_buffers_found():
                    for x in spikes):
             raise Fail(f"no 40 MiB spike in the scratch window [{a}, {b}]; 40 MiB spikes: "
                        f"{[(x['start_ts_ns'], x['end_ts_ns']) for x in spikes]}")
+
+
+def _offline_max_rss(argv):
+    """Peak RSS (wait4) and exit status of an offline subcommand, its
+    output thrown away."""
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    err = p.stderr.read().decode(errors="replace")
+    return ru.ru_maxrss, os.waitstatus_to_exitcode(status), err
+
+
+@suite.test("memory: spikes, stages and validate on a trace of 1,000,000 processes",
+            root=False, timeout=900)
+def t_offline_memory():
+    """What a reader keeps for a process goes when its exit row is read
+    (before: 18 kB a process in spikes: 20 GB for this trace; 680 MB in
+    stages). Bounds: spikes and stages 64 MiB; validate 256 MiB, for it
+    keeps every checkpoint (its output: a million of them here)."""
+    d = tmpdir()
+    trace = os.path.join(d, "many.csv")
+    with open(trace, "wb") as f:
+        r = subprocess.run([tool_path("gentrace"), "--pids", "1000000"], stdout=f,
+                           stderr=subprocess.PIPE, timeout=300)
+    if r.returncode:
+        raise Fail("gentrace failed: " + r.stderr.decode(errors="replace"))
+    errs = []
+    for sub, bound_mib in (("spikes", 64), ("stages", 64), ("validate", 256)):
+        kb, rc, err = _offline_max_rss([BIN, sub, trace, "--format", "json"])
+        print(f"# {sub}: peak RSS {kb} kB")
+        if rc != 0:
+            errs.append(f"{sub}: exit {rc}: {err[-200:]}")
+        elif kb > bound_mib * 1024:
+            errs.append(f"{sub}: peak RSS {kb} kB, over {bound_mib} MiB")
+    fail_if(errs)
 
 
 @suite.test("bad input is refused clearly", root=False)

@@ -51,17 +51,37 @@ static uint64_t head_key(size_t sum, pid_t pid)
 	return (uint64_t)sum << 32 | (uint32_t)pid;
 }
 
-static struct stage_pid *pid_of(struct stages *s, pid_t pid)
+/* The process's state (create: made when it has none). A process has one
+ * only while an interval of it is open, or about to be. */
+static struct stage_pid *pid_of(struct stages *s, pid_t pid, bool create)
 {
 	long i = idmap__get(&s->pidx, pid);
 
 	if (i >= 0)
 		return &s->pids[i];
+	if (!create)
+		return NULL;
 	if (grow(&s->pids, &s->pids_cap, s->npids, sizeof(*s->pids), 16) ||
 	    idmap__put(&s->pidx, pid, s->npids))
 		return NULL;
 	memset(&s->pids[s->npids], 0, sizeof(s->pids[0]));
+	s->pids[s->npids].pid = pid;
+	s->pids[s->npids].open_head = -1;
 	return &s->pids[s->npids++];
+}
+
+/* A process with nothing open: its state goes. */
+static void pid_drop(struct stages *s, struct stage_pid *pp, pid_t pid)
+{
+	size_t slot = (size_t)(pp - s->pids);
+
+	free(pp->pt);
+	idmap__del(&s->pidx, pid);
+	if (slot != s->npids - 1) {
+		*pp = s->pids[s->npids - 1];
+		idmap__put(&s->pidx, pp->pid, slot);
+	}
+	s->npids--;
 }
 
 /* The highest RSS of the process from row seq on, and its first time. */
@@ -91,24 +111,60 @@ static long find_open(struct stages *s, size_t sum, pid_t pid)
 	return v > 0 ? v - 1 : -1;
 }
 
-/* Closes the latest open interval of its stage and process, slot i. */
-static int close_iv(struct stages *s, size_t i, uint64_t ts, int64_t kb)
+/* Slot i is open no more: out of its process's list, onto the free list. */
+static void free_slot(struct stages *s, struct stage_pid *pp, size_t i)
 {
 	struct stage_iv *o = &s->open[i];
-	struct stage_pid *pp = pid_of(s, o->pid);
 
-	if (!pp || grow(&s->iv, &s->iv_cap, s->niv, sizeof(*s->iv), 64) ||
-	    idmap__put(&s->heads, head_key(o->sum, o->pid), (size_t)(o->prev + 1)))
-		return -ENOMEM;
-	peak_since(pp, o->start_seq, &o->peak_kb, &o->peak_ts_ns);
+	if (o->pid_prev >= 0)
+		s->open[o->pid_prev].pid_next = o->pid_next;
+	else
+		pp->open_head = o->pid_next;
+	if (o->pid_next >= 0)
+		s->open[o->pid_next].pid_prev = o->pid_prev;
 	pp->nopen--;
-	o->end_ts_ns = ts;
-	o->exit_kb = kb;
-	s->iv[s->niv++] = *o;
 	o->live = false;
 	o->prev = s->free_slot;
 	s->free_slot = (long)i;
 	s->nopen--;
+}
+
+/* The process has exited: its open intervals will never close. A span
+ * begun and never ended is counted as such; the last of a repeated mark is
+ * not; then its state goes. */
+static void pid_exit(struct stages *s, struct stage_pid *pp, pid_t pid)
+{
+	while (pp->open_head >= 0) {
+		size_t i = (size_t)pp->open_head;
+		struct stage_iv *o = &s->open[i];
+
+		if (o->span)
+			s->sums[o->sum].unclosed++;
+		idmap__del(&s->heads, head_key(o->sum, pid));
+		free_slot(s, pp, i);
+	}
+	pid_drop(s, pp, pid);
+}
+
+/* Closes the latest open interval of its stage and process, slot i. */
+static int close_iv(struct stages *s, size_t i, uint64_t ts, int64_t kb)
+{
+	struct stage_iv *o = &s->open[i];
+	struct stage_pid *pp = pid_of(s, o->pid, false);
+
+	if (!pp || grow(&s->iv, &s->iv_cap, s->niv, sizeof(*s->iv), 64))
+		return -ENOMEM;
+	/* the one it was opened on top of is the latest again (none: its
+	 * name and process are forgotten) */
+	if (o->prev < 0)
+		idmap__del(&s->heads, head_key(o->sum, o->pid));
+	else if (idmap__put(&s->heads, head_key(o->sum, o->pid), (size_t)(o->prev + 1)))
+		return -ENOMEM;
+	peak_since(pp, o->start_seq, &o->peak_kb, &o->peak_ts_ns);
+	o->end_ts_ns = ts;
+	o->exit_kb = kb;
+	s->iv[s->niv++] = *o;
+	free_slot(s, pp, i);
 	return 0;
 }
 
@@ -116,7 +172,7 @@ static int close_iv(struct stages *s, size_t i, uint64_t ts, int64_t kb)
  * (spans of one name nest: its depth is how many are open around it). */
 static int open_iv(struct stages *s, size_t sum, pid_t pid, uint64_t ts, int64_t kb)
 {
-	struct stage_pid *pp = pid_of(s, pid);
+	struct stage_pid *pp = pid_of(s, pid, true);
 	long head = find_open(s, sum, pid);
 	struct stage_iv *o;
 	size_t i;
@@ -148,6 +204,11 @@ static int open_iv(struct stages *s, size_t sum, pid_t pid, uint64_t ts, int64_t
 	snprintf(o->name, sizeof(o->name), "%s", s->sums[sum].name);
 	o->span = s->sums[sum].span;
 	o->pid = pid;
+	o->pid_prev = -1;
+	o->pid_next = pp->open_head;
+	if (pp->open_head >= 0)
+		s->open[pp->open_head].pid_prev = (long)i;
+	pp->open_head = (long)i;
 	o->start_ts_ns = ts;
 	o->entry_kb = o->peak_kb = kb;
 	o->peak_ts_ns = ts;
@@ -176,18 +237,25 @@ int stages__row(struct stages *s, uint64_t ts_ns, pid_t pid, int64_t vmrss_kb,
 
 	if (!strcmp(event, "log"))
 		return 0;	/* a copy of a state, not a change */
-	pp = pid_of(s, pid);
-	if (!pp)
-		return -ENOMEM;
 	s->seq++;
-	/* nothing open: no peak since an earlier row will be asked for */
-	if (!pp->nopen)
-		pp->npt = 0;
-	while (pp->npt && pp->pt[pp->npt - 1].kb < vmrss_kb)
-		pp->npt--;
-	if (grow(&pp->pt, &pp->pt_cap, pp->npt, sizeof(*pp->pt), 16))
-		return -ENOMEM;
-	pp->pt[pp->npt++] = (struct stage_pt){ .seq = s->seq, .ts_ns = ts_ns, .kb = vmrss_kb };
+	/* the rows of a process with an open interval: its peak since any of
+	 * them may be asked for (an interval that opens takes its own row's
+	 * value as its entry and first peak) */
+	pp = pid_of(s, pid, false);
+	if (pp && pp->nopen) {
+		while (pp->npt && pp->pt[pp->npt - 1].kb < vmrss_kb)
+			pp->npt--;
+		if (grow(&pp->pt, &pp->pt_cap, pp->npt, sizeof(*pp->pt), 16))
+			return -ENOMEM;
+		pp->pt[pp->npt++] = (struct stage_pt){ .seq = s->seq, .ts_ns = ts_ns,
+						       .kb = vmrss_kb };
+	}
+	if (pp && !strcmp(event, "exit")) {
+		pid_exit(s, pp, pid);
+		return 0;
+	}
+	if (pp && !pp->nopen)
+		pid_drop(s, pp, pid);
 	if (strcmp(event, "mark"))
 		return 0;
 	s->marks++;

@@ -29,6 +29,7 @@ struct stage_iv {
 	size_t sum;		/* its stage_sum */
 	long prev;		/* the open one of its name and process it
 				   was opened on top of, -1: none */
+	long pid_prev, pid_next;	/* its process's open ones, -1: none */
 	bool live;		/* a slot of stages.open in use */
 };
 
@@ -56,6 +57,8 @@ struct stage_sum {
  * or after it: found by bisection when an interval closes, instead of
  * every row updating every open interval. */
 struct stage_pid {
+	pid_t pid;
+	long open_head;		/* its open intervals (slots), -1: none */
 	struct stage_pt {
 		uint64_t seq, ts_ns;
 		int64_t kb;

@@ -41,6 +41,7 @@ static struct v_proc *proc_of(struct validation *v, pid_t pid)
 	p = &v->procs[v->nprocs++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
+	p->order = v->nseen++;
 	p->last_cp = -1;
 	p->max_since_kb = -1;
 	p->peak_kb = -1;
@@ -96,6 +97,45 @@ static int add_reported(struct validation *v, uint64_t line, uint64_t ts, struct
 	return 0;
 }
 
+/* What came after p's last checkpoint (it has one), and whether it holds
+ * the true peak so far. */
+static int add_tail(struct validation *v, const struct v_proc *p)
+{
+	struct v_tail *t;
+
+	if (grow(&v->tails, &v->tails_cap, v->ntails, sizeof(*v->tails), 16))
+		return -ENOMEM;
+	t = &v->tails[v->ntails++];
+	t->pid = p->pid;
+	t->order = p->order;
+	t->last_exact_kb = v->cps[p->last_cp].exact_kb;
+	t->max_kb = p->max_since_kb;
+	t->max_ts_ns = p->max_since_ts_ns;
+	t->excess_kb = t->max_kb > t->last_exact_kb ? t->max_kb - t->last_exact_kb : 0;
+	if (p->peak_kb > v->true_peak_kb) {
+		v->true_peak_kb = p->peak_kb;
+		v->true_peak_ts_ns = p->peak_ts_ns;
+		v->true_peak_pid = p->pid;
+	}
+	return 0;
+}
+
+/* p's last row (its exit): its tail, if it has checkpoints, and its state
+ * goes (a PID seen again is another process). */
+static int proc_end(struct validation *v, struct v_proc *p)
+{
+	size_t slot = (size_t)(p - v->procs);
+	int e = p->last_cp >= 0 ? add_tail(v, p) : 0;
+
+	idmap__del(&v->pidx, p->pid);
+	if (slot != v->nprocs - 1) {
+		*p = v->procs[v->nprocs - 1];
+		idmap__put(&v->pidx, p->pid, slot);
+	}
+	v->nprocs--;
+	return e;
+}
+
 int validation__row(struct validation *v, uint64_t line, uint64_t ts_ns, pid_t pid,
 		    int64_t vmrss_kb, const char *event, const char *cause,
 		    const char *label, const char *reported)
@@ -122,6 +162,8 @@ int validation__row(struct validation *v, uint64_t line, uint64_t ts_ns, pid_t p
 	}
 	if (!strcmp(event, "mark"))
 		snprintf(p->last_mark, sizeof(p->last_mark), "%s", label);
+	if (!strcmp(event, "exit"))
+		return proc_end(v, p);
 	if (strcmp(event, "checkpoint"))
 		return 0;
 	if (grow(&v->cps, &v->cps_cap, v->ncps, sizeof(*v->cps), 16))
@@ -144,41 +186,35 @@ int validation__row(struct validation *v, uint64_t line, uint64_t ts_ns, pid_t p
 		c->excess_kb = c->max_since_prev_kb > seen ? c->max_since_prev_kb - seen : 0;
 	}
 	c->first_reported = -1;
+	v->nprocs_cp += p->last_cp < 0;
 	p->last_cp = (int)v->ncps++;
 	p->max_since_kb = vmrss_kb;
 	p->max_since_ts_ns = ts_ns;
 	return 0;
 }
 
+static int cmp_order(const void *a, const void *b)
+{
+	const struct v_tail *x = a, *y = b;
+
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
 void validation__finish(struct validation *v)
 {
 	int64_t worst = -1;
 
-	/* after each process's last checkpoint */
-	free(v->tails);
-	v->tails = calloc(v->nprocs ? v->nprocs : 1, sizeof(*v->tails));
-	v->ntails = 0;
-	for (size_t i = 0; v->tails && i < v->nprocs; i++) {
-		struct v_proc *p = &v->procs[i];
-		struct v_tail *t;
-
-		if (p->last_cp < 0)
-			continue;
-		t = &v->tails[v->ntails++];
-		t->pid = p->pid;
-		t->last_exact_kb = v->cps[p->last_cp].exact_kb;
-		t->max_kb = p->max_since_kb;
-		t->max_ts_ns = p->max_since_ts_ns;
-		t->excess_kb = t->max_kb > t->last_exact_kb ? t->max_kb - t->last_exact_kb : 0;
-		if (t->excess_kb > 0 &&
-		    (v->worst_tail < 0 || t->excess_kb > v->tails[v->worst_tail].excess_kb))
-			v->worst_tail = (int)v->ntails - 1;
-		if (p->peak_kb > v->true_peak_kb) {
-			v->true_peak_kb = p->peak_kb;
-			v->true_peak_ts_ns = p->peak_ts_ns;
-			v->true_peak_pid = p->pid;
-		}
-	}
+	/* after each process's last checkpoint: those that exited have
+	 * theirs; the others end here; all in the order of the trace */
+	for (size_t i = 0; i < v->nprocs; i++)
+		if (v->procs[i].last_cp >= 0 && add_tail(v, &v->procs[i]))
+			break;
+	if (v->ntails)
+		qsort(v->tails, v->ntails, sizeof(*v->tails), cmp_order);
+	for (size_t i = 0; i < v->ntails; i++)
+		if (v->tails[i].excess_kb > 0 &&
+		    (v->worst_tail < 0 || v->tails[i].excess_kb > v->tails[v->worst_tail].excess_kb))
+			v->worst_tail = (int)i;
 	for (size_t i = 0; i < v->ncps; i++) {
 		if (v->cps[i].exact_kb > v->checkpoint_max_kb)
 			v->checkpoint_max_kb = v->cps[i].exact_kb;

@@ -57,6 +57,7 @@ struct v_checkpoint {
 /* What happened after each process's last checkpoint. */
 struct v_tail {
 	pid_t pid;
+	size_t order;		/* its process's place in the trace */
 	int64_t last_exact_kb;
 	int64_t max_kb;
 	uint64_t max_ts_ns;
@@ -65,6 +66,7 @@ struct v_tail {
 
 struct v_proc {
 	pid_t pid;
+	size_t order;		/* order of first row */
 	int64_t cur_kb, peak_kb;
 	uint64_t peak_ts_ns;
 	int64_t max_since_kb;	/* since its last checkpoint (or start) */
@@ -79,11 +81,13 @@ struct validation {
 	size_t ncps, cps_cap;
 	struct v_reported *rep;
 	size_t nrep, rep_cap;
-	struct v_proc *procs;
+	struct v_proc *procs;	/* those alive: a process's exit row ends it */
 	size_t nprocs, procs_cap;
 	struct idmap pidx;	/* pid -> procs[] */
-	struct v_tail *tails;
-	size_t ntails;
+	size_t nseen;		/* processes seen */
+	size_t nprocs_cp;	/* of them, with a checkpoint */
+	struct v_tail *tails;	/* in the order of their processes */
+	size_t ntails, tails_cap;
 	uint64_t rows, first_ts_ns, last_ts_ns;
 	uint64_t unknown_units;
 	/* the verdict (validation__finish) */

@@ -250,8 +250,7 @@ void validate_report_table(FILE *out, const struct validation *v, const char *tr
 		for (int k = 0; k < 4; k++)
 			if (!strcmp(v->cps[i].source, names[k]))
 				sources[k]++;
-	for (size_t i = 0; i < v->nprocs; i++)
-		nproc_cp += v->procs[i].last_cp >= 0;
+	nproc_cp = v->nprocs_cp;
 	fprintf(out, "%s: %zu checkpoint%s (", trace, v->ncps, v->ncps == 1 ? "" : "s");
 	for (int k = 0, first = 1; k < 4; k++) {
 		if (!sources[k])
