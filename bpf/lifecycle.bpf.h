@@ -33,14 +33,21 @@ static __always_inline void group_count(struct mt_proc *pr)
 
 static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
 					  struct mt_proc *pr, struct mt_mm *e,
-					  struct mm_struct *mm, __u64 ts)
+					  struct mm_struct *mm, __u64 ts,
+					  const struct mm_snap *snap)
 {
 	struct mt_rec *r = rec_reserve(type, p->tgid, pr->group, ts);
 
 	if (!r)
 		return;
-	if (e)
+	if (snap && snap->fresh) {
+		/* the counters and the total of one instant */
+		__builtin_memcpy(r->pages, snap->pages, sizeof(r->pages));
+		r->total_vm = mm->total_vm;
+		r->tree_pages = snap->tree;
+	} else if (e) {
 		rec_fill_mm(r, e, mm);
+	}
 	/* "after the event": an exiting process's memory leaves the total */
 	if (type == MT_REC_EXIT && e && e->users == 1)
 		r->tree_pages -= e->rss;
@@ -67,6 +74,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
 	struct mt_proc *pp, cp = {};
+	struct mm_snap snap;
 	struct mm_struct *mm;
 	struct mt_mm *e;
 	__u64 ts;
@@ -91,7 +99,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	 * before this tracepoint, raising rss_stat on an mm we did not know:
 	 * the snapshot taken here counts them all. With CLONE_VM (vfork,
 	 * posix_spawn) the mm is shared and stays attributed to its owner. */
-	e = mm_track(mm, ctgid, pp->group, ts);
+	e = mm_track(mm, ctgid, pp->group, ts, &snap);
 	if (!e)
 		return 0;
 	task_ctx_of(child, true);
@@ -109,7 +117,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	__sync_fetch_and_add(&group_of(cp.group)->live, 1);
-	rec_lifecycle(MT_REC_FORK, child, &cp, e, mm, ts);
+	rec_lifecycle(MT_REC_FORK, child, &cp, e, mm, ts, &snap);
 	return 0;
 }
 
@@ -118,6 +126,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 {
 	__u32 tgid = p->tgid;
 	struct mm_struct *mm = p->mm;
+	struct mm_snap snap;
 	struct mt_proc *pr;
 	struct mt_mm *e;
 	__u64 ts;
@@ -132,7 +141,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	 * teardown, if it was the last user, is already in the trace) */
 	if (pr->mm && pr->mm != mm_key(mm))
 		mm_release(pr, pr->mm, ts);
-	e = mm_track(mm, tgid, pr->group, ts);
+	e = mm_track(mm, tgid, pr->group, ts, &snap);
 	if (!e)
 		return 0;
 	task_ctx_of(p, true);
@@ -145,7 +154,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), p->comm);
 	if (!pr->ppid)
 		pr->ppid = p->real_parent->tgid;
-	rec_lifecycle(MT_REC_EXEC, p, pr, e, mm, ts);
+	rec_lifecycle(MT_REC_EXEC, p, pr, e, mm, ts, &snap);
 	return 0;
 }
 
@@ -185,7 +194,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	pr->exit_code = p->exit_code;
 	pr->exit_ts_ns = ts;
 	/* the RSS it died with (from 6.16), then the mm is forgotten */
-	rec_lifecycle(MT_REC_EXIT, p, pr, e, exit_tp_mm(p), ts);
+	rec_lifecycle(MT_REC_EXIT, p, pr, e, exit_tp_mm(p), ts, NULL);
 	if (e)
 		mm_release(pr, key, ts);
 	if (pr->flags & MT_PROC_COUNTED)
@@ -213,6 +222,7 @@ SEC("iter/task")
 int snapshot_targets(struct bpf_iter__task *ctx)
 {
 	struct task_struct *t = ctx->task;
+	struct mm_snap snap;
 	struct mm_struct *mm;
 	struct mt_proc *pr;
 	struct mt_mm *e;
@@ -238,14 +248,14 @@ int snapshot_targets(struct bpf_iter__task *ctx)
 		return 0;	/* exiting, or a kernel thread: pr->mm stays 0 */
 	pr->flags &= ~MT_PROC_PENDING_ATTACH;
 	ts = bpf_ktime_get_ns();
-	e = mm_track(mm, tgid, pr->group, ts);
+	e = mm_track(mm, tgid, pr->group, ts, &snap);
 	if (!e)
 		return 0;
 	pr->mm = mm_key(mm);
 	group_count(pr);
 	pr->ppid = t->real_parent->tgid;
 	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), t->group_leader->comm);
-	rec_lifecycle(MT_REC_ATTACH, t, pr, e, mm, ts);
+	rec_lifecycle(MT_REC_ATTACH, t, pr, e, mm, ts, &snap);
 	return 0;
 }
 

@@ -40,12 +40,22 @@ static __always_inline __s64 tree_update(__u32 g, __s64 delta, __u64 ts)
 }
 
 /* Start tracing an address space: exact snapshot of all counters. */
+/* What mm_track() read of a new mm, and the group's total it made: one
+ * instant, for the record that starts it (its rows' other reads race with
+ * the mm's own threads on other CPUs: a total and counters a page apart). */
+struct mm_snap {
+	__s64 pages[MT_NR_MEMBERS];
+	__s64 tree;
+	bool fresh;		/* false: the mm was tracked already */
+};
+
 static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
-					      __u32 group, __u64 ts)
+					      __u32 group, __u64 ts, struct mm_snap *snap)
 {
 	__u64 key = mm_key(mm);
 	struct mt_mm *e, fresh = {};
 
+	snap->fresh = false;
 	e = bpf_map_lookup_elem(&mms, &key);
 	if (e && e->gen == mm_generation(mm)) {
 		__sync_fetch_and_add(&e->users, 1);
@@ -64,11 +74,16 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 	fresh.rss = fresh.pages[MT_FILE] + fresh.pages[MT_ANON] + fresh.pages[MT_SHMEM];
 	fresh.peak_pages = fresh.rss;
 	fresh.peak_ts_ns = ts;
+	/* the total first: a change raised on another CPU once the entry is
+	 * in the map moves it from there on, as the entry's own rss does */
+	snap->tree = tree_update(group, fresh.rss, ts);
 	if (bpf_map_update_elem(&mms, &key, &fresh, BPF_ANY)) {
+		tree_update(group, -fresh.rss, ts);
 		untraced(group);
 		return NULL;
 	}
-	tree_update(group, fresh.rss, ts);
+	__builtin_memcpy(snap->pages, fresh.pages, sizeof(snap->pages));
+	snap->fresh = true;
 	return bpf_map_lookup_elem(&mms, &key);
 }
 

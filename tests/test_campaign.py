@@ -430,6 +430,8 @@ def t_usage_errors_change_nothing():
         (["-d", d, "--jobs", "0", "--", "true"], 2, "--jobs 0"),
         (["-d", d, "--repeat", "0", "--", "true"], 2, "--repeat 0"),
         (["-d", d, "--param", "A=1", "--param", "A=2", "--", "echo", "{A}"], 2, "--param A"),
+        (["-d", d, "--param", "MEMTRACE_RUN_DIR=x", "--", "echo", "{MEMTRACE_RUN_DIR}"], 2,
+         "MEMTRACE_RUN_DIR is set by memtrace-bpf"),
         (["-d", d, "--file", os.path.join(tmp, "runs.txt"), "--", "true"], 2, "--file"),
         (["-d", d, "--file", os.path.join(tmp, "nonexistent.txt")], 1, "nonexistent.txt"),
         # two values that would share a run directory (a/b and a_b both

@@ -35,6 +35,13 @@ void plan__add_param(struct plan *plan, const char *arg)
 			  "(e.g. --param LIMIT=323,478)", arg);
 	if (plan->nparams == CAMPAIGN_MAX_PARAMS)
 		usage_err("--param: at most %d parameters", CAMPAIGN_MAX_PARAMS);
+	/* the names memtrace-bpf itself gives each run */
+	for (const char *const *r = (const char *const[]){ "MEMTRACE_CONFIG", "MEMTRACE_REPEAT",
+							   "MEMTRACE_RUN_DIR", "MEMTRACE_MARK_FD",
+							   NULL }; *r; r++)
+		if (strlen(*r) == (size_t)(eq - arg) && !strncmp(*r, arg, (size_t)(eq - arg)))
+			usage_err("--param %s: %s is set by memtrace-bpf for each run; give the "
+				  "parameter another name", arg, *r);
 	for (int i = 0; i < plan->nparams; i++)
 		if (strlen(plan->params[i].name) == (size_t)(eq - arg) &&
 		    !strncmp(plan->params[i].name, arg, (size_t)(eq - arg)))
