@@ -590,8 +590,11 @@ int spikes__finish(struct spikes *s, uint64_t end_ts)
 		s->sp[kept++] = *sp;
 	}
 	s->nsp = kept;
-	/* depth: how many reported spikes of the same process enclose it */
-	qsort(s->sp, s->nsp, sizeof(*s->sp), cmp_nest);
+	/* depth: how many reported spikes of the same process enclose it;
+	 * no spike: s->sp may be NULL, and qsort's array must not be, even
+	 * for 0 elements (its declaration says nonnull) */
+	if (s->nsp > 1)
+		qsort(s->sp, s->nsp, sizeof(*s->sp), cmp_nest);
 	{
 		size_t *open = malloc((s->nsp + 1) * sizeof(*open)), nopen = 0;
 
@@ -606,7 +609,8 @@ int spikes__finish(struct spikes *s, uint64_t end_ts)
 		}
 		free(open);
 	}
-	qsort(s->sp, s->nsp, sizeof(*s->sp), cmp_rise);
+	if (s->nsp > 1)
+		qsort(s->sp, s->nsp, sizeof(*s->sp), cmp_rise);
 	return 0;
 }
 
