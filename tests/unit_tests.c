@@ -6,9 +6,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "analysis/spikes.h"
 #include "analysis/stages.h"
@@ -796,6 +800,123 @@ static void test_csv_reader(void)
 	end();
 }
 
+static const char *write_tmp_n(const char *data, size_t n)
+{
+	static char path[64];
+	int fd;
+
+	strcpy(path, "/tmp/memtrace-unit-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, data, n) != (ssize_t)n)
+		printf("#   cannot write %s\n", path);
+	close(fd);
+	return path;
+}
+
+/* Reads text (a whole file) with csvr__open/csvr__next: NULL when it reads
+ * to the end after want_rows rows, its error when it fails after want_rows
+ * rows, and "unexpected" (said) otherwise. */
+static const char *csv_error(const char *data, size_t n, int want_rows)
+{
+	static char err[512];
+	struct csv_reader r;
+	struct csv_row row;
+	const char *p = write_tmp_n(data, n);
+	int e = csvr__open(&r, p), rows = 0;
+
+	if (!e)
+		while ((e = csvr__next(&r, &row)) > 0)
+			rows++;
+	snprintf(err, sizeof(err), "%s", r.err);
+	csvr__close(&r);
+	unlink(p);
+	if (rows != want_rows) {
+		printf("#   read %d rows (want %d), then %d: %s\n", rows, want_rows, e, err);
+		return "unexpected";
+	}
+	return e ? err : NULL;
+}
+
+#define CSV_ERROR(lit, want_rows) csv_error(lit, sizeof(lit) - 1, want_rows)
+
+static void test_csv_reader_bad_input(void)
+{
+	const char *e;
+
+	begin("csv reader: a line over the limit is an error naming FILE:LINE");
+	{
+		/* a row of ours whose label makes it exactly CSV_MAX_LINE bytes
+		 * is read; one byte more is refused at its line, not buffered */
+		const char *row = "0.5,100,200,500001000,7,7,mark,50,50,0,0,100,fd,3,,5,,";
+		size_t cap = CSV_MAX_LINE + 4096, n;
+		char *buf = malloc(cap);
+
+		for (int extra = 0; extra <= 1; extra++) {
+			size_t label = CSV_MAX_LINE - strlen(row) - 2 + (size_t)extra;
+
+			n = (size_t)snprintf(buf, cap, "%s\n%s", CSV_HEADER, row);
+			memset(buf + n, 'a', label);
+			n += label;
+			n += (size_t)snprintf(buf + n, cap - n, ",,\n%s,,\n", row);
+			e = csv_error(buf, n, extra ? 0 : 2);
+			CHECK(extra ? e && strstr(e, ":2: ") && strstr(e, "longer than") : e == NULL);
+		}
+		/* a file without any newline: its "header" is refused */
+		memset(buf, 'x', CSV_MAX_LINE + 100);
+		{
+			struct csv_reader r;
+			const char *p = write_tmp_n(buf, CSV_MAX_LINE + 100);
+
+			CHECK(csvr__open(&r, p) < 0 && strstr(r.err, ":1: ") && strstr(r.err, "longer than"));
+			csvr__close(&r);
+			unlink(p);
+		}
+		free(buf);
+	}
+	end();
+
+	begin("csv reader: time_s of nan, inf or past 2^63 ns is an error, not a cast");
+	{
+		static const char *const bad[] = { "nan", "NAN", "inf", "-inf", "infinity", "1e300",
+						   "9.3e9", "-nan" };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char text[128], want[64];
+
+			snprintf(text, sizeof(text), "time_s,vmrss_kb\n0.1,100\n%s,200\n", bad[i]);
+			snprintf(want, sizeof(want), ":3: column time_s: '%s' is not a time", bad[i]);
+			e = csv_error(text, strlen(text), 1);
+			CHECK(e && strstr(e, want));
+		}
+		/* 9.2e9 s (291 years) still fits */
+		CHECK(CSV_ERROR("time_s,vmrss_kb\n9.2e9,100\n", 1) == NULL);
+	}
+	end();
+
+	begin("csv reader: time going backwards is an error with both lines; equal times are not");
+	e = CSV_ERROR("time_s,vmrss_kb\n0.1,100\n0.1,200\n0.2,100\n0.15,100\n", 3);
+	CHECK(e && strstr(e, ":5: ") && strstr(e, "line 4") && strstr(e, "back"));
+	/* in the file's order, over every process: rows are written so */
+	e = CSV_ERROR("time_s,vmrss_kb,ts_ns,pid\n0.1,100,1000,7\n0.2,100,2000,8\n0.15,100,1500,7\n", 2);
+	CHECK(e && strstr(e, ":4: ") && strstr(e, "line 3") && strstr(e, "ts_ns"));
+	e = CSV_ERROR("time_s,vmrss_kb,ts_ns,pid\n0.1,100,2000,7\n0.1,100,1000,8\n", 1);
+	CHECK(e && strstr(e, ":3: "));
+	end();
+
+	begin("csv reader: a NUL byte is an error, not the end of its line");
+	e = CSV_ERROR("time_s,vmrss_kb\n0.1,100\n0.2,20\0" "0\n0.3,100\n", 1);
+	CHECK(e && strstr(e, ":3: ") && strstr(e, "NUL"));
+	{
+		struct csv_reader r;
+		const char *p = write_tmp_n("time_s,vmrss_kb\0,pid\n0.1,100\n", 29);
+
+		CHECK(csvr__open(&r, p) < 0 && strstr(r.err, ":1: ") && strstr(r.err, "NUL"));
+		csvr__close(&r);
+		unlink(p);
+	}
+	end();
+}
+
 static int64_t rep_kb(const char *s, bool si)
 {
 	int64_t v = -7;
@@ -1203,6 +1324,7 @@ int main(void)
 	test_session();
 	test_spikes_synthetic();
 	test_csv_reader();
+	test_csv_reader_bad_input();
 	test_reported_units();
 	test_validation();
 	test_stages();
