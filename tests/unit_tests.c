@@ -917,6 +917,94 @@ static void test_csv_reader_bad_input(void)
 	end();
 }
 
+/* result_read() of text written into a fresh file: its return, err. */
+static int result_of(const char *text, size_t n, char *err, size_t errlen)
+{
+	struct run_result back;
+	char path[] = "/tmp/memtrace-unit-result.XXXXXX";
+	int fd = mkstemp(path), e;
+
+	if (fd < 0 || write(fd, text, n) != (ssize_t)n)
+		printf("#   cannot write %s\n", path);
+	close(fd);
+	err[0] = 0;
+	e = result_read(path, &back, err, errlen);
+	unlink(path);
+	return e;
+}
+
+#define RESULT_ROW "3,A=1,1,0,ok,1000,0.1,0.2,0,0,10,2000,2026-11-21T07:00:00Z,"
+
+static void test_result_bad_input(void)
+{
+	char err[512], text[8192], path[] = "/tmp/memtrace-unit-dir.XXXXXX", f[PATH_MAX];
+	int n;
+
+	begin("result reader: regular files only; a FIFO, a symlink or a directory is not read");
+	CHECK(mkdtemp(path) != NULL);
+	snprintf(f, sizeof(f), "%s/result.csv", path);
+	CHECK(mkfifo(f, 0600) == 0);
+	{
+		/* a reader that blocks on the FIFO is killed by its alarm */
+		pid_t pid = fork();
+		int st = 0;
+
+		if (!pid) {
+			struct run_result back;
+
+			alarm(5);
+			_exit(result_read(f, &back, err, sizeof(err)) == -EINVAL &&
+			      strstr(err, "not a regular file") ? 0 : 1);
+		}
+		CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	unlink(f);
+	CHECK(symlink("/dev/zero", f) == 0);
+	CHECK(result_read(f, &(struct run_result){ 0 }, err, sizeof(err)) < 0 &&
+	      strstr(err, f) && strstr(err, "symbolic link"));
+	unlink(f);
+	CHECK(mkdir(f, 0700) == 0);
+	CHECK(result_read(f, &(struct run_result){ 0 }, err, sizeof(err)) < 0 && strstr(err, f));
+	rmdir(f);
+	rmdir(path);
+	end();
+
+	begin("result reader: long lines, NUL, nan, negative and out-of-range numbers, extra rows");
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0);
+	/* a row past the limit: not cut into a shorter number */
+	n = snprintf(text, sizeof(text), "%s\n%s%03000d\n", RESULT_HEADER, RESULT_ROW, 7);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL && strstr(err, ":2: ") &&
+	      strstr(err, "longer than"));
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER, RESULT_ROW);
+	text[n - 2] = 0;	/* the last field: "0" becomes "\0" */
+	memcpy(text + n - 1, "5\n", 3);
+	n++;
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL && strstr(err, ":2: ") &&
+	      strstr(err, "NUL"));
+	{
+		static const char *const bad[] = {
+			"3,A=1,1,0,ok,1000,nan,0.2,0,0,10,2000,,0",
+			"3,A=1,1,0,ok,1000,0.1,inf,0,0,10,2000,,0",
+			"3,A=1,1,0,ok,-1000,0.1,0.2,0,0,10,2000,,0",
+			"3,A=1,1,0,ok,1000,0.1,0.2,-1,0,10,2000,,0",
+			"99999999999,A=1,1,0,ok,1000,0.1,0.2,0,0,10,2000,,0",
+			"3,A=1,1,4294967296,ok,1000,0.1,0.2,0,0,10,2000,,0",
+			"-2147483648,A=1,1,0,ok,1000,0.1,0.2,0,0,10,2000,,0",
+			"3,A=1,1,0,ok,1000,0.1,0.2,0,0,10,2000,,0\n3,A=1,1,0,ok,1000,0.1,0.2,0,0,10,2000,,0",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			n = snprintf(text, sizeof(text), "%s\n%s\n", RESULT_HEADER, bad[i]);
+			if (result_of(text, (size_t)n, err, sizeof(err)) != -EINVAL) {
+				printf("#   accepted: %s\n", bad[i]);
+				current_failed = 1;
+			}
+		}
+	}
+	end();
+}
+
 static int64_t rep_kb(const char *s, bool si)
 {
 	int64_t v = -7;
@@ -1325,6 +1413,7 @@ int main(void)
 	test_spikes_synthetic();
 	test_csv_reader();
 	test_csv_reader_bad_input();
+	test_result_bad_input();
 	test_reported_units();
 	test_validation();
 	test_stages();
