@@ -147,14 +147,17 @@ clean:
 #                     on the unit tests, the offline subcommands over
 #                     tests/corpus/, and the fuzz targets over their saved
 #                     corpus: fails on any sanitizer report (tests/check_asan.py)
-#   make fuzz         each libFuzzer target for FUZZ_SECONDS (default 60); new
-#                     inputs go into its saved corpus, tests/fuzz/corpus/NAME/
-#   make fuzz-min     minimizes the saved corpora (libFuzzer -merge=1)
+#   make fuzz         each libFuzzer target for FUZZ_SECONDS (default 60; more
+#                     libFuzzer flags in FUZZ_ARGS); new inputs go into its
+#                     saved corpus, tests/fuzz/corpus/NAME/
+#   make fuzz-min     minimizes the saved corpora (libFuzzer -merge=1): the
+#                     inputs of at most 3 KiB that add coverage, then the
+#                     fewest longer ones that reach an edge those do not
 #
 # clang's sanitizer and libFuzzer runtimes: tools/install-deps.sh asan.
 SAN_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_JOBS   ?= 1
+FUZZ_ARGS   ?=
 ASAN_OUT    := $(OUTPUT)/asan
 FUZZ_OUT    := $(OUTPUT)/fuzz
 SAN_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -214,7 +217,7 @@ fuzz: deps-asan
 	$(Q)set -e; for f in $(FUZZERS); do \
 		mkdir -p tests/fuzz/corpus/$$f $(FUZZ_OUT)/artifacts; \
 		echo "  FUZZ     $$f for $(FUZZ_SECONDS)s"; \
-		$(FUZZ_OUT)/$$f -max_total_time=$(FUZZ_SECONDS) -jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS) \
+		$(FUZZ_OUT)/$$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_ARGS) \
 			-timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_OUT)/artifacts/ \
 			tests/fuzz/corpus/$$f $(FUZZ_OUT)/seeds/$$f; \
@@ -222,9 +225,12 @@ fuzz: deps-asan
 
 fuzz-min: fuzz-build
 	$(Q)set -e; for f in $(FUZZERS); do \
-		rm -rf $(FUZZ_OUT)/min/$$f; mkdir -p $(FUZZ_OUT)/min/$$f; \
-		$(FUZZ_OUT)/$$f -merge=1 -max_len=8192 $(FUZZ_OUT)/min/$$f tests/fuzz/corpus/$$f; \
-		rm -rf tests/fuzz/corpus/$$f; cp -r $(FUZZ_OUT)/min/$$f tests/fuzz/corpus/$$f; \
+		m=$(FUZZ_OUT)/min/$$f; rm -rf $$m; mkdir -p $$m/short $$m/long $$m/out; \
+		find tests/fuzz/corpus/$$f -type f -size -3073c -exec cp {} $$m/short/ \; ; \
+		find tests/fuzz/corpus/$$f -type f -size +3072c -exec cp {} $$m/long/ \; ; \
+		$(FUZZ_OUT)/$$f -merge=1 $$m/out $$m/short; \
+		$(FUZZ_OUT)/$$f -merge=1 -use_counters=0 -max_len=8192 $$m/out $$m/long; \
+		rm -rf tests/fuzz/corpus/$$f; cp -r $$m/out tests/fuzz/corpus/$$f; \
 	done
 
 -include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/workloads/*.d $(OUTPUT)/*.d)
