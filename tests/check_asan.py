@@ -186,7 +186,7 @@ def t_report(tmp):
               [BIN, "campaign", "report", tmp], (1,))
     if e:
         errs.append(e)
-    result("campaign report over the result files", errs, f"{len(want)} runs")
+    result("campaign report over the result files", errs, f"3 runs, {len(want)} result files")
 
 
 def seeds(into):
@@ -249,8 +249,8 @@ def main():
     t_unit()
     with tempfile.TemporaryDirectory(prefix="memtrace-asan-") as tmp:
         t_traces(tmp)
-        t_report(os.path.join(tmp, "report") if os.makedirs(os.path.join(tmp, "report")) is None
-                 else tmp)
+        os.makedirs(os.path.join(tmp, "report"))
+        t_report(os.path.join(tmp, "report"))
         t_fuzz_replay(tmp)
     print(f"# took {time.monotonic() - t0:.0f}s")
     print(f"asan: {results['ok']} passed, {results['fail']} failed")
