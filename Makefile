@@ -140,4 +140,99 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
+# ---- sanitizers and fuzzing ------------------------------------------------
+#
+#   make check-asan   the unit tests and memtrace-bpf built with ASan+UBSan in
+#                     $(OUTPUT)/asan/ (never mixed with the normal build), run
+#                     on the unit tests, the offline subcommands over
+#                     tests/corpus/, and the fuzz targets over their saved
+#                     corpus: fails on any sanitizer report (tests/check_asan.py)
+#   make fuzz         each libFuzzer target for FUZZ_SECONDS (default 60; more
+#                     libFuzzer flags in FUZZ_ARGS); new inputs go into its
+#                     saved corpus, tests/fuzz/corpus/NAME/
+#   make fuzz-min     minimizes the saved corpora (libFuzzer -merge=1): the
+#                     inputs of at most 3 KiB that add coverage, then the
+#                     fewest longer ones that reach an edge those do not
+#
+# clang's sanitizer and libFuzzer runtimes: tools/install-deps.sh asan.
+SAN_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS   ?=
+ASAN_OUT    := $(OUTPUT)/asan
+FUZZ_OUT    := $(OUTPUT)/fuzz
+SAN_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_CFLAGS   = $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -Iinclude -MMD -MP
+ASAN_OBJS   := $(patsubst user/%.c,$(ASAN_OUT)/user/%.o,$(USER_SRCS))
+# what the fuzz targets reach: the readers, the analyses and their reports;
+# a small line limit and read buffer, so small inputs reach both edges
+FUZZ_SRCS   := $(wildcard user/format/*.c user/analysis/*.c user/lib/*.c)
+FUZZ_OBJS   := $(patsubst user/%.c,$(FUZZ_OUT)/user/%.o,$(FUZZ_SRCS))
+FUZZ_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	       -fno-sanitize-recover=all -DCSV_MAX_LINE=1024 -DCSV_READ_BUF=1536
+FUZZERS     := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS   := $(addprefix $(FUZZ_OUT)/,$(FUZZERS))
+
+.PHONY: check-asan asan-build fuzz fuzz-build fuzz-min deps-asan
+# made for the pattern rule of the fuzz targets only: kept, not intermediate
+.SECONDARY: $(FUZZ_OBJS)
+
+deps-asan:
+	$(Q)tools/install-deps.sh asan
+
+$(ASAN_OUT)/user/%.o: user/%.c $(OUTPUT)/memtrace.skel.h
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(SAN_FLAGS) $(SAN_CFLAGS) -c $< -o $@
+
+$(ASAN_OUT)/memtrace-bpf: $(ASAN_OUT)/user/main.o $(ASAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(SAN_CC) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+$(ASAN_OUT)/unit_tests: tests/unit_tests.c $(ASAN_OBJS)
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(SAN_CC) $(SAN_FLAGS) $(SAN_CFLAGS) $< $(ASAN_OBJS) $(LDLIBS) -o $@
+
+$(FUZZ_OUT)/user/%.o: user/%.c
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(FUZZ_FLAGS) $(SAN_CFLAGS) -c $< -o $@
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(SAN_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(SAN_CFLAGS) $< $(FUZZ_OBJS) -lm -o $@
+
+asan-build: $(ASAN_OUT)/memtrace-bpf $(ASAN_OUT)/unit_tests
+
+fuzz-build: $(FUZZ_BINS)
+
+check-asan: deps-asan
+	$(Q)$(MAKE) --no-print-directory asan-build fuzz-build
+	$(Q)tests/check_asan.py
+
+# Each target's new inputs are kept in its saved corpus (the first
+# directory); the seeds (tests/corpus/, unpacked) are read, not written.
+fuzz: deps-asan
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)tests/check_asan.py --seeds $(FUZZ_OUT)/seeds
+	$(Q)set -e; for f in $(FUZZERS); do \
+		mkdir -p tests/fuzz/corpus/$$f $(FUZZ_OUT)/artifacts; \
+		echo "  FUZZ     $$f for $(FUZZ_SECONDS)s"; \
+		$(FUZZ_OUT)/$$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_ARGS) \
+			-timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_OUT)/artifacts/ \
+			tests/fuzz/corpus/$$f $(FUZZ_OUT)/seeds/$$f; \
+	done
+
+fuzz-min: fuzz-build
+	$(Q)set -e; for f in $(FUZZERS); do \
+		m=$(FUZZ_OUT)/min/$$f; rm -rf $$m; mkdir -p $$m/short $$m/long $$m/out; \
+		find tests/fuzz/corpus/$$f -type f -size -3073c -exec cp {} $$m/short/ \; ; \
+		find tests/fuzz/corpus/$$f -type f -size +3072c -exec cp {} $$m/long/ \; ; \
+		$(FUZZ_OUT)/$$f -merge=1 $$m/out $$m/short; \
+		$(FUZZ_OUT)/$$f -merge=1 -use_counters=0 -max_len=8192 $$m/out $$m/long; \
+		rm -rf tests/fuzz/corpus/$$f; cp -r $$m/out tests/fuzz/corpus/$$f; \
+	done
+
 -include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/workloads/*.d $(OUTPUT)/*.d)
+-include $(wildcard $(ASAN_OUT)/user/*.d $(ASAN_OUT)/user/*/*.d $(ASAN_OUT)/*.d)
+-include $(wildcard $(FUZZ_OUT)/user/*/*.d $(FUZZ_OUT)/*.d)

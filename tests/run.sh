@@ -6,8 +6,10 @@
 # harness (tests/harness.py): record (launch/attach, children, threads,
 # signals, output files, options, bad input), spikes, the peak limit
 # (--max-peak/--tolerance), campaign, capture (record --comm/--cgroup) and
-# checkpoints (marks, --checkpoint-regex, validate, stages), and the
-# contract (tests/contract/: --help options, file formats and exit statuses
+# checkpoints (marks, --checkpoint-regex, validate, stages), bad input
+# (malformed traces and result files, memory limits, full disks, a report
+# during a live campaign; the corpus of tests/corpus/), and the contract
+# (tests/contract/: --help options, file formats and exit statuses
 # recorded from a build, checked against this one). Then it prints one
 # last line:
 #
@@ -74,6 +76,7 @@ run_suite "peak limit tests" peak-limit "$PYTHON" tests/test_peak_limit.py
 run_suite "campaign tests" campaign "$PYTHON" tests/test_campaign.py
 run_suite "capture tests" capture "$PYTHON" tests/test_capture.py
 run_suite "checkpoint tests" checkpoints "$PYTHON" tests/test_checkpoints.py
+run_suite "bad input tests" bad-input "$PYTHON" tests/test_bad_input.py
 run_suite "contract tests" contract "$PYTHON" tests/test_contract.py
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -6,9 +6,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "analysis/spikes.h"
 #include "analysis/stages.h"
@@ -711,6 +715,17 @@ static void test_spikes_synthetic(void)
 	}
 	end();
 
+	begin("spikes: a timeline without any spike (no qsort of nothing)");
+	{
+		struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10 };
+
+		s = spikes__new(&cfg);
+		spikes__push(s, 1, 1000, 100, SEV_OTHER);
+		CHECK(spikes__finish(s, 0) == 0 && spikes__count(s) == 0);
+		spikes__free(s);
+	}
+	end();
+
 	begin("spikes: bounded stack under a sawtooth of a million rows");
 	{
 		struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10 };
@@ -791,6 +806,211 @@ static void test_csv_reader(void)
 	unlink(p);
 	CHECK(csvr__open(&r, "/nonexistent/t.csv") == -ENOENT && strstr(r.err, "cannot open"));
 	csvr__close(&r);
+	end();
+}
+
+static const char *write_tmp_n(const char *data, size_t n)
+{
+	static char path[64];
+	int fd;
+
+	strcpy(path, "/tmp/memtrace-unit-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, data, n) != (ssize_t)n)
+		printf("#   cannot write %s\n", path);
+	close(fd);
+	return path;
+}
+
+/* Reads text (a whole file) with csvr__open/csvr__next: NULL when it reads
+ * to the end after want_rows rows, its error when it fails after want_rows
+ * rows, and "unexpected" (said) otherwise. */
+static const char *csv_error(const char *data, size_t n, int want_rows)
+{
+	static char err[512];
+	struct csv_reader r;
+	struct csv_row row;
+	const char *p = write_tmp_n(data, n);
+	int e = csvr__open(&r, p), rows = 0;
+
+	if (!e)
+		while ((e = csvr__next(&r, &row)) > 0)
+			rows++;
+	snprintf(err, sizeof(err), "%s", r.err);
+	csvr__close(&r);
+	unlink(p);
+	if (rows != want_rows) {
+		printf("#   read %d rows (want %d), then %d: %s\n", rows, want_rows, e, err);
+		return "unexpected";
+	}
+	return e ? err : NULL;
+}
+
+#define CSV_ERROR(lit, want_rows) csv_error(lit, sizeof(lit) - 1, want_rows)
+
+static void test_csv_reader_bad_input(void)
+{
+	const char *e;
+
+	begin("csv reader: a line over the limit is an error naming FILE:LINE");
+	{
+		/* a row of ours whose label makes it exactly CSV_MAX_LINE bytes
+		 * is read; one byte more is refused at its line, not buffered */
+		const char *row = "0.5,100,200,500001000,7,7,mark,50,50,0,0,100,fd,3,,5,,";
+		size_t cap = CSV_MAX_LINE + 4096, n;
+		char *buf = malloc(cap);
+
+		for (int extra = 0; extra <= 1; extra++) {
+			size_t label = CSV_MAX_LINE - strlen(row) - 2 + (size_t)extra;
+
+			n = (size_t)snprintf(buf, cap, "%s\n%s", CSV_HEADER, row);
+			memset(buf + n, 'a', label);
+			n += label;
+			n += (size_t)snprintf(buf + n, cap - n, ",,\n%s,,\n", row);
+			e = csv_error(buf, n, extra ? 0 : 2);
+			CHECK(extra ? e && strstr(e, ":2: ") && strstr(e, "longer than") : e == NULL);
+		}
+		/* a file without any newline: its "header" is refused */
+		memset(buf, 'x', CSV_MAX_LINE + 100);
+		{
+			struct csv_reader r;
+			const char *p = write_tmp_n(buf, CSV_MAX_LINE + 100);
+
+			CHECK(csvr__open(&r, p) < 0 && strstr(r.err, ":1: ") && strstr(r.err, "longer than"));
+			csvr__close(&r);
+			unlink(p);
+		}
+		free(buf);
+	}
+	end();
+
+	begin("csv reader: time_s of nan, inf or past 2^63 ns is an error, not a cast");
+	{
+		static const char *const bad[] = { "nan", "NAN", "inf", "-inf", "infinity", "1e300",
+						   "9.3e9", "-nan" };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char text[128], want[64];
+
+			snprintf(text, sizeof(text), "time_s,vmrss_kb\n0.1,100\n%s,200\n", bad[i]);
+			snprintf(want, sizeof(want), ":3: column time_s: '%s' is not a time", bad[i]);
+			e = csv_error(text, strlen(text), 1);
+			CHECK(e && strstr(e, want));
+		}
+		/* 9.2e9 s (291 years) still fits */
+		CHECK(CSV_ERROR("time_s,vmrss_kb\n9.2e9,100\n", 1) == NULL);
+	}
+	end();
+
+	begin("csv reader: time going backwards is an error with both lines; equal times are not");
+	e = CSV_ERROR("time_s,vmrss_kb\n0.1,100\n0.1,200\n0.2,100\n0.15,100\n", 3);
+	CHECK(e && strstr(e, ":5: ") && strstr(e, "line 4") && strstr(e, "back"));
+	/* in the file's order, over every process: rows are written so */
+	e = CSV_ERROR("time_s,vmrss_kb,ts_ns,pid\n0.1,100,1000,7\n0.2,100,2000,8\n0.15,100,1500,7\n", 2);
+	CHECK(e && strstr(e, ":4: ") && strstr(e, "line 3") && strstr(e, "ts_ns"));
+	e = CSV_ERROR("time_s,vmrss_kb,ts_ns,pid\n0.1,100,2000,7\n0.1,100,1000,8\n", 1);
+	CHECK(e && strstr(e, ":3: "));
+	end();
+
+	begin("csv reader: a NUL byte is an error, not the end of its line");
+	e = CSV_ERROR("time_s,vmrss_kb\n0.1,100\n0.2,20\0" "0\n0.3,100\n", 1);
+	CHECK(e && strstr(e, ":3: ") && strstr(e, "NUL"));
+	{
+		struct csv_reader r;
+		const char *p = write_tmp_n("time_s,vmrss_kb\0,pid\n0.1,100\n", 29);
+
+		CHECK(csvr__open(&r, p) < 0 && strstr(r.err, ":1: ") && strstr(r.err, "NUL"));
+		csvr__close(&r);
+		unlink(p);
+	}
+	end();
+}
+
+/* result_read() of text written into a fresh file: its return, err. */
+static int result_of(const char *text, size_t n, char *err, size_t errlen)
+{
+	struct run_result back;
+	char path[] = "/tmp/memtrace-unit-result.XXXXXX";
+	int fd = mkstemp(path), e;
+
+	if (fd < 0 || write(fd, text, n) != (ssize_t)n)
+		printf("#   cannot write %s\n", path);
+	close(fd);
+	err[0] = 0;
+	e = result_read(path, &back, err, errlen);
+	unlink(path);
+	return e;
+}
+
+#define RESULT_ROW "3,A=1,1,0,ok,1000,0.1,0.2,0,0,10,2000,2026-11-21T07:00:00Z,"
+
+static void test_result_bad_input(void)
+{
+	char err[512], text[8192], path[] = "/tmp/memtrace-unit-dir.XXXXXX", f[PATH_MAX];
+	int n;
+
+	begin("result reader: regular files only; a FIFO, a symlink or a directory is not read");
+	CHECK(mkdtemp(path) != NULL);
+	snprintf(f, sizeof(f), "%s/result.csv", path);
+	CHECK(mkfifo(f, 0600) == 0);
+	{
+		/* a reader that blocks on the FIFO is killed by its alarm */
+		pid_t pid = fork();
+		int st = 0;
+
+		if (!pid) {
+			struct run_result back;
+
+			alarm(5);
+			_exit(result_read(f, &back, err, sizeof(err)) == -EINVAL &&
+			      strstr(err, "not a regular file") ? 0 : 1);
+		}
+		CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	unlink(f);
+	CHECK(symlink("/dev/zero", f) == 0);
+	CHECK(result_read(f, &(struct run_result){ 0 }, err, sizeof(err)) < 0 &&
+	      strstr(err, f) && strstr(err, "symbolic link"));
+	unlink(f);
+	CHECK(mkdir(f, 0700) == 0);
+	CHECK(result_read(f, &(struct run_result){ 0 }, err, sizeof(err)) < 0 && strstr(err, f));
+	rmdir(f);
+	rmdir(path);
+	end();
+
+	begin("result reader: long lines, NUL, nan, negative and out-of-range numbers, extra rows");
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0);
+	/* a row past the limit: not cut into a shorter number */
+	n = snprintf(text, sizeof(text), "%s\n%s%03000d\n", RESULT_HEADER, RESULT_ROW, 7);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL && strstr(err, ":2: ") &&
+	      strstr(err, "longer than"));
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER, RESULT_ROW);
+	text[n - 2] = 0;	/* the last field: "0" becomes "\0" */
+	memcpy(text + n - 1, "5\n", 3);
+	n++;
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL && strstr(err, ":2: ") &&
+	      strstr(err, "NUL"));
+	{
+		static const char *const bad[] = {
+			"3,A=1,1,0,ok,1000,nan,0.2,0,0,10,2000,,0",
+			"3,A=1,1,0,ok,1000,0.1,inf,0,0,10,2000,,0",
+			"3,A=1,1,0,ok,-1000,0.1,0.2,0,0,10,2000,,0",
+			"3,A=1,1,0,ok,1000,0.1,0.2,-1,0,10,2000,,0",
+			"99999999999,A=1,1,0,ok,1000,0.1,0.2,0,0,10,2000,,0",
+			"3,A=1,1,4294967296,ok,1000,0.1,0.2,0,0,10,2000,,0",
+			"-2147483648,A=1,1,0,ok,1000,0.1,0.2,0,0,10,2000,,0",
+			"3,A=1,1,0,ok,1000,0.1,0.2,0,0,10,2000,,0\n3,A=1,1,0,ok,1000,0.1,0.2,0,0,10,2000,,0",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			n = snprintf(text, sizeof(text), "%s\n%s\n", RESULT_HEADER, bad[i]);
+			if (result_of(text, (size_t)n, err, sizeof(err)) != -EINVAL) {
+				printf("#   accepted: %s\n", bad[i]);
+				current_failed = 1;
+			}
+		}
+	}
 	end();
 }
 
@@ -1010,6 +1230,19 @@ static int collect_line(void *ctx, uint64_t ts, pid_t pid, pid_t tid, const char
 	return 0;
 }
 
+/* What the kernel's OUTPUT record carries for a write: its first bytes,
+ * min(len, 40), in a field of 40 (the rest zero). logcap__output reads the
+ * whole field, as it does from a record; a shorter literal would be read
+ * past its end. */
+static const char *rec_start(const char *s)
+{
+	static char start[sizeof(((struct logcap_write *)0)->start)];
+
+	memset(start, 0, sizeof(start));
+	memcpy(start, s, strnlen(s, sizeof(start)));
+	return start;
+}
+
 static void test_log_timing(void)
 {
 	char logp[] = "/tmp/memtrace-unit-log.XXXXXX";
@@ -1030,13 +1263,13 @@ static void test_log_timing(void)
 	CHECK(write(wr[0], " MB\n", 4) == 4);
 	CHECK(logcap__pump(&c, 0, -1, false) == 0);
 	CHECK(g.n == 0);		/* read, but not timed yet */
-	CHECK(logcap__output(&c, 0, 100, 42, 43, 12, "x: 1 MB\nx: 2", true) == 0);
+	CHECK(logcap__output(&c, 0, 100, 42, 43, 12, rec_start("x: 1 MB\nx: 2"), true) == 0);
 	CHECK(g.n == 1 && g.ts[0] == 100 && !strcmp(g.val[0], "1 MB") && g.pid == 42);
-	CHECK(logcap__output(&c, 0, 200, 42, 43, 4, " MB\n", true) == 0);
+	CHECK(logcap__output(&c, 0, 200, 42, 43, 4, rec_start(" MB\n"), true) == 0);
 	CHECK(g.n == 2 && g.ts[1] == 200 && !strcmp(g.val[1], "2 MB"));
 	/* a record before its bytes were read: they are read then */
 	CHECK(write(wr[0], "x: 3 MB\n", 8) == 8);
-	CHECK(logcap__output(&c, 0, 300, 42, 43, 8, "x: 3 MB\n", true) == 0);
+	CHECK(logcap__output(&c, 0, 300, 42, 43, 8, rec_start("x: 3 MB\n"), true) == 0);
 	CHECK(g.n == 3 && g.ts[2] == 300);
 	CHECK(!c.st[0].on_arrival);
 	end();
@@ -1049,7 +1282,7 @@ static void test_log_timing(void)
 		int saved = dup(2);
 
 		dup2(null, 2);
-		CHECK(logcap__output(&c, 0, 400, 42, 43, 8, "x: 5 MB\n", true) == 0);
+		CHECK(logcap__output(&c, 0, 400, 42, 43, 8, rec_start("x: 5 MB\n"), true) == 0);
 		dup2(saved, 2);
 		close(saved);
 	}
@@ -1249,6 +1482,8 @@ int main(void)
 	test_session();
 	test_spikes_synthetic();
 	test_csv_reader();
+	test_csv_reader_bad_input();
+	test_result_bad_input();
 	test_reported_units();
 	test_validation();
 	test_stages();

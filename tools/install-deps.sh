@@ -4,6 +4,8 @@
 # the missing ones, with apt-get update first. Idempotent.
 #   tools/install-deps.sh          build, tests, demo
 #   tools/install-deps.sh bench    also perf, bpftrace, /usr/bin/time
+#   tools/install-deps.sh asan     also clang's sanitizer and libFuzzer
+#                                  runtimes (make check-asan, make fuzz)
 set -euo pipefail
 
 pkgs=(
@@ -16,6 +18,12 @@ pkgs=(
 )
 if [ "${1:-}" = bench ]; then
 	pkgs+=(linux-perf bpftrace time)  # peers, /usr/bin/time
+fi
+if [ "${1:-}" = asan ]; then
+	# libclang_rt.asan/ubsan/fuzzer for the clang of `clang` above: only a
+	# Recommends of libclang-common-*-dev, so --no-install-recommends
+	# leaves them out (libclang-rt-dev pulls libclang-rt-14-dev on Debian 12)
+	pkgs+=(libclang-rt-dev)
 fi
 
 missing=()

@@ -64,65 +64,98 @@ void plan__add_param(struct plan *plan, const char *arg)
 		p->vals[p->nvals++] = t;
 }
 
+/* One physical line of --file f into *line (*cap), with its newline: its
+ * length, 0 at the end, -1 on an error (said): a read error is not the end
+ * of the plan, and a NUL byte is not the end of the line (C strings would
+ * cut it there without a word, running what is left of the command). */
+static ssize_t runs_line(FILE *f, const char *path, int lineno, char **line, size_t *cap)
+{
+	ssize_t n;
+	char *nul;
+
+	errno = 0;
+	n = getline(line, cap, f);
+	if (n < 0) {
+		if (!ferror(f) && errno != ENOMEM)
+			return 0;
+		fprintf(stderr, "memtrace-bpf campaign: cannot read --file %s: %s\n", path,
+			strerror(errno ? errno : EIO));
+		return -1;
+	}
+	nul = memchr(*line, 0, (size_t)n);
+	if (nul) {
+		fprintf(stderr, "memtrace-bpf campaign: %s:%d: a NUL byte (byte %zu of the line): --file "
+			"takes text, one command per line\n", path, lineno, (size_t)(nul - *line) + 1);
+		return -1;
+	}
+	return n;
+}
+
 static int read_runs_file(const char *path, struct plan_line **out, int *nout, FILE *plan)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL, err[256];
-	size_t cap = 0, lcap = 0;
-	int n = 0, lineno = 0;
+	char *line = NULL, *more = NULL, err[256];
+	size_t cap = 0, mcap = 0, lcap = 0;
+	int n = 0, lineno = 0, ret = -EIO;
 	struct plan_line *l = NULL;
+	ssize_t got;
 
 	if (!f) {
 		fprintf(stderr, "memtrace-bpf campaign: cannot read --file %s: %s\n", path,
 			strerror(errno));
 		return -EIO;
 	}
-	while (getline(&line, &cap, f) > 0) {
+	while ((got = runs_line(f, path, lineno + 1, &line, &cap)) > 0) {
 		int first = ++lineno, k;
-		size_t ll = strlen(line);
+		size_t ll = (size_t)got;
 		char **w;
 
 		/* a backslash before the newline continues the line, as in sh */
 		while (ll >= 2 && line[ll - 1] == '\n' && line[ll - 2] == '\\') {
-			char *more = NULL;
-			size_t mcap = 0;
-			ssize_t mn = getline(&more, &mcap, f);
-			char *joined;
+			ssize_t mn = runs_line(f, path, lineno + 1, &more, &mcap);
 
-			line[ll - 2] = 0;
-			if (mn <= 0) {
-				free(more);
+			ll -= 2;
+			line[ll] = 0;
+			if (mn < 0)
+				goto out;
+			if (!mn)
 				break;
-			}
 			lineno++;
-			if (asprintf(&joined, "%s%s", line, more) < 0) {
-				free(more);
-				fclose(f);
-				return -EIO;
+			if (ll + (size_t)mn + 1 > cap) {
+				char *b = realloc(line, ll + (size_t)mn + 1);
+
+				if (!b) {
+					fprintf(stderr, "memtrace-bpf campaign: out of memory reading --file %s\n",
+						path);
+					goto out;
+				}
+				line = b;
+				cap = ll + (size_t)mn + 1;
 			}
-			free(more);
-			free(line);
-			line = joined;
-			cap = strlen(joined) + 1;
-			ll = strlen(line);
+			memcpy(line + ll, more, (size_t)mn + 1);
+			ll += (size_t)mn;
 		}
 		k = split_words(line, &w, err, sizeof(err));
 		if (k < 0) {
 			fprintf(stderr, "memtrace-bpf campaign: %s:%d: %s; quote as in a shell\n",
 				path, first, err);
-			fclose(f);
-			return -EIO;
+			goto out;
 		}
-		if (!k)
+		if (!k) {
+			words_free(w);
 			continue;
+		}
 		if (!w[0][0]) {
 			fprintf(stderr, "memtrace-bpf campaign: %s:%d: the command name is empty\n",
 				path, first);
-			fclose(f);
-			return -EIO;
+			words_free(w);
+			goto out;
 		}
-		if (grow(&l, &lcap, (size_t)n, sizeof(*l), 16))
-			return -EIO;
+		if (grow(&l, &lcap, (size_t)n, sizeof(*l), 16)) {
+			fprintf(stderr, "memtrace-bpf campaign: out of memory reading --file %s\n", path);
+			words_free(w);
+			goto out;
+		}
 		l[n].argv = w;
 		l[n].argc = k;
 		l[n].lineno = first;
@@ -132,16 +165,26 @@ static int read_runs_file(const char *path, struct plan_line **out, int *nout, F
 		fprintf(plan, "\n");
 		n++;
 	}
-	free(line);
-	fclose(f);
+	if (got < 0)
+		goto out;
 	if (!n) {
 		fprintf(stderr, "memtrace-bpf campaign: --file %s has no command (blank and # lines only)\n",
 			path);
-		return -EIO;
+		goto out;
 	}
 	*out = l;
 	*nout = n;
-	return 0;
+	l = NULL;
+	n = 0;
+	ret = 0;
+out:
+	for (int i = 0; i < n; i++)
+		words_free(l[i].argv);
+	free(l);
+	free(more);
+	free(line);
+	fclose(f);
+	return ret;
 }
 
 /* The parameter values of a run (names[i] = vals[i]); returns how many. */

@@ -3,11 +3,14 @@
  * result.csv files on disk, and `campaign report DIR`. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "analysis/stats.h"
 #include "cmd/campaign.h"
 #include "cmd/cmd.h"
@@ -22,7 +25,7 @@ static int cmp_result(const void *a, const void *b)
 {
 	const struct run_result *x = a, *y = b;
 
-	return x->index - y->index;
+	return (x->index > y->index) - (x->index < y->index);
 }
 
 static int collect_results(const char *dir, struct run_result **out, size_t *nout, bool warn)
@@ -227,16 +230,51 @@ int campaign_tables(const char *dir, bool print, bool json_out, int *nfailed)
 			strerror(-e));
 	if (print && !json_out)
 		print_table(stdout, st, nst, n);
+	/* the table (or stats.json) on stdout is a table too: a full disk
+	 * or a closed pipe there is a failure, said */
+	if (print && report_written("campaign") && !e)
+		e = -EIO;
 	free(st);
 	free(res);
 	return e;
+}
+
+/* The campaign running in DIR holds flock(LOCK_EX) on it for its whole life
+ * (lock_dir() in campaign.c) and writes the tables when it ends: a report
+ * now would write them with the runs finished so far, and its rename could
+ * land after the campaign's own, leaving half the runs in campaign.csv.
+ * Refused, not waited for: a campaign runs for minutes or hours, and a
+ * report that waits without a word looks hung; the message says when to
+ * run it. A shared lock: reports do not exclude each other (each writes
+ * through temporaries of its own, then renames). The fd, or -errno (said). */
+static int lock_for_report(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
+
+	if (fd < 0) {
+		e = -errno;
+		fprintf(stderr, "memtrace-bpf campaign: cannot open %s: %s\n", dir, strerror(-e));
+		return e;
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB)) {
+		e = -errno;
+		if (e == -EWOULDBLOCK)
+			fprintf(stderr, "memtrace-bpf campaign: a campaign is running in %s (it holds the "
+				"directory's lock); it writes the tables itself when it ends. Run "
+				"'memtrace-bpf campaign report %s' after that\n", dir, dir);
+		else
+			fprintf(stderr, "memtrace-bpf campaign: cannot lock %s: %s\n", dir, strerror(-e));
+		close(fd);
+		return e;
+	}
+	return fd;
 }
 
 int campaign_report_main(int argc, char **argv)
 {
 	bool json = false;
 	const char *dir = NULL;
-	int nfailed;
+	int nfailed, lock, e;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -246,8 +284,10 @@ int campaign_report_main(int argc, char **argv)
 			       "EXAMPLES:\n"
 			       "  memtrace-bpf campaign report results/                # table\n"
 			       "  memtrace-bpf campaign report results/ --format json  # stats.json\n\n"
-			       "Exit status: 0 tables written; 1 DIR holds no campaign, or the tables\n"
-			       "cannot be read or written; 2 bad command line.\n");
+			       "A campaign still running in DIR is not reported on (it writes the tables\n"
+			       "when it ends).\n\n"
+			       "Exit status: 0 tables written; 1 DIR holds no campaign, a campaign is\n"
+			       "running there, or the tables cannot be read or written; 2 bad command line.\n");
 			return 0;
 		} else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
 			i++;
@@ -279,7 +319,10 @@ int campaign_report_main(int argc, char **argv)
 			return EXIT_TRACE_ERR;
 		}
 	}
-	if (campaign_tables(dir, true, json, &nfailed))
+	lock = lock_for_report(dir);
+	if (lock < 0)
 		return EXIT_TRACE_ERR;
-	return 0;
+	e = campaign_tables(dir, true, json, &nfailed);
+	close(lock);
+	return e ? EXIT_TRACE_ERR : 0;
 }

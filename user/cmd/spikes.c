@@ -194,7 +194,13 @@ int cmd_spikes(int argc, char **argv)
 		csvr__close(&r);
 		return EXIT_TRACE_ERR;
 	}
-	spikes__finish(s, last_ts);
+	if (spikes__finish(s, last_ts)) {
+		fprintf(stderr, "memtrace-bpf spikes: out of memory finishing the analysis of %s\n",
+			trace_file.path);
+		spikes__free(s);
+		csvr__close(&r);
+		return EXIT_TRACE_ERR;
+	}
 	if (trace_file.json) {
 		struct jw w;
 

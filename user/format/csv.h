@@ -66,6 +66,17 @@ int csv_out__close(struct csv_out *o);
 
 /* ---- reading (traces, and plain time_s,vmrss_kb poller files) ---- */
 
+/* The longest line read, without its newline. A row of ours is under
+ * 4 KiB (a log row: 1 KiB of line and 128 bytes of value, each at most
+ * tripled by U+FFFD, in a 4 KiB buffer); 64 KiB leaves 16 times that for
+ * columns appended later and for other tools' files, and a longer line is
+ * an error naming it (not a buffer grown to its size: the reader's memory
+ * stays one fixed buffer). Overridable at build time (the fuzz targets
+ * take a small one, to reach the limit and the refill with small inputs). */
+#ifndef CSV_MAX_LINE
+#define CSV_MAX_LINE (64 << 10)
+#endif
+
 struct csv_row {
 	uint64_t ts_ns;
 	pid_t pid;		/* 0 when the file has no pid column */
@@ -91,13 +102,17 @@ struct csv_reader {
 	int c_label, c_reported;				/* -1: absent */
 	uint64_t t0_ns;		/* ts_ns at time_s = 0 (from the first row) */
 	bool have_t0;
+	uint64_t prev_ts_ns, prev_line;	/* the last row (prev_line 0: none) */
 	char err[512];
 };
 
 /* Opens and reads the header. Returns 0 or -errno with err set. */
 int csvr__open(struct csv_reader *r, const char *path);
-/* 1: a row, 0: end of file, -errno: error (err names file:line and
- * column). */
+/* 1: a row, 0: end of file, -errno: error, with err naming file:line (and
+ * the column): a malformed row, a line longer than CSV_MAX_LINE, a NUL
+ * byte, a time that is not a finite number of seconds below 2^63 ns, a
+ * time before the previous row's (rows are in time order over the whole
+ * file, as memtrace-bpf writes them), a read error. Never 0 on an error. */
 int csvr__next(struct csv_reader *r, struct csv_row *row);
 void csvr__close(struct csv_reader *r);
 

@@ -8,49 +8,68 @@
 #include "format/csv.h"
 
 #define MAX_FIELDS 64
+/* The read buffer: one allocation, never grown (a line is at most
+ * CSV_MAX_LINE, and one always fits with its NUL). */
+#ifndef CSV_READ_BUF
+#define CSV_READ_BUF (1 << 20)
+#endif
+_Static_assert(CSV_READ_BUF >= CSV_MAX_LINE + 2, "the read buffer holds a longest line");
+/* time_s, as ns, stays below 2^63 as a ts_ns does: 9.2e9 s, 291 years */
+#define MAX_TIME_S 9.2e9
 
-/* Next line, without its newline, NUL-terminated in place; NULL at EOF. */
-static char *next_line(struct csv_reader *r, size_t *n)
+static int too_long(struct csv_reader *r)
+{
+	snprintf(r->err, sizeof(r->err), "%s:%llu: a line longer than %d KiB: not a trace row "
+		 "(memtrace-bpf writes rows under 4 KiB; a binary file, or lines not ended by "
+		 "newlines?)", r->path, (unsigned long long)r->line + 1, CSV_MAX_LINE >> 10);
+	return -EINVAL;
+}
+
+/* Next line, without its newline, NUL-terminated in place, in *out.
+ * 1: a line; 0: end of file; -errno: error (err set). Never allocates. */
+static int next_line(struct csv_reader *r, char **out, size_t *n)
 {
 	for (;;) {
-		char *start = r->buf + r->pos, *nl = memchr(start, '\n', r->len - r->pos);
+		char *start = r->buf + r->pos, *nl, *nul;
+		size_t avail = r->len - r->pos, len;
 		ssize_t got;
 
-		if (nl) {
-			*n = (size_t)(nl - start);
-			*nl = 0;
-			r->pos = (size_t)(nl - r->buf) + 1;
+		nl = memchr(start, '\n', avail);
+		if (nl || (r->eof && avail)) {
+			/* a line, or a last line without newline */
+			len = nl ? (size_t)(nl - start) : avail;
+			if (len > CSV_MAX_LINE)
+				return too_long(r);
 			r->line++;
-			return start;
+			start[len] = 0;		/* the newline, or the byte past the data */
+			r->pos += len + (nl ? 1 : 0);
+			nul = memchr(start, 0, len);
+			if (nul) {
+				snprintf(r->err, sizeof(r->err), "%s:%llu: a NUL byte (byte %zu of the "
+					 "line): not a text CSV file", r->path,
+					 (unsigned long long)r->line, (size_t)(nul - start) + 1);
+				return -EINVAL;
+			}
+			*out = start;
+			*n = len;
+			return 1;
 		}
-		if (r->eof) {
-			if (r->pos == r->len)
-				return NULL;
-			/* a last line without newline */
-			*n = r->len - r->pos;
-			r->buf[r->len] = 0;
-			r->pos = r->len;
-			r->line++;
-			return start;
-		}
-		memmove(r->buf, start, r->len - r->pos);
-		r->len -= r->pos;
+		if (r->eof)
+			return 0;
+		if (avail > CSV_MAX_LINE)
+			return too_long(r);
+		memmove(r->buf, start, avail);
+		r->len = avail;
 		r->pos = 0;
-		if (r->len + 1 >= r->cap) {
-			size_t cap = r->cap * 2;
-			char *b = realloc(r->buf, cap);
-
-			if (!b)
-				return NULL;
-			r->buf = b;
-			r->cap = cap;
-		}
+		/* room for at least one byte and the NUL: avail <= CSV_MAX_LINE */
 		got = read(r->fd, r->buf + r->len, r->cap - r->len - 1);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			snprintf(r->err, sizeof(r->err), "%s: read failed: %s", r->path, strerror(errno));
-			return NULL;
+			int e = -errno;
+
+			snprintf(r->err, sizeof(r->err), "%s: read failed: %s", r->path, strerror(-e));
+			return e;
 		}
 		if (got == 0)
 			r->eof = true;
@@ -111,7 +130,7 @@ int csvr__open(struct csv_reader *r, const char *path)
 					   &r->c_reported };
 	char *line, *f[MAX_FIELDS];
 	size_t n;
-	int nf;
+	int nf, e;
 
 	memset(r, 0, sizeof(*r));
 	r->path = path;
@@ -124,20 +143,22 @@ int csvr__open(struct csv_reader *r, const char *path)
 		snprintf(r->err, sizeof(r->err), "cannot open %s: %s", path, strerror(-e));
 		return e;
 	}
-	r->cap = 1 << 20;
+	r->cap = CSV_READ_BUF;
 	r->buf = malloc(r->cap);
 	if (!r->buf) {
-		snprintf(r->err, sizeof(r->err), "out of memory");
+		snprintf(r->err, sizeof(r->err), "%s: out of memory for a %zu KiB read buffer", path,
+			 r->cap >> 10);
 		return -ENOMEM;
 	}
-	line = next_line(r, &n);
-	if (!line) {
-		if (!r->err[0])
-			snprintf(r->err, sizeof(r->err), "%s is empty: expected a CSV header "
-				 "(time_s,vmrss_kb,... as memtrace-bpf writes)", path);
+	e = next_line(r, &line, &n);
+	if (e < 0)
+		return e;
+	if (!e) {
+		snprintf(r->err, sizeof(r->err), "%s is empty: expected a CSV header "
+			 "(time_s,vmrss_kb,... as memtrace-bpf writes)", path);
 		return -EINVAL;
 	}
-	if (n >= 3 && (unsigned char)line[0] == 0xef)
+	if (n >= 3 && !memcmp(line, "\xef\xbb\xbf", 3))
 		line += 3;	/* UTF-8 BOM */
 	nf = split(line, f, MAX_FIELDS);
 	if (nf < 0) {
@@ -188,9 +209,10 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 	int nf;
 
 	do {
-		line = next_line(r, &n);
-		if (!line)
-			return r->err[0] ? -EIO : 0;
+		int e = next_line(r, &line, &n);
+
+		if (e <= 0)
+			return e;
 		if (n && line[n - 1] == '\r')
 			line[--n] = 0;
 	} while (!n);
@@ -211,10 +233,29 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 		char *end;
 		double t = strtod(f[r->c_time], &end);
 
-		if (end == f[r->c_time] || *end || t < 0)
+		/* nan, inf and what does not fit in 2^63 ns (the cast would be
+		 * undefined) are no time: !(t <= MAX) is true for a nan too */
+		if (end == f[r->c_time] || *end || t < 0 || !(t <= MAX_TIME_S))
 			return bad(r, "time_s", f[r->c_time], "a time in seconds");
 		row->ts_ns = (uint64_t)(t * 1e9 + 0.5);
 	}
+	/* Rows are in time order over the whole file, not per process: the
+	 * writer sorts every drain of all CPUs' records by ts_ns and holds
+	 * back the youngest 2 ms, so rows of different processes are in order
+	 * too (README: the CSV). The analyses rely on it (a process's RSS at
+	 * T, the tree's total at T, a log line paired with the latest
+	 * checkpoint of any process before it); a file that goes back is two
+	 * traces joined, or rows reordered. */
+	if (r->prev_line && row->ts_ns < r->prev_ts_ns) {
+		snprintf(r->err, sizeof(r->err), "%s:%llu: column %s: '%.40s' goes back in time, before "
+			 "the previous row (line %llu); memtrace-bpf writes rows in time order (two "
+			 "traces joined, or rows sorted by another column?)", r->path,
+			 (unsigned long long)r->line, r->c_ts >= 0 ? "ts_ns" : "time_s",
+			 f[r->c_ts >= 0 ? r->c_ts : r->c_time], (unsigned long long)r->prev_line);
+		return -EINVAL;
+	}
+	r->prev_ts_ns = row->ts_ns;
+	r->prev_line = r->line;
 	if (!parse_i64(f[r->c_rss], &row->vmrss_kb) || row->vmrss_kb < 0)
 		return bad(r, "vmrss_kb", f[r->c_rss], "a size in kB");
 	row->pid = 0;
@@ -231,6 +272,7 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 		if (r->c_ts >= 0 && r->c_time >= 0) {
 			double t = strtod(f[r->c_time], NULL);
 
+			/* false for nan and inf: time_s is only an offset here */
 			if (t >= 0 && t * 1e9 <= (double)row->ts_ns)
 				r->t0_ns = row->ts_ns - (uint64_t)(t * 1e9 + 0.5);
 		}

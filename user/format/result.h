@@ -28,7 +28,10 @@ struct run_result {
 
 /* One line (with newline) for result.csv / campaign.csv. */
 int result_format(char *buf, size_t len, const struct run_result *r);
-/* Reads a result.csv (header + one row). Returns 0, or -errno with err. */
+/* Reads a result.csv (header + one row): a regular file only (a FIFO,
+ * device or symbolic link is refused without blocking), no NUL byte, a row
+ * of at most 1 KiB, numbers in range, times finite. Returns 0, or -errno
+ * with err (naming FILE:LINE where a line is at fault). */
 int result_read(const char *path, struct run_result *r, char *err, size_t errlen);
 
 #endif

@@ -506,8 +506,13 @@ int run__finish(struct run *r)
 		if (p)	/* wait4 is exact */
 			procs__exited(&r->procs, p, exit_status_code(r->status), r->end_ns, true);
 	}
-	if (r->spikes)
-		spikes__finish(r->spikes, r->end_ns);
+	if (r->spikes && spikes__finish(r->spikes, r->end_ns)) {
+		/* an analysis cut short is none: the summary goes without it */
+		fprintf(stderr, "memtrace-bpf: out of memory for the spike analysis; the summary "
+			"has the exact peaks without it\n");
+		spikes__free(r->spikes);
+		r->spikes = NULL;
+	}
 	if (r->out_on)
 		finish_output(r);
 	if (r->trace_open) {
