@@ -13,6 +13,8 @@ Output and environment: see tests/harness.py; the closing line is
 """
 
 import bisect
+import csv
+import errno
 import os
 import re
 import shlex
@@ -21,11 +23,12 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 
 from harness import (BIN, CSV_HEADER, NFIELDS, Fail, Skip, Suite, TOOL_TIMEOUT, cached,
                      clean_env, dec, fail_if, finish, kill_tracked, load_summary, need_bin,
-                     parse_cps, record, run, spawn, summary_path, tail, tmpdir, tool_path,
+                     parse_cps, peak_rss, record, run, spawn, summary_path, tail, tmpdir, tool_path,
                      workload, write_file)
 
 EVENTS = {"rss", "mmap", "munmap", "mremap", "brk", "madvise", "fork", "exec",
@@ -1596,15 +1599,28 @@ def t_unwritable_trace_exits_1():
     # a full disk (a 2 MiB tmpfs, filled first; /dev/full, a device, is
     # refused as an output now)
     with small_fs(2) as fs:
-        with open(os.path.join(fs, "filler"), "wb") as f:
-            try:
-                f.write(b"x" * (2 << 20))
-            except OSError:
-                pass
+        fill_disk(fs)
         r = run([BIN, "-q", "-o", os.path.join(fs, "t.csv"), "-s",
                  os.path.join(tmpdir(), "f.json"), "--", "sleep", "0.5"], timeout=30)
     if r.returncode != 1 or "No space left" not in r.stderr:
         raise Fail(f"exit {r.returncode}, stderr {r.stderr.strip()[-150:]!r}")
+
+
+def fill_disk(d, leave=0):
+    """Fills the filesystem of directory d (as root: its reserved blocks
+    too), in 1 KiB writes to a new file, then gives back leave bytes of it
+    (at least that much is then free: the file's metadata blocks count too)."""
+    fd, _ = tempfile.mkstemp(prefix="filler", dir=d)
+    try:
+        while True:
+            os.write(fd, b"x" * 1024)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+    try:
+        os.ftruncate(fd, max(0, os.fstat(fd).st_size - leave))
+    finally:
+        os.close(fd)
 
 
 class small_fs:
@@ -1622,6 +1638,31 @@ class small_fs:
 
     def __exit__(self, *exc):
         run(["umount", "-l", self.dir], timeout=30)
+
+
+@suite.test("disk full at the start: refused before the command runs, nothing written")
+def t_disk_full_at_start():
+    """No room for the summary (a full 1 MiB tmpfs): the run would have
+    nowhere to put its exact peak, so it does not start: exit 1, a message
+    naming the file and a next step, the command not run, no file left on
+    either disk."""
+    with small_fs(1) as fs:
+        fill_disk(fs)
+        d = tmpdir()
+        marker = os.path.join(d, "ran")
+        errs = []
+        for args in (["-o", os.path.join(fs, "t.csv")],
+                     ["-o", os.path.join(d, "t.csv"), "-s", os.path.join(fs, "s.json")]):
+            r = run([BIN, "-q", *args, "--", "touch", marker], timeout=30)
+            if r.returncode != 1 or not re.search(r"no room for the summary .* No space left "
+                                                  r"on device; free some space", r.stderr):
+                errs.append(f"{args}: exit {r.returncode}, {tail(r.stderr)}")
+            if os.path.exists(marker):
+                errs.append(f"{args}: the command ran")
+        left = [x for x in os.listdir(fs) if not x.startswith("filler")] + os.listdir(d)
+        if left:
+            errs.append(f"files left: {left}")
+        fail_if(errs)
 
 
 @suite.test("disk full: the trace keeps whole rows, the summary the exact peak, exit 1")
@@ -1662,6 +1703,72 @@ def t_disk_full():
         fail_if(errs)
 
 
+class ext2_fs:
+    """A 4 MiB ext2 filesystem on a loop device, mounted for the test: ext2
+    cannot fallocate, so no room can be reserved on it."""
+    def __enter__(self):
+        d = tmpdir()
+        self.img, self.dir = os.path.join(d, "fs.img"), os.path.join(d, "mnt")
+        os.mkdir(self.dir)
+        with open(self.img, "wb") as f:
+            f.truncate(4 << 20)
+        for argv in (["mkfs.ext2", "-q", "-F", self.img], ["mount", "-o", "loop", self.img,
+                                                           self.dir]):
+            r = run(argv, timeout=60)
+            if r.returncode:
+                raise Skip(f"cannot make an ext2 filesystem ({argv[0]}): " + tail(r.stderr))
+        return self.dir
+
+    def __exit__(self, *exc):
+        run(["umount", "-l", self.dir], timeout=30)
+
+
+@suite.test("disk full, no room reserved: a short summary with the exact peak, exit 1")
+def t_short_summary():
+    """The summary on a filesystem that cannot reserve space (ext2), 16 KiB
+    left, a run of 2,000 processes: the whole summary (~300 KiB) does not
+    fit, the short one does: its peak is the tree's peak (the rows say it,
+    from another disk); then with no byte left, the peak is on stderr."""
+    with ext2_fs() as fs:
+        fill_disk(fs, leave=16 << 10)
+        d = tmpdir()
+        csv_path, s_path = os.path.join(d, "t.csv"), os.path.join(fs, "s.json")
+        r = run([BIN, "-q", "-o", csv_path, "-s", s_path, "--", workload("manykids"), "2000"],
+                timeout=300)
+        errs = []
+        if r.returncode != 1 or "the disk is full: " not in r.stderr:
+            errs.append(f"exit {r.returncode}, {tail(r.stderr)}")
+        peak = max(int(x["total_rss_kb"]) for x in csv.DictReader(open(csv_path)))
+        s = load_summary(s_path)
+        if "short" not in s or "processes" in s or s["peak_rss_kb"] != peak:
+            errs.append(f"summary: short {s.get('short')!r}, processes {'processes' in s}, "
+                        f"peak {s['peak_rss_kb']} kB, the rows' {peak} kB")
+        fill_disk(fs)
+        r = run([BIN, "-q", "-o", csv_path, "-s", os.path.join(fs, "s2.json"), "--",
+                 workload("manykids"), "20"], timeout=120)
+        peak = max(int(x["total_rss_kb"]) for x in csv.DictReader(open(csv_path)))
+        if r.returncode != 1 or f"the exact peak was {peak} kB" not in r.stderr:
+            errs.append(f"no room at all: exit {r.returncode}, {tail(r.stderr)} (peak {peak} kB)")
+        fail_if(errs)
+
+
+@suite.test("--max-procs: processes over it are counted and said, the others traced")
+def t_max_procs():
+    """sh starts 10 sleeps at once under --max-procs 4: sh and 3 sleeps are
+    traced, 7 counted as untraced, said on stderr; the run ends normally."""
+    d = tmpdir()
+    csv_path, r = record(d, ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; "
+                             "wait"], "--max-procs", "4")
+    s = load_summary(summary_path(csv_path))
+    comms = sorted(p["comm"] for p in s["processes"])
+    errs = []
+    if s["untraced_processes"] != 7 or comms != ["sh", "sleep", "sleep", "sleep"]:
+        errs.append(f"untraced {s['untraced_processes']}, traced {comms}")
+    if "7 child processes could not be traced" not in r.stderr:
+        errs.append("not said: " + tail(r.stderr))
+    fail_if(errs)
+
+
 def _plant(d, name, how):
     """As nobody (another local user), plant name in d (a sticky,
     world-writable directory): a symlink to a root-only file, a FIFO."""
@@ -1679,14 +1786,6 @@ def _plant(d, name, how):
     return path, victim
 
 
-def _max_rss_kb(argv):
-    """memtrace-bpf's own peak RSS (wait4), and its result."""
-    p = spawn(argv, stdout=subprocess.DEVNULL)
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return ru.ru_maxrss, p.returncode, dec(p.stderr.read())
-
-
 @suite.test("memory: 20,000 short-lived children cost the tracer what 2,000 do", timeout=600)
 def t_memory_flat_over_processes():
     """A run's memory follows the processes alive, not those ever seen: an
@@ -1698,7 +1797,7 @@ def t_memory_flat_over_processes():
     got = {}
     for n in (2000, 20000):
         t = os.path.join(d, f"k{n}.csv")
-        got[n] = _max_rss_kb([BIN, "-q", "-o", t, "--", workload("manykids"), str(n)])
+        got[n] = peak_rss([BIN, "-q", "-o", t, "--", workload("manykids"), str(n)], timeout=300)
         if got[n][1] != 0:
             raise Fail(f"{n} children: exit {got[n][1]}: {tail(got[n][2])}")
     s = load_summary(summary_path(os.path.join(d, "k20000.csv")))
@@ -1720,15 +1819,18 @@ def t_memory_flat_over_processes():
 @suite.test("outputs: a link or FIFO another user planted in /tmp-like dirs is refused, untouched")
 def t_planted_outputs():
     """In a sticky world-writable directory, another user plants
-    trace.csv -> a root-only file, and a FIFO as the summary: memtrace-bpf
+    trace.csv and out.log -> a root-only file, and a FIFO as the summary: memtrace-bpf
     (root) refuses both before the command starts, writes nothing through
     them, and the command does not run."""
     d = tmpdir(0o1777)
     errs = []
-    for name, how, opt in (("trace.csv", "link", "-o"), ("s.json", "fifo", "-s")):
+    for name, how, opt in (("trace.csv", "link", "-o"), ("s.json", "fifo", "-s"),
+                           ("out.log", "link", "--log")):
         path, victim = _plant(d, name, how)
         marker = os.path.join(tmpdir(), "ran")
-        other = ["-o", os.path.join(d, "t2.csv")] if opt == "-s" else []
+        other = ["-o", os.path.join(d, "t2.csv")] if opt != "-o" else []
+        if opt == "--log":
+            other += ["--checkpoint-regex", "peak: ([0-9]+)"]
         r = run([BIN, "-q", opt, path, *other, "--", "touch", marker], timeout=30)
         if r.returncode != 1 or not re.search(r"symbolic link|not a regular file", r.stderr):
             errs.append(f"{opt} {how}: exit {r.returncode}, stderr {tail(r.stderr)}")

@@ -50,17 +50,20 @@ static const char *const file_what[RUN_NFILES] = { "trace", "summary", "log", "l
 #define SUMMARY_BASE	(64 << 10)
 #define SUMMARY_PER_PROC 512
 
-static void reserve_summary(struct run *r)
+static int reserve_summary(struct run *r)
 {
 	uint64_t want = SUMMARY_BASE + (uint64_t)r->procs.n * SUMMARY_PER_PROC;
+	int e;
 
 	if (r->files[RUN_SUMMARY].fd < 0 || want <= r->summary_room)
-		return;
+		return 0;
 	want = want > 2 * r->summary_room ? want : 2 * r->summary_room;
-	if (!out_file__reserve(&r->files[RUN_SUMMARY], (off_t)want))
+	e = out_file__reserve(&r->files[RUN_SUMMARY], (off_t)want);
+	if (!e)
 		r->summary_room = want;
 	else
 		r->summary_room = UINT64_MAX;	/* cannot: not asked again */
+	return e;
 }
 
 int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_t group,
@@ -74,6 +77,7 @@ int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_
 					       .keep_top = SUMMARY_TOP_SPIKES };
 	const char **paths[RUN_NFILES] = { &r->spec.csv_path, &r->spec.summary_path,
 					   &r->spec.output_log, &r->spec.ckpt_log };
+	int e;
 
 	memset(r, 0, sizeof(*r));
 	r->spec = *s;
@@ -88,8 +92,6 @@ int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_
 	for (int i = 0; i < RUN_NFILES; i++)
 		out_file__init(&r->files[i]);
 	for (int i = 0; i < RUN_NFILES; i++) {
-		int e;
-
 		if (!*paths[i])
 			continue;
 		r->paths[i] = strdup(*paths[i]);
@@ -105,7 +107,16 @@ int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_
 		if (e)
 			return e;
 	}
-	reserve_summary(r);
+	/* a disk with no room for the summary now: refused before the command
+	 * starts, rather than a run whose exact peak has nowhere to go (a
+	 * filesystem that cannot reserve space is taken as it is) */
+	e = reserve_summary(r);
+	if (e == -ENOSPC || e == -EDQUOT) {
+		snprintf(err, errlen, "no room for the summary %s (%d KiB) on its disk: %s; free "
+			 "some space, or write it elsewhere (-s FILE)", r->spec.summary_path,
+			 SUMMARY_BASE >> 10, strerror(-e));
+		return e;
+	}
 	return 0;
 }
 
@@ -278,7 +289,7 @@ int run__record(struct run *r, const struct mt_rec *rec)
 		p = procs__new(&r->procs, (pid_t)rec->pid);	/* a reused PID */
 	if (!p)
 		return -ENOMEM;
-	reserve_summary(r);
+	(void)reserve_summary(r);	/* more processes, more room: where it can */
 	if (!p->first_ts_ns)
 		p->first_ts_ns = rec->ts_ns;
 	/* an exit row carries the state before the exit, unless it has none */

@@ -109,6 +109,7 @@ struct run {
 	struct csv_out trace;
 	bool trace_open;
 	bool trace_failed;		/* a write failed: no more rows (said) */
+	bool summary_short;		/* the disk held only the short summary (said) */
 	struct procs procs;
 	struct spikes *spikes;		/* live analysis (NULL if it could not start) */
 	int64_t tree_pages;		/* the group's RSS at the last record */

@@ -190,6 +190,8 @@ static int finish(struct runner *rn, struct run *r)
 			(unsigned long long)(g.tree_peak_pages * r->page_kb),
 			g.tree_peak_ts_ns ? secs_since(g.tree_peak_ts_ns, r->start_ns) : 0.0);
 		e = e ? e : e2;
+	} else if (r->summary_short && !e) {
+		e = -ENOSPC;	/* a run whose files lack something is not a success */
 	}
 	rn->by_group[r->group & (MT_MAX_GROUPS - 1)] = NULL;
 	rn->nruns--;

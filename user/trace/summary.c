@@ -209,6 +209,7 @@ int summary__write(struct run *r, char *msg, size_t msglen)
 	if (e == -ENOSPC || e == -EDQUOT) {
 		/* the room reserved at the start holds this one */
 		e = summary_to_file(r, true);
+		r->summary_short = !e;
 		if (!e)
 			fprintf(stderr, "memtrace-bpf: the disk is full: %s has the peak and the run's "
 				"totals, not the processes nor the analysis\n", r->spec.summary_path);

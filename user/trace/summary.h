@@ -9,8 +9,9 @@
 #include "trace/run.h"
 
 /* Writes the summary of a finished run into its summary file, then puts
- * it in place (a whole file, or the earlier one stays). 0 or -errno with
- * msg. */
+ * it in place (a whole file, or the earlier one stays). On a full disk,
+ * the short form (no processes, no analysis) in the room reserved for it:
+ * r->summary_short, said on stderr. 0 or -errno with msg. */
 int summary__write(struct run *r, char *msg, size_t msglen);
 /* The summary on stderr: how it ended, the peak, events, files, spikes. */
 void summary__print(const struct run *r);
