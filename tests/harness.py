@@ -197,6 +197,17 @@ def run(argv, timeout=TOOL_TIMEOUT, binary=False, **kw):
     return finish(spawn(argv, **kw), timeout, binary=binary)
 
 
+def peak_rss(argv, timeout=TOOL_TIMEOUT):
+    """Runs argv (stdout thrown away) under tools/peakrss, which forks it
+    from a small process: wait4's ru_maxrss is then argv's own peak, not a
+    copy of this Python's memory. Returns (peak kB, exit status, stderr)."""
+    r = run([tool_path("peakrss"), *argv], timeout=timeout, stdout=subprocess.DEVNULL)
+    m = re.search(r"peakrss_kb=(\d+)\n?$", r.stderr)
+    if not m:
+        raise Fail("peakrss said no peak: " + tail(r.stderr))
+    return int(m.group(1)), r.returncode, r.stderr[:m.start()]
+
+
 def tool(*args, **kw):
     """memtrace-bpf ARGS (run()'s options)."""
     return run([BIN, *args], **kw)

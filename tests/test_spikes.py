@@ -17,8 +17,8 @@ import os
 import subprocess
 import sys
 
-from harness import (BIN, Fail, Suite, fail_if, help_lacks, record, refusal, run, tmpdir,
-                     tool_path, workload)
+from harness import (BIN, Fail, Suite, fail_if, help_lacks, peak_rss, record, refusal, run,
+                     tmpdir, tool_path, workload)
 
 MIB_KB = 1024
 
@@ -230,15 +230,6 @@ def t_demo_scratch_buffers_found():
                        f"{[(x['start_ts_ns'], x['end_ts_ns']) for x in spikes]}")
 
 
-def _offline_max_rss(argv):
-    """Peak RSS (wait4) and exit status of an offline subcommand, its
-    output thrown away."""
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    err = p.stderr.read().decode(errors="replace")
-    return ru.ru_maxrss, os.waitstatus_to_exitcode(status), err
-
-
 @suite.test("memory: spikes, stages and validate on a trace of 1,000,000 processes",
             root=False, timeout=900)
 def t_offline_memory():
@@ -255,7 +246,7 @@ def t_offline_memory():
         raise Fail("gentrace failed: " + r.stderr.decode(errors="replace"))
     errs = []
     for sub, bound_mib in (("spikes", 64), ("stages", 64), ("validate", 256)):
-        kb, rc, err = _offline_max_rss([BIN, sub, trace, "--format", "json"])
+        kb, rc, err = peak_rss([BIN, sub, trace, "--format", "json"], timeout=600)
         print(f"# {sub}: peak RSS {kb} kB")
         if rc != 0:
             errs.append(f"{sub}: exit {rc}: {err[-200:]}")
