@@ -14,6 +14,7 @@ pkgs=(
 	bpftool                           # vmlinux.h and the skeleton
 	python3                           # integration tests
 	libcap2-bin util-linux            # capsh, setpriv: privilege tests
+	mount e2fsprogs                   # tmpfs and ext2 (loop) disks for the full-disk tests
 	systemtap-sdt-dev                 # sys/sdt.h: MEMTRACE_MARK (memtrace/mark.h) USDT probes
 )
 if [ "${1:-}" = bench ]; then
