@@ -98,9 +98,11 @@ $(OUTPUT)/unit_tests: tests/unit_tests.c $(USER_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(USER_OBJS) $(LDLIBS) -o $@
 
+# -pthread: threads.c and runaway.c start threads (glibc >= 2.34 would link
+# without it; older ones, and other libcs, need it)
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -lm
+	$(Q)$(CC) $(ALL_CFLAGS) -pthread $< -o $@ -lm
 
 $(OUTPUT)/tools/%: tools/%.c | $(OUTPUT)/tools
 	$(call msg,CC,$@)
