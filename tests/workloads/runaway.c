@@ -36,15 +36,18 @@
  * lost when the process is SIGKILLed mid-run (all times CLOCK_MONOTONIC ns,
  * the clock of memtrace-bpf's ts_ns):
  *   start ns=<ns> pid=<pid>                 first, just before the threads start
+ *   base rss_kb=<kB>                        VmRSS just before `start`: the
+ *                                           program itself (libc, stacks...)
  *   t <tid> kb=<kB> ns=<ns>                 each time a thread has touched a
  *                                           chunk: kb = all threads' total so
  *                                           far, ns = when this chunk was done
  *   full kb=<kB> ns=<ns> thp_kb=<kB>        every thread reached its share
  *                                           (thp_kb: AnonHugePages, -1 unknown)
  *   term ns=<ns> / clean-exit               --term-handler, on SIGTERM
- * kb counts memory touched, not RSS: RSS is also the program itself
- * (~1-2 MiB: libc, stacks). Lines of several threads may interleave out of
- * kb order by a line or two.
+ * kb counts memory touched, not RSS: RSS is about base + kb (plus the
+ * threads' stacks, a few pages; with -p thp, up to a huge page per thread
+ * ahead). Lines of several threads may interleave out of kb order by a
+ * line or two.
  *
  * Exit status: 0 after the hold (or on SIGTERM with --term-handler); 2 bad
  * command line; 1 mmap or thread creation failed.
@@ -175,7 +178,8 @@ static void usage(FILE *f)
 		"  -c CHUNK_KIB    one `t` line per CHUNK_KIB touched by a thread (default 1024, multiple of 4)\n"
 		"  --term-handler  on SIGTERM print `term ns=..` and `clean-exit`, exit 0\n"
 		"  --warm          first cycle MAX_MIB through a memfd (warm pages in a VM)\n"
-		"Prints: start ns=NS pid=PID, then t TID kb=KB ns=NS per chunk, full kb=KB ns=NS thp_kb=KB\n",
+		"Prints: start ns=NS pid=PID, base rss_kb=KB, then t TID kb=KB ns=NS per chunk,\n"
+		"        full kb=KB ns=NS thp_kb=KB\n",
 		prog, (int)strlen(prog), "", MAX_THREADS, HOLD_S);
 }
 
@@ -364,15 +368,18 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* AnonHugePages of this process in kB, -1 when it cannot be read. */
-static long thp_kb(void)
+/*
+ * The kB value of the line "KEY:" in a /proc file of ours (KEY given with
+ * its leading newline and colon: "\nVmRSS:"), -1 when it cannot be read.
+ */
+static long proc_kb(const char *path, const char *key)
 {
 	char buf[4096];
 	ssize_t n;
 	char *s;
 	int fd;
 
-	fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -380,8 +387,8 @@ static long thp_kb(void)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	s = strstr(buf, "\nAnonHugePages:");
-	return s ? strtol(s + 15, NULL, 10) : -1;
+	s = strstr(buf, key);
+	return s ? strtol(s + strlen(key), NULL, 10) : -1;
 }
 
 int main(int argc, char **argv)
@@ -389,6 +396,7 @@ int main(int argc, char **argv)
 	static struct worker workers[MAX_THREADS];
 	size_t total = 0, share;
 	struct line l = { .len = 0 };
+	long base_kb;
 	int i, err;
 
 	if (argv[0] && argv[0][0]) {
@@ -421,11 +429,16 @@ int main(int argc, char **argv)
 	if (opt.warm)
 		warm_up(opt.max_mib << 20);
 
+	base_kb = proc_kb("/proc/self/status", "\nVmRSS:");
 	start_ns = now_ns();
 	line_str(&l, "start ns=");
 	line_num(&l, (int64_t)start_ns);
 	line_str(&l, " pid=");
 	line_num(&l, getpid());
+	line_write(&l);
+	l.len = 0;
+	line_str(&l, "base rss_kb=");
+	line_num(&l, base_kb);
 	line_write(&l);
 
 	for (i = 0; i < opt.threads; i++) {
@@ -445,7 +458,7 @@ int main(int argc, char **argv)
 	line_str(&l, " ns=");
 	line_num(&l, (int64_t)now_ns());
 	line_str(&l, " thp_kb=");
-	line_num(&l, thp_kb());
+	line_num(&l, proc_kb("/proc/self/smaps_rollup", "\nAnonHugePages:"));
 	line_write(&l);
 
 	sleep_until(now_ns() + HOLD_S * 1000000000ULL);
