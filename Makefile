@@ -4,7 +4,8 @@
 #   make            build .output/memtrace-bpf
 #   sudo make demo  install dependencies, build, trace the demo workload
 #   sudo make test  install dependencies, build, run every test
-#   sudo make bench page-fault storm: untraced vs traced vs peers
+#   sudo make bench page-fault storm: untraced vs traced vs peers; a
+#                   runaway allocator vs --kill-at, pollers and a cgroup
 #   make install    PREFIX=/usr/local DESTDIR= (the binary, and the marker
 #                   header as include/memtrace/mark.h)
 #
@@ -127,6 +128,7 @@ bench:
 	$(Q)tools/bench.sh
 	$(Q)tools/progcost.py
 	$(Q)tools/bench-spikes.sh
+	$(Q)tools/bench-guard.sh
 
 install: $(BIN)
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/bin/memtrace-bpf)
