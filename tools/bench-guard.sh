@@ -225,8 +225,8 @@ set_cmd() {
 
 # The workload's lines (file $1) against limit $2 kB. Prints shell
 # assignments: W_START W_PID W_BASE_KB W_LINES W_LAST_KB W_FULL W_CROSS_NS
-# W_CROSS_HOW. Its RSS is taken as base + kb: the crossing is where kb
-# passes limit - base.
+# W_CROSS_HOW W_RATE (MiB/s from start to the crossing). Its RSS is taken
+# as base + kb: the crossing is where kb passes limit - base.
 parse_workload() {
 	awk -v L0="$2" '
 	$1 == "start" {
@@ -253,8 +253,9 @@ parse_workload() {
 				cross = lastns + (L - last) * (lastns - rt[o]) / (last - rk[o]); how = "extrap"
 			}
 		}
-		printf "W_START=%.0f W_PID=%s W_BASE_KB=%d W_LINES=%d W_LAST_KB=%d W_FULL=%d W_CROSS_NS=%s W_CROSS_HOW=%s\n",
-		       s, pid, base, n, last, full + 0, (cross == "NA") ? "NA" : sprintf("%.0f", cross), how
+		rate = (cross != "NA" && cross > s) ? sprintf("%.0f", L / 1024 / ((cross - s) / 1e9)) : "NA"
+		printf "W_START=%.0f W_PID=%s W_BASE_KB=%d W_LINES=%d W_LAST_KB=%d W_FULL=%d W_CROSS_NS=%s W_CROSS_HOW=%s W_RATE=%s\n",
+		       s, pid, base, n, last, full + 0, (cross == "NA") ? "NA" : sprintf("%.0f", cross), how, rate
 	}' "$1"
 }
 
@@ -339,7 +340,7 @@ run_one() {
 	local scen=$1 method=$2 limit_kb=$3 cap=$4 round=$5 seq=$6
 	local rc stopped=0 kill_ns=NA death_ns=NA death_src=NA maxrss=NA oom0 oom1 t0 t1 wall
 	local M_CROSSED=NA M_CROSS_NS=NA M_VALUE_KB=NA M_OVER_KB=NA M_MAXAFTER_KB=NA M_DEATH_NS=NA M_DEATH_SRC=NA M_MAXRSS_KB=NA
-	local W_START= W_PID= W_BASE_KB=0 W_LINES=0 W_LAST_KB=0 W_FULL=0 W_CROSS_NS=NA W_CROSS_HOW=NA
+	local W_RATE=NA W_START= W_PID= W_BASE_KB=0 W_LINES=0 W_LAST_KB=0 W_FULL=0 W_CROSS_NS=NA W_CROSS_HOW=NA
 	local pgline
 	read -r -a wargs <<<"${SCEN_ARGS[$scen]} -m $cap"
 	rm -f "$tmp"/t.csv "$tmp"/t.summary.json "$tmp"/t.*
@@ -388,10 +389,10 @@ run_one() {
 		fi
 		;;
 	esac
-	printf '%s\t%d\t%d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n' \
+	printf '%s\t%d\t%d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n' \
 		"$scen" "$round" "$seq" "$method" "$rc" "$stopped" "$W_START" "$limit_kb" "$W_LINES" "$W_LAST_KB" \
 		"$W_FULL" "$W_CROSS_NS" "$W_CROSS_HOW" "$maxrss" "$kill_ns" "$death_ns" "$death_src" \
-		"$M_CROSSED" "$M_CROSS_NS" "$M_VALUE_KB" "$M_OVER_KB" "$M_MAXAFTER_KB" "$wall" "$CG_KIND" "$W_BASE_KB" "${DELAY:-NA}" >>"$RESULTS"
+		"$M_CROSSED" "$M_CROSS_NS" "$M_VALUE_KB" "$M_OVER_KB" "$M_MAXAFTER_KB" "$wall" "$CG_KIND" "$W_BASE_KB" "${DELAY:-NA}" "$W_RATE" >>"$RESULTS"
 	R_MSG=$(awk -v m="$method" -v st="$stopped" -v last="$((W_LAST_KB + W_BASE_KB))" -v L="$limit_kb" -v c="$W_CROSS_NS" \
 		-v d="$death_ns" -v full="$W_FULL" 'BEGIN {
 		s = sprintf("%s %s%+.0f MiB", m, full ? "cap " : "", (last - L) / 1024)
@@ -448,7 +449,7 @@ fi
 [ ${#scenarios[@]} -gt 0 ] || die "no scenario to run"
 
 mkdir -p "$(dirname "$RESULTS")"
-printf 'scenario\tround\tseq\tmethod\trc\tstopped\tstart_ns\tlimit_kb\tlines\tlast_kb\tfull\tcross_ns\tcross_how\tmaxrss_kb\tkill_ns\tdeath_ns\tdeath_src\tm_crossed\tm_cross_ns\tm_value_kb\tm_overshoot_kb\tm_max_after_kb\twall_s\tcgroup\tbase_kb\tdelay_s\n' >"$RESULTS"
+printf 'scenario\tround\tseq\tmethod\trc\tstopped\tstart_ns\tlimit_kb\tlines\tlast_kb\tfull\tcross_ns\tcross_how\tmaxrss_kb\tkill_ns\tdeath_ns\tdeath_src\tm_crossed\tm_cross_ns\tm_value_kb\tm_overshoot_kb\tm_max_after_kb\twall_s\tcgroup\tbase_kb\tdelay_s\trate_mib_s\n' >"$RESULTS"
 
 # Smoke runs, small (32 MiB limit, 128 MiB cap; not counted): does each
 # guard stop the workload here at all? A THP check comes with them.
@@ -564,6 +565,7 @@ NR == 1 { next }
 	if ($19 != "NA" && $16 != "NA") mcd[key, ++nmcd[key]] = ($16 - $19) / 1e6
 	if ($19 != "NA" && $12 != "NA") mcc[key, ++nmcc[key]] = ($19 - $12) / 1e6
 	src[key] = $17
+	if ($27 != "NA") rate[$1, ++nrate[$1]] = $27
 }
 END {
 	nm = split(order, ms, " "); ns = split(scens, ss, " ")
@@ -600,6 +602,12 @@ END {
 		if (m == "cgroup") note = note "OOM kill counted from the cgroup'"'"'s oom_kill"
 		printf "| %s | %s | %d (%d) | %s | %s | %s | %s | %s |\n", s, name, k, stopped[key], c1, c2, c3, dsrc, note
 	}
+	printf "\nallocation speed from start to the limit (MiB/s, all guards'"'"' runs):"
+	for (si = 1; si <= ns; si++) {
+		delete a; for (i = 1; i <= nrate[ss[si]]; i++) a[i] = rate[ss[si], i]
+		printf " %s %s;", ss[si], stat(a, nrate[ss[si]], "%.0f")
+	}
+	printf "\n"
 	printf "\nmedian [min, max] over the runs; limit %d MiB. Overshoot by base + last `kb=`: the workload'"'"'s VmRSS\n", L
 	printf "at start plus the memory it had touched by its last line (a lower bound of its largest RSS); by\n"
 	printf "ru_maxrss: wait4 of its parent (the kernel'"'"'s approximate counter). crossing: when base + kb passed\n"
