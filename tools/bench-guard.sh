@@ -50,7 +50,10 @@
 # (after the memory is freed). pollguard also splits it into crossing ->
 # kill sent and kill -> reaped. A run that reached the cap holds it until
 # the guard acts, so its overshoot is a lower bound (cap - LIMIT): counted
-# in the table.
+# in the table. A cgroup never lets the charge pass its limit: the faulting
+# thread waits in memcg reclaim (reclaim_throttle, with no swap nothing can
+# be reclaimed) until the OOM kill, so its time to stop is a stall at the
+# limit, not growth.
 #
 # Rounds alternate the guards (order rotated by one each round) and the
 # scenarios; the table gives medians and min-max. A measurement: exits 0
