@@ -73,6 +73,8 @@ static __always_inline struct mt_proc *capture_start(struct task_struct *p, __u3
 	gr->untraced = 0;
 	gr->root_tgid = tgid;
 	gr->start_ts_ns = ts;
+	/* --kill-at, --alert: the settings every captured run gets */
+	gr->guard = capture_guard;
 	bpf_probe_read_kernel_str(gr->comm, sizeof(gr->comm), p->comm);
 	/* alive from now: a loader that sees the group before the exec
 	 * record must not take it for ended */

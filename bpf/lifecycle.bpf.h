@@ -6,7 +6,7 @@
  * attach snapshot and fault-folding iterators, and the FORK/EXEC/EXIT/
  * ATTACH records.
  * Relies on compat.bpf.h (task_group_dead(), exit_tp_mm()), records.bpf.h,
- * rss.bpf.h (mm_track(), mm_release()), marks.bpf.h (marks_exec(),
+ * guard.bpf.h (guard_watch()), rss.bpf.h (mm_track(), mm_release()), marks.bpf.h (marks_exec(),
  * marks_fork()), capture.bpf.h (capture_start()) and memtrace.bpf.c's
  * shared state (follow_children, procs, mms, tctx, group_of(), untraced(),
  * mm_key()).
@@ -69,6 +69,15 @@ static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
 	rec_submit(r);
 }
 
+/* A new mm (fork, exec, attach) raised its group's total: past a guard
+ * or alert threshold? Checked after the record that starts it. */
+static __always_inline void lifecycle_guard(__u32 g, const struct mm_snap *snap,
+					    struct mt_mm *e, struct mm_struct *mm, __u64 ts)
+{
+	if (snap->fresh)
+		guard_watch(g, guard_counted(g, snap->tree, snap->anon), e, mm, ts);
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -118,6 +127,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	__sync_fetch_and_add(&group_of(cp.group)->live, 1);
 	rec_lifecycle(MT_REC_FORK, child, &cp, e, mm, ts, &snap);
+	lifecycle_guard(cp.group, &snap, e, mm, ts);
 	return 0;
 }
 
@@ -155,6 +165,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (!pr->ppid)
 		pr->ppid = p->real_parent->tgid;
 	rec_lifecycle(MT_REC_EXEC, p, pr, e, mm, ts, &snap);
+	lifecycle_guard(pr->group, &snap, e, mm, ts);
 	return 0;
 }
 
@@ -256,6 +267,7 @@ int snapshot_targets(struct bpf_iter__task *ctx)
 	pr->ppid = t->real_parent->tgid;
 	bpf_probe_read_kernel_str(pr->comm, sizeof(pr->comm), t->group_leader->comm);
 	rec_lifecycle(MT_REC_ATTACH, t, pr, e, mm, ts, &snap);
+	lifecycle_guard(pr->group, &snap, e, mm, ts);
 	return 0;
 }
 

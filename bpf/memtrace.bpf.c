@@ -19,6 +19,7 @@
  * included below in dependency order:
  *   compat.bpf.h       kernel differences, the exact percpu_counter sum
  *   records.bpf.h      the ring buffer and filling records
+ *   guard.bpf.h        --kill-at and --alert: acting in the crossing event
  *   rss.bpf.h          mm tracking, peaks, rss_stat and page faults
  *   checkpoints.bpf.h  /proc/self/status & co. reads, getrusage
  *   marks.bpf.h        marker fd writes and loss, the USDT mark, output
@@ -46,6 +47,8 @@ const volatile __u32 capture_cgroup_level = 0;
 
 struct mt_counters counters = {};
 struct mt_group groups[MT_MAX_GROUPS] = {};
+/* Capture mode: the guard and alerts each captured group starts with. */
+struct mt_guard capture_guard = {};
 
 static __always_inline struct mt_group *group_of(__u32 g)
 {
@@ -158,6 +161,7 @@ static __always_inline __u64 fd_file(struct task_struct *t, __u64 fd)
 
 #include "compat.bpf.h"
 #include "records.bpf.h"
+#include "guard.bpf.h"
 #include "rss.bpf.h"
 #include "checkpoints.bpf.h"
 #include "marks.bpf.h"

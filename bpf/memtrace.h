@@ -46,6 +46,11 @@ enum mt_rec_type {
 				   command's stdout (cause 0) or stderr (1)
 				   pipe returned len bytes; label: their start.
 				   Times its log lines; not a CSV row */
+	MT_REC_GUARD = 11,	/* the group's counted total went over its
+				   --kill-at (len: the limit in pages; ret: the
+				   signal sent to pid, 0 none; cause, addr, ip:
+				   the change that crossed it) */
+	MT_REC_ALERT = 12,	/* ... over an --alert threshold (len), once */
 	MT_REC_TYPE_MAX,
 };
 
@@ -109,6 +114,10 @@ struct mt_rec {
 			__u64 faults;
 		};
 		char label[MT_LABEL_LEN];	/* MARK */
+		struct {			/* GUARD, ALERT */
+			__s64 counted_pages;	/* the value that crossed */
+			__u32 counted_flags;	/* enum mt_guard_flags */
+		};
 	};
 };
 
@@ -165,6 +174,7 @@ struct mt_mm {
 	__s64 rss;		/* file+anon+shmem, last value */
 	__u64 peak_pages;
 	__u64 peak_ts_ns;
+	__s64 anon;		/* anon+shmem, last value (MT_GUARD_ANON) */
 };
 
 /* Global counters in .bss, read by the loader. */
@@ -174,6 +184,34 @@ struct mt_counters {
 				   added (procs/mms map full) */
 	__u32 next_group;	/* capture mode: where the next search starts */
 	__u32 capture_missed;	/* capture: no free group for a match */
+};
+
+/* A group's guard and alerts (--kill-at, --alert): written by whoever
+ * takes the group before any process of it runs, then only by the
+ * kernel. The thresholds are on the counted total: file+anon+shmem, or
+ * anon+shmem with MT_GUARD_ANON (the memory reclaim cannot take back). */
+#define MT_MAX_ALERTS 8
+enum mt_guard_flags {
+	MT_GUARD_ANON = 1,
+};
+struct mt_guard {
+	__u64 watch_pages;	/* the lowest threshold still to cross (0: none):
+				   the one compare on the hot path */
+	__u64 kill_at_pages;	/* 0: no guard */
+	__u64 alert_pages[MT_MAX_ALERTS];	/* ascending */
+	__u32 nalerts;
+	__u32 flags;		/* enum mt_guard_flags */
+	__u32 signal;		/* sent to the process that crossed (9, 15) */
+	__u32 fired;		/* the limit was crossed */
+	__u32 alerts_fired;	/* bit i: alert i was crossed */
+	__u32 signals_sent;	/* by the kernel, to processes of the group */
+	__s64 anon_pages;	/* anon+shmem over the group's mms (MT_GUARD_ANON) */
+	__u64 anon_peak_pages;
+	__u64 anon_peak_ts_ns;
+	/* the crossing, kept here even if its record is dropped */
+	__u64 cross_ts_ns;
+	__s64 cross_pages;	/* the counted total it made */
+	__u32 cross_pid, cross_tid;
 };
 
 /* Per-group totals in .bss (groups[id % MT_MAX_GROUPS]), read by the
@@ -193,6 +231,7 @@ struct mt_group {
 	__u32 root_tgid;	/* capture: the process that started it */
 	__u64 start_ts_ns;	/* capture: when it started */
 	char comm[MT_COMM_LEN];	/* capture: its root's name */
+	struct mt_guard guard;
 };
 
 #endif /* MEMTRACE_H */

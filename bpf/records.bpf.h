@@ -60,6 +60,34 @@ static __always_inline void rec_fill_mm(struct mt_rec *r, struct mt_mm *e,
 	r->tree_pages = group_of(e->group)->tree_pages;
 }
 
+/* What the task running now was doing, if it is the one whose mm (key)
+ * changed: a fault (address, ip), a syscall (number, first argument), or
+ * neither (self); another task's change (reclaim, the fork copy) is other.
+ * Also clears the columns a record of a change leaves empty. */
+static __always_inline void rec_cause(struct mt_rec *r, __u64 key)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct task_ctx *tc;
+
+	r->cause = MT_CAUSE_OTHER;
+	r->nr = 0;
+	r->addr = 0;
+	r->ip = 0;
+	r->len = 0;
+	r->ret = 0;
+	r->ppid = 0;
+	if (mm_key(cur->mm) != key)
+		return;
+	tc = task_ctx_of(cur, false);
+	/* a fresh context (all zero) has seen no fault nor syscall yet */
+	r->cause = tc && tc->cause != MT_CAUSE_OTHER ? tc->cause : MT_CAUSE_SELF;
+	if (r->cause != MT_CAUSE_SELF) {
+		r->nr = tc->nr;
+		r->addr = tc->addr;
+		r->ip = tc->ip;
+	}
+}
+
 /* A record of type CHECKPOINT/MARK/MARK_FD_LOST/OUTPUT with the process's
  * exact counters as they are now (the mms entry follows every change). */
 static __always_inline struct mt_rec *rec_state(__u32 type, struct task_struct *cur)

@@ -39,15 +39,38 @@ static __always_inline __s64 tree_update(__u32 g, __s64 delta, __u64 ts)
 	return tree;
 }
 
-/* Start tracing an address space: exact snapshot of all counters. */
+/* anon+shmem of a MT_GUARD_ANON group moved by delta: the new total, and
+ * its peak (0 for other groups: they count the tree's total). */
+static __always_inline __s64 anon_add(__u32 g, __s64 delta, __u64 ts)
+{
+	struct mt_guard *gd = &group_of(g)->guard;
+	__s64 t;
+
+	if (!(gd->flags & MT_GUARD_ANON))
+		return 0;
+	t = __sync_add_and_fetch(&gd->anon_pages, delta);
+	peak_update(&gd->anon_peak_pages, &gd->anon_peak_ts_ns, t, ts);
+	return t;
+}
+
+/* An mm's pages leave its group's totals (it is gone, or stale). */
+static __always_inline void totals_drop(struct mt_mm *e, __u64 ts)
+{
+	tree_update(e->group, -e->rss, ts);
+	anon_add(e->group, -e->anon, ts);
+}
+
 /* What mm_track() read of a new mm, and the group's total it made: one
  * instant, for the record that starts it (its rows' other reads race with
  * the mm's own threads on other CPUs: a total and counters a page apart). */
 struct mm_snap {
 	__s64 pages[MT_NR_MEMBERS];
 	__s64 tree;
+	__s64 anon;		/* the group's anon+shmem (MT_GUARD_ANON) */
 	bool fresh;		/* false: the mm was tracked already */
 };
+
+/* Start tracing an address space: exact snapshot of all counters. */
 
 static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 					      __u32 group, __u64 ts, struct mm_snap *snap)
@@ -62,7 +85,7 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 		return e;
 	}
 	if (e)
-		tree_update(e->group, -e->rss, ts);	/* a stale entry at a reused address */
+		totals_drop(e, ts);	/* a stale entry at a reused address */
 	fresh.gen = mm_generation(mm);
 	fresh.owner = owner;
 	fresh.group = group;
@@ -72,13 +95,15 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 	fresh.pages[MT_SWAP] = member_sum(mm, MT_SWAP);
 	fresh.pages[MT_SHMEM] = member_sum(mm, MT_SHMEM);
 	fresh.rss = fresh.pages[MT_FILE] + fresh.pages[MT_ANON] + fresh.pages[MT_SHMEM];
+	fresh.anon = fresh.pages[MT_ANON] + fresh.pages[MT_SHMEM];
 	fresh.peak_pages = fresh.rss;
 	fresh.peak_ts_ns = ts;
 	/* the total first: a change raised on another CPU once the entry is
 	 * in the map moves it from there on, as the entry's own rss does */
 	snap->tree = tree_update(group, fresh.rss, ts);
+	snap->anon = anon_add(group, fresh.anon, ts);
 	if (bpf_map_update_elem(&mms, &key, &fresh, BPF_ANY)) {
-		tree_update(group, -fresh.rss, ts);
+		totals_drop(&fresh, ts);
 		untraced(group);
 		return NULL;
 	}
@@ -104,7 +129,7 @@ static __always_inline void mm_release(struct mt_proc *pr, __u64 key, __u64 ts)
 	}
 	pr->flags &= ~MT_PROC_SHARED_MM;
 	if (__sync_sub_and_fetch(&e->users, 1) == 0) {
-		tree_update(e->group, -e->rss, ts);
+		totals_drop(e, ts);
 		bpf_map_delete_elem(&mms, &key);
 	}
 }
@@ -114,12 +139,10 @@ static __always_inline void mm_release(struct mt_proc *pr, __u64 key, __u64 ts)
 SEC("tp_btf/rss_stat")
 int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 {
-	struct task_struct *cur;
-	struct task_ctx *tc;
 	struct mt_mm *e;
 	struct mt_rec *r;
 	__u64 key = mm_key(mm), ts;
-	__s64 v, rss, old, tree = 0;
+	__s64 v, rss, old, tree = 0, counted = 0;
 
 	e = bpf_map_lookup_elem(&mms, &key);
 	if (!e)
@@ -127,7 +150,7 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	if (e->gen != mm_generation(mm)) {
 		/* the traced mm was freed and this is a new one at its address:
 		 * its memory leaves the total with it */
-		tree_update(e->group, -e->rss, bpf_ktime_get_ns());
+		totals_drop(e, bpf_ktime_get_ns());
 		bpf_map_delete_elem(&mms, &key);
 		return 0;
 	}
@@ -143,35 +166,29 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		old = __sync_lock_test_and_set(&e->rss, rss);
 		peak_update(&e->peak_pages, &e->peak_ts_ns, rss, ts);
 		tree = tree_update(e->group, rss - old, ts);
+		counted = rss > old ? tree : 0;
+		if (group_of(e->group)->guard.flags & MT_GUARD_ANON) {
+			__s64 anon = e->pages[MT_ANON] + e->pages[MT_SHMEM];
+
+			old = __sync_lock_test_and_set(&e->anon, anon);
+			counted = anon_add(e->group, anon - old, ts);
+			counted = anon > old ? counted : 0;
+		}
 	}
 
 	r = rec_reserve(MT_REC_RSS, e->owner, e->group, ts);
-	if (!r)
-		return 0;
-	rec_fill_mm(r, e, mm);
-	/* the total this change made, not one another CPU has moved since
-	 * (a swap-only change leaves it as the counter says) */
-	if (member != MT_SWAP)
-		r->tree_pages = tree;
-	cur = bpf_get_current_task_btf();
-	r->cause = MT_CAUSE_OTHER;
-	r->nr = 0;
-	r->addr = 0;
-	r->ip = 0;
-	r->len = 0;
-	r->ret = 0;
-	r->ppid = 0;
-	if (mm_key(cur->mm) == key) {
-		tc = task_ctx_of(cur, false);
-		/* a fresh context (all zero) has seen no fault nor syscall yet */
-		r->cause = tc && tc->cause != MT_CAUSE_OTHER ? tc->cause : MT_CAUSE_SELF;
-		if (r->cause != MT_CAUSE_SELF) {
-			r->nr = tc->nr;
-			r->addr = tc->addr;
-			r->ip = tc->ip;
-		}
+	if (r) {
+		rec_fill_mm(r, e, mm);
+		/* the total this change made, not one another CPU has moved
+		 * since (a swap-only change leaves it as the counter says) */
+		if (member != MT_SWAP)
+			r->tree_pages = tree;
+		rec_cause(r, key);
+		rec_submit(r);
 	}
-	rec_submit(r);
+	/* after its record: the crossing row follows the change's */
+	if (counted)
+		guard_watch(e->group, counted, e, mm, ts);
 	return 0;
 }
 

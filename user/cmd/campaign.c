@@ -52,9 +52,12 @@ static struct campaign {
 	bool failed;		/* a run could not start or be recorded: no more
 				   start, those in progress end as they would */
 	int dirfd;		/* -d DIR, open (and locked) */
+	struct peak_limit limit;	/* --max-peak, judged per run */
+	const char *ckpt_regex;	/* --checkpoint-regex, per run */
+	regex_t ckpt_re;
 } ca = { .plan = { .repeat = 1 }, .jobs = 1 };
 
-enum { OPT_REPEAT = 1200, OPT_PARAM, OPT_FILE };
+enum { OPT_REPEAT = 1200, OPT_PARAM, OPT_FILE, OPT_MAX_PEAK, OPT_TOLERANCE, OPT_CKPT_REGEX };
 
 static const char doc[] =
 "Trace many runs of a command: a parameter matrix times repeats, each run's\n"
@@ -85,10 +88,17 @@ static const char doc[] =
 "  sudo memtrace-bpf campaign -d results/ --file runs.txt   # one run per line\n"
 "  sudo memtrace-bpf campaign -d results/ --jobs 2 ...      # two runs at once\n"
 "  memtrace-bpf campaign report results/                    # tables from disk\n"
+"  sudo memtrace-bpf campaign -d r/ --kill-at 8G --timeout 1h --max-peak 6G \\\n"
+"       --param N=1,2 -- ./solver {N}     # each run guarded, timed, gated\n"
 "\n"
-"Exit status: 0 every run exited 0; 3 the campaign finished but some runs\n"
-"did not (see campaign.csv); 1 cannot trace; 2 bad command line; 128+N\n"
-"stopped by signal N (run the same command again to resume).\n"
+"A run's status in campaign.csv: ok, failed (exit status not 0), killed (by a\n"
+"signal), not-run, guard (--kill-at stopped it), timeout (--timeout stopped\n"
+"it), over-limit (exited 0, its peak over --max-peak + --tolerance).\n"
+"\n"
+"Exit status: 0 every run exited 0 (and none was over --max-peak); 3 the\n"
+"campaign finished but some runs did not exit 0 (see campaign.csv); 88 every\n"
+"run exited 0, some over --max-peak; 1 cannot trace; 2 bad command line;\n"
+"128+N stopped by signal N (run the same command again to resume).\n"
 "\n"
 "OPTIONS:";
 
@@ -99,6 +109,10 @@ static const struct argp_option opts[] = {
 	{ "file", OPT_FILE, "FILE", 0, "One command per line instead of -- COMMAND", 0 },
 	{ "jobs", 'j', "N", 0, "Runs at once, all traced by one BPF load (default 1, at most 64)", 0 },
 	{ "quiet", 'q', NULL, 0, "No progress and no table", 0 },
+	{ NULL, 0, NULL, 0, "Each run:", 1 },
+	{ "max-peak", OPT_MAX_PEAK, "SIZE", 0, "A run whose peak RSS is above SIZE is over-limit in campaign.csv (exit 88 when all else passed)", 1 },
+	{ "tolerance", OPT_TOLERANCE, "PCT%|SIZE", 0, "Allowance over --max-peak: 10% or 100M (default 0)", 1 },
+	{ "checkpoint-regex", OPT_CKPT_REGEX, "REGEX", 0, "Match each run's output lines (kept in its output.log) with this POSIX extended regex; its first group is a value the program reported, a log row in its trace", 1 },
 	{},
 };
 
@@ -129,6 +143,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 	case 'q':
 		ca.quiet = true;
 		break;
+	case OPT_MAX_PEAK:
+	case OPT_TOLERANCE:
+		gate_option("campaign", key == OPT_TOLERANCE, arg, &ca.limit);
+		break;
+	case OPT_CKPT_REGEX:
+		if (ca.ckpt_regex)
+			usage_err("--checkpoint-regex given twice; give one pattern (alternatives: 'A|B')");
+		ckpt_regex_compile("campaign", arg, &ca.ckpt_re);
+		ca.ckpt_regex = arg;
+		break;
 	case ARGP_KEY_ARG:
 		p->cmd = &st->argv[st->next - 1];
 		p->ncmd = st->argc - st->next + 1;
@@ -141,6 +165,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 			usage_err("give either --file RUNS.txt or -- COMMAND, not both");
 		if (!p->file && !p->ncmd)
 			usage_err("nothing to run: give -- COMMAND [ARGS] or --file RUNS.txt");
+		if ((ca.limit.tolerance_kb || ca.limit.tolerance_pct > 0) && !ca.limit.max_peak_kb)
+			usage_err("--tolerance needs --max-peak (the limit it adds to)");
+		guard_cli__check(GUARD_CAMPAIGN);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -247,8 +274,10 @@ static int write_result(const struct plan_run *pr, struct run *r, struct run_res
 	snprintf(res->config, sizeof(res->config), "%s", pr->config);
 	res->exit_code = r->have_status ? exit_status_code(r->status) : -1;
 	snprintf(res->status, sizeof(res->status), "%s",
-		 r->exec_failed ? "not-run" : WIFSIGNALED(r->status) ? "killed" :
-		 res->exit_code ? "failed" : "ok");
+		 r->exec_failed ? "not-run" : guard__exit_status(r) == EXIT_GUARD ? "guard" :
+		 guard__exit_status(r) == EXIT_TIMEOUT ? "timeout" :
+		 WIFSIGNALED(r->status) ? "killed" : res->exit_code ? "failed" :
+		 peak_limit_exceeded(&ca.limit, g.tree_peak_pages * r->page_kb) ? "over-limit" : "ok");
 	res->peak_rss_kb = g.tree_peak_pages * r->page_kb;
 	res->peak_time_s = g.tree_peak_ts_ns > r->start_ns ? (g.tree_peak_ts_ns - r->start_ns) / 1e9 : 0;
 	/* the command's own time, from its exec to its exit, as the kernel
@@ -286,7 +315,10 @@ static int start_run(struct runner *rn, struct plan_run *pr)
 	char path[F_N][PATH_MAX + 16], err[1024];
 	struct run_spec s = { .mode = "campaign", .cmd = pr->argv, .ncmd = pr->argc,
 			      .own_pgrp = true, .as_root = trace_cli.as_root,
-			      .sigpipe_ignored = sig_inherited_ignore[SIGPIPE], .dirfd = &pr->dirfd };
+			      .sigpipe_ignored = sig_inherited_ignore[SIGPIPE], .dirfd = &pr->dirfd,
+			      .limit = ca.limit.max_peak_kb ? &ca.limit : NULL,
+			      .guard = guard_spec__active(&guard_cli.spec) ? &guard_cli.spec : NULL };
+	char label[300];
 	struct run *r = calloc(1, sizeof(*r));
 	char **envp = r ? plan__env(&ca.plan, pr) : NULL;
 	int e;
@@ -301,7 +333,17 @@ static int start_run(struct runner *rn, struct plan_run *pr)
 		goto out;
 	}
 	s.envp = envp;
-	s.output_log = path[F_LOG];
+	if (ca.ckpt_regex) {
+		/* the output through our pipes, kept in output.log only */
+		s.ckpt_regex = &ca.ckpt_re;
+		s.ckpt_regex_src = ca.ckpt_regex;
+		s.ckpt_log = path[F_LOG];
+		s.ckpt_keep_only = true;
+	} else {
+		s.output_log = path[F_LOG];
+	}
+	snprintf(label, sizeof(label), "%s #%d", pr->config, pr->repeat);
+	s.label = label;
 	s.csv_path = path[F_TRACE];
 	s.summary_path = path[F_SUMMARY];
 	e = run__launch(r, rn->tracer, &s, err, sizeof(err));
@@ -572,17 +614,19 @@ static int run_plan(size_t todo)
 int cmd_campaign(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
-		{ &trace_cli_argp, 0, NULL, 0 },
+		{ &guard_cli_argp, 0, NULL, 2 },
+		{ &trace_cli_argp, 0, NULL, 3 },
 		{},
 	};
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
 					  .children = children };
 	size_t todo = 0;
-	int e, ret, nfailed = 0;
+	int e, ret, nfailed = 0, nover = 0;
 
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		return campaign_report_main(argc - 1, argv + 1);
 	trace_cli.sub = "campaign";
+	guard_cli.sub = "campaign";
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return EXIT_USAGE;
 	ca.plan.follow = trace_cli.follow != 0;
@@ -603,12 +647,16 @@ int cmd_campaign(int argc, char **argv)
 			ca.plan.nruns, ca.plan.nruns == 1 ? "" : "s", ca.plan.dir,
 			ca.ndone ? " (resuming: finished runs are kept)" : "", todo, ca.jobs);
 	ret = run_plan(todo);
-	if (campaign_tables(ca.plan.dir, !ca.quiet, false, &nfailed))
+	if (campaign_tables(ca.plan.dir, !ca.quiet, false, &nfailed, &nover))
 		ret = EXIT_TRACE_ERR;
 	else if (!ca.quiet)
 		fprintf(stderr, "memtrace-bpf campaign: %zu of %zu runs finished; %s/campaign.csv, "
 			"stats.csv, stats.json\n", ca.ndone, ca.plan.nruns, ca.plan.dir);
 	if (!ret && nfailed)
 		ret = EXIT_RUNS_FAILED;
+	else if (!ret && nover)
+		ret = EXIT_OVER_LIMIT;
+	if (ca.ckpt_regex)
+		regfree(&ca.ckpt_re);
 	return ret;
 }

@@ -8,8 +8,9 @@
 
 /* DIR/campaign.csv, stats.csv and stats.json from the finished runs on
  * disk; print: the statistics table (or stats.json) on stdout. 0 or -errno
- * (said). *nfailed: the finished runs that did not exit 0. */
-int campaign_tables(const char *dir, bool print, bool json_out, int *nfailed);
+ * (said). *nfailed: the finished runs that did not exit 0; *nover: those
+ * over their --max-peak (status over-limit). */
+int campaign_tables(const char *dir, bool print, bool json_out, int *nfailed, int *nover);
 /* memtrace-bpf campaign report DIR [--format text|json] */
 int campaign_report_main(int argc, char **argv);
 

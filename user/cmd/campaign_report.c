@@ -198,7 +198,7 @@ static int write_table(const char *dir, const char *name, void (*fill)(FILE *, c
 }
 
 /* campaign.csv, stats.csv, stats.json from the result.csv files on disk. */
-int campaign_tables(const char *dir, bool print, bool json_out, int *nfailed)
+int campaign_tables(const char *dir, bool print, bool json_out, int *nfailed, int *nover)
 {
 	struct run_result *res;
 	struct config_stats *st;
@@ -217,8 +217,11 @@ int campaign_tables(const char *dir, bool print, bool json_out, int *nfailed)
 		return nst;
 	}
 	t = (struct tables){ .res = res, .n = n, .st = st, .nst = nst };
-	for (size_t i = 0; i < n; i++)
+	*nover = 0;
+	for (size_t i = 0; i < n; i++) {
 		t.nfailed += res[i].exit_code != 0;
+		*nover += !strcmp(res[i].status, "over-limit");
+	}
 	*nfailed = t.nfailed;
 	e = write_table(dir, "campaign.csv", runs_csv, &t, false);
 	e2 = write_table(dir, "stats.csv", stats_csv, &t, false);
@@ -274,7 +277,7 @@ int campaign_report_main(int argc, char **argv)
 {
 	bool json = false;
 	const char *dir = NULL;
-	int nfailed, lock, e;
+	int nfailed, nover, lock, e;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -322,7 +325,7 @@ int campaign_report_main(int argc, char **argv)
 	lock = lock_for_report(dir);
 	if (lock < 0)
 		return EXIT_TRACE_ERR;
-	e = campaign_tables(dir, true, json, &nfailed);
+	e = campaign_tables(dir, true, json, &nfailed, &nover);
 	close(lock);
 	return e ? EXIT_TRACE_ERR : 0;
 }

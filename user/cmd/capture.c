@@ -74,7 +74,7 @@ static struct run *start_run(struct capture *c, struct runner *rn, uint32_t g)
 	struct run *r;
 	int e, dirfd = -1;
 	struct run_spec s = { .mode = "capture", .csv_path = csv, .summary_path = summary,
-			      .dirfd = &dirfd };
+			      .dirfd = &dirfd, .guard = c->o->guard, .label = name };
 
 	tracer__group(rn->tracer, g, &gr);
 	r = calloc(1, sizeof(*r));
@@ -207,6 +207,7 @@ int capture_main(const struct capture_opts *o)
 						     .finished = cap_finished, .more = cap_more };
 	struct capture c = { .o = o, .dirfd = -1 };
 	struct tracer_opts to = {};
+	struct mt_guard kguard;
 	struct tracer *t = NULL;
 	struct runner rn;
 	char msg[1024], err[8192];
@@ -222,6 +223,10 @@ int capture_main(const struct capture_opts *o)
 		return EXIT_TRACE_ERR;
 	trace_cli__tracer_opts(&to, trace_cli.follow != 0);
 	to.capture_comm = o->comm;
+	if (o->guard) {
+		guard_spec__kernel(o->guard, (unsigned int)(sysconf(_SC_PAGESIZE) / 1024), &kguard);
+		to.capture_guard = &kguard;
+	}
 	if (tracer__open(&t, &to, err, sizeof(err))) {
 		fprintf(stderr, "memtrace-bpf: %s\n", err);
 		close(c.dirfd);

@@ -11,6 +11,7 @@ struct capture_opts {
 	const char *cgroup;	/* as given (NULL: any cgroup) */
 	const char *dir;	/* DIR/COMM-PID/trace.csv, summary.json */
 	bool quiet;
+	const struct guard_spec *guard;	/* each run's (NULL: none) */
 };
 
 /* Loads the tracer with the capture set and runs until SIGINT/SIGTERM.

@@ -9,10 +9,12 @@
 #define MEMTRACE_CMD_H
 
 #include <argp.h>
+#include <regex.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "lib/exit.h"
+#include "trace/guard.h"
 #include "trace/tracer.h"
 
 int cmd_record(int argc, char **argv);
@@ -51,6 +53,33 @@ extern const struct argp trace_cli_argp;
 void trace_cli__follow(void);
 /* The tracer's settings; follow: trace children. */
 void trace_cli__tracer_opts(struct tracer_opts *to, bool follow);
+
+/* The guard and alert options (--kill-at, --alert, --timeout...) of record
+ * and campaign: an argp child parsed into guard_cli.spec; the subcommand
+ * sets guard_cli.sub before parsing, and calls guard_cli__check with its
+ * mode once the command line is read. */
+struct guard_cli {
+	const char *sub;
+	struct guard_spec spec;
+	bool signal_set, grace_set, count_set;
+};
+enum guard_mode { GUARD_LAUNCH, GUARD_ATTACH, GUARD_CAPTURE, GUARD_CAMPAIGN };
+extern struct guard_cli guard_cli;
+extern const struct argp guard_cli_argp;
+/* record's --detach-after (its --force sets guard_cli.spec.force). */
+void guard_cli__detach_after(const char *arg);
+/* What the options ask agrees with itself and with the mode (usage_exit
+ * otherwise). */
+void guard_cli__check(enum guard_mode mode);
+
+/* --max-peak ARG (tolerance false) or --tolerance ARG into l, or
+ * usage_exit with why. */
+struct peak_limit;
+void gate_option(const char *sub, bool tolerance, const char *arg, struct peak_limit *l);
+
+/* --checkpoint-regex ARG compiled into re (POSIX extended, with a group
+ * around the value), or usage_exit with why. */
+void ckpt_regex_compile(const char *sub, const char *arg, regex_t *re);
 
 /* The report an offline subcommand printed on stdout is all out: 0, or
  * EXIT_TRACE_ERR (said). */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 #include "cmd/cmd.h"
 #include "lib/units.h"
+#include "trace/run.h"
 
 bool stdio_closed[3];
 
@@ -170,3 +172,38 @@ static error_t trace_file_parse(int key, char *arg, struct argp_state *st)
 }
 
 const struct argp trace_file_argp = { .options = trace_file_options, .parser = trace_file_parse };
+
+void ckpt_regex_compile(const char *sub, const char *arg, regex_t *re)
+{
+	int rc = regcomp(re, arg, REG_EXTENDED);
+
+	if (rc) {
+		char why[256];
+
+		regerror(rc, re, why, sizeof(why));
+		usage_exit(sub, "--checkpoint-regex '%s': not a POSIX extended regex: %s", arg, why);
+	}
+	if (re->re_nsub < 1)
+		usage_exit(sub, "--checkpoint-regex '%s': needs a group around the value, e.g. "
+			   "'Peak RSS: ([0-9.]+ ?[KMG]B)'", arg);
+}
+
+void gate_option(const char *sub, bool tolerance, const char *arg, struct peak_limit *l)
+{
+	uint64_t b;
+	int e;
+
+	if (!tolerance) {
+		if (parse_size(arg, &b) || b < 1024)
+			usage_exit(sub, "--max-peak %s: not a size of 1K or more (e.g. 512M, 3000M, 2G)",
+				   arg);
+		l->max_peak_kb = b / 1024;
+		return;
+	}
+	e = parse_pct_or_size(arg, 1000, &l->tolerance_pct, &b);
+	if (e)
+		usage_exit(sub, "--tolerance %s: %s", arg,
+			   e == -ERANGE && strchr(arg, '%') ? "a percentage from 0% to 1000% (e.g. 10%)"
+							    : "a percentage (10%) or a size (100M)");
+	l->tolerance_kb = b / 1024;
+}

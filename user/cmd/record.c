@@ -36,6 +36,7 @@ static struct record_env {
 	const char *ckpt_regex;
 	regex_t ckpt_re;
 	const char *ckpt_log;
+	const char *monitor_log;
 	char **cmd;
 	int ncmd;
 	struct capture_opts capture;
@@ -52,6 +53,10 @@ enum {
 	OPT_CGROUP,
 	OPT_CKPT_REGEX,
 	OPT_CKPT_LOG,
+	OPT_MONITOR_LOG,
+	OPT_PEAK_LINES,
+	OPT_DETACH,
+	OPT_FORCE,
 };
 
 const char *argp_program_version = "memtrace-bpf " MEMTRACE_VERSION;
@@ -79,6 +84,10 @@ static const char doc[] =
 "  sudo memtrace-bpf -o t.csv -s peak.json -- make   # summary elsewhere\n"
 "  sudo memtrace-bpf -i 500ms -o t.csv -- ./render   # status every 500 ms\n"
 "  sudo memtrace-bpf --max-peak 3G --tolerance 10% -- ./job  # CI memory gate\n"
+"  sudo memtrace-bpf --kill-at 4G -- ./job         # stop it at the page over 4G\n"
+"  sudo memtrace-bpf --kill-at 4G --kill-signal TERM --grace 10s -- ./job\n"
+"  sudo memtrace-bpf --alert 1G,2G --on-alert 'echo $MEMTRACE_VALUE_KB' -- ./job\n"
+"  sudo memtrace-bpf --monitor-log mem.log -i 2s --timeout 1h -- ./job  # tail -f mem.log\n"
 "  sudo memtrace-bpf record --comm solver_dev -d runs/  # every solver_dev that starts\n"
 "  sudo memtrace-bpf --checkpoint-regex 'Peak RSS: ([0-9.]+ ?[KMG]B)' \\\n"
 "       -o t.csv -- ./solver 1005                   # what it printed, and\n"
@@ -92,7 +101,9 @@ static const char doc[] =
 "Exit status: launch mode returns the command's status (128+N if killed by\n"
 "signal N; 126/127 if it cannot run); attach mode returns 0. 1: cannot trace\n"
 "(privileges, PID, output path, BTF). 2: bad command line. 88: the peak was\n"
-"above --max-peak (+ --tolerance) and the command itself succeeded.\n"
+"above --max-peak (+ --tolerance) and the command itself succeeded. 89: --kill-at\n"
+"stopped the run. 124: --timeout stopped it (the command's own status is in the\n"
+"summary).\n"
 "\n"
 "OPTIONS:";
 
@@ -103,12 +114,16 @@ static const struct argp_option opts[] = {
 	{ "comm", OPT_COMM, "NAME", 0, "Capture: trace every process that starts as NAME from now on, one trace each in -d DIR", 1 },
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Capture: every process that starts in this cgroup v2 (or below it)", 1 },
 	{ "dir", 'd', "DIR", 0, "Capture: where each process's trace goes (DIR/NAME-PID/)", 1 },
+	{ "detach-after", OPT_DETACH, "DURATION", 0, "Stop tracing after DURATION and leave the processes running (exit 0)", 1 },
+	{ "force", OPT_FORCE, NULL, 0, "Attach with --kill-at: act even if the processes are over the limit already (they are stopped at once)", 1 },
 
 	{ NULL, 0, NULL, 0, "Output:", 2 },
 	{ "output", 'o', "FILE", 0, "CSV trace (default memtrace-DATE-TIME.csv here, a new name each run; - for stdout, shared with COMMAND's own stdout)", 2 },
 	{ "summary", 's', "FILE", 0, "JSON summary (default: next to the CSV, trace.csv -> trace.summary.json)", 2 },
 	{ "interval", 'i', "DURATION", 0, "Status line on stderr every DURATION, 10ms or more (default 1s on a terminal, off otherwise)", 2 },
 	{ "quiet", 'q', NULL, 0, "No summary on stderr at the end (and no status line unless -i is given)", 2 },
+	{ "monitor-log", OPT_MONITOR_LOG, "FILE", 0, "Status lines (every -i, default 1s), alerts, guard actions and the end, one line each with its UTC time, to FILE as they happen (for tail -f)", 2 },
+	{ "peak-lines", OPT_PEAK_LINES, "SIZE", 0, "With --monitor-log: also a line each time the peak has grown SIZE since the last one", 2 },
 
 	{ NULL, 0, NULL, 0, "Memory gate (CI):", 3 },
 	{ "max-peak", OPT_MAX_PEAK, "SIZE", 0, "Fail (exit 88) when the peak RSS is above SIZE, e.g. 3000M", 3 },
@@ -147,20 +162,9 @@ static void add_pids(const char *arg)
 
 static void set_regex(const char *arg)
 {
-	int rc;
-
 	if (env.ckpt_regex)
 		usage_err("--checkpoint-regex given twice; give one pattern (alternatives: 'A|B')");
-	rc = regcomp(&env.ckpt_re, arg, REG_EXTENDED);
-	if (rc) {
-		char why[256];
-
-		regerror(rc, &env.ckpt_re, why, sizeof(why));
-		usage_err("--checkpoint-regex '%s': not a POSIX extended regex: %s", arg, why);
-	}
-	if (env.ckpt_re.re_nsub < 1)
-		usage_err("--checkpoint-regex '%s': needs a group around the value, e.g. "
-			  "'Peak RSS: ([0-9.]+ ?[KMG]B)'", arg);
+	ckpt_regex_compile(NULL, arg, &env.ckpt_re);
 	env.ckpt_regex = arg;
 }
 
@@ -183,6 +187,9 @@ static void check_capture_args(void)
 		usage_err("--as-root is for launch mode (-- COMMAND)");
 	if (env.interval_set)
 		usage_err("--interval is not for capture mode (it says each process as it starts and ends)");
+	if (env.monitor_log)
+		usage_err("--monitor-log is for one launch or attach; capture mode says each process as it starts and ends");
+	guard_cli__check(GUARD_CAPTURE);
 }
 
 /* Launch and attach mode: the options agree with the mode. */
@@ -208,6 +215,10 @@ static void check_mode_args(void)
 		usage_err("--checkpoint-regex with -o -: the command's output and the trace would mix on stdout; give -o FILE");
 	if ((env.limit.tolerance_kb || env.limit.tolerance_pct > 0) && !env.limit.max_peak_kb)
 		usage_err("--tolerance needs --max-peak (the limit it adds to)");
+	if (guard_cli.spec.detach_ns && env.ckpt_regex)
+		usage_err("--detach-after with --checkpoint-regex: the command's output passes through "
+			  "memtrace-bpf, which would stop; give one of them");
+	guard_cli__check(env.ncmd ? GUARD_LAUNCH : GUARD_ATTACH);
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *st)
@@ -256,23 +267,28 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		env.quiet = true;
 		break;
 	case OPT_MAX_PEAK:
-		if (parse_size(arg, &b) || b < 1024)
-			usage_err("--max-peak %s: not a size of 1K or more (e.g. 512M, 3000M, 2G)", arg);
-		env.limit.max_peak_kb = b / 1024;
-		break;
 	case OPT_TOLERANCE:
-		e = parse_pct_or_size(arg, 1000, &env.limit.tolerance_pct, &b);
-		if (e)
-			usage_err("--tolerance %s: %s", arg,
-				  e == -ERANGE && strchr(arg, '%') ? "a percentage from 0% to 1000% (e.g. 10%)"
-								   : "a percentage (10%) or a size (100M)");
-		env.limit.tolerance_kb = b / 1024;
+		gate_option(NULL, key == OPT_TOLERANCE, arg, &env.limit);
 		break;
 	case OPT_CKPT_REGEX:
 		set_regex(arg);
 		break;
 	case OPT_CKPT_LOG:
 		env.ckpt_log = arg;
+		break;
+	case OPT_MONITOR_LOG:
+		env.monitor_log = arg;
+		break;
+	case OPT_DETACH:
+		guard_cli__detach_after(arg);
+		break;
+	case OPT_FORCE:
+		guard_cli.spec.force = true;
+		break;
+	case OPT_PEAK_LINES:
+		if (parse_size(arg, &b) || b < 1024)
+			usage_err("--peak-lines %s: not a size of 1K or more (e.g. 100M)", arg);
+		guard_cli.spec.peak_step_kb = b / 1024;
 		break;
 	case ARGP_KEY_ARG:
 		/* the command and its arguments: everything from here on */
@@ -281,6 +297,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		st->next = st->argc;
 		break;
 	case ARGP_KEY_END:
+		if (guard_cli.spec.peak_step_kb && !env.monitor_log)
+			usage_err("--peak-lines writes to the monitor log; give --monitor-log FILE");
+		if (env.monitor_log)
+			guard_cli.spec.status_ns = env.interval_ns;
 		env.capture.quiet = env.quiet;
 		if (env.capture.comm || env.capture.cgroup)
 			check_capture_args();
@@ -350,6 +370,49 @@ static int check_pids(char *msg, size_t len)
 	return 0;
 }
 
+/* Attach mode with --kill-at: the processes are not ours, so what will be
+ * stopped is said first; a limit they are over already is refused (the
+ * run would stop them at once) unless --force. 0, or the exit status. */
+static int check_attach_guard(void)
+{
+	const struct guard_spec *s = &guard_cli.spec;
+	char who[1024] = "", comm[64], lim[32], now[32];
+	uint64_t total = 0, kb;
+	size_t n = 0;
+
+	if (!s->kill_at_kb || !env.npids)
+		return 0;
+	for (int i = 0; i < env.npids; i++) {
+		if (proc_memory(env.pids[i], s->count_anon, &kb, comm, sizeof(comm)))
+			continue;	/* gone: the attach says so */
+		total += kb;
+		if (n < sizeof(who) - 64)
+			n += (size_t)snprintf(who + n, sizeof(who) - n, "%sPID %d (%s)",
+					      i ? (i == env.npids - 1 ? " and " : ", ") : "",
+					      env.pids[i], comm);
+	}
+	format_size(s->kill_at_kb * 1024, lim, sizeof(lim));
+	format_size(total * 1024, now, sizeof(now));
+	if (total > s->kill_at_kb && !s->force) {
+		fprintf(stderr, "memtrace-bpf: --kill-at %s: %s hold%s %s (%s) already, over the "
+			"limit; raise --kill-at, or add --force to stop %s now\n", lim, who,
+			env.npids == 1 ? "s" : "", now, s->count_anon ? "anon+shmem" : "RSS",
+			env.npids == 1 ? "it" : "them");
+		return EXIT_USAGE;
+	}
+	if (total > s->kill_at_kb)
+		fprintf(stderr, "memtrace-bpf: --kill-at %s --force: %s hold%s %s already; SIG%s "
+			"now\n", lim, who, env.npids == 1 ? "s" : "", now,
+			signal_abbrev(s->kill_signal));
+	else
+		fprintf(stderr, "memtrace-bpf: --kill-at %s: %s%s (%s now) will get SIG%s when %s "
+			"%s goes over it\n", lim, who,
+			trace_cli.follow == 1 ? " and the children they fork" : "", now,
+			signal_abbrev(s->kill_signal), env.npids == 1 ? "its" : "their",
+			s->count_anon ? "anon+shmem" : "RSS");
+	return 0;
+}
+
 /* The output files: named, writable, not one another. */
 static int check_outputs(char *msg, size_t len)
 {
@@ -384,6 +447,17 @@ static int check_outputs(char *msg, size_t len)
 		snprintf(msg, len, "the log %s would overwrite the trace or the summary; give --log "
 			 "another name", env.ckpt_log);
 		return -EINVAL;
+	}
+	if (env.monitor_log) {
+		if ((e = check_output_path(env.monitor_log, "monitor log", msg, len)))
+			return e;
+		if (!strcmp(env.monitor_log, env.output) ||
+		    (env.summary && !strcmp(env.monitor_log, env.summary)) ||
+		    (env.ckpt_log && !strcmp(env.monitor_log, env.ckpt_log))) {
+			snprintf(msg, len, "the monitor log %s would overwrite another output; give "
+				 "--monitor-log another name", env.monitor_log);
+			return -EINVAL;
+		}
 	}
 	if (env.summary && !strcmp(env.summary, env.output)) {
 		snprintf(msg, len, "the trace and the summary would both be %s; give -s another name",
@@ -444,7 +518,9 @@ static int rec_finished(void *ctx, struct runner *rn, struct run *r, int err)
 	print_losses(rn->tracer);
 	if (err)
 		c->ret = EXIT_TRACE_ERR;
-	else if (env.ncmd)
+	else if (guard__exit_status(r))
+		c->ret = guard__exit_status(r);	/* the command's own is in the summary */
+	else if (env.ncmd && !r->gs.detached)
 		c->ret = r->have_status ? exit_status_code(r->status)
 					: EXIT_SIGNAL + (sig_last ? sig_last : SIGINT);
 	if (env.limit.max_peak_kb) {
@@ -470,10 +546,13 @@ static int start(struct record *c, struct tracer *t)
 		.cmd = env.cmd, .ncmd = env.ncmd, .pids = env.pids, .npids = env.npids,
 		.as_root = trace_cli.as_root, .sigpipe_ignored = sig_inherited_ignore[SIGPIPE],
 		.csv_path = env.output, .summary_path = env.summary, .limit = &env.limit,
+		.monitor_log = env.monitor_log,
 	};
 	char err[2048];
 	int e;
 
+	if (guard_spec__active(&guard_cli.spec))
+		spec.guard = &guard_cli.spec;
 	if (env.ckpt_regex) {
 		spec.ckpt_regex = &env.ckpt_re;
 		spec.ckpt_regex_src = env.ckpt_regex;
@@ -516,6 +595,8 @@ static int preflight(void)
 		return 0;
 	if (check_pids(msg, sizeof(msg)))
 		goto fail;
+	if ((e = check_attach_guard()))
+		return e;
 	if (env.ncmd && (e = check_command(env.cmd[0], msg, sizeof(msg)))) {
 		fprintf(stderr, "memtrace-bpf: %s\n", msg);
 		return e == -EACCES ? EXIT_NOEXEC : EXIT_NOTFOUND;
@@ -531,6 +612,7 @@ fail:
 int cmd_record(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
+		{ &guard_cli_argp, 0, NULL, 3 },
 		{ &trace_cli_argp, 0, NULL, 4 },
 		{},
 	};
@@ -554,6 +636,8 @@ int cmd_record(int argc, char **argv)
 	if (ret)
 		goto out;
 	if (env.capture.comm || env.capture.cgroup) {
+		if (guard_spec__active(&guard_cli.spec))
+			env.capture.guard = &guard_cli.spec;
 		ret = capture_main(&env.capture);
 		goto out;
 	}

@@ -188,6 +188,32 @@ int csv_format_log_row(char *buf, size_t len, const struct mt_rec *r, uint64_t s
 	return (int)(p - buf);
 }
 
+/* cause,addr,ip of a change (RSS, GUARD, ALERT rows), without a comma
+ * after them. */
+static char *put_cause(char *p, const struct mt_rec *r)
+{
+	const char *sc;
+
+	switch (r->cause) {
+	case MT_CAUSE_FAULT:
+		p = put_str(p, "fault,");
+		p = put_hex(p, r->addr);
+		*p++ = ',';
+		return put_hex(p, r->ip);
+	case MT_CAUSE_SYSCALL:
+		p = put_str(p, "syscall:");
+		sc = syscall_name(r->nr);
+		p = sc ? put_str(p, sc) : put_u64(p, r->nr);
+		*p++ = ',';
+		p = put_hex(p, r->addr);
+		return put_str(p, ",");
+	case MT_CAUSE_SELF:
+		return put_str(p, "self,,");
+	default:
+		return put_str(p, "other,,");
+	}
+}
+
 int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		   uint64_t start_ns, unsigned int page_kb)
 {
@@ -200,29 +226,24 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 	/* cause,addr,ip,len,ret */
 	switch (r->type) {
 	case MT_REC_RSS:
-		switch (r->cause) {
-		case MT_CAUSE_FAULT:
-			p = put_str(p, "fault,");
-			p = put_hex(p, r->addr);
-			*p++ = ',';
-			p = put_hex(p, r->ip);
-			p = put_str(p, ",,");
-			break;
-		case MT_CAUSE_SYSCALL:
-			p = put_str(p, "syscall:");
-			sc = syscall_name(r->nr);
-			p = sc ? put_str(p, sc) : put_u64(p, r->nr);
-			*p++ = ',';
-			p = put_hex(p, r->addr);
-			p = put_str(p, ",,,");
-			break;
-		case MT_CAUSE_SELF:
-			p = put_str(p, "self,,,,");
-			break;
-		default:
-			p = put_str(p, "other,,,,");
-		}
+		p = put_cause(p, r);
+		p = put_str(p, ",,");
 		break;
+	case MT_REC_GUARD:
+	case MT_REC_ALERT:
+		/* the change that crossed, the limit, the signal the kernel
+		 * sent (0: none), and what was counted and its value */
+		p = put_cause(p, r);
+		*p++ = ',';
+		p = put_u64(p, r->len * page_kb);
+		*p++ = ',';
+		p = put_u64(p, (uint64_t)r->ret);
+		p = put_str(p, r->type == MT_REC_GUARD ? ",kill-at," : ",alert,");
+		p = put_str(p, r->counted_flags & MT_GUARD_ANON ? "anon+shmem," : "rss,");
+		p = put_i64(p, r->counted_pages * page_kb);
+		p = put_str(p, "\n");
+		*p = 0;
+		return (int)(p - buf);
 	case MT_REC_SYSCALL:
 		*p++ = ',';
 		p = put_hex(p, r->addr);

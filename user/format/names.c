@@ -33,6 +33,8 @@ static const struct {
 	{ "mark", MT_REC_MARK, 0 },
 	{ "mark_fd_lost", MT_REC_MARK_FD_LOST, 0 },
 	{ "log", MT_REC_LOG, 0 },
+	{ "guard", MT_REC_GUARD, 0 },
+	{ "alert", MT_REC_ALERT, 0 },
 };
 
 const char *event_name(uint32_t type, uint32_t nr)

@@ -15,4 +15,20 @@ static inline uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* CLOCK_REALTIME in ns. */
+static inline uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The wall-clock time of a CLOCK_MONOTONIC instant (a kernel record's),
+ * as the two clocks stand now. */
+static inline uint64_t mono_to_real(uint64_t mono)
+{
+	return real_ns() - (mono_ns() - mono);
+}
+
 #endif

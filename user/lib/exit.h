@@ -14,6 +14,9 @@ enum {
 	EXIT_USAGE = 2,		/* bad command line */
 	EXIT_RUNS_FAILED = 3,	/* campaign finished; some runs did not exit 0 */
 	EXIT_OVER_LIMIT = 88,	/* --max-peak exceeded (the command succeeded) */
+	EXIT_GUARD = 89,	/* --kill-at stopped the run (the command's own
+				   status is in the summary) */
+	EXIT_TIMEOUT = 124,	/* --timeout stopped it (as timeout(1)) */
 	EXIT_NOEXEC = 126,	/* the command cannot be executed */
 	EXIT_NOTFOUND = 127,	/* the command is not found */
 	EXIT_SIGNAL = 128,	/* + N: stopped by signal N */

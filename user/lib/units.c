@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,4 +225,47 @@ int parse_reported_kb(const char *s, bool si, int64_t *kb)
 		return -ERANGE;
 	*kb = (int64_t)((bytes + 512) / 1024);
 	return 0;
+}
+
+/* The signals a guard or a timeout may send: ending ones a program can
+ * catch (TERM, INT, HUP, QUIT, USR1, USR2) and KILL. */
+static const struct {
+	const char *name;
+	int sig;
+} sig_names[] = {
+	{ "KILL", SIGKILL }, { "TERM", SIGTERM }, { "INT", SIGINT }, { "HUP", SIGHUP },
+	{ "QUIT", SIGQUIT }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+};
+
+int parse_signal(const char *s, int *sig)
+{
+	unsigned long n;
+
+	if (!s)
+		return -EINVAL;
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	for (size_t i = 0; i < sizeof(sig_names) / sizeof(sig_names[0]); i++) {
+		if (!strcasecmp(s, sig_names[i].name)) {
+			*sig = sig_names[i].sig;
+			return 0;
+		}
+	}
+	if (parse_uint(s, 64, &n))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(sig_names) / sizeof(sig_names[0]); i++) {
+		if (sig_names[i].sig == (int)n) {
+			*sig = (int)n;
+			return 0;
+		}
+	}
+	return -ERANGE;
+}
+
+const char *signal_abbrev(int sig)
+{
+	for (size_t i = 0; i < sizeof(sig_names) / sizeof(sig_names[0]); i++)
+		if (sig_names[i].sig == sig)
+			return sig_names[i].name;
+	return "?";
 }

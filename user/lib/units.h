@@ -29,6 +29,13 @@ int parse_pct_or_size(const char *s, double max_pct, double *pct, uint64_t *byte
 /* Parses a positive decimal integer that fits in an int (PIDs, counts). */
 int parse_uint(const char *s, unsigned long max, unsigned long *out);
 
+/* A signal to end a program with: KILL, TERM, INT, HUP, QUIT, USR1, USR2
+ * (any case, SIG prefix or not) or its number. 0, -EINVAL (not a signal)
+ * or -ERANGE (a signal that does not end a program). */
+int parse_signal(const char *s, int *sig);
+/* "KILL", "TERM"... for those; "?" otherwise. */
+const char *signal_abbrev(int sig);
+
 /* "1.5 GiB", "312 KiB", "12 B" into buf; returns buf. */
 char *format_size(uint64_t bytes, char *buf, size_t len);
 /* A signed size in kB, as format_size ("-1.5 MiB"); returns buf. */

@@ -54,7 +54,14 @@ child_main(const struct run_spec *s, const struct launch_fds *f, int mark_fd)
 		    dup2(f->output_log, 2) < 0)
 			goto fail;
 	}
-	/* --checkpoint-regex: stdout and stderr to our pipes; stdin stays */
+	/* --checkpoint-regex: stdout and stderr to our pipes; stdin stays,
+	 * unless the output is only kept (a campaign's run) */
+	if (s->ckpt_keep_only) {
+		int null = open("/dev/null", O_RDONLY);
+
+		if (null < 0 || dup2(null, 0) < 0)
+			goto fail;
+	}
 	if (f->cap_wr[0] >= 0 &&
 	    (dup2(f->cap_wr[0], 1) < 0 || dup2(f->cap_wr[1] >= 0 ? f->cap_wr[1] : f->cap_wr[0], 2) < 0))
 		goto fail;
@@ -141,7 +148,7 @@ static int prepare(struct run *r, struct launch_fds *f, char *err, size_t errlen
 
 	if (s->ckpt_regex) {
 		e = logcap__open(&r->out, s->ckpt_regex, r->files[RUN_CKPT_LOG].fd, f->cap_wr,
-				 run__log_line, r);
+				 !s->ckpt_keep_only, run__log_line, r);
 		if (e) {
 			snprintf(err, errlen, "cannot write the log %s: %s", s->ckpt_log, strerror(-e));
 			return e;
@@ -249,8 +256,10 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s, char 
 	if (e)
 		return e;
 	e = run__init(r, t, s, group, mono_ns(), err, errlen);
-	if (!e)
+	if (!e) {
+		guard__arm(r, true);
 		e = prepare(r, &f, err, errlen);
+	}
 	if (e)
 		goto out;
 	fflush(NULL);
@@ -304,8 +313,10 @@ int run__attach(struct run *r, struct tracer *t, const struct run_spec *s, char 
 	if (e)
 		goto out;
 	e = run__init(r, t, s, group, mono_ns(), err, errlen);
-	if (!e)
+	if (!e) {
+		guard__arm(r, true);	/* before the snapshot: it may cross */
 		e = tracer__attach_pids(t, s->pids, s->npids, group, no_mm);
+	}
 	if (e) {
 		snprintf(err, errlen, "cannot take the attach-time snapshot: %s", strerror(-e));
 		goto out;
@@ -330,6 +341,8 @@ int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s, uint32
 	/* the kernel took the group and zeroed it when it started it */
 	int e = run__init(r, t, s, group, start_ns, err, errlen);
 
+	if (!e)
+		guard__arm(r, false);	/* capture_guard, set by the kernel */
 	return e ? e : run__open_trace(r, err, errlen);
 }
 

@@ -25,6 +25,8 @@ static void relay_push(struct logcap *c, int i, const char *b, size_t n)
 {
 	struct relay *rl = &c->relay[i];
 
+	if (c->out[i] < 0)
+		return;		/* kept in the log only */
 	if (!rl->started && relay__start(rl, c->out[i], c->wake_fd, RELAY_HARD)) {
 		c->not_passed += n;
 		return;
@@ -55,8 +57,8 @@ bool logcap_match(const regex_t *re, const char *line, char *val, size_t vlen)
 	return true;
 }
 
-int logcap__open(struct logcap *c, const regex_t *re, int log_fd, int wr[2], logcap_fn fn,
-		 void *ctx)
+int logcap__open(struct logcap *c, const regex_t *re, int log_fd, int wr[2], bool pass_on,
+		 logcap_fn fn, void *ctx)
 {
 	int p[2][2] = { { -1, -1 }, { -1, -1 } }, e;
 
@@ -84,6 +86,11 @@ int logcap__open(struct logcap *c, const regex_t *re, int log_fd, int wr[2], log
 
 		c->merged = !fstat(STDOUT_FILENO, &s1) && !fstat(STDERR_FILENO, &s2) &&
 			    s1.st_dev == s2.st_dev && s1.st_ino == s2.st_ino;
+	}
+	if (!pass_on) {
+		/* kept only (a campaign run's output.log): one pipe, in order */
+		c->merged = true;
+		c->out[0] = c->out[1] = -1;
 	}
 	for (int i = 0; i < (c->merged ? 1 : 2); i++) {
 		if (pipe2(p[i], O_CLOEXEC)) {

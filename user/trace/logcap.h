@@ -71,9 +71,10 @@ struct logcap {
  * command gets as its stdout and stderr (O_CLOEXEC: the child dup2()s
  * them). When our own stdout and stderr are the same file (a terminal,
  * `> f 2>&1`) there is one pipe: wr[1] is -1 and the command gets wr[0]
- * as both. Returns 0 or -errno. */
-int logcap__open(struct logcap *c, const regex_t *re, int log_fd, int wr[2], logcap_fn fn,
-		 void *ctx);
+ * as both. pass_on false: the output is only kept (one pipe for both).
+ * Returns 0 or -errno. */
+int logcap__open(struct logcap *c, const regex_t *re, int log_fd, int wr[2], bool pass_on,
+		 logcap_fn fn, void *ctx);
 /* The kernel saw the command write len bytes starting with start[] to
  * stream (0 stdout, 1 stderr) at ts_ns: the lines those bytes end get that
  * time. Bytes the kernel never reports (an untraced writer, writev, a

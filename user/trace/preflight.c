@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -270,5 +271,30 @@ int check_cgroup(const char *arg, uint64_t *id, uint32_t *level, char *msg, size
 		if (*p == '/' && p[1])
 			lv++;
 	*level = lv;
+	return 0;
+}
+
+int proc_memory(pid_t pid, bool anon, uint64_t *kb, char *comm, size_t commlen)
+{
+	char path[64], line[256];
+	uint64_t rss = 0, a = 0, sh = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (comm && commlen)
+		comm[0] = 0;
+	/* the exact sums on 6.16+ (kernel notes) */
+	while (fgets(line, sizeof(line), f)) {
+		if (comm && !strncmp(line, "Name:\t", 6))
+			snprintf(comm, commlen, "%.*s", (int)strcspn(line + 6, "\n"), line + 6);
+		sscanf(line, "VmRSS: %" SCNu64, &rss);
+		sscanf(line, "RssAnon: %" SCNu64, &a);
+		sscanf(line, "RssShmem: %" SCNu64, &sh);
+	}
+	fclose(f);
+	*kb = anon ? a + sh : rss;
 	return 0;
 }

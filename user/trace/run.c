@@ -42,7 +42,8 @@ void run__group(const struct run *r, struct mt_group *g)
 
 /* ---- its start (the ways it starts are in trace/launch.c) ---- */
 
-static const char *const file_what[RUN_NFILES] = { "trace", "summary", "log", "log" };
+static const char *const file_what[RUN_NFILES] = { "trace", "summary", "log", "log",
+						     "monitor log" };
 
 /* The summary's room, taken as the run goes (a base, and about what a
  * process's entries take): a disk that fills during the run cannot keep
@@ -76,7 +77,8 @@ int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_
 					       .poll_ns = { 10000000ULL, 100000000ULL },
 					       .keep_top = SUMMARY_TOP_SPIKES };
 	const char **paths[RUN_NFILES] = { &r->spec.csv_path, &r->spec.summary_path,
-					   &r->spec.output_log, &r->spec.ckpt_log };
+					   &r->spec.output_log, &r->spec.ckpt_log,
+					   &r->spec.monitor_log };
 	int e;
 
 	memset(r, 0, sizeof(*r));
@@ -87,6 +89,11 @@ int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_
 	r->page_kb = (unsigned int)(sysconf(_SC_PAGESIZE) / 1024);
 	r->mark_fd = -1;
 	r->out.rd[0] = r->out.rd[1] = r->out.log_fd = -1;
+	r->gs.log_fd = -1;
+	if (s->label) {
+		snprintf(r->label, sizeof(r->label), "%s", s->label);
+		r->spec.label = r->label;
+	}
 	r->spikes = spikes__new(&cfg);
 	procs__init(&r->procs);
 	for (int i = 0; i < RUN_NFILES; i++)
@@ -137,7 +144,9 @@ int run__open_trace(struct run *r, char *err, size_t errlen)
 	/* tracing has started: the trace and its log take their names */
 	if ((!std && (e = out_file__publish(f, err, errlen))) ||
 	    (r->files[RUN_CKPT_LOG].name[0] &&
-	     (e = out_file__publish(&r->files[RUN_CKPT_LOG], err, errlen))))
+	     (e = out_file__publish(&r->files[RUN_CKPT_LOG], err, errlen))) ||
+	    (r->files[RUN_MONITOR_LOG].name[0] &&
+	     (e = out_file__publish(&r->files[RUN_MONITOR_LOG], err, errlen))))
 		return e;
 	return 0;
 }
@@ -304,6 +313,8 @@ int run__record(struct run *r, const struct mt_rec *rec)
 		p->peak_ts_ns = rec->peak_ts_ns;
 		p->faults = rec->faults;
 		procs__exited(&r->procs, p, exit_status_code((int)rec->ret), rec->ts_ns, true);
+		if (rec->ts_ns > r->gs.last_exit_ns)
+			r->gs.last_exit_ns = rec->ts_ns;
 		/* the loader has the exit record: the kernel may drop the
 		 * final state it kept in case the record was lost */
 		if (r->tracer)
@@ -325,6 +336,10 @@ int run__record(struct run *r, const struct mt_rec *rec)
 		break;
 	case MT_REC_MARK_FD_LOST:
 		mark_fd_lost(r, p, rec);
+		break;
+	case MT_REC_GUARD:
+	case MT_REC_ALERT:
+		guard__record(r, rec);
 		break;
 	}
 	if (r->spikes && spikes__push(r->spikes, p->pid, rec->ts_ns,
@@ -415,6 +430,11 @@ void run__stop(struct run *r, int sig, bool first, bool from_user, uint64_t now_
 	end_now(r, now_ns);
 }
 
+void run__detach(struct run *r, uint64_t now_ns)
+{
+	end_now(r, now_ns);
+}
+
 void run__abort(struct run *r, uint64_t now_ns)
 {
 	if (r->ended)
@@ -453,6 +473,8 @@ static int apply_lost_exit(void *ctx, pid_t pid, const struct mt_proc *kp)
 	take_kernel_state(p, kp);
 	if (kp->ppid)
 		p->ppid = (pid_t)kp->ppid;
+	if (kp->exit_ts_ns > r->gs.last_exit_ns)
+		r->gs.last_exit_ns = kp->exit_ts_ns;
 	procs__exited(&r->procs, p, exit_status_code(kp->exit_code), kp->exit_ts_ns, true);
 	return 0;
 }
@@ -526,6 +548,7 @@ int run__finish(struct run *r)
 	}
 	if (r->out_on)
 		finish_output(r);
+	guard__finish(r);
 	if (r->trace_open) {
 		emit_logs(r, UINT64_MAX);
 		r->trace_open = false;

@@ -17,6 +17,7 @@
 #include "analysis/spikes.h"
 #include "format/csv.h"
 #include "lib/files.h"
+#include "trace/guard.h"
 #include "trace/logcap.h"
 #include "trace/procs.h"
 #include "trace/tracer.h"
@@ -66,6 +67,8 @@ struct run_spec {
 					   log rows (NULL: inherited) */
 	const char *ckpt_regex_src;	/* the pattern as given */
 	const char *ckpt_log;
+	bool ckpt_keep_only;		/* the output kept in ckpt_log, not passed
+					   on (stdin from /dev/null) */
 	bool sigpipe_ignored;		/* what we inherited, passed on */
 	const char *csv_path;		/* "-": stdout */
 	const char *summary_path;	/* NULL: none */
@@ -73,12 +76,18 @@ struct run_spec {
 					   (their last components), NULL: each
 					   path's own */
 	const struct peak_limit *limit;	/* NULL: none (judged in the summary) */
+	const struct guard_spec *guard;	/* --kill-at, --alert, --timeout...
+					   (NULL: none) */
+	const char *monitor_log;	/* --monitor-log (NULL: none) */
+	const char *label;		/* which run, in messages (a campaign's
+					   CONFIG #N; copied); NULL: the only one */
 };
 
 /* A run's files (lib/files.h): created when it is set up, before anything
  * runs; the output log at once, the trace and its log once tracing has
  * started, the summary when it is written at the end. */
-enum run_file { RUN_TRACE, RUN_SUMMARY, RUN_OUTPUT_LOG, RUN_CKPT_LOG, RUN_NFILES };
+enum run_file { RUN_TRACE, RUN_SUMMARY, RUN_OUTPUT_LOG, RUN_CKPT_LOG, RUN_MONITOR_LOG,
+		RUN_NFILES };
 
 /* A process that closed or replaced its marker fd. */
 struct mark_lost {
@@ -135,6 +144,8 @@ struct run {
 	uint64_t start_ns, end_ns;
 	bool ended;			/* nothing more to wait for; end_ns set */
 	bool interrupted;		/* stopped before it ended by itself */
+	struct guard_state gs;		/* spec.guard's course */
+	char label[96];			/* spec.label's copy */
 	void *tag;			/* the client's */
 };
 
@@ -192,6 +203,8 @@ bool run__poll_end(struct run *r, uint64_t now_ns);
  * user's command running and ends the run now. Attached and captured
  * processes are not ours to signal: their run ends now. */
 void run__stop(struct run *r, int sig, bool first, bool from_user, uint64_t now_ns);
+/* --detach-after: the run ends now, its processes left running. */
+void run__detach(struct run *r, uint64_t now_ns);
 /* Something failed that ends every run: a process group of our own gets
  * SIGTERM (its run ends when it exits), anything else ends now (a user's
  * command is left running). */

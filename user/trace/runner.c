@@ -127,6 +127,18 @@ static int dispatch(void *ctx, const struct mt_rec *rec)
 	return r ? run__record(r, rec) : 0;
 }
 
+/* A guard or alert record, as soon as it is read: its run acts on it now
+ * (the record reaches dispatch later, in its place in the time order). */
+static int urgent(void *ctx, const struct mt_rec *rec)
+{
+	struct runner *rn = ctx;
+	struct run *r = rn->by_group[rec->group & (MT_MAX_GROUPS - 1)];
+
+	if (r)
+		guard__urgent(r, rec, mono_ns());
+	return 0;
+}
+
 /* The ring buffer, and the output of commands under --checkpoint-regex,
  * read as it comes (a log row's time is when its line arrived, or when the
  * kernel saw it written); final: everything left, at once. */
@@ -146,9 +158,9 @@ static int drain(struct runner *rn, bool final)
 		}
 	}
 	if (!waiter)
-		return tracer__poll(rn->tracer, final ? 0 : 10, final, dispatch, rn);
+		return tracer__poll(rn->tracer, final ? 0 : 10, final, dispatch, urgent, rn);
 	before = mono_ns();
-	e = tracer__poll(rn->tracer, 0, false, dispatch, rn);
+	e = tracer__poll(rn->tracer, 0, false, dispatch, urgent, rn);
 	/* every record stamped 2 ms before the drain is in */
 	each_run(rn, r)
 		if (r->out_on)
@@ -193,6 +205,7 @@ static int finish(struct runner *rn, struct run *r)
 	} else if (r->summary_short && !e) {
 		e = -ENOSPC;	/* a run whose files lack something is not a success */
 	}
+	guard__print(r);	/* a verdict: said whatever -q says */
 	rn->by_group[r->group & (MT_MAX_GROUPS - 1)] = NULL;
 	rn->nruns--;
 	e2 = rn->client->finished ? rn->client->finished(rn->ctx, rn, r, e) : 0;
@@ -242,6 +255,7 @@ int runner__run(struct runner *rn)
 		}
 		now = mono_ns();
 		each_run(rn, r) {
+			guard__tick(r, now);
 			check_trace(r);
 			run__poll_end(r, now);
 			/* its last records are in once a drain that began 3 ms

@@ -145,6 +145,8 @@ static int json_process(void *ctx, const struct proc_info *p)
 	else
 		jw_null(w, "exit_code");	/* running, or its exit record was dropped */
 	jw_bool(w, "exited", p->exited);
+	if (p->exited && p->known_exit)
+		jw_u64(w, "exit_ts_ns", p->end_ts_ns);
 	jw_obj_end(w);
 	return 0;
 }
@@ -174,6 +176,7 @@ static void summary_json(struct run *r, bool short_form, FILE *f)
 	jw_obj(&w, NULL);
 	json_run(&w, r, &g);
 	json_marks(&w, r);
+	guard__json(&w, r);
 	jw_u64(&w, "page_size", (uint64_t)r->page_kb * 1024);
 	jw_str(&w, "kernel", kernel);
 	if (short_form) {

@@ -168,6 +168,10 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 			goto fail;
 		}
 	}
+	/* capture: each group the kernel starts gets these from its first
+	 * event, so they are in place before anything is attached */
+	if (o->capture_guard)
+		t->skel->bss->capture_guard = *o->capture_guard;
 	e = memtrace_bpf__attach(t->skel);
 	if (e) {
 		explain(err, errlen, "attaching to the kernel tracepoints", -e,
@@ -333,10 +337,11 @@ int tracer__fold_faults(struct tracer *t)
 	return run_task_iter(t->skel->progs.fold_faults);
 }
 
-int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn, void *ctx)
+int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
+		 tracer_rec_fn urgent, void *ctx)
 {
+	size_t ready, held = t->n;
 	int e = ring_buffer__poll(t->rb, timeout_ms);
-	size_t ready;
 
 	if (e < 0 && e != -EINTR)
 		return e;
@@ -350,6 +355,11 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 		t->n = 0;
 		return e;
 	}
+	/* a guard or an alert is acted on as soon as it is read; its row
+	 * takes its place in the time order below */
+	for (size_t i = held; urgent && i < t->n; i++)
+		if (t->batch[i].type == MT_REC_GUARD || t->batch[i].type == MT_REC_ALERT)
+			urgent(ctx, &t->batch[i]);
 	/* the records held from the last call are at the front */
 	rec_sort(t->batch, t->n);
 	ready = rec_ready(t->batch, t->n, final ? UINT64_MAX : mono_ns() - 2000000ULL);
@@ -390,6 +400,7 @@ static void group_reset(struct tracer *t, uint32_t group)
 	g->tree_peak_ts_ns = 0;
 	g->lost = 0;
 	g->untraced = 0;
+	memset(&g->guard, 0, sizeof(g->guard));
 }
 
 int tracer__group_take(struct tracer *t, uint32_t *group)
@@ -409,6 +420,34 @@ int tracer__group_take(struct tracer *t, uint32_t *group)
 		return 0;
 	}
 	return -EBUSY;
+}
+
+void tracer__group_guard(struct tracer *t, uint32_t group, const struct mt_guard *gd)
+{
+	struct mt_group *g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
+
+	/* before any process of the group runs: the kernel reads it from
+	 * the first change on */
+	g->guard = *gd;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+size_t tracer__group_pids(struct tracer *t, uint32_t group, pid_t *pids, size_t max)
+{
+	int fd = bpf_map__fd(t->skel->maps.procs);
+	__u32 k, next;
+	struct mt_proc p;
+	void *prev = NULL;
+	size_t n = 0;
+
+	while (n < max && !bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (!bpf_map_lookup_elem(fd, &k, &p) && p.group == group &&
+		    !(p.flags & MT_PROC_EXITED))
+			pids[n++] = (pid_t)k;
+	}
+	return n;
 }
 
 void tracer__group_give_back(struct tracer *t, uint32_t group)

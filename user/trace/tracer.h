@@ -4,6 +4,7 @@
 #define MEMTRACE_TRACER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "memtrace.h"
@@ -18,6 +19,8 @@ struct tracer_opts {
 	const char *capture_comm;
 	uint64_t capture_cgroup_id;
 	uint32_t capture_cgroup_level;
+	const struct mt_guard *capture_guard;	/* and each of them gets this
+						   guard (NULL: none) */
 	bool verbose;
 };
 
@@ -53,6 +56,11 @@ void tracer__group(struct tracer *t, uint32_t group, struct mt_group *g);
  * *group, totals zeroed. -EBUSY when none is free (processes of earlier
  * runs still alive hold them). */
 int tracer__group_take(struct tracer *t, uint32_t *group);
+/* The group's guard and alerts (--kill-at, --alert), set after taking it
+ * and before any of its processes runs. */
+void tracer__group_guard(struct tracer *t, uint32_t group, const struct mt_guard *gd);
+/* The live processes of a group, as the kernel traces them (up to max). */
+size_t tracer__group_pids(struct tracer *t, uint32_t group, pid_t *pids, size_t max);
 /* The run of this group has ended: it may be taken again once its
  * processes (children that outlived the run) have exited too. */
 void tracer__group_give_back(struct tracer *t, uint32_t group);
@@ -63,8 +71,11 @@ int tracer__fold_faults(struct tracer *t);
 
 /* Waits up to timeout_ms for a wake-up, then drains everything pending and
  * hands on the records in time order, except those younger than 2 ms, held
- * for the next call so records of two drains cannot cross; final: all. */
-int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn, void *ctx);
+ * for the next call so records of two drains cannot cross; final: all.
+ * urgent (may be NULL) gets each GUARD and ALERT record as soon as it is
+ * read, before fn gets it in its place. */
+int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
+		 tracer_rec_fn urgent, void *ctx);
 
 /* The ring buffer's size (--ring-size), for messages. */
 uint64_t tracer__ring_bytes(const struct tracer *t);
