@@ -236,6 +236,26 @@ static void test_csv_rows(void)
 	CHECK(strstr(fmt(&r, 0), ",self,,,,,,,\n") != NULL);
 	end();
 
+	begin("csv guard and alert rows: the crossing change, the limit, the signal, the count");
+	r = rec(MT_REC_GUARD, 2000);
+	r.cause = MT_CAUSE_FAULT;
+	r.addr = 0x7f0000002000ULL;
+	r.ip = 0x401000;
+	r.len = 25600;		/* pages: 100 MiB */
+	r.ret = 9;
+	r.counted_pages = 25601;
+	r.counted_flags = 0;
+	CHECK(strstr(fmt(&r, 0), ",guard,40,80,12,4,200,fault,0x7f0000002000,0x401000,102400,9,"
+			 "kill-at,rss,102404\n") != NULL);
+	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
+	r.type = MT_REC_ALERT;
+	r.ret = 0;
+	r.cause = MT_CAUSE_OTHER;
+	r.counted_flags = MT_GUARD_ANON;
+	CHECK(strstr(fmt(&r, 0), ",alert,40,80,12,4,200,other,,,102400,0,alert,anon+shmem,102404\n")
+	      != NULL);
+	end();
+
 	begin("csv syscall rows: names, len, ret as address or errno");
 	r = rec(MT_REC_SYSCALL, 1000);
 	r.nr = MT_NR_MMAP;
@@ -1254,7 +1274,7 @@ static void test_log_timing(void)
 	begin("log lines take the time of the kernel write that ended them");
 	CHECK(lf >= 0 && null >= 0);
 	CHECK(regcomp(&re, "x: ([0-9]+ MB)", REG_EXTENDED) == 0);
-	CHECK(logcap__open(&c, &re, lf, wr, collect_line, &g) == 0);
+	CHECK(logcap__open(&c, &re, lf, wr, true, collect_line, &g) == 0);
 	close(lf);
 	c.out[0] = c.out[1] = null;	/* no pass-through into our TAP output */
 	c.kernel_timed = true;
@@ -1470,6 +1490,39 @@ static void test_idmap_recstore(void)
 	end();
 }
 
+static void test_guard_spec(void)
+{
+	struct guard_spec g = { .kill_at_kb = 102400 + 3, .kill_signal = SIGTERM, .nalerts = 2,
+				.alert_kb = { 1024, 51200 }, .count_anon = true };
+	struct mt_guard k;
+	int sig;
+
+	begin("signals: names, SIG prefix, numbers; those that do not end a program refused");
+	CHECK(!parse_signal("TERM", &sig) && sig == SIGTERM);
+	CHECK(!parse_signal("sigkill", &sig) && sig == SIGKILL);
+	CHECK(!parse_signal("15", &sig) && sig == SIGTERM);
+	CHECK(!parse_signal("USR1", &sig) && sig == SIGUSR1);
+	CHECK(parse_signal("STOP", &sig) == -EINVAL);
+	CHECK(parse_signal("19", &sig) == -ERANGE);
+	CHECK(parse_signal("", &sig) == -EINVAL);
+	CHECK(parse_signal("15x", &sig) == -EINVAL);
+	CHECK_STR(signal_abbrev(SIGKILL), "KILL");
+	end();
+
+	begin("guard settings for the kernel: pages over the limit, the first watch");
+	guard_spec__kernel(&g, 4, &k);
+	CHECK(k.kill_at_pages == 25600);	/* 102403 kB: over it is 25601 pages */
+	CHECK(k.signal == SIGTERM && k.flags == MT_GUARD_ANON && k.nalerts == 2);
+	CHECK(k.alert_pages[0] == 256 && k.alert_pages[1] == 12800);
+	CHECK(k.watch_pages == 256);
+	g.nalerts = 0;
+	guard_spec__kernel(&g, 4, &k);
+	CHECK(k.watch_pages == 25600 && !k.fired && !k.cross_ts_ns);
+	CHECK(guard_spec__active(&g));
+	CHECK(!guard_spec__active(&(struct guard_spec){ .kill_signal = SIGKILL }));
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -1493,6 +1546,7 @@ int main(void)
 	test_subst_params();
 	test_campaign_stats();
 	test_idmap_recstore();
+	test_guard_spec();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -264,8 +264,8 @@ parse_workload() {
 
 # memtrace-bpf's summary ($1) and trace ($2) for workload pid $3: prints
 # M_CROSSED M_CROSS_NS M_VALUE_KB M_OVER_KB M_MAXAFTER_KB M_DEATH_NS
-# M_DEATH_SRC M_MAXRSS_KB. The guard's death times are looked for in any
-# entry of the guard object that names the pid; else the trace's exit row.
+# M_DEATH_SRC M_MAXRSS_KB. The death is the workload's exit as the kernel
+# stamped it (the summary's processes[].exit_ts_ns), else its exit row.
 parse_memtrace() {
 	python3 - "$1" "$2" "$3" <<'EOF'
 import csv, json, sys
@@ -278,36 +278,15 @@ except (OSError, ValueError):
 g = d.get("guard") or {}
 c = g.get("crossing") or {}
 
-def death(o):
-    """A CLOCK_MONOTONIC ns value next to pid == PID, under a death-like key."""
-    if isinstance(o, dict):
-        if o.get("pid") == pid:
-            for k, v in o.items():
-                kl = k.lower()
-                if isinstance(v, int) and kl.endswith("ns") and any(
-                        w in kl for w in ("death", "died", "dead", "exit", "kill", "end")):
-                    return v
-            for k in ("ts_ns",):
-                if isinstance(o.get(k), int):
-                    return o[k]
-        for k, v in o.items():
-            if k == str(pid) and isinstance(v, (int, dict)):
-                if isinstance(v, int):
-                    return v
-                r = death(dict(v, pid=pid))
-                if r is not None:
-                    return r
-            r = death(v) if k != "crossing" else None
-            if r is not None:
-                return r
-    elif isinstance(o, list):
-        for v in o:
-            r = death(v)
-            if r is not None:
-                return r
+def death():
+    """The workload's exit in the kernel (CLOCK_MONOTONIC ns): the
+    summary's processes[].exit_ts_ns for its pid."""
+    for p in d.get("processes") or []:
+        if p.get("pid") == pid and isinstance(p.get("exit_ts_ns"), int):
+            return p["exit_ts_ns"]
     return None
 
-dn, src = death(g), "guard"
+dn, src = death(), "summary-exit"
 if dn is None:
     src = "exit-row"
     try:
@@ -587,7 +566,7 @@ END {
 		c2 = stat(a, nr[key], "%+.1f")
 		delete a; for (i = 1; i <= nd[key]; i++) a[i] = td[key, i]
 		c3 = stat(a, nd[key], "%.1f")
-		dsrc = (m == "memtrace-bpf") ? ((src[key] == "guard") ? "its exit (summary guard)" : "its exit (trace exit row)") : "parent reaped it"
+		dsrc = (m == "memtrace-bpf") ? ((src[key] == "summary-exit") ? "its exit (summary exit_ts_ns)" : "its exit (trace exit row)") : "parent reaped it"
 		note = ""
 		if (full[key]) note = note sprintf("%d of %d runs hit the %d MiB cap: overshoot >= cap - limit there; ", full[key], k, cap)
 		if (m ~ /^poll/) {

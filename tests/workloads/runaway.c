@@ -11,8 +11,8 @@
  * (default 1024, a multiple of 4) at a time, as fast as it can, or paced so
  * that all threads together touch MIB_PER_S MiB a second (-r). Together they
  * stop at MAX_MIB MiB (default 4096: a safety cap, split evenly between the
- * threads), then hold the memory for 30 s and exit 0, so that an unguarded
- * run ends.
+ * threads), then hold the memory for 30 s (-H HOLD_MS: that long, 0: not
+ * at all) and exit 0, so that an unguarded run ends.
  *
  * -p 4k (default): MADV_NOHUGEPAGE, so every page is one 4 KiB fault and
  *   RSS grows 4 KiB at a time.
@@ -86,10 +86,12 @@ static struct {
 	unsigned long chunk_kib;
 	bool term_handler;
 	bool warm;
+	unsigned long hold_ms;
 } opt = {
 	.threads = 1,
 	.max_mib = 4096,
 	.chunk_kib = 1024,
+	.hold_ms = HOLD_S * 1000,
 };
 
 static atomic_ulong total_kb;
@@ -170,17 +172,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s [-t THREADS] [-p 4k|thp] [-r MIB_PER_S] [-m MAX_MIB] [-c CHUNK_KIB]\n"
-		"       %*s [--term-handler] [--warm]\n"
+		"       %*s [-H HOLD_MS] [--term-handler] [--warm]\n"
 		"  -t THREADS      allocating threads (default 1, at most %d)\n"
 		"  -p 4k|thp       4 KiB faults (MADV_NOHUGEPAGE, default) or huge pages (MADV_HUGEPAGE)\n"
 		"  -r MIB_PER_S    pace all threads together to this rate (default: as fast as possible)\n"
 		"  -m MAX_MIB      stop at this total, hold %d s, exit 0 (default 4096)\n"
 		"  -c CHUNK_KIB    one `t` line per CHUNK_KIB touched by a thread (default 1024, multiple of 4)\n"
+		"  -H HOLD_MS      hold the memory this long at MAX_MIB (default the %d s above; 0: none)\n"
 		"  --term-handler  on SIGTERM print `term ns=..` and `clean-exit`, exit 0\n"
 		"  --warm          first cycle MAX_MIB through a memfd (warm pages in a VM)\n"
 		"Prints: start ns=NS pid=PID, base rss_kb=KB, then t TID kb=KB ns=NS per chunk,\n"
 		"        full kb=KB ns=NS thp_kb=KB\n",
-		prog, (int)strlen(prog), "", MAX_THREADS, HOLD_S);
+		prog, (int)strlen(prog), "", MAX_THREADS, HOLD_S, HOLD_S);
 }
 
 /* A positive decimal integer up to MAX; exits 2 on anything else. */
@@ -209,7 +212,7 @@ static void parse_args(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "t:p:r:m:c:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:p:r:m:c:H:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			opt.threads = (int)parse_ulong(optarg, "thread count", MAX_THREADS);
@@ -229,6 +232,11 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'm':
 			opt.max_mib = parse_ulong(optarg, "size in MiB", 1UL << 30);
+			break;
+		case 'H':
+			/* 0 is allowed here: no hold */
+			opt.hold_ms = strcmp(optarg, "0") ?
+				      parse_ulong(optarg, "hold in ms", 3600UL * 1000) : 0;
 			break;
 		case 'c':
 			opt.chunk_kib = parse_ulong(optarg, "chunk in KiB", 1UL << 30);
@@ -461,6 +469,6 @@ int main(int argc, char **argv)
 	line_num(&l, proc_kb("/proc/self/smaps_rollup", "\nAnonHugePages:"));
 	line_write(&l);
 
-	sleep_until(now_ns() + HOLD_S * 1000000000ULL);
+	sleep_until(now_ns() + (uint64_t)opt.hold_ms * 1000000ULL);
 	return 0;
 }
