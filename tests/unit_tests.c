@@ -1490,6 +1490,100 @@ static void test_idmap_recstore(void)
 	end();
 }
 
+static void test_prominence(void)
+{
+	struct spikes *s;
+	const struct spike *a;
+
+	begin("prominence: a transient on a climb is measured from where it comes back to");
+	{
+		/* climbing 1 MiB per 10 ms; at 50 ms +8 MiB for 2 ms; the
+		 * climb goes on from there */
+		int64_t tl[64][2];
+		size_t n = 0;
+
+		for (int i = 0; i < 10; i++) {
+			tl[n][0] = i * 10 * (int64_t)MS;
+			tl[n++][1] = 1024 + i * 1024;
+			if (i == 5) {
+				tl[n][0] = 51 * (int64_t)MS;
+				tl[n++][1] = 1024 + 5 * 1024 + 8192;
+				tl[n][0] = 53 * (int64_t)MS;
+				tl[n++][1] = 1024 + 5 * 1024;
+			}
+		}
+		tl[n][0] = 1000 * (int64_t)MS;
+		tl[n++][1] = 1024 + 9 * 1024;
+		s = run_timeline((const int64_t (*)[2])tl, n, 0, 0, 0);
+		CHECK(spikes__count(s) == 1);
+		a = spikes__count(s) ? spikes__get(s, 0) : NULL;
+		CHECK(a && a->peak_kb - a->base_kb == 8192 && a->base_kb == 1024 + 5 * 1024);
+		CHECK(a && a->start_ts == 51 * MS && a->end_ts == 53 * MS);
+		spikes__free(s);
+	}
+	end();
+
+	begin("prominence: equal summits each on their own base; a teardown through them is none");
+	{
+		/* a plateau of 64 MiB, three +4 MiB transients of equal height,
+		 * then everything freed in 256 KiB steps 10 us apart */
+		int64_t tl[600][2];
+		size_t n = 0;
+
+		tl[n][0] = 0;
+		tl[n++][1] = 1024;
+		tl[n][0] = 10 * (int64_t)MS;
+		tl[n++][1] = 65536;
+		for (int k = 0; k < 3; k++) {
+			tl[n][0] = (100 + k * 100) * (int64_t)MS;
+			tl[n++][1] = 65536 + 4096;
+			tl[n][0] = (103 + k * 100) * (int64_t)MS;
+			tl[n++][1] = 65536;
+		}
+		for (int64_t v = 65536 - 256, t = 500 * (int64_t)MS; v >= 1024; v -= 256, t += 10000) {
+			tl[n][0] = t;
+			tl[n++][1] = v;
+		}
+		s = run_timeline((const int64_t (*)[2])tl, n, 0, 0, 0);
+		CHECK(spikes__count(s) == 3);
+		for (size_t i = 0; i < spikes__kept(s); i++) {
+			a = spikes__get(s, i);
+			CHECK(a->base_kb == 65536 && a->peak_kb == 65536 + 4096 &&
+			      a->end_ts - a->start_ts == 3 * MS);
+		}
+		spikes__free(s);
+	}
+	end();
+
+	begin("prominence: 1,000,000 rows of a sawtooth on a slow leak, every tooth found");
+	{
+		struct spikes_cfg cfg = { .min_rise_kb = 1024, .settle_pct = 10 };
+		int64_t v = 10240;
+		uint64_t t = 0;
+		size_t teeth = 0;
+
+		s = spikes__new(&cfg);
+		/* every 1000 rows: 500 rows up by 4 KiB (+2 MiB), back down in one */
+		for (int i = 0; i < 1000000; i++, t += 2000) {
+			if (i % 1000 < 500)
+				v += 4;
+			else if (i % 1000 == 500) {
+				v -= 2000;
+				teeth++;
+			} else if (i % 100 == 0)
+				v += 4;	/* the leak */
+			spikes__push(s, 1, t, v, SEV_FAULT);
+		}
+		spikes__finish(s, 0);
+		CHECK(spikes__count(s) == teeth);
+		a = spikes__kept(s) ? spikes__get(s, 0) : NULL;
+		CHECK(a && a->peak_kb - a->base_kb >= 1996 && a->peak_kb - a->base_kb <= 2000);
+		CHECK(spikes__pid(s, 0)->growth.verdict == GROWTH_GROWING);
+		spikes__free(s);
+	}
+	end();
+}
+
 static void test_guard_spec(void)
 {
 	struct guard_spec g = { .kill_at_kb = 102400 + 3, .kill_signal = SIGTERM, .nalerts = 2,
@@ -1547,6 +1641,7 @@ int main(void)
 	test_campaign_stats();
 	test_idmap_recstore();
 	test_guard_spec();
+	test_prominence();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -6,24 +6,10 @@
 #include "lib/grow.h"
 #include "lib/idmap.h"
 #include "lib/recstore.h"
+#include "analysis/prominence.h"
 #include "analysis/spikes.h"
 
-#define MAX_STACK	512	/* open candidates per process */
 #define ENV_BUCKETS	256	/* lower-envelope buckets per process */
-/* A rise after the level held this long starts a new candidate even when
- * the move before was a rise too: a spike on top of a plateau. */
-#define PLATEAU_NS	200000ULL
-/* Drops closer together than this are one fall (a munmap of a large area
- * zaps in page-table chunks, with gaps of up to a few hundred us). */
-#define FALL_GAP_NS	5000000ULL
-
-struct cand {
-	int64_t base;
-	uint64_t start_ts;
-	int64_t peak;
-	uint64_t peak_ts;
-	uint64_t at_start[SEV_NR];	/* event totals when the rise began */
-};
 
 /* Classic windowed rule: a sliding-window minimum (monotonic deque). */
 struct wpoint {
@@ -36,10 +22,8 @@ struct pstate {
 	bool have, closed;
 	int64_t v;		/* current value */
 	uint64_t ts;		/* since when */
-	int dir;		/* last move: +1 up, -1 down */
 	uint64_t totals[SEV_NR];
-	struct cand *stack;
-	size_t depth, cap;
+	struct prom prom;	/* the transients, by prominence */
 	/* poll replay: per period, the max each phase's poller has sampled */
 	int64_t poll_floor[SPIKES_MAX_POLLS];
 	int64_t *poll_bins[SPIKES_MAX_POLLS];
@@ -52,13 +36,9 @@ struct pstate {
 	size_t dq_head, dq_len, dq_cap;
 	bool w_active;
 	struct spike w_cur;
-	/* spikes that ended in the current fall, decided when it ends */
-	struct spike *fallv;
-	size_t nfall, fallcap;
-	int64_t fall_min;
-	uint64_t fall_ts;
-	bool in_call;		/* last change was inside a syscall not yet returned */
 	struct spike *sp;	/* its spikes, final when it ends */
+	size_t img_sp;		/* those of its current program image from here */
+	uint64_t img_start;	/* that image's first row (exec) */
 	size_t nsp, spcap;
 	size_t rep_idx;		/* its report's place: order of first row */
 	struct pid_report rep;
@@ -106,9 +86,8 @@ static void pstate_free(struct pstate *p)
 {
 	if (!p)
 		return;
-	free(p->stack);
+	prom_free(&p->prom);
 	free(p->dq);
-	free(p->fallv);
 	free(p->sp);
 	for (int i = 0; i < SPIKES_MAX_POLLS; i++)
 		free(p->poll_bins[i]);
@@ -142,6 +121,7 @@ static struct pstate *pstate_get(struct spikes *s, pid_t pid)
 		return NULL;
 	p->pid = pid;
 	p->rep.pid = pid;
+	prom_init(&p->prom, s->cfg.min_rise_kb, s->cfg.settle_kb, s->cfg.settle_pct);
 	p->rep_idx = s->nreports++;
 	for (int i = 0; i < s->cfg.npoll; i++) {
 		p->poll_bins[i] = calloc(SPIKES_PHASES, sizeof(int64_t));
@@ -236,41 +216,6 @@ static void env_add(struct pstate *p, uint64_t ts, int64_t v)
 		p->env_min[idx] = v;
 }
 
-static int stack_push(struct pstate *p, const struct cand *c)
-{
-	if (p->depth == MAX_STACK) {
-		/* Bounded memory: merge the two adjacent open candidates whose
-		 * bases are closest (the upper one's rise folds into the lower). */
-		size_t best = 1;
-		int64_t gap = INT64_MAX;
-
-		for (size_t i = 1; i < p->depth; i++) {
-			if (p->stack[i].base - p->stack[i - 1].base < gap) {
-				gap = p->stack[i].base - p->stack[i - 1].base;
-				best = i;
-			}
-		}
-		if (p->stack[best].peak > p->stack[best - 1].peak) {
-			p->stack[best - 1].peak = p->stack[best].peak;
-			p->stack[best - 1].peak_ts = p->stack[best].peak_ts;
-		}
-		memmove(&p->stack[best], &p->stack[best + 1],
-			(p->depth - best - 1) * sizeof(*p->stack));
-		p->depth--;
-	}
-	if (grow(&p->stack, &p->cap, p->depth, sizeof(*p->stack), 8))
-		return -ENOMEM;
-	p->stack[p->depth++] = *c;
-	return 0;
-}
-
-static int64_t settle_of(const struct spikes *s, const struct cand *c)
-{
-	if (s->cfg.settle_kb > 0)
-		return s->cfg.settle_kb;
-	return (int64_t)((c->peak - c->base) * s->cfg.settle_pct / 100.0);
-}
-
 static int window_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64_t v)
 {
 	struct wpoint *front;
@@ -323,111 +268,21 @@ static int window_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64_t 
 	return 0;
 }
 
-/*
- * Spikes that end in one fall (drops with no plateau between) are one hill
- * seen from several of its base levels (a rise in steps opens a candidate
- * per step). When the fall ends, the one whose base is closest to where the
- * fall bottomed out is the spike it undid: a scratch buffer freed back to
- * its plateau, or a whole staircase freed back to the floor.
- */
-static int fall_add(struct pstate *p, const struct spike *sp)
+/* A spike the prominence rule found in p's timeline. */
+static int prom_found(void *ctx, const struct spike *sp)
 {
-	if (grow(&p->fallv, &p->fallcap, p->nfall, sizeof(*p->fallv), 8))
-		return -ENOMEM;
-	p->fallv[p->nfall++] = *sp;
-	return 0;
-}
+	struct pstate *p = ctx;
+	struct spike x = *sp;
 
-static int fall_end(struct pstate *p)
-{
-	size_t best = 0;
-
-	if (!p->nfall)
-		return 0;
-	for (size_t i = 1; i < p->nfall; i++)
-		if (llabs(p->fallv[i].base_kb - p->fall_min) <
-		    llabs(p->fallv[best].base_kb - p->fall_min))
-			best = i;
-	p->nfall = 0;
-	return emit(p, &p->fallv[best]);
-}
-
-static int transient_rule(struct spikes *s, struct pstate *p, uint64_t ts, int64_t v,
-			  const uint64_t *before)
-{
-	struct cand c;
-	int e;
-
-	if (v > p->v) {
-		e = fall_end(p);
-		if (e)
-			return e;
-		if (p->dir != 1 || !p->depth ||
-		    (ts - p->ts >= PLATEAU_NS && p->v > p->stack[p->depth - 1].base)) {
-			memset(&c, 0, sizeof(c));
-			c.base = p->v;
-			c.start_ts = ts;
-			c.peak = v;
-			c.peak_ts = ts;
-			memcpy(c.at_start, before, sizeof(c.at_start));
-			e = stack_push(p, &c);
-			if (e)
-				return e;
-		} else if (v > p->stack[p->depth - 1].peak) {
-			p->stack[p->depth - 1].peak = v;
-			p->stack[p->depth - 1].peak_ts = ts;
-		}
-		p->dir = 1;
-		return 0;
-	}
-	if (p->dir == -1 && ts - p->fall_ts >= FALL_GAP_NS && !p->in_call) {
-		e = fall_end(p);	/* a new fall after a plateau */
-		if (e)
-			return e;
-	}
-	if (p->dir != -1 || !p->nfall)
-		p->fall_min = v;
-	p->dir = -1;
-	p->fall_ts = ts;
-	if (v < p->fall_min)
-		p->fall_min = v;
-	while (p->depth) {
-		struct cand *top = &p->stack[p->depth - 1];
-		struct cand *below = p->depth > 1 ? &p->stack[p->depth - 2] : NULL;
-		struct spike sp;
-
-		if (v > top->base + settle_of(s, top))
-			break;
-		if (top->peak - top->base >= s->cfg.min_rise_kb) {
-			memset(&sp, 0, sizeof(sp));
-			sp.pid = p->pid;
-			sp.start_ts = top->start_ts;
-			sp.peak_ts = top->peak_ts;
-			sp.end_ts = ts;
-			sp.base_kb = top->base;
-			sp.peak_kb = top->peak;
-			sp.end_kb = v;
-			/* the row that ends it counts inside it */
-			for (int i = 0; i < SEV_NR; i++)
-				sp.events[i] = p->totals[i] - top->at_start[i];
-			e = fall_add(p, &sp);
-			if (e)
-				return e;
-		}
-		p->depth--;
-		if (below && top->peak > below->peak) {
-			below->peak = top->peak;
-			below->peak_ts = top->peak_ts;
-		}
-	}
-	return 0;
+	x.pid = p->pid;
+	return emit(p, &x);
 }
 
 static int pid_end(struct spikes *s, struct pstate *p, uint64_t end_ts);
+static int image_end(struct spikes *s, struct pstate *p, uint64_t to);
 
 int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike_ev ev)
 {
-	uint64_t before[SEV_NR];
 	struct pstate *p = pstate_get(s, pid);
 	int e = 0;
 
@@ -441,11 +296,14 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 		p->rep.peak_kb = v;
 		p->rep.peak_ts = ts;
 		p->rep.rows = 1;
+		p->img_start = ts;
 		if ((unsigned)ev < SEV_NR)
 			p->totals[ev]++;
 		env_add(p, ts, v);
 		if (s->cfg.window_ns)
 			e = window_rule(s, p, ts, v);
+		else
+			e = prom_push(&p->prom, v, ts, p->totals, prom_found, p);
 		if (!e && ev == SEV_EXIT) {
 			p->closed = true;
 			e = pid_end(s, p, 0);
@@ -454,17 +312,27 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 	}
 	if (ts < p->ts)
 		ts = p->ts;	/* keep time monotonic per process */
-	memcpy(before, p->totals, sizeof(before));
 	if ((unsigned)ev < SEV_NR)
 		p->totals[ev]++;
 	p->rep.rows++;
+	if (ev == SEV_EXEC && !s->cfg.window_ns) {
+		/* another program in the process: what the last one held
+		 * going at the exec is no transient; its spikes are decided */
+		e = image_end(s, p, ts);
+		prom_free(&p->prom);
+		prom_init(&p->prom, s->cfg.min_rise_kb, s->cfg.settle_kb, s->cfg.settle_pct);
+		if (!e && v == p->v)	/* the exec row starts it */
+			e = prom_push(&p->prom, v, ts, p->totals, prom_found, p);
+		if (e)
+			return e;
+	}
 	if (v != p->v) {
 		poll_segment(s, p, p->ts, ts, p->v);
 		env_add(p, ts, v);
 		if (s->cfg.window_ns)
 			e = window_rule(s, p, ts, v);
 		else
-			e = transient_rule(s, p, ts, v, before);
+			e = prom_push(&p->prom, v, ts, p->totals, prom_found, p);
 		p->v = v;
 		p->ts = ts;
 		if (v > p->rep.peak_kb) {
@@ -472,15 +340,6 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 			p->rep.peak_ts = ts;
 		}
 	}
-	/* A fall does not end while the syscall doing it is still running (a
-	 * munmap's zap preempted for milliseconds is one fall); the syscall's
-	 * own row marks its return. Updated after the rules, which must see
-	 * the state before this row: a new fall that starts inside a syscall
-	 * still ends the previous one. */
-	if (ev == SEV_IN_CALL)
-		p->in_call = true;
-	else if (ev >= SEV_MMAP && ev <= SEV_MADVISE)
-		p->in_call = false;
 	p->rep.last_ts = ts;
 	if (!e && ev == SEV_EXIT) {
 		/* its last row: a PID seen again is another process */
@@ -492,37 +351,8 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 
 static void growth_of(const struct spikes *s, struct pstate *p)
 {
-	struct growth *g = &p->rep.growth;
-	int start = p->env_n / 4, n;
-	int64_t third_min[3] = { INT64_MAX, INT64_MAX, INT64_MAX };
-	double sx = 0, sy = 0, sxx = 0, sxy = 0;
-
-	if (start < 1)
-		start = 1;
-	n = p->env_n - start;
-	if (n < 6)
-		return;	/* too short a trace to speak of a trend */
-	g->enough = true;
-	for (int i = start; i < p->env_n; i++) {
-		double x = (i + 0.5) * p->env_w / 1e9, y = (double)p->env_min[i];
-		int t = (i - start) * 3 / n;
-
-		sx += x;
-		sy += y;
-		sxx += x * x;
-		sxy += x * y;
-		if (p->env_min[i] < third_min[t])
-			third_min[t] = p->env_min[i];
-	}
-	g->slope_kb_s = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-	g->envelope_start_kb = p->env_min[start];
-	g->envelope_end_kb = p->env_min[p->env_n - 1];
-	/* a leak: after warm-up the floor is higher in each third than in the
-	 * one before, and rose by min_rise or more. A process that grew and
-	 * then held steady, or freed everything at the end, is not one. */
-	g->leak = g->slope_kb_s > 0 && third_min[0] < third_min[1] &&
-		  third_min[1] < third_min[2] &&
-		  third_min[2] - third_min[0] >= s->cfg.min_rise_kb;
+	growth_judge(p->env_min, p->env_n, p->env_w, s->cfg.min_rise_kb, p->rep.peak_kb,
+		     &p->rep.growth);
 }
 
 static int cmp_rise(const void *a, const void *b)
@@ -578,9 +408,36 @@ static void report_of(const struct spikes *s, struct pstate *p)
 	}
 }
 
-/* Its spikes, final: a rise spanning most of its life is its overall
- * shape (load, then free everything before exit), not a transient, and is
- * left out; each gets its depth (how many of its spikes enclose it); then
+/* A hump over most of a program's life (from its exec to the next, or to
+ * the exit) that rises with its start or falls with its end is its
+ * overall shape (load, then free everything before exit), not a
+ * transient. */
+static bool is_shape(uint64_t from, uint64_t to, const struct spike *sp)
+{
+	uint64_t life = to - from;
+
+	return life && (sp->end_ts - sp->start_ts) * 2 > life &&
+	       (sp->start_ts - from <= life / 5 || to - sp->end_ts <= life / 5);
+}
+
+/* The program image running since p->img_start ended at `to`: its
+ * spikes are decided; its shape goes. */
+static int image_end(struct spikes *s, struct pstate *p, uint64_t to)
+{
+	size_t k;
+	int e = prom_end(&p->prom, prom_found, p);
+
+	k = p->img_sp;
+	for (size_t i = p->img_sp; i < p->nsp; i++)
+		if (!is_shape(p->img_start, to, &p->sp[i]))
+			p->sp[k++] = p->sp[i];
+	p->nsp = k;
+	p->img_sp = k;
+	p->img_start = to;
+	return e;
+}
+
+/* Its spikes, final: each gets its depth (how many of its spikes enclose it); then
  * they join the others (the top keep_top of them, by rise). */
 static int spikes_of(struct spikes *s, struct pstate *p)
 {
@@ -589,15 +446,24 @@ static int spikes_of(struct spikes *s, struct pstate *p)
 	for (size_t i = 0; i < p->nsp; i++) {
 		struct spike *sp = &p->sp[i];
 
-		if (!s->cfg.window_ns && p->rep.last_ts > p->rep.first_ts &&
-		    (sp->end_ts - sp->start_ts) * 2 > p->rep.last_ts - p->rep.first_ts)
-			continue;
 		p->sp[kept++] = *sp;
 	}
 	p->nsp = kept;
 	if (!kept)
 		return 0;
 	qsort(p->sp, p->nsp, sizeof(*p->sp), cmp_nest);
+	/* a transient found both by its prominence and by its shelves is
+	 * one spike */
+	kept = 1;
+	for (size_t i = 1; i < p->nsp; i++) {
+		const struct spike *q = &p->sp[kept - 1];
+
+		if (p->sp[i].start_ts == q->start_ts && p->sp[i].end_ts == q->end_ts &&
+		    p->sp[i].peak_ts == q->peak_ts)
+			continue;
+		p->sp[kept++] = p->sp[i];
+	}
+	p->nsp = kept;
 	open = malloc(p->nsp * sizeof(*open));
 	if (!open)
 		return -ENOMEM;
@@ -634,7 +500,7 @@ static int pid_end(struct spikes *s, struct pstate *p, uint64_t end_ts)
 	if (!p->closed && end_ts > end)
 		end = end_ts;
 	poll_segment(s, p, p->ts, end, p->v);
-	e = fall_end(p);
+	e = s->cfg.window_ns ? 0 : image_end(s, p, end);
 	if (!e && s->cfg.window_ns && p->w_active) {
 		p->w_active = false;
 		p->w_cur.end_ts = p->ts;

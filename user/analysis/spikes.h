@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "memtrace.h"
+#include "analysis/growth.h"
 
 #define SPIKES_MAX_POLLS 4
 #define SPIKES_PHASES 1000	/* pollers replayed per period, evenly phased */
@@ -30,6 +31,7 @@ enum spike_ev {
 	SEV_MADVISE,
 	SEV_EXIT,
 	SEV_IN_CALL,	/* rss row inside a syscall (e.g. a munmap's zap) */
+	SEV_EXEC,	/* a new program image: a new timeline for spikes */
 	SEV_NR,
 };
 
@@ -43,6 +45,8 @@ static inline enum spike_ev spike_ev_of(uint32_t type, uint32_t nr, uint32_t cau
 		       cause == MT_CAUSE_SYSCALL ? SEV_IN_CALL : SEV_OTHER;
 	case MT_REC_EXIT:
 		return SEV_EXIT;
+	case MT_REC_EXEC:
+		return SEV_EXEC;
 	case MT_REC_SYSCALL:
 		switch (nr) {
 		case MT_NR_MMAP:	return SEV_MMAP;
@@ -61,6 +65,9 @@ struct spike {
 	uint64_t start_ts, peak_ts, end_ts;	/* ns, CLOCK_MONOTONIC */
 	int64_t base_kb, peak_kb, end_kb;
 	uint64_t events[SEV_NR];	/* rows of each kind inside it */
+	bool approx;		/* an edge of its window fell where the stored
+				   points were thinned (bounded memory): it may
+				   start earlier or end later than it did */
 };
 
 struct spikes_cfg {
@@ -79,12 +86,6 @@ struct poll_result {
 	double expected_kb;
 };
 
-struct growth {
-	double slope_kb_s;	/* lower envelope after warm-up */
-	int64_t envelope_start_kb, envelope_end_kb;
-	bool leak;		/* the envelope keeps rising */
-	bool enough;		/* enough of a trace to say */
-};
 
 struct pid_report {
 	pid_t pid;

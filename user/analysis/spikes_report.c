@@ -65,22 +65,29 @@ void spikes_report_table(FILE *f, struct spikes *s, uint64_t t0, size_t top)
 		fprintf(f, "(%zu more; --top 0 or --format json for all)\n", n - shown);
 }
 
-void spikes_report_growth(FILE *f, struct spikes *s)
+void spikes_report_growth(FILE *f, struct spikes *s, uint64_t t0)
 {
 	char a[32], b[32];
 
-	fprintf(f, "Growth (trend of the lower envelope after the first quarter):\n");
+	fprintf(f, "Growth (the floor under the transients, over each process's working phase:\n"
+		"after its start-up, before its teardown):\n");
 	for (size_t i = 0; i < spikes__npids(s); i++) {
 		const struct pid_report *p = spikes__pid(s, i);
+		const struct growth *g = &p->growth;
 
-		if (!p->growth.enough) {
-			fprintf(f, "  pid %-7d too short a trace to tell\n", p->pid);
+		if (!g->enough) {
+			fprintf(f, "  pid %-7d too short to say (traced for %s; a working phase of "
+				"%s is needed)\n", p->pid,
+				format_duration(p->last_ts - p->first_ts, a, sizeof(a)),
+				format_duration(GROWTH_MIN_NS, b, sizeof(b)));
 			continue;
 		}
-		fprintf(f, "  pid %-7d %+10.1f kB/s  (%s -> %s)  %s\n", p->pid, p->growth.slope_kb_s,
-			format_kb(p->growth.envelope_start_kb, a, sizeof(a)),
-			format_kb(p->growth.envelope_end_kb, b, sizeof(b)),
-			p->growth.leak ? "growing: likely leak" : "stable");
+		fprintf(f, "  pid %-7d %-8s %s -> %s (%+.1f MiB, %+.0f kB/s) from %.3f s to %.3f s\n",
+			p->pid, growth_verdict_name(g->verdict),
+			format_kb(g->envelope_start_kb, a, sizeof(a)),
+			format_kb(g->envelope_end_kb, b, sizeof(b)), g->growth_kb / 1024.0, g->slope_kb_s,
+			secs_since(p->first_ts + g->startup_end_ns, t0),
+			secs_since(p->first_ts + g->teardown_start_ns, t0));
 	}
 }
 
@@ -142,6 +149,7 @@ void spikes_report_json(struct jw *w, struct spikes *s, uint64_t t0, size_t top)
 		jw_u64(w, "peak_ts_ns", sp->peak_ts);
 		jw_f64(w, "end_time_s", secs_since(sp->end_ts, t0), 9);
 		jw_u64(w, "end_ts_ns", sp->end_ts);
+		jw_bool(w, "window_exact", !sp->approx);
 		jw_i64(w, "base_kb", sp->base_kb);
 		jw_i64(w, "peak_kb", sp->peak_kb);
 		jw_i64(w, "end_kb", sp->end_kb);
@@ -174,15 +182,19 @@ void spikes_report_json(struct jw *w, struct spikes *s, uint64_t t0, size_t top)
 		jw_i64(w, "peak_kb", p->peak_kb);
 		jw_u64(w, "peak_ts_ns", p->peak_ts);
 		jw_obj(w, "growth");
+		jw_str(w, "verdict", growth_verdict_name(p->growth.verdict));
 		if (p->growth.enough) {
 			jw_f64(w, "slope_kb_s", p->growth.slope_kb_s, 3);
 			jw_i64(w, "envelope_start_kb", p->growth.envelope_start_kb);
 			jw_i64(w, "envelope_end_kb", p->growth.envelope_end_kb);
+			jw_i64(w, "growth_kb", p->growth.growth_kb);
 			jw_bool(w, "likely_leak", p->growth.leak);
 		} else {
 			jw_null(w, "slope_kb_s");
 			jw_bool(w, "likely_leak", false);
 		}
+		jw_f64(w, "working_start_s", secs_since(p->first_ts + p->growth.startup_end_ns, t0), 6);
+		jw_f64(w, "working_end_s", secs_since(p->first_ts + p->growth.teardown_start_ns, t0), 6);
 		jw_obj_end(w);
 		jw_arr(w, "polling");
 		for (int k = 0; k < p->npoll; k++) {

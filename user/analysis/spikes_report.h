@@ -9,7 +9,7 @@
 
 /* t0_ns: the trace's time_s origin. top: rows at most (0: all). */
 void spikes_report_table(FILE *f, struct spikes *s, uint64_t t0_ns, size_t top);
-void spikes_report_growth(FILE *f, struct spikes *s);
+void spikes_report_growth(FILE *f, struct spikes *s, uint64_t t0);
 void spikes_report_polling(FILE *f, struct spikes *s, uint64_t t0_ns);
 /* Writes "spikes", "processes" (growth, polling) into an open JSON object. */
 void spikes_report_json(struct jw *w, struct spikes *s, uint64_t t0_ns, size_t top);

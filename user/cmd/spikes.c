@@ -14,7 +14,7 @@
 
 static struct {
 	struct spikes_cfg cfg;
-	bool poll_set, rise_set, settle_set;
+	bool poll_set, rise_set, settle_set, top_set;
 	unsigned long top;
 } sa;
 
@@ -49,7 +49,7 @@ static const struct argp_option opts[] = {
 	{ "settle", OPT_SETTLE, "SIZE|PCT%", 0, "How close to its base a spike must come back (default 10% of its rise)", 0 },
 	{ "window", OPT_WINDOW, "DURATION", 0, "Classic rule: rose --min-rise within DURATION (e.g. 1s)", 0 },
 	{ "poll", OPT_POLL, "PERIOD[,PERIOD]", 0, "Replay pollers of these periods (default 10ms,100ms; at most 4)", 0 },
-	{ "top", OPT_TOP, "N", 0, "Spikes shown in the table (default 20; 0: all)", 0 },
+	{ "top", OPT_TOP, "N", 0, "Spikes shown, biggest first: the table's (default 20; 0: all); with --format json only when given (default: every spike)", 0 },
 	{},
 };
 
@@ -113,6 +113,7 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		if (parse_uint(arg, 1UL << 30, &u))
 			usage_err("--top %s: not a number (0 shows all)", arg);
 		sa.top = u;
+		sa.top_set = true;
 		break;
 	case ARGP_KEY_END:
 		if (sa.cfg.window_ns && sa.settle_set)
@@ -146,6 +147,10 @@ int cmd_spikes(int argc, char **argv)
 	sa.cfg.settle_pct = 10;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
+	/* only the spikes shown are kept (all are counted): the table's
+	 * --top, and JSON's when given (else JSON lists every one) */
+	if (!trace_file.json || sa.top_set)
+		sa.cfg.keep_top = sa.top;
 	if (!sa.poll_set) {
 		sa.cfg.npoll = 2;
 		sa.cfg.poll_ns[0] = 10000000ULL;
@@ -208,7 +213,7 @@ int cmd_spikes(int argc, char **argv)
 		jw_obj(&w, NULL);
 		jw_str(&w, "trace", trace_file.path);
 		jw_u64(&w, "rows", rows);
-		spikes_report_json(&w, s, r.t0_ns, 0);
+		spikes_report_json(&w, s, r.t0_ns, sa.top_set ? sa.top : 0);
 		jw_obj_end(&w);
 	} else {
 		char a[32], st[32];
@@ -233,7 +238,7 @@ int cmd_spikes(int argc, char **argv)
 		}
 		spikes_report_table(stdout, s, r.t0_ns, sa.top);
 		putchar('\n');
-		spikes_report_growth(stdout, s);
+		spikes_report_growth(stdout, s, r.t0_ns);
 		putchar('\n');
 		spikes_report_polling(stdout, s, r.t0_ns);
 	}

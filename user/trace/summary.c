@@ -246,9 +246,14 @@ void summary__status_line(const struct run *r, bool tty, bool final)
 	unsigned int kb = r->page_kb;
 
 	run__group(r, &g);
+	/* once every process is gone there is no RSS to show, only the end */
+	if (final && r->ended && g.tree_pages <= 0)
+		snprintf(rss, sizeof(rss), "(exited)");
+	else
+		format_size((uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * kb * 1024, rss,
+			    sizeof(rss));
 	fprintf(stderr, "%smemtrace-bpf: %7.1f s  RSS %s  peak %s  events %" PRIu64 "  lost %" PRIu64 "%s",
-		tty ? "\r\033[K" : "", (mono_ns() - r->start_ns) / 1e9,
-		format_size((uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * kb * 1024, rss, sizeof(rss)),
+		tty ? "\r\033[K" : "", (mono_ns() - r->start_ns) / 1e9, rss,
 		format_size(g.tree_peak_pages * kb * 1024, peak, sizeof(peak)),
 		r->trace.rows, (uint64_t)g.lost, tty && !final ? "" : "\n");
 	fflush(stderr);
@@ -326,9 +331,12 @@ void summary__print(const struct run *r)
 		for (int k = 0; k < main_p->npoll; k++) {
 			const struct poll_result *pr = &main_p->poll[k];
 
-			fprintf(stderr, "  %-10s peak %s expected (%s worst), %.1f%% off (pid %d)\n",
-				k ? "" : "pollers",
-				format_size((uint64_t)pr->expected_kb * 1024, a, sizeof(a)),
+			char per[16], head[32];
+
+			snprintf(head, sizeof(head), "%-8s %s:", k ? "" : "pollers",
+				 period_name(pr->period_ns, per, sizeof(per)));
+			fprintf(stderr, "  %-16s peak %s expected (%s worst), %.1f%% off (pid %d)\n",
+				head, format_size((uint64_t)pr->expected_kb * 1024, a, sizeof(a)),
 				format_size((uint64_t)pr->worst_kb * 1024, b, sizeof(b)),
 				main_p->peak_kb ? 100.0 * (pr->expected_kb - main_p->peak_kb) / main_p->peak_kb : 0.0,
 				main_p->pid);
