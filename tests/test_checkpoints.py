@@ -218,9 +218,19 @@ def t_python_marks_and_stages():
     # what Python itself allocates on the way (small objects, an arena
     # now and then) rides on top of the workload's own mmaps
     slack = 64
+    # a point mark ends at the next mark of any name: frame i at frame
+    # i + 1; the last "frame" (the workload's end of its last frame) at
+    # "done", and "done" at the exit
     fr = [i for i in js["intervals"] if i["name"] == "frame"]
-    if len(fr) != len(frames):
-        errs.append(f"{len(fr)} frame intervals, the workload ran {len(frames)} frames")
+    done = [i for i in js["intervals"] if i["name"] == "done"]
+    if len(fr) != len(frames) + 1:
+        errs.append(f"{len(fr)} frame intervals, the workload ran {len(frames)} frames and "
+                    "marked one more frame after the last")
+    elif fr[-1]["end_ts_ns"] != int(marks_of(csv_path)[-1]["ts_ns"]) or \
+            fr[-1]["closed_by"] != "mark":
+        errs.append(f"the last frame interval {fr[-1]} does not end at the 'done' mark")
+    if len(done) != 1 or done[0]["closed_by"] != "exit":
+        errs.append(f"'done' intervals {done}: want one, ended by the exit")
     for k, (iv, (tkb, keep)) in enumerate(zip(fr, frames)):
         if not 0 <= iv["rise_kb"] - tkb <= slack:
             errs.append(f"frame {k}: rise {iv['rise_kb']} kB, its transient was {tkb} kB")
@@ -233,7 +243,7 @@ def t_python_marks_and_stages():
     if len(sp) != 1 or not 0 <= sp[0]["growth_kb"] - load <= slack:
         errs.append(f"load span {sp}, the workload kept {load} kB in it")
     st = {x["name"]: x for x in js["stages"]}
-    if st.get("frame", {}).get("count") != len(frames) or \
+    if st.get("frame", {}).get("count") != len(frames) + 1 or \
             st["frame"]["max_rise_kb"] < max(t for t, _ in frames):
         errs.append(f"frame stage summary {st.get('frame')}")
     tab = run([BIN, "stages", csv_path])
@@ -450,22 +460,23 @@ def t_usdt_marks_and_stages():
                 errs.append(f"mark {n} at {m['ts_ns']} outside [{t0}, {t1}]")
     js = json.loads(run([BIN, "stages", csv_path, "--format", "json"]).stdout)
     iv = js["intervals"]
-    # C, 4 KiB pages populated in one call: exact to the kB
-    fl = [i for i in iv if i["name"] == "frame_loaded"]
-    if len(fl) != len(frames):
-        errs.append(f"{len(fl)} frame_loaded intervals for {len(frames)} frames")
-    for k, (i, (tkb, keep)) in enumerate(zip(fl, frames)):
-        if i["rise_kb"] != tkb or i["growth_kb"] != keep:
-            errs.append(f"frame {k}: rise {i['rise_kb']} growth {i['growth_kb']} kB, the "
-                        f"workload made a {tkb} kB transient and kept {keep} kB")
-    pd = [i for i in iv if i["name"] == "pose_detection"]
-    for k, i in enumerate(pd):
-        # pose_detection -> next pose_detection: keeps 1 MiB, then the
-        # next frame's transient
-        want = frames[k + 1][0] + frames[k][1]
-        if i["growth_kb"] != frames[k][1] or i["rise_kb"] != want:
-            errs.append(f"pose_detection {k}: rise {i['rise_kb']} growth {i['growth_kb']}, "
-                        f"want {want} / {frames[k][1]}")
+    # C, 4 KiB pages populated in one call: exact to the kB. Each point
+    # mark ends at the next mark: frame_loaded holds the frame's transient,
+    # pose_detection the 1 MiB it keeps, frame_written nothing; the last
+    # frame_loaded (after the loop) runs to the exit
+    by = {n: [i for i in iv if i["name"] == n]
+          for n in ("frame_loaded", "pose_detection", "frame_written")}
+    want = {"frame_loaded": [(t, 0) for t, _ in frames],
+            "pose_detection": [(keep, keep) for _, keep in frames],
+            "frame_written": [(0, 0) for _ in frames]}
+    for n, w in want.items():
+        got = [(i["rise_kb"], i["growth_kb"]) for i in by[n]][:len(frames)]
+        if got != w:
+            errs.append(f"{n} (rise, growth) kB {got}, the workload made {w}")
+    last = by["frame_loaded"][-1:]
+    if len(by["frame_loaded"]) != len(frames) + 1 or last[0]["closed_by"] != "exit":
+        errs.append(f"{len(by['frame_loaded'])} frame_loaded intervals for {len(frames)} "
+                    f"frames and a last mark, the last {last}")
     sp = [i for i in iv if i["name"] == "load"]
     if len(sp) != 1 or sp[0]["growth_kb"] != load or sp[0]["kind"] != "span":
         errs.append(f"load span {sp}, want growth {load}")
@@ -985,7 +996,8 @@ def t_stages_nested_spans_and_lone_ends():
 @suite.test("stages and validate: linear in open names and in processes", root=False)
 def t_stages_and_validate_scale():
     """Many distinct open stage names, many processes: linear, not
-    quadratic (20,000 open names x 400,000 rows; 80,000 pids x 5 rows).
+    quadratic (20,000 open spans x 400,000 rows; 80,000 pids x 5 rows; a
+    process has one point stage open at most, spans are what pile up).
     Here each takes about 1 s at most, the quadratic versions 15 s and 21 s
     on main. Measured in CPU seconds of the child (wait4's rusage), which
     a busy machine does not inflate as it does wall time (7.7 s of wall
@@ -998,13 +1010,13 @@ def t_stages_and_validate_scale():
         ts = 1000
         for i in range(20000):
             ts += 1000
-            f.write(f"{ts / 1e9:.9f},100,0,{ts},7,7,mark,100,0,0,0,100,fd,3,,5,,n{i},,\n")
+            f.write(f"{ts / 1e9:.9f},100,0,{ts},7,7,mark,100,0,0,0,100,fd,3,,5,,n{i}:begin,,\n")
         for i in range(400000):
             ts += 1000
             kb = 100 + i % 1000
             f.write(f"{ts / 1e9:.9f},{kb},0,{ts},7,7,rss,{kb},0,0,0,{kb},fault,0x1,0x2,,,,,\n")
         ts += 1000
-        f.write(f"{ts / 1e9:.9f},50,0,{ts},7,7,mark,50,0,0,0,50,fd,3,,5,,n0,,\n")
+        f.write(f"{ts / 1e9:.9f},50,0,{ts},7,7,mark,50,0,0,0,50,fd,3,,5,,n0:end,,\n")
     t0 = child_cpu()
     r = run([BIN, "stages", p, "--format", "json"])
     dt = child_cpu() - t0

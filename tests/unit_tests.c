@@ -1170,7 +1170,9 @@ static void test_stages(void)
 {
 	struct stages s;
 
-	begin("stages: repeated marks make intervals, spans nest, per process");
+	struct stage_iv iv[5];
+
+	begin("stages: a point mark ends at the next mark of its process, spans nest");
 	stages__init(&s);
 	srow(&s, 10, 1, 100, "mark", "load:begin");
 	srow(&s, 20, 1, 900, "rss", "");
@@ -1178,32 +1180,38 @@ static void test_stages(void)
 	srow(&s, 35, 2, 9999, "rss", "");		/* another process: not in pid 1's stages */
 	srow(&s, 40, 1, 800, "rss", "");
 	srow(&s, 50, 1, 600, "mark", "frame ");	/* trailing blank: the same name */
-	srow(&s, 60, 1, 700, "mark", "load:end");
+	srow(&s, 60, 1, 700, "mark", "load:end");	/* ends frame 50, then the span */
 	srow(&s, 65, 1, 700, "log", "");
 	srow(&s, 70, 1, 650, "mark", "frame");
 	srow(&s, 80, 1, 650, "mark", "once");
-	srow(&s, 90, 1, 650, "mark", "x:end");
+	srow(&s, 90, 1, 650, "mark", "x:end");	/* ends once, itself unmatched */
 	srow(&s, 95, 1, 650, "mark", "y:begin");
 	CHECK(stages__finish(&s) == 0);
 	CHECK(s.marks == 8 && s.unmatched_ends == 1);
-	CHECK(s.niv == 3);
+	CHECK(s.niv == 5);
+	for (size_t i = 0; i < 5; i++)
+		CHECK(stages__iv(&s, i, &iv[i]) == 0);
 	/* frame 30..50: entry 500, peak 800 at 40, exit 600 */
-	CHECK(!strcmp(s.iv[0].name, "frame") && s.iv[0].entry_kb == 500 && s.iv[0].peak_kb == 800 &&
-	      s.iv[0].peak_ts_ns == 40 && s.iv[0].exit_kb == 600 && s.iv[0].end_ts_ns == 50);
+	CHECK(!strcmp(s.sums[iv[0].sum].name, "frame") && iv[0].entry_kb == 500 &&
+	      iv[0].peak_kb == 800 && iv[0].peak_ts_ns == 40 && iv[0].exit_kb == 600 &&
+	      iv[0].end_ts_ns == 50);
+	CHECK(!strcmp(s.sums[iv[1].sum].name, "frame") && iv[1].entry_kb == 600 &&
+	      iv[1].peak_kb == 700 && iv[1].exit_kb == 700 && iv[1].end_ts_ns == 60);
 	/* the span 10..60 saw 900 at 20 */
-	CHECK(!strcmp(s.iv[1].name, "load") && s.iv[1].span && s.iv[1].peak_kb == 900 &&
-	      s.iv[1].entry_kb == 100 && s.iv[1].exit_kb == 700);
-	CHECK(!strcmp(s.iv[2].name, "frame") && s.iv[2].entry_kb == 600 && s.iv[2].peak_kb == 700 &&
-	      s.iv[2].exit_kb == 650);
+	CHECK(!strcmp(s.sums[iv[2].sum].name, "load") && iv[2].span && iv[2].peak_kb == 900 &&
+	      iv[2].entry_kb == 100 && iv[2].exit_kb == 700);
+	CHECK(!strcmp(s.sums[iv[3].sum].name, "frame") && iv[3].entry_kb == 650 &&
+	      iv[3].end_ts_ns == 80 && iv[3].end == STAGE_END_MARK);
+	CHECK(!strcmp(s.sums[iv[4].sum].name, "once") && iv[4].end_ts_ns == 90);
 	for (size_t i = 0; i < s.nsums; i++) {
 		struct stage_sum *x = &s.sums[i];
 
 		if (!strcmp(x->name, "frame"))
-			CHECK(x->count == 2 && x->total_ns == 40 && x->max_ns == 20 &&
+			CHECK(x->count == 3 && x->total_ns == 40 && x->max_ns == 20 &&
 			      x->first_entry_kb == 500 && x->last_exit_kb == 650 && x->peak_kb == 800 &&
-			      x->max_rise_kb == 300 && x->growth_kb == 150);
+			      x->max_rise_kb == 300 && x->growth_kb == 200);
 		else if (!strcmp(x->name, "once"))
-			CHECK(x->count == 0 && !x->span);
+			CHECK(x->count == 1 && !x->span);
 		else if (!strcmp(x->name, "y"))
 			CHECK(x->span && x->unclosed == 1);
 	}
