@@ -20,7 +20,9 @@
  * the first mark. Prints at the end (CLOCK_MONOTONIC ns):
  *   F <i> <decode_rise_kb> <detect_growth_kb> <write_rise_kb> <write_growth_kb>
  *   M <name> <t_before> <t_after>
- *   E <t>                 (the last clock reading in the loop's wake)
+ *   E <t>                 (the clock after the loop)
+ * What follows E (this output, the exit) may still fault code in (libc's
+ * _exit, 0 to 64 KiB as the page cache has it): the trace says how much.
  */
 #include <memtrace/mark.h>
 #include <stdbool.h>
