@@ -1170,7 +1170,9 @@ static void test_stages(void)
 {
 	struct stages s;
 
-	begin("stages: repeated marks make intervals, spans nest, per process");
+	struct stage_iv iv[5];
+
+	begin("stages: a point mark ends at the next mark of its process, spans nest");
 	stages__init(&s);
 	srow(&s, 10, 1, 100, "mark", "load:begin");
 	srow(&s, 20, 1, 900, "rss", "");
@@ -1178,32 +1180,38 @@ static void test_stages(void)
 	srow(&s, 35, 2, 9999, "rss", "");		/* another process: not in pid 1's stages */
 	srow(&s, 40, 1, 800, "rss", "");
 	srow(&s, 50, 1, 600, "mark", "frame ");	/* trailing blank: the same name */
-	srow(&s, 60, 1, 700, "mark", "load:end");
+	srow(&s, 60, 1, 700, "mark", "load:end");	/* ends frame 50, then the span */
 	srow(&s, 65, 1, 700, "log", "");
 	srow(&s, 70, 1, 650, "mark", "frame");
 	srow(&s, 80, 1, 650, "mark", "once");
-	srow(&s, 90, 1, 650, "mark", "x:end");
+	srow(&s, 90, 1, 650, "mark", "x:end");	/* ends once, itself unmatched */
 	srow(&s, 95, 1, 650, "mark", "y:begin");
 	CHECK(stages__finish(&s) == 0);
 	CHECK(s.marks == 8 && s.unmatched_ends == 1);
-	CHECK(s.niv == 3);
+	CHECK(s.niv == 5);
+	for (size_t i = 0; i < 5; i++)
+		CHECK(stages__iv(&s, i, &iv[i]) == 0);
 	/* frame 30..50: entry 500, peak 800 at 40, exit 600 */
-	CHECK(!strcmp(s.iv[0].name, "frame") && s.iv[0].entry_kb == 500 && s.iv[0].peak_kb == 800 &&
-	      s.iv[0].peak_ts_ns == 40 && s.iv[0].exit_kb == 600 && s.iv[0].end_ts_ns == 50);
+	CHECK(!strcmp(s.sums[iv[0].sum].name, "frame") && iv[0].entry_kb == 500 &&
+	      iv[0].peak_kb == 800 && iv[0].peak_ts_ns == 40 && iv[0].exit_kb == 600 &&
+	      iv[0].end_ts_ns == 50);
+	CHECK(!strcmp(s.sums[iv[1].sum].name, "frame") && iv[1].entry_kb == 600 &&
+	      iv[1].peak_kb == 700 && iv[1].exit_kb == 700 && iv[1].end_ts_ns == 60);
 	/* the span 10..60 saw 900 at 20 */
-	CHECK(!strcmp(s.iv[1].name, "load") && s.iv[1].span && s.iv[1].peak_kb == 900 &&
-	      s.iv[1].entry_kb == 100 && s.iv[1].exit_kb == 700);
-	CHECK(!strcmp(s.iv[2].name, "frame") && s.iv[2].entry_kb == 600 && s.iv[2].peak_kb == 700 &&
-	      s.iv[2].exit_kb == 650);
+	CHECK(!strcmp(s.sums[iv[2].sum].name, "load") && iv[2].span && iv[2].peak_kb == 900 &&
+	      iv[2].entry_kb == 100 && iv[2].exit_kb == 700);
+	CHECK(!strcmp(s.sums[iv[3].sum].name, "frame") && iv[3].entry_kb == 650 &&
+	      iv[3].end_ts_ns == 80 && iv[3].end == STAGE_END_MARK);
+	CHECK(!strcmp(s.sums[iv[4].sum].name, "once") && iv[4].end_ts_ns == 90);
 	for (size_t i = 0; i < s.nsums; i++) {
 		struct stage_sum *x = &s.sums[i];
 
 		if (!strcmp(x->name, "frame"))
-			CHECK(x->count == 2 && x->total_ns == 40 && x->max_ns == 20 &&
+			CHECK(x->count == 3 && x->total_ns == 40 && x->max_ns == 20 &&
 			      x->first_entry_kb == 500 && x->last_exit_kb == 650 && x->peak_kb == 800 &&
-			      x->max_rise_kb == 300 && x->growth_kb == 150);
+			      x->max_rise_kb == 300 && x->growth_kb == 200);
 		else if (!strcmp(x->name, "once"))
-			CHECK(x->count == 0 && !x->span);
+			CHECK(x->count == 1 && !x->span);
 		else if (!strcmp(x->name, "y"))
 			CHECK(x->span && x->unclosed == 1);
 	}
@@ -1617,6 +1625,228 @@ static void test_guard_spec(void)
 	end();
 }
 
+/* The stage of interval i's name in s (its figures). */
+static const struct stage_sum *sum_named(const struct stages *s, const char *name)
+{
+	for (size_t i = 0; i < s->nsums; i++)
+		if (!strcmp(s->sums[i].name, name))
+			return &s->sums[i];
+	return NULL;
+}
+
+static void test_stages_points(void)
+{
+	static const char *names[3] = { "decode", "detect", "write" };
+	const struct stage_sum *x;
+	struct stage_iv iv;
+	struct stages s;
+	uint64_t ts = 1000;
+	int64_t kb = 1000;
+	bool ok = true;
+
+	begin("stages: 100 frames of point marks A, B, C: 100 stages each, their own figures");
+	stages__init(&s);
+	/* frame i: decode rises by 10 + i and falls back; detect keeps 4;
+	 * write rises by 100 and frees 2 */
+	for (int i = 0; i < 100; i++) {
+		srow(&s, ts += 10, 1, kb, "mark", "decode");
+		srow(&s, ts += 10, 1, kb + 10 + i, "rss", "");
+		srow(&s, ts += 10, 1, kb, "rss", "");
+		srow(&s, ts += 10, 1, kb, "mark", "detect");
+		srow(&s, ts += 10, 1, kb += 4, "rss", "");
+		srow(&s, ts += 10, 1, kb, "mark", "write");
+		srow(&s, ts += 10, 1, kb + 100, "rss", "");
+		srow(&s, ts += 10, 1, kb -= 2, "rss", "");
+	}
+	srow(&s, ts += 10, 1, kb, "exit", "prog");
+	CHECK(stages__finish(&s) == 0);
+	CHECK(s.niv == 300 && s.marks == 300 && s.npids == 0);
+	for (size_t i = 0; i < 300 && ok; i++) {
+		int f = (int)i / 3;
+		int64_t rise = i % 3 == 0 ? 10 + f : i % 3 == 1 ? 4 : 100;
+		int64_t growth = i % 3 == 0 ? 0 : i % 3 == 1 ? 4 : -2;
+
+		ok = !stages__iv(&s, i, &iv) && !strcmp(s.sums[iv.sum].name, names[i % 3]) &&
+		     iv.peak_kb - iv.entry_kb == rise && iv.exit_kb - iv.entry_kb == growth &&
+		     iv.end_ts_ns - iv.start_ts_ns == (i % 3 == 0 ? 30u : i % 3 == 1 ? 20u : 30u) &&
+		     iv.end == (i == 299 ? STAGE_END_EXIT : STAGE_END_MARK);
+		if (!ok)
+			printf("#   interval %zu: %s rise %lld growth %lld end %d\n", i,
+			       s.sums[iv.sum].name, (long long)(iv.peak_kb - iv.entry_kb),
+			       (long long)(iv.exit_kb - iv.entry_kb), iv.end);
+	}
+	CHECK(ok);
+	x = sum_named(&s, "decode");
+	CHECK(x && x->count == 100 && x->max_rise_kb == 109 && x->growth_kb == 0 &&
+	      x->first_entry_kb == 1000 && x->to_exit == 0);
+	x = sum_named(&s, "detect");
+	CHECK(x && x->count == 100 && x->max_rise_kb == 4 && x->growth_kb == 400 && x->total_ns == 2000);
+	/* the last write runs to the exit row, whose RSS is its exit */
+	x = sum_named(&s, "write");
+	CHECK(x && x->count == 100 && x->growth_kb == -200 && x->to_exit == 1 &&
+	      x->last_exit_kb == 1200 && x->peak_kb == 1302);
+	stages__free(&s);
+	end();
+
+	begin("stages: a point stage ends at a span's begin or end; spans still pair and nest");
+	stages__init(&s);
+	srow(&s, 10, 1, 100, "mark", "a");
+	srow(&s, 20, 1, 300, "rss", "");
+	srow(&s, 30, 1, 200, "mark", "load:begin");	/* ends a */
+	srow(&s, 40, 1, 250, "mark", "b");
+	srow(&s, 50, 1, 400, "mark", "load:begin");	/* ends b; nested */
+	srow(&s, 60, 1, 450, "mark", "load:end");
+	srow(&s, 70, 1, 500, "mark", "c");
+	srow(&s, 80, 1, 600, "mark", "load:end");	/* ends c, then the outer span */
+	CHECK(stages__finish(&s) == 0);
+	CHECK(s.niv == 5);
+	CHECK(!stages__iv(&s, 0, &iv) && !strcmp(s.sums[iv.sum].name, "a") && iv.end_ts_ns == 30 &&
+	      iv.peak_kb == 300 && iv.exit_kb == 200);
+	CHECK(!stages__iv(&s, 1, &iv) && !strcmp(s.sums[iv.sum].name, "b") && iv.end_ts_ns == 50);
+	CHECK(!stages__iv(&s, 2, &iv) && iv.span && iv.depth == 1 && iv.start_ts_ns == 50 &&
+	      iv.end_ts_ns == 60);
+	CHECK(!stages__iv(&s, 3, &iv) && !strcmp(s.sums[iv.sum].name, "c") && iv.end_ts_ns == 80 &&
+	      iv.exit_kb == 600 && iv.end == STAGE_END_MARK);
+	CHECK(!stages__iv(&s, 4, &iv) && iv.span && iv.depth == 0 && iv.start_ts_ns == 30 &&
+	      iv.end_ts_ns == 80 && iv.peak_kb == 600);
+	x = sum_named(&s, "load");
+	CHECK(x && x->count == 1 && x->nested == 1 && x->unclosed == 0);
+	stages__free(&s);
+	end();
+
+	begin("stages: still running at the end of the trace; another process under --pid");
+	stages__init(&s);
+	srow(&s, 10, 1, 100, "mark", "step");
+	srow(&s, 20, 2, 100, "mark", "other");
+	srow(&s, 30, 1, 900, "rss", "");
+	srow(&s, 40, 1, 700, "rss", "");
+	srow(&s, 45, 2, 100, "exit", "x");	/* ends other */
+	stages__time(&s, 90);	/* a row --pid left out: the trace goes on */
+	CHECK(stages__finish(&s) == 0);
+	CHECK(s.niv == 2);
+	CHECK(!stages__iv(&s, 0, &iv) && !strcmp(s.sums[iv.sum].name, "other") &&
+	      iv.end == STAGE_END_EXIT && iv.end_ts_ns == 45);
+	CHECK(!stages__iv(&s, 1, &iv) && !strcmp(s.sums[iv.sum].name, "step") &&
+	      iv.end == STAGE_END_TRACE && iv.end_ts_ns == 90 && iv.exit_kb == 700 &&
+	      iv.peak_kb == 900 && iv.peak_ts_ns == 30);
+	x = sum_named(&s, "step");
+	CHECK(x && x->count == 1 && x->to_trace_end == 1 && x->growth_kb == 600);
+	stages__free(&s);
+	end();
+
+	begin("stages: figures without the intervals; intervals past memory read back");
+	stages__init(&s);
+	s.keep_intervals = false;
+	srow(&s, 10, 1, 100, "mark", "a");
+	srow(&s, 20, 1, 300, "mark", "a");
+	CHECK(stages__finish(&s) == 0);
+	x = sum_named(&s, "a");
+	CHECK(s.niv == 2 && stages__iv(&s, 0, &iv) == -ENOENT && x && x->count == 2 &&
+	      x->peak_kb == 300 && x->growth_kb == 200);
+	stages__free(&s);
+	stages__init(&s);
+	for (int i = 0; i < 20000; i++)	/* more than the 16384 kept in memory */
+		srow(&s, 10 + 10 * (uint64_t)i, 1, 100 + i, "mark", i % 2 ? "odd" : "even");
+	srow(&s, 200010, 1, 5, "exit", "x");
+	CHECK(stages__finish(&s) == 0 && s.niv == 20000);
+	ok = true;
+	for (size_t i = 0; i < 20000 && ok; i += 997)
+		ok = !stages__iv(&s, i, &iv) && iv.entry_kb == 100 + (int64_t)i &&
+		     iv.start_ts_ns == 10 + 10 * i && !strcmp(s.sums[iv.sum].name, i % 2 ? "odd" : "even");
+	CHECK(ok);
+	CHECK(!stages__iv(&s, 19999, &iv) && iv.exit_kb == 5 && iv.end == STAGE_END_EXIT);
+	stages__free(&s);
+	end();
+}
+
+/* value_compare on line and value: cmp, basis and label as want. */
+static bool compares(const char *line, const char *value, enum v_compare cmp, enum v_basis basis,
+		     const char *label)
+{
+	char got[V_LABEL_LEN];
+	enum v_basis b;
+	enum v_compare c = value_compare(line, value, got, sizeof(got), &b);
+
+	if (c == cmp && b == basis && !strcmp(got, label))
+		return true;
+	printf("#   '%s' in '%s': %s by %d, label '%s'\n", value, line,
+	       c == V_CMP_PEAK ? "peak" : "rss", b, got);
+	return false;
+}
+
+static void test_value_compare(void)
+{
+	struct v_cfg cfg = { .compare = V_CMP_AUTO, .tol_pct = 5 };
+	struct validation v;
+
+	begin("validate: a value is compared as the words that label it say");
+	/* issue 12: "Peak" later in the line is another value's label */
+	CHECK(compares("Memory: 13 MB | Images: 20 | Peak: 63 MB", "13 MB", V_CMP_RSS, V_BASIS_LABEL,
+		       "Memory:"));
+	CHECK(compares("Memory: 13 MB | Images: 20 | Peak: 63 MB", "63 MB", V_CMP_PEAK, V_BASIS_LABEL,
+		       "Peak:"));
+	CHECK(compares("Peak RSS: 657 MB", "657 MB", V_CMP_PEAK, V_BASIS_LABEL, "Peak RSS:"));
+	CHECK(compares("RSS now: 12 MB (peak 40 MB)", "12 MB", V_CMP_RSS, V_BASIS_LABEL, "RSS now:"));
+	CHECK(compares("RSS now: 12 MB (peak 40 MB)", "40 MB", V_CMP_PEAK, V_BASIS_LABEL, "peak"));
+	/* no separator: back to the previous number, past its unit */
+	CHECK(compares("Memory: 13 MB Peak: 63 MB", "63 MB", V_CMP_PEAK, V_BASIS_LABEL, "Peak:"));
+	CHECK(compares("Peak: 63 MB Memory: 13 MB", "13 MB", V_CMP_RSS, V_BASIS_LABEL, "Memory:"));
+	CHECK(compares("VmHWM:\t  1234 kB", "1234 kB", V_CMP_PEAK, V_BASIS_LABEL, "VmHWM:"));
+	CHECK(compares("stats: max_rss=123kB cur=100kB", "100kB", V_CMP_RSS, V_BASIS_LABEL, "cur="));
+	CHECK(compares("stats: max_rss=123kB cur=100kB", "123kB", V_CMP_PEAK, V_BASIS_LABEL,
+		       "stats: max_rss="));
+	/* a bracketed part of a label is kept whole, digits and all */
+	CHECK(compares("Memory (peak): 20 MB", "20 MB", V_CMP_PEAK, V_BASIS_LABEL, "Memory (peak):"));
+	CHECK(compares("Max RSS (pid 1234): 20 MB", "20 MB", V_CMP_PEAK, V_BASIS_LABEL,
+		       "Max RSS (pid 1234):"));
+	CHECK(compares("RSS (pid 1234): 20 MB, high water 30 MB", "20 MB", V_CMP_RSS, V_BASIS_LABEL,
+		       "RSS (pid 1234):"));
+	/* nothing before it: the words after it */
+	CHECK(compares("12 MB peak, 3 MB now", "12 MB", V_CMP_PEAK, V_BASIS_LABEL, "peak"));
+	CHECK(compares("12 MB peak, 3 MB now", "3 MB", V_CMP_RSS, V_BASIS_LABEL, "now"));
+	/* no label at all, or not in the line: the whole line */
+	CHECK(compares("peak = [63 MB]", "63 MB", V_CMP_PEAK, V_BASIS_LINE, ""));
+	CHECK(compares("63 MB", "63 MB", V_CMP_RSS, V_BASIS_LINE, ""));
+	CHECK(compares("Peak RSS: 657 MB (cut", "657 MB)", V_CMP_PEAK, V_BASIS_LINE, ""));
+	/* the same text twice: its first place */
+	CHECK(compares("Memory: 63 MB | Peak: 63 MB", "63 MB", V_CMP_RSS, V_BASIS_LABEL, "Memory:"));
+	/* a long label is cut at a character, never inside one; the words
+	 * past the cut still count */
+	CHECK(compares("Speicher " "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" "\xc3\xbc max: 5 MB", "5 MB",
+		       V_CMP_PEAK, V_BASIS_LABEL, "Speicher xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+	end();
+
+	begin("validate: auto follows the label; --compare current|peak decides for every value");
+	for (int k = 0; k < 3; k++) {
+		cfg.compare = k == 0 ? V_CMP_AUTO : k == 1 ? V_CMP_RSS : V_CMP_PEAK;
+		validation__init(&v, &cfg);
+		vrow(&v, 10, 1000, "checkpoint", "", "");
+		vrow(&v, 20, 5000, "rss", "", "");
+		vrow(&v, 30, 2000, "rss", "", "");
+		vrow(&v, 40, 2000, "checkpoint", "", "");
+		vrow(&v, 50, 2000, "log", "Memory: 2000 kB | Images: 20 | Peak: 5000 kB", "2000 kB");
+		vrow(&v, 60, 2000, "log", "Memory: 2000 kB | Images: 20 | Peak: 5000 kB", "5000 kB");
+		validation__finish(&v);
+		CHECK(v.nrep == 2);
+		if (k == 0) {
+			CHECK(v.rep[0].cmp == V_CMP_RSS && v.rep[0].diff_kb == 0 &&
+			      v.rep[0].basis == V_BASIS_LABEL && !strcmp(v.rep[0].label, "Memory:"));
+			CHECK(v.rep[1].cmp == V_CMP_PEAK && v.rep[1].diff_kb == 0 &&
+			      !strcmp(v.rep[1].label, "Peak:"));
+			/* the peak figure is the value labelled a peak */
+			CHECK(v.app_peak_rep == 1 && v.peak_trusted == 1);
+		} else if (k == 1) {
+			CHECK(v.rep[0].cmp == V_CMP_RSS && v.rep[0].basis == V_BASIS_OPTION &&
+			      v.rep[1].cmp == V_CMP_RSS && v.rep[1].diff_kb == 3000 && !v.rep[1].label[0]);
+		} else {
+			CHECK(v.rep[0].cmp == V_CMP_PEAK && v.rep[0].basis == V_BASIS_OPTION &&
+			      v.rep[0].diff_kb == -3000 && v.rep[1].diff_kb == 0);
+		}
+		validation__free(&v);
+	}
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -1642,6 +1872,8 @@ int main(void)
 	test_idmap_recstore();
 	test_guard_spec();
 	test_prominence();
+	test_stages_points();
+	test_value_compare();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -4,12 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/grow.h"
+#include "lib/recstore.h"
 #include "analysis/stages.h"
+
+/* Closed intervals kept in memory; the rest in a temporary file (a trace
+ * of a million processes that each mark once has a million of them). */
+#define IVS_IN_MEMORY 16384
 
 void stages__init(struct stages *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->free_slot = -1;
+	s->keep_intervals = true;
+	recstore__init(&s->ivs, sizeof(struct stage_iv), IVS_IN_MEMORY);
 }
 
 static uint64_t name_key(const char *name, bool span)
@@ -67,6 +74,7 @@ static struct stage_pid *pid_of(struct stages *s, pid_t pid, bool create)
 	memset(&s->pids[s->npids], 0, sizeof(s->pids[0]));
 	s->pids[s->npids].pid = pid;
 	s->pids[s->npids].open_head = -1;
+	s->pids[s->npids].point = -1;
 	return &s->pids[s->npids++];
 }
 
@@ -103,7 +111,7 @@ static void peak_since(const struct stage_pid *pp, uint64_t seq, int64_t *kb, ui
 	}
 }
 
-/* The latest open interval of stage sum in process pid; -1: none. */
+/* The latest open span of stage sum in process pid; -1: none. */
 static long find_open(struct stages *s, size_t sum, pid_t pid)
 {
 	long v = idmap__get(&s->heads, head_key(sum, pid));
@@ -114,7 +122,7 @@ static long find_open(struct stages *s, size_t sum, pid_t pid)
 /* Slot i is open no more: out of its process's list, onto the free list. */
 static void free_slot(struct stages *s, struct stage_pid *pp, size_t i)
 {
-	struct stage_iv *o = &s->open[i];
+	struct stage_open *o = &s->open[i];
 
 	if (o->pid_prev >= 0)
 		s->open[o->pid_prev].pid_next = o->pid_next;
@@ -122,6 +130,8 @@ static void free_slot(struct stages *s, struct stage_pid *pp, size_t i)
 		pp->open_head = o->pid_next;
 	if (o->pid_next >= 0)
 		s->open[o->pid_next].pid_prev = o->pid_prev;
+	if (pp->point == (long)i)
+		pp->point = -1;
 	pp->nopen--;
 	o->live = false;
 	o->prev = s->free_slot;
@@ -129,52 +139,93 @@ static void free_slot(struct stages *s, struct stage_pid *pp, size_t i)
 	s->nopen--;
 }
 
-/* The process has exited: its open intervals will never close. A span
- * begun and never ended is counted as such; the last of a repeated mark is
- * not; then its state goes. */
-static void pid_exit(struct stages *s, struct stage_pid *pp, pid_t pid)
+/* Interval v, closed, into its stage's figures x. */
+static void sum_add(struct stage_sum *x, const struct stage_iv *v)
 {
-	while (pp->open_head >= 0) {
-		size_t i = (size_t)pp->open_head;
-		struct stage_iv *o = &s->open[i];
+	uint64_t d = v->end_ts_ns - v->start_ts_ns;
 
-		if (o->span)
-			s->sums[o->sum].unclosed++;
-		idmap__del(&s->heads, head_key(o->sum, pid));
-		free_slot(s, pp, i);
+	if (v->depth) {
+		/* inside an outer span of its name: counted there */
+		x->nested++;
+		return;
 	}
-	pid_drop(s, pp, pid);
+	/* intervals close in time order: the entry is the one that began
+	 * first, the exit the one that ended last */
+	if (!x->count++ || v->start_ts_ns < x->first_start_ts_ns) {
+		x->first_entry_kb = v->entry_kb;
+		x->first_start_ts_ns = v->start_ts_ns;
+	}
+	if (x->count == 1)
+		x->peak_kb = v->peak_kb;
+	x->last_exit_kb = v->exit_kb;
+	x->total_ns += d;
+	if (d > x->max_ns)
+		x->max_ns = d;
+	if (v->peak_kb > x->peak_kb)
+		x->peak_kb = v->peak_kb;
+	if (v->peak_kb - v->entry_kb > x->max_rise_kb)
+		x->max_rise_kb = v->peak_kb - v->entry_kb;
+	x->growth_kb += v->exit_kb - v->entry_kb;
+	x->to_exit += v->end == STAGE_END_EXIT;
+	x->to_trace_end += v->end == STAGE_END_TRACE;
 }
 
-/* Closes the latest open interval of its stage and process, slot i. */
-static int close_iv(struct stages *s, size_t i, uint64_t ts, int64_t kb)
+/* Closes open interval i of process pp at ts, RSS kb (end: what closed
+ * it): its peak since it opened, its stage's figures, kept. */
+static int close_iv(struct stages *s, struct stage_pid *pp, size_t i, uint64_t ts, int64_t kb,
+		    enum stage_end end)
 {
-	struct stage_iv *o = &s->open[i];
-	struct stage_pid *pp = pid_of(s, o->pid, false);
+	struct stage_open *o = &s->open[i];
+	struct stage_iv *v = &o->iv;
 
-	if (!pp || grow(&s->iv, &s->iv_cap, s->niv, sizeof(*s->iv), 64))
+	if (v->span) {
+		/* the one it was opened on top of is the latest again (none:
+		 * its name and process are forgotten) */
+		if (o->prev < 0)
+			idmap__del(&s->heads, head_key(v->sum, v->pid));
+		else if (idmap__put(&s->heads, head_key(v->sum, v->pid), (size_t)(o->prev + 1)))
+			return -ENOMEM;
+	}
+	peak_since(pp, o->start_seq, &v->peak_kb, &v->peak_ts_ns);
+	v->end_ts_ns = ts;
+	v->exit_kb = kb;
+	v->end = end;
+	if (s->keep_intervals && recstore__put(&s->ivs, s->niv, v))
 		return -ENOMEM;
-	/* the one it was opened on top of is the latest again (none: its
-	 * name and process are forgotten) */
-	if (o->prev < 0)
-		idmap__del(&s->heads, head_key(o->sum, o->pid));
-	else if (idmap__put(&s->heads, head_key(o->sum, o->pid), (size_t)(o->prev + 1)))
-		return -ENOMEM;
-	peak_since(pp, o->start_seq, &o->peak_kb, &o->peak_ts_ns);
-	o->end_ts_ns = ts;
-	o->exit_kb = kb;
-	s->iv[s->niv++] = *o;
+	s->niv++;
+	sum_add(&s->sums[v->sum], v);
 	free_slot(s, pp, i);
 	return 0;
 }
 
-/* Opens an interval of stage sum in process pid, on top of its open ones
- * (spans of one name nest: its depth is how many are open around it). */
+/* The process has exited (its exit row: ts, RSS kb): its point stage ends
+ * here; a span begun and never ended is counted as such. Then its state
+ * goes. */
+static int pid_exit(struct stages *s, struct stage_pid *pp, pid_t pid, uint64_t ts, int64_t kb)
+{
+	if (pp->point >= 0 && close_iv(s, pp, (size_t)pp->point, ts, kb, STAGE_END_EXIT))
+		return -ENOMEM;
+	while (pp->open_head >= 0) {
+		size_t i = (size_t)pp->open_head;
+		struct stage_open *o = &s->open[i];
+
+		s->sums[o->iv.sum].unclosed++;
+		idmap__del(&s->heads, head_key(o->iv.sum, pid));
+		free_slot(s, pp, i);
+	}
+	pid_drop(s, pp, pid);
+	return 0;
+}
+
+/* Opens an interval of stage sum in process pid: a span on top of the
+ * open ones of its name (they nest: its depth is how many are open around
+ * it), or its point stage. */
 static int open_iv(struct stages *s, size_t sum, pid_t pid, uint64_t ts, int64_t kb)
 {
 	struct stage_pid *pp = pid_of(s, pid, true);
-	long head = find_open(s, sum, pid);
-	struct stage_iv *o;
+	bool span = s->sums[sum].span;
+	long head = span ? find_open(s, sum, pid) : -1;
+	struct stage_open *o;
 	size_t i;
 
 	if (!pp)
@@ -186,7 +237,7 @@ static int open_iv(struct stages *s, size_t sum, pid_t pid, uint64_t ts, int64_t
 			return -ENOMEM;
 		i = s->open_len;
 	}
-	if (idmap__put(&s->heads, head_key(sum, pid), i + 1))
+	if (span && idmap__put(&s->heads, head_key(sum, pid), i + 1))
 		return -ENOMEM;
 	if (s->free_slot >= 0)
 		s->free_slot = s->open[i].prev;
@@ -197,21 +248,22 @@ static int open_iv(struct stages *s, size_t sum, pid_t pid, uint64_t ts, int64_t
 	o = &s->open[i];
 	memset(o, 0, sizeof(*o));
 	o->live = true;
-	o->sum = sum;
 	o->prev = head;
-	o->depth = head >= 0 ? s->open[head].depth + 1 : 0;
 	o->start_seq = s->seq;
-	snprintf(o->name, sizeof(o->name), "%s", s->sums[sum].name);
-	o->span = s->sums[sum].span;
-	o->pid = pid;
 	o->pid_prev = -1;
 	o->pid_next = pp->open_head;
 	if (pp->open_head >= 0)
 		s->open[pp->open_head].pid_prev = (long)i;
 	pp->open_head = (long)i;
-	o->start_ts_ns = ts;
-	o->entry_kb = o->peak_kb = kb;
-	o->peak_ts_ns = ts;
+	if (!span)
+		pp->point = (long)i;
+	o->iv.sum = (uint32_t)sum;
+	o->iv.span = span;
+	o->iv.depth = head >= 0 ? s->open[head].iv.depth + 1 : 0;
+	o->iv.pid = pid;
+	o->iv.start_ts_ns = ts;
+	o->iv.entry_kb = o->iv.peak_kb = kb;
+	o->iv.peak_ts_ns = ts;
 	return 0;
 }
 
@@ -235,6 +287,8 @@ int stages__row(struct stages *s, uint64_t ts_ns, pid_t pid, int64_t vmrss_kb,
 	size_t n, sum;
 	long i;
 
+	if (ts_ns > s->last_ts_ns)
+		s->last_ts_ns = ts_ns;
 	if (!strcmp(event, "log"))
 		return 0;	/* a copy of a state, not a change */
 	s->seq++;
@@ -250,12 +304,12 @@ int stages__row(struct stages *s, uint64_t ts_ns, pid_t pid, int64_t vmrss_kb,
 		pp->pt[pp->npt++] = (struct stage_pt){ .seq = s->seq, .ts_ns = ts_ns,
 						       .kb = vmrss_kb };
 	}
-	if (pp && !strcmp(event, "exit")) {
-		pid_exit(s, pp, pid);
-		return 0;
-	}
-	if (pp && !pp->nopen)
+	if (pp && !strcmp(event, "exit"))
+		return pid_exit(s, pp, pid, ts_ns, vmrss_kb);
+	if (pp && !pp->nopen) {
 		pid_drop(s, pp, pid);
+		pp = NULL;
+	}
 	if (strcmp(event, "mark"))
 		return 0;
 	s->marks++;
@@ -269,62 +323,85 @@ int stages__row(struct stages *s, uint64_t ts_ns, pid_t pid, int64_t vmrss_kb,
 	if (!x)
 		return -ENOMEM;
 	sum = (size_t)(x - s->sums);
-	i = find_open(s, sum, pid);
+	/* any mark of the process ends the point stage it is in: the next
+	 * step of a frame, a span's begin or end, the next frame */
+	if (pp && pp->point >= 0 &&
+	    close_iv(s, pp, (size_t)pp->point, ts_ns, vmrss_kb, STAGE_END_MARK))
+		return -ENOMEM;
 	if (end) {
+		i = find_open(s, sum, pid);
 		if (i < 0) {
 			s->unmatched_ends++;
 			x->unmatched_ends++;
 			return 0;
 		}
-		return close_iv(s, (size_t)i, ts_ns, vmrss_kb);
+		return close_iv(s, pp, (size_t)i, ts_ns, vmrss_kb, STAGE_END_MARK);
 	}
-	/* a repeated mark ends the previous one of its name */
-	if (!begin && i >= 0 && close_iv(s, (size_t)i, ts_ns, vmrss_kb))
-		return -ENOMEM;
 	return open_iv(s, sum, pid, ts_ns, vmrss_kb);
+}
+
+void stages__time(struct stages *s, uint64_t ts_ns)
+{
+	if (ts_ns > s->last_ts_ns)
+		s->last_ts_ns = ts_ns;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 int stages__finish(struct stages *s)
 {
-	for (size_t i = 0; i < s->niv; i++) {
-		const struct stage_iv *v = &s->iv[i];
-		struct stage_sum *x = &s->sums[v->sum];
-		uint64_t d = v->end_ts_ns - v->start_ts_ns;
+	/* the point stages still open: they ran until the end of the trace,
+	 * their process's RSS there its latest row's (the top of its stack);
+	 * closed in the order they began */
+	uint64_t (*order)[2] = NULL;
+	size_t n = 0;
+	int e = 0;
 
-		if (v->depth) {
-			/* inside an outer span of its name: counted there */
-			x->nested++;
-			continue;
+	for (size_t k = 0; k < s->npids; k++)
+		n += s->pids[k].point >= 0;
+	if (n && !(order = calloc(n, sizeof(*order))))
+		return -ENOMEM;
+	n = 0;
+	for (size_t k = 0; k < s->npids; k++) {
+		long i = s->pids[k].point;
+
+		if (i >= 0) {
+			order[n][0] = s->open[i].start_seq;
+			order[n++][1] = (uint64_t)i;
 		}
-		/* intervals are in closing order: the entry is the one that
-		 * began first, the exit the one that ended last */
-		if (!x->count++ || v->start_ts_ns < x->first_start_ts_ns) {
-			x->first_entry_kb = v->entry_kb;
-			x->first_start_ts_ns = v->start_ts_ns;
-		}
-		if (x->count == 1)
-			x->peak_kb = v->peak_kb;
-		x->last_exit_kb = v->exit_kb;
-		x->total_ns += d;
-		if (d > x->max_ns)
-			x->max_ns = d;
-		if (v->peak_kb > x->peak_kb)
-			x->peak_kb = v->peak_kb;
-		if (v->peak_kb - v->entry_kb > x->max_rise_kb)
-			x->max_rise_kb = v->peak_kb - v->entry_kb;
-		x->growth_kb += v->exit_kb - v->entry_kb;
 	}
-	for (size_t i = 0; i < s->open_len; i++) {
-		/* the last mark of a repeated name is not "unclosed" */
-		if (s->open[i].live && s->open[i].span)
-			s->sums[s->open[i].sum].unclosed++;
+	if (n)
+		qsort(order, n, sizeof(*order), cmp_start);
+	for (size_t k = 0; k < n && !e; k++) {
+		const struct stage_open *o = &s->open[order[k][1]];
+		struct stage_pid *pp = pid_of(s, o->iv.pid, false);
+		int64_t kb = pp->npt ? pp->pt[pp->npt - 1].kb : o->iv.entry_kb;
+
+		e = close_iv(s, pp, (size_t)order[k][1], s->last_ts_ns, kb, STAGE_END_TRACE);
 	}
-	return 0;
+	free(order);
+	/* the spans still open: begun, never ended */
+	for (size_t i = 0; i < s->open_len; i++)
+		if (s->open[i].live && s->open[i].iv.span)
+			s->sums[s->open[i].iv.sum].unclosed++;
+	return e;
+}
+
+int stages__iv(const struct stages *s, size_t i, struct stage_iv *v)
+{
+	if (!s->keep_intervals || i >= s->niv)
+		return -ENOENT;
+	return recstore__get(&s->ivs, i, v);
 }
 
 void stages__free(struct stages *s)
 {
-	free(s->iv);
+	recstore__free(&s->ivs);
 	free(s->open);
 	free(s->sums);
 	for (size_t i = 0; i < s->npids; i++)
@@ -333,6 +410,5 @@ void stages__free(struct stages *s)
 	idmap__free(&s->pidx);
 	idmap__free(&s->heads);
 	idmap__free(&s->names);
-	memset(s, 0, sizeof(*s));
-	s->free_slot = -1;
+	stages__init(s);
 }

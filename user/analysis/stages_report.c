@@ -8,9 +8,15 @@
 #include "format/text.h"
 #include "lib/units.h"
 
-void stages_report_json(FILE *out, const struct stages *s, const char *trace, uint64_t t0)
+static const char *end_name(uint8_t end)
+{
+	return end == STAGE_END_EXIT ? "exit" : end == STAGE_END_TRACE ? "trace_end" : "mark";
+}
+
+int stages_report_json(FILE *out, const struct stages *s, const char *trace, uint64_t t0)
 {
 	struct jw w;
+	int e = 0;
 
 	jw_begin(&w, out);
 	jw_obj(&w, NULL);
@@ -42,15 +48,21 @@ void stages_report_json(FILE *out, const struct stages *s, const char *trace, ui
 		jw_u64(&w, "unclosed", x->unclosed);
 		jw_u64(&w, "unmatched_ends", x->unmatched_ends);
 		jw_u64(&w, "nested", x->nested);
+		jw_u64(&w, "to_exit", x->to_exit);
+		jw_u64(&w, "to_trace_end", x->to_trace_end);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
 	jw_arr(&w, "intervals");
-	for (size_t i = 0; i < s->niv; i++) {
-		const struct stage_iv *v = &s->iv[i];
+	for (size_t i = 0; i < s->niv && s->keep_intervals && !e; i++) {
+		struct stage_iv iv;
+		const struct stage_iv *v = &iv;
 
+		e = stages__iv(s, i, &iv);
+		if (e)
+			break;
 		jw_obj(&w, NULL);
-		jw_str(&w, "name", v->name);
+		jw_str(&w, "name", s->sums[v->sum].name);
 		jw_str(&w, "kind", v->span ? "span" : "repeat");
 		jw_u64(&w, "depth", v->depth);
 		jw_i64(&w, "pid", v->pid);
@@ -64,10 +76,12 @@ void stages_report_json(FILE *out, const struct stages *s, const char *trace, ui
 		jw_u64(&w, "peak_ts_ns", v->peak_ts_ns);
 		jw_i64(&w, "rise_kb", v->peak_kb - v->entry_kb);
 		jw_i64(&w, "growth_kb", v->exit_kb - v->entry_kb);
+		jw_str(&w, "closed_by", end_name(v->end));
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
 	jw_obj_end(&w);
+	return e;
 }
 
 void stages_report_table(FILE *out, const struct stages *s, const char *trace)
@@ -89,16 +103,20 @@ void stages_report_table(FILE *out, const struct stages *s, const char *trace)
 			fprintf(out, " %12" PRId64 " %12" PRId64 " %12" PRId64 " %12" PRId64 " %+12" PRId64 "\n",
 			       x->first_entry_kb, x->last_exit_kb, x->peak_kb, x->max_rise_kb,
 			       x->growth_kb);
-		else
-			fprintf(out, "  (%s)\n", !x->span ? "marked once: a stage needs two marks of a "
-			       "name, or NAME:begin/NAME:end" : x->unclosed ? "begun, never ended" :
-			       "ended, never begun");
+		else	/* a point mark always makes one: a span */
+			fprintf(out, "  (%s)\n", x->unclosed ? "begun, never ended" : "ended, never begun");
 		if (x->unclosed)
 			fprintf(out, "%-24s %" PRIu64 " %s:begin without %s:end\n", "", x->unclosed, x->name,
 			       x->name);
 		if (x->unmatched_ends)
 			fprintf(out, "%-24s %" PRIu64 " %s:end without %s:begin\n", "", x->unmatched_ends,
 			       x->name, x->name);
+		if (x->to_exit)
+			fprintf(out, "%-24s %" PRIu64 " ran to its process's exit (no mark after it)\n", "",
+			       x->to_exit);
+		if (x->to_trace_end)
+			fprintf(out, "%-24s %" PRIu64 " still open at the end of the trace (counted to "
+			       "there)\n", "", x->to_trace_end);
 		if (x->nested)
 			fprintf(out, "%-24s %" PRIu64 " nested inside a %s span (in the intervals, not "
 			       "counted again here)\n", "", x->nested, x->name);

@@ -9,6 +9,8 @@
 #include "analysis/stages.h"
 
 void stages_report_table(FILE *out, const struct stages *s, const char *trace);
-void stages_report_json(FILE *out, const struct stages *s, const char *trace, uint64_t t0_ns);
+/* 0, or -errno when an interval kept in a temporary file cannot be read
+ * back (the JSON is then cut short). */
+int stages_report_json(FILE *out, const struct stages *s, const char *trace, uint64_t t0_ns);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include "lib/grow.h"
+#include "format/text.h"
 #include "lib/units.h"
 #include "analysis/validate.h"
 
@@ -17,15 +18,139 @@ void validation__init(struct validation *v, const struct v_cfg *cfg)
 	v->peak_trusted = -1;
 }
 
-bool line_says_peak(const char *line)
+/* Do the n bytes at p speak of a peak? */
+static bool says_peak(const char *p, size_t n)
 {
 	static const char *words[] = { "peak", "max", "hwm", "high" };
 
-	for (const char *p = line; *p; p++)
+	for (size_t k = 0; k < n; k++)
 		for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-			if (!strncasecmp(p, words[i], strlen(words[i])))
+			if (strlen(words[i]) <= n - k && !strncasecmp(p + k, words[i], strlen(words[i])))
 				return true;
 	return false;
+}
+
+bool line_says_peak(const char *line)
+{
+	return says_peak(line, strlen(line));
+}
+
+/* Where one field of a line ends: "Memory: 13 MB | Peak: 63 MB". */
+static bool is_sep(char c)
+{
+	return c && strchr("|,;{}", c);
+}
+
+/* A letter of a word (any byte of a UTF-8 character beyond ASCII counts). */
+static bool is_letter(char c)
+{
+	return isalpha((unsigned char)c) || (unsigned char)c >= 0x80;
+}
+
+static bool has_letter(const char *p, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (is_letter(p[k]))
+			return true;
+	return false;
+}
+
+/* The start of the label before line[pos]: back over words and whole
+ * bracketed parts to a separator, an opening bracket or a number; the unit
+ * right after that number is not part of it ("13 MB Peak: 63 MB"). */
+static size_t label_start(const char *line, size_t pos)
+{
+	size_t i = pos, w;
+
+	while (i > 0) {
+		char c = line[i - 1];
+
+		if (c == ')' || c == ']') {
+			char open = c == ')' ? '(' : '[';
+			size_t j = i - 1;
+			int depth = 0;
+
+			while (j > 0 && !(line[j - 1] == open && depth == 0)) {
+				depth += line[j - 1] == c;
+				depth -= line[j - 1] == open;
+				j--;
+			}
+			if (j == 0)
+				break;	/* no opening one: a separator */
+			i = j - 1;
+			continue;
+		}
+		if (is_sep(c) || c == '(' || c == '[' || isdigit((unsigned char)c))
+			break;
+		i--;
+	}
+	if (i > 0 && isdigit((unsigned char)line[i - 1])) {
+		char unit[16];
+		int64_t kb;
+
+		for (w = i; line[w] == ' '; w++)
+			;
+		while (is_letter(line[w]) && w - i < 8)
+			w++;
+		snprintf(unit, sizeof(unit), "1%.*s", (int)(w - i), line + i);
+		if (w > i && !parse_reported_kb(unit, false, &kb))
+			i = w;
+	}
+	return i;
+}
+
+/* The end of the label after line[pos]: forward over words and whole
+ * bracketed parts to a separator, a closing bracket or a number. */
+static size_t label_end(const char *line, size_t pos)
+{
+	size_t i = pos;
+
+	while (line[i]) {
+		char c = line[i];
+
+		if (c == '(' || c == '[') {
+			const char *close = strchr(line + i, c == '(' ? ')' : ']');
+
+			if (!close)
+				break;
+			i = (size_t)(close - line) + 1;
+			continue;
+		}
+		if (is_sep(c) || c == ')' || c == ']' || isdigit((unsigned char)c))
+			break;
+		i++;
+	}
+	return i;
+}
+
+enum v_compare value_compare(const char *line, const char *value, char *label, size_t len,
+			     enum v_basis *basis)
+{
+	const char *at = value[0] ? strstr(line, value) : NULL;
+	size_t a, b;
+
+	if (len)
+		label[0] = 0;
+	*basis = V_BASIS_LINE;
+	if (!at)
+		return line_says_peak(line) ? V_CMP_PEAK : V_CMP_RSS;
+	b = (size_t)(at - line);
+	a = label_start(line, b);
+	if (!has_letter(line + a, b - a)) {
+		a = b + strlen(value);
+		b = label_end(line, a);
+		if (!has_letter(line + a, b - a))
+			return line_says_peak(line) ? V_CMP_PEAK : V_CMP_RSS;
+	}
+	*basis = V_BASIS_LABEL;
+	while (a < b && isspace((unsigned char)line[a]))
+		a++;
+	while (b > a && isspace((unsigned char)line[b - 1]))
+		b--;
+	if (len)	/* cut at a character, not inside one */
+		snprintf(label, len, "%.*s", utf8_cut(line + a, b - a < len - 1 ? b - a : len - 1),
+			 line + a);
+	return says_peak(line + a, b - a) ? V_CMP_PEAK : V_CMP_RSS;
 }
 
 static struct v_proc *proc_of(struct validation *v, pid_t pid)
@@ -77,8 +202,14 @@ static int add_reported(struct validation *v, uint64_t line, uint64_t ts, struct
 	 * log row of the process that wrote it, else (no checkpoint of its
 	 * own, or the writer not known) of any traced process. */
 	r->cp = p->last_cp >= 0 ? p->last_cp : v->ncps ? (int)v->ncps - 1 : -1;
-	r->cmp = v->cfg.compare != V_CMP_AUTO ? v->cfg.compare :
-		 line_says_peak(log) ? V_CMP_PEAK : V_CMP_RSS;
+	if (v->cfg.compare != V_CMP_AUTO) {
+		r->cmp = v->cfg.compare;
+		r->basis = V_BASIS_OPTION;
+	} else {
+		/* the value's own label ("Peak:"), not a word elsewhere in the
+		 * line: "Memory: 13 MB | Images: 20 | Peak: 63 MB" */
+		r->cmp = value_compare(log, text, r->label, sizeof(r->label), &r->basis);
+	}
 	if (r->cp >= 0) {
 		struct v_checkpoint *c = &v->cps[r->cp];
 

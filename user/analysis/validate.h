@@ -13,10 +13,20 @@
 #include "lib/idmap.h"
 
 enum v_compare {
-	V_CMP_AUTO = 0,	/* peak when the line says peak/max/hwm/high, else rss */
-	V_CMP_RSS,	/* the RSS at the checkpoint */
+	V_CMP_AUTO = 0,	/* from the words that label the value (value_compare) */
+	V_CMP_RSS,	/* the RSS at the checkpoint (--compare current, rss) */
 	V_CMP_PEAK,	/* the exact peak of the process up to the checkpoint */
 };
+
+/* What decided a reported value's comparison. */
+enum v_basis {
+	V_BASIS_OPTION,	/* --compare current|peak */
+	V_BASIS_LABEL,	/* the words that label the value in its line */
+	V_BASIS_LINE,	/* the whole line: the value has no label of its own,
+			   or is not in the line as kept (cut at 1024 bytes) */
+};
+
+#define V_LABEL_LEN 48
 
 struct v_cfg {
 	enum v_compare compare;
@@ -34,6 +44,8 @@ struct v_reported {
 	int64_t kb;		/* < 0: unit unknown */
 	int cp;			/* paired checkpoint index, -1: none before it */
 	enum v_compare cmp;	/* RSS or PEAK, after auto */
+	enum v_basis basis;	/* what decided cmp */
+	char label[V_LABEL_LEN];	/* V_BASIS_LABEL: the words (cut) */
 	int64_t ref_kb;		/* what it is compared with */
 	int64_t diff_kb;	/* kb - ref_kb (when kb >= 0) */
 };
@@ -115,5 +127,19 @@ void validation__free(struct validation *v);
 /* Does a log line speak of a peak ("Peak RSS", "max", "VmHWM", "high
  * water")? (case-insensitive) */
 bool line_says_peak(const char *line);
+
+/* What a value captured from a line (its text, as in the line) is compared
+ * with: the exact peak when the words that label it speak of a peak, else
+ * the RSS at its checkpoint. Its label: the text before it, back to the
+ * previous field separator (| , ; ( [ {) or number (skipping the unit
+ * after that number), a bracketed part kept whole ("Memory (peak): 20
+ * MB"); when that has no letter, the text after it, up to the next
+ * separator or number ("12 MB peak, 3 MB now"). A value whose text is in
+ * the line more than once: its first place. No label, or the value not in
+ * the line: the whole line decides (line_says_peak). Puts the label's
+ * words (cut to len bytes, "" for the whole line) in label and what
+ * decided in *basis; returns V_CMP_PEAK or V_CMP_RSS. */
+enum v_compare value_compare(const char *line, const char *value, char *label, size_t len,
+			     enum v_basis *basis);
 
 #endif

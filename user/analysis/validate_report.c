@@ -22,6 +22,9 @@ static void json_reported(struct jw *w, const char *key, const struct v_reported
 	else
 		jw_null(w, "reported_kb");
 	jw_str(w, "compared_to", r->cmp == V_CMP_PEAK ? "peak_so_far" : "rss");
+	jw_str(w, "compare_basis", r->basis == V_BASIS_OPTION ? "option" :
+				   r->basis == V_BASIS_LABEL ? "label" : "line");
+	jw_str(w, "compare_label", r->basis == V_BASIS_LABEL ? r->label : NULL);
 	jw_i64(w, "reference_kb", r->ref_kb);
 	if (r->kb >= 0)
 		jw_i64(w, "diff_kb", r->diff_kb);

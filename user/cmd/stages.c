@@ -19,13 +19,17 @@ static const char doc[] =
 "\n"
 "USAGE: memtrace-bpf stages TRACE.csv [OPTIONS]\n"
 "\n"
-"A stage runs from a mark NAME to the next mark NAME of the same process\n"
-"(one frame, one iteration), or from NAME:begin to NAME:end (a span). Per\n"
-"stage: how many, time (total, mean, longest), RSS at the first entry and\n"
-"the last exit, the highest RSS inside, the largest rise inside one stage\n"
-"above its entry, and the growth (exit - entry, summed). Marks come from\n"
-"a write to $MEMTRACE_MARK_FD (any language) or MEMTRACE_MARK() in C/C++\n"
-"(#include <memtrace/mark.h>); see README.\n"
+"A point mark NAME starts a stage that the next mark of the same process\n"
+"ends, whatever its name: a frame marked decode, detect, write gives the\n"
+"stages decode->detect, detect->write and write->the next decode. The last\n"
+"one ends at the process's exit (or the end of the trace). NAME:begin ..\n"
+"NAME:end is a span: it ends only at its NAME:end (spans nest), and its\n"
+"marks end a point stage too. Per stage: how many, time (total, mean,\n"
+"longest), RSS at the first entry and the last exit, the highest RSS\n"
+"inside, the largest rise inside one stage above its entry, and the growth\n"
+"(exit - entry, summed). Marks come from a write to $MEMTRACE_MARK_FD (any\n"
+"language) or MEMTRACE_MARK() in C/C++ (#include <memtrace/mark.h>); see\n"
+"README.\n"
 "\n"
 "EXAMPLES:\n"
 "  memtrace-bpf stages trace.csv                    # table per stage\n"
@@ -63,9 +67,13 @@ int cmd_stages(int argc, char **argv)
 			"COMMAND)\n", trace_file.path);
 		goto out;
 	}
+	/* the table needs the stages' figures only, not every interval */
+	s.keep_intervals = trace_file.json;
 	while ((e = csvr__next(&r, &row)) > 0) {
-		if (trace_file.only_pid && row.pid != trace_file.only_pid)
+		if (trace_file.only_pid && row.pid != trace_file.only_pid) {
+			stages__time(&s, row.ts_ns);	/* the trace goes on */
 			continue;
+		}
 		if (stages__row(&s, row.ts_ns, row.pid, row.vmrss_kb, row.event, row.label)) {
 			fprintf(stderr, "memtrace-bpf stages: out of memory at %s:%llu\n", trace_file.path,
 				(unsigned long long)r.line);
@@ -88,10 +96,18 @@ int cmd_stages(int argc, char **argv)
 		fprintf(stderr, "memtrace-bpf stages: out of memory\n");
 		goto out;
 	}
-	if (trace_file.json)
-		stages_report_json(stdout, &s, trace_file.path, r.t0_ns);
-	else
+	if (trace_file.json) {
+		e = stages_report_json(stdout, &s, trace_file.path, r.t0_ns);
+		if (e) {
+			fflush(stdout);
+			fprintf(stderr, "memtrace-bpf stages: cannot read back the intervals kept in a "
+				"temporary file ($TMPDIR, else /var/tmp): %s; the JSON is cut short. "
+				"Without --format json the table needs none.\n", strerror(-e));
+			goto out;
+		}
+	} else {
 		stages_report_table(stdout, &s, trace_file.path);
+	}
 	ret = report_written("stages");
 out:
 	stages__free(&s);

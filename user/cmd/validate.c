@@ -35,16 +35,20 @@ static const char doc[] =
 "Values the application printed (record with --checkpoint-regex) are paired\n"
 "with the latest checkpoint at or before their line (of the process that\n"
 "wrote it, if it has one), and compared with its RSS, or with the exact peak\n"
-"so far when the line speaks of a peak (peak, max, HWM, high; --compare).\n"
+"so far when the words that label the value speak of a peak (peak, max,\n"
+"HWM, high): in 'Memory: 13 MB | Images: 20 | Peak: 63 MB' the value\n"
+"'13 MB' is labelled 'Memory:' (the current RSS), '63 MB' 'Peak:'. Words\n"
+"elsewhere in the line do not count; --compare current|peak decides for all.\n"
 "Units: B; K, KB, KiB, M, MB, MiB, G, GB, GiB (KB/MB/GB 1024-based unless\n"
 "--si). The verdict names the largest error, the largest excursion no\n"
 "checkpoint saw, and whether the application's peak figure can be trusted.\n"
 "\n"
 "EXAMPLES:\n"
-"  memtrace-bpf validate trace.csv                  # table and verdict\n"
-"  memtrace-bpf validate trace.csv --format json    # \"checkpoints\": [...]\n"
-"  memtrace-bpf validate trace.csv --compare peak   # values are peaks\n"
-"  memtrace-bpf validate trace.csv --tolerance 2%   # stricter peak verdict\n"
+"  memtrace-bpf validate trace.csv                    # table and verdict\n"
+"  memtrace-bpf validate trace.csv --format json      # \"checkpoints\": [...]\n"
+"  memtrace-bpf validate trace.csv --compare peak     # values are peaks\n"
+"  memtrace-bpf validate trace.csv --compare current  # values are the RSS then\n"
+"  memtrace-bpf validate trace.csv --tolerance 2%     # stricter peak verdict\n"
 "\n"
 "Exit status: 0 report written; 1 the trace cannot be read or has no\n"
 "checkpoint; 2 bad command line.\n"
@@ -52,7 +56,7 @@ static const char doc[] =
 "OPTIONS:";
 
 static const struct argp_option opts[] = {
-	{ "compare", OPT_COMPARE, "auto|rss|peak", 0, "What a reported value is compared with (default auto: peak when the line says peak/max/HWM/high)", 0 },
+	{ "compare", OPT_COMPARE, "auto|rss|peak", 0, "What a reported value is compared with: current (or rss: the RSS at its checkpoint), peak (the exact peak so far) or auto (default: peak when the words that label the value say peak/max/HWM/high)", 0 },
 	{ "tolerance", OPT_TOLERANCE, "PCT%|SIZE", 0, "How close the reported peak must be to the true peak to be trusted (default 5%)", 0 },
 	{ "si", OPT_SI, NULL, 0, "Read KB, MB, GB in reported values as 1000-based", 0 },
 	{},
@@ -66,12 +70,14 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	case OPT_COMPARE:
 		if (!strcmp(arg, "auto"))
 			va.cfg.compare = V_CMP_AUTO;
-		else if (!strcmp(arg, "rss"))
+		else if (!strcmp(arg, "current") || !strcmp(arg, "rss"))
 			va.cfg.compare = V_CMP_RSS;
 		else if (!strcmp(arg, "peak"))
 			va.cfg.compare = V_CMP_PEAK;
 		else
-			usage_err("--compare %s: use auto, rss or peak", arg);
+			usage_err("--compare %s: use current (the RSS at the checkpoint; also spelled "
+				  "rss), peak (the exact peak so far) or auto (from the value's label "
+				  "in its line)", arg);
 		break;
 	case OPT_TOLERANCE: {
 		double pct;
