@@ -178,6 +178,7 @@ static struct mt_rec rec(__u32 type, __u64 ts)
 	r.pages[MT_SHMEM] = 3;
 	r.pages[MT_SWAP] = 1;
 	r.total_vm = 1000;
+	r.data_vm = 700;
 	r.tree_pages = 50;
 	return r;
 }
@@ -219,7 +220,7 @@ static void test_csv_rows(void)
 	r.addr = 0x7f0000001000ULL;
 	r.ip = 0x401000;
 	CHECK_STR(fmt(&r, 1000000000ULL),
-		  "1.500000000,132,4000,2500000000,100,101,rss,40,80,12,4,200,fault,0x7f0000001000,0x401000,,,,,\n");
+		  "1.500000000,132,4000,2500000000,100,101,rss,40,80,12,4,200,fault,0x7f0000001000,0x401000,,,,,,2800\n");
 	end();
 
 	begin("csv rss row inside a syscall, and from another task");
@@ -227,13 +228,13 @@ static void test_csv_rows(void)
 	r.cause = MT_CAUSE_SYSCALL;
 	r.nr = MT_NR_MUNMAP;
 	r.addr = 0x1000;
-	CHECK(strstr(fmt(&r, 0), ",syscall:munmap,0x1000,,,,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",syscall:munmap,0x1000,,,,,,,2800\n") != NULL);
 	r.nr = 9999;
 	CHECK(strstr(fmt(&r, 0), ",syscall:9999,") != NULL);
 	r.cause = MT_CAUSE_OTHER;
-	CHECK(strstr(fmt(&r, 0), ",rss,40,80,12,4,200,other,,,,,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",rss,40,80,12,4,200,other,,,,,,,,2800\n") != NULL);
 	r.cause = MT_CAUSE_SELF;
-	CHECK(strstr(fmt(&r, 0), ",self,,,,,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",self,,,,,,,,2800\n") != NULL);
 	end();
 
 	begin("csv guard and alert rows: the crossing change, the limit, the signal, the count");
@@ -246,13 +247,13 @@ static void test_csv_rows(void)
 	r.counted_pages = 25601;
 	r.counted_flags = 0;
 	CHECK(strstr(fmt(&r, 0), ",guard,40,80,12,4,200,fault,0x7f0000002000,0x401000,102400,9,"
-			 "kill-at,rss,102404\n") != NULL);
+			 "kill-at,rss,102404,2800\n") != NULL);
 	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
 	r.type = MT_REC_ALERT;
 	r.ret = 0;
 	r.cause = MT_CAUSE_OTHER;
 	r.counted_flags = MT_GUARD_ANON;
-	CHECK(strstr(fmt(&r, 0), ",alert,40,80,12,4,200,other,,,102400,0,alert,anon+shmem,102404\n")
+	CHECK(strstr(fmt(&r, 0), ",alert,40,80,12,4,200,other,,,102400,0,alert,anon+shmem,102404,2800\n")
 	      != NULL);
 	end();
 
@@ -262,15 +263,15 @@ static void test_csv_rows(void)
 	r.addr = 0;
 	r.len = 8 << 20;
 	r.ret = 0x7f1234560000LL;
-	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,0x7f1234560000,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,0x7f1234560000,,,,2800\n") != NULL);
 	r.ret = -12;
-	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,-12,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,-12,,,,2800\n") != NULL);
 	r.nr = MT_NR_MUNMAP;
 	r.ret = 0;
-	CHECK(strstr(fmt(&r, 0), ",munmap,") && strstr(fmt(&r, 0), ",8388608,0,,,\n"));
+	CHECK(strstr(fmt(&r, 0), ",munmap,") && strstr(fmt(&r, 0), ",8388608,0,,,,2800\n"));
 	r.nr = MT_NR_BRK;
 	r.ret = 0x560000000000LL;
-	CHECK(strstr(fmt(&r, 0), ",brk,40,80,12,4,200,,0x0,,,0x560000000000,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",brk,40,80,12,4,200,,0x0,,,0x560000000000,,,,2800\n") != NULL);
 	r.nr = MT_NR_MREMAP;
 	CHECK(strstr(fmt(&r, 0), ",mremap,") != NULL);
 	r.nr = MT_NR_MADVISE;
@@ -282,14 +283,14 @@ static void test_csv_rows(void)
 	r = rec(MT_REC_FORK, 1000);
 	r.ppid = 99;
 	strcpy(r.comm, "my,\"odd\"");
-	CHECK(strstr(fmt(&r, 0), ",fork,") && strstr(fmt(&r, 0), ",\"my,\"\"odd\"\"\",,,,99,,,\n"));
+	CHECK(strstr(fmt(&r, 0), ",fork,") && strstr(fmt(&r, 0), ",\"my,\"\"odd\"\"\",,,,99,,,,2800\n"));
 	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
 	r = rec(MT_REC_EXIT, 1000);
 	strcpy(r.comm, "solver");
 	r.ret = 3 << 8;
-	CHECK(strstr(fmt(&r, 0), ",exit,40,80,12,4,200,solver,,,,3,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",exit,40,80,12,4,200,solver,,,,3,,,,2800\n") != NULL);
 	r.ret = 9;	/* SIGKILL */
-	CHECK(strstr(fmt(&r, 0), ",solver,,,,137,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",solver,,,,137,,,,2800\n") != NULL);
 	r.type = MT_REC_ATTACH;
 	CHECK(strstr(fmt(&r, 0), ",attach,") != NULL);
 	r.type = MT_REC_EXEC;
@@ -301,29 +302,29 @@ static void test_csv_rows(void)
 	r.cause = MT_CKPT_STATUS;
 	r.addr = 3;
 	r.ret = 1416;
-	CHECK(strstr(fmt(&r, 0), ",checkpoint,40,80,12,4,200,status,3,,,1416,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",checkpoint,40,80,12,4,200,status,3,,,1416,,,,2800\n") != NULL);
 	r.cause = MT_CKPT_GETRUSAGE;
 	r.addr = 0;
 	r.ret = 0;
-	CHECK(strstr(fmt(&r, 0), ",getrusage,0,,,0,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",getrusage,0,,,0,,,,2800\n") != NULL);
 	r = rec(MT_REC_MARK, 1000);
 	r.cause = MT_MARK_FD;
 	r.addr = 3;
 	r.len = 13;
 	memcpy(r.label, "frame,\"7\"\nmore", 15);
-	CHECK(strstr(fmt(&r, 0), ",mark,40,80,12,4,200,fd,3,,13,,\"frame,\"\"7\"\"\",,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mark,40,80,12,4,200,fd,3,,13,,\"frame,\"\"7\"\"\",,,2800\n") != NULL);
 	/* a full label is not NUL-terminated: cut at MT_LABEL_LEN */
 	memset(r.label, 'x', MT_LABEL_LEN);
 	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
-	CHECK(strstr(fmt(&r, 0), ",xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,,,2800\n") != NULL);
 	r.cause = MT_MARK_USDT;
 	strcpy(r.label, "pose_detection");
-	CHECK(strstr(fmt(&r, 0), ",usdt,,,,,pose_detection,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",usdt,,,,,pose_detection,,,2800\n") != NULL);
 	r = rec(MT_REC_MARK_FD_LOST, 1000);
 	r.nr = MT_NR_DUP2;
 	r.addr = 3;
 	r.ret = 3;
-	CHECK(strstr(fmt(&r, 0), ",mark_fd_lost,40,80,12,4,200,dup2,3,,,3,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mark_fd_lost,40,80,12,4,200,dup2,3,,,3,,,,2800\n") != NULL);
 	end();
 
 	begin("csv log rows: the line and the value, quoted, kB or empty");
@@ -333,10 +334,10 @@ static void test_csv_rows(void)
 		r = rec(MT_REC_LOG, 1000);
 		CHECK(csv_format_log_row(big, sizeof(big), &r, 0, 4, "stderr", "Peak RSS: 1,5 GB",
 					 "1,5 GB", -1) > 0);
-		CHECK(strstr(big, ",log,40,80,12,4,200,stderr,,,,,\"Peak RSS: 1,5 GB\",\"1,5 GB\",\n") != NULL);
+		CHECK(strstr(big, ",log,40,80,12,4,200,stderr,,,,,\"Peak RSS: 1,5 GB\",\"1,5 GB\",,2800\n") != NULL);
 		CHECK(csv_format_log_row(big, sizeof(big), &r, 0, 4, "stdout", "RSS: 5 MB", "5 MB",
 					 5120) > 0);
-		CHECK(strstr(big, ",stdout,,,,,RSS: 5 MB,5 MB,5120\n") != NULL);
+		CHECK(strstr(big, ",stdout,,,,,RSS: 5 MB,5 MB,5120,2800\n") != NULL);
 		CHECK(count_fields(big) == CSV_COLUMNS);
 		CHECK(csv_format_log_row(big, 100, &r, 0, 4, "stdout", "x", "1 B", 0) < 0);
 		CHECK(csv_format_row(big, sizeof(big), &r, 0, 4) < 0);	/* not a kernel record */
@@ -780,9 +781,9 @@ static void test_csv_reader(void)
 
 	begin("csv reader: memtrace rows, quoted comm, events");
 	p = write_tmp(CSV_HEADER "\n"
-		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,\"a,b\",,,,1,,,\n"
-		      "0.6,104,200,600001000,7,7,rss,54,50,0,0,104,fault,0x1,0x2,,,,,\n"
-		      "0.7,104,300,700001000,7,7,mmap,54,50,0,0,104,,0x0,,4096,0x7f0000,,,\n");
+		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,\"a,b\",,,,1,,,,120\n"
+		      "0.6,104,200,600001000,7,7,rss,54,50,0,0,104,fault,0x1,0x2,,,,,,120\n"
+		      "0.7,104,300,700001000,7,7,mmap,54,50,0,0,104,,0x0,,4096,0x7f0000,,,,124\n");
 	CHECK(csvr__open(&r, p) == 0);
 	CHECK(csvr__next(&r, &row) == 1 && row.ts_ns == 500001000 && row.pid == 7 && row.vmrss_kb == 100);
 	CHECK(r.t0_ns == 1000);
@@ -881,12 +882,12 @@ static void test_csv_reader_bad_input(void)
 		char *buf = malloc(cap);
 
 		for (int extra = 0; extra <= 1; extra++) {
-			size_t label = CSV_MAX_LINE - strlen(row) - 2 + (size_t)extra;
+			size_t label = CSV_MAX_LINE - strlen(row) - 4 + (size_t)extra;
 
 			n = (size_t)snprintf(buf, cap, "%s\n%s", CSV_HEADER, row);
 			memset(buf + n, 'a', label);
 			n += label;
-			n += (size_t)snprintf(buf + n, cap - n, ",,\n%s,,\n", row);
+			n += (size_t)snprintf(buf + n, cap - n, ",,,0\n%s,,,0\n", row);
 			e = csv_error(buf, n, extra ? 0 : 2);
 			CHECK(extra ? e && strstr(e, ":2: ") && strstr(e, "longer than") : e == NULL);
 		}

@@ -16,8 +16,8 @@
 
 #define CSV_HEADER "time_s,vmrss_kb,vmsize_kb,ts_ns,pid,tid,event,rss_anon_kb," \
 		   "rss_file_kb,rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret," \
-		   "label,reported,reported_kb"
-#define CSV_COLUMNS 20
+		   "label,reported,reported_kb,vmdata_kb"
+#define CSV_COLUMNS 21
 /* The first 17 columns are a contract; later ones are appended only. */
 #define CSV_FIXED_COLUMNS 17
 

@@ -215,6 +215,7 @@ static void write_log_row(struct run *r, const struct pending_log *l)
 	if (p) {
 		memcpy(state.pages, p->pages, sizeof(state.pages));
 		state.total_vm = p->total_vm;
+		state.data_vm = p->data_vm;
 	}
 	state.tree_pages = r->tree_pages;
 	csv_out__log(&r->trace, &state, l->stream, l->line, l->value, l->kb);
@@ -306,6 +307,7 @@ int run__record(struct run *r, const struct mt_rec *rec)
 		p->rss_pages = rec->pages[MT_FILE] + rec->pages[MT_ANON] + rec->pages[MT_SHMEM];
 		memcpy(p->pages, rec->pages, sizeof(p->pages));
 		p->total_vm = rec->total_vm;
+		p->data_vm = rec->data_vm;
 	}
 	switch (rec->type) {
 	case MT_REC_EXIT:
