@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "analysis/resample.h"
 #include "analysis/spikes.h"
 #include "analysis/stages.h"
 #include "analysis/stats.h"
@@ -1524,6 +1525,165 @@ static void test_guard_spec(void)
 	end();
 }
 
+/* resample: the rows it made, kept for the checks */
+struct rs_out {
+	struct resample_row rows[64];
+	int n;
+};
+
+static int rs_keep(void *ctx, const struct resample_row *row)
+{
+	struct rs_out *o = ctx;
+
+	if (o->n == 64)
+		return -ENOSPC;
+	o->rows[o->n++] = *row;
+	return 0;
+}
+
+#define MS 1000000ULL
+
+static void test_resample(void)
+{
+	struct resample_cfg cfg = { .period_ns = 10 * MS, .use_total = true };
+	struct resample s;
+	struct rs_out o = { .n = 0 };
+	const struct resample_row *x;
+
+	begin("resample: the exact value at each instant, max and min since the last one");
+	resample__init(&s, &cfg, rs_keep, &o);
+	/* total_kb is the value; three rows before 10 ms, one at 12, 25 */
+	CHECK(resample__row(&s, MS / 2, 7, false, 100, 1000, 100) == 0);
+	CHECK(resample__row(&s, 3 * MS, 7, false, 300, 1000, 300) == 0);
+	CHECK(resample__row(&s, 3 * MS, 7, false, 150, 1000, 150) == 0);	/* same instant */
+	CHECK(resample__row(&s, 12 * MS, 7, false, 50, 900, 50) == 0);
+	CHECK(resample__row(&s, 25 * MS, 7, false, 200, 900, 200) == 0);
+	CHECK(resample__finish(&s) == 0);
+	CHECK(o.n == 3);
+	x = &o.rows[0];
+	/* the first interval starts at the first row: 0 before it is not in it */
+	CHECK(x->ts_ns == 10 * MS && x->value_kb == 150 && x->vmsize_kb == 1000 && x->rows == 3);
+	CHECK(x->max_kb == 300 && x->max_ts_ns == 3 * MS && x->min_kb == 100);
+	x = &o.rows[1];
+	/* held from before: its max is the value carried in, since 10 ms */
+	CHECK(x->ts_ns == 20 * MS && x->value_kb == 50 && x->max_kb == 150 && x->min_kb == 50);
+	CHECK(x->max_ts_ns == 10 * MS && x->rows == 1 && x->vmsize_kb == 900);
+	x = &o.rows[2];
+	CHECK(x->ts_ns == 30 * MS && x->value_kb == 200 && x->max_kb == 200 &&
+	      x->max_ts_ns == 25 * MS && x->min_kb == 50 && x->rows == 1);
+	CHECK(s.rows_in == 5 && s.rows_out == 3);
+	resample__free(&s);
+	end();
+
+	begin("resample: a row at an instant is in it; gaps give a row per instant; t0 aligns");
+	o.n = 0;
+	cfg.t0_ns = 1000;	/* time_s 0 at ts 1000 */
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 1000 + 10 * MS, 1, false, 8, -1, 8) == 0);
+	CHECK(resample__row(&s, 1000 + 20 * MS, 1, false, 16, -1, 16) == 0);
+	CHECK(resample__row(&s, 1000 + 51 * MS, 1, false, 4, -1, 4) == 0);
+	CHECK(resample__finish(&s) == 0);
+	CHECK(o.n == 6);
+	CHECK(o.rows[0].ts_ns == 1000 + 10 * MS && o.rows[0].value_kb == 8 && o.rows[0].rows == 1);
+	CHECK(o.rows[1].ts_ns == 1000 + 20 * MS && o.rows[1].value_kb == 16 && o.rows[1].min_kb == 8);
+	for (int i = 2; i < 5; i++)
+		CHECK(o.rows[i].value_kb == 16 && o.rows[i].max_kb == 16 && o.rows[i].min_kb == 16 &&
+		      o.rows[i].rows == 0);
+	CHECK(o.rows[5].ts_ns == 1000 + 60 * MS && o.rows[5].value_kb == 4 &&
+	      o.rows[5].max_kb == 16 && o.rows[5].min_kb == 4);
+	CHECK(o.rows[0].vmsize_kb == -1);	/* the trace has none */
+	resample__free(&s);
+	end();
+
+	begin("resample: the tree without total_rss_kb sums processes; an exit leaves the sums");
+	o.n = 0;
+	cfg = (struct resample_cfg){ .period_ns = 10 * MS };
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 1 * MS, 10, false, 100, 1000, -1) == 0);
+	CHECK(resample__row(&s, 2 * MS, 11, false, 40, 500, -1) == 0);
+	CHECK(resample__row(&s, 15 * MS, 11, true, 60, 500, -1) == 0);	/* dies with 60 */
+	CHECK(resample__finish(&s) == 0);
+	CHECK(o.n == 2);
+	CHECK(o.rows[0].value_kb == 140 && o.rows[0].vmsize_kb == 1500 && o.rows[0].max_kb == 140);
+	/* the state it died with (160) counts in the max, then it is gone */
+	CHECK(o.rows[1].value_kb == 100 && o.rows[1].vmsize_kb == 1000 &&
+	      o.rows[1].max_kb == 160 && o.rows[1].max_ts_ns == 15 * MS && o.rows[1].min_kb == 100);
+	resample__free(&s);
+	end();
+
+	begin("resample: --pid takes one process, 0 after its exit; none: ENODATA");
+	o.n = 0;
+	cfg = (struct resample_cfg){ .period_ns = 10 * MS, .pid = 11, .use_total = true };
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 1 * MS, 10, false, 100, 1000, 100) == 0);
+	CHECK(resample__row(&s, 12 * MS, 11, false, 40, 500, 140) == 0);
+	CHECK(resample__row(&s, 13 * MS, 10, false, 900, 1000, 940) == 0);
+	CHECK(resample__row(&s, 31 * MS, 11, true, 44, 520, 900) == 0);
+	CHECK(resample__finish(&s) == 0);
+	/* its first row at 12 ms: instants 20, 30, 40 */
+	CHECK(o.n == 3 && o.rows[0].ts_ns == 20 * MS && o.rows[0].value_kb == 40 &&
+	      o.rows[0].rows == 1 && o.rows[0].vmsize_kb == 500);
+	CHECK(o.rows[2].ts_ns == 40 * MS && o.rows[2].value_kb == 0 && o.rows[2].vmsize_kb == 0 &&
+	      o.rows[2].max_kb == 44 && o.rows[2].min_kb == 0);
+	CHECK(s.rows_in == 2);
+	resample__free(&s);
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 1 * MS, 10, false, 100, 1000, 100) == 0);
+	CHECK(resample__finish(&s) == -ENODATA);
+	resample__free(&s);
+	end();
+
+	begin("resample: memory follows the processes alive; the writer's error stops it");
+	o.n = 0;
+	cfg = (struct resample_cfg){ .period_ns = 1000 * MS, .use_total = true };
+	resample__init(&s, &cfg, rs_keep, &o);
+	for (pid_t pid = 100; pid < 100100; pid++) {
+		uint64_t t = (uint64_t)(pid - 100) * 1000;
+
+		CHECK(resample__row(&s, t, pid, false, 8, 16, 8) == 0);
+		CHECK(resample__row(&s, t + 500, pid, true, 8, 16, 0) == 0);
+	}
+	CHECK(s.procs_cap <= 16 && s.index.n == 0 && s.vmsize_sum_kb == 0);
+	resample__free(&s);
+	o.n = 60;	/* room for 4 more rows */
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 0, 1, false, 8, 16, 8) == 0);
+	CHECK(resample__row(&s, 10000 * MS, 1, false, 8, 16, 8) == -ENOSPC);
+	resample__free(&s);
+	end();
+}
+
+static void test_csv_reader_sizes(void)
+{
+	struct csv_reader r;
+	struct csv_row row;
+	const char *p;
+
+	begin("csv reader: vmsize_kb and total_rss_kb when asked, -1 when the file has none");
+	p = write_tmp(CSV_HEADER "\n"
+		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,sh,,,,1,,,,64\n"
+		      "0.6,104,208,600001000,7,7,rss,54,50,0,0,300,fault,0x1,0x2,,,,,,64\n");
+	CHECK(csvr__open(&r, p) == 0);
+	CHECK(csvr__next(&r, &row) == 1 && row.vmsize_kb == -1 && row.total_rss_kb == -1);
+	r.sizes = true;
+	CHECK(csvr__next(&r, &row) == 1 && row.vmsize_kb == 208 && row.total_rss_kb == 300);
+	csvr__close(&r);
+	unlink(p);
+	p = write_tmp("time_s,vmrss_kb\n0.01,100\n");
+	CHECK(csvr__open(&r, p) == 0);
+	r.sizes = true;
+	CHECK(csvr__next(&r, &row) == 1 && row.vmsize_kb == -1 && row.total_rss_kb == -1);
+	csvr__close(&r);
+	unlink(p);
+	p = write_tmp("time_s,vmrss_kb,vmsize_kb\n0.01,100,12x\n");
+	CHECK(csvr__open(&r, p) == 0);
+	r.sizes = true;
+	CHECK(csvr__next(&r, &row) < 0 && strstr(r.err, ":2: column vmsize_kb: '12x'"));
+	csvr__close(&r);
+	unlink(p);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -1548,6 +1708,8 @@ int main(void)
 	test_campaign_stats();
 	test_idmap_recstore();
 	test_guard_spec();
+	test_resample();
+	test_csv_reader_sizes();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
