@@ -1633,7 +1633,7 @@ static void test_resample(void)
 	resample__free(&s);
 	end();
 
-	begin("resample: memory follows the processes alive; the writer's error stops it");
+	begin("resample: memory follows the processes alive; a writer's error, too many rows stop it");
 	o.n = 0;
 	cfg = (struct resample_cfg){ .period_ns = 1000 * MS, .use_total = true };
 	resample__init(&s, &cfg, rs_keep, &o);
@@ -1649,6 +1649,14 @@ static void test_resample(void)
 	resample__init(&s, &cfg, rs_keep, &o);
 	CHECK(resample__row(&s, 0, 1, false, 8, 16, 8) == 0);
 	CHECK(resample__row(&s, 10000 * MS, 1, false, 8, 16, 8) == -ENOSPC);
+	resample__free(&s);
+	/* past max_rows instants: refused before any of them is made */
+	o.n = 0;
+	cfg.max_rows = 20;
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 0, 1, false, 8, 16, 8) == 0);
+	CHECK(resample__row(&s, 19 * 1000 * MS, 1, false, 8, 16, 8) == 0 && o.n == 19);
+	CHECK(resample__row(&s, 20 * 1000 * MS, 1, false, 8, 16, 8) == -EFBIG && o.n == 19);
 	resample__free(&s);
 	end();
 }

@@ -123,11 +123,16 @@ int resample__row(struct resample *s, uint64_t ts_ns, pid_t pid, bool exit, int6
 		uint64_t k = (since + s->cfg.period_ns - 1) / s->cfg.period_ns;
 
 		s->started = true;
-		s->next_ns = s->cfg.t0_ns + k * s->cfg.period_ns;
+		s->next_ns = s->first_ns = s->cfg.t0_ns + k * s->cfg.period_ns;
 		/* the first interval starts at the first row: nothing before it */
 		s->cur.max_kb = INT64_MIN;
 		s->cur.min_kb = INT64_MAX;
 	}
+	/* a time far ahead (a trace of days at 1 ms, or a bogus gap) is said
+	 * before its rows are made, not after a disk is full of them */
+	if (s->cfg.max_rows && ts_ns > s->first_ns &&
+	    (ts_ns - s->first_ns) / s->cfg.period_ns >= s->cfg.max_rows)
+		return -EFBIG;
 	while (ts_ns > s->next_ns) {
 		e = emit(s);
 		if (e)

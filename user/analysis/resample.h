@@ -23,6 +23,8 @@ struct resample_cfg {
 	bool use_total;		/* the tree's value is the rows' total_rss_kb;
 				   false: the sum of each live process's
 				   vmrss_kb (a poller's file: its one process) */
+	uint64_t max_rows;	/* more instants than this from the first row
+				   to a row: -EFBIG (0: no limit) */
 };
 
 /* One resampled row. */
@@ -47,6 +49,7 @@ struct resample {
 	resample_out_fn out;
 	void *ctx;
 	bool started;
+	uint64_t first_ns;	/* the first instant */
 	uint64_t next_ns;	/* the instant the open interval ends at */
 	int64_t value_kb;	/* now */
 	struct resample_row cur;	/* the open interval */
@@ -68,7 +71,8 @@ void resample__init(struct resample *s, const struct resample_cfg *cfg, resample
 		    void *ctx);
 /* A trace row at ts_ns (not before the previous one) of process pid:
  * exit: its exit row (the process is gone after it); vmsize_kb, total_kb:
- * -1 when the trace has none. 0, -ENOMEM, or the out function's value. */
+ * -1 when the trace has none. 0, -ENOMEM, -EFBIG (past cfg.max_rows
+ * instants, none of them made), or the out function's value. */
 int resample__row(struct resample *s, uint64_t ts_ns, pid_t pid, bool exit, int64_t vmrss_kb,
 		  int64_t vmsize_kb, int64_t total_kb);
 /* The last row: the first instant at or after the last row taken (its

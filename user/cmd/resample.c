@@ -15,6 +15,10 @@
 #include "lib/units.h"
 
 #define RESAMPLE_HEADER "time_s,vmrss_kb,vmsize_kb,max_vmrss_kb,min_vmrss_kb,max_time_s,rows"
+/* Rows written at most: 1,000,000,000 is 115 days at 10 ms, 11.6 days at
+ * 1 ms, ~60 GB of CSV; more is a mistake (a period too short, or a bogus
+ * time in the trace), said before anything that large is written. */
+#define RESAMPLE_MAX_ROWS 1000000000ULL
 
 static struct {
 	const char *trace, *output;
@@ -112,6 +116,7 @@ static void put_secs(FILE *f, uint64_t ns)
 struct writer {
 	FILE *f;
 	uint64_t t0_ns;
+	bool header;		/* written */
 	int err;		/* the first write error (errno), 0: none */
 };
 
@@ -119,6 +124,10 @@ static int write_row(void *ctx, const struct resample_row *row)
 {
 	struct writer *w = ctx;
 
+	/* with the first row: a trace refused before it leaves stdout empty */
+	if (!w->header)
+		fprintf(w->f, "%s\n", RESAMPLE_HEADER);
+	w->header = true;
 	put_secs(w->f, row->ts_ns - w->t0_ns);
 	fprintf(w->f, ",%lld,", (long long)row->value_kb);
 	if (row->vmsize_kb >= 0)
@@ -186,17 +195,24 @@ int cmd_resample(int argc, char **argv)
 		if (!inited) {
 			/* time_s 0 is known from the first row */
 			struct resample_cfg cfg = { .period_ns = ra.every_ns, .t0_ns = r.t0_ns,
-						    .pid = ra.pid, .use_total = r.c_total >= 0 };
+						    .pid = ra.pid, .use_total = r.c_total >= 0,
+						    .max_rows = RESAMPLE_MAX_ROWS };
 
 			resample__init(&s, &cfg, write_row, &w);
 			w.t0_ns = r.t0_ns;
 			inited = true;
-			fprintf(w.f, "%s\n", RESAMPLE_HEADER);
 		}
 		e = resample__row(&s, row.ts_ns, row.pid, row.type == MT_REC_EXIT, row.vmrss_kb,
 				  row.vmsize_kb, row.total_rss_kb);
 		if (e)
 			break;
+	}
+	if (e == -EFBIG) {
+		fprintf(stderr, "memtrace-bpf resample: %s:%llu: its time (%.3f s) is more than "
+			"%llu instants of %s after the first row; give a longer --every\n", ra.trace,
+			(unsigned long long)r.line, secs_since(row.ts_ns, r.t0_ns), RESAMPLE_MAX_ROWS,
+			format_duration(ra.every_ns, per, sizeof(per)));
+		goto out;
 	}
 	if (e == -ENOMEM) {
 		fprintf(stderr, "memtrace-bpf resample: out of memory at %s:%llu\n", ra.trace,
