@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "analysis/baseline.h"
 #include "analysis/resample.h"
 #include "analysis/spikes.h"
 #include "analysis/stages.h"
@@ -948,10 +949,13 @@ static void test_csv_reader_bad_input(void)
 	end();
 }
 
-/* result_read() of text written into a fresh file: its return, err. */
+/* What result_of() read last. */
+static struct run_result back;
+
+/* result_read() of text written into a fresh file: its return, err; what
+ * it read in back. */
 static int result_of(const char *text, size_t n, char *err, size_t errlen)
 {
-	struct run_result back;
 	char path[] = "/tmp/memtrace-unit-result.XXXXXX";
 	int fd = mkstemp(path), e;
 
@@ -1001,13 +1005,13 @@ static void test_result_bad_input(void)
 	end();
 
 	begin("result reader: long lines, NUL, nan, negative and out-of-range numbers, extra rows");
-	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER, RESULT_ROW);
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER_V1, RESULT_ROW);
 	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0);
 	/* a row past the limit: not cut into a shorter number */
-	n = snprintf(text, sizeof(text), "%s\n%s%03000d\n", RESULT_HEADER, RESULT_ROW, 7);
+	n = snprintf(text, sizeof(text), "%s\n%s%03000d\n", RESULT_HEADER_V1, RESULT_ROW, 7);
 	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL && strstr(err, ":2: ") &&
 	      strstr(err, "longer than"));
-	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER, RESULT_ROW);
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER_V1, RESULT_ROW);
 	text[n - 2] = 0;	/* the last field: "0" becomes "\0" */
 	memcpy(text + n - 1, "5\n", 3);
 	n++;
@@ -1026,7 +1030,7 @@ static void test_result_bad_input(void)
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-			n = snprintf(text, sizeof(text), "%s\n%s\n", RESULT_HEADER, bad[i]);
+			n = snprintf(text, sizeof(text), "%s\n%s\n", RESULT_HEADER_V1, bad[i]);
 			if (result_of(text, (size_t)n, err, sizeof(err)) != -EINVAL) {
 				printf("#   accepted: %s\n", bad[i]);
 				current_failed = 1;
@@ -1692,6 +1696,123 @@ static void test_csv_reader_sizes(void)
 	end();
 }
 
+static void test_baseline(void)
+{
+	struct baseline b;
+	int64_t kb = -7;
+
+	begin("baseline: the time-weighted median over a window, lower at a tie");
+	baseline__init(&b, 0, 10);
+	CHECK(baseline__push(&b, 0, 100) == 0);
+	CHECK(baseline__push(&b, 10, 200) == 0);
+	CHECK(baseline__push(&b, 10, 200) == 0 && b.n == 2);	/* no change: not kept */
+	CHECK(baseline__push(&b, 90, 50) == 0);
+	CHECK(baseline__push(&b, 95, 300) == 0);
+	/* [90, 100): 50 for 5 ns, 300 for 5 ns: 50 holds for half the time */
+	CHECK(baseline__median(&b, 90, 100, &kb) == 0 && kb == 50);
+	CHECK(baseline__median(&b, 91, 100, &kb) == 0 && kb == 300);
+	/* an empty window: the value then */
+	CHECK(baseline__median(&b, 92, 92, &kb) == 0 && kb == 50);
+	CHECK(baseline__median(&b, 95, 95, &kb) == 0 && kb == 300);
+	baseline__free(&b);
+	/* nothing dropped: the whole run, and 0 before the first value */
+	baseline__init(&b, 0, 100);
+	CHECK(baseline__push(&b, 20, 100) == 0 && baseline__push(&b, 30, 200) == 0);
+	CHECK(baseline__median(&b, 0, 100, &kb) == 0 && kb == 200);	/* 0:20 100:10 200:70 */
+	CHECK(baseline__median(&b, 0, 40, &kb) == 0 && kb == 0);	/* 0:20 of 40: half */
+	CHECK(baseline__median(&b, 0, 41, &kb) == 0 && kb == 100);	/* 0:20 100:10 200:11 */
+	CHECK(baseline__median(&b, 0, 30, &kb) == 0 && kb == 0);	/* 0:20 100:10 */
+	baseline__free(&b);
+	end();
+
+	begin("baseline: memory follows the last tenth; an earlier window is refused, not guessed");
+	baseline__init(&b, 1000, 10);
+	{
+		int e = 0;
+
+		for (uint64_t t = 0; t < 1000000 && !e; t++)
+			e = baseline__push(&b, 1000 + t, (int64_t)(t * 7919 % 1000));
+		CHECK(e == 0);
+	}
+	/* at t = 999,999: kept from 900,000 on (and the one before) */
+	CHECK(b.n <= 100001 && b.cap <= 262144);
+	{
+		/* the last tenth, against a count of every value's time */
+		static uint64_t held[1000];
+		uint64_t end = 1000 + 1000000, from = end - 1000000 / 10, sum = 0;
+		int64_t want = -1;
+
+		memset(held, 0, sizeof(held));
+		for (uint64_t t = from - 1000; t < end - 1000; t++)
+			held[t * 7919 % 1000]++;
+		for (int v = 0; v < 1000 && want < 0; v++)
+			if (2 * (sum += held[v]) >= 100000)
+				want = v;
+		CHECK(baseline__median(&b, from, end, &kb) == 0 && kb == want);
+	}
+	CHECK(baseline__median(&b, 1000 + 800000, 1000 + 1000000, &kb) == -ERANGE);
+	baseline__free(&b);
+	end();
+}
+
+static void test_result_versions(void)
+{
+	struct run_result r = { .index = 2, .repeat = 1, .exit_code = 0, .peak_rss_kb = 900,
+				.baseline_kb = 700, .peak_vmsize_kb = 5000, .peak_vmdata_kb = -1 },
+			  res[4] = {};
+	struct config_stats *st;
+	char text[1024], err[512];
+	int n;
+
+	begin("result.csv: this version's and the first's header read; unknown figures empty");
+	snprintf(r.config, sizeof(r.config), "A=1");
+	snprintf(r.status, sizeof(r.status), "ok");
+	n = snprintf(text, sizeof(text), "%s\n", RESULT_HEADER);
+	n += result_format(text + n, sizeof(text) - (size_t)n, &r);
+	CHECK(strstr(text, ",0,700,5000,\n") != NULL);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0);
+	CHECK(back.baseline_kb == 700 && back.peak_vmsize_kb == 5000 && back.peak_vmdata_kb == -1);
+	/* the first version's file: the figures are not known */
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER_V1, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0);
+	CHECK(back.index == 3 && back.peak_rss_kb == 1000 && back.baseline_kb == -1 &&
+	      back.peak_vmsize_kb == -1 && back.peak_vmdata_kb == -1);
+	n = snprintf(text, sizeof(text), "%s\r\n%s0\r\n", RESULT_HEADER_V1, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0);
+	/* a header and a row of different versions, a negative figure */
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL && strstr(err, ":2: "));
+	n = snprintf(text, sizeof(text), "%s\n%s0,1,2,3\n", RESULT_HEADER_V1, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL && strstr(err, ":2: "));
+	n = snprintf(text, sizeof(text), "%s\n%s0,-5,2,3\n", RESULT_HEADER, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL);
+	n = snprintf(text, sizeof(text), "%s\n%s0,,,\n", RESULT_HEADER, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0 && back.baseline_kb == -1);
+	end();
+
+	begin("campaign statistics: the new figures over the runs that have them");
+	for (int i = 0; i < 4; i++) {
+		res[i] = r;
+		res[i].index = i;
+		res[i].baseline_kb = 1000 + 1000 * i;
+		res[i].peak_vmsize_kb = res[i].peak_vmdata_kb = 100 * (i + 1);
+	}
+	res[0].baseline_kb = res[0].peak_vmsize_kb = res[0].peak_vmdata_kb = -1;	/* v1 */
+	res[3].exit_code = 1;
+	n = stats_by_config(res, 4, &st);
+	CHECK(n == 1);
+	if (n == 1) {
+		CHECK(st[0].runs == 3 && st[0].failed == 1);
+		CHECK(st[0].baseline_runs == 2 && st[0].mean_base_kb == 2500 &&
+		      st[0].min_base_kb == 2000 && st[0].max_base_kb == 3000);
+		CHECK(st[0].std_base_kb > 707.10 && st[0].std_base_kb < 707.11);	/* n-1 */
+		CHECK(st[0].vm_runs == 2 && st[0].mean_vmsize_kb == 250 && st[0].max_vmdata_kb == 300);
+	}
+	free(st);
+	CHECK(!strcmp(STATS_STD_KIND, "sample (n-1)"));
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -1718,6 +1839,8 @@ int main(void)
 	test_guard_spec();
 	test_resample();
 	test_csv_reader_sizes();
+	test_baseline();
+	test_result_versions();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
