@@ -62,6 +62,8 @@ enum { OPT_REPEAT = 1200, OPT_PARAM, OPT_FILE, OPT_MAX_PEAK, OPT_TOLERANCE, OPT_
 static const char doc[] =
 "Trace many runs of a command: a parameter matrix times repeats, each run's\n"
 "trace kept, then mean / std / CV / min / max of the peak per configuration.\n"
+"Per run also its baseline (the median RSS over the last tenth of its\n"
+"life) and its largest VmSize and VmData; std is the sample one (n-1).\n"
 "\n"
 "USAGE: memtrace-bpf campaign -d DIR [OPTIONS] -- COMMAND [ARGS with {NAME}]\n"
 "       memtrace-bpf campaign -d DIR --file RUNS.txt [OPTIONS]\n"
