@@ -44,6 +44,7 @@ static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
 		/* the counters and the total of one instant */
 		__builtin_memcpy(r->pages, snap->pages, sizeof(r->pages));
 		r->total_vm = mm->total_vm;
+		r->data_vm = mm->data_vm;
 		r->tree_pages = snap->tree;
 	} else if (e) {
 		rec_fill_mm(r, e, mm);

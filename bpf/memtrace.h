@@ -94,6 +94,8 @@ struct mt_rec {
 	__u64 ts_ns;		/* CLOCK_MONOTONIC */
 	__s64 pages[MT_NR_MEMBERS];	/* exact counters after the event */
 	__u64 total_vm;		/* VmSize in pages after the event */
+	__u64 data_vm;		/* VmData in pages (private writable mappings,
+				   not stacks) after the event */
 	__s64 tree_pages;	/* file+anon+shmem summed over all traced mms */
 	__u64 addr;		/* fault address, or syscall arg 0 */
 	__u64 ip;		/* fault ip */
@@ -120,6 +122,11 @@ struct mt_rec {
 		};
 	};
 };
+/* No hole between fields (the __u32s come in pairs), so clang -target bpf
+ * and the loader's compiler lay it out alike, and a multiple of 8 bytes, as
+ * the ring buffer rounds records. An RSS record is written per fault: mind
+ * its size before making it longer (README: Overhead). */
+_Static_assert(sizeof(struct mt_rec) == 168, "struct mt_rec: 168 bytes, 8-byte aligned");
 
 /* procs map: one entry per traced process alive (key: tgid); deleted when
  * the process exits, after its exit record carried the final state. */

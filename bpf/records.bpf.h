@@ -57,6 +57,7 @@ static __always_inline void rec_fill_mm(struct mt_rec *r, struct mt_mm *e,
 	r->pages[MT_SWAP] = e->pages[MT_SWAP];
 	r->pages[MT_SHMEM] = e->pages[MT_SHMEM];
 	r->total_vm = mm->total_vm;
+	r->data_vm = mm->data_vm;
 	r->tree_pages = group_of(e->group)->tree_pages;
 }
 

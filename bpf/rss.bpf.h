@@ -78,7 +78,11 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 	__u64 key = mm_key(mm);
 	struct mt_mm *e, fresh = {};
 
-	snap->fresh = false;
+	/* All of it, not only fresh: callers read tree/anon only when fresh,
+	 * but clang may move those reads before the test, and the verifier
+	 * refuses a register loaded from a stack slot never written ("R7
+	 * !read_ok" in on_fork, once struct mt_rec grew by data_vm). */
+	__builtin_memset(snap, 0, sizeof(*snap));
 	e = bpf_map_lookup_elem(&mms, &key);
 	if (e && e->gen == mm_generation(mm)) {
 		__sync_fetch_and_add(&e->users, 1);

@@ -6,7 +6,8 @@ and the fuzz targets of .output/fuzz/, compiled with ASan and UBSan, run on
   - the unit tests;
   - spikes, validate, stages (--format table and json, and spikes' other
     rules) over every trace of tests/corpus/ (real and malformed), each with
-    the exit status tests/corpus/bad/expect.tsv gives it;
+    the exit status tests/corpus/bad/expect.tsv gives it; resample over
+    them too;
   - campaign report (table and json) over a campaign directory made of
     tests/corpus/results/ (a FIFO, a symlink, a directory among them);
   - each fuzz target over its saved corpus (tests/fuzz/corpus/NAME/) and
@@ -174,6 +175,27 @@ def t_traces(tmp):
     result("spikes, validate, stages over the malformed traces", errs, f"{runs} runs")
 
 
+def t_resample(tmp):
+    """resample over the corpus: the recorded traces (the tree, a short
+    period, a PID that is not there) and the malformed ones, which it must
+    take or refuse as spikes does (their first exit status)."""
+    errs = []
+    runs = 0
+    for name, path in real_traces(tmp):
+        for opts in ([], ["--every", "50us"], ["--every", "1s", "--pid", "1"]):
+            runs += 1
+            e = check(f"resample {' '.join(opts)} {name}", [BIN, "resample", path, *opts],
+                      (0, 1) if "--pid" in opts else (0,))
+            if e:
+                errs.append(e)
+    for name, path, rcs, _ in bad_traces(tmp):
+        runs += 1
+        e = check(f"resample {name}", [BIN, "resample", path], (rcs[0],))
+        if e:
+            errs.append(e)
+    result("resample over the recorded and the malformed traces", errs, f"{runs} runs")
+
+
 def t_report(tmp):
     errs = []
     d, want = campaign_dir(tmp)
@@ -249,6 +271,7 @@ def main():
     t_unit()
     with tempfile.TemporaryDirectory(prefix="memtrace-asan-") as tmp:
         t_traces(tmp)
+        t_resample(tmp)
         os.makedirs(os.path.join(tmp, "report"))
         t_report(os.path.join(tmp, "report"))
         t_fuzz_replay(tmp)

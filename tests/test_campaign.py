@@ -38,8 +38,11 @@ suite = Suite("campaign", builds=("matrix",))
 # (about twice that spread); the block itself is 1024 kB per MiB.
 SLACK_KB = 256
 
-HEADER = ("index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s,duration_s,spikes,"
-          "lost_events,events,rusage_maxrss_kb,start_time,untraced_processes")
+HEADER_V1 = ("index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s,duration_s,spikes,"
+             "lost_events,events,rusage_maxrss_kb,start_time,untraced_processes")
+# columns appended since the first version (which wrote HEADER_V1 alone)
+HEADER = HEADER_V1 + ",baseline_rss_kb,peak_vmsize_kb,peak_vmdata_kb"
+STD_KIND = "sample (n-1)"
 
 
 def campaign(*args, timeout=120, cwd=None):
@@ -116,7 +119,10 @@ def check_runs_against_cp(d, rows, errs):
             errs.append(f"{row['config']} #{row['repeat']}: the workload's pid {cp['pid']} is "
                         f"not the run's target {s.get('targets')}")
         res = read_rows(os.path.join(rd, "result.csv"))
-        if res != [row]:
+        # a result.csv of the previous version has fewer columns: the
+        # campaign.csv row has the same, and the others empty
+        if len(res) != 1 or any(row.get(k) != v for k, v in res[0].items()) or \
+                any(v != "" for k, v in row.items() if k not in res[0]):
             errs.append(f"{rd}/result.csv {res} differs from its campaign.csv row {row}")
         if row["exit_code"] == "0":
             per.setdefault(row["config"], []).append(cp.vmrss)
@@ -558,6 +564,196 @@ def t_report_rebuilds_the_same_files():
             ("line2", "2")]
     if got != want:
         errs.append(f"campaign.csv without line2 #2's result.csv: {got}, want {want}")
+    fail_if(errs, 4)
+
+
+# ---- 7 -------------------------------------------------------------------
+
+def tw_median(states, a, b):
+    """The time-weighted median of a step function over [a, b): states are
+    (ts, value) in time order, the value from ts on (0 before the first);
+    the smallest value held, with those below it, for half the time."""
+    cur = 0
+    for t, v in states:
+        if t > a:
+            break
+        cur = v
+    held, prev = [], a
+    for t, v in states:
+        if a < t < b:
+            held.append((cur, t - prev))
+            prev, cur = t, v
+    held.append((cur, b - prev))
+    if b == a:
+        return cur
+    total, acc = sum(d for _, d in held), 0
+    for v, d in sorted(held):
+        acc += d
+        if 2 * acc >= total:
+            return v
+
+
+def figures_of_trace(rd):
+    """A run's baseline, peak VmSize and VmData, computed here from its
+    trace.csv as the README defines them: the command's life runs from its
+    first row (its exec) to its exit row; the baseline is the time-weighted
+    median of total_rss_kb over [exit - (exit - exec) // 10, exit); the
+    peaks are the largest vmsize_kb and vmdata_kb of any row. Also the
+    life in s, which result.csv's duration_s is."""
+    rows = read_rows(os.path.join(rd, "trace.csv"))
+    root = read_json(os.path.join(rd, "summary.json"))["targets"][0]
+    mine = [int(r["ts_ns"]) for r in rows if int(r["pid"]) == root]
+    ends = [int(r["ts_ns"]) for r in rows if int(r["pid"]) == root and r["event"] == "exit"]
+    if not mine or len(ends) != 1:
+        raise Fail(f"{rd}: the command {root} has {len(mine)} rows and {len(ends)} exit rows")
+    start, end = mine[0], ends[0]
+    states = [(int(r["ts_ns"]), int(r["total_rss_kb"])) for r in rows]
+    return {"baseline_rss_kb": tw_median(states, end - (end - start) // 10, end),
+            "peak_vmsize_kb": max(int(r["vmsize_kb"]) for r in rows),
+            "peak_vmdata_kb": max(int(r["vmdata_kb"]) for r in rows),
+            "life_s": (end - start) / 1e9}
+
+
+FIGURES = ("baseline_rss_kb", "peak_vmsize_kb", "peak_vmdata_kb")
+
+
+def check_figures_stats(d, rows, errs):
+    """stats.csv and stats.json: the baseline's, VmSize's and VmData's
+    mean, std (sample), min, max per config, from campaign.csv's figures."""
+    st = {r["config"]: r for r in read_rows(os.path.join(d, "stats.csv"))}
+    sj = read_json(os.path.join(d, "stats.json"))
+    if sj.get("std_kind") != STD_KIND or any(r.get("std_kind") != STD_KIND for r in st.values()):
+        errs.append(f"std_kind: stats.json {sj.get('std_kind')!r}, stats.csv "
+                    f"{[r.get('std_kind') for r in st.values()]}, want {STD_KIND!r}")
+    sj = {c["config"]: c for c in sj["configs"]}
+    for cfg in st:
+        ok = [r for r in rows if r["config"] == cfg and r["exit_code"] == "0"]
+        for fig, name, count in (("baseline_rss_kb", "baseline_rss_kb", "baseline_runs"),
+                                 ("peak_vmsize_kb", "peak_vmsize_kb", "vm_runs"),
+                                 ("peak_vmdata_kb", "peak_vmdata_kb", "vm_runs")):
+            v = [int(r[fig]) for r in ok if r[fig] != ""]
+            for src, got in (("stats.csv", st[cfg]), ("stats.json", sj[cfg])):
+                if int(got[count]) != len(v):
+                    errs.append(f"{cfg} {src}: {count} {got[count]}, want {len(v)}")
+                    continue
+                keys = [f"{k}_{name}" for k in ("mean", "std", "min", "max")]
+                if not v:
+                    if any(got[k] not in ("", None) for k in keys):
+                        errs.append(f"{cfg} {src}: {fig} figures {[got[k] for k in keys]} "
+                                    "for no run that has it, want none")
+                    continue
+                m, sd, lo, hi = stats_of(v)
+                gm, gs, glo, ghi = (float(got[k]) for k in keys)
+                if abs(gm - m) > 0.051 or abs(gs - sd) > 0.051 or glo != lo or ghi != hi:
+                    errs.append(f"{cfg} {src} {fig}: mean {gm} std {gs} min {glo} max {ghi}; "
+                                f"from campaign.csv {m:.2f} {sd:.2f} {lo} {hi}")
+
+
+@suite.test("baseline, VmSize and VmData per run: from its trace, and in the stats")
+def t_baseline_vmsize_vmdata():
+    tmp = tmpdir()
+    runs_txt = os.path.join(tmp, "runs.txt")
+    # line1 holds its 8 MiB to its end: its baseline is that level, the
+    # workload's own reading at its peak; line2's 8 MiB transients end well
+    # before its last tenth (it sleeps 40 ms after each)
+    with open(runs_txt, "w") as f:
+        f.write(f"{MATRIX} 4 2 --hold 300\n{os.path.join(WL_DIR, 'transients')} short 3 2000 8\n")
+    d = os.path.join(tmp, "c")
+    r = campaign("-q", "-d", d, "--repeat", "2", "--file", runs_txt)
+    need_ok(r, "the campaign")
+    errs = []
+    with open(os.path.join(d, "campaign.csv")) as f:
+        head = f.readline().rstrip("\n")
+    if head != HEADER:
+        errs.append(f"campaign.csv header {head!r}, want {HEADER!r}")
+    rows = read_rows(os.path.join(d, "campaign.csv"))
+    if len(rows) != 4:
+        raise Fail(f"{len(rows)} rows in campaign.csv, want 4")
+    for row in rows:
+        rd = os.path.join(d, row["config"], row["repeat"])
+        want = figures_of_trace(rd)
+        got = {k: int(row[k]) for k in FIGURES}
+        if got != {k: want[k] for k in FIGURES}:
+            errs.append(f"{row['config']} #{row['repeat']}: {got}, from its trace "
+                        f"{ {k: want[k] for k in FIGURES} }")
+        if abs(float(row["duration_s"]) - want["life_s"]) > 2e-9:
+            errs.append(f"{row['config']} #{row['repeat']}: duration_s {row['duration_s']}, "
+                        f"the life the baseline is taken over {want['life_s']}")
+        if row["config"] == "line1":
+            cp, _ = cp_of(rd)
+            if got["baseline_rss_kb"] != cp.vmrss:
+                errs.append(f"line1 #{row['repeat']}: baseline {got['baseline_rss_kb']} kB, "
+                            f"the level it held to its end (its own reading) {cp.vmrss} kB")
+            if got["peak_vmsize_kb"] < cp.vmsize or got["peak_vmdata_kb"] < cp.vmdata or \
+                    cp.vmdata < 8 * 1024:
+                errs.append(f"line1 #{row['repeat']}: peak VmSize {got['peak_vmsize_kb']} "
+                            f"VmData {got['peak_vmdata_kb']} kB, below its own reading at its "
+                            f"peak {cp.vmsize} / {cp.vmdata} kB")
+        elif got["baseline_rss_kb"] > int(row["peak_rss_kb"]) - 8 * 1024:
+            errs.append(f"line2 #{row['repeat']}: baseline {got['baseline_rss_kb']} kB, its "
+                        f"8 MiB transients ({row['peak_rss_kb']} kB) should not be in it")
+    check_figures_stats(d, rows, errs)
+    r = campaign("report", d, timeout=30)
+    need_ok(r, "campaign report")
+    if "std(n-1)" not in r.stdout.splitlines()[0] or "sample standard deviation" not in r.stdout:
+        errs.append(f"the table does not say its std is the sample one: {r.stdout[:300]!r}")
+    fail_if(errs, 6)
+
+
+def to_v1(path):
+    """Rewrites a result.csv as the first version wrote it: its header and
+    the first 14 columns."""
+    with open(path) as f:
+        head, row = f.read().splitlines()
+    with open(path, "w") as f:
+        f.write(HEADER_V1 + "\n" + ",".join(row.split(",")[:14]) + "\n")
+
+
+@suite.test("results of the previous version: read by campaign report and by a resumed campaign")
+def t_previous_version_results():
+    tmp = tmpdir()
+    d = os.path.join(tmp, "c")
+    args = ["-q", "-d", d, "--param", "A=2,4", "--repeat", "2", "--", MATRIX, "{A}", "1"]
+    r = campaign(*args)
+    need_ok(r, "the campaign")
+    runs = [("A=2", 1), ("A=4", 1), ("A=2", 2), ("A=4", 2)]
+    res = {x: os.path.join(d, x[0], str(x[1]), "result.csv") for x in runs}
+    for x in runs:
+        to_v1(res[x])
+    lost = runs[3]
+    os.unlink(res[lost])
+    errs = []
+    r = campaign("report", d, timeout=30)
+    need_ok(r, "campaign report over results of the previous version")
+    rows = read_rows(os.path.join(d, "campaign.csv"))
+    if [(x["config"], int(x["repeat"])) for x in rows] != runs[:3] or \
+            any(x[k] != "" for x in rows for k in FIGURES):
+        errs.append(f"campaign.csv from v1 results: {rows}, want runs {runs[:3]} with the new "
+                    "figures empty")
+    check_figures_stats(d, rows, errs)
+    if "earlier version" not in r.stdout:
+        errs.append(f"the table does not say some runs lack the new figures: {r.stdout[-300:]!r}")
+    kept = {x: open(res[x]).read() for x in runs[:3]}
+    # resumed: only the run without result.csv is redone; the others are
+    # kept as they are, and read with it
+    r = campaign(*args)
+    need_ok(r, "the resumed campaign")
+    if {x: open(res[x]).read() for x in runs[:3]} != kept:
+        errs.append("the resume rewrote results of the previous version")
+    rows = read_rows(os.path.join(d, "campaign.csv"))
+    if [(x["config"], int(x["repeat"])) for x in rows] != runs:
+        errs.append(f"campaign.csv after the resume: {[(x['config'], x['repeat']) for x in rows]}")
+    else:
+        new = rows[3]
+        want = figures_of_trace(os.path.join(d, lost[0], str(lost[1])))
+        if any(new[k] != str(want[k]) for k in FIGURES) or \
+                any(x[k] != "" for x in rows[:3] for k in FIGURES):
+            errs.append(f"after the resume: the redone run {[new[k] for k in FIGURES]} (from "
+                        f"its trace {[want[k] for k in FIGURES]}), the others "
+                        f"{[[x[k] for k in FIGURES] for x in rows[:3]]} (want empty)")
+    check_figures_stats(d, rows, errs)
+    per = check_runs_against_cp(d, rows, errs)
+    check_stats(d, per, errs)
     fail_if(errs, 4)
 
 

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from harness import (BIN, CSV_HEADER, NFIELDS, Fail, Skip, Suite, TOOL_TIMEOUT, cached,
+from harness import (BIN, NFIELDS, TRACE_HEADER, Fail, Skip, Suite, TOOL_TIMEOUT, cached,
                      clean_env, dec, fail_if, finish, kill_tracked, load_summary, need_bin,
                      parse_cps, peak_rss, record, run, spawn, summary_path, tail, tmpdir, tool_path,
                      workload, write_file)
@@ -45,7 +45,7 @@ suite = Suite("record")
 class Row:
     __slots__ = ("line", "time_s", "vmrss", "vmsize", "ts", "pid", "tid", "event",
                  "anon", "file", "shmem", "swap", "total", "cause", "addr", "ip",
-                 "len", "ret")
+                 "len", "ret", "vmdata")
 
     def __repr__(self):
         return "[line %d: %s]" % (self.line, ",".join(
@@ -76,8 +76,8 @@ class Trace:
             if lines and lines[-1] == "":
                 lines.pop()
             self.header = lines[0] if lines else ""
-        if self.header != CSV_HEADER:
-            self.problems.append("header is %r, expected %r" % (self.header, CSV_HEADER))
+        if self.header != TRACE_HEADER:
+            self.problems.append("header is %r, expected %r" % (self.header, TRACE_HEADER))
         for n, line in enumerate(lines[1:], start=2):
             f = line.split(",")
             if len(f) != NFIELDS:
@@ -99,6 +99,7 @@ class Trace:
                 r.shmem = int(f[9])
                 r.swap = int(f[10])
                 r.total = int(f[11])
+                r.vmdata = int(f[20])
             except ValueError:
                 self.problems.append("line %d: non-integer numeric field: %r" % (n, line[:200]))
                 continue
@@ -178,10 +179,11 @@ def check_checkpoints(trace, cps, errs, after_ts=None):
         if r is None:
             errs.append("%s: no row of pid %d with ts_ns <= t0=%d" % (c.label, c.pid, c.t0))
             continue
-        got = (r.vmrss, r.anon, r.file, r.shmem, r.vmsize)
-        want = (c.vmrss, c.anon, c.file, c.shmem, c.vmsize)
+        got = (r.vmrss, r.anon, r.file, r.shmem, r.vmsize, r.vmdata)
+        want = (c.vmrss, c.anon, c.file, c.shmem, c.vmsize, c.vmdata)
         if got != want:
-            errs.append("checkpoint %s (pid %d, t0=%d): /proc says vmrss/anon/file/shmem/vmsize"
+            errs.append("checkpoint %s (pid %d, t0=%d): /proc says vmrss/anon/file/shmem/vmsize/"
+                        "vmdata"
                         " = %s, last row before t0 says %s: %r"
                         % (c.label, c.pid, c.t0, want, got, r))
         for r2 in trace.between(c.pid, c.t0, c.t1):
@@ -1516,7 +1518,7 @@ def t_stdout():
     if rc != 0:
         errs.append("exit %d; stderr: %s" % (rc, tail(err)))
     lines = out.split("\n")
-    if not lines or lines[0] != CSV_HEADER:
+    if not lines or lines[0] != TRACE_HEADER:
         errs.append("stdout does not start with the CSV header: %r" % out[:200])
     if not out.endswith("\n") or any(len(l.split(",")) != NFIELDS for l in lines[1:-1]):
         errs.append("stdout is not whole CSV rows: %r" % out[-200:])

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "analysis/baseline.h"
+#include "analysis/resample.h"
 #include "analysis/spikes.h"
 #include "analysis/stages.h"
 #include "analysis/stats.h"
@@ -178,6 +180,7 @@ static struct mt_rec rec(__u32 type, __u64 ts)
 	r.pages[MT_SHMEM] = 3;
 	r.pages[MT_SWAP] = 1;
 	r.total_vm = 1000;
+	r.data_vm = 700;
 	r.tree_pages = 50;
 	return r;
 }
@@ -219,7 +222,7 @@ static void test_csv_rows(void)
 	r.addr = 0x7f0000001000ULL;
 	r.ip = 0x401000;
 	CHECK_STR(fmt(&r, 1000000000ULL),
-		  "1.500000000,132,4000,2500000000,100,101,rss,40,80,12,4,200,fault,0x7f0000001000,0x401000,,,,,\n");
+		  "1.500000000,132,4000,2500000000,100,101,rss,40,80,12,4,200,fault,0x7f0000001000,0x401000,,,,,,2800\n");
 	end();
 
 	begin("csv rss row inside a syscall, and from another task");
@@ -227,13 +230,13 @@ static void test_csv_rows(void)
 	r.cause = MT_CAUSE_SYSCALL;
 	r.nr = MT_NR_MUNMAP;
 	r.addr = 0x1000;
-	CHECK(strstr(fmt(&r, 0), ",syscall:munmap,0x1000,,,,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",syscall:munmap,0x1000,,,,,,,2800\n") != NULL);
 	r.nr = 9999;
 	CHECK(strstr(fmt(&r, 0), ",syscall:9999,") != NULL);
 	r.cause = MT_CAUSE_OTHER;
-	CHECK(strstr(fmt(&r, 0), ",rss,40,80,12,4,200,other,,,,,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",rss,40,80,12,4,200,other,,,,,,,,2800\n") != NULL);
 	r.cause = MT_CAUSE_SELF;
-	CHECK(strstr(fmt(&r, 0), ",self,,,,,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",self,,,,,,,,2800\n") != NULL);
 	end();
 
 	begin("csv guard and alert rows: the crossing change, the limit, the signal, the count");
@@ -246,13 +249,13 @@ static void test_csv_rows(void)
 	r.counted_pages = 25601;
 	r.counted_flags = 0;
 	CHECK(strstr(fmt(&r, 0), ",guard,40,80,12,4,200,fault,0x7f0000002000,0x401000,102400,9,"
-			 "kill-at,rss,102404\n") != NULL);
+			 "kill-at,rss,102404,2800\n") != NULL);
 	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
 	r.type = MT_REC_ALERT;
 	r.ret = 0;
 	r.cause = MT_CAUSE_OTHER;
 	r.counted_flags = MT_GUARD_ANON;
-	CHECK(strstr(fmt(&r, 0), ",alert,40,80,12,4,200,other,,,102400,0,alert,anon+shmem,102404\n")
+	CHECK(strstr(fmt(&r, 0), ",alert,40,80,12,4,200,other,,,102400,0,alert,anon+shmem,102404,2800\n")
 	      != NULL);
 	end();
 
@@ -262,15 +265,15 @@ static void test_csv_rows(void)
 	r.addr = 0;
 	r.len = 8 << 20;
 	r.ret = 0x7f1234560000LL;
-	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,0x7f1234560000,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,0x7f1234560000,,,,2800\n") != NULL);
 	r.ret = -12;
-	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,-12,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,-12,,,,2800\n") != NULL);
 	r.nr = MT_NR_MUNMAP;
 	r.ret = 0;
-	CHECK(strstr(fmt(&r, 0), ",munmap,") && strstr(fmt(&r, 0), ",8388608,0,,,\n"));
+	CHECK(strstr(fmt(&r, 0), ",munmap,") && strstr(fmt(&r, 0), ",8388608,0,,,,2800\n"));
 	r.nr = MT_NR_BRK;
 	r.ret = 0x560000000000LL;
-	CHECK(strstr(fmt(&r, 0), ",brk,40,80,12,4,200,,0x0,,,0x560000000000,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",brk,40,80,12,4,200,,0x0,,,0x560000000000,,,,2800\n") != NULL);
 	r.nr = MT_NR_MREMAP;
 	CHECK(strstr(fmt(&r, 0), ",mremap,") != NULL);
 	r.nr = MT_NR_MADVISE;
@@ -282,14 +285,14 @@ static void test_csv_rows(void)
 	r = rec(MT_REC_FORK, 1000);
 	r.ppid = 99;
 	strcpy(r.comm, "my,\"odd\"");
-	CHECK(strstr(fmt(&r, 0), ",fork,") && strstr(fmt(&r, 0), ",\"my,\"\"odd\"\"\",,,,99,,,\n"));
+	CHECK(strstr(fmt(&r, 0), ",fork,") && strstr(fmt(&r, 0), ",\"my,\"\"odd\"\"\",,,,99,,,,2800\n"));
 	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
 	r = rec(MT_REC_EXIT, 1000);
 	strcpy(r.comm, "solver");
 	r.ret = 3 << 8;
-	CHECK(strstr(fmt(&r, 0), ",exit,40,80,12,4,200,solver,,,,3,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",exit,40,80,12,4,200,solver,,,,3,,,,2800\n") != NULL);
 	r.ret = 9;	/* SIGKILL */
-	CHECK(strstr(fmt(&r, 0), ",solver,,,,137,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",solver,,,,137,,,,2800\n") != NULL);
 	r.type = MT_REC_ATTACH;
 	CHECK(strstr(fmt(&r, 0), ",attach,") != NULL);
 	r.type = MT_REC_EXEC;
@@ -301,29 +304,29 @@ static void test_csv_rows(void)
 	r.cause = MT_CKPT_STATUS;
 	r.addr = 3;
 	r.ret = 1416;
-	CHECK(strstr(fmt(&r, 0), ",checkpoint,40,80,12,4,200,status,3,,,1416,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",checkpoint,40,80,12,4,200,status,3,,,1416,,,,2800\n") != NULL);
 	r.cause = MT_CKPT_GETRUSAGE;
 	r.addr = 0;
 	r.ret = 0;
-	CHECK(strstr(fmt(&r, 0), ",getrusage,0,,,0,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",getrusage,0,,,0,,,,2800\n") != NULL);
 	r = rec(MT_REC_MARK, 1000);
 	r.cause = MT_MARK_FD;
 	r.addr = 3;
 	r.len = 13;
 	memcpy(r.label, "frame,\"7\"\nmore", 15);
-	CHECK(strstr(fmt(&r, 0), ",mark,40,80,12,4,200,fd,3,,13,,\"frame,\"\"7\"\"\",,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mark,40,80,12,4,200,fd,3,,13,,\"frame,\"\"7\"\"\",,,2800\n") != NULL);
 	/* a full label is not NUL-terminated: cut at MT_LABEL_LEN */
 	memset(r.label, 'x', MT_LABEL_LEN);
 	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
-	CHECK(strstr(fmt(&r, 0), ",xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,,,2800\n") != NULL);
 	r.cause = MT_MARK_USDT;
 	strcpy(r.label, "pose_detection");
-	CHECK(strstr(fmt(&r, 0), ",usdt,,,,,pose_detection,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",usdt,,,,,pose_detection,,,2800\n") != NULL);
 	r = rec(MT_REC_MARK_FD_LOST, 1000);
 	r.nr = MT_NR_DUP2;
 	r.addr = 3;
 	r.ret = 3;
-	CHECK(strstr(fmt(&r, 0), ",mark_fd_lost,40,80,12,4,200,dup2,3,,,3,,,\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mark_fd_lost,40,80,12,4,200,dup2,3,,,3,,,,2800\n") != NULL);
 	end();
 
 	begin("csv log rows: the line and the value, quoted, kB or empty");
@@ -333,10 +336,10 @@ static void test_csv_rows(void)
 		r = rec(MT_REC_LOG, 1000);
 		CHECK(csv_format_log_row(big, sizeof(big), &r, 0, 4, "stderr", "Peak RSS: 1,5 GB",
 					 "1,5 GB", -1) > 0);
-		CHECK(strstr(big, ",log,40,80,12,4,200,stderr,,,,,\"Peak RSS: 1,5 GB\",\"1,5 GB\",\n") != NULL);
+		CHECK(strstr(big, ",log,40,80,12,4,200,stderr,,,,,\"Peak RSS: 1,5 GB\",\"1,5 GB\",,2800\n") != NULL);
 		CHECK(csv_format_log_row(big, sizeof(big), &r, 0, 4, "stdout", "RSS: 5 MB", "5 MB",
 					 5120) > 0);
-		CHECK(strstr(big, ",stdout,,,,,RSS: 5 MB,5 MB,5120\n") != NULL);
+		CHECK(strstr(big, ",stdout,,,,,RSS: 5 MB,5 MB,5120,2800\n") != NULL);
 		CHECK(count_fields(big) == CSV_COLUMNS);
 		CHECK(csv_format_log_row(big, 100, &r, 0, 4, "stdout", "x", "1 B", 0) < 0);
 		CHECK(csv_format_row(big, sizeof(big), &r, 0, 4) < 0);	/* not a kernel record */
@@ -780,9 +783,9 @@ static void test_csv_reader(void)
 
 	begin("csv reader: memtrace rows, quoted comm, events");
 	p = write_tmp(CSV_HEADER "\n"
-		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,\"a,b\",,,,1,,,\n"
-		      "0.6,104,200,600001000,7,7,rss,54,50,0,0,104,fault,0x1,0x2,,,,,\n"
-		      "0.7,104,300,700001000,7,7,mmap,54,50,0,0,104,,0x0,,4096,0x7f0000,,,\n");
+		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,\"a,b\",,,,1,,,,120\n"
+		      "0.6,104,200,600001000,7,7,rss,54,50,0,0,104,fault,0x1,0x2,,,,,,120\n"
+		      "0.7,104,300,700001000,7,7,mmap,54,50,0,0,104,,0x0,,4096,0x7f0000,,,,124\n");
 	CHECK(csvr__open(&r, p) == 0);
 	CHECK(csvr__next(&r, &row) == 1 && row.ts_ns == 500001000 && row.pid == 7 && row.vmrss_kb == 100);
 	CHECK(r.t0_ns == 1000);
@@ -881,12 +884,12 @@ static void test_csv_reader_bad_input(void)
 		char *buf = malloc(cap);
 
 		for (int extra = 0; extra <= 1; extra++) {
-			size_t label = CSV_MAX_LINE - strlen(row) - 2 + (size_t)extra;
+			size_t label = CSV_MAX_LINE - strlen(row) - 4 + (size_t)extra;
 
 			n = (size_t)snprintf(buf, cap, "%s\n%s", CSV_HEADER, row);
 			memset(buf + n, 'a', label);
 			n += label;
-			n += (size_t)snprintf(buf + n, cap - n, ",,\n%s,,\n", row);
+			n += (size_t)snprintf(buf + n, cap - n, ",,,0\n%s,,,0\n", row);
 			e = csv_error(buf, n, extra ? 0 : 2);
 			CHECK(extra ? e && strstr(e, ":2: ") && strstr(e, "longer than") : e == NULL);
 		}
@@ -946,10 +949,13 @@ static void test_csv_reader_bad_input(void)
 	end();
 }
 
-/* result_read() of text written into a fresh file: its return, err. */
+/* What result_of() read last. */
+static struct run_result back;
+
+/* result_read() of text written into a fresh file: its return, err; what
+ * it read in back. */
 static int result_of(const char *text, size_t n, char *err, size_t errlen)
 {
-	struct run_result back;
 	char path[] = "/tmp/memtrace-unit-result.XXXXXX";
 	int fd = mkstemp(path), e;
 
@@ -999,13 +1005,13 @@ static void test_result_bad_input(void)
 	end();
 
 	begin("result reader: long lines, NUL, nan, negative and out-of-range numbers, extra rows");
-	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER, RESULT_ROW);
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER_V1, RESULT_ROW);
 	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0);
 	/* a row past the limit: not cut into a shorter number */
-	n = snprintf(text, sizeof(text), "%s\n%s%03000d\n", RESULT_HEADER, RESULT_ROW, 7);
+	n = snprintf(text, sizeof(text), "%s\n%s%03000d\n", RESULT_HEADER_V1, RESULT_ROW, 7);
 	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL && strstr(err, ":2: ") &&
 	      strstr(err, "longer than"));
-	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER, RESULT_ROW);
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER_V1, RESULT_ROW);
 	text[n - 2] = 0;	/* the last field: "0" becomes "\0" */
 	memcpy(text + n - 1, "5\n", 3);
 	n++;
@@ -1024,7 +1030,7 @@ static void test_result_bad_input(void)
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-			n = snprintf(text, sizeof(text), "%s\n%s\n", RESULT_HEADER, bad[i]);
+			n = snprintf(text, sizeof(text), "%s\n%s\n", RESULT_HEADER_V1, bad[i]);
 			if (result_of(text, (size_t)n, err, sizeof(err)) != -EINVAL) {
 				printf("#   accepted: %s\n", bad[i]);
 				current_failed = 1;
@@ -1847,6 +1853,290 @@ static void test_value_compare(void)
 	end();
 }
 
+/* resample: the rows it made, kept for the checks */
+struct rs_out {
+	struct resample_row rows[64];
+	int n;
+};
+
+static int rs_keep(void *ctx, const struct resample_row *row)
+{
+	struct rs_out *o = ctx;
+
+	if (o->n == 64)
+		return -ENOSPC;
+	o->rows[o->n++] = *row;
+	return 0;
+}
+
+#define MS 1000000ULL
+
+static void test_resample(void)
+{
+	struct resample_cfg cfg = { .period_ns = 10 * MS, .use_total = true };
+	struct resample s;
+	struct rs_out o = { .n = 0 };
+	const struct resample_row *x;
+
+	begin("resample: the exact value at each instant, max and min since the last one");
+	resample__init(&s, &cfg, rs_keep, &o);
+	/* total_kb is the value; three rows before 10 ms, one at 12, 25 */
+	CHECK(resample__row(&s, MS / 2, 7, false, 100, 1000, 100) == 0);
+	CHECK(resample__row(&s, 3 * MS, 7, false, 300, 1000, 300) == 0);
+	CHECK(resample__row(&s, 3 * MS, 7, false, 150, 1000, 150) == 0);	/* same instant */
+	CHECK(resample__row(&s, 12 * MS, 7, false, 50, 900, 50) == 0);
+	CHECK(resample__row(&s, 25 * MS, 7, false, 200, 900, 200) == 0);
+	CHECK(resample__finish(&s) == 0);
+	CHECK(o.n == 3);
+	x = &o.rows[0];
+	/* the first interval starts at the first row: 0 before it is not in it */
+	CHECK(x->ts_ns == 10 * MS && x->value_kb == 150 && x->vmsize_kb == 1000 && x->rows == 3);
+	CHECK(x->max_kb == 300 && x->max_ts_ns == 3 * MS && x->min_kb == 100);
+	x = &o.rows[1];
+	/* held from before: its max is the value carried in, since 10 ms */
+	CHECK(x->ts_ns == 20 * MS && x->value_kb == 50 && x->max_kb == 150 && x->min_kb == 50);
+	CHECK(x->max_ts_ns == 10 * MS && x->rows == 1 && x->vmsize_kb == 900);
+	x = &o.rows[2];
+	CHECK(x->ts_ns == 30 * MS && x->value_kb == 200 && x->max_kb == 200 &&
+	      x->max_ts_ns == 25 * MS && x->min_kb == 50 && x->rows == 1);
+	CHECK(s.rows_in == 5 && s.rows_out == 3);
+	resample__free(&s);
+	end();
+
+	begin("resample: a row at an instant is in it; gaps give a row per instant; t0 aligns");
+	o.n = 0;
+	cfg.t0_ns = 1000;	/* time_s 0 at ts 1000 */
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 1000 + 10 * MS, 1, false, 8, -1, 8) == 0);
+	CHECK(resample__row(&s, 1000 + 20 * MS, 1, false, 16, -1, 16) == 0);
+	CHECK(resample__row(&s, 1000 + 51 * MS, 1, false, 4, -1, 4) == 0);
+	CHECK(resample__finish(&s) == 0);
+	CHECK(o.n == 6);
+	CHECK(o.rows[0].ts_ns == 1000 + 10 * MS && o.rows[0].value_kb == 8 && o.rows[0].rows == 1);
+	CHECK(o.rows[1].ts_ns == 1000 + 20 * MS && o.rows[1].value_kb == 16 && o.rows[1].min_kb == 8);
+	for (int i = 2; i < 5; i++)
+		CHECK(o.rows[i].value_kb == 16 && o.rows[i].max_kb == 16 && o.rows[i].min_kb == 16 &&
+		      o.rows[i].rows == 0);
+	CHECK(o.rows[5].ts_ns == 1000 + 60 * MS && o.rows[5].value_kb == 4 &&
+	      o.rows[5].max_kb == 16 && o.rows[5].min_kb == 4);
+	CHECK(o.rows[0].vmsize_kb == -1);	/* the trace has none */
+	resample__free(&s);
+	end();
+
+	begin("resample: the tree without total_rss_kb sums processes; an exit leaves the sums");
+	o.n = 0;
+	cfg = (struct resample_cfg){ .period_ns = 10 * MS };
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 1 * MS, 10, false, 100, 1000, -1) == 0);
+	CHECK(resample__row(&s, 2 * MS, 11, false, 40, 500, -1) == 0);
+	CHECK(resample__row(&s, 15 * MS, 11, true, 60, 500, -1) == 0);	/* dies with 60 */
+	CHECK(resample__finish(&s) == 0);
+	CHECK(o.n == 2);
+	CHECK(o.rows[0].value_kb == 140 && o.rows[0].vmsize_kb == 1500 && o.rows[0].max_kb == 140);
+	/* the state it died with (160) counts in the max, then it is gone */
+	CHECK(o.rows[1].value_kb == 100 && o.rows[1].vmsize_kb == 1000 &&
+	      o.rows[1].max_kb == 160 && o.rows[1].max_ts_ns == 15 * MS && o.rows[1].min_kb == 100);
+	resample__free(&s);
+	end();
+
+	begin("resample: --pid takes one process, 0 after its exit; none: ENODATA");
+	o.n = 0;
+	cfg = (struct resample_cfg){ .period_ns = 10 * MS, .pid = 11, .use_total = true };
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 1 * MS, 10, false, 100, 1000, 100) == 0);
+	CHECK(resample__row(&s, 12 * MS, 11, false, 40, 500, 140) == 0);
+	CHECK(resample__row(&s, 13 * MS, 10, false, 900, 1000, 940) == 0);
+	CHECK(resample__row(&s, 31 * MS, 11, true, 44, 520, 900) == 0);
+	CHECK(resample__finish(&s) == 0);
+	/* its first row at 12 ms: instants 20, 30, 40 */
+	CHECK(o.n == 3 && o.rows[0].ts_ns == 20 * MS && o.rows[0].value_kb == 40 &&
+	      o.rows[0].rows == 1 && o.rows[0].vmsize_kb == 500);
+	CHECK(o.rows[2].ts_ns == 40 * MS && o.rows[2].value_kb == 0 && o.rows[2].vmsize_kb == 0 &&
+	      o.rows[2].max_kb == 44 && o.rows[2].min_kb == 0);
+	CHECK(s.rows_in == 2);
+	resample__free(&s);
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 1 * MS, 10, false, 100, 1000, 100) == 0);
+	CHECK(resample__finish(&s) == -ENODATA);
+	resample__free(&s);
+	end();
+
+	begin("resample: memory follows the processes alive; a writer's error, too many rows stop it");
+	o.n = 0;
+	cfg = (struct resample_cfg){ .period_ns = 1000 * MS, .use_total = true };
+	resample__init(&s, &cfg, rs_keep, &o);
+	for (pid_t pid = 100; pid < 100100; pid++) {
+		uint64_t t = (uint64_t)(pid - 100) * 1000;
+
+		CHECK(resample__row(&s, t, pid, false, 8, 16, 8) == 0);
+		CHECK(resample__row(&s, t + 500, pid, true, 8, 16, 0) == 0);
+	}
+	CHECK(s.procs_cap <= 16 && s.index.n == 0 && s.vmsize_sum_kb == 0);
+	resample__free(&s);
+	o.n = 60;	/* room for 4 more rows */
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 0, 1, false, 8, 16, 8) == 0);
+	CHECK(resample__row(&s, 10000 * MS, 1, false, 8, 16, 8) == -ENOSPC);
+	resample__free(&s);
+	/* past max_rows instants: refused before any of them is made */
+	o.n = 0;
+	cfg.max_rows = 20;
+	resample__init(&s, &cfg, rs_keep, &o);
+	CHECK(resample__row(&s, 0, 1, false, 8, 16, 8) == 0);
+	CHECK(resample__row(&s, 19 * 1000 * MS, 1, false, 8, 16, 8) == 0 && o.n == 19);
+	CHECK(resample__row(&s, 20 * 1000 * MS, 1, false, 8, 16, 8) == -EFBIG && o.n == 19);
+	resample__free(&s);
+	end();
+}
+
+static void test_csv_reader_sizes(void)
+{
+	struct csv_reader r;
+	struct csv_row row;
+	const char *p;
+
+	begin("csv reader: vmsize_kb and total_rss_kb when asked, -1 when the file has none");
+	p = write_tmp(CSV_HEADER "\n"
+		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,sh,,,,1,,,,64\n"
+		      "0.6,104,208,600001000,7,7,rss,54,50,0,0,300,fault,0x1,0x2,,,,,,64\n");
+	CHECK(csvr__open(&r, p) == 0);
+	CHECK(csvr__next(&r, &row) == 1 && row.vmsize_kb == -1 && row.total_rss_kb == -1);
+	r.sizes = true;
+	CHECK(csvr__next(&r, &row) == 1 && row.vmsize_kb == 208 && row.total_rss_kb == 300);
+	csvr__close(&r);
+	unlink(p);
+	p = write_tmp("time_s,vmrss_kb\n0.01,100\n");
+	CHECK(csvr__open(&r, p) == 0);
+	r.sizes = true;
+	CHECK(csvr__next(&r, &row) == 1 && row.vmsize_kb == -1 && row.total_rss_kb == -1);
+	csvr__close(&r);
+	unlink(p);
+	p = write_tmp("time_s,vmrss_kb,vmsize_kb\n0.01,100,12x\n");
+	CHECK(csvr__open(&r, p) == 0);
+	r.sizes = true;
+	CHECK(csvr__next(&r, &row) < 0 && strstr(r.err, ":2: column vmsize_kb: '12x'"));
+	csvr__close(&r);
+	unlink(p);
+	end();
+}
+
+static void test_baseline(void)
+{
+	struct baseline b;
+	int64_t kb = -7;
+
+	begin("baseline: the time-weighted median over a window, lower at a tie");
+	baseline__init(&b, 0, 10);
+	CHECK(baseline__push(&b, 0, 100) == 0);
+	CHECK(baseline__push(&b, 10, 200) == 0);
+	CHECK(baseline__push(&b, 10, 200) == 0 && b.n == 2);	/* no change: not kept */
+	CHECK(baseline__push(&b, 90, 50) == 0);
+	CHECK(baseline__push(&b, 95, 300) == 0);
+	/* [90, 100): 50 for 5 ns, 300 for 5 ns: 50 holds for half the time */
+	CHECK(baseline__median(&b, 90, 100, &kb) == 0 && kb == 50);
+	CHECK(baseline__median(&b, 91, 100, &kb) == 0 && kb == 300);
+	/* an empty window: the value then */
+	CHECK(baseline__median(&b, 92, 92, &kb) == 0 && kb == 50);
+	CHECK(baseline__median(&b, 95, 95, &kb) == 0 && kb == 300);
+	baseline__free(&b);
+	/* nothing dropped: the whole run, and 0 before the first value */
+	baseline__init(&b, 0, 100);
+	CHECK(baseline__push(&b, 20, 100) == 0 && baseline__push(&b, 30, 200) == 0);
+	CHECK(baseline__median(&b, 0, 100, &kb) == 0 && kb == 200);	/* 0:20 100:10 200:70 */
+	CHECK(baseline__median(&b, 0, 40, &kb) == 0 && kb == 0);	/* 0:20 of 40: half */
+	CHECK(baseline__median(&b, 0, 41, &kb) == 0 && kb == 100);	/* 0:20 100:10 200:11 */
+	CHECK(baseline__median(&b, 0, 30, &kb) == 0 && kb == 0);	/* 0:20 100:10 */
+	baseline__free(&b);
+	end();
+
+	begin("baseline: memory follows the last tenth; an earlier window is refused, not guessed");
+	baseline__init(&b, 1000, 10);
+	{
+		int e = 0;
+
+		for (uint64_t t = 0; t < 1000000 && !e; t++)
+			e = baseline__push(&b, 1000 + t, (int64_t)(t * 7919 % 1000));
+		CHECK(e == 0);
+	}
+	/* at t = 999,999: kept from 900,000 on (and the one before) */
+	CHECK(b.n <= 100001 && b.cap <= 262144);
+	{
+		/* the last tenth, against a count of every value's time */
+		static uint64_t held[1000];
+		uint64_t end = 1000 + 1000000, from = end - 1000000 / 10, sum = 0;
+		int64_t want = -1;
+
+		memset(held, 0, sizeof(held));
+		for (uint64_t t = from - 1000; t < end - 1000; t++)
+			held[t * 7919 % 1000]++;
+		for (int v = 0; v < 1000 && want < 0; v++)
+			if (2 * (sum += held[v]) >= 100000)
+				want = v;
+		CHECK(baseline__median(&b, from, end, &kb) == 0 && kb == want);
+	}
+	CHECK(baseline__median(&b, 1000 + 800000, 1000 + 1000000, &kb) == -ERANGE);
+	baseline__free(&b);
+	end();
+}
+
+static void test_result_versions(void)
+{
+	struct run_result r = { .index = 2, .repeat = 1, .exit_code = 0, .peak_rss_kb = 900,
+				.baseline_kb = 700, .peak_vmsize_kb = 5000, .peak_vmdata_kb = -1 },
+			  res[4] = {};
+	struct config_stats *st;
+	char text[1024], err[512];
+	int n;
+
+	begin("result.csv: this version's and the first's header read; unknown figures empty");
+	snprintf(r.config, sizeof(r.config), "A=1");
+	snprintf(r.status, sizeof(r.status), "ok");
+	n = snprintf(text, sizeof(text), "%s\n", RESULT_HEADER);
+	n += result_format(text + n, sizeof(text) - (size_t)n, &r);
+	CHECK(strstr(text, ",0,700,5000,\n") != NULL);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0);
+	CHECK(back.baseline_kb == 700 && back.peak_vmsize_kb == 5000 && back.peak_vmdata_kb == -1);
+	/* the first version's file: the figures are not known */
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER_V1, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0);
+	CHECK(back.index == 3 && back.peak_rss_kb == 1000 && back.baseline_kb == -1 &&
+	      back.peak_vmsize_kb == -1 && back.peak_vmdata_kb == -1);
+	n = snprintf(text, sizeof(text), "%s\r\n%s0\r\n", RESULT_HEADER_V1, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0);
+	/* a header and a row of different versions, a negative figure */
+	n = snprintf(text, sizeof(text), "%s\n%s0\n", RESULT_HEADER, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL && strstr(err, ":2: "));
+	n = snprintf(text, sizeof(text), "%s\n%s0,1,2,3\n", RESULT_HEADER_V1, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL && strstr(err, ":2: "));
+	n = snprintf(text, sizeof(text), "%s\n%s0,-5,2,3\n", RESULT_HEADER, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == -EINVAL);
+	n = snprintf(text, sizeof(text), "%s\n%s0,,,\n", RESULT_HEADER, RESULT_ROW);
+	CHECK(result_of(text, (size_t)n, err, sizeof(err)) == 0 && back.baseline_kb == -1);
+	end();
+
+	begin("campaign statistics: the new figures over the runs that have them");
+	for (int i = 0; i < 4; i++) {
+		res[i] = r;
+		res[i].index = i;
+		res[i].baseline_kb = 1000 + 1000 * i;
+		res[i].peak_vmsize_kb = res[i].peak_vmdata_kb = 100 * (i + 1);
+	}
+	res[0].baseline_kb = res[0].peak_vmsize_kb = res[0].peak_vmdata_kb = -1;	/* v1 */
+	res[3].exit_code = 1;
+	n = stats_by_config(res, 4, &st);
+	CHECK(n == 1);
+	if (n == 1) {
+		CHECK(st[0].runs == 3 && st[0].failed == 1);
+		CHECK(st[0].baseline_runs == 2 && st[0].mean_base_kb == 2500 &&
+		      st[0].min_base_kb == 2000 && st[0].max_base_kb == 3000);
+		CHECK(st[0].std_base_kb > 707.10 && st[0].std_base_kb < 707.11);	/* n-1 */
+		CHECK(st[0].vm_runs == 2 && st[0].mean_vmsize_kb == 250 && st[0].max_vmdata_kb == 300);
+	}
+	free(st);
+	CHECK(!strcmp(STATS_STD_KIND, "sample (n-1)"));
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -1874,6 +2164,10 @@ int main(void)
 	test_prominence();
 	test_stages_points();
 	test_value_compare();
+	test_resample();
+	test_csv_reader_sizes();
+	test_baseline();
+	test_result_versions();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

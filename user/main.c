@@ -16,6 +16,7 @@ static const struct {
 	{ "campaign", cmd_campaign },
 	{ "validate", cmd_validate },
 	{ "stages", cmd_stages },
+	{ "resample", cmd_resample },
 };
 
 int main(int argc, char **argv)

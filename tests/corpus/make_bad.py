@@ -123,6 +123,8 @@ case("bad-utf8-header.csv", lines(PHDR + b",caf\xe9", *(r + b",\xff" for r in PR
 
 RESULT_HEADER = (b"index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s,duration_s,"
                  b"spikes,lost_events,events,rusage_maxrss_kb,start_time,untraced_processes")
+# what campaigns write since: three figures appended (empty: not known)
+RESULT_HEADER_V2 = RESULT_HEADER + b",baseline_rss_kb,peak_vmsize_kb,peak_vmdata_kb"
 
 
 def result_row(index=0, config=b"A=1", peak=b"10240", peak_time=b"0.100000000",
@@ -152,6 +154,13 @@ results = {
     "index-overflow": (lines(RESULT_HEADER, result_row(99999999999)), ":2: malformed result row"),
     "truncated-row": (lines(RESULT_HEADER) + result_row(10)[:30], ":2: malformed result row"),
     "two-rows": (lines(RESULT_HEADER, result_row(11), result_row(12)), ":3: more than one row"),
+    "v2-ok-A1": (lines(RESULT_HEADER_V2, result_row(13) + b",9000,20480,16384"), "ok"),
+    "v2-ok-unknown": (lines(RESULT_HEADER_V2, result_row(14) + b",,,"), "ok"),
+    "v2-negative-baseline": (lines(RESULT_HEADER_V2, result_row(15) + b",-1,20480,16384"),
+                             ":2: malformed result row"),
+    "v2-header-v1-row": (lines(RESULT_HEADER_V2, result_row(16)), ":2: malformed result row"),
+    "v1-header-v2-row": (lines(RESULT_HEADER, result_row(17) + b",9000,20480,16384"),
+                         ":2: malformed result row"),
     "random-bytes": (bytes(rnd.randrange(256) for _ in range(600)).replace(b"\0", b"."),
                      "not a memtrace-bpf result file"),
 }

@@ -37,7 +37,7 @@
 /* One checkpoint: times in CLOCK_MONOTONIC ns, sizes in kB. */
 struct cp {
 	long long t0, t1;
-	long vmrss, anon, file, shmem, vmsize;
+	long vmrss, anon, file, shmem, vmsize, vmdata;
 	char label[24];
 };
 
@@ -125,15 +125,17 @@ static inline void cp_take(struct cp *c, const char *label)
 	c->file = field(status_buf, "\nRssFile:");
 	c->shmem = field(status_buf, "\nRssShmem:");
 	c->vmsize = field(status_buf, "\nVmSize:");
+	c->vmdata = field(status_buf, "\nVmData:");
 	snprintf(c->label, sizeof(c->label), "%s", label);
 }
 
 /* Formats c into buf as snprintf() would, as the line
- *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <label> */
+ *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <vmdata> <label> */
 static inline int cp_format(char *buf, size_t size, int pid, const struct cp *c)
 {
-	return snprintf(buf, size, "CP %d %lld %lld %ld %ld %ld %ld %ld %s\n", pid, c->t0,
-			c->t1, c->vmrss, c->anon, c->file, c->shmem, c->vmsize, c->label);
+	return snprintf(buf, size, "CP %d %lld %lld %ld %ld %ld %ld %ld %ld %s\n", pid, c->t0,
+			c->t1, c->vmrss, c->anon, c->file, c->shmem, c->vmsize, c->vmdata,
+			c->label);
 }
 
 /* cp_format() of cps[0..n-1], one line after the other; returns the length

@@ -16,7 +16,7 @@
  *
  * Output at the end (stdout, one write per line):
  *   OP <name> <addr-hex> <len> <ret>          every mm syscall we made
- *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <label>
+ *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <vmdata> <label>
  *   DONE <pid>
  * Sizes in kB, times in CLOCK_MONOTONIC ns.
  */

@@ -12,7 +12,7 @@
  *          before forking (for attach mode)
  *
  * Output (stdout, one write per line, children's lines interleave):
- *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <label>
+ *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <vmdata> <label>
  *   CHILD <pid> <i> <wait-status-exit-code>     (parent, per child)
  *   EXEC <pid> <i>                               (child, after an exec)
  *   DONE <pid>

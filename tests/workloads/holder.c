@@ -14,7 +14,7 @@
  *
  * Output (stdout, one write per line):
  *   READY <pid>
- *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <label>
+ *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <vmdata> <label>
  *   DONE <pid>
  */
 #define CP_PROG "holder"

@@ -8,7 +8,7 @@
  * --hold-until FILE holds the peak until FILE exists (at most 10 min).
  * At the peak it takes an exact checkpoint (checkpoint.h), then unmaps the
  * block and prints the checkpoint (so nothing it prints adds to the peak):
- *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> peak
+ *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <vmdata> peak
  * and the environment it got for A and B, then exits N (default 0), or
  * dies of SIGKILL with --kill (as the OOM killer would end it).
  */

@@ -16,7 +16,7 @@
  *   checkpoint I: RSS now: <VmRSS> kB
  *   Peak RSS: <largest VmRSS it saw>.<2 decimals> MB      at the end
  * On stdout at the end (sizes in kB, times CLOCK_MONOTONIC ns):
- *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <label>
+ *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <vmdata> <label>
  *   T <size_kb> <t_start> <t_end> <after checkpoint label>
  *   X <what> <t0> <t1> <kb>      the other reads (kb: what it read, or -1)
  *   DONE <pid>

@@ -9,7 +9,7 @@
  *
  * Output (stdout, at the end):
  *   TID <tid>                     each worker's thread id
- *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <label>
+ *   CP <pid> <t0> <t1> <vmrss> <anon> <file> <shmem> <vmsize> <vmdata> <label>
  *   DONE <pid>
  */
 #define CP_PROG "threads"

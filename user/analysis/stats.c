@@ -31,20 +31,27 @@ void stats_of(const double *v, int n, double *mean, double *std, double *cv,
 
 int stats_by_config(const struct run_result *res, int n, struct config_stats **out)
 {
-	struct config_stats *st = calloc((size_t)n + 1, sizeof(*st));
-	double *peaks = malloc(((size_t)n + 1) * sizeof(double));
-	double *durs = malloc(((size_t)n + 1) * sizeof(double));
+	size_t w = (size_t)n + 1;
+	struct config_stats *st = calloc(w, sizeof(*st));
+	/* one array, five columns of w: the figures of one config's runs */
+	double *v = malloc(5 * w * sizeof(double));
+	double *peaks, *durs, *bases, *vmsizes, *vmdatas;
 	int nst = 0;
 
 	*out = NULL;
-	if (!st || !peaks || !durs) {
+	if (!st || !v) {
 		free(st);
-		free(peaks);
-		free(durs);
+		free(v);
 		return -ENOMEM;
 	}
+	peaks = v;
+	durs = v + w;
+	bases = v + 2 * w;
+	vmsizes = v + 3 * w;
+	vmdatas = v + 4 * w;
 	for (int i = 0; i < n; i++) {
-		int k, m = 0;
+		struct config_stats *c = &st[nst];
+		int k, m = 0, mb = 0, mv = 0;
 
 		for (k = 0; k < nst; k++)
 			if (!strcmp(st[k].config, res[i].config))
@@ -62,16 +69,29 @@ int stats_by_config(const struct run_result *res, int n, struct config_stats **o
 			peaks[m] = (double)res[j].peak_rss_kb;
 			durs[m] = res[j].duration_s;
 			m++;
+			if (res[j].baseline_kb >= 0)
+				bases[mb++] = (double)res[j].baseline_kb;
+			if (res[j].peak_vmsize_kb >= 0 && res[j].peak_vmdata_kb >= 0) {
+				vmsizes[mv] = (double)res[j].peak_vmsize_kb;
+				vmdatas[mv++] = (double)res[j].peak_vmdata_kb;
+			}
 		}
-		st[nst].runs = m;
-		stats_of(peaks, m, &st[nst].mean_peak_kb, &st[nst].std_peak_kb, &st[nst].cv_peak_pct,
-			 &st[nst].min_peak_kb, &st[nst].max_peak_kb);
-		stats_of(durs, m, &st[nst].mean_dur_s, &st[nst].std_dur_s, &st[nst].cv_dur_pct,
-			 &st[nst].min_dur_s, &st[nst].max_dur_s);
+		c->runs = m;
+		c->baseline_runs = mb;
+		c->vm_runs = mv;
+		stats_of(peaks, m, &c->mean_peak_kb, &c->std_peak_kb, &c->cv_peak_pct,
+			 &c->min_peak_kb, &c->max_peak_kb);
+		stats_of(durs, m, &c->mean_dur_s, &c->std_dur_s, &c->cv_dur_pct,
+			 &c->min_dur_s, &c->max_dur_s);
+		stats_of(bases, mb, &c->mean_base_kb, &c->std_base_kb, &c->cv_base_pct,
+			 &c->min_base_kb, &c->max_base_kb);
+		stats_of(vmsizes, mv, &c->mean_vmsize_kb, &c->std_vmsize_kb, &c->cv_vmsize_pct,
+			 &c->min_vmsize_kb, &c->max_vmsize_kb);
+		stats_of(vmdatas, mv, &c->mean_vmdata_kb, &c->std_vmdata_kb, &c->cv_vmdata_pct,
+			 &c->min_vmdata_kb, &c->max_vmdata_kb);
 		nst++;
 	}
-	free(peaks);
-	free(durs);
+	free(v);
 	*out = st;
 	return nst;
 }

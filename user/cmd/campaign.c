@@ -62,6 +62,8 @@ enum { OPT_REPEAT = 1200, OPT_PARAM, OPT_FILE, OPT_MAX_PEAK, OPT_TOLERANCE, OPT_
 static const char doc[] =
 "Trace many runs of a command: a parameter matrix times repeats, each run's\n"
 "trace kept, then mean / std / CV / min / max of the peak per configuration.\n"
+"Per run also its baseline (the median RSS over the last tenth of its\n"
+"life) and its largest VmSize and VmData; std is the sample one (n-1).\n"
 "\n"
 "USAGE: memtrace-bpf campaign -d DIR [OPTIONS] -- COMMAND [ARGS with {NAME}]\n"
 "       memtrace-bpf campaign -d DIR --file RUNS.txt [OPTIONS]\n"
@@ -266,6 +268,7 @@ static int write_result(const struct plan_run *pr, struct run *r, struct run_res
 {
 	char line[1024];
 	const struct proc_info *root = r->child ? procs__get(&r->procs, r->child, false) : NULL;
+	uint64_t life[2];	/* the command's exec and exit */
 	struct mt_group g;
 	int n;
 
@@ -282,10 +285,19 @@ static int write_result(const struct plan_run *pr, struct run *r, struct run_res
 	res->peak_time_s = g.tree_peak_ts_ns > r->start_ns ? (g.tree_peak_ts_ns - r->start_ns) / 1e9 : 0;
 	/* the command's own time, from its exec to its exit, as the kernel
 	 * stamped them (the loop notices an exit a few ms late) */
-	if (root && root->known_exit && root->first_ts_ns && root->end_ts_ns > root->first_ts_ns)
-		res->duration_s = (root->end_ts_ns - root->first_ts_ns) / 1e9;
-	else
-		res->duration_s = (r->end_ns - r->start_ns) / 1e9;
+	if (root && root->known_exit && root->first_ts_ns && root->end_ts_ns > root->first_ts_ns) {
+		life[0] = root->first_ts_ns;
+		life[1] = root->end_ts_ns;
+	} else {
+		life[0] = r->start_ns;
+		life[1] = r->end_ns;
+	}
+	res->duration_s = (life[1] - life[0]) / 1e9;
+	/* over the same life: its last tenth */
+	if (r->exec_failed || run__baseline(r, life[0], life[1], &res->baseline_kb))
+		res->baseline_kb = -1;
+	res->peak_vmsize_kb = r->exec_failed ? -1 : (int64_t)(r->peak_vm_pages * r->page_kb);
+	res->peak_vmdata_kb = r->exec_failed ? -1 : (int64_t)(r->peak_data_pages * r->page_kb);
 	res->spikes = r->spikes ? spikes__count(r->spikes) : 0;
 	res->lost_events = g.lost;
 	res->untraced = g.untraced;
@@ -316,7 +328,7 @@ static int start_run(struct runner *rn, struct plan_run *pr)
 	struct run_spec s = { .mode = "campaign", .cmd = pr->argv, .ncmd = pr->argc,
 			      .own_pgrp = true, .as_root = trace_cli.as_root,
 			      .sigpipe_ignored = sig_inherited_ignore[SIGPIPE], .dirfd = &pr->dirfd,
-			      .limit = ca.limit.max_peak_kb ? &ca.limit : NULL,
+			      .limit = ca.limit.max_peak_kb ? &ca.limit : NULL, .baseline = true,
 			      .guard = guard_spec__active(&guard_cli.spec) ? &guard_cli.spec : NULL };
 	char label[300];
 	struct run *r = calloc(1, sizeof(*r));

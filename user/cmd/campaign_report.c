@@ -82,15 +82,28 @@ static int collect_results(const char *dir, struct run_result **out, size_t *nou
 	return 0;
 }
 
+/* A figure of n runs in a table column of width w, "-" when none. */
+static void put_fig(FILE *f, int w, int prec, int n, double v)
+{
+	if (n)
+		fprintf(f, "  %*.*f", w, prec, v);
+	else
+		fprintf(f, "  %*s", w, "-");
+}
+
 static void print_table(FILE *f, const struct config_stats *st, int n, size_t nres)
 {
 	int w = 6;
+	bool old = false;
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		if ((int)strlen(st[i].config) > w)
 			w = (int)strlen(st[i].config);
-	fprintf(f, "%-*s  runs  fail  peak MiB: mean       std    CV %%        min        max"
-		"   time s: mean    CV %%\n", w, "config");
+		old |= st[i].baseline_runs < st[i].runs || st[i].vm_runs < st[i].runs;
+	}
+	fprintf(f, "%-*s  runs  fail  peak MiB: mean  std(n-1)    CV %%        min        max"
+		"  baseline MiB: mean  std(n-1)  VmSize MiB: mean  VmData MiB: mean"
+		"  time s: mean    CV %%\n", w, "config");
 	for (int i = 0; i < n; i++) {
 		const struct config_stats *s = &st[i];
 
@@ -98,13 +111,21 @@ static void print_table(FILE *f, const struct config_stats *st, int n, size_t nr
 			fprintf(f, "%-*s  %4d  %4d  (no run exited 0)\n", w, s->config, s->runs, s->failed);
 			continue;
 		}
-		fprintf(f, "%-*s  %4d  %4d  %14.2f  %8.2f  %6.2f  %9.2f  %9.2f  %12.3f  %6.2f\n", w,
-			s->config, s->runs, s->failed, s->mean_peak_kb / 1024, s->std_peak_kb / 1024,
-			s->cv_peak_pct, s->min_peak_kb / 1024, s->max_peak_kb / 1024, s->mean_dur_s,
-			s->cv_dur_pct);
+		fprintf(f, "%-*s  %4d  %4d  %14.2f  %8.2f  %6.2f  %9.2f  %9.2f", w, s->config, s->runs,
+			s->failed, s->mean_peak_kb / 1024, s->std_peak_kb / 1024, s->cv_peak_pct,
+			s->min_peak_kb / 1024, s->max_peak_kb / 1024);
+		put_fig(f, 18, 2, s->baseline_runs, s->mean_base_kb / 1024);
+		put_fig(f, 8, 2, s->baseline_runs, s->std_base_kb / 1024);
+		put_fig(f, 16, 2, s->vm_runs, s->mean_vmsize_kb / 1024);
+		put_fig(f, 16, 2, s->vm_runs, s->mean_vmdata_kb / 1024);
+		fprintf(f, "  %12.3f  %6.2f\n", s->mean_dur_s, s->cv_dur_pct);
 	}
-	fprintf(f, "(%zu finished run%s; statistics over the runs that exited 0; std is the "
-		"sample standard deviation)\n", nres, nres == 1 ? "" : "s");
+	fprintf(f, "(%zu finished run%s; statistics over the runs that exited 0; std(n-1) is the "
+		"sample standard deviation; baseline: the median RSS over the last tenth of each "
+		"run; VmSize, VmData: each run's largest, of any one process%s)\n", nres,
+		nres == 1 ? "" : "s",
+		old ? "; runs of an earlier version have no baseline, VmSize, VmData: those are "
+		      "over the runs that have them" : "");
 }
 
 /* What the tables are made of. */
@@ -125,19 +146,56 @@ static void runs_csv(FILE *f, const struct tables *t)
 			fputs(line, f);
 }
 
+/* CSV fields: a figure of n runs, empty when none. */
+static void csv_fig(FILE *f, int n, const char *fmt, double v)
+{
+	fputc(',', f);
+	if (n)
+		fprintf(f, fmt, v);
+}
+
 static void stats_csv(FILE *f, const struct tables *t)
 {
 	fprintf(f, "config,runs,failed,mean_peak_rss_kb,std_peak_rss_kb,cv_percent,min_peak_rss_kb,"
 		"max_peak_rss_kb,mean_duration_s,std_duration_s,cv_duration_percent,"
-		"min_duration_s,max_duration_s\n");
+		"min_duration_s,max_duration_s,std_kind,baseline_runs,mean_baseline_rss_kb,"
+		"std_baseline_rss_kb,cv_baseline_percent,min_baseline_rss_kb,max_baseline_rss_kb,"
+		"vm_runs,mean_peak_vmsize_kb,std_peak_vmsize_kb,min_peak_vmsize_kb,"
+		"max_peak_vmsize_kb,mean_peak_vmdata_kb,std_peak_vmdata_kb,min_peak_vmdata_kb,"
+		"max_peak_vmdata_kb\n");
 	for (int i = 0; i < t->nst; i++) {
 		const struct config_stats *c = &t->st[i];
+		int nb = c->baseline_runs, nv = c->vm_runs;
 
-		fprintf(f, "%s,%d,%d,%.1f,%.1f,%.3f,%.0f,%.0f,%.6f,%.6f,%.3f,%.6f,%.6f\n",
+		fprintf(f, "%s,%d,%d,%.1f,%.1f,%.3f,%.0f,%.0f,%.6f,%.6f,%.3f,%.6f,%.6f,%s,%d",
 			c->config, c->runs, c->failed, c->mean_peak_kb, c->std_peak_kb,
 			c->cv_peak_pct, c->min_peak_kb, c->max_peak_kb, c->mean_dur_s,
-			c->std_dur_s, c->cv_dur_pct, c->min_dur_s, c->max_dur_s);
+			c->std_dur_s, c->cv_dur_pct, c->min_dur_s, c->max_dur_s, STATS_STD_KIND, nb);
+		csv_fig(f, nb, "%.1f", c->mean_base_kb);
+		csv_fig(f, nb, "%.1f", c->std_base_kb);
+		csv_fig(f, nb, "%.3f", c->cv_base_pct);
+		csv_fig(f, nb, "%.0f", c->min_base_kb);
+		csv_fig(f, nb, "%.0f", c->max_base_kb);
+		fprintf(f, ",%d", nv);
+		csv_fig(f, nv, "%.1f", c->mean_vmsize_kb);
+		csv_fig(f, nv, "%.1f", c->std_vmsize_kb);
+		csv_fig(f, nv, "%.0f", c->min_vmsize_kb);
+		csv_fig(f, nv, "%.0f", c->max_vmsize_kb);
+		csv_fig(f, nv, "%.1f", c->mean_vmdata_kb);
+		csv_fig(f, nv, "%.1f", c->std_vmdata_kb);
+		csv_fig(f, nv, "%.0f", c->min_vmdata_kb);
+		csv_fig(f, nv, "%.0f", c->max_vmdata_kb);
+		fputc('\n', f);
 	}
+}
+
+/* JSON: a figure of n runs, null when none. */
+static void json_fig(struct jw *w, const char *key, int n, double v, int prec)
+{
+	if (n)
+		jw_f64(w, key, v, prec);
+	else
+		jw_null(w, key);
 }
 
 static void stats_json(FILE *f, const struct tables *t)
@@ -148,9 +206,11 @@ static void stats_json(FILE *f, const struct tables *t)
 	jw_obj(&w, NULL);
 	jw_u64(&w, "finished_runs", t->n);
 	jw_u64(&w, "failed_runs", (uint64_t)t->nfailed);
+	jw_str(&w, "std_kind", STATS_STD_KIND);
 	jw_arr(&w, "configs");
 	for (int i = 0; i < t->nst; i++) {
 		const struct config_stats *c = &t->st[i];
+		int nb = c->baseline_runs, nv = c->vm_runs;
 
 		jw_obj(&w, NULL);
 		jw_str(&w, "config", c->config);
@@ -166,6 +226,21 @@ static void stats_json(FILE *f, const struct tables *t)
 		jw_f64(&w, "cv_duration_percent", c->cv_dur_pct, 3);
 		jw_f64(&w, "min_duration_s", c->min_dur_s, 6);
 		jw_f64(&w, "max_duration_s", c->max_dur_s, 6);
+		jw_i64(&w, "baseline_runs", nb);
+		json_fig(&w, "mean_baseline_rss_kb", nb, c->mean_base_kb, 1);
+		json_fig(&w, "std_baseline_rss_kb", nb, c->std_base_kb, 1);
+		json_fig(&w, "cv_baseline_percent", nb, c->cv_base_pct, 3);
+		json_fig(&w, "min_baseline_rss_kb", nb, c->min_base_kb, 0);
+		json_fig(&w, "max_baseline_rss_kb", nb, c->max_base_kb, 0);
+		jw_i64(&w, "vm_runs", nv);
+		json_fig(&w, "mean_peak_vmsize_kb", nv, c->mean_vmsize_kb, 1);
+		json_fig(&w, "std_peak_vmsize_kb", nv, c->std_vmsize_kb, 1);
+		json_fig(&w, "min_peak_vmsize_kb", nv, c->min_vmsize_kb, 0);
+		json_fig(&w, "max_peak_vmsize_kb", nv, c->max_vmsize_kb, 0);
+		json_fig(&w, "mean_peak_vmdata_kb", nv, c->mean_vmdata_kb, 1);
+		json_fig(&w, "std_peak_vmdata_kb", nv, c->std_vmdata_kb, 1);
+		json_fig(&w, "min_peak_vmdata_kb", nv, c->min_vmdata_kb, 0);
+		json_fig(&w, "max_peak_vmdata_kb", nv, c->max_vmdata_kb, 0);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);

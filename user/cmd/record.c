@@ -94,6 +94,7 @@ static const char doc[] =
 "  memtrace-bpf validate t.csv                       # ... the truth\n"
 "  memtrace-bpf stages t.csv                         # per-stage memory (marks)\n"
 "  memtrace-bpf spikes trace.csv --poll 10ms         # what a poller missed\n"
+"  memtrace-bpf resample t.csv --every 10ms -o p.csv # as a poller: even rows\n"
 "\n"
 "Sizes take K, M, G, T (1024-based): 64K, 16M. Durations take ns, us, ms, s,\n"
 "m, h: 250us, 10ms, 2s; a bare number is seconds.\n"

@@ -16,8 +16,8 @@
 
 #define CSV_HEADER "time_s,vmrss_kb,vmsize_kb,ts_ns,pid,tid,event,rss_anon_kb," \
 		   "rss_file_kb,rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret," \
-		   "label,reported,reported_kb"
-#define CSV_COLUMNS 20
+		   "label,reported,reported_kb,vmdata_kb"
+#define CSV_COLUMNS 21
 /* The first 17 columns are a contract; later ones are appended only. */
 #define CSV_FIXED_COLUMNS 17
 
@@ -88,6 +88,9 @@ struct csv_row {
 	/* Text columns of this row ("" when the file has none), valid until
 	 * the next csvr__next(). */
 	const char *event, *cause_text, *label, *reported;
+	/* Read only when the reader's `sizes` is set; -1 when the file has no
+	 * such column. */
+	int64_t vmsize_kb, total_rss_kb;
 };
 
 struct csv_reader {
@@ -100,6 +103,10 @@ struct csv_reader {
 	int ncols;
 	int c_ts, c_time, c_pid, c_rss, c_event, c_cause;	/* -1: absent */
 	int c_label, c_reported;				/* -1: absent */
+	int c_vmsize, c_total;					/* -1: absent */
+	bool sizes;		/* the caller's, after csvr__open: read vmsize_kb
+				   and total_rss_kb too (the other readers skip
+				   them: a number less per row) */
 	uint64_t t0_ns;		/* ts_ns at time_s = 0 (from the first row) */
 	bool have_t0;
 	uint64_t prev_ts_ns, prev_line;	/* the last row (prev_line 0: none) */

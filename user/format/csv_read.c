@@ -120,14 +120,15 @@ static int split(char *line, char **f, int max)
 
 /* The columns the reader uses, found by name in the header. */
 static const char *const column_names[] = { "ts_ns", "time_s", "pid", "vmrss_kb", "event",
-					    "cause", "label", "reported" };
+					    "cause", "label", "reported", "vmsize_kb",
+					    "total_rss_kb" };
 #define NCOLUMNS (sizeof(column_names) / sizeof(column_names[0]))
 
 int csvr__open(struct csv_reader *r, const char *path)
 {
 	int *const column_at[NCOLUMNS] = { &r->c_ts, &r->c_time, &r->c_pid, &r->c_rss,
 					   &r->c_event, &r->c_cause, &r->c_label,
-					   &r->c_reported };
+					   &r->c_reported, &r->c_vmsize, &r->c_total };
 	char *line, *f[MAX_FIELDS];
 	size_t n;
 	int nf, e;
@@ -258,6 +259,13 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 	r->prev_line = r->line;
 	if (!parse_i64(f[r->c_rss], &row->vmrss_kb) || row->vmrss_kb < 0)
 		return bad(r, "vmrss_kb", f[r->c_rss], "a size in kB");
+	row->vmsize_kb = row->total_rss_kb = -1;
+	if (r->sizes && r->c_vmsize >= 0 &&
+	    (!parse_i64(f[r->c_vmsize], &row->vmsize_kb) || row->vmsize_kb < 0))
+		return bad(r, "vmsize_kb", f[r->c_vmsize], "a size in kB");
+	if (r->sizes && r->c_total >= 0 &&
+	    (!parse_i64(f[r->c_total], &row->total_rss_kb) || row->total_rss_kb < 0))
+		return bad(r, "total_rss_kb", f[r->c_total], "a size in kB");
 	row->pid = 0;
 	if (r->c_pid >= 0) {
 		int64_t v;

@@ -164,6 +164,18 @@ static char *put_state(char *p, const struct mt_rec *r, const char *ev, uint64_t
 	return p;
 }
 
+/* The columns after reported_kb, appended since (the first 17 are a
+ * contract, later ones only ever appended), and the row's end: p is just
+ * past reported_kb. Returns the row's length. */
+static int put_end(char *buf, char *p, const struct mt_rec *r, unsigned int page_kb)
+{
+	*p++ = ',';
+	p = put_u64(p, (uint64_t)r->data_vm * page_kb);
+	*p++ = '\n';
+	*p = 0;
+	return (int)(p - buf);
+}
+
 int csv_format_log_row(char *buf, size_t len, const struct mt_rec *r, uint64_t start_ns,
 		       unsigned int page_kb, const char *stream, const char *line,
 		       const char *reported, int64_t reported_kb)
@@ -183,9 +195,7 @@ int csv_format_log_row(char *buf, size_t len, const struct mt_rec *r, uint64_t s
 	*p++ = ',';
 	if (reported_kb >= 0)
 		p = put_i64(p, reported_kb);
-	*p++ = '\n';
-	*p = 0;
-	return (int)(p - buf);
+	return put_end(buf, p, r, page_kb);
 }
 
 /* cause,addr,ip of a change (RSS, GUARD, ALERT rows), without a comma
@@ -241,9 +251,7 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		p = put_str(p, r->type == MT_REC_GUARD ? ",kill-at," : ",alert,");
 		p = put_str(p, r->counted_flags & MT_GUARD_ANON ? "anon+shmem," : "rss,");
 		p = put_i64(p, r->counted_pages * page_kb);
-		p = put_str(p, "\n");
-		*p = 0;
-		return (int)(p - buf);
+		return put_end(buf, p, r, page_kb);
 	case MT_REC_SYSCALL:
 		*p++ = ',';
 		p = put_hex(p, r->addr);
@@ -266,9 +274,8 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		p = put_i64(p, (int32_t)r->addr);
 		p = put_str(p, ",,,");
 		p = put_i64(p, r->ret);
-		p = put_str(p, ",,,\n");
-		*p = 0;
-		return (int)(p - buf);
+		p = put_str(p, ",,,");
+		return put_end(buf, p, r, page_kb);
 	case MT_REC_MARK:
 		/* source, fd, bytes written, then the name */
 		p = put_str(p, r->cause == MT_MARK_USDT ? "usdt," : "fd,");
@@ -279,9 +286,8 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 			p = put_u64(p, r->len);
 		p = put_str(p, ",,");
 		p = put_text(p, r->label, MT_LABEL_LEN, true);
-		p = put_str(p, ",,\n");
-		*p = 0;
-		return (int)(p - buf);
+		p = put_str(p, ",,");
+		return put_end(buf, p, r, page_kb);
 	case MT_REC_MARK_FD_LOST:
 		sc = syscall_name(r->nr);
 		p = sc ? put_str(p, sc) : put_u64(p, r->nr);
@@ -289,9 +295,8 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		p = put_i64(p, (int64_t)r->addr);
 		p = put_str(p, ",,,");
 		p = put_i64(p, r->ret);
-		p = put_str(p, ",,,\n");
-		*p = 0;
-		return (int)(p - buf);
+		p = put_str(p, ",,,");
+		return put_end(buf, p, r, page_kb);
 	default: /* fork, exec, attach, exit: the comm, then the ret column */
 		p = put_text(p, r->comm, sizeof(r->comm), false);
 		p = put_str(p, ",,,,");
@@ -300,9 +305,8 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		else
 			p = put_u64(p, r->ppid);
 	}
-	p = put_str(p, ",,,\n");
-	*p = 0;
-	return (int)(p - buf);
+	p = put_str(p, ",,,");
+	return put_end(buf, p, r, page_kb);
 }
 
 int csv_out__open(struct csv_out *o, int fd, bool owns_fd, uint64_t start_ns, unsigned int page_kb)

@@ -11,14 +11,28 @@
 #include <unistd.h>
 #include "format/result.h"
 
+/* A figure that may be unknown (-1): empty. */
+static const char *opt_kb(char *buf, size_t len, int64_t kb)
+{
+	if (kb < 0)
+		return "";
+	snprintf(buf, len, "%lld", (long long)kb);
+	return buf;
+}
+
 int result_format(char *buf, size_t len, const struct run_result *r)
 {
-	int n = snprintf(buf, len, "%d,%s,%d,%d,%s,%llu,%.9f,%.9f,%llu,%llu,%llu,%lld,%s,%llu\n",
+	char b[3][24];
+	int n = snprintf(buf, len, "%d,%s,%d,%d,%s,%llu,%.9f,%.9f,%llu,%llu,%llu,%lld,%s,%llu,"
+			 "%s,%s,%s\n",
 			 r->index, r->config, r->repeat, r->exit_code, r->status,
 			 (unsigned long long)r->peak_rss_kb, r->peak_time_s, r->duration_s,
 			 (unsigned long long)r->spikes, (unsigned long long)r->lost_events,
 			 (unsigned long long)r->events, (long long)r->rusage_maxrss_kb,
-			 r->start_time, (unsigned long long)r->untraced);
+			 r->start_time, (unsigned long long)r->untraced,
+			 opt_kb(b[0], sizeof(b[0]), r->baseline_kb),
+			 opt_kb(b[1], sizeof(b[1]), r->peak_vmsize_kb),
+			 opt_kb(b[2], sizeof(b[2]), r->peak_vmdata_kb));
 
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
@@ -43,8 +57,8 @@ static int field_d(const char *s, double *v)
 	return errno || end == s || *end || !isfinite(*v) ? -1 : 0;
 }
 
-/* A row of ours is under 600 bytes: a config of at most 255, a start time
- * of at most 39, twelve numbers. The file is read whole (header, one row)
+/* A row of ours is under 700 bytes: a config of at most 255, a start time
+ * of at most 39, fifteen numbers. The file is read whole (header, one row)
  * into a buffer of twice this; a longer line is an error naming it, not a
  * line cut where fgets() stopped (which could shorten the last number). */
 #define RESULT_MAX_LINE 1024
@@ -95,14 +109,48 @@ static int read_small(const char *path, char *buf, size_t len, size_t *n, char *
 	return e;
 }
 
+/* An appended figure: empty (not known) or a size in kB. */
+static int field_opt_kb(const char *s, int64_t *kb)
+{
+	long long v;
+
+	if (!*s) {
+		*kb = -1;
+		return 0;
+	}
+	if (field_ll(s, &v, 0, LLONG_MAX))
+		return -1;
+	*kb = v;
+	return 0;
+}
+
+/* Which header buf starts with (a CR before its newline is allowed):
+ * the number of fields of its rows, 0 for none. */
+static int header_fields(const char *buf, size_t *hl)
+{
+	static const struct {
+		const char *header;
+		int fields;
+	} known[] = { { RESULT_HEADER, 17 }, { RESULT_HEADER_V1, 14 } };
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		*hl = strlen(known[i].header);
+		if (!strncmp(buf, known[i].header, *hl) &&
+		    (buf[*hl] == '\n' || !strncmp(buf + *hl, "\r\n", 2)))
+			return known[i].fields;
+	}
+	return 0;
+}
+
 int result_read(const char *path, struct run_result *r, char *err, size_t errlen)
 {
-	char buf[2 * RESULT_MAX_LINE + 4], *line, *next, *f[16], *p, *nul;
-	size_t n, hl = strlen(RESULT_HEADER), ll;
+	char buf[2 * RESULT_MAX_LINE + 4], *line, *next, *f[20], *p, *nul;
+	size_t n, hl, ll;
 	long long v[9];
-	int nf = 0, e;
+	int nf = 0, want, e;
 
 	memset(r, 0, sizeof(*r));
+	r->baseline_kb = r->peak_vmsize_kb = r->peak_vmdata_kb = -1;
 	e = read_small(path, buf, sizeof(buf), &n, err, errlen);
 	if (e)
 		return e;
@@ -115,9 +163,9 @@ int result_read(const char *path, struct run_result *r, char *err, size_t errlen
 		snprintf(err, errlen, "%s:%d: a NUL byte: not a memtrace-bpf result file", path, lineno);
 		return -EINVAL;
 	}
-	/* the header, exactly (a CR before its newline is allowed) */
-	if (strncmp(buf, RESULT_HEADER, hl) ||
-	    (buf[hl] != '\n' && strncmp(buf + hl, "\r\n", 2))) {
+	/* the header, exactly: this version's or the first's */
+	want = header_fields(buf, &hl);
+	if (!want) {
 		snprintf(err, errlen, "%s: not a memtrace-bpf result file (header %s)", path,
 			 RESULT_HEADER);
 		return -EINVAL;
@@ -143,9 +191,12 @@ int result_read(const char *path, struct run_result *r, char *err, size_t errlen
 	if (ll && line[ll - 1] == '\r')
 		line[ll - 1] = 0;
 	/* strsep: an empty field is a field (start_time may be empty) */
-	for (p = line; p && nf < 16;)
+	for (p = line; p && nf < 20;)
 		f[nf++] = strsep(&p, ",");
-	if (nf != 14 || field_ll(f[13], &v[8], 0, LLONG_MAX) ||
+	if (nf != want || field_ll(f[13], &v[8], 0, LLONG_MAX) ||
+	    (want > 14 && (field_opt_kb(f[14], &r->baseline_kb) ||
+			   field_opt_kb(f[15], &r->peak_vmsize_kb) ||
+			   field_opt_kb(f[16], &r->peak_vmdata_kb))) ||
 	    field_ll(f[0], &v[0], 0, INT_MAX) || field_ll(f[2], &v[1], 0, INT_MAX) ||
 	    field_ll(f[3], &v[2], INT_MIN, INT_MAX) || field_ll(f[5], &v[3], 0, LLONG_MAX) ||
 	    field_d(f[6], &r->peak_time_s) || field_d(f[7], &r->duration_s) ||

@@ -20,18 +20,31 @@ struct run_result {
 	uint64_t untraced;	/* child processes not traced (--max-procs) */
 	int64_t rusage_maxrss_kb;
 	char start_time[40];	/* ISO 8601, UTC */
+	/* appended since; -1: not known (a run that did not run, a result
+	 * of an earlier version) */
+	int64_t baseline_kb;	/* the tree's time-weighted median RSS over the
+				   last tenth of the command's life */
+	int64_t peak_vmsize_kb, peak_vmdata_kb;	/* the largest of any one
+						   process of the run */
 };
 
-#define RESULT_HEADER "index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s," \
-		      "duration_s,spikes,lost_events,events,rusage_maxrss_kb,start_time," \
-		      "untraced_processes"
+/* The columns of the first version: a result.csv written by it has them
+ * alone, and is read (campaign report, a resumed campaign). */
+#define RESULT_HEADER_V1 "index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s," \
+			 "duration_s,spikes,lost_events,events,rusage_maxrss_kb,start_time," \
+			 "untraced_processes"
+/* What is written now: columns are only ever appended. */
+#define RESULT_HEADER RESULT_HEADER_V1 ",baseline_rss_kb,peak_vmsize_kb,peak_vmdata_kb"
 
-/* One line (with newline) for result.csv / campaign.csv. */
+/* One line (with newline) for result.csv / campaign.csv (an unknown
+ * figure: an empty field). */
 int result_format(char *buf, size_t len, const struct run_result *r);
-/* Reads a result.csv (header + one row): a regular file only (a FIFO,
- * device or symbolic link is refused without blocking), no NUL byte, a row
- * of at most 1 KiB, numbers in range, times finite. Returns 0, or -errno
- * with err (naming FILE:LINE where a line is at fault). */
+/* Reads a result.csv (header + one row), of this version or of the first
+ * (RESULT_HEADER_V1: the figures appended since are -1): a regular file
+ * only (a FIFO, device or symbolic link is refused without blocking), no
+ * NUL byte, a row of at most 1 KiB, numbers in range, times finite.
+ * Returns 0, or -errno with err (naming FILE:LINE where a line is at
+ * fault). */
 int result_read(const char *path, struct run_result *r, char *err, size_t errlen);
 
 #endif

@@ -24,7 +24,7 @@ struct proc_info {
 	uint64_t first_ts_ns, end_ts_ns;
 	int64_t rss_pages;	/* last vmrss seen */
 	int64_t pages[MT_NR_MEMBERS];	/* last counters seen (for log rows) */
-	uint64_t total_vm;
+	uint64_t total_vm, data_vm;	/* last VmSize, VmData seen (pages) */
 	int exit_code;		/* shell-style; valid when exited */
 	bool exited, known_exit;
 	uint32_t index;		/* order of appearance in the run */

@@ -30,6 +30,18 @@ bool peak_limit_exceeded(const struct peak_limit *l, uint64_t peak_kb)
 	return l && l->max_peak_kb && peak_kb > peak_limit_kb(l);
 }
 
+int run__baseline(const struct run *r, uint64_t start_ns, uint64_t end_ns, int64_t *kb)
+{
+	uint64_t d = end_ns > start_ns ? end_ns - start_ns : 0;
+
+	if (!r->spec.baseline)
+		return -ENODATA;
+	/* [end - floor(d * pct / 100), end): README, Campaigns */
+	return baseline__median(&r->baseline, end_ns - (d / 100 * BASELINE_PCT +
+							  d % 100 * BASELINE_PCT / 100),
+				end_ns, kb);
+}
+
 const char *run__name(const struct run *r)
 {
 	return r->spec.ncmd ? r->spec.cmd[0] : "process";
@@ -95,6 +107,7 @@ int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_
 		r->spec.label = r->label;
 	}
 	r->spikes = spikes__new(&cfg);
+	baseline__init(&r->baseline, start_ns, BASELINE_PCT);
 	procs__init(&r->procs);
 	for (int i = 0; i < RUN_NFILES; i++)
 		out_file__init(&r->files[i]);
@@ -215,6 +228,7 @@ static void write_log_row(struct run *r, const struct pending_log *l)
 	if (p) {
 		memcpy(state.pages, p->pages, sizeof(state.pages));
 		state.total_vm = p->total_vm;
+		state.data_vm = p->data_vm;
 	}
 	state.tree_pages = r->tree_pages;
 	csv_out__log(&r->trace, &state, l->stream, l->line, l->value, l->kb);
@@ -306,6 +320,18 @@ int run__record(struct run *r, const struct mt_rec *rec)
 		p->rss_pages = rec->pages[MT_FILE] + rec->pages[MT_ANON] + rec->pages[MT_SHMEM];
 		memcpy(p->pages, rec->pages, sizeof(p->pages));
 		p->total_vm = rec->total_vm;
+		p->data_vm = rec->data_vm;
+	}
+	if (rec->total_vm > r->peak_vm_pages)
+		r->peak_vm_pages = rec->total_vm;
+	if (rec->data_vm > r->peak_data_pages)
+		r->peak_data_pages = rec->data_vm;
+	if (r->spec.baseline && !r->baseline_end) {
+		/* out of memory: the baseline is not known, tracing goes on */
+		(void)baseline__push(&r->baseline, rec->ts_ns, rec->tree_pages * r->page_kb);
+		/* the window ends at the command's exit: what its children do
+		 * after is not in it (and must not push it out) */
+		r->baseline_end = rec->type == MT_REC_EXIT && r->child && (pid_t)rec->pid == r->child;
 	}
 	switch (rec->type) {
 	case MT_REC_EXIT:
@@ -580,6 +606,7 @@ void run__free(struct run *r)
 	procs__free(&r->procs);
 	spikes__free(r->spikes);
 	r->spikes = NULL;
+	baseline__free(&r->baseline);
 	for (int i = 0; i < RUN_NFILES; i++) {
 		out_file__close(&r->files[i]);
 		free(r->paths[i]);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include "analysis/baseline.h"
 #include "analysis/spikes.h"
 #include "format/csv.h"
 #include "lib/files.h"
@@ -81,7 +82,13 @@ struct run_spec {
 	const char *monitor_log;	/* --monitor-log (NULL: none) */
 	const char *label;		/* which run, in messages (a campaign's
 					   CONFIG #N; copied); NULL: the only one */
+	bool baseline;			/* keep the tree's total over the last
+					   tenth of the command's life, for its
+					   baseline (a campaign's result.csv) */
 };
+
+/* The baseline's window: the last BASELINE_PCT % of the command's life. */
+#define BASELINE_PCT 10
 
 /* A run's files (lib/files.h): created when it is set up, before anything
  * runs; the output log at once, the trace and its log once tracing has
@@ -122,6 +129,11 @@ struct run {
 	struct procs procs;
 	struct spikes *spikes;		/* live analysis (NULL if it could not start) */
 	int64_t tree_pages;		/* the group's RSS at the last record */
+	/* the largest VmSize and VmData any one process had, at its rows */
+	uint64_t peak_vm_pages, peak_data_pages;
+	struct baseline baseline;	/* spec.baseline: the tree's total, its
+					   last tenth (analysis/baseline.h) */
+	bool baseline_end;		/* the command exited: no more of it */
 	uint64_t marks, checkpoints, mark_fd_lost;
 	struct mark_lost lost[RUN_MAX_LOST];	/* the first ones */
 	size_t nlost;
@@ -215,6 +227,12 @@ void run__group(const struct run *r, struct mt_group *g);
  * (peaks, faults, exits whose records were dropped), the last log rows,
  * the trace closed. 0 or -errno (said on stderr). */
 int run__finish(struct run *r);
+/* The baseline of a finished run (spec.baseline): the time-weighted
+ * median of the tree's total RSS over the last BASELINE_PCT % of
+ * [start_ns, end_ns] (the command's exec and exit), in kB. 0, or -errno
+ * when it is not known (no spec.baseline, out of memory, a window before
+ * what was kept). */
+int run__baseline(const struct run *r, uint64_t start_ns, uint64_t end_ns, int64_t *kb);
 /* The command's name, for messages ("process" when there is none). */
 const char *run__name(const struct run *r);
 void run__free(struct run *r);
