@@ -1920,6 +1920,10 @@ def t_interval():
         if len(lines) < 4:
             errs.append("%s -i 100ms over ~1s: %d lines on stderr: %r"
                         % (" ".join(q), len(lines), tail(err)))
+        # the last one, after the command exited, has no RSS left to show
+        status = [l for l in lines if " peak " in l and " events " in l]
+        if status and ("RSS (exited)" not in status[-1] or "RSS 0 B" in status[-1]):
+            errs.append("%s: the last status line reads %r" % (" ".join(q), status[-1]))
     fail_if(errs)
 
 

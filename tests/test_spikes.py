@@ -14,6 +14,7 @@ Output and environment: see tests/harness.py; the closing line is
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -126,6 +127,10 @@ def t_record_summary_names_spikes():
         raise Fail(f"polling periods in the summary: {periods}")
     if "spikes" not in r.stderr or "pollers" not in r.stderr:
         raise Fail("the stderr summary does not name spikes and pollers: " + r.stderr[-400:])
+    # each poller line says its period
+    if not re.search(r"pollers +10ms: +peak", r.stderr) or not re.search(r"\n +100ms: +peak",
+                                                                          r.stderr):
+        raise Fail("the poller lines do not say their period: " + r.stderr[-400:])
 
 
 @suite.test("replay matches a real poller")
