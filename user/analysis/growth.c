@@ -164,10 +164,11 @@ void growth_judge(const int64_t *raw, int n, uint64_t w_ns, int64_t min_rise, in
 	g->envelope_start_kb = first;
 	g->envelope_end_kb = last_f;
 	g->growth_kb = last_f - first;
-	/* growing: the floor rose min_rise (and 1% of the peak) over the
-	 * working phase, and not by a jump back down from the start */
-	g->verdict = g->growth_kb >= min_rise && g->growth_kb * 100 >= peak_kb && g->slope_kb_s > 0 ?
-		     GROWTH_GROWING : GROWTH_STABLE;
+	/* growing: the floor rose min_rise and 5% of where it started over
+	 * the working phase (a program's own pages paged in as it goes, a
+	 * few percent, are not growth), the trend rising */
+	g->verdict = g->growth_kb >= min_rise && g->growth_kb * 20 >= (first > 0 ? first : 0) &&
+		     g->slope_kb_s > 0 ? GROWTH_GROWING : GROWTH_STABLE;
 	g->leak = g->verdict == GROWTH_GROWING;
 }
 

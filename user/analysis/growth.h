@@ -8,8 +8,8 @@
  * faster than what follows, by the best two-line fit; none when neither
  * is there) and before its
  * teardown (what follows the last time the floor was up at its top).
- * Growing: the floor at the end of the working phase is min_rise (and 1%
- * of the peak) above the floor at its start, the trend rising; too short
+ * Growing: the floor at the end of the working phase is min_rise (and 5%
+ * of itself) above the floor at its start, the trend rising; too short
  * to say: under GROWTH_MIN_NS or GROWTH_MIN_BUCKETS of working phase.
  */
 #ifndef MEMTRACE_GROWTH_H

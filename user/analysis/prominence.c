@@ -194,35 +194,81 @@ static int64_t start_slack(const struct prom *p, int64_t rise)
 	return s < settle ? s : settle;
 }
 
-/* The spike inside the top peak's, on a shelf (prominence.h): the
- * highest shelf of its left side (a level held before the summit's rise)
- * that its right side comes back to, and holds, within settle of it,
- * above the outer spike's base. Only that innermost one: a staircase up
- * and a staircase down hold matching shelves at every step, which is the
- * program's shape, not spikes. */
+/* How long RSS stayed within [level - settle, ...] before it rose from
+ * a (the suffix minima before a, back to the first one below that band). */
+static uint64_t hold_before(const struct prom *p, const struct prom_point *a, int64_t settle)
+{
+	const struct prom_point *j = a;
+
+	while (j > p->before && j[-1].v >= a->v - settle)
+		j--;
+	return (a->next_ts ? a->next_ts : p->ts) - j->ts;
+}
+
+/* How long RSS stayed at or above level - settle after it came back (e),
+ * up to now (the top peak's new minima after e). */
+static uint64_t hold_after(const struct prom *p, const struct prom_point *e, int64_t floor)
+{
+	for (const struct prom_point *f = e; f < p->after + p->nafter; f++)
+		if (f->v < floor)
+			return f->ts - e->ts;
+	return p->ts - e->ts;
+}
+
+/* The shelf of the top peak t's left side, after s, at or below level
+ * and not below floor: the last point there held PROM_SHELF_NS (not a row
+ * of the rise itself), else the last point at or below level. NULL: none. */
+static const struct prom_point *left_at(const struct prom *p, const struct prom_peak *t,
+					const struct prom_point *s, int64_t level, int64_t floor)
+{
+	size_t lo = (size_t)(s - p->before) + 1, hi = t->bseg, first = lo;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->before[mid].v <= level)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == first)
+		return NULL;
+	for (size_t i = lo; i-- > first && p->before[i].v >= floor;)
+		if (held(p, &p->before[i]) >= PROM_SHELF_NS)
+			return &p->before[i];
+	return &p->before[lo - 1];
+}
+
+/* The spike inside the top peak's, on a shelf (prominence.h): the first
+ * level its right side comes back to and holds (PROM_SHELF_NS) above the
+ * outer spike's base, its left side's shelf at that level (its base: the
+ * higher of the two). RSS was in that band (within settle), before the rise or after
+ * the return, for a quarter of the spike's time at least: a step of a
+ * staircase up or down is held for much less than the stairs above it,
+ * and is the program's shape, not a spike. Only the innermost one. */
 static int nested(struct prom *p, const struct prom_peak *t, int64_t base,
 		  const struct prom_point *s, prom_emit_fn fn, void *ctx)
 {
-	for (size_t i = t->bseg; i-- > (size_t)(s - p->before) + 1;) {
-		const struct prom_point *a = &p->before[i], *b, *e;
+	for (const struct prom_point *b = p->after + t->aseg; b < p->after + p->nafter; b++) {
+		const struct prom_point *a, *e;
+		uint64_t need, dur;
 		int64_t settle;
 
-		if (t->h - a->v < p->min_rise)
-			continue;	/* too close under the summit */
-		settle = settle_of(p, t->h - a->v);
-		if (a->v - base <= settle)
-			break;		/* the outer spike's own base */
-		if (held(p, a) < PROM_SHELF_NS)
+		if (t->h - b->v < p->min_rise || held(p, b) < PROM_SHELF_NS)
 			continue;
-		/* back within settle of it (the window's end), then held there;
-		 * the shelf it rose from held for as long as the spike on it
-		 * lasted (a step of a staircase is held for less than the
-		 * stairs above it) */
-		e = end_of(p, a->v + settle);
-		for (b = e; b && b < p->after + p->nafter && b->v >= a->v - settle; b++) {
-			if (held(p, b) >= PROM_SHELF_NS && held(p, a) >= e->ts - a->next_ts)
-				return spike_of(p, t, a->v > b->v ? a->v : b->v, a, e, fn, ctx);
-		}
+		settle = settle_of(p, t->h - b->v);
+		if (b->v - base <= settle)
+			break;		/* the outer spike's own base */
+		a = left_at(p, t, s, b->v + start_slack(p, t->h - b->v), b->v - settle);
+		if (!a || !a->next_ts || a->v < b->v - settle)
+			continue;	/* its left side was not at that level */
+		e = end_of(p, b->v + settle);
+		dur = e->ts - a->next_ts;
+		need = dur / 4 > PROM_SHELF_NS ? dur / 4 : PROM_SHELF_NS;
+		/* its base: the higher of the shelf it rose from and the level
+		 * it came back to (as a prominence's) */
+		if (hold_before(p, a, settle) >= need || hold_after(p, e, b->v - settle) >= need)
+			return spike_of(p, t, a->v > b->v ? a->v : b->v, a, e, fn, ctx);
 	}
 	return 0;
 }
