@@ -110,7 +110,7 @@ def check_runs_against_cp(d, rows, errs):
         peak = int(row["peak_rss_kb"])
         if peak != cp.vmrss:
             errs.append(f"{row['config']} #{row['repeat']}: peak_rss_kb {peak}, the workload's "
-                        f"VmRSS at its peak {cp['vmrss']} kB")
+                        f"VmRSS at its peak {cp.vmrss} kB")
         s = read_json(os.path.join(rd, "summary.json"))
         if s["peak_rss_kb"] != peak or s.get("interrupted"):
             errs.append(f"{row['config']} #{row['repeat']}: summary.json peak "
@@ -794,7 +794,7 @@ def t_more_runs_than_groups_while_one_holds_its_group():
     cp, _ = cp_of(long_rd)
     if long_s["peak_rss_kb"] != cp.vmrss or len(long_s["processes"]) != 1:
         errs.append(f"the long run: peak {long_s['peak_rss_kb']} kB (its own reading "
-                    f"{cp['vmrss']} kB), {len(long_s['processes'])} processes in its summary")
+                    f"{cp.vmrss} kB), {len(long_s['processes'])} processes in its summary")
     for row in rows:
         if int(row["index"]) < 1023:
             continue
@@ -805,7 +805,7 @@ def t_more_runs_than_groups_while_one_holds_its_group():
             errs.append(f"{row['config']} ended after the long run: not a test of sharing")
         if int(row["peak_rss_kb"]) != cp.vmrss or s["events"] == 0:
             errs.append(f"{row['config']}: peak {row['peak_rss_kb']} kB (its own reading "
-                        f"{cp['vmrss']} kB), {s['events']} rows")
+                        f"{cp.vmrss} kB), {s['events']} rows")
     fail_if(errs, 3)
 
 
