@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			spikes__finish(s[i], last_ts);
 			spikes_report_table(devnull, s[i], r.t0_ns, i ? 0 : 20);
-			spikes_report_growth(devnull, s[i]);
+			spikes_report_growth(devnull, s[i], r.t0_ns);
 			spikes_report_polling(devnull, s[i], r.t0_ns);
 			jw_begin(&w, devnull);
 			jw_obj(&w, NULL);
