@@ -128,36 +128,31 @@ int learn_cpu_offsets(void *ctx)
  * bpf_probe_read_kernel() call per CPU. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
-/* Exact value of one percpu_counter: count + every CPU's delta, clamped at
- * zero like percpu_counter_sum_positive(), which /proc/PID/status uses from
- * 6.16 on. Read without the counter's lock: a concurrent fold on another
- * CPU can move a batch between the two places mid-read (see README). */
-static __always_inline __s64 counter_sum(struct percpu_counter *pc)
+/* One CPU's slot of a percpu_counter (cpu < nr_cpus): its change since
+ * the last fold. The exact value is count + every CPU's slot, as
+ * percpu_counter_sum() adds them (rss.bpf.h: sum_recording(), and when
+ * only one slot moved, exact_value()). Read without the counter's lock: a
+ * concurrent fold on another CPU can move a batch between the two places
+ * mid-read (see README). */
+static __always_inline __s32 counter_slot(struct percpu_counter *pc, __u32 cpu)
 {
-	__s64 sum = pc->count;
-	__u64 counters = (__u64)pc->counters;
-	__u32 cpu;
+	struct qspinlock *slot = bpf_rdonly_cast((void *)((__u64)pc->counters +
+							  cpu_off[cpu & (MT_MAX_CPUS - 1)]),
+						 bpf_core_type_id_kernel(struct qspinlock));
 
-	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
-		/* an s32 slot, read through a struct that starts with one */
-		struct qspinlock *slot = bpf_rdonly_cast((void *)(counters + cpu_off[cpu]),
-							 bpf_core_type_id_kernel(struct qspinlock));
-
-		sum += slot->val.counter;
-	}
-	return sum < 0 ? 0 : sum;
+	return slot->val.counter;
 }
 
-/* Exact value of mm->rss_stat[member] (MM_FILEPAGES... = MT_FILE...). */
-static __always_inline __s64 member_sum(struct mm_struct *mm, int member)
+/* The percpu_counter of member m. A constant offset per member: the
+ * verifier takes no variable offset into a BTF pointer. */
+static __always_inline struct percpu_counter *member_counter(struct mm_struct *mm, int member)
 {
 	switch (member) {
-	case MT_FILE:	return counter_sum(&mm->rss_stat[MT_FILE]);
-	case MT_ANON:	return counter_sum(&mm->rss_stat[MT_ANON]);
-	case MT_SWAP:	return counter_sum(&mm->rss_stat[MT_SWAP]);
-	case MT_SHMEM:	return counter_sum(&mm->rss_stat[MT_SHMEM]);
+	case MT_FILE:	return &mm->rss_stat[MT_FILE];
+	case MT_ANON:	return &mm->rss_stat[MT_ANON];
+	case MT_SWAP:	return &mm->rss_stat[MT_SWAP];
+	default:	return &mm->rss_stat[MT_SHMEM];
 	}
-	return 0;
 }
 
 /*
@@ -167,7 +162,7 @@ static __always_inline __s64 member_sum(struct mm_struct *mm, int member)
  *   RSS changes"): the BTF arguments were (mm, member, count) until 6.2
  *   dropped count with the percpu_counter conversion: (mm, member). The
  *   handler declares only the two both have and reads the value itself
- *   (member_sum()), never count. The classic tracefs event's `size` field
+ *   (rss.bpf.h: exact_value()), never count. The classic tracefs event's `size` field
  *   is exact but has no mm pointer, and needs tracefs mounted.
  *
  * - tp_btf/page_fault_user (exceptions:page_fault_user, args address,

@@ -182,6 +182,23 @@ struct mt_mm {
 	__u64 peak_pages;
 	__u64 peak_ts_ns;
 	__s64 anon;		/* anon+shmem, last value (MT_GUARD_ANON) */
+	__s64 count_seen[MT_NR_MEMBERS];	/* each counter's folded count when
+						   pages[] was last summed whole */
+	__s32 slot_idx;		/* its per-CPU slots in `slots` (-1: none:
+				   every value a full sum) */
+	__u32 pad2;
+};
+
+/* What each CPU's slot of an mm's counters held when last read (the
+ * `slots` per-CPU array, at the mm's slot_idx). */
+struct mt_slots {
+	__s32 s[MT_NR_MEMBERS];
+};
+
+/* The cost of exactness, per CPU (summed by the loader). */
+struct mt_cost {
+	__u64 rss_events;	/* rss_stat runs on a traced mm */
+	__u64 full_sums;	/* of those, values read from every CPU's slot */
 };
 
 /* Global counters in .bss, read by the loader. */

@@ -4,7 +4,7 @@
  * from the first snapshot on), peaks (per mm and per group total), the
  * rss_stat program that follows every change, the page fault program
  * that says what caused one, and the mmap-family SYSCALL records.
- * Relies on compat.bpf.h (member_sum(), mm_generation(); which tracepoints
+ * Relies on compat.bpf.h (counter_slot(), mm_generation(); which tracepoints
  * and why), records.bpf.h, and memtrace.bpf.c's shared state (mms, tctx,
  * group_of(), mm_key(), untraced()).
  */
@@ -27,6 +27,125 @@ static __always_inline void peak_update(__u64 *peak, __u64 *peak_ts, __s64 v,
 		}
 		cur = seen;
 	}
+}
+
+/* ---- exact values, amortized O(1) per change ----
+ *
+ * A full sum reads every possible CPU's slot of the counter: 2 reads here,
+ * 256 on the nodes solvers run on, for every change. But the kernel's
+ * percpu_counter moves its shared count only when a CPU's slot passes the
+ * batch (a fold: the slot goes to 0, count takes it). Between folds, a
+ * change made on CPU c moved slot c alone. So, per mm: the exact value of
+ * each counter (pages[]), the count it was summed against (count_seen[]),
+ * and what each CPU's slot held then (`slots`, per CPU, at slot_idx). An
+ * event on CPU c whose count has not moved and whose slot c did: the value
+ * moves by slot c's change, one read. Anything else (a fold anywhere, or
+ * no change on this CPU: an event that changed nothing, or a change made
+ * on another CPU before this task moved here between the add and the
+ * tracepoint) is a full sum, which records every CPU's slot afresh.
+ *
+ * Concurrency: two CPUs changing one mm add their own slot's change each
+ * (atomically) and keep their own slot's record: exact. A fold on another
+ * CPU while this one sums (or a change it made between a full sum's read
+ * of its slot and the record of it) can leave the value off by that
+ * change until the next full sum, which comes with the next fold (within
+ * batch changes of one CPU): the same kind of race as the unlocked full
+ * sum's, a little longer (README: What "exact" means here).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4096);	/* resized by the loader */
+	__type(key, __u32);
+	__type(value, struct mt_slots);
+} slots SEC(".maps");
+
+/* The free slot indices (the loader fills it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 4096);	/* resized by the loader */
+	__type(value, __u32);
+} slot_free SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_cost);
+} cost SEC(".maps");
+
+static __always_inline struct mt_cost *cost_here(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cost, &zero);
+}
+
+/* Full sum of counter m of mm (clamped at zero, as the kernel's
+ * percpu_counter_sum_positive()); each CPU's slot recorded at idx (if
+ * any); the count it was summed against into *count. */
+static __always_inline __s64 sum_recording(struct mm_struct *mm, int m, __s32 idx, __s64 *count)
+{
+	struct percpu_counter *pc = member_counter(mm, m);
+	__s64 sum = pc->count;
+	__u32 cpu, key = (__u32)idx;
+
+	*count = sum;
+	for (cpu = 0; cpu < MT_MAX_CPUS && cpu < nr_cpus; cpu++) {
+		__s32 v = counter_slot(pc, cpu);
+		struct mt_slots *sl;
+
+		sum += v;
+		if (idx >= 0 && (sl = bpf_map_lookup_percpu_elem(&slots, &key, cpu)))
+			sl->s[m & 3] = v;
+	}
+	return sum < 0 ? 0 : sum;
+}
+
+/* The exact value of counter m of e's mm after this change, and whether
+ * it moved; e->pages[m] kept up to date. */
+static __always_inline bool exact_value(struct mt_mm *e, struct mm_struct *mm, int m, __s64 *out)
+{
+	struct percpu_counter *pc = member_counter(mm, m);
+	struct mt_cost *c = cost_here();
+	__u32 cpu = bpf_get_smp_processor_id(), key = (__u32)e->slot_idx;
+	__s64 count = pc->count, v;
+	struct mt_slots *sl;
+
+	if (c)
+		c->rss_events++;
+	if (e->slot_idx >= 0 && cpu < nr_cpus && count == e->count_seen[m & 3] &&
+	    (sl = bpf_map_lookup_elem(&slots, &key))) {
+		__s32 cur = counter_slot(pc, cpu);
+
+		if (cur != sl->s[m & 3]) {
+			__s64 d = (__s64)cur - sl->s[m & 3];
+
+			sl->s[m & 3] = cur;
+			v = __sync_add_and_fetch(&e->pages[m & 3], d);
+			*out = v < 0 ? 0 : v;
+			return true;
+		}
+	}
+	if (c)
+		c->full_sums++;
+	v = sum_recording(mm, m, e->slot_idx, &count);
+	e->count_seen[m & 3] = count;
+	if (v == e->pages[m & 3])
+		return false;	/* some events carry no change (batched updates) */
+	e->pages[m & 3] = v;
+	*out = v;
+	return true;
+}
+
+/* An mm's entry goes: its slot index is free again. */
+static __always_inline void mm_forget(struct mt_mm *e, __u64 key)
+{
+	if (e->slot_idx >= 0) {
+		__u32 idx = (__u32)e->slot_idx;
+
+		bpf_map_push_elem(&slot_free, &idx, 0);
+	}
+	bpf_map_delete_elem(&mms, &key);
 }
 
 /* An mm of group g changed its RSS by delta: fold it into the group's total. */
@@ -88,16 +207,33 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 		__sync_fetch_and_add(&e->users, 1);
 		return e;
 	}
-	if (e)
+	if (e) {
 		totals_drop(e, ts);	/* a stale entry at a reused address */
+		if (e->slot_idx >= 0) {
+			__u32 idx = (__u32)e->slot_idx;
+
+			bpf_map_push_elem(&slot_free, &idx, 0);
+		}
+	}
 	fresh.gen = mm_generation(mm);
 	fresh.owner = owner;
 	fresh.group = group;
 	fresh.users = 1;
-	fresh.pages[MT_FILE] = member_sum(mm, MT_FILE);
-	fresh.pages[MT_ANON] = member_sum(mm, MT_ANON);
-	fresh.pages[MT_SWAP] = member_sum(mm, MT_SWAP);
-	fresh.pages[MT_SHMEM] = member_sum(mm, MT_SHMEM);
+	fresh.slot_idx = -1;
+	{
+		__u32 idx;
+
+		if (!bpf_map_pop_elem(&slot_free, &idx))
+			fresh.slot_idx = (__s32)idx;
+	}
+	fresh.pages[MT_FILE] = sum_recording(mm, MT_FILE, fresh.slot_idx,
+					     &fresh.count_seen[MT_FILE]);
+	fresh.pages[MT_ANON] = sum_recording(mm, MT_ANON, fresh.slot_idx,
+					     &fresh.count_seen[MT_ANON]);
+	fresh.pages[MT_SWAP] = sum_recording(mm, MT_SWAP, fresh.slot_idx,
+					     &fresh.count_seen[MT_SWAP]);
+	fresh.pages[MT_SHMEM] = sum_recording(mm, MT_SHMEM, fresh.slot_idx,
+					      &fresh.count_seen[MT_SHMEM]);
 	fresh.rss = fresh.pages[MT_FILE] + fresh.pages[MT_ANON] + fresh.pages[MT_SHMEM];
 	fresh.anon = fresh.pages[MT_ANON] + fresh.pages[MT_SHMEM];
 	fresh.peak_pages = fresh.rss;
@@ -108,6 +244,11 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 	snap->anon = anon_add(group, fresh.anon, ts);
 	if (bpf_map_update_elem(&mms, &key, &fresh, BPF_ANY)) {
 		totals_drop(&fresh, ts);
+		if (fresh.slot_idx >= 0) {
+			__u32 idx = (__u32)fresh.slot_idx;
+
+			bpf_map_push_elem(&slot_free, &idx, 0);
+		}
 		untraced(group);
 		return NULL;
 	}
@@ -134,7 +275,7 @@ static __always_inline void mm_release(struct mt_proc *pr, __u64 key, __u64 ts)
 	pr->flags &= ~MT_PROC_SHARED_MM;
 	if (__sync_sub_and_fetch(&e->users, 1) == 0) {
 		totals_drop(e, ts);
-		bpf_map_delete_elem(&mms, &key);
+		mm_forget(e, key);
 	}
 }
 
@@ -155,15 +296,13 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		/* the traced mm was freed and this is a new one at its address:
 		 * its memory leaves the total with it */
 		totals_drop(e, bpf_ktime_get_ns());
-		bpf_map_delete_elem(&mms, &key);
+		mm_forget(e, key);
 		return 0;
 	}
 	if (member < 0 || member >= MT_NR_MEMBERS)
 		return 0;
-	v = member_sum(mm, member);
-	if (v == e->pages[member & 3])
-		return 0;	/* some events carry no change (batched updates) */
-	e->pages[member & 3] = v;
+	if (!exact_value(e, mm, member, &v))
+		return 0;
 	ts = bpf_ktime_get_ns();
 	if (member != MT_SWAP) {
 		rss = e->pages[MT_FILE] + e->pages[MT_ANON] + e->pages[MT_SHMEM];

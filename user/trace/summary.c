@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include "analysis/spikes_report.h"
@@ -160,6 +161,27 @@ static void json_processes(struct jw *w, struct run *r)
 	jw_arr_end(w);
 }
 
+/* What tracing cost, so far: the kernel side's exact sums (for the whole
+ * tracer: every run of this memtrace-bpf), the rows, and the loader's own
+ * CPU and memory (getrusage). */
+static void json_cost(struct jw *w, const struct run *r)
+{
+	struct mt_cost k = {};
+	struct rusage ru;
+
+	if (r->tracer)
+		tracer__cost(r->tracer, &k);
+	getrusage(RUSAGE_SELF, &ru);
+	jw_obj(w, "cost");
+	jw_u64(w, "rss_events", k.rss_events);
+	jw_u64(w, "full_sums", k.full_sums);
+	jw_u64(w, "records", r->trace.rows);
+	jw_f64(w, "loader_user_s", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, 6);
+	jw_f64(w, "loader_sys_s", ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, 6);
+	jw_i64(w, "loader_maxrss_kb", ru.ru_maxrss);
+	jw_obj_end(w);
+}
+
 /* The summary as JSON into f; short: without the processes and the
  * analysis (what fits when the disk is full). */
 static void summary_json(struct run *r, bool short_form, FILE *f)
@@ -177,6 +199,7 @@ static void summary_json(struct run *r, bool short_form, FILE *f)
 	json_run(&w, r, &g);
 	json_marks(&w, r);
 	guard__json(&w, r);
+	json_cost(&w, r);
 	jw_u64(&w, "page_size", (uint64_t)r->page_kb * 1024);
 	jw_str(&w, "kernel", kernel);
 	if (short_form) {

@@ -31,6 +31,7 @@ struct tracer {
 	size_t n, cap;
 	int batch_err;
 	uint32_t group_cursor;	/* where tracer__group_take looks first */
+	uint32_t nslots;	/* mms with per-CPU slot records at once */
 	uint64_t ring_bytes;
 };
 
@@ -144,6 +145,11 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 	bpf_map__set_max_entries(t->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.mms, o->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.exited, o->max_procs);
+	/* the per-CPU slot records of the mms whose exact values move by one
+	 * read (rss.bpf.h); past that many at once, full sums */
+	t->nslots = o->max_procs < TRACER_MAX_SLOTS ? o->max_procs : TRACER_MAX_SLOTS;
+	bpf_map__set_max_entries(t->skel->maps.slots, t->nslots);
+	bpf_map__set_max_entries(t->skel->maps.slot_free, t->nslots);
 	bpf_program__set_autoattach(t->skel->progs.snapshot_targets, false);
 	bpf_program__set_autoattach(t->skel->progs.fold_faults, false);
 	bpf_program__set_autoattach(t->skel->progs.on_usdt_mark, false);
@@ -165,6 +171,13 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 				 "learning the per-CPU counter offsets failed (%s, step %u): "
 				 "exact RSS sums are not possible on this kernel. Run with -v for details.",
 				 strerror(-e), ro.retval);
+			goto fail;
+		}
+	}
+	for (__u32 i = 0; i < t->nslots; i++) {
+		if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.slot_free), NULL, &i, BPF_ANY)) {
+			e = -errno;
+			explain(err, errlen, "filling the slot index queue", -e, NULL);
 			goto fail;
 		}
 	}
@@ -384,6 +397,24 @@ int tracer__poll_fd(struct tracer *t)
 void tracer__counters(struct tracer *t, struct mt_counters *c)
 {
 	*c = t->skel->bss->counters;
+}
+
+void tracer__cost(struct tracer *t, struct mt_cost *c)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct mt_cost *per;
+	__u32 zero = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (ncpu <= 0 || !(per = calloc((size_t)ncpu, sizeof(*per))))
+		return;
+	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.cost), &zero, per)) {
+		for (int i = 0; i < ncpu; i++) {
+			c->rss_events += per[i].rss_events;
+			c->full_sums += per[i].full_sums;
+		}
+	}
+	free(per);
 }
 
 void tracer__group(struct tracer *t, uint32_t group, struct mt_group *g)

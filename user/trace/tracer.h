@@ -77,6 +77,13 @@ int tracer__fold_faults(struct tracer *t);
 int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 		 tracer_rec_fn urgent, void *ctx);
 
+/* What exactness cost so far, summed over the CPUs: rss_stat runs on
+ * traced mms, and how many of them summed every CPU's slot. */
+void tracer__cost(struct tracer *t, struct mt_cost *c);
+/* mms whose exact value moves by one read at once (memory: 16 bytes a
+ * CPU each); past that, full sums. */
+#define TRACER_MAX_SLOTS 4096
+
 /* The ring buffer's size (--ring-size), for messages. */
 uint64_t tracer__ring_bytes(const struct tracer *t);
 /* An fd that polls readable when records wait (the ring buffer's epoll). */
