@@ -38,7 +38,7 @@ endif
 CFLAGS    ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 ALL_CFLAGS := $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -Iinclude $(EXTRA_CFLAGS) -MMD -MP
-LDLIBS    := -lbpf -lelf -lz -lm -lpthread
+LDLIBS    := -lbpf -lelf -lz -lzstd -lm -lpthread
 # -idirafter: <bpf/usdt.bpf.h> pulls in <linux/errno.h>, whose <asm/errno.h>
 # lives under the multiarch include directory, which -target bpf skips
 MULTIARCH_INC := /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
@@ -203,7 +203,7 @@ $(FUZZ_OUT)/user/%.o: user/%.c
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(call msg,CC-FUZZ,$@)
-	$(Q)$(SAN_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(SAN_CFLAGS) $< $(FUZZ_OBJS) -lm -o $@
+	$(Q)$(SAN_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(SAN_CFLAGS) $< $(FUZZ_OBJS) -lzstd -lz -lm -lpthread -o $@
 
 asan-build: $(ASAN_OUT)/memtrace-bpf $(ASAN_OUT)/unit_tests
 

@@ -33,6 +33,7 @@ Python 3 standard library only.
 
 import csv
 import ctypes
+import io
 import json
 import os
 import re
@@ -316,11 +317,28 @@ def tool_path(name):
     return p
 
 
-def read_rows(path):
-    """A CSV file as dicts by its header (the csv module: labels may be
-    quoted)."""
+def read_text(path):
+    """A trace's text: .zst through the zstd tool (what a user has, so the
+    file is checked to be standard zstd), .gz through Python's gzip."""
+    if path.endswith(".zst"):
+        r = subprocess.run(["zstd", "-dcq", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            raise Fail("zstd -dc %s: exit %d: %s" % (path, r.returncode,
+                                                     r.stderr.decode(errors="replace")))
+        return r.stdout.decode()
+    if path.endswith(".gz"):
+        import gzip
+        with gzip.open(path, "rt", newline="") as f:
+            return f.read()
     with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        return f.read()
+
+
+def read_rows(path):
+    """A CSV file (plain, .zst or .gz) as dicts by its header (the csv
+    module: labels may be quoted)."""
+    return list(csv.DictReader(io.StringIO(read_text(path), newline="")))
 
 
 def read_json(path):

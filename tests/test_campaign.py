@@ -337,7 +337,7 @@ def t_resume_after_sigint_and_lost_result():
             if "result.csv" not in now:
                 errs.append(f"{lost}: no result.csv after the resume")
             elif now["run.json"] == before[x]["run.json"] or \
-                    now["trace.csv"] == before[x]["trace.csv"]:
+                    now["trace.csv.zst"] == before[x]["trace.csv.zst"]:
                 errs.append(f"{lost}: run.json/trace.csv are the old ones: it was not redone")
     rows = read_rows(os.path.join(d, "campaign.csv"))
     if [(x["config"], x["repeat"]) for x in rows] != [(c, str(rep)) for c, rep in runs]:
@@ -600,7 +600,7 @@ def figures_of_trace(rd):
     median of total_rss_kb over [exit - (exit - exec) // 10, exit); the
     peaks are the largest vmsize_kb and vmdata_kb of any row. Also the
     life in s, which result.csv's duration_s is."""
-    rows = read_rows(os.path.join(rd, "trace.csv"))
+    rows = read_rows(os.path.join(rd, "trace.csv.zst"))
     root = read_json(os.path.join(rd, "summary.json"))["targets"][0]
     mine = [int(r["ts_ns"]) for r in rows if int(r["pid"]) == root]
     ends = [int(r["ts_ns"]) for r in rows if int(r["pid"]) == root and r["event"] == "exit"]

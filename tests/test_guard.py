@@ -403,7 +403,7 @@ def t_campaign():
     for n in (10, 20):
         rd = os.path.join(c3, f"N={n}", "1")
         log = open(os.path.join(rd, "output.log")).read()
-        rows = [x for x in read_rows(os.path.join(rd, "trace.csv")) if x["event"] == "log"]
+        rows = [x for x in read_rows(os.path.join(rd, "trace.csv.zst")) if x["event"] == "log"]
         if log != f"hello\npeak: {n} MB\n" or [x["reported_kb"] for x in rows] != [str(n * 1024)]:
             errs.append(f"N={n}: output.log {log!r}, log rows {[x['reported_kb'] for x in rows]}")
     fail_if(errs)

@@ -27,6 +27,7 @@
 #include "format/text.h"
 #include "lib/idmap.h"
 #include "lib/linebuf.h"
+#include "lib/zstream.h"
 #include "lib/recstore.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
@@ -2137,6 +2138,153 @@ static void test_result_versions(void)
 	end();
 }
 
+/* A memory sink for zenc__write. */
+struct membuf {
+	char *p;
+	size_t len, cap;
+};
+
+static int mem_sink(void *ctx, const void *p, size_t n)
+{
+	struct membuf *m = ctx;
+
+	if (m->len + n > m->cap) {
+		m->cap = (m->len + n) * 2;
+		m->p = realloc(m->p, m->cap);
+	}
+	memcpy(m->p + m->len, p, n);
+	m->len += n;
+	return 0;
+}
+
+/* rows 0..n-1 of a trace, as text */
+static char *trace_text(int first, int n, size_t *len)
+{
+	size_t cap = (size_t)n * 128 + 512, l = 0;
+	char *t = malloc(cap);
+
+	if (first == 0)
+		l += (size_t)snprintf(t, cap, "%s\n", CSV_HEADER);
+	for (int i = first; i < first + n; i++)
+		l += (size_t)snprintf(t + l, cap - l, "%d.%09d,%d,2000,%llu,7,7,rss,%d,0,0,0,%d,"
+				      "fault,0x1,0x2,,,,,,64\n", i / 1000, (i % 1000) * 1000000,
+				      1000 + i % 977, 1000000000ull + (unsigned long long)i * 1000000,
+				      1000 + i % 977, 1000 + i % 977);
+	*len = l;
+	return t;
+}
+
+/* Reads path to its end: rows, or -1 on an error; checks each row is the
+ * i-th trace_text() wrote. */
+static long read_trace_rows(const char *path, bool *warned, char *err, size_t errlen)
+{
+	struct csv_reader r;
+	struct csv_row row;
+	long n = 0;
+	int e;
+
+	if (csvr__open(&r, path)) {
+		snprintf(err, errlen, "%s", r.err);
+		csvr__close(&r);
+		return -1;
+	}
+	while ((e = csvr__next(&r, &row)) == 1) {
+		if (row.vmrss_kb != 1000 + n % 977 || row.ts_ns != 1000000000ull + (uint64_t)n * 1000000) {
+			snprintf(err, errlen, "row %ld: %lld kB at %llu", n, (long long)row.vmrss_kb,
+				 (unsigned long long)row.ts_ns);
+			e = -1;
+			break;
+		}
+		n++;
+	}
+	if (e < 0 && e != -1)
+		snprintf(err, errlen, "%s", r.err);
+	*warned = r.warned;
+	csvr__close(&r);
+	return e < 0 ? -1 : n;
+}
+
+static void test_compressed(void)
+{
+	static const enum zformat fmts[] = { ZF_ZSTD, ZF_GZIP };
+
+	CHECK(zformat_of_path("t.csv.zst") == ZF_ZSTD && zformat_of_path("t.csv.gz") == ZF_GZIP &&
+	      zformat_of_path("t.csv") == ZF_PLAIN && zformat_of_path("t.zip") == ZF_PLAIN &&
+	      zformat_of_path(".zst") == ZF_PLAIN);
+	for (int k = 0; k < 2; k++) {
+		enum zformat f = fmts[k];
+		struct membuf m = { 0 };
+		struct zenc *z;
+		char err[512] = "", *a, *b;
+		size_t la, lb;
+		const char *p;
+		bool warned;
+		long rows;
+
+		begin(f == ZF_ZSTD ? "zstd trace: frames read back as one stream; a cut one up to its last row"
+				   : "gzip trace: members read back as one stream; a cut one up to its last row");
+		/* two frames (members), as linebuf's once-a-second ends make */
+		a = trace_text(0, 60000, &la);
+		b = trace_text(60000, 40000, &lb);
+		CHECK(zenc__new(&z, f) == 0);
+		CHECK(zenc__write(z, a, la, true, mem_sink, &m) == 0);
+		CHECK(zenc__write(z, b, lb, false, mem_sink, &m) == 0);
+		CHECK(zenc__write(z, NULL, 0, true, mem_sink, &m) == 0);
+		zenc__free(z);
+		CHECK(m.len * 5 < la + lb);
+		p = write_tmp_n(m.p, m.len);
+		rows = read_trace_rows(p, &warned, err, sizeof(err));
+		if (rows != 100000 || warned)
+			printf("#   %ld rows (want 100000), warned %d: %s\n", rows, warned, err);
+		CHECK(rows == 100000 && !warned);
+		unlink(p);
+		/* cut: inside the second frame, and inside the first; whole
+		 * rows up to the cut, a warning, never an error */
+		for (size_t cut = m.len - 1; cut > 16; cut = cut * 2 / 5) {
+			p = write_tmp_n(m.p, cut);
+			rows = read_trace_rows(p, &warned, err, sizeof(err));
+			bool ok = warned && (rows >= 0 ? rows <= 100000 : !!strstr(err, "header"));
+
+			if (!ok)
+				printf("#   cut at %zu of %zu: %ld rows, warned %d: %s\n", cut, m.len,
+				       rows, warned, err);
+			CHECK(ok);
+			unlink(p);
+		}
+		/* a frame's bytes changed: an error naming the format, not a crash */
+		memset(m.p + m.len / 2, 0x55, 64);
+		p = write_tmp_n(m.p, m.len);
+		rows = read_trace_rows(p, &warned, err, sizeof(err));
+		/* (zstd's checksum finds it; deflate may first give text
+		 * that is not a row, an error of the reader's) */
+		if (rows != -1 || !strstr(err, "/tmp/memtrace-unit-"))
+			printf("#   changed bytes: %ld rows, warned %d: %s\n", rows, warned, err);
+		CHECK(rows == -1 && strstr(err, "/tmp/memtrace-unit-"));
+		unlink(p);
+		/* the magic, and nothing else */
+		p = write_tmp_n(m.p, 4);
+		rows = read_trace_rows(p, &warned, err, sizeof(err));
+		CHECK(rows == -1 && strstr(err, "before its header"));
+		unlink(p);
+		free(a);
+		free(b);
+		free(m.p);
+		end();
+	}
+
+	begin("compressed linebuf: a write error cuts the file to its last whole frame");
+	{
+		struct linebuf lb;
+		int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+
+		CHECK(full >= 0 && linebuf__init(&lb, full, true) == 0);
+		CHECK(linebuf__compress(&lb, ZF_ZSTD) == 0);
+		CHECK(linebuf__append(&lb, "x\n", 2) == 0);
+		CHECK(linebuf__close(&lb) == -ENOSPC && lb.lines_written == 0);
+	}
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -2150,6 +2298,7 @@ int main(void)
 	test_spikes_synthetic();
 	test_csv_reader();
 	test_csv_reader_bad_input();
+	test_compressed();
 	test_result_bad_input();
 	test_reported_units();
 	test_validation();

@@ -11,6 +11,7 @@ set -euo pipefail
 pkgs=(
 	make gcc clang llvm pkg-config    # build: C and BPF compilers
 	libbpf-dev libelf-dev zlib1g-dev  # libbpf and what it links
+	libzstd-dev zstd                  # .csv.zst traces (zlib above: .csv.gz); the tests read them with zstd(1) too
 	bpftool                           # vmlinux.h and the skeleton
 	python3                           # integration tests
 	libcap2-bin util-linux            # capsh, setpriv: privilege tests

@@ -27,6 +27,7 @@
 #include "format/result.h"
 #include "lib/clock.h"
 #include "lib/files.h"
+#include "lib/zstream.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
 #include "trace/preflight.h"
@@ -36,8 +37,11 @@
 
 /* What each run directory holds. */
 enum { F_TRACE, F_SUMMARY, F_LOG, F_RUNJSON, F_RESULT, F_N };
-static const char *const run_files[F_N] = { "trace.csv", "summary.json", "output.log",
-					    "run.json", "result.csv" };
+static const char *run_files[F_N] = { "trace.csv.zst", "summary.json", "output.log",
+				      "run.json", "result.csv" };
+/* the trace's name by --trace-format */
+static const char *const trace_names[] = { [ZF_PLAIN] = "trace.csv", [ZF_GZIP] = "trace.csv.gz",
+					   [ZF_ZSTD] = "trace.csv.zst" };
 
 static struct campaign {
 	struct plan plan;
@@ -57,7 +61,8 @@ static struct campaign {
 	regex_t ckpt_re;
 } ca = { .plan = { .repeat = 1 }, .jobs = 1 };
 
-enum { OPT_REPEAT = 1200, OPT_PARAM, OPT_FILE, OPT_MAX_PEAK, OPT_TOLERANCE, OPT_CKPT_REGEX };
+enum { OPT_REPEAT = 1200, OPT_PARAM, OPT_FILE, OPT_MAX_PEAK, OPT_TOLERANCE, OPT_CKPT_REGEX,
+       OPT_TRACE_FORMAT };
 
 static const char doc[] =
 "Trace many runs of a command: a parameter matrix times repeats, each run's\n"
@@ -74,8 +79,9 @@ static const char doc[] =
 "the value, and NAME=value is exported (with MEMTRACE_CONFIG,\n"
 "MEMTRACE_REPEAT, MEMTRACE_RUN_DIR). --file: one command per line (quotes\n"
 "as in a shell, # comments, no expansion). Runs go to DIR/CONFIG/REPEAT/:\n"
-"trace.csv, summary.json, output.log (stdout+stderr), run.json (command,\n"
-"environment, start time), result.csv (written last: the run is finished).\n"
+"trace.csv.zst (zstd: `zstd -dc` or any subcommand reads it; --trace-format),\n"
+"summary.json, output.log (stdout+stderr), run.json (command, environment,\n"
+"start time), result.csv (written last: the run is finished).\n"
 "DIR/campaign.csv has a row per run, DIR/stats.csv and stats.json the\n"
 "statistics over the runs that exited 0.\n"
 "\n"
@@ -114,6 +120,7 @@ static const struct argp_option opts[] = {
 	{ NULL, 0, NULL, 0, "Each run:", 1 },
 	{ "max-peak", OPT_MAX_PEAK, "SIZE", 0, "A run whose peak RSS is above SIZE is over-limit in campaign.csv (exit 88 when all else passed)", 1 },
 	{ "tolerance", OPT_TOLERANCE, "PCT%|SIZE", 0, "Allowance over --max-peak: 10% or 100M (default 0)", 1 },
+	{ "trace-format", OPT_TRACE_FORMAT, "FMT", 0, "Each run's trace as zst (default: trace.csv.zst, about 1/7 of the CSV), gz (trace.csv.gz) or csv", 0 },
 	{ "checkpoint-regex", OPT_CKPT_REGEX, "REGEX", 0, "Match each run's output lines (kept in its output.log) with this POSIX extended regex; its first group is a value the program reported, a log row in its trace", 1 },
 	{},
 };
@@ -149,6 +156,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 	case OPT_TOLERANCE:
 		gate_option("campaign", key == OPT_TOLERANCE, arg, &ca.limit);
 		break;
+	case OPT_TRACE_FORMAT: {
+		int f = zformat_parse(arg);
+
+		if (f < 0)
+			usage_err("--trace-format %s: zst (the default), gz or csv", arg);
+		run_files[F_TRACE] = trace_names[f];
+		break;
+	}
 	case OPT_CKPT_REGEX:
 		if (ca.ckpt_regex)
 			usage_err("--checkpoint-regex given twice; give one pattern (alternatives: 'A|B')");
@@ -248,8 +263,13 @@ static int prepare_run_dir(const struct plan_run *r, char **envp, char *msg, siz
 	close(cfg);
 	if (fd < 0)
 		return fd;
-	for (int f = 0; f < F_N; f++) {
-		if (unlinkat(fd, run_files[f], 0) && errno != ENOENT) {
+	for (int f = 0; f < F_N + 2; f++) {
+		/* this run's files, and a trace an earlier attempt wrote in
+		 * another --trace-format */
+		const char *name = f < F_N ? run_files[f] : trace_names[(f - F_N + 1 +
+			zformat_of_path(run_files[F_TRACE])) % 3];
+
+		if (unlinkat(fd, name, 0) && errno != ENOENT) {
 			e = -errno;
 			goto fail;
 		}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "cmd/capture.h"
 #include "cmd/cmd.h"
+#include "lib/zstream.h"
 #include "lib/files.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
@@ -314,12 +315,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-/* trace.csv -> trace.EXT (next to it) */
+/* trace.csv (or .csv.zst, .csv.gz) -> trace.EXT (next to it) */
 static void path_beside(char *buf, size_t len, const char *csv, const char *ext)
 {
 	size_t n = strlen(csv);
 
-	if (n > 4 && !strcmp(csv + n - 4, ".csv"))
+	if (zformat_of_path(csv) != ZF_PLAIN)
+		n -= zformat_of_path(csv) == ZF_ZSTD ? 4 : 3;
+	if (n > 4 && !strncmp(csv + n - 4, ".csv", 4))
 		snprintf(buf, len, "%.*s.%s", (int)(n - 4), csv, ext);
 	else
 		snprintf(buf, len, "%s.%s", csv, ext);

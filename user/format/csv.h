@@ -47,8 +47,9 @@ struct csv_out {
 };
 
 /* Writes the header to fd (a file of ours when owns_fd: closed at the end,
- * cut back to its last whole row on a write error). 0 or -errno. */
-int csv_out__open(struct csv_out *o, int fd, bool owns_fd, uint64_t start_ns,
+ * cut back to its last whole row, or compressed frame, on a write error),
+ * compressed as f. 0 or -errno. */
+int csv_out__open(struct csv_out *o, int fd, bool owns_fd, enum zformat f, uint64_t start_ns,
 		  unsigned int page_kb);
 /* A kernel record's row. 0, or -EINVAL for a type without a row (the
  * caller's bug); a write error is kept in o->err. */
@@ -93,8 +94,12 @@ struct csv_row {
 	int64_t vmsize_kb, total_rss_kb;
 };
 
+struct zdec;
+
 struct csv_reader {
 	int fd;
+	struct zdec *z;		/* a zstd or gzip file's decompressor */
+	bool warned;		/* that it ends inside a frame */
 	const char *path;
 	char *buf;
 	size_t len, pos, cap;
@@ -113,7 +118,8 @@ struct csv_reader {
 	char err[512];
 };
 
-/* Opens and reads the header. Returns 0 or -errno with err set. */
+/* Opens and reads the header: a plain CSV, or one compressed with zstd or
+ * gzip (told by its first bytes). Returns 0 or -errno with err set. */
 int csvr__open(struct csv_reader *r, const char *path);
 /* 1: a row, 0: end of file, -errno: error, with err naming file:line (and
  * the column): a malformed row, a line longer than CSV_MAX_LINE, a NUL

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "format/csv.h"
+#include "lib/zstream.h"
 
 #define MAX_FIELDS 64
 /* The read buffer: one allocation, never grown (a line is at most
@@ -35,6 +36,12 @@ static int next_line(struct csv_reader *r, char **out, size_t *n)
 		ssize_t got;
 
 		nl = memchr(start, '\n', avail);
+		if (!nl && r->eof && avail && r->z && zdec__truncated(r->z)) {
+			/* the part of a row a killed writer's last frame
+			 * holds: not a row */
+			r->pos = r->len;
+			return 0;
+		}
 		if (nl || (r->eof && avail)) {
 			/* a line, or a last line without newline */
 			len = nl ? (size_t)(nl - start) : avail;
@@ -62,14 +69,24 @@ static int next_line(struct csv_reader *r, char **out, size_t *n)
 		r->len = avail;
 		r->pos = 0;
 		/* room for at least one byte and the NUL: avail <= CSV_MAX_LINE */
-		got = read(r->fd, r->buf + r->len, r->cap - r->len - 1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			int e = -errno;
+		if (r->z) {
+			got = zdec__read(r->z, r->buf + r->len, r->cap - r->len - 1);
+			if (got < 0) {
+				snprintf(r->err, sizeof(r->err), "%s: %s", r->path,
+					 zdec__error(r->z));
+				return (int)got;
+			}
+		} else {
+			got = read(r->fd, r->buf + r->len, r->cap - r->len - 1);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0) {
+				int e = -errno;
 
-			snprintf(r->err, sizeof(r->err), "%s: read failed: %s", r->path, strerror(-e));
-			return e;
+				snprintf(r->err, sizeof(r->err), "%s: read failed: %s", r->path,
+					 strerror(-e));
+				return e;
+			}
 		}
 		if (got == 0)
 			r->eof = true;
@@ -126,6 +143,44 @@ static const char *const column_names[] = { "ts_ns", "time_s", "pid", "vmrss_kb"
 					    "total_rss_kb" };
 #define NCOLUMNS (sizeof(column_names) / sizeof(column_names[0]))
 
+/* A zstd or gzip file (by its first bytes, whatever its name) is read
+ * through a decompressor; the bytes read to tell stay the data's start. */
+static int open_stream(struct csv_reader *r)
+{
+	unsigned char head[4];
+	size_t n = 0;
+	enum zformat f;
+	int e;
+
+	while (n < sizeof(head)) {
+		ssize_t got = read(r->fd, head + n, sizeof(head) - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			e = -errno;
+			snprintf(r->err, sizeof(r->err), "%s: read failed: %s", r->path,
+				 strerror(-e));
+			return e;
+		}
+		if (!got)
+			break;
+		n += (size_t)got;
+	}
+	f = zformat_of_magic(head, n);
+	if (f == ZF_PLAIN) {
+		memcpy(r->buf, head, n);
+		r->len = n;
+		r->eof = n < sizeof(head);
+		return 0;
+	}
+	e = zdec__open(&r->z, r->fd, f, head, n);
+	if (e)
+		snprintf(r->err, sizeof(r->err), "%s: cannot start reading it as %s: %s", r->path,
+			 f == ZF_ZSTD ? "zstd" : "gzip", strerror(-e));
+	return e;
+}
+
 int csvr__open(struct csv_reader *r, const char *path)
 {
 	int *const column_at[NCOLUMNS] = { &r->c_ts, &r->c_time, &r->c_pid, &r->c_rss,
@@ -153,9 +208,18 @@ int csvr__open(struct csv_reader *r, const char *path)
 			 r->cap >> 10);
 		return -ENOMEM;
 	}
+	e = open_stream(r);
+	if (e)
+		return e;
 	e = next_line(r, &line, &n);
 	if (e < 0)
 		return e;
+	if (!e && r->z && zdec__truncated(r->z)) {
+		r->warned = true;
+		snprintf(r->err, sizeof(r->err), "%s ends inside its first compressed frame, before "
+			 "its header ends: nothing to read (a run killed as it started?)", path);
+		return -EINVAL;
+	}
 	if (!e) {
 		snprintf(r->err, sizeof(r->err), "%s is empty: expected a CSV header "
 			 "(time_s,vmrss_kb,... as memtrace-bpf writes)", path);
@@ -219,6 +283,23 @@ static bool parse_i64(const char *s, int64_t *out)
 	return true;
 }
 
+/* A compressed trace that ends inside a frame: what a run killed while
+ * writing leaves. Its rows up to there are read; said once. */
+static void warn_truncated(struct csv_reader *r)
+{
+	if (!r->z || !zdec__truncated(r->z) || r->warned)
+		return;
+	r->warned = true;
+	if (r->prev_line)
+		fprintf(stderr, "memtrace-bpf: warning: %s ends inside a compressed frame (a run "
+			"killed while writing it?): read up to its last whole row, line %llu, at "
+			"time_s %.6f\n", r->path, (unsigned long long)r->prev_line,
+			(double)(r->prev_ts_ns - r->t0_ns) / 1e9);
+	else
+		fprintf(stderr, "memtrace-bpf: warning: %s ends inside a compressed frame (a run "
+			"killed while writing it?), before its first row\n", r->path);
+}
+
 int csvr__next(struct csv_reader *r, struct csv_row *row)
 {
 	char *line, *f[MAX_FIELDS];
@@ -228,6 +309,8 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 	do {
 		int e = next_line(r, &line, &n);
 
+		if (!e)
+			warn_truncated(r);
 		if (e <= 0)
 			return e;
 		if (n && line[n - 1] == '\r')
@@ -316,6 +399,8 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 
 void csvr__close(struct csv_reader *r)
 {
+	zdec__close(r->z);
+	r->z = NULL;
 	if (r->fd > 2)
 		close(r->fd);
 	r->fd = -1;

@@ -309,7 +309,8 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 	return put_end(buf, p, r, page_kb);
 }
 
-int csv_out__open(struct csv_out *o, int fd, bool owns_fd, uint64_t start_ns, unsigned int page_kb)
+int csv_out__open(struct csv_out *o, int fd, bool owns_fd, enum zformat f, uint64_t start_ns,
+		  unsigned int page_kb)
 {
 	static const char header[] = CSV_HEADER "\n";
 	int e;
@@ -318,6 +319,8 @@ int csv_out__open(struct csv_out *o, int fd, bool owns_fd, uint64_t start_ns, un
 	o->start_ns = start_ns;
 	o->page_kb = page_kb;
 	e = linebuf__init(&o->lb, fd, owns_fd);
+	if (!e)
+		e = linebuf__compress(&o->lb, f);
 	if (e)
 		return e;
 	return linebuf__append(&o->lb, header, sizeof(header) - 1);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "lib/linebuf.h"
 
@@ -48,9 +49,87 @@ static void cut_to_line(struct linebuf *lb, size_t done)
 	written(lb, keep, lines);
 }
 
+int linebuf__compress(struct linebuf *lb, enum zformat f)
+{
+	struct timespec ts;
+
+	if (f == ZF_PLAIN)
+		return 0;
+	if (lb->lines || lb->z)
+		return -EINVAL;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lb->frame_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return zenc__new(&lb->z, f);
+}
+
+/* The compressor's output: all of it to the file, or -errno. */
+static int sink(void *ctx, const void *p, size_t n)
+{
+	struct linebuf *lb = ctx;
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t w = write(lb->fd, (const char *)p + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		off += (size_t)w;
+		lb->z_bytes += (size_t)w;
+	}
+	return 0;
+}
+
+/* The lines buffered to the compressor; the frame ended when a second has
+ * passed since the last one ended, or end. The file's last whole frame is
+ * what counts as written (and what an error cuts it back to). */
+static int flush_compressed(struct linebuf *lb, bool end)
+{
+	struct timespec ts;
+	uint64_t now;
+	int e = 0;
+
+	if (lb->len) {
+		const char *start = lb->len > 1 ? memrchr(lb->buf, '\n', lb->len - 1) : NULL;
+
+		start = start ? start + 1 : lb->buf;
+		e = zenc__write(lb->z, lb->buf, lb->len, false, sink, lb);
+		snprintf(lb->z_last, sizeof(lb->z_last), "%.*s",
+			 (int)(lb->buf + lb->len - start - 1), start);
+		lb->z_lines += lb->lines_in_buf;
+	}
+	lb->len = 0;
+	lb->lines_in_buf = 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (!e && lb->z_lines > lb->lines_written && (end || now - lb->frame_ns >= 1000000000ull)) {
+		e = zenc__write(lb->z, NULL, 0, true, sink, lb);
+		if (!e) {
+			lb->lines_written = lb->z_lines;
+			lb->written = lb->z_bytes;
+			memcpy(lb->last, lb->z_last, sizeof(lb->last));
+			lb->frame_ns = now;
+		}
+	}
+	if (e) {
+		lb->err = -e;
+		if (lb->owns_fd && ftruncate(lb->fd, (off_t)lb->written)) {
+			/* a file we cannot cut keeps a partial frame: the
+			 * reader takes its whole rows and warns */
+		}
+	}
+	return e;
+}
+
 int linebuf__flush(struct linebuf *lb)
 {
 	size_t off = 0;
+
+	if (lb->err)
+		return -lb->err;
+	if (lb->z)
+		return flush_compressed(lb, false);
 
 	while (off < lb->len && !lb->err) {
 		ssize_t w = write(lb->fd, lb->buf + off, lb->len - off);
@@ -92,7 +171,9 @@ int linebuf__close(struct linebuf *lb)
 
 	if (!lb->buf)
 		return 0;
-	err = linebuf__flush(lb);
+	err = lb->err ? -lb->err : lb->z ? flush_compressed(lb, true) : linebuf__flush(lb);
+	zenc__free(lb->z);
+	lb->z = NULL;
 	if (lb->owns_fd && close(lb->fd) && !err)
 		err = -errno;
 	free(lb->buf);

@@ -4,7 +4,8 @@
  * memory buffer and written with write(2) only in whole lines. A kill at
  * any instant leaves no half line behind, and neither does a write that
  * fails part way (a full disk): the file is cut back to its last whole line
- * and nothing more is written to it.
+ * and nothing more is written to it. Compressed, the same holds a frame at
+ * a time (see struct linebuf).
  */
 #ifndef MEMTRACE_LIB_LINEBUF_H
 #define MEMTRACE_LIB_LINEBUF_H
@@ -12,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/zstream.h"
 
 struct linebuf {
 	int fd;
@@ -25,10 +27,22 @@ struct linebuf {
 	size_t lines_in_buf;
 	uint64_t written;	/* bytes in the file: whole lines only */
 	char last[64];		/* the start of the last line in the file */
+	/* Compressed (linebuf__compress): lines go to the compressor, whose
+	 * frames go to the file; a frame ends at least once a second. Lines
+	 * count as written when their frame has ended; on an error the file
+	 * is cut back to its last whole frame. */
+	struct zenc *z;
+	uint64_t z_bytes;	/* compressed bytes written */
+	uint64_t z_lines;	/* lines given to the compressor */
+	uint64_t frame_ns;	/* CLOCK_MONOTONIC of the last frame's end */
+	char z_last[64];	/* the start of the last line given to it */
 };
 
 /* Writes to fd (from its start, when owns_fd). 0 or -ENOMEM. */
 int linebuf__init(struct linebuf *lb, int fd, bool owns_fd);
+/* Compressed as f from now on (before the first line; ZF_PLAIN: as is).
+ * 0, -ENOMEM, -EINVAL. */
+int linebuf__compress(struct linebuf *lb, enum zformat f);
 /* One or more whole lines. Returns 0 or -errno (the first write error). */
 int linebuf__append(struct linebuf *lb, const char *line, size_t n);
 int linebuf__flush(struct linebuf *lb);
