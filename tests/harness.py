@@ -33,6 +33,7 @@ Python 3 standard library only.
 
 import csv
 import ctypes
+import errno
 import io
 import json
 import os
@@ -62,12 +63,12 @@ FILTER = os.environ.get("TEST_FILTER", "")
 # The trace's CSV header (README "The CSV"). CSV_HEADER: the columns every
 # trace starts with, those of the traces the suites write by hand (a trace of
 # an earlier version, which the readers still take); TRACE_HEADER: what this
-# version writes, columns appended after them (vmdata_kb), the one
+# version writes, columns appended after them (vmdata_kb, folded), the one
 # definition the suites check recorded traces against.
 CSV_HEADER = ("time_s,vmrss_kb,vmsize_kb,ts_ns,pid,tid,event,rss_anon_kb,rss_file_kb,"
               "rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret,label,reported,"
               "reported_kb")
-TRACE_HEADER = CSV_HEADER + ",vmdata_kb"
+TRACE_HEADER = CSV_HEADER + ",vmdata_kb,folded"
 NFIELDS = len(TRACE_HEADER.split(","))
 
 TOOL_TIMEOUT = 180      # seconds, one run of a command (memtrace-bpf or other)
@@ -230,8 +231,10 @@ def record(tmp, argv, *opts, csv_name="t.csv", ok_rc=(0,), **kw):
 
 
 def summary_path(csv_path):
-    """The summary written beside a trace when -s is not given."""
-    return (csv_path[:-4] if csv_path.endswith(".csv") else csv_path) + ".summary.json"
+    """The summary written beside a trace when -s is not given (t.csv,
+    t.csv.zst, t.csv.gz: t.summary.json)."""
+    base = re.sub(r"\.(zst|gz)$", "", csv_path)
+    return (base[:-4] if base.endswith(".csv") else csv_path) + ".summary.json"
 
 
 # --------------------------------------------------------------------------
@@ -315,6 +318,40 @@ def tool_path(name):
     if not os.access(p, os.X_OK):
         raise Fail("%s is not built (make)" % p)
     return p
+
+
+def fill_disk(d, leave=0):
+    """Fills the filesystem of directory d (as root: its reserved blocks
+    too), in 1 KiB writes to a new file, then gives back leave bytes of it
+    (at least that much is then free: the file's metadata blocks count too)."""
+    fd, _ = tempfile.mkstemp(prefix="filler", dir=d)
+    try:
+        while True:
+            os.write(fd, b"x" * 1024)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+    try:
+        os.ftruncate(fd, max(0, os.fstat(fd).st_size - leave))
+    finally:
+        os.close(fd)
+
+
+class small_fs:
+    """A tmpfs of size_mib MiB, mounted for the test, unmounted after."""
+    def __init__(self, size_mib):
+        self.size = size_mib
+
+    def __enter__(self):
+        self.dir = tmpdir()
+        r = run(["mount", "-t", "tmpfs", "-o", f"size={self.size}m,mode=0755", "tmpfs",
+                 self.dir], timeout=30)
+        if r.returncode:
+            raise Skip("cannot mount a tmpfs: " + tail(r.stderr))
+        return self.dir
+
+    def __exit__(self, *exc):
+        run(["umount", "-l", self.dir], timeout=30)
 
 
 def read_text(path):

@@ -78,6 +78,7 @@ run_suite "campaign tests" campaign "$PYTHON" tests/test_campaign.py
 run_suite "capture tests" capture "$PYTHON" tests/test_capture.py
 run_suite "checkpoint tests" checkpoints "$PYTHON" tests/test_checkpoints.py
 run_suite "guard tests" guard "$PYTHON" tests/test_guard.py
+run_suite "long-run tests" long "$PYTHON" tests/test_long.py
 run_suite "bad input tests" bad-input "$PYTHON" tests/test_bad_input.py
 run_suite "contract tests" contract "$PYTHON" tests/test_contract.py
 

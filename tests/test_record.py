@@ -14,7 +14,6 @@ Output and environment: see tests/harness.py; the closing line is
 
 import bisect
 import csv
-import errno
 import os
 import re
 import shlex
@@ -23,13 +22,12 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 
 from harness import (BIN, NFIELDS, TRACE_HEADER, Fail, Skip, Suite, TOOL_TIMEOUT, cached,
                      clean_env, dec, fail_if, finish, kill_tracked, load_summary, need_bin,
-                     parse_cps, peak_rss, record, run, spawn, summary_path, tail, tmpdir, tool_path,
-                     workload, write_file)
+                     parse_cps, peak_rss, record, run, small_fs, fill_disk, spawn, summary_path,
+                     tail, tmpdir, tool_path, workload, write_file)
 
 EVENTS = {"rss", "mmap", "munmap", "mremap", "brk", "madvise", "fork", "exec",
           "exit", "attach", "checkpoint", "mark", "mark_fd_lost", "log"}
@@ -1606,40 +1604,6 @@ def t_unwritable_trace_exits_1():
                  os.path.join(tmpdir(), "f.json"), "--", "sleep", "0.5"], timeout=30)
     if r.returncode != 1 or "No space left" not in r.stderr:
         raise Fail(f"exit {r.returncode}, stderr {r.stderr.strip()[-150:]!r}")
-
-
-def fill_disk(d, leave=0):
-    """Fills the filesystem of directory d (as root: its reserved blocks
-    too), in 1 KiB writes to a new file, then gives back leave bytes of it
-    (at least that much is then free: the file's metadata blocks count too)."""
-    fd, _ = tempfile.mkstemp(prefix="filler", dir=d)
-    try:
-        while True:
-            os.write(fd, b"x" * 1024)
-    except OSError as e:
-        if e.errno != errno.ENOSPC:
-            raise
-    try:
-        os.ftruncate(fd, max(0, os.fstat(fd).st_size - leave))
-    finally:
-        os.close(fd)
-
-
-class small_fs:
-    """A tmpfs of size_mib MiB, mounted for the test, unmounted after."""
-    def __init__(self, size_mib):
-        self.size = size_mib
-
-    def __enter__(self):
-        self.dir = tmpdir()
-        r = run(["mount", "-t", "tmpfs", "-o", f"size={self.size}m,mode=0755", "tmpfs",
-                 self.dir], timeout=30)
-        if r.returncode:
-            raise Skip("cannot mount a tmpfs: " + tail(r.stderr))
-        return self.dir
-
-    def __exit__(self, *exc):
-        run(["umount", "-l", self.dir], timeout=30)
 
 
 @suite.test("disk full at the start: refused before the command runs, nothing written")

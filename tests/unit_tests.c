@@ -28,6 +28,7 @@
 #include "lib/idmap.h"
 #include "lib/linebuf.h"
 #include "lib/zstream.h"
+#include "trace/thin.h"
 #include "lib/recstore.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
@@ -223,7 +224,7 @@ static void test_csv_rows(void)
 	r.addr = 0x7f0000001000ULL;
 	r.ip = 0x401000;
 	CHECK_STR(fmt(&r, 1000000000ULL),
-		  "1.500000000,132,4000,2500000000,100,101,rss,40,80,12,4,200,fault,0x7f0000001000,0x401000,,,,,,2800\n");
+		  "1.500000000,132,4000,2500000000,100,101,rss,40,80,12,4,200,fault,0x7f0000001000,0x401000,,,,,,2800,\n");
 	end();
 
 	begin("csv rss row inside a syscall, and from another task");
@@ -231,13 +232,13 @@ static void test_csv_rows(void)
 	r.cause = MT_CAUSE_SYSCALL;
 	r.nr = MT_NR_MUNMAP;
 	r.addr = 0x1000;
-	CHECK(strstr(fmt(&r, 0), ",syscall:munmap,0x1000,,,,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",syscall:munmap,0x1000,,,,,,,2800,\n") != NULL);
 	r.nr = 9999;
 	CHECK(strstr(fmt(&r, 0), ",syscall:9999,") != NULL);
 	r.cause = MT_CAUSE_OTHER;
-	CHECK(strstr(fmt(&r, 0), ",rss,40,80,12,4,200,other,,,,,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",rss,40,80,12,4,200,other,,,,,,,,2800,\n") != NULL);
 	r.cause = MT_CAUSE_SELF;
-	CHECK(strstr(fmt(&r, 0), ",self,,,,,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",self,,,,,,,,2800,\n") != NULL);
 	end();
 
 	begin("csv guard and alert rows: the crossing change, the limit, the signal, the count");
@@ -250,13 +251,13 @@ static void test_csv_rows(void)
 	r.counted_pages = 25601;
 	r.counted_flags = 0;
 	CHECK(strstr(fmt(&r, 0), ",guard,40,80,12,4,200,fault,0x7f0000002000,0x401000,102400,9,"
-			 "kill-at,rss,102404,2800\n") != NULL);
+			 "kill-at,rss,102404,2800,\n") != NULL);
 	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
 	r.type = MT_REC_ALERT;
 	r.ret = 0;
 	r.cause = MT_CAUSE_OTHER;
 	r.counted_flags = MT_GUARD_ANON;
-	CHECK(strstr(fmt(&r, 0), ",alert,40,80,12,4,200,other,,,102400,0,alert,anon+shmem,102404,2800\n")
+	CHECK(strstr(fmt(&r, 0), ",alert,40,80,12,4,200,other,,,102400,0,alert,anon+shmem,102404,2800,\n")
 	      != NULL);
 	end();
 
@@ -266,15 +267,15 @@ static void test_csv_rows(void)
 	r.addr = 0;
 	r.len = 8 << 20;
 	r.ret = 0x7f1234560000LL;
-	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,0x7f1234560000,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,0x7f1234560000,,,,2800,\n") != NULL);
 	r.ret = -12;
-	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,-12,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mmap,40,80,12,4,200,,0x0,,8388608,-12,,,,2800,\n") != NULL);
 	r.nr = MT_NR_MUNMAP;
 	r.ret = 0;
-	CHECK(strstr(fmt(&r, 0), ",munmap,") && strstr(fmt(&r, 0), ",8388608,0,,,,2800\n"));
+	CHECK(strstr(fmt(&r, 0), ",munmap,") && strstr(fmt(&r, 0), ",8388608,0,,,,2800,\n"));
 	r.nr = MT_NR_BRK;
 	r.ret = 0x560000000000LL;
-	CHECK(strstr(fmt(&r, 0), ",brk,40,80,12,4,200,,0x0,,,0x560000000000,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",brk,40,80,12,4,200,,0x0,,,0x560000000000,,,,2800,\n") != NULL);
 	r.nr = MT_NR_MREMAP;
 	CHECK(strstr(fmt(&r, 0), ",mremap,") != NULL);
 	r.nr = MT_NR_MADVISE;
@@ -286,14 +287,14 @@ static void test_csv_rows(void)
 	r = rec(MT_REC_FORK, 1000);
 	r.ppid = 99;
 	strcpy(r.comm, "my,\"odd\"");
-	CHECK(strstr(fmt(&r, 0), ",fork,") && strstr(fmt(&r, 0), ",\"my,\"\"odd\"\"\",,,,99,,,,2800\n"));
+	CHECK(strstr(fmt(&r, 0), ",fork,") && strstr(fmt(&r, 0), ",\"my,\"\"odd\"\"\",,,,99,,,,2800,\n"));
 	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
 	r = rec(MT_REC_EXIT, 1000);
 	strcpy(r.comm, "solver");
 	r.ret = 3 << 8;
-	CHECK(strstr(fmt(&r, 0), ",exit,40,80,12,4,200,solver,,,,3,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",exit,40,80,12,4,200,solver,,,,3,,,,2800,\n") != NULL);
 	r.ret = 9;	/* SIGKILL */
-	CHECK(strstr(fmt(&r, 0), ",solver,,,,137,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",solver,,,,137,,,,2800,\n") != NULL);
 	r.type = MT_REC_ATTACH;
 	CHECK(strstr(fmt(&r, 0), ",attach,") != NULL);
 	r.type = MT_REC_EXEC;
@@ -305,29 +306,29 @@ static void test_csv_rows(void)
 	r.cause = MT_CKPT_STATUS;
 	r.addr = 3;
 	r.ret = 1416;
-	CHECK(strstr(fmt(&r, 0), ",checkpoint,40,80,12,4,200,status,3,,,1416,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",checkpoint,40,80,12,4,200,status,3,,,1416,,,,2800,\n") != NULL);
 	r.cause = MT_CKPT_GETRUSAGE;
 	r.addr = 0;
 	r.ret = 0;
-	CHECK(strstr(fmt(&r, 0), ",getrusage,0,,,0,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",getrusage,0,,,0,,,,2800,\n") != NULL);
 	r = rec(MT_REC_MARK, 1000);
 	r.cause = MT_MARK_FD;
 	r.addr = 3;
 	r.len = 13;
 	memcpy(r.label, "frame,\"7\"\nmore", 15);
-	CHECK(strstr(fmt(&r, 0), ",mark,40,80,12,4,200,fd,3,,13,,\"frame,\"\"7\"\"\",,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mark,40,80,12,4,200,fd,3,,13,,\"frame,\"\"7\"\"\",,,2800,\n") != NULL);
 	/* a full label is not NUL-terminated: cut at MT_LABEL_LEN */
 	memset(r.label, 'x', MT_LABEL_LEN);
 	CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
-	CHECK(strstr(fmt(&r, 0), ",xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,,,2800,\n") != NULL);
 	r.cause = MT_MARK_USDT;
 	strcpy(r.label, "pose_detection");
-	CHECK(strstr(fmt(&r, 0), ",usdt,,,,,pose_detection,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",usdt,,,,,pose_detection,,,2800,\n") != NULL);
 	r = rec(MT_REC_MARK_FD_LOST, 1000);
 	r.nr = MT_NR_DUP2;
 	r.addr = 3;
 	r.ret = 3;
-	CHECK(strstr(fmt(&r, 0), ",mark_fd_lost,40,80,12,4,200,dup2,3,,,3,,,,2800\n") != NULL);
+	CHECK(strstr(fmt(&r, 0), ",mark_fd_lost,40,80,12,4,200,dup2,3,,,3,,,,2800,\n") != NULL);
 	end();
 
 	begin("csv log rows: the line and the value, quoted, kB or empty");
@@ -337,10 +338,10 @@ static void test_csv_rows(void)
 		r = rec(MT_REC_LOG, 1000);
 		CHECK(csv_format_log_row(big, sizeof(big), &r, 0, 4, "stderr", "Peak RSS: 1,5 GB",
 					 "1,5 GB", -1) > 0);
-		CHECK(strstr(big, ",log,40,80,12,4,200,stderr,,,,,\"Peak RSS: 1,5 GB\",\"1,5 GB\",,2800\n") != NULL);
+		CHECK(strstr(big, ",log,40,80,12,4,200,stderr,,,,,\"Peak RSS: 1,5 GB\",\"1,5 GB\",,2800,\n") != NULL);
 		CHECK(csv_format_log_row(big, sizeof(big), &r, 0, 4, "stdout", "RSS: 5 MB", "5 MB",
 					 5120) > 0);
-		CHECK(strstr(big, ",stdout,,,,,RSS: 5 MB,5 MB,5120,2800\n") != NULL);
+		CHECK(strstr(big, ",stdout,,,,,RSS: 5 MB,5 MB,5120,2800,\n") != NULL);
 		CHECK(count_fields(big) == CSV_COLUMNS);
 		CHECK(csv_format_log_row(big, 100, &r, 0, 4, "stdout", "x", "1 B", 0) < 0);
 		CHECK(csv_format_row(big, sizeof(big), &r, 0, 4) < 0);	/* not a kernel record */
@@ -784,9 +785,9 @@ static void test_csv_reader(void)
 
 	begin("csv reader: memtrace rows, quoted comm, events");
 	p = write_tmp(CSV_HEADER "\n"
-		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,\"a,b\",,,,1,,,,120\n"
-		      "0.6,104,200,600001000,7,7,rss,54,50,0,0,104,fault,0x1,0x2,,,,,,120\n"
-		      "0.7,104,300,700001000,7,7,mmap,54,50,0,0,104,,0x0,,4096,0x7f0000,,,,124\n");
+		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,\"a,b\",,,,1,,,,120,\n"
+		      "0.6,104,200,600001000,7,7,rss,54,50,0,0,104,fault,0x1,0x2,,,,,,120,\n"
+		      "0.7,104,300,700001000,7,7,mmap,54,50,0,0,104,,0x0,,4096,0x7f0000,,,,124,\n");
 	CHECK(csvr__open(&r, p) == 0);
 	CHECK(csvr__next(&r, &row) == 1 && row.ts_ns == 500001000 && row.pid == 7 && row.vmrss_kb == 100);
 	CHECK(r.t0_ns == 1000);
@@ -885,12 +886,12 @@ static void test_csv_reader_bad_input(void)
 		char *buf = malloc(cap);
 
 		for (int extra = 0; extra <= 1; extra++) {
-			size_t label = CSV_MAX_LINE - strlen(row) - 4 + (size_t)extra;
+			size_t label = CSV_MAX_LINE - strlen(row) - 5 + (size_t)extra;
 
 			n = (size_t)snprintf(buf, cap, "%s\n%s", CSV_HEADER, row);
 			memset(buf + n, 'a', label);
 			n += label;
-			n += (size_t)snprintf(buf + n, cap - n, ",,,0\n%s,,,0\n", row);
+			n += (size_t)snprintf(buf + n, cap - n, ",,,0,\n%s,,,0,\n", row);
 			e = csv_error(buf, n, extra ? 0 : 2);
 			CHECK(extra ? e && strstr(e, ":2: ") && strstr(e, "longer than") : e == NULL);
 		}
@@ -1998,8 +1999,8 @@ static void test_csv_reader_sizes(void)
 
 	begin("csv reader: vmsize_kb and total_rss_kb when asked, -1 when the file has none");
 	p = write_tmp(CSV_HEADER "\n"
-		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,sh,,,,1,,,,64\n"
-		      "0.6,104,208,600001000,7,7,rss,54,50,0,0,300,fault,0x1,0x2,,,,,,64\n");
+		      "0.5,100,200,500001000,7,7,exec,50,50,0,0,100,sh,,,,1,,,,64,\n"
+		      "0.6,104,208,600001000,7,7,rss,54,50,0,0,300,fault,0x1,0x2,,,,,,64,\n");
 	CHECK(csvr__open(&r, p) == 0);
 	CHECK(csvr__next(&r, &row) == 1 && row.vmsize_kb == -1 && row.total_rss_kb == -1);
 	r.sizes = true;
@@ -2167,7 +2168,7 @@ static char *trace_text(int first, int n, size_t *len)
 		l += (size_t)snprintf(t, cap, "%s\n", CSV_HEADER);
 	for (int i = first; i < first + n; i++)
 		l += (size_t)snprintf(t + l, cap - l, "%d.%09d,%d,2000,%llu,7,7,rss,%d,0,0,0,%d,"
-				      "fault,0x1,0x2,,,,,,64\n", i / 1000, (i % 1000) * 1000000,
+				      "fault,0x1,0x2,,,,,,64,\n", i / 1000, (i % 1000) * 1000000,
 				      1000 + i % 977, 1000000000ull + (unsigned long long)i * 1000000,
 				      1000 + i % 977, 1000 + i % 977);
 	*len = l;
@@ -2185,6 +2186,7 @@ static long read_trace_rows(const char *path, bool *warned, char *err, size_t er
 
 	if (csvr__open(&r, path)) {
 		snprintf(err, errlen, "%s", r.err);
+		*warned = r.warned;
 		csvr__close(&r);
 		return -1;
 	}
@@ -2285,6 +2287,78 @@ static void test_compressed(void)
 	end();
 }
 
+/* thin: what it wrote */
+static struct { uint64_t ts, folded; uint32_t type; int64_t pages; } thin_got[64];
+static int thin_ngot;
+
+static int thin_collect(void *ctx, const struct mt_rec *rec, uint64_t folded)
+{
+	(void)ctx;
+	if (thin_ngot < 64)
+		thin_got[thin_ngot++] = (typeof(thin_got[0])){ rec->ts_ns, folded, rec->type,
+							       rec->pages[MT_ANON] };
+	return 0;
+}
+
+static void thin_rec(struct thin *t, uint32_t type, uint32_t pid, uint64_t ts, int64_t pages)
+{
+	struct mt_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = type;
+	r.pid = pid;
+	r.ts_ns = ts;
+	r.pages[MT_ANON] = pages;
+	CHECK(thin__push(t, &r) == 0);
+}
+
+static void test_thin(void)
+{
+	struct thin *t;
+
+	begin("--resolution: a window's min and max in time order, its end when nothing follows");
+	CHECK(thin__new(&t, 1000, thin_collect, NULL) == 0);
+	thin_ngot = 0;
+	/* pid 1, window 0: 10, 20, 5, 15; then quiet */
+	thin_rec(t, MT_REC_RSS, 1, 100, 10);
+	thin_rec(t, MT_REC_RSS, 1, 200, 20);
+	thin_rec(t, MT_REC_RSS, 1, 300, 5);
+	thin_rec(t, MT_REC_RSS, 1, 400, 15);
+	CHECK(thin_ngot == 0);
+	CHECK(thin__advance(t, 1500) == 0 && thin_ngot == 0);	/* window 1 not whole */
+	CHECK(thin__advance(t, 1999) == 0 && thin_ngot == 3);
+	CHECK(thin_got[0].ts == 200 && thin_got[0].pages == 20 && thin_got[0].folded == 0);
+	CHECK(thin_got[1].ts == 300 && thin_got[1].pages == 5 && thin_got[1].folded == 0);
+	CHECK(thin_got[2].ts == 400 && thin_got[2].pages == 15 && thin_got[2].folded == 4);
+	CHECK(thin__written_until(t) == 1000);
+	/* pid 2, window 5: 1, 9, 4, and a change in window 6: its end is not
+	 * kept; an mmap between takes its place */
+	thin_ngot = 0;
+	thin_rec(t, MT_REC_RSS, 2, 5100, 1);
+	thin_rec(t, MT_REC_SYSCALL, 2, 5150, 0);
+	thin_rec(t, MT_REC_RSS, 2, 5200, 9);
+	thin_rec(t, MT_REC_RSS, 2, 5300, 4);
+	thin_rec(t, MT_REC_RSS, 2, 6100, 3);
+	thin_rec(t, MT_REC_EXIT, 2, 6200, 3);
+	CHECK(thin__nprocs(t) == 2);
+	CHECK(thin__advance(t, 6999) == 0 && thin_ngot == 3);
+	CHECK(thin_got[0].ts == 5100 && thin_got[0].folded == 0);
+	CHECK(thin_got[1].ts == 5150 && thin_got[1].type == MT_REC_SYSCALL);
+	CHECK(thin_got[2].ts == 5200 && thin_got[2].pages == 9 && thin_got[2].folded == 3);
+	/* window 6: one change (its own min, max and end: one row) and the exit */
+	CHECK(thin__flush(t) == 0 && thin_ngot == 5);
+	CHECK(thin_got[3].ts == 6100 && thin_got[3].folded == 1);
+	CHECK(thin_got[4].ts == 6200 && thin_got[4].type == MT_REC_EXIT);
+	/* pid 2 is gone once its exit is written; pid 1 lives */
+	CHECK(thin__nprocs(t) == 1);
+	/* a record the ring gave late: written as it comes */
+	thin_ngot = 0;
+	thin_rec(t, MT_REC_RSS, 1, 50, 1);
+	CHECK(thin_ngot == 1 && thin_got[0].ts == 50 && thin_got[0].folded == 0);
+	thin__free(t);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -2299,6 +2373,7 @@ int main(void)
 	test_csv_reader();
 	test_csv_reader_bad_input();
 	test_compressed();
+	test_thin();
 	test_result_bad_input();
 	test_reported_units();
 	test_validation();

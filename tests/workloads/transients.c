@@ -3,13 +3,15 @@
  * transients: known RSS transients with their own CLOCK_MONOTONIC times,
  * for the spike tests.
  *
- *   transients [full|short N HOLD_US SIZE_MIB]
+ *   transients [full|short N HOLD_US SIZE_MIB|ladder]
  *
  * full (default): transients of 1 to 64 MiB lasting from under 1 ms to
  *   about 20 ms, 30 ms of quiet between them, then a staircase of 4 x 8 MiB
  *   steps that is never freed (growth, not a spike).
  * short N HOLD_US SIZE_MIB: N transients of SIZE_MIB held HOLD_US each
  *   (sleeping, to leave the CPU to a poller beside it), 40 ms apart (for replaying pollers against a real one).
+ * ladder: transients of 4 to 64 MiB held (sleeping) 2, 5, 10, 20, 50, 100
+ *   and 150 ms, 30 ms apart (for a thinned trace: --resolution).
  *
  * Prints after the work, one line per transient:
  *   T size_kb t_start_ns t_full_ns t_end_ns
@@ -92,7 +94,12 @@ int main(int argc, char **argv)
 		{ 32, 10000 }, { 64, 20000 }, { 1, 3000 }, { 64, 0 },
 	};
 	unsigned long long steps[4];
+	static const struct { unsigned long mib, hold_us; } ladder[] = {
+		{ 4, 2000 }, { 8, 5000 }, { 16, 10000 }, { 32, 20000 }, { 64, 50000 },
+		{ 16, 100000 }, { 8, 150000 },
+	};
 	bool short_mode = argc >= 5 && !strcmp(argv[1], "short");
+	bool ladder_mode = argc == 2 && !strcmp(argv[1], "ladder");
 	int n = short_mode ? atoi(argv[2]) : 0;
 	unsigned long hold = short_mode ? strtoul(argv[3], NULL, 10) : 0;
 	unsigned long mib = short_mode ? strtoul(argv[4], NULL, 10) : 0;
@@ -116,7 +123,12 @@ int main(int argc, char **argv)
 	spin_us(1);
 	sleep_us(30000);
 
-	if (short_mode) {
+	if (ladder_mode) {
+		for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]); i++) {
+			transient(ladder[i].mib, ladder[i].hold_us, false);
+			sleep_us(30000);
+		}
+	} else if (short_mode) {
 		for (int i = 0; i < n; i++) {
 			transient(mib, hold, false);
 			sleep_us(40000);
@@ -138,7 +150,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < ntr; i++)
 		printf("T %lu %llu %llu %llu\n", trs[i].kb, trs[i].start, trs[i].full, trs[i].end);
-	if (argc < 5)
+	if (!short_mode && !ladder_mode)
 		for (int i = 0; i < 4; i++)
 			printf("S %lu %llu\n", 8 * 1024UL, steps[i]);
 	return 0;

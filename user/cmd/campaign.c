@@ -377,6 +377,7 @@ static int start_run(struct runner *rn, struct plan_run *pr)
 	snprintf(label, sizeof(label), "%s #%d", pr->config, pr->repeat);
 	s.label = label;
 	s.csv_path = path[F_TRACE];
+	s.resolution_ns = trace_cli.resolution_ns;
 	s.summary_path = path[F_SUMMARY];
 	e = run__launch(r, rn->tracer, &s, err, sizeof(err));
 	if (e && r->exec_failed) {

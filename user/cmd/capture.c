@@ -74,7 +74,8 @@ static struct run *start_run(struct capture *c, struct runner *rn, uint32_t g)
 	struct run *r;
 	int e, dirfd = -1;
 	struct run_spec s = { .mode = "capture", .csv_path = csv, .summary_path = summary,
-			      .dirfd = &dirfd, .guard = c->o->guard, .label = name };
+			      .dirfd = &dirfd, .guard = c->o->guard, .label = name,
+			      .resolution_ns = trace_cli.resolution_ns };
 
 	tracer__group(rn->tracer, g, &gr);
 	r = calloc(1, sizeof(*r));

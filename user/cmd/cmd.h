@@ -47,6 +47,7 @@ struct trace_cli {
 	uint64_t ring_bytes;
 	unsigned long max_procs;
 	const char *btf;
+	uint64_t resolution_ns;	/* --resolution (0: every change) */
 };
 extern struct trace_cli trace_cli;
 extern const struct argp trace_cli_argp;

@@ -47,7 +47,7 @@ struct trace_cli trace_cli = {
 	.max_procs = 16384,
 };
 
-enum { OPT_NO_FOLLOW = 1500, OPT_AS_ROOT, OPT_RING_SIZE, OPT_MAX_PROCS, OPT_BTF };
+enum { OPT_NO_FOLLOW = 1500, OPT_AS_ROOT, OPT_RING_SIZE, OPT_MAX_PROCS, OPT_BTF, OPT_RESOLUTION };
 
 static const struct argp_option trace_cli_options[] = {
 	{ NULL, 0, NULL, 0, "Tracing:", 0 },
@@ -55,6 +55,7 @@ static const struct argp_option trace_cli_options[] = {
 	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run the command as root (default: as the sudo user)", 0 },
 	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two from 64K to 1G (default 16M); raise it if events are lost", 0 },
 	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes traced at once, over all runs (default 16384)", 0 },
+	{ "resolution", OPT_RESOLUTION, "DURATION", 0, "Thin the trace: per process and DURATION window, only its minimum and maximum RSS (exact, each at its own time) and the level it ends at; every other row kept, the summary's peak exact (default: every change)", 0 },
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use instead of /sys/kernel/btf/vmlinux", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 0 },
 	{},
@@ -103,6 +104,13 @@ static error_t trace_cli_parse(int key, char *arg, struct argp_state *st)
 		break;
 	case OPT_BTF:
 		trace_cli.btf = arg;
+		break;
+	case OPT_RESOLUTION:
+		if (parse_duration(arg, &trace_cli.resolution_ns))
+			usage_exit(sub, "--resolution %s: not a duration (use e.g. 1ms, 100us, 10ms)",
+				   arg);
+		if (trace_cli.resolution_ns < 1000 || trace_cli.resolution_ns > 3600000000000ULL)
+			usage_exit(sub, "--resolution %s: from 1us to 1h (e.g. 1ms)", arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -550,7 +550,7 @@ static int start(struct record *c, struct tracer *t)
 		.cmd = env.cmd, .ncmd = env.ncmd, .pids = env.pids, .npids = env.npids,
 		.as_root = trace_cli.as_root, .sigpipe_ignored = sig_inherited_ignore[SIGPIPE],
 		.csv_path = env.output, .summary_path = env.summary, .limit = &env.limit,
-		.monitor_log = env.monitor_log,
+		.monitor_log = env.monitor_log, .resolution_ns = trace_cli.resolution_ns,
 	};
 	char err[2048];
 	int e;

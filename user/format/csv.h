@@ -16,8 +16,8 @@
 
 #define CSV_HEADER "time_s,vmrss_kb,vmsize_kb,ts_ns,pid,tid,event,rss_anon_kb," \
 		   "rss_file_kb,rss_shmem_kb,swap_kb,total_rss_kb,cause,addr,ip,len,ret," \
-		   "label,reported,reported_kb,vmdata_kb"
-#define CSV_COLUMNS 21
+		   "label,reported,reported_kb,vmdata_kb,folded"
+#define CSV_COLUMNS 22
 /* The first 17 columns are a contract; later ones are appended only. */
 #define CSV_FIXED_COLUMNS 17
 
@@ -28,6 +28,10 @@
  * page_kb: page size in KiB; start_ns: time_s 0. */
 int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		   uint64_t start_ns, unsigned int page_kb);
+/* The same, with a --resolution window's count of changes in `folded`
+ * (0: empty). */
+int csv_format_row_folded(char *buf, size_t len, const struct mt_rec *r, uint64_t start_ns,
+			  unsigned int page_kb, uint64_t folded);
 /* A `log` row: a line of the command's output that --checkpoint-regex
  * matched. r holds the state of the process the row is given to (its last
  * record) and the line's time; reported: the captured text; reported_kb:
@@ -54,6 +58,8 @@ int csv_out__open(struct csv_out *o, int fd, bool owns_fd, enum zformat f, uint6
 /* A kernel record's row. 0, or -EINVAL for a type without a row (the
  * caller's bug); a write error is kept in o->err. */
 int csv_out__record(struct csv_out *o, const struct mt_rec *r);
+/* The same, with its `folded` count (csv_format_row_folded). */
+int csv_out__record_folded(struct csv_out *o, const struct mt_rec *r, uint64_t folded);
 /* A log row (see csv_format_log_row). */
 void csv_out__log(struct csv_out *o, const struct mt_rec *state, const char *stream,
 		  const char *line, const char *reported, int64_t reported_kb);

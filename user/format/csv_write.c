@@ -167,10 +167,14 @@ static char *put_state(char *p, const struct mt_rec *r, const char *ev, uint64_t
 /* The columns after reported_kb, appended since (the first 17 are a
  * contract, later ones only ever appended), and the row's end: p is just
  * past reported_kb. Returns the row's length. */
-static int put_end(char *buf, char *p, const struct mt_rec *r, unsigned int page_kb)
+static int put_end(char *buf, char *p, const struct mt_rec *r, unsigned int page_kb,
+		   uint64_t folded)
 {
 	*p++ = ',';
 	p = put_u64(p, (uint64_t)r->data_vm * page_kb);
+	*p++ = ',';
+	if (folded)
+		p = put_u64(p, folded);
 	*p++ = '\n';
 	*p = 0;
 	return (int)(p - buf);
@@ -195,7 +199,7 @@ int csv_format_log_row(char *buf, size_t len, const struct mt_rec *r, uint64_t s
 	*p++ = ',';
 	if (reported_kb >= 0)
 		p = put_i64(p, reported_kb);
-	return put_end(buf, p, r, page_kb);
+	return put_end(buf, p, r, page_kb, 0);
 }
 
 /* cause,addr,ip of a change (RSS, GUARD, ALERT rows), without a comma
@@ -224,8 +228,8 @@ static char *put_cause(char *p, const struct mt_rec *r)
 	}
 }
 
-int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
-		   uint64_t start_ns, unsigned int page_kb)
+int csv_format_row_folded(char *buf, size_t len, const struct mt_rec *r, uint64_t start_ns,
+			  unsigned int page_kb, uint64_t folded)
 {
 	const char *ev = event_name(r->type, r->nr), *sc;
 	char *p = buf;
@@ -251,7 +255,7 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		p = put_str(p, r->type == MT_REC_GUARD ? ",kill-at," : ",alert,");
 		p = put_str(p, r->counted_flags & MT_GUARD_ANON ? "anon+shmem," : "rss,");
 		p = put_i64(p, r->counted_pages * page_kb);
-		return put_end(buf, p, r, page_kb);
+		return put_end(buf, p, r, page_kb, folded);
 	case MT_REC_SYSCALL:
 		*p++ = ',';
 		p = put_hex(p, r->addr);
@@ -275,7 +279,7 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		p = put_str(p, ",,,");
 		p = put_i64(p, r->ret);
 		p = put_str(p, ",,,");
-		return put_end(buf, p, r, page_kb);
+		return put_end(buf, p, r, page_kb, folded);
 	case MT_REC_MARK:
 		/* source, fd, bytes written, then the name */
 		p = put_str(p, r->cause == MT_MARK_USDT ? "usdt," : "fd,");
@@ -287,7 +291,7 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		p = put_str(p, ",,");
 		p = put_text(p, r->label, MT_LABEL_LEN, true);
 		p = put_str(p, ",,");
-		return put_end(buf, p, r, page_kb);
+		return put_end(buf, p, r, page_kb, folded);
 	case MT_REC_MARK_FD_LOST:
 		sc = syscall_name(r->nr);
 		p = sc ? put_str(p, sc) : put_u64(p, r->nr);
@@ -296,7 +300,7 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 		p = put_str(p, ",,,");
 		p = put_i64(p, r->ret);
 		p = put_str(p, ",,,");
-		return put_end(buf, p, r, page_kb);
+		return put_end(buf, p, r, page_kb, folded);
 	default: /* fork, exec, attach, exit: the comm, then the ret column */
 		p = put_text(p, r->comm, sizeof(r->comm), false);
 		p = put_str(p, ",,,,");
@@ -306,7 +310,13 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 			p = put_u64(p, r->ppid);
 	}
 	p = put_str(p, ",,,");
-	return put_end(buf, p, r, page_kb);
+	return put_end(buf, p, r, page_kb, folded);
+}
+
+int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
+		   uint64_t start_ns, unsigned int page_kb)
+{
+	return csv_format_row_folded(buf, len, r, start_ns, page_kb, 0);
 }
 
 int csv_out__open(struct csv_out *o, int fd, bool owns_fd, enum zformat f, uint64_t start_ns,
@@ -335,8 +345,13 @@ static void append(struct csv_out *o, const char *row, size_t n)
 
 int csv_out__record(struct csv_out *o, const struct mt_rec *r)
 {
+	return csv_out__record_folded(o, r, 0);
+}
+
+int csv_out__record_folded(struct csv_out *o, const struct mt_rec *r, uint64_t folded)
+{
 	char row[512];
-	int n = csv_format_row(row, sizeof(row), r, o->start_ns, o->page_kb);
+	int n = csv_format_row_folded(row, sizeof(row), r, o->start_ns, o->page_kb, folded);
 
 	if (n < 0)
 		return -EINVAL;

@@ -140,6 +140,9 @@ int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_
 	return 0;
 }
 
+/* A row from --resolution's windows, in its place in the time order. */
+static int thin_row(void *ctx, const struct mt_rec *rec, uint64_t folded);
+
 int run__open_trace(struct run *r, char *err, size_t errlen)
 {
 	struct out_file *f = &r->files[RUN_TRACE];
@@ -151,6 +154,11 @@ int run__open_trace(struct run *r, char *err, size_t errlen)
 	if (!std)
 		f->fd = -1;	/* the trace's now */
 	if (e) {
+		snprintf(err, errlen, "cannot write trace %s: %s", r->spec.csv_path, strerror(-e));
+		csv_out__close(&r->trace);
+		return e;
+	}
+	if (r->spec.resolution_ns && (e = thin__new(&r->thin, r->spec.resolution_ns, thin_row, r))) {
 		snprintf(err, errlen, "cannot write trace %s: %s", r->spec.csv_path, strerror(-e));
 		csv_out__close(&r->trace);
 		return e;
@@ -256,8 +264,21 @@ static void emit_logs(struct run *r, uint64_t cut_ns)
 void run__emit_logs(struct run *r, uint64_t cut_ns)
 {
 	r->out.records_until = cut_ns;
-	if (r->trace_open)
-		emit_logs(r, cut_ns);
+	if (!r->trace_open)
+		return;
+	if (r->thin) {
+		uint64_t written;
+
+		if (thin__advance(r->thin, cut_ns))
+			fprintf(stderr, "memtrace-bpf: out of memory thinning the trace (--resolution)\n");
+		/* a log line goes after the rows written before it */
+		written = thin__written_until(r->thin);
+		if (!written)
+			return;
+		if (written <= cut_ns)
+			cut_ns = written - 1;
+	}
+	emit_logs(r, cut_ns);
 }
 
 void run__pump_output(struct run *r, int timeout_ms, int extra_fd, bool final)
@@ -287,6 +308,19 @@ static void mark_fd_lost(struct run *r, const struct proc_info *p, const struct 
 		secs_since(rec->ts_ns, r->start_ns), (unsigned long long)rec->addr);
 }
 
+static int thin_row(void *ctx, const struct mt_rec *rec, uint64_t folded)
+{
+	struct run *r = ctx;
+
+	/* a log line read before this record happened goes first */
+	if (r->nlogs && r->logs[0].ts_ns < rec->ts_ns)
+		emit_logs(r, rec->ts_ns - 1);
+	if (csv_out__record_folded(&r->trace, rec, folded))
+		fprintf(stderr, "memtrace-bpf: bug: record of unknown type %u from the kernel\n",
+			rec->type);
+	return 0;
+}
+
 int run__record(struct run *r, const struct mt_rec *rec)
 {
 	struct proc_info *p;
@@ -301,13 +335,12 @@ int run__record(struct run *r, const struct mt_rec *rec)
 	}
 	if (!r->trace_open)
 		return 0;
-	/* a log line read before this record happened goes first */
-	if (r->nlogs && r->logs[0].ts_ns < rec->ts_ns)
-		emit_logs(r, rec->ts_ns - 1);
-	if (csv_out__record(&r->trace, rec)) {
-		fprintf(stderr, "memtrace-bpf: bug: record of unknown type %u from the kernel\n",
-			rec->type);
-		return 0;
+	if (r->thin) {
+		/* its row, or its window's, comes later (thin_row) */
+		if (thin__push(r->thin, rec))
+			return -ENOMEM;
+	} else {
+		thin_row(r, rec, 0);
 	}
 	p = procs__get(&r->procs, (pid_t)rec->pid, true);
 	if (p && p->exited && rec->type == MT_REC_FORK)
@@ -578,6 +611,8 @@ int run__finish(struct run *r)
 		finish_output(r);
 	guard__finish(r);
 	if (r->trace_open) {
+		if (r->thin && thin__flush(r->thin))
+			fprintf(stderr, "memtrace-bpf: out of memory thinning the trace (--resolution)\n");
 		emit_logs(r, UINT64_MAX);
 		r->trace_open = false;
 		e = csv_out__close(&r->trace);
@@ -606,6 +641,8 @@ void run__free(struct run *r)
 	r->logs = NULL;
 	r->nlogs = 0;
 	procs__free(&r->procs);
+	thin__free(r->thin);
+	r->thin = NULL;
 	spikes__free(r->spikes);
 	r->spikes = NULL;
 	baseline__free(&r->baseline);

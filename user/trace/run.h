@@ -21,6 +21,7 @@
 #include "trace/guard.h"
 #include "trace/logcap.h"
 #include "trace/procs.h"
+#include "trace/thin.h"
 #include "trace/tracer.h"
 
 #define MEMTRACE_VERSION "0.1.0"
@@ -82,6 +83,9 @@ struct run_spec {
 	const char *monitor_log;	/* --monitor-log (NULL: none) */
 	const char *label;		/* which run, in messages (a campaign's
 					   CONFIG #N; copied); NULL: the only one */
+	uint64_t resolution_ns;		/* --resolution: RSS rows thinned to a
+					   window's extremes (trace/thin.h);
+					   0: every change */
 	bool baseline;			/* keep the tree's total over the last
 					   tenth of the command's life, for its
 					   baseline (a campaign's result.csv) */
@@ -123,6 +127,7 @@ struct run {
 	unsigned int page_kb;
 	/* what the records told */
 	struct csv_out trace;
+	struct thin *thin;		/* --resolution (NULL: off) */
 	bool trace_open;
 	bool trace_failed;		/* a write failed: no more rows (said) */
 	bool summary_short;		/* the disk held only the short summary (said) */

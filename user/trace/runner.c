@@ -157,13 +157,19 @@ static int drain(struct runner *rn, bool final)
 			waiter = waiter ? waiter : r;
 		}
 	}
-	if (!waiter)
-		return tracer__poll(rn->tracer, final ? 0 : 10, final, dispatch, urgent, rn);
+	if (!waiter) {
+		e = tracer__poll(rn->tracer, final ? 0 : 10, final, dispatch, urgent, rn);
+		/* --resolution's windows that are whole now */
+		each_run(rn, r)
+			if (r->thin)
+				run__emit_logs(r, tracer__released_ns(rn->tracer));
+		return e;
+	}
 	before = mono_ns();
 	e = tracer__poll(rn->tracer, 0, false, dispatch, urgent, rn);
 	/* every record stamped 2 ms before the drain is in */
 	each_run(rn, r)
-		if (r->out_on)
+		if (r->out_on || r->thin)
 			run__emit_logs(r, before - 2 * MS);
 	return e;
 }

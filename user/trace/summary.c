@@ -161,9 +161,27 @@ static void json_processes(struct jw *w, struct run *r)
 	jw_arr_end(w);
 }
 
+/* The loader's own peak RSS in kB: VmHWM, of this process image since its
+ * exec (getrusage's ru_maxrss keeps the peak of whatever exec'd us: a
+ * 100 MB Python that ran memtrace-bpf would be counted). -1: unknown. */
+static int64_t own_peak_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 /* What tracing cost, so far: the kernel side's exact sums (for the whole
  * tracer: every run of this memtrace-bpf), the rows, and the loader's own
- * CPU and memory (getrusage). */
+ * CPU (getrusage) and peak memory (VmHWM). */
 static void json_cost(struct jw *w, const struct run *r)
 {
 	struct mt_cost k = {};
@@ -178,7 +196,7 @@ static void json_cost(struct jw *w, const struct run *r)
 	jw_u64(w, "records", r->trace.rows);
 	jw_f64(w, "loader_user_s", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, 6);
 	jw_f64(w, "loader_sys_s", ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, 6);
-	jw_i64(w, "loader_maxrss_kb", ru.ru_maxrss);
+	jw_i64(w, "loader_maxrss_kb", own_peak_kb());
 	jw_obj_end(w);
 }
 

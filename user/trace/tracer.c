@@ -33,6 +33,7 @@ struct tracer {
 	uint32_t group_cursor;	/* where tracer__group_take looks first */
 	uint32_t nslots;	/* mms with per-CPU slot records at once */
 	uint64_t ring_bytes;
+	uint64_t released_ns;	/* tracer__released_ns */
 };
 
 static bool verbose_log;
@@ -375,13 +376,19 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 			urgent(ctx, &t->batch[i]);
 	/* the records held from the last call are at the front */
 	rec_sort(t->batch, t->n);
-	ready = rec_ready(t->batch, t->n, final ? UINT64_MAX : mono_ns() - 2000000ULL);
+	t->released_ns = final ? UINT64_MAX : mono_ns() - 2000000ULL;
+	ready = rec_ready(t->batch, t->n, t->released_ns);
 	e = 0;
 	for (size_t i = 0; i < ready && !e; i++)
 		e = fn(ctx, &t->batch[i]);
 	memmove(t->batch, t->batch + ready, (t->n - ready) * sizeof(*t->batch));
 	t->n -= ready;
 	return e < 0 ? e : 0;
+}
+
+uint64_t tracer__released_ns(const struct tracer *t)
+{
+	return t->released_ns;
 }
 
 uint64_t tracer__ring_bytes(const struct tracer *t)

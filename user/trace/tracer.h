@@ -84,6 +84,10 @@ void tracer__cost(struct tracer *t, struct mt_cost *c);
  * CPU each); past that, full sums. */
 #define TRACER_MAX_SLOTS 4096
 
+/* Every record stamped at or before this has been handed on (by the
+ * last tracer__poll; UINT64_MAX after a final one). */
+uint64_t tracer__released_ns(const struct tracer *t);
+
 /* The ring buffer's size (--ring-size), for messages. */
 uint64_t tracer__ring_bytes(const struct tracer *t);
 /* An fd that polls readable when records wait (the ring buffer's epoll). */
