@@ -493,7 +493,7 @@ def t_campaign_marks_once_per_run():
     if r.returncode != 0:
         raise Fail(f"campaign exited {r.returncode}: {r.stderr.strip()[-300:]}")
     traces = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(d) for f in fs
-                    if f == "trace.csv")
+                    if f == "trace.csv.zst")
     if len(traces) != 3:
         raise Fail(f"{len(traces)} traces in {d}")
     errs = []
