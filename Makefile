@@ -4,8 +4,11 @@
 #   make            build .output/memtrace-bpf
 #   sudo make demo  install dependencies, build, trace the demo workload
 #   sudo make test  install dependencies, build, run every test
-#   sudo make bench page-fault storm: untraced vs traced vs peers; a
-#                   runaway allocator vs --kill-at, pollers and a cgroup
+#   sudo make bench page-fault storm: untraced vs traced vs peers and
+#                   empty programs; per-call costs and the exact sum's cost
+#                   model; two storms at once; xz -6; a runaway allocator
+#                   vs --kill-at, pollers and a cgroup; one table at the end
+#   make bench-check  the bench's parsing and reports on hand-written inputs
 #   make install    PREFIX=/usr/local DESTDIR= (the binary, and the marker
 #                   header as include/memtrace/mark.h)
 #
@@ -61,7 +64,7 @@ TOOLS     := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(filter-out %.bpf.c,$(wildc
 BIN       := $(OUTPUT)/memtrace-bpf
 
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test bench install uninstall clean
+.PHONY: all deps demo test bench bench-check install uninstall clean
 
 all: $(BIN) $(OUTPUT)/unit_tests $(WORKLOADS) $(TOOLS)
 
@@ -140,13 +143,23 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run.sh
 
+# Each part prints its own report and adds its figures to
+# bench-figures.tsv, emptied first; bench-table.sh makes the one table.
 bench:
 	$(Q)tools/install-deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/bench-selftest.sh -q
+	$(Q)rm -f $(OUTPUT)/bench-figures.tsv
 	$(Q)tools/bench.sh
 	$(Q)tools/progcost.py
+	$(Q)tools/bench-pair.sh
+	$(Q)tools/realprog.sh
 	$(Q)tools/bench-spikes.sh
 	$(Q)tools/bench-guard.sh
+	$(Q)tools/bench-table.sh
+
+bench-check:
+	$(Q)tools/bench-selftest.sh
 
 install: $(BIN)
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/bin/memtrace-bpf)

@@ -400,8 +400,8 @@ def report(rows, ncpus, n_reads, mib, figs):
         print(f"  {c:>5} {fmt(a_sum, '14.1f'):>14} {fmt(a_tot, '10.1f'):>10} "
               f"{f_sum:16.1f} {fmt(f_tot, '12.1f'):>12}")
         figs.put(f"model.{c}.amortized_ns", fmt(a_tot, ".1f"),
-                 NO_COST if a_tot is None else f"sum part {a_sum:.1f}")
-        figs.put(f"model.{c}.always_full_ns", fmt(f_tot, ".1f"), f"sum part {f_sum:.1f}")
+                 NO_COST if a_tot is None else f"sums {a_sum:.1f} ns")
+        figs.put(f"model.{c}.always_full_ns", fmt(f_tot, ".1f"), f"sums {f_sum:.1f} ns")
     if model[256] is not None and model[2]:
         q = model[256] / model[2]
         print(f"  amortized at 256 CPUs / at 2 CPUs: {q:.3f} (target <= 1.20: "
