@@ -4,8 +4,11 @@
 #   make            build .output/memtrace-bpf
 #   sudo make demo  install dependencies, build, trace the demo workload
 #   sudo make test  install dependencies, build, run every test
-#   sudo make bench page-fault storm: untraced vs traced vs peers; a
-#                   runaway allocator vs --kill-at, pollers and a cgroup
+#   sudo make bench page-fault storm: untraced vs traced vs peers and
+#                   empty programs; per-call costs and the exact sum's cost
+#                   model; two storms at once; xz -6; a runaway allocator
+#                   vs --kill-at, pollers and a cgroup; one table at the end
+#   make bench-check  the bench's parsing and reports on hand-written inputs
 #   make install    PREFIX=/usr/local DESTDIR= (the binary, and the marker
 #                   header as include/memtrace/mark.h)
 #
@@ -57,11 +60,11 @@ USER_SRCS := $(wildcard user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 MAIN_OBJ  := $(OUTPUT)/user/main.o
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
-TOOLS     := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(wildcard tools/*.c))
+TOOLS     := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(filter-out %.bpf.c,$(wildcard tools/*.c)))
 BIN       := $(OUTPUT)/memtrace-bpf
 
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test bench install uninstall clean
+.PHONY: all deps demo test bench bench-check install uninstall clean
 
 all: $(BIN) $(OUTPUT)/unit_tests $(WORKLOADS) $(TOOLS)
 
@@ -72,19 +75,32 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
 
-# The bpf/*.h it includes are listed by clang's -MMD -MP in memtrace.bpf.d
-# (target $@, not the .tmp clang writes; read by the -include at the end).
-# vmlinux.h is named here as well: it may need generating before the first
-# compile.
-$(OUTPUT)/memtrace.bpf.o: bpf/memtrace.bpf.c $(VMLINUX_H) | $(OUTPUT)
+# BPF objects: memtrace's (bpf/) and the bench's yardsticks (tools/,
+# tools/emptyprog.bpf.c). The headers one includes are listed by clang's
+# -MMD -MP in NAME.bpf.d (target $@, not the .tmp clang writes; read by the
+# -include at the end). vmlinux.h is named here as well: it may need
+# generating before the first compile.
+BPF_OBJS := $(OUTPUT)/memtrace.bpf.o $(OUTPUT)/emptyprog.bpf.o
+# kept between builds, though only the skeletons name them
+.SECONDARY: $(BPF_OBJS)
+
+define bpf_object
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -I$(dir $(VMLINUX_H)) -MMD -MP -MF $(OUTPUT)/memtrace.bpf.d -MT $@ \
+	$(Q)$(CLANG) $(BPF_CFLAGS) -I$(dir $(VMLINUX_H)) -MMD -MP -MF $(@:.o=.d) -MT $@ \
 	  -c $< -o $@.tmp && \
 	  $(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+endef
 
-$(OUTPUT)/memtrace.skel.h: $(OUTPUT)/memtrace.bpf.o
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX_H) | $(OUTPUT)
+	$(bpf_object)
+
+$(OUTPUT)/%.bpf.o: tools/%.bpf.c $(VMLINUX_H) | $(OUTPUT)
+	$(bpf_object)
+
+# NAME.bpf.o -> NAME.skel.h, struct NAME_bpf
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name memtrace_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 $(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/memtrace.skel.h
 	$(call msg,CC,$@)
@@ -109,6 +125,11 @@ $(OUTPUT)/tools/%: tools/%.c | $(OUTPUT)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -lm
 
+# the loader of tools/emptyprog.bpf.c (the bench's empty-program row)
+$(OUTPUT)/tools/emptyprog: tools/emptyprog.c $(OUTPUT)/emptyprog.skel.h | $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(LDLIBS) -o $@
+
 # Installs the Debian packages the build, the tests and the demo need
 # (only those missing; apt-get update first); bench adds its peers.
 deps:
@@ -122,13 +143,23 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run.sh
 
+# Each part prints its own report and adds its figures to
+# bench-figures.tsv, emptied first; bench-table.sh makes the one table.
 bench:
 	$(Q)tools/install-deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/bench-selftest.sh -q
+	$(Q)rm -f $(OUTPUT)/bench-figures.tsv
 	$(Q)tools/bench.sh
 	$(Q)tools/progcost.py
+	$(Q)tools/bench-pair.sh
+	$(Q)tools/realprog.sh
 	$(Q)tools/bench-spikes.sh
 	$(Q)tools/bench-guard.sh
+	$(Q)tools/bench-table.sh
+
+bench-check:
+	$(Q)tools/bench-selftest.sh
 
 install: $(BIN)
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/bin/memtrace-bpf)
@@ -237,6 +268,6 @@ fuzz-min: fuzz-build
 		rm -rf tests/fuzz/corpus/$$f; cp -r $$m/out tests/fuzz/corpus/$$f; \
 	done
 
--include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/workloads/*.d $(OUTPUT)/*.d)
+-include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/workloads/*.d $(OUTPUT)/tools/*.d $(OUTPUT)/*.d)
 -include $(wildcard $(ASAN_OUT)/user/*.d $(ASAN_OUT)/user/*/*.d $(ASAN_OUT)/*.d)
 -include $(wildcard $(FUZZ_OUT)/user/*/*.d $(FUZZ_OUT)/*.d)

@@ -2,7 +2,7 @@
 /*
  * faultstorm: a 4 KiB anonymous page-fault storm, the workload of `make bench`.
  *
- *   faultstorm [-m MIB] [-r REPEAT] [-w WARM_MIB] [-p]
+ *   faultstorm [-m MIB] [-r REPEAT] [-w WARM_MIB] [-b FILE [-n N]] [-p]
  *
  * Maps MIB MiB of private anonymous memory (default 1024 MiB = 262144
  * faults of 4 KiB), asks for no transparent huge pages, and writes one byte
@@ -24,6 +24,15 @@
  * freed, so keep storms short (the default takes ~0.6 s untraced): in a storm
  * that lasts several seconds, the tail can meet cold pages again.
  *
+ * Start barrier (-b FILE, -n N, default 2): storms run side by side (the
+ * bench's two-process row) start touching together. After its warm-up and
+ * mmap, each appends one byte to FILE (O_APPEND: one write each, never
+ * mixed) and waits until FILE holds N bytes per repetition so far, polling
+ * every 50 us; the timed touching starts after the wait. The warm-ups take
+ * different times in each process, so without it two "simultaneous" storms
+ * overlap only partly. FILE is created if missing; give each group of
+ * storms a fresh one.
+ *
  * Prints one machine-readable line on stdout:
  *   faults=N seconds=S ns_per_fault=X pid=P start_ns=T0 end_ns=T1
  * start_ns/end_ns are the CLOCK_MONOTONIC bounds of the (first .. last) timed
@@ -32,12 +41,14 @@
  * repetition on stderr.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,10 +65,12 @@ static uint64_t now_ns(void)
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s [-m MIB] [-r REPEAT] [-w WARM_MIB] [-p]\n"
+		"usage: %s [-m MIB] [-r REPEAT] [-w WARM_MIB] [-b FILE [-n N]] [-p]\n"
 		"  -m MIB     anonymous memory to fault in, in MiB (default 1024)\n"
 		"  -r REPEAT  map/touch/unmap cycles (default 1)\n"
 		"  -w MIB     warm-up: cycle MIB MiB through a memfd first (default: -m; 0 = off)\n"
+		"  -b FILE    start barrier: touch only once N storms given FILE are ready\n"
+		"  -n N       storms that meet at the -b barrier (default 2)\n"
 		"  -p         per-repetition lines on stderr\n"
 		"Prints: faults=N seconds=S ns_per_fault=X pid=P start_ns=T0 end_ns=T1\n",
 		argv0);
@@ -108,12 +121,46 @@ static void warm_up(size_t len, const char *argv0)
 	close(fd);
 }
 
+/*
+ * Start barrier, repetition r: one byte into the shared file, then wait
+ * until every one of the n storms has written its byte for this
+ * repetition. Returns 0, or -1 (said on stderr) when the file fails or the
+ * others do not come within 60 s.
+ */
+static int barrier_wait(int fd, unsigned long n, unsigned long r, const char *argv0)
+{
+	const off_t want = (off_t)(n * (r + 1));
+	const struct timespec nap = { 0, 50000 };
+	uint64_t give_up = now_ns() + 60000000000ULL;
+	struct stat st;
+
+	if (write(fd, "+", 1) != 1) {
+		fprintf(stderr, "%s: barrier write: %s\n", argv0, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (fstat(fd, &st) != 0) {
+			fprintf(stderr, "%s: barrier fstat: %s\n", argv0, strerror(errno));
+			return -1;
+		}
+		if (st.st_size >= want)
+			return 0;
+		if (now_ns() > give_up) {
+			fprintf(stderr, "%s: barrier: %lld of %lld arrivals after 60 s\n", argv0,
+				(long long)st.st_size, (long long)want);
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	unsigned long mib = 1024, repeat = 1, warm_mib = 0;
-	int per_rep = 0, warm_set = 0, opt;
+	unsigned long mib = 1024, repeat = 1, warm_mib = 0, parties = 2;
+	int per_rep = 0, warm_set = 0, parties_set = 0, opt, bfd = -1;
+	const char *barrier = NULL;
 
-	while ((opt = getopt(argc, argv, "m:r:w:ph")) != -1) {
+	while ((opt = getopt(argc, argv, "m:r:w:b:n:ph")) != -1) {
 		switch (opt) {
 		case 'm':
 			mib = parse_ulong(optarg, "size in MiB", argv[0], 0);
@@ -124,6 +171,13 @@ int main(int argc, char **argv)
 		case 'w':
 			warm_mib = parse_ulong(optarg, "warm-up size in MiB", argv[0], 1);
 			warm_set = 1;
+			break;
+		case 'b':
+			barrier = optarg;
+			break;
+		case 'n':
+			parties = parse_ulong(optarg, "barrier count", argv[0], 0);
+			parties_set = 1;
 			break;
 		case 'p':
 			per_rep = 1;
@@ -136,9 +190,18 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (parties_set && !barrier)) {
+		if (parties_set && !barrier)
+			fprintf(stderr, "%s: -n needs -b FILE\n", argv[0]);
 		usage(stderr, argv[0]);
 		return 2;
+	}
+	if (barrier) {
+		bfd = open(barrier, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (bfd < 0) {
+			fprintf(stderr, "%s: barrier file %s: %s\n", argv[0], barrier, strerror(errno));
+			return 1;
+		}
 	}
 	if (!warm_set)
 		warm_mib = mib;
@@ -167,6 +230,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: madvise(MADV_NOHUGEPAGE): %s (continuing)\n",
 				argv[0], strerror(errno));
 
+		if (bfd >= 0 && barrier_wait(bfd, parties, r, argv[0]))
+			return 1;
 		volatile char *v = p;
 		uint64_t t0 = now_ns();
 		for (size_t i = 0; i < pages; i++)

@@ -3,7 +3,7 @@
 # the demo (and, with the argument "bench", the benchmark's peers) -- only
 # the missing ones, with apt-get update first. Idempotent.
 #   tools/install-deps.sh          build, tests, demo
-#   tools/install-deps.sh bench    also perf, bpftrace, /usr/bin/time
+#   tools/install-deps.sh bench    also perf, bpftrace, /usr/bin/time, xz
 #   tools/install-deps.sh asan     also clang's sanitizer and libFuzzer
 #                                  runtimes (make check-asan, make fuzz)
 set -euo pipefail
@@ -19,7 +19,7 @@ pkgs=(
 	systemtap-sdt-dev                 # sys/sdt.h: MEMTRACE_MARK (memtrace/mark.h) USDT probes
 )
 if [ "${1:-}" = bench ]; then
-	pkgs+=(linux-perf bpftrace time)  # peers, /usr/bin/time
+	pkgs+=(linux-perf bpftrace time xz-utils)  # peers, /usr/bin/time, xz (tools/realprog.sh)
 fi
 if [ "${1:-}" = asan ]; then
 	# libclang_rt.asan/ubsan/fuzzer for the clang of `clang` above: only a
