@@ -2,7 +2,7 @@
 /*
  * faultstorm: a 4 KiB anonymous page-fault storm, the workload of `make bench`.
  *
- *   faultstorm [-m MIB] [-r REPEAT] [-w WARM_MIB] [-b FILE [-n N]] [-p]
+ *   faultstorm [-m MIB] [-r REPEAT] [-t SECONDS] [-w WARM_MIB] [-b FILE [-n N]] [-p]
  *
  * Maps MIB MiB of private anonymous memory (default 1024 MiB = 262144
  * faults of 4 KiB), asks for no transparent huge pages, and writes one byte
@@ -23,6 +23,9 @@
  * RSS sees nothing of it. Free memory is handed back about 2 s after it was
  * freed, so keep storms short (the default takes ~0.6 s untraced): in a storm
  * that lasts several seconds, the tail can meet cold pages again.
+ *
+ * Soak (-t SECONDS): map/touch/unmap cycles until SECONDS have passed (-r
+ * is then ignored); tools/soak.sh runs it for minutes.
  *
  * Start barrier (-b FILE, -n N, default 2): storms run side by side (the
  * bench's two-process row) start touching together. After its warm-up and
@@ -65,9 +68,11 @@ static uint64_t now_ns(void)
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s [-m MIB] [-r REPEAT] [-w WARM_MIB] [-b FILE [-n N]] [-p]\n"
+		"usage: %s [-m MIB] [-r REPEAT] [-t SECONDS] [-w WARM_MIB] [-b FILE [-n N]] [-p]
+"
 		"  -m MIB     anonymous memory to fault in, in MiB (default 1024)\n"
 		"  -r REPEAT  map/touch/unmap cycles (default 1)\n"
+		"  -t SECONDS cycles until SECONDS have passed (a soak; -r is then ignored)\n"
 		"  -w MIB     warm-up: cycle MIB MiB through a memfd first (default: -m; 0 = off)\n"
 		"  -b FILE    start barrier: touch only once N storms given FILE are ready\n"
 		"  -n N       storms that meet at the -b barrier (default 2)\n"
@@ -156,17 +161,20 @@ static int barrier_wait(int fd, unsigned long n, unsigned long r, const char *ar
 
 int main(int argc, char **argv)
 {
-	unsigned long mib = 1024, repeat = 1, warm_mib = 0, parties = 2;
+	unsigned long mib = 1024, repeat = 1, warm_mib = 0, parties = 2, seconds = 0;
 	int per_rep = 0, warm_set = 0, parties_set = 0, opt, bfd = -1;
 	const char *barrier = NULL;
 
-	while ((opt = getopt(argc, argv, "m:r:w:b:n:ph")) != -1) {
+	while ((opt = getopt(argc, argv, "m:r:t:w:b:n:ph")) != -1) {
 		switch (opt) {
 		case 'm':
 			mib = parse_ulong(optarg, "size in MiB", argv[0], 0);
 			break;
 		case 'r':
 			repeat = parse_ulong(optarg, "repeat count", argv[0], 0);
+			break;
+		case 't':
+			seconds = parse_ulong(optarg, "duration in seconds", argv[0], 0);
 			break;
 		case 'w':
 			warm_mib = parse_ulong(optarg, "warm-up size in MiB", argv[0], 1);
@@ -213,9 +221,9 @@ int main(int argc, char **argv)
 	size_t len = (size_t)mib << 20;
 	size_t pages = len / PAGE;
 	uint64_t total_ns = 0, first_start = 0, last_end = 0;
-	uint64_t total_faults = 0;
+	uint64_t total_faults = 0, stop_ns = seconds ? now_ns() + seconds * 1000000000ULL : 0;
 
-	for (unsigned long r = 0; r < repeat; r++) {
+	for (unsigned long r = 0; seconds ? now_ns() < stop_ns : r < repeat; r++) {
 		if (warm_mib)
 			warm_up((size_t)warm_mib << 20, argv[0]);
 
