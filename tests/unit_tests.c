@@ -2137,6 +2137,37 @@ static void test_result_versions(void)
 	end();
 }
 
+static void test_csv_reader_columns(void)
+{
+	struct csv_reader r;
+	struct csv_row row;
+	const char *p;
+	int64_t kb = 0;
+
+	begin("csv reader: any column by name, as text or as a size in kB");
+	p = write_tmp(CSV_HEADER ",extra\n"
+		      "0.5,100,200,500001000,7,8,exec,50,40,10,3,100,sh,,,,1,,,,64,x\n"
+		      "0.6,104,208,600001000,7,8,rss,5x,50,0,0,300,fault,0x1,0x2,,,,,,64,\n");
+	CHECK(csvr__open(&r, p) == 0);
+	CHECK(csvr__column(&r, "rss_file_kb") == 8 && csvr__column(&r, "extra") == 21);
+	CHECK(csvr__column(&r, "nope") == -1 && csvr__column(&r, "") == -1);
+	CHECK(csvr__next(&r, &row) == 1);
+	CHECK_STR(csvr__field(&r, csvr__column(&r, "tid")), "8");
+	CHECK_STR(csvr__field(&r, 21), "x");
+	CHECK_STR(csvr__field(&r, -1), "");
+	CHECK_STR(csvr__field(&r, 22), "");
+	CHECK(csvr__kb(&r, 8, &kb) == 0 && kb == 40);
+	CHECK(csvr__kb(&r, -1, &kb) == 0 && kb == -1);
+	CHECK(csvr__next(&r, &row) == 1);
+	CHECK(csvr__kb(&r, csvr__column(&r, "rss_anon_kb"), &kb) == -EINVAL &&
+	      strstr(r.err, ":3: column rss_anon_kb: '5x' is not a size in kB"));
+	CHECK_STR(csvr__field(&r, 21), "");
+	csvr__close(&r);
+	CHECK(r.header == NULL && csvr__column(&r, "pid") == -1);
+	unlink(p);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -2168,6 +2199,7 @@ int main(void)
 	test_csv_reader_sizes();
 	test_baseline();
 	test_result_versions();
+	test_csv_reader_columns();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
