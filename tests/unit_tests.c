@@ -23,6 +23,7 @@
 #include "cmd/campaign_plan.h"
 #include "format/csv.h"
 #include "format/json.h"
+#include "format/pb.h"
 #include "format/result.h"
 #include "format/text.h"
 #include "lib/idmap.h"
@@ -2168,6 +2169,168 @@ static void test_csv_reader_columns(void)
 	end();
 }
 
+/* p's bytes are want's (n of them); says where they differ. */
+static bool pb_is(const struct pb *p, const char *want, size_t n)
+{
+	if (p->overflow || p->len != n || memcmp(p->buf, want, n)) {
+		printf("#   got %zu bytes%s:", p->len, p->overflow ? " (overflow)" : "");
+		for (size_t i = 0; i < p->len && i < 24; i++)
+			printf(" %02x", p->buf[i]);
+		printf("\n");
+		return false;
+	}
+	return true;
+}
+
+#define PB_IS(p, lit) pb_is(p, lit, sizeof(lit) - 1)
+
+static void test_pb_varint(void)
+{
+	static const struct {
+		uint64_t v;
+		const char *bytes;
+		size_t n;
+	} cases[] = {
+		{ 0, "\x00", 1 },
+		{ 1, "\x01", 1 },
+		{ 127, "\x7f", 1 },
+		{ 128, "\x80\x01", 2 },
+		{ 150, "\x96\x01", 2 },
+		{ 300, "\xac\x02", 2 },
+		{ 16383, "\xff\x7f", 2 },
+		{ 16384, "\x80\x80\x01", 3 },
+		{ 1ULL << 32, "\x80\x80\x80\x80\x10", 5 },
+		{ (1ULL << 63) - 1, "\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 9 },
+		{ UINT64_MAX, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10 },
+	};
+
+	begin("protobuf: varints, 1 to 10 bytes, 7 bits a byte, low bits first");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t out[PB_VARINT_MAX + 2];
+		size_t n;
+
+		memset(out, 0xaa, sizeof(out));
+		n = pb_varint(out, cases[i].v);
+		CHECK(n == cases[i].n && !memcmp(out, cases[i].bytes, n) && out[n] == 0xaa);
+		CHECK(pb_varint_len(cases[i].v) == cases[i].n);
+	}
+	end();
+}
+
+static void test_pb_fields(void)
+{
+	uint8_t buf[512], small[6];
+	char long_text[200];
+	struct pb p;
+
+	/* the examples of protobuf's encoding guide, and what Perfetto's
+	 * fields look like */
+	begin("protobuf: field tags and values (varint, int64, string, bytes)");
+	pb__init(&p, buf, sizeof(buf));
+	pb__uint(&p, 1, 150);
+	CHECK(PB_IS(&p, "\x08\x96\x01"));
+	pb__reset(&p);
+	pb__str(&p, 2, "testing", SIZE_MAX);
+	CHECK(PB_IS(&p, "\x12\x07testing"));
+	pb__reset(&p);
+	/* TracePacket.timestamp_clock_id = 58: a two-byte tag */
+	pb__uint(&p, 58, 3);
+	CHECK(PB_IS(&p, "\xd0\x03\x03"));
+	pb__reset(&p);
+	/* an int64 below 0: ten bytes, not zigzag */
+	pb__int(&p, 4, -1);
+	CHECK(PB_IS(&p, "\x20\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"));
+	pb__reset(&p);
+	pb__int(&p, 4, 1024);
+	CHECK(PB_IS(&p, "\x20\x80\x08"));
+	pb__reset(&p);
+	pb__bytes(&p, 3, "\x00\xff", 2);
+	CHECK(PB_IS(&p, "\x1a\x02\x00\xff"));
+	pb__reset(&p);
+	pb__str(&p, 2, "", SIZE_MAX);
+	CHECK(PB_IS(&p, "\x12\x00"));
+	pb__reset(&p);
+	pb__str(&p, 2, "abcdef", 3);	/* the first n bytes */
+	CHECK(PB_IS(&p, "\x12\x03" "abc"));
+	end();
+
+	begin("protobuf: nested messages, their length written when they end");
+	pb__init(&p, buf, sizeof(buf));
+	pb__begin(&p, 3);
+	pb__uint(&p, 1, 150);
+	pb__end(&p);
+	CHECK(PB_IS(&p, "\x1a\x03\x08\x96\x01"));
+	pb__reset(&p);
+	pb__begin(&p, 1);
+	pb__begin(&p, 11);
+	pb__end(&p);
+	pb__uint(&p, 8, 1);
+	pb__end(&p);
+	CHECK(PB_IS(&p, "\x0a\x04\x5a\x00\x40\x01"));
+	/* a content over 127 bytes: a two-byte length, the content moved
+	 * after it, the outer length counting it */
+	pb__reset(&p);
+	memset(long_text, 'x', sizeof(long_text));
+	pb__begin(&p, 1);
+	pb__begin(&p, 2);
+	pb__bytes(&p, 6, long_text, sizeof(long_text));
+	pb__end(&p);
+	pb__uint(&p, 8, 7);
+	pb__end(&p);
+	CHECK(!p.overflow && p.len == 2 + 2 + 3 + 200 + 2 + 2);
+	CHECK(!memcmp(p.buf, "\x0a\xd0\x01\x12\xcb\x01\x32\xc8\x01", 9));
+	CHECK(p.buf[9] == 'x' && p.buf[208] == 'x' && p.buf[209] == 0x40 && p.buf[210] == 7);
+	CHECK(p.depth == 0);
+	end();
+
+	begin("protobuf: strings are valid UTF-8 (an invalid byte is U+FFFD)");
+	pb__init(&p, buf, sizeof(buf));
+	pb__str(&p, 2, "a\xff" "b", SIZE_MAX);
+	CHECK(PB_IS(&p, "\x12\x05" "a\xef\xbf\xbd" "b"));
+	pb__reset(&p);
+	pb__str(&p, 2, "\xc3\xa9t\xc3\xa9", SIZE_MAX);	/* été: kept */
+	CHECK(PB_IS(&p, "\x12\x05\xc3\xa9t\xc3\xa9"));
+	pb__reset(&p);
+	/* a sequence cut short by the end, a surrogate, an overlong form */
+	pb__str(&p, 2, "\xe2\x82", SIZE_MAX);
+	CHECK(PB_IS(&p, "\x12\x06\xef\xbf\xbd\xef\xbf\xbd"));
+	pb__reset(&p);
+	pb__str(&p, 2, "\xed\xa0\x80", 3);
+	CHECK(p.len == 2 + 9 && !p.overflow);
+	pb__reset(&p);
+	pb__str(&p, 2, "\xc0\xaf", 2);
+	CHECK(PB_IS(&p, "\x12\x06\xef\xbf\xbd\xef\xbf\xbd"));
+	end();
+
+	begin("protobuf: what does not fit is said (overflow), never cut silently");
+	pb__init(&p, small, sizeof(small));
+	pb__uint(&p, 1, 150);
+	CHECK(!p.overflow && p.len == 3);
+	pb__str(&p, 2, "testing", SIZE_MAX);
+	CHECK(p.overflow);
+	pb__reset(&p);
+	CHECK(!p.overflow && p.len == 0);
+	/* a nested content that fits until its length needs a second byte */
+	pb__init(&p, buf, 130);
+	pb__begin(&p, 1);
+	pb__bytes(&p, 2, long_text, 126);
+	CHECK(!p.overflow && p.len == 130);
+	pb__end(&p);
+	CHECK(p.overflow && p.depth == 0);
+	/* deeper than PB_MAX_DEPTH, and an end without a begin */
+	pb__init(&p, buf, sizeof(buf));
+	for (int i = 0; i <= PB_MAX_DEPTH; i++)
+		pb__begin(&p, 1);
+	CHECK(p.overflow);
+	for (int i = 0; i <= PB_MAX_DEPTH; i++)
+		pb__end(&p);
+	CHECK(p.depth == 0);
+	pb__reset(&p);
+	pb__end(&p);
+	CHECK(p.overflow);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -2200,6 +2363,8 @@ int main(void)
 	test_baseline();
 	test_result_versions();
 	test_csv_reader_columns();
+	test_pb_varint();
+	test_pb_fields();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
