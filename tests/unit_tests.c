@@ -24,6 +24,7 @@
 #include "format/csv.h"
 #include "format/json.h"
 #include "format/pb.h"
+#include "format/perfetto.h"
 #include "format/result.h"
 #include "format/text.h"
 #include "lib/idmap.h"
@@ -2331,6 +2332,101 @@ static void test_pb_fields(void)
 	end();
 }
 
+/* The next length-delimited field at *at in buf: its number and content;
+ * false at the end or on a field of another wire type. */
+static bool pb_next(const uint8_t *buf, size_t len, size_t *at, uint32_t *field,
+		    const uint8_t **data, size_t *n)
+{
+	uint64_t v[2] = { 0, 0 };
+
+	for (int k = 0; k < 2; k++) {
+		for (int shift = 0; *at < len; shift += 7) {
+			uint8_t b = buf[(*at)++];
+
+			v[k] |= (uint64_t)(b & 0x7f) << shift;
+			if (!(b & 0x80))
+				break;
+		}
+	}
+	if ((v[0] & 7) != 2 || *at + v[1] > len)
+		return false;
+	*field = (uint32_t)(v[0] >> 3);
+	*data = buf + *at;
+	*n = (size_t)v[1];
+	*at += *n;
+	return true;
+}
+
+static void test_perfetto_rows(void)
+{
+	struct pf_cfg cfg = { .total = true, .pids = true, .monotonic = true, .title = "t" };
+	struct pf_row r = { 0 };
+	struct pf_out o;
+	char *data = NULL;
+	size_t size = 0, at = 0, packets = 0, n;
+	const uint8_t *d;
+	uint32_t field;
+	FILE *f;
+
+	begin("perfetto: a value per change, 0 after exit, a reused pid is a new process, "
+	      "spans per name");
+	cfg.counter[PF_RSS] = cfg.counter[PF_ANON] = true;
+	f = open_memstream(&data, &size);
+	CHECK(f && pf_out__init(&o, &cfg, f) == 0);
+	r.tid = r.cause = r.label = r.reported = r.reported_kb = r.addr = r.len = r.ret = "";
+	for (int k = 0; k < PF_NCOUNTERS; k++)
+		r.kb[k] = -1;
+#define ROW(ts_, pid_, type_, rss_, anon_, total_, cause_, label_) do {		\
+		r.ts_ns = (ts_); r.pid = (pid_); r.type = (type_);			\
+		r.kb[PF_RSS] = (rss_); r.kb[PF_ANON] = (anon_); r.total_kb = (total_);\
+		r.cause = (cause_); r.label = (label_);					\
+		CHECK(pf_out__row(&o, &r) == 0);					\
+	} while (0)
+	/* snapshot, tree track; process 7 and its 2 counters; rss, anon,
+	 * tree; exec instant */
+	ROW(1000, 7, MT_REC_EXEC, 100, 50, 100, "sh", "");
+	CHECK(o.st.packets == 1 + 1 + 3 + 3 + 1 && o.st.processes == 1 && o.st.counter_values == 3);
+	/* only rss and the tree changed */
+	ROW(2000, 7, MT_REC_RSS, 104, 50, 104, "fault", "");
+	CHECK(o.st.counter_values == 5 && o.st.instants == 1);
+	/* nothing changed: no packet */
+	ROW(2500, 7, MT_REC_RSS, 104, 50, 104, "fault", "");
+	CHECK(o.st.packets == 11);
+	/* spans: a track for "load" (descriptor), begin, nested begin, two
+	 * ends; an end never begun is an instant */
+	ROW(3000, 7, MT_REC_MARK, 104, 50, 104, "usdt", "load:begin");
+	ROW(3100, 7, MT_REC_MARK, 104, 50, 104, "usdt", "load:begin");
+	ROW(3200, 7, MT_REC_MARK, 104, 50, 104, "usdt", "load:end");
+	ROW(3300, 7, MT_REC_MARK, 104, 50, 104, "usdt", "load:end");
+	ROW(3400, 7, MT_REC_MARK, 104, 50, 104, "usdt", "load:end");
+	ROW(3500, 7, MT_REC_MARK, 104, 50, 104, "fd", "frame");
+	CHECK(o.st.slices == 2 && o.st.instants == 3 && o.nnames == 1 && o.nspans == 1);
+	CHECK(o.st.packets == 11 + 1 + 4 + 2);
+	/* exit: its instant, then rss and anon to 0 (the tree's total is
+	 * the row's); the process and its span track are gone */
+	ROW(4000, 7, MT_REC_EXIT, 104, 50, 0, "sh", "");
+	CHECK(o.st.counter_values == 5 + 1 + 2 && o.nfree == 1 && o.free_span == 0);
+	CHECK(idmap__get(&o.pidx, 7) < 0 && idmap__get(&o.span_ix, 0) < 0);
+	/* pid 7 again: a new process (new tracks), its slot reused */
+	ROW(5000, 7, MT_REC_EXEC, 10, 10, 10, "other", "");
+	CHECK(o.st.processes == 2 && o.nprocs == 1 && o.nfree == 0);
+	/* uuids: 1 the tree, 2-8 the first process and its counters, 9 its
+	 * span track */
+	CHECK(o.procs[0].uuid == 10 && o.procs[0].born == 1);
+	ROW(5100, 7, MT_REC_MARK, 10, 10, 10, "usdt", "load:begin");
+	CHECK(o.nspans == 1 && o.free_span == SIZE_MAX && o.spans[0].depth == 1);
+#undef ROW
+	CHECK(fflush(f) == 0);
+	/* the file: one Trace.packet field per packet counted, nothing else */
+	while (at < size && pb_next((const uint8_t *)data, size, &at, &field, &d, &n) && field == 1)
+		packets++;
+	CHECK(at == size && packets == o.st.packets);
+	pf_out__free(&o);
+	fclose(f);
+	free(data);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -2365,6 +2461,7 @@ int main(void)
 	test_csv_reader_columns();
 	test_pb_varint();
 	test_pb_fields();
+	test_perfetto_rows();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
