@@ -53,7 +53,10 @@ static bool room(struct pb *p, size_t n)
 
 static void put_varint(struct pb *p, uint64_t v)
 {
-	if (room(p, pb_varint_len(v)))
+	/* the common case first: room for the longest, no need to measure */
+	if (!p->overflow && p->cap - p->len >= PB_VARINT_MAX)
+		p->len += pb_varint(p->buf + p->len, v);
+	else if (room(p, pb_varint_len(v)))
 		p->len += pb_varint(p->buf + p->len, v);
 }
 
