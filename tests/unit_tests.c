@@ -2382,10 +2382,11 @@ static void test_perfetto_rows(void)
 		r.cause = (cause_); r.label = (label_);					\
 		CHECK(pf_out__row(&o, &r) == 0);					\
 	} while (0)
-	/* snapshot, tree track; process 7 and its 2 counters; rss, anon,
-	 * tree; exec instant */
+	/* snapshot, tree track; process 7; its 2 counters' tracks and
+	 * values; the tree's value; exec instant */
 	ROW(1000, 7, MT_REC_EXEC, 100, 50, 100, "sh", "");
-	CHECK(o.st.packets == 1 + 1 + 3 + 3 + 1 && o.st.processes == 1 && o.st.counter_values == 3);
+	CHECK(o.st.packets == 1 + 1 + 1 + 2 + 2 + 1 + 1 && o.st.processes == 1);
+	CHECK(o.st.counter_values == 3);
 	/* only rss and the tree changed */
 	ROW(2000, 7, MT_REC_RSS, 104, 50, 104, "fault", "");
 	CHECK(o.st.counter_values == 5 && o.st.instants == 1);
@@ -2407,9 +2408,15 @@ static void test_perfetto_rows(void)
 	ROW(4000, 7, MT_REC_EXIT, 104, 50, 0, "sh", "");
 	CHECK(o.st.counter_values == 5 + 1 + 2 && o.nfree == 1 && o.free_span == 0);
 	CHECK(idmap__get(&o.pidx, 7) < 0 && idmap__get(&o.span_ix, 0) < 0);
-	/* pid 7 again: a new process (new tracks), its slot reused */
-	ROW(5000, 7, MT_REC_EXEC, 10, 10, 10, "other", "");
+	/* pid 7 again: a new process (new tracks), its slot reused; anon
+	 * 0: no track for it yet, until a value that is not 0 */
+	at = o.st.packets;
+	ROW(5000, 7, MT_REC_EXEC, 10, 0, 10, "other", "");
 	CHECK(o.st.processes == 2 && o.nprocs == 1 && o.nfree == 0);
+	CHECK(o.st.packets == at + 1 + 2 + 1 + 1 && o.procs[0].last[PF_ANON] == -1);
+	ROW(5050, 7, MT_REC_RSS, 14, 4, 14, "fault", "");
+	CHECK(o.st.packets == at + 5 + 1 + 2 + 1 && o.procs[0].last[PF_ANON] == 4);
+	at = 0;
 	/* uuids: 1 the tree, 2-8 the first process and its counters, 9 its
 	 * span track */
 	CHECK(o.procs[0].uuid == 10 && o.procs[0].born == 1);

@@ -303,12 +303,8 @@ static struct pf_proc *proc_new(struct pf_out *o, const struct pf_row *r, const 
 	pp->born = o->born++;
 	pp->spans = NONE;
 	process_track(o, r->ts_ns, pp, name);
-	for (int c = 0; c < PF_NCOUNTERS; c++) {
+	for (int c = 0; c < PF_NCOUNTERS; c++)
 		pp->last[c] = -1;
-		if (o->cfg.counter[c])
-			counter_track(o, r->ts_ns, pp->uuid + 1 + (uint64_t)c, pp->uuid,
-				      pf_counter_names[c]);
-	}
 	o->st.processes++;
 	return pp;
 }
@@ -583,9 +579,17 @@ static int row(struct pf_out *o, const struct pf_row *r)
 		process_track(o, r->ts_ns, pp, name);
 	}
 	for (int c = 0; c < PF_NCOUNTERS; c++) {
+		uint64_t uuid = pp->uuid + 1 + (uint64_t)c;
+
 		if (!o->cfg.counter[c] || r->kb[c] < 0 || r->kb[c] == pp->last[c])
 			continue;
-		counter_value(o, r->ts_ns, pp->uuid + 1 + (uint64_t)c, r->kb[c]);
+		/* a counter's track comes with its first value that is not 0:
+		 * no empty mem.swap, mem.rss.shmem... under every process */
+		if (pp->last[c] < 0 && !r->kb[c])
+			continue;
+		if (pp->last[c] < 0)
+			counter_track(o, r->ts_ns, uuid, pp->uuid, pf_counter_names[c]);
+		counter_value(o, r->ts_ns, uuid, r->kb[c]);
 		pp->last[c] = r->kb[c];
 	}
 	if (o->cfg.total && r->total_kb >= 0 && r->total_kb != o->total_kb) {

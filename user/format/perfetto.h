@@ -18,8 +18,9 @@
  * - timestamps are the rows' ts_ns, CLOCK_MONOTONIC: a ClockSnapshot first
  *   makes it the trace's clock, and every packet says it is in it.
  *
- * A counter gets a value when it changes (and a process's first row);
- * after its exit row, each of its counters goes to 0. Memory follows the
+ * A counter gets a value when it changes; its track comes with its first
+ * value that is not 0 (a process that never swaps has no mem.swap). After
+ * its exit row, a process's counters go to 0. Memory follows the
  * processes alive, and the span names seen.
  */
 #ifndef MEMTRACE_FORMAT_PERFETTO_H
@@ -76,7 +77,8 @@ struct pf_out {
 		pid_t pid;
 		uint64_t uuid;	/* its track; its counters' are uuid + 1 + c */
 		uint64_t born;
-		int64_t last[PF_NCOUNTERS];	/* written last; -1: none */
+		int64_t last[PF_NCOUNTERS];	/* written last; -1: none yet (nor
+					   its track) */
 		size_t spans;	/* its first span track (spans[]), or SIZE_MAX */
 	} *procs;
 	size_t nprocs, procs_cap;
