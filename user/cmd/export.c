@@ -115,52 +115,6 @@ static const char *default_output(char *buf, size_t len)
 	return buf;
 }
 
-/* The trace's columns beyond struct csv_row's. */
-struct columns {
-	int kb[PF_NCOUNTERS];
-	int tid, addr, len, ret, reported_kb;
-};
-
-static void find_columns(const struct csv_reader *r, struct columns *c)
-{
-	static const char *const kb_names[PF_NCOUNTERS] = {
-		[PF_ANON] = "rss_anon_kb", [PF_FILE] = "rss_file_kb",
-		[PF_SHMEM] = "rss_shmem_kb", [PF_SWAP] = "swap_kb",
-	};
-
-	for (int k = 0; k < PF_NCOUNTERS; k++)
-		c->kb[k] = kb_names[k] ? csvr__column(r, kb_names[k]) : -1;
-	c->tid = csvr__column(r, "tid");
-	c->addr = csvr__column(r, "addr");
-	c->len = csvr__column(r, "len");
-	c->ret = csvr__column(r, "ret");
-	c->reported_kb = csvr__column(r, "reported_kb");
-}
-
-/* The row as the writer takes it. 0, or -EINVAL with r->err. */
-static int to_pf_row(struct csv_reader *r, const struct csv_row *row, const struct columns *c,
-		     struct pf_row *pr)
-{
-	pr->ts_ns = row->ts_ns;
-	pr->pid = row->pid;
-	pr->type = row->type;
-	for (int k = 0; k < PF_NCOUNTERS; k++)
-		if (csvr__kb(r, c->kb[k], &pr->kb[k]))
-			return -EINVAL;
-	pr->kb[PF_RSS] = row->vmrss_kb;
-	pr->kb[PF_VIRT] = row->vmsize_kb;
-	pr->total_kb = row->total_rss_kb;
-	pr->tid = csvr__field(r, c->tid);
-	pr->cause = row->cause_text;
-	pr->label = row->label;
-	pr->reported = row->reported;
-	pr->reported_kb = csvr__field(r, c->reported_kb);
-	pr->addr = csvr__field(r, c->addr);
-	pr->len = csvr__field(r, c->len);
-	pr->ret = csvr__field(r, c->ret);
-	return 0;
-}
-
 int cmd_export(int argc, char **argv)
 {
 	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
@@ -172,7 +126,7 @@ int cmd_export(int argc, char **argv)
 	struct pf_out pf;
 	struct pf_row pr;
 	struct pf_cfg cfg = { 0 };
-	struct columns cols;
+	struct pf_columns cols;
 	const char *output;
 	bool to_file, inited = false;
 	FILE *f = NULL;
@@ -219,14 +173,7 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	}
 	r.sizes = true;
-	find_columns(&r, &cols);
-	for (int k = 0; k < PF_NCOUNTERS; k++)
-		cfg.counter[k] = cols.kb[k] >= 0;
-	cfg.counter[PF_RSS] = true;
-	cfg.counter[PF_VIRT] = r.c_vmsize >= 0;
-	cfg.total = r.c_total >= 0 && !ea.pid;
-	cfg.pids = r.c_pid >= 0;
-	cfg.monotonic = r.c_ts >= 0;
+	pf_columns__find(&cols, &cfg, &r, !ea.pid);
 	cfg.title = ea.trace;
 	if (pf_out__init(&pf, &cfg, f)) {
 		fprintf(stderr, "memtrace-bpf export: out of memory for the output buffer\n");
@@ -236,7 +183,7 @@ int cmd_export(int argc, char **argv)
 	while ((e = csvr__next(&r, &row)) > 0) {
 		if (ea.pid && row.pid != ea.pid)
 			continue;
-		e = to_pf_row(&r, &row, &cols, &pr);
+		e = pf_row__read(&pr, &r, &row, &cols);
 		if (e)
 			break;
 		we = pf_out__row(&pf, &pr);

@@ -622,3 +622,54 @@ int pf_out__row(struct pf_out *o, const struct pf_row *r)
 		return -EIO;
 	return 0;
 }
+
+/* ---- from the CSV ---- */
+
+void pf_columns__find(struct pf_columns *c, struct pf_cfg *cfg, const struct csv_reader *r,
+		      bool tree)
+{
+	static const char *const kb_names[PF_NCOUNTERS] = {
+		[PF_ANON] = "rss_anon_kb", [PF_FILE] = "rss_file_kb",
+		[PF_SHMEM] = "rss_shmem_kb", [PF_SWAP] = "swap_kb",
+	};
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (int k = 0; k < PF_NCOUNTERS; k++) {
+		c->kb[k] = kb_names[k] ? csvr__column(r, kb_names[k]) : -1;
+		cfg->counter[k] = c->kb[k] >= 0;
+	}
+	/* csv_row has these two */
+	cfg->counter[PF_RSS] = true;
+	cfg->counter[PF_VIRT] = r->c_vmsize >= 0;
+	cfg->total = tree && r->c_total >= 0;
+	cfg->pids = r->c_pid >= 0;
+	cfg->monotonic = r->c_ts >= 0;
+	c->tid = csvr__column(r, "tid");
+	c->addr = csvr__column(r, "addr");
+	c->len = csvr__column(r, "len");
+	c->ret = csvr__column(r, "ret");
+	c->reported_kb = csvr__column(r, "reported_kb");
+}
+
+int pf_row__read(struct pf_row *pr, struct csv_reader *r, const struct csv_row *row,
+		 const struct pf_columns *c)
+{
+	pr->ts_ns = row->ts_ns;
+	pr->pid = row->pid;
+	pr->type = row->type;
+	for (int k = 0; k < PF_NCOUNTERS; k++)
+		if (csvr__kb(r, c->kb[k], &pr->kb[k]))
+			return -EINVAL;
+	pr->kb[PF_RSS] = row->vmrss_kb;
+	pr->kb[PF_VIRT] = row->vmsize_kb;
+	pr->total_kb = row->total_rss_kb;
+	pr->tid = csvr__field(r, c->tid);
+	pr->cause = row->cause_text;
+	pr->label = row->label;
+	pr->reported = row->reported;
+	pr->reported_kb = csvr__field(r, c->reported_kb);
+	pr->addr = csvr__field(r, c->addr);
+	pr->len = csvr__field(r, c->len);
+	pr->ret = csvr__field(r, c->ret);
+	return 0;
+}

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "format/csv.h"
 #include "format/pb.h"
 #include "lib/idmap.h"
 
@@ -58,6 +59,21 @@ struct pf_row {
 	/* text columns, "" when absent */
 	const char *tid, *cause, *label, *reported, *reported_kb, *addr, *len, *ret;
 };
+
+/* Where a trace's columns are, beyond struct csv_row's (-1: absent). */
+struct pf_columns {
+	int kb[PF_NCOUNTERS];
+	int tid, addr, len, ret, reported_kb;
+};
+
+/* The columns of the trace r reads (opened, with r->sizes set), and cfg
+ * for it (but its title); tree: write the tree's total if it has one. */
+void pf_columns__find(struct pf_columns *c, struct pf_cfg *cfg, const struct csv_reader *r,
+		      bool tree);
+/* The row csvr__next() read last, as the writer takes it. 0, or -EINVAL
+ * with r->err (a malformed size). */
+int pf_row__read(struct pf_row *pr, struct csv_reader *r, const struct csv_row *row,
+		 const struct pf_columns *c);
 
 struct pf_stats {
 	uint64_t rows, packets, processes, counter_values, instants, slices;
