@@ -590,6 +590,7 @@ def t_bad_input():
         (["--perfetto", t, "-o", ""], 2, "empty file name"),
         (["--perfetto", "-"], 2, "give -o FILE"),
         (["--perfetto", t, "--every", "1s"], 2, "--every"),
+        (["--perfetto", t, "-o", t], 2, "is the trace itself"),
         (["--perfetto", os.path.join(tmp, "none.csv")], 1, "cannot open"),
         (["--perfetto", empty], 1, "has a header but no rows"),
         (["--perfetto", t, "--pid", "1"], 1, "no rows of pid 1"),
@@ -655,7 +656,7 @@ def t_big():
         size = os.path.getsize(out) if os.path.exists(out) else 0
         print(f"# {name}: {rows} rows, {os.path.getsize(trace) >> 20} MiB of CSV: {cpu:.2f} s "
               f"of CPU, peak RSS {kb} kB, {size >> 20} MiB written; {err.strip()}")
-        if rc != 0 or f"{rows} rows" not in err or f" {procs} processes" not in err:
+        if rc != 0 or f"{rows} rows" not in err or f" {procs} process" not in err:
             errs.append(f"{name}: exit {rc}: {err.strip()[-200:]}")
         if cpu > 40:
             errs.append(f"{name}: {cpu:.1f} s of CPU, over 40 s")

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cmd/cmd.h"
 #include "format/csv.h"
@@ -115,6 +116,17 @@ static const char *default_output(char *buf, size_t len)
 	return buf;
 }
 
+/* Output path b is the file trace a is read from: renamed over at the
+ * end, the trace would be gone. (b as it is: a link there is refused
+ * anyway, by out_file.) */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return strcmp(a, "-") && strcmp(b, "-") && !stat(a, &sa) && !lstat(b, &sb) &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
@@ -137,6 +149,9 @@ int cmd_export(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
 	output = ea.output ? ea.output : default_output(out_path, sizeof(out_path));
+	if (same_file(ea.trace, output))
+		usage_err("-o %s is the trace itself: the export would replace it; give another name",
+			  output);
 	out_file__init(&of);
 	memset(&r, 0, sizeof(r));
 	r.fd = -1;
@@ -233,11 +248,12 @@ int cmd_export(int argc, char **argv)
 			fprintf(stderr, "memtrace-bpf export: %s\n", msg);
 			goto out;
 		}
-		fprintf(stderr, "memtrace-bpf export: %s: %llu rows -> %s (%s): %llu processes, "
+		fprintf(stderr, "memtrace-bpf export: %s: %llu rows -> %s (%s): %llu process%s, "
 			"%llu counter values, %llu instants, %llu slices\n", ea.trace,
 			(unsigned long long)pf.st.rows, output,
 			format_size(bytes > 0 ? (uint64_t)bytes : 0, size, sizeof(size)),
-			(unsigned long long)pf.st.processes, (unsigned long long)pf.st.counter_values,
+			(unsigned long long)pf.st.processes, pf.st.processes == 1 ? "" : "es",
+			(unsigned long long)pf.st.counter_values,
 			(unsigned long long)pf.st.instants, (unsigned long long)pf.st.slices);
 	}
 	ret = 0;
