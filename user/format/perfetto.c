@@ -313,6 +313,8 @@ static struct pf_proc *proc_new(struct pf_out *o, const struct pf_row *r, const 
  * the same pid is another process). */
 static int proc_end(struct pf_out *o, struct pf_proc *pp, uint64_t ts_ns)
 {
+	if (grow(&o->free_procs, &o->free_cap, o->nfree, sizeof(*o->free_procs), 16))
+		return -ENOMEM;
 	for (int c = 0; c < PF_NCOUNTERS; c++)
 		if (pp->last[c] > 0)
 			counter_value(o, ts_ns, pp->uuid + 1 + (uint64_t)c, 0);
@@ -322,8 +324,6 @@ static int proc_end(struct pf_out *o, struct pf_proc *pp, uint64_t ts_ns)
 		o->spans[i].next = o->free_span;
 		o->free_span = i;
 	}
-	if (grow(&o->free_procs, &o->free_cap, o->nfree, sizeof(*o->free_procs), 16))
-		return -ENOMEM;
 	o->free_procs[o->nfree++] = (size_t)(pp - o->procs);
 	idmap__del(&o->pidx, (uint64_t)(uint32_t)pp->pid);
 	return 0;
@@ -416,7 +416,8 @@ static struct pf_span *span_track(struct pf_out *o, struct pf_proc *pp, const ch
 	pb__begin(p, PKT_TRACK_DESCRIPTOR);
 	pb__uint(p, TD_UUID, sp->uuid);
 	pb__uint(p, TD_PARENT_UUID, pp->uuid);
-	pb__str(p, TD_NAME, o->names[name], SIZE_MAX);
+	/* as its slices' names are: cut */
+	pb__str(p, TD_NAME, o->names[name], (size_t)utf8_cut(o->names[name], NAME_MAX_BYTES));
 	pb__end(p);
 	pb__end(p);
 	return sp;
