@@ -6,8 +6,8 @@ and the fuzz targets of .output/fuzz/, compiled with ASan and UBSan, run on
   - the unit tests;
   - spikes, validate, stages (--format table and json, and spikes' other
     rules) over every trace of tests/corpus/ (real and malformed), each with
-    the exit status tests/corpus/bad/expect.tsv gives it; resample over
-    them too;
+    the exit status tests/corpus/bad/expect.tsv gives it; resample and
+    export --perfetto over them too;
   - campaign report (table and json) over a campaign directory made of
     tests/corpus/results/ (a FIFO, a symlink, a directory among them);
   - each fuzz target over its saved corpus (tests/fuzz/corpus/NAME/) and
@@ -196,6 +196,29 @@ def t_resample(tmp):
     result("resample over the recorded and the malformed traces", errs, f"{runs} runs")
 
 
+def t_export(tmp):
+    """export --perfetto over the corpus: the recorded traces (the tree, a
+    PID that is not there, to stdout) and the malformed ones, which it must
+    take or refuse as spikes does (their first exit status)."""
+    errs = []
+    runs = 0
+    out = os.path.join(tmp, "x.pftrace")
+    for name, path in real_traces(tmp):
+        for opts, rcs in ((["-o", out], (0,)), (["-o", out, "--pid", "1"], (1,)),
+                          (["-o", "-"], (0,))):
+            runs += 1
+            e = check(f"export {' '.join(opts)} {name}", [BIN, "export", "--perfetto", path, *opts],
+                      rcs)
+            if e:
+                errs.append(e)
+    for name, path, rcs, _ in bad_traces(tmp):
+        runs += 1
+        e = check(f"export {name}", [BIN, "export", "--perfetto", path, "-o", out], (rcs[0],))
+        if e:
+            errs.append(e)
+    result("export --perfetto over the recorded and the malformed traces", errs, f"{runs} runs")
+
+
 def t_report(tmp):
     errs = []
     d, want = campaign_dir(tmp)
@@ -272,6 +295,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="memtrace-asan-") as tmp:
         t_traces(tmp)
         t_resample(tmp)
+        t_export(tmp)
         os.makedirs(os.path.join(tmp, "report"))
         t_report(os.path.join(tmp, "report"))
         t_fuzz_replay(tmp)

@@ -4,7 +4,8 @@
 # Runs every test: the C unit tests (.output/unit_tests), then the Python
 # suites, each named after what a user does or sees and all run by the one
 # harness (tests/harness.py): record (launch/attach, children, threads,
-# signals, output files, options, bad input), spikes, resample, the peak limit
+# signals, output files, options, bad input), spikes, resample, export
+# (Perfetto files decoded with protoc), the peak limit
 # (--max-peak/--tolerance), campaign, capture (record --comm/--cgroup) and
 # checkpoints (marks, --checkpoint-regex, validate, stages), bad input
 # (malformed traces and result files, memory limits, full disks, a report
@@ -73,6 +74,7 @@ PYTHON=${PYTHON:-$(command -v python3 || echo python3)}
 run_suite "record tests" record "$PYTHON" tests/test_record.py
 run_suite "spike tests" spikes "$PYTHON" tests/test_spikes.py
 run_suite "resample tests" resample "$PYTHON" tests/test_resample.py
+run_suite "export tests" export "$PYTHON" tests/test_export.py
 run_suite "peak limit tests" peak-limit "$PYTHON" tests/test_peak_limit.py
 run_suite "campaign tests" campaign "$PYTHON" tests/test_campaign.py
 run_suite "capture tests" capture "$PYTHON" tests/test_capture.py

@@ -23,6 +23,8 @@
 #include "cmd/campaign_plan.h"
 #include "format/csv.h"
 #include "format/json.h"
+#include "format/pb.h"
+#include "format/perfetto.h"
 #include "format/result.h"
 #include "format/text.h"
 #include "lib/idmap.h"
@@ -2359,6 +2361,301 @@ static void test_thin(void)
 	end();
 }
 
+static void test_csv_reader_columns(void)
+{
+	struct csv_reader r;
+	struct csv_row row;
+	const char *p;
+	int64_t kb = 0;
+
+	begin("csv reader: any column by name, as text or as a size in kB");
+	p = write_tmp(CSV_HEADER ",extra\n"
+		      "0.5,100,200,500001000,7,8,exec,50,40,10,3,100,sh,,,,1,,,,64,,x\n"
+		      "0.6,104,208,600001000,7,8,rss,5x,50,0,0,300,fault,0x1,0x2,,,,,,64,,\n");
+	CHECK(csvr__open(&r, p) == 0);
+	CHECK(csvr__column(&r, "rss_file_kb") == 8 && csvr__column(&r, "extra") == 22);
+	CHECK(csvr__column(&r, "nope") == -1 && csvr__column(&r, "") == -1);
+	CHECK(csvr__next(&r, &row) == 1);
+	CHECK_STR(csvr__field(&r, csvr__column(&r, "tid")), "8");
+	CHECK_STR(csvr__field(&r, 22), "x");
+	CHECK_STR(csvr__field(&r, -1), "");
+	CHECK_STR(csvr__field(&r, 23), "");
+	CHECK(csvr__kb(&r, 8, &kb) == 0 && kb == 40);
+	CHECK(csvr__kb(&r, -1, &kb) == 0 && kb == -1);
+	CHECK(csvr__next(&r, &row) == 1);
+	CHECK(csvr__kb(&r, csvr__column(&r, "rss_anon_kb"), &kb) == -EINVAL &&
+	      strstr(r.err, ":3: column rss_anon_kb: '5x' is not a size in kB"));
+	CHECK_STR(csvr__field(&r, 22), "");
+	csvr__close(&r);
+	CHECK(r.header == NULL && csvr__column(&r, "pid") == -1);
+	unlink(p);
+	end();
+}
+
+/* p's bytes are want's (n of them); says where they differ. */
+static bool pb_is(const struct pb *p, const char *want, size_t n)
+{
+	if (p->overflow || p->len != n || memcmp(p->buf, want, n)) {
+		printf("#   got %zu bytes%s:", p->len, p->overflow ? " (overflow)" : "");
+		for (size_t i = 0; i < p->len && i < 24; i++)
+			printf(" %02x", p->buf[i]);
+		printf("\n");
+		return false;
+	}
+	return true;
+}
+
+#define PB_IS(p, lit) pb_is(p, lit, sizeof(lit) - 1)
+
+static void test_pb_varint(void)
+{
+	static const struct {
+		uint64_t v;
+		const char *bytes;
+		size_t n;
+	} cases[] = {
+		{ 0, "\x00", 1 },
+		{ 1, "\x01", 1 },
+		{ 127, "\x7f", 1 },
+		{ 128, "\x80\x01", 2 },
+		{ 150, "\x96\x01", 2 },
+		{ 300, "\xac\x02", 2 },
+		{ 16383, "\xff\x7f", 2 },
+		{ 16384, "\x80\x80\x01", 3 },
+		{ 1ULL << 32, "\x80\x80\x80\x80\x10", 5 },
+		{ (1ULL << 63) - 1, "\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 9 },
+		{ UINT64_MAX, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10 },
+	};
+
+	begin("protobuf: varints, 1 to 10 bytes, 7 bits a byte, low bits first");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t out[PB_VARINT_MAX + 2];
+		size_t n;
+
+		memset(out, 0xaa, sizeof(out));
+		n = pb_varint(out, cases[i].v);
+		CHECK(n == cases[i].n && !memcmp(out, cases[i].bytes, n) && out[n] == 0xaa);
+		CHECK(pb_varint_len(cases[i].v) == cases[i].n);
+	}
+	end();
+}
+
+static void test_pb_fields(void)
+{
+	uint8_t buf[512], small[6];
+	char long_text[200];
+	struct pb p;
+
+	/* the examples of protobuf's encoding guide, and what Perfetto's
+	 * fields look like */
+	begin("protobuf: field tags and values (varint, int64, string, bytes)");
+	pb__init(&p, buf, sizeof(buf));
+	pb__uint(&p, 1, 150);
+	CHECK(PB_IS(&p, "\x08\x96\x01"));
+	pb__reset(&p);
+	pb__str(&p, 2, "testing", SIZE_MAX);
+	CHECK(PB_IS(&p, "\x12\x07testing"));
+	pb__reset(&p);
+	/* TracePacket.timestamp_clock_id = 58: a two-byte tag */
+	pb__uint(&p, 58, 3);
+	CHECK(PB_IS(&p, "\xd0\x03\x03"));
+	pb__reset(&p);
+	/* an int64 below 0: ten bytes, not zigzag */
+	pb__int(&p, 4, -1);
+	CHECK(PB_IS(&p, "\x20\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"));
+	pb__reset(&p);
+	pb__int(&p, 4, 1024);
+	CHECK(PB_IS(&p, "\x20\x80\x08"));
+	pb__reset(&p);
+	pb__bytes(&p, 3, "\x00\xff", 2);
+	CHECK(PB_IS(&p, "\x1a\x02\x00\xff"));
+	pb__reset(&p);
+	pb__str(&p, 2, "", SIZE_MAX);
+	CHECK(PB_IS(&p, "\x12\x00"));
+	pb__reset(&p);
+	pb__str(&p, 2, "abcdef", 3);	/* the first n bytes */
+	CHECK(PB_IS(&p, "\x12\x03" "abc"));
+	end();
+
+	begin("protobuf: nested messages, their length written when they end");
+	pb__init(&p, buf, sizeof(buf));
+	pb__begin(&p, 3);
+	pb__uint(&p, 1, 150);
+	pb__end(&p);
+	CHECK(PB_IS(&p, "\x1a\x03\x08\x96\x01"));
+	pb__reset(&p);
+	pb__begin(&p, 1);
+	pb__begin(&p, 11);
+	pb__end(&p);
+	pb__uint(&p, 8, 1);
+	pb__end(&p);
+	CHECK(PB_IS(&p, "\x0a\x04\x5a\x00\x40\x01"));
+	/* a content over 127 bytes: a two-byte length, the content moved
+	 * after it, the outer length counting it */
+	pb__reset(&p);
+	memset(long_text, 'x', sizeof(long_text));
+	pb__begin(&p, 1);
+	pb__begin(&p, 2);
+	pb__bytes(&p, 6, long_text, sizeof(long_text));
+	pb__end(&p);
+	pb__uint(&p, 8, 7);
+	pb__end(&p);
+	CHECK(!p.overflow && p.len == 2 + 2 + 3 + 200 + 2 + 2);
+	CHECK(!memcmp(p.buf, "\x0a\xd0\x01\x12\xcb\x01\x32\xc8\x01", 9));
+	CHECK(p.buf[9] == 'x' && p.buf[208] == 'x' && p.buf[209] == 0x40 && p.buf[210] == 7);
+	CHECK(p.depth == 0);
+	end();
+
+	begin("protobuf: strings are valid UTF-8 (an invalid byte is U+FFFD)");
+	pb__init(&p, buf, sizeof(buf));
+	pb__str(&p, 2, "a\xff" "b", SIZE_MAX);
+	CHECK(PB_IS(&p, "\x12\x05" "a\xef\xbf\xbd" "b"));
+	pb__reset(&p);
+	pb__str(&p, 2, "\xc3\xa9t\xc3\xa9", SIZE_MAX);	/* été: kept */
+	CHECK(PB_IS(&p, "\x12\x05\xc3\xa9t\xc3\xa9"));
+	pb__reset(&p);
+	/* a sequence cut short by the end, a surrogate, an overlong form */
+	pb__str(&p, 2, "\xe2\x82", SIZE_MAX);
+	CHECK(PB_IS(&p, "\x12\x06\xef\xbf\xbd\xef\xbf\xbd"));
+	pb__reset(&p);
+	pb__str(&p, 2, "\xed\xa0\x80", 3);
+	CHECK(p.len == 2 + 9 && !p.overflow);
+	pb__reset(&p);
+	pb__str(&p, 2, "\xc0\xaf", 2);
+	CHECK(PB_IS(&p, "\x12\x06\xef\xbf\xbd\xef\xbf\xbd"));
+	end();
+
+	begin("protobuf: what does not fit is said (overflow), never cut silently");
+	pb__init(&p, small, sizeof(small));
+	pb__uint(&p, 1, 150);
+	CHECK(!p.overflow && p.len == 3);
+	pb__str(&p, 2, "testing", SIZE_MAX);
+	CHECK(p.overflow);
+	pb__reset(&p);
+	CHECK(!p.overflow && p.len == 0);
+	/* a nested content that fits until its length needs a second byte */
+	pb__init(&p, buf, 130);
+	pb__begin(&p, 1);
+	pb__bytes(&p, 2, long_text, 126);
+	CHECK(!p.overflow && p.len == 130);
+	pb__end(&p);
+	CHECK(p.overflow && p.depth == 0);
+	/* deeper than PB_MAX_DEPTH, and an end without a begin */
+	pb__init(&p, buf, sizeof(buf));
+	for (int i = 0; i <= PB_MAX_DEPTH; i++)
+		pb__begin(&p, 1);
+	CHECK(p.overflow);
+	for (int i = 0; i <= PB_MAX_DEPTH; i++)
+		pb__end(&p);
+	CHECK(p.depth == 0);
+	pb__reset(&p);
+	pb__end(&p);
+	CHECK(p.overflow);
+	end();
+}
+
+/* The next length-delimited field at *at in buf: its number and content;
+ * false at the end or on a field of another wire type. */
+static bool pb_next(const uint8_t *buf, size_t len, size_t *at, uint32_t *field,
+		    const uint8_t **data, size_t *n)
+{
+	uint64_t v[2] = { 0, 0 };
+
+	for (int k = 0; k < 2; k++) {
+		for (int shift = 0; *at < len; shift += 7) {
+			uint8_t b = buf[(*at)++];
+
+			v[k] |= (uint64_t)(b & 0x7f) << shift;
+			if (!(b & 0x80))
+				break;
+		}
+	}
+	if ((v[0] & 7) != 2 || *at + v[1] > len)
+		return false;
+	*field = (uint32_t)(v[0] >> 3);
+	*data = buf + *at;
+	*n = (size_t)v[1];
+	*at += *n;
+	return true;
+}
+
+static void test_perfetto_rows(void)
+{
+	struct pf_cfg cfg = { .total = true, .pids = true, .monotonic = true, .title = "t" };
+	struct pf_row r = { 0 };
+	struct pf_out o;
+	char *data = NULL;
+	size_t size = 0, at = 0, packets = 0, n;
+	const uint8_t *d;
+	uint32_t field;
+	FILE *f;
+
+	begin("perfetto: a value per change, 0 after exit, a reused pid is a new process, "
+	      "spans per name");
+	cfg.counter[PF_RSS] = cfg.counter[PF_ANON] = true;
+	f = open_memstream(&data, &size);
+	CHECK(f && pf_out__init(&o, &cfg, f) == 0);
+	r.tid = r.cause = r.label = r.reported = r.reported_kb = r.addr = r.len = r.ret = "";
+	for (int k = 0; k < PF_NCOUNTERS; k++)
+		r.kb[k] = -1;
+#define ROW(ts_, pid_, type_, rss_, anon_, total_, cause_, label_) do {		\
+		r.ts_ns = (ts_); r.pid = (pid_); r.type = (type_);			\
+		r.kb[PF_RSS] = (rss_); r.kb[PF_ANON] = (anon_); r.total_kb = (total_);\
+		r.cause = (cause_); r.label = (label_);					\
+		CHECK(pf_out__row(&o, &r) == 0);					\
+	} while (0)
+	/* snapshot, tree track; process 7; its 2 counters' tracks and
+	 * values; the tree's value; exec instant */
+	ROW(1000, 7, MT_REC_EXEC, 100, 50, 100, "sh", "");
+	CHECK(o.st.packets == 1 + 1 + 1 + 2 + 2 + 1 + 1 && o.st.processes == 1);
+	CHECK(o.st.counter_values == 3);
+	/* only rss and the tree changed */
+	ROW(2000, 7, MT_REC_RSS, 104, 50, 104, "fault", "");
+	CHECK(o.st.counter_values == 5 && o.st.instants == 1);
+	/* nothing changed: no packet */
+	ROW(2500, 7, MT_REC_RSS, 104, 50, 104, "fault", "");
+	CHECK(o.st.packets == 11);
+	/* spans: a track for "load" (descriptor), begin, nested begin, two
+	 * ends; an end never begun is an instant */
+	ROW(3000, 7, MT_REC_MARK, 104, 50, 104, "usdt", "load:begin");
+	ROW(3100, 7, MT_REC_MARK, 104, 50, 104, "usdt", "load:begin");
+	ROW(3200, 7, MT_REC_MARK, 104, 50, 104, "usdt", "load:end");
+	ROW(3300, 7, MT_REC_MARK, 104, 50, 104, "usdt", "load:end");
+	ROW(3400, 7, MT_REC_MARK, 104, 50, 104, "usdt", "load:end");
+	ROW(3500, 7, MT_REC_MARK, 104, 50, 104, "fd", "frame");
+	CHECK(o.st.slices == 2 && o.st.instants == 3 && o.nnames == 1 && o.nspans == 1);
+	CHECK(o.st.packets == 11 + 1 + 4 + 2);
+	/* exit: its instant, then rss and anon to 0 (the tree's total is
+	 * the row's); the process and its span track are gone */
+	ROW(4000, 7, MT_REC_EXIT, 104, 50, 0, "sh", "");
+	CHECK(o.st.counter_values == 5 + 1 + 2 && o.nfree == 1 && o.free_span == 0);
+	CHECK(idmap__get(&o.pidx, 7) < 0 && idmap__get(&o.span_ix, 0) < 0);
+	/* pid 7 again: a new process (new tracks), its slot reused; anon
+	 * 0: no track for it yet, until a value that is not 0 */
+	at = o.st.packets;
+	ROW(5000, 7, MT_REC_EXEC, 10, 0, 10, "other", "");
+	CHECK(o.st.processes == 2 && o.nprocs == 1 && o.nfree == 0);
+	CHECK(o.st.packets == at + 1 + 2 + 1 + 1 && o.procs[0].last[PF_ANON] == -1);
+	ROW(5050, 7, MT_REC_RSS, 14, 4, 14, "fault", "");
+	CHECK(o.st.packets == at + 5 + 1 + 2 + 1 && o.procs[0].last[PF_ANON] == 4);
+	at = 0;
+	/* uuids: 1 the tree, 2-8 the first process and its counters, 9 its
+	 * span track */
+	CHECK(o.procs[0].uuid == 10 && o.procs[0].born == 1);
+	ROW(5100, 7, MT_REC_MARK, 10, 10, 10, "usdt", "load:begin");
+	CHECK(o.nspans == 1 && o.free_span == SIZE_MAX && o.spans[0].depth == 1);
+#undef ROW
+	CHECK(fflush(f) == 0);
+	/* the file: one Trace.packet field per packet counted, nothing else */
+	while (at < size && pb_next((const uint8_t *)data, size, &at, &field, &d, &n) && field == 1)
+		packets++;
+	CHECK(at == size && packets == o.st.packets);
+	pf_out__free(&o);
+	fclose(f);
+	free(data);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -2392,6 +2689,10 @@ int main(void)
 	test_csv_reader_sizes();
 	test_baseline();
 	test_result_versions();
+	test_csv_reader_columns();
+	test_pb_varint();
+	test_pb_fields();
+	test_perfetto_rows();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

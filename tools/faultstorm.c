@@ -68,8 +68,7 @@ static uint64_t now_ns(void)
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s [-m MIB] [-r REPEAT] [-t SECONDS] [-w WARM_MIB] [-b FILE [-n N]] [-p]
-"
+		"usage: %s [-m MIB] [-r REPEAT] [-t SECONDS] [-w WARM_MIB] [-b FILE [-n N]] [-p]\n"
 		"  -m MIB     anonymous memory to fault in, in MiB (default 1024)\n"
 		"  -r REPEAT  map/touch/unmap cycles (default 1)\n"
 		"  -t SECONDS cycles until SECONDS have passed (a soak; -r is then ignored)\n"

@@ -17,6 +17,7 @@ pkgs=(
 	libcap2-bin util-linux            # capsh, setpriv: privilege tests
 	mount e2fsprogs                   # tmpfs and ext2 (loop) disks for the full-disk tests
 	systemtap-sdt-dev                 # sys/sdt.h: MEMTRACE_MARK (memtrace/mark.h) USDT probes
+	protobuf-compiler                 # protoc: the tests decode export --perfetto's files
 )
 if [ "${1:-}" = bench ]; then
 	pkgs+=(linux-perf bpftrace time xz-utils)  # peers, /usr/bin/time, xz (tools/realprog.sh)

@@ -17,6 +17,7 @@ static const struct {
 	{ "validate", cmd_validate },
 	{ "stages", cmd_stages },
 	{ "resample", cmd_resample },
+	{ "export", cmd_export },
 };
 
 int main(int argc, char **argv)

@@ -2,9 +2,10 @@
 /*
  * libFuzzer target: the trace reader (format/csv_read.c) read to its end,
  * each row fed to the analyses the offline subcommands run on it (spikes
- * in both its rules, validate, stages), then their reports, table and
- * JSON, written to /dev/null. What cmd/spikes.c, validate.c and stages.c
- * do with a trace, less their command lines.
+ * in both its rules, validate, stages) and to the Perfetto writer, then
+ * their reports, table and JSON, written to /dev/null. What
+ * cmd/spikes.c, validate.c, stages.c and export.c do with a trace, less
+ * their command lines.
  *
  * Built by `make fuzz` with a small CSV_MAX_LINE and read buffer, so that
  * small inputs reach the line limit and lines that cross a refill.
@@ -23,6 +24,7 @@
 #include "analysis/validate_report.h"
 #include "format/csv.h"
 #include "format/json.h"
+#include "format/perfetto.h"
 #include "lib/units.h"
 
 static int memfd = -1;
@@ -59,6 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct stages st;
 	struct csv_reader r;
 	struct csv_row row;
+	struct pf_out pf;
+	struct pf_columns pcols;
+	struct pf_cfg pcfg;
+	struct pf_row pr;
+	bool pf_on = false;
 	uint64_t last_ts = 0, rows = 0;
 	int e;
 
@@ -71,6 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	e = csvr__open(&r, path);
 	if (!e) {
+		pf_columns__find(&pcols, &pcfg, &r, true);
+		pcfg.title = path;
+		if (pf_out__init(&pf, &pcfg, devnull))
+			abort();
+		pf_on = true;
 		while ((e = csvr__next(&r, &row)) > 0) {
 			int64_t kb;
 
@@ -90,7 +102,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r.c_event >= 0 && r.c_label >= 0 &&
 			    stages__row(&st, row.ts_ns, row.pid, row.vmrss_kb, row.event, row.label))
 				abort();
+			/* a malformed size stops the export (as export does); a
+			 * packet over its buffer is our bug */
+			if (pf_on && pf_row__read(&pr, &r, &row, &pcols))
+				pf_on = false;
+			else if (pf_on && pf_out__row(&pf, &pr))
+				abort();
 		}
+		pf_out__free(&pf);
 	}
 	/* an error is a message naming the file, never 0 rows said as the end */
 	if (e < 0 && !r.err[0])

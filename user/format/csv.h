@@ -84,6 +84,9 @@ int csv_out__close(struct csv_out *o);
 #define CSV_MAX_LINE (64 << 10)
 #endif
 
+/* Columns in a line at most: a line with more is malformed. */
+#define CSV_MAX_FIELDS 64
+
 struct csv_row {
 	uint64_t ts_ns;
 	pid_t pid;		/* 0 when the file has no pid column */
@@ -121,6 +124,11 @@ struct csv_reader {
 	uint64_t t0_ns;		/* ts_ns at time_s = 0 (from the first row) */
 	bool have_t0;
 	uint64_t prev_ts_ns, prev_line;	/* the last row (prev_line 0: none) */
+	/* the header's column names (for csvr__column) and the fields of the
+	 * last row read (for csvr__field) */
+	char *header;
+	const char *names[CSV_MAX_FIELDS];
+	char *fields[CSV_MAX_FIELDS];
 	char err[512];
 };
 
@@ -134,5 +142,15 @@ int csvr__open(struct csv_reader *r, const char *path);
  * file, as memtrace-bpf writes them), a read error. Never 0 on an error. */
 int csvr__next(struct csv_reader *r, struct csv_row *row);
 void csvr__close(struct csv_reader *r);
+/* Columns beyond those of struct csv_row (a reader that wants a column the
+ * others skip reads it itself, as text or as a size):
+ * the index of the header's column name, or -1 when the file has none. */
+int csvr__column(const struct csv_reader *r, const char *name);
+/* Column col of the row csvr__next() returned last, as text ("" for col
+ * -1); valid until the next csvr__next(). */
+const char *csvr__field(const struct csv_reader *r, int col);
+/* That column as a size in kB (a whole number, 0 or more) into *kb, -1 for
+ * col -1. 0, or -EINVAL with err naming file:line and the column. */
+int csvr__kb(struct csv_reader *r, int col, int64_t *kb);
 
 #endif

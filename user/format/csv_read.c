@@ -8,7 +8,6 @@
 #include "format/csv.h"
 #include "lib/zstream.h"
 
-#define MAX_FIELDS 64
 /* The read buffer: one allocation, never grown (a line is at most
  * CSV_MAX_LINE, and one always fits with its NUL). */
 #ifndef CSV_READ_BUF
@@ -186,7 +185,7 @@ int csvr__open(struct csv_reader *r, const char *path)
 	int *const column_at[NCOLUMNS] = { &r->c_ts, &r->c_time, &r->c_pid, &r->c_rss,
 					   &r->c_event, &r->c_cause, &r->c_label,
 					   &r->c_reported, &r->c_vmsize, &r->c_total };
-	char *line, *f[MAX_FIELDS];
+	char *line, *f[CSV_MAX_FIELDS], *h;
 	size_t n;
 	int nf, e;
 
@@ -227,7 +226,7 @@ int csvr__open(struct csv_reader *r, const char *path)
 	}
 	if (n >= 3 && !memcmp(line, "\xef\xbb\xbf", 3))
 		line += 3;	/* UTF-8 BOM */
-	nf = split(line, f, MAX_FIELDS);
+	nf = split(line, f, CSV_MAX_FIELDS);
 	if (nf < 0) {
 		snprintf(r->err, sizeof(r->err), "%s:1: cannot read the header", path);
 		return -EINVAL;
@@ -242,6 +241,19 @@ int csvr__open(struct csv_reader *r, const char *path)
 				*column_at[k] = i;
 	}
 	r->ncols = nf;
+	/* the names, kept for csvr__column: the line's buffer is reused */
+	r->header = h = malloc(n + 1);
+	if (!h) {
+		snprintf(r->err, sizeof(r->err), "%s: out of memory for its header", path);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < nf; i++) {
+		size_t l = strlen(f[i]);
+
+		memcpy(h, f[i], l + 1);
+		r->names[i] = h;
+		h += l + 1;
+	}
 	if (r->c_rss < 0 || (r->c_ts < 0 && r->c_time < 0)) {
 		snprintf(r->err, sizeof(r->err),
 			 "%s:1: not a memory trace: the header needs vmrss_kb and ts_ns or time_s "
@@ -302,7 +314,7 @@ static void warn_truncated(struct csv_reader *r)
 
 int csvr__next(struct csv_reader *r, struct csv_row *row)
 {
-	char *line, *f[MAX_FIELDS];
+	char *line, **f = r->fields;
 	size_t n;
 	int nf;
 
@@ -316,7 +328,7 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 		if (n && line[n - 1] == '\r')
 			line[--n] = 0;
 	} while (!n);
-	nf = split(line, f, MAX_FIELDS);
+	nf = split(line, f, CSV_MAX_FIELDS);
 	if (nf != r->ncols) {
 		snprintf(r->err, sizeof(r->err), "%s:%llu: %d fields where the header has %d "
 			 "(a truncated or mixed file?)", r->path, (unsigned long long)r->line,
@@ -406,4 +418,30 @@ void csvr__close(struct csv_reader *r)
 	r->fd = -1;
 	free(r->buf);
 	r->buf = NULL;
+	free(r->header);
+	r->header = NULL;
+	r->ncols = 0;
+}
+
+int csvr__column(const struct csv_reader *r, const char *name)
+{
+	for (int i = 0; i < r->ncols; i++)
+		if (!strcmp(r->names[i], name))
+			return i;
+	return -1;
+}
+
+const char *csvr__field(const struct csv_reader *r, int col)
+{
+	return col >= 0 && col < r->ncols && r->fields[col] ? r->fields[col] : "";
+}
+
+int csvr__kb(struct csv_reader *r, int col, int64_t *kb)
+{
+	*kb = -1;
+	if (col < 0 || col >= r->ncols)
+		return 0;
+	if (!parse_i64(r->fields[col], kb) || *kb < 0)
+		return bad(r, r->names[col], r->fields[col], "a size in kB");
+	return 0;
 }

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* memtrace-bpf export --perfetto TRACE.csv: the trace for Perfetto's UI
+ * and trace_processor. */
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cmd/cmd.h"
+#include "format/csv.h"
+#include "format/perfetto.h"
+#include "lib/files.h"
+#include "lib/units.h"
+
+#define SUFFIX ".pftrace"
+
+static struct {
+	const char *trace, *output;
+	bool perfetto;
+	pid_t pid;
+} ea;
+
+enum { OPT_PERFETTO = 1300, OPT_PID };
+
+static const char doc[] =
+"Export a memtrace-bpf trace to Perfetto's trace format, to look at it in\n"
+"ui.perfetto.dev or query it with trace_processor.\n"
+"\n"
+"USAGE: memtrace-bpf export --perfetto TRACE.csv [-o FILE] [--pid PID]\n"
+"\n"
+"Writes Perfetto's protobuf trace (a .pftrace file): a process track per\n"
+"process (its pid and name), with the counters Perfetto names its own\n"
+"process memory counters by: mem.rss, mem.rss.anon, mem.rss.file,\n"
+"mem.rss.shmem, mem.swap, and mem.virt (VmSize), each value the trace's\n"
+"exact one, a value per change; mem.rss.tree, the traced tree's total;\n"
+"instants for checkpoints, marks, log lines, --kill-at and --alert\n"
+"crossings, fork, exec, attach and exit (the row's columns as arguments);\n"
+"NAME:begin .. NAME:end marks as slices. Timestamps are the trace's ts_ns,\n"
+"CLOCK_MONOTONIC, declared as the trace's clock. After its exit, a\n"
+"process's counters are 0. Open the file in ui.perfetto.dev (Open trace\n"
+"file: it is read in the browser, not uploaded) or a local trace_processor.\n"
+"\n"
+"EXAMPLES:\n"
+"  memtrace-bpf export --perfetto t.csv                    # writes t.pftrace\n"
+"  memtrace-bpf export --perfetto t.csv -o run.pftrace     # another name\n"
+"  memtrace-bpf export --perfetto t.csv --pid 4242         # one process\n"
+"  memtrace-bpf export --perfetto t.csv -o - | gzip >t.gz  # to a pipe\n"
+"\n"
+"Exit status: 0 written; 1 the trace cannot be read or has no rows (of\n"
+"--pid), or the output cannot be written; 2 bad command line.\n"
+"\n"
+"OPTIONS:";
+
+static const struct argp_option opts[] = {
+	{ "perfetto", OPT_PERFETTO, NULL, 0, "Perfetto's protobuf trace format (the one format so far)", 0 },
+	{ "output", 'o', "FILE", 0, "Write to FILE (default: the trace's name with .pftrace for .csv; -: stdout); written whole, then put in place", 0 },
+	{ "pid", OPT_PID, "PID", 0, "Only this process (without the tree's total)", 0 },
+	{},
+};
+
+#define usage_err(...) usage_exit("export", __VA_ARGS__)
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	unsigned long u;
+
+	(void)st;
+	switch (key) {
+	case OPT_PERFETTO:
+		ea.perfetto = true;
+		break;
+	case 'o':
+		if (!*arg)
+			usage_err("-o: an empty file name (give a file, or - for stdout)");
+		ea.output = arg;
+		break;
+	case OPT_PID:
+		if (parse_uint(arg, 0x7fffffff, &u) || !u)
+			usage_err("--pid %s: not a PID", arg);
+		ea.pid = (pid_t)u;
+		break;
+	case ARGP_KEY_ARG:
+		if (ea.trace)
+			usage_err("one trace at a time (got %s and %s)", ea.trace, arg);
+		ea.trace = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!ea.trace)
+			usage_err("which trace? e.g. memtrace-bpf export --perfetto trace.csv");
+		if (!ea.perfetto)
+			usage_err("which format? --perfetto (Perfetto's trace format, the one so far)");
+		if (!ea.output && !strcmp(ea.trace, "-"))
+			usage_err("the trace comes from stdin: give -o FILE (or -o - for stdout)");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/* trace.csv -> trace.pftrace, other names get .pftrace appended. */
+static const char *default_output(char *buf, size_t len)
+{
+	size_t n = strlen(ea.trace);
+
+	if (n > 4 && !strcmp(ea.trace + n - 4, ".csv"))
+		n -= 4;
+	if (n + sizeof(SUFFIX) > len)
+		usage_err("%s: too long a name to put %s after; give -o FILE", ea.trace, SUFFIX);
+	memcpy(buf, ea.trace, n);
+	memcpy(buf + n, SUFFIX, sizeof(SUFFIX));
+	return buf;
+}
+
+/* Output path b is the file trace a is read from: renamed over at the
+ * end, the trace would be gone. (b as it is: a link there is refused
+ * anyway, by out_file.) */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return strcmp(a, "-") && strcmp(b, "-") && !stat(a, &sa) && !lstat(b, &sb) &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
+	static char obuf[1 << 20];
+	char msg[1024], out_path[PATH_MAX], size[32];
+	struct out_file of;
+	struct csv_reader r;
+	struct csv_row row;
+	struct pf_out pf;
+	struct pf_row pr;
+	struct pf_cfg cfg = { 0 };
+	struct pf_columns cols;
+	const char *output;
+	bool to_file, inited = false;
+	FILE *f = NULL;
+	off_t bytes;
+	int e, we = 0, ret = EXIT_TRACE_ERR;
+
+	memset(&ea, 0, sizeof(ea));
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EXIT_USAGE;
+	output = ea.output ? ea.output : default_output(out_path, sizeof(out_path));
+	if (same_file(ea.trace, output))
+		usage_err("-o %s is the trace itself: the export would replace it; give another name",
+			  output);
+	out_file__init(&of);
+	memset(&r, 0, sizeof(r));
+	r.fd = -1;
+	to_file = strcmp(output, "-");
+	/* the output first: a path that cannot be one is refused before a
+	 * long read */
+	if (to_file) {
+		if (out_file__create(&of, AT_FDCWD, output, "output", msg, sizeof(msg))) {
+			fprintf(stderr, "memtrace-bpf export: %s\n", msg);
+			return EXIT_TRACE_ERR;
+		}
+		f = out_file__stream(&of);
+		if (!f) {
+			fprintf(stderr, "memtrace-bpf export: cannot write %s: %s\n", output,
+				strerror(errno));
+			goto out;
+		}
+	} else {
+		if (stdio_closed[STDOUT_FILENO]) {
+			fprintf(stderr, "memtrace-bpf export: our stdout is closed, the trace would go "
+				"nowhere; give -o FILE\n");
+			return EXIT_TRACE_ERR;
+		}
+		if (isatty(STDOUT_FILENO)) {
+			fprintf(stderr, "memtrace-bpf export: stdout is a terminal and the Perfetto trace "
+				"is binary; give -o FILE, or send stdout to a file or a pipe\n");
+			return EXIT_TRACE_ERR;
+		}
+		f = stdout;
+	}
+	setvbuf(f, obuf, _IOFBF, sizeof(obuf));
+	if (csvr__open(&r, ea.trace)) {
+		fprintf(stderr, "memtrace-bpf export: %s\n", r.err);
+		goto out;
+	}
+	r.sizes = true;
+	pf_columns__find(&cols, &cfg, &r, !ea.pid);
+	cfg.title = ea.trace;
+	if (pf_out__init(&pf, &cfg, f)) {
+		fprintf(stderr, "memtrace-bpf export: out of memory for the output buffer\n");
+		goto out;
+	}
+	inited = true;
+	while ((e = csvr__next(&r, &row)) > 0) {
+		if (ea.pid && row.pid != ea.pid)
+			continue;
+		e = pf_row__read(&pr, &r, &row, &cols);
+		if (e)
+			break;
+		we = pf_out__row(&pf, &pr);
+		if (we)
+			break;
+	}
+	if (we == -ENOMEM) {
+		fprintf(stderr, "memtrace-bpf export: out of memory at %s:%llu\n", ea.trace,
+			(unsigned long long)r.line);
+		goto out;
+	}
+	if (we == -EMSGSIZE) {
+		fprintf(stderr, "memtrace-bpf export: %s:%llu: the row does not fit in a packet of "
+			"our buffer (more text than a line may hold)\n", ea.trace,
+			(unsigned long long)r.line);
+		goto out;
+	}
+	if (e < 0) {
+		fprintf(stderr, "memtrace-bpf export: %s\n", r.err[0] ? r.err : "read error");
+		goto out;
+	}
+	if (!we && !pf.st.rows) {
+		if (ea.pid)
+			fprintf(stderr, "memtrace-bpf export: no rows of pid %d in %s\n", ea.pid,
+				ea.trace);
+		else
+			fprintf(stderr, "memtrace-bpf export: %s has a header but no rows: nothing to "
+				"export\n", ea.trace);
+		goto out;
+	}
+	/* a full disk or a closed pipe (-EIO) */
+	if (we || fflush(f) || ferror(f)) {
+		fprintf(stderr, "memtrace-bpf export: writing %s failed: %s\n",
+			to_file ? output : "the trace to stdout", strerror(errno ? errno : EIO));
+		goto out;
+	}
+	if (to_file) {
+		bytes = ftello(f);
+		e = out_file__stream_end(&of, f);
+		f = NULL;
+		if (e) {
+			fprintf(stderr, "memtrace-bpf export: writing %s failed: %s\n", output,
+				strerror(-e));
+			goto out;
+		}
+		if (out_file__publish(&of, msg, sizeof(msg))) {
+			fprintf(stderr, "memtrace-bpf export: %s\n", msg);
+			goto out;
+		}
+		fprintf(stderr, "memtrace-bpf export: %s: %llu rows -> %s (%s): %llu process%s, "
+			"%llu counter values, %llu instants, %llu slices\n", ea.trace,
+			(unsigned long long)pf.st.rows, output,
+			format_size(bytes > 0 ? (uint64_t)bytes : 0, size, sizeof(size)),
+			(unsigned long long)pf.st.processes, pf.st.processes == 1 ? "" : "es",
+			(unsigned long long)pf.st.counter_values,
+			(unsigned long long)pf.st.instants, (unsigned long long)pf.st.slices);
+	}
+	ret = 0;
+out:
+	if (to_file && f)
+		fclose(f);
+	if (inited)
+		pf_out__free(&pf);
+	csvr__close(&r);
+	out_file__close(&of);
+	return ret;
+}
