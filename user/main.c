@@ -17,6 +17,7 @@ static const struct {
 	{ "validate", cmd_validate },
 	{ "stages", cmd_stages },
 	{ "resample", cmd_resample },
+	{ "report", cmd_report },
 };
 
 int main(int argc, char **argv)
