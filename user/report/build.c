@@ -562,7 +562,18 @@ char *report_path_beside(char *buf, size_t len, const char *trace, const char *e
 	return buf;
 }
 
+/* As the page's script writes them (fmtKB), so the tables and the chart
+ * say the same figure. */
 char *rep_size(int64_t kb, char *buf, size_t len)
 {
-	return format_kb(kb, buf, len);
+	double a = (double)(kb < 0 ? -kb : kb);
+	const char *s = kb < 0 ? "-" : "";
+
+	if (a < 1024)
+		snprintf(buf, len, "%s%.0f KiB", s, a);
+	else if (a < 1024 * 1024)
+		snprintf(buf, len, "%s%.*f MiB", s, a < 10240 ? 2 : 1, a / 1024);
+	else
+		snprintf(buf, len, "%s%.2f GiB", s, a / 1048576);
+	return buf;
 }

@@ -58,6 +58,11 @@ size_t report__overview(const struct report *r, size_t max, int64_t *lo, int64_t
 /* Its exact peak (kB) and the time from its first row to its last (ns). */
 void report__peak(const struct report *r, int64_t *peak_kb, uint64_t *span_ns);
 
+/* The report (fmt) of r to out: a new file put in place whole (lib/files.h),
+ * in dirfd (out's last component) or, with AT_FDCWD, at out; "-": stdout.
+ * 0, or -errno with err. */
+int report__write_file(struct report *r, enum report_format fmt, int dirfd, const char *out,
+		       char *err, size_t len);
 /* Reads o->trace and writes its report (fmt) to out: a new file put in
  * place whole (lib/files.h), in dirfd (out's last component) or, with
  * AT_FDCWD, at out. "-": stdout. 0, or -errno with err. */
@@ -85,6 +90,13 @@ struct campaign_run {
 	uint64_t w;
 	char err[256];
 };
+
+/* A run's page and timeline: its trace (RUNDIR/trace.csv) read, its page
+ * written there (trace.html) when rewrite or when it has none. 0, or -errno
+ * with cr->err (cr->res is the caller's). */
+int campaign_run__load(struct campaign_run *cr, const char *rundir, bool rewrite,
+		       const char *version);
+void campaign_run__free(struct campaign_run *cr);
 
 /* The campaign page of DIR: per configuration its statistics, the
  * distribution of its peaks, its runs' timelines overlaid from their

@@ -771,8 +771,12 @@
 		});
 		runSummary();
 		draw();
-		document.body.setAttribute('data-rendered-ms', (performance.now() - t0).toFixed(1));
-		document.body.setAttribute('data-first-view-ms', performance.now().toFixed(1));
+		/* for tests and the benchmark: the script's own time, and when the
+		 * first view was on screen (the next frame), from navigation start */
+		document.body.setAttribute('data-script-ms', (performance.now() - t0).toFixed(1));
+		requestAnimationFrame(function () {
+			document.body.setAttribute('data-first-view-ms', performance.now().toFixed(1));
+		});
 	}
 
 	try {
