@@ -679,7 +679,7 @@ int cmd_campaign(int argc, char **argv)
 	ret = run_plan(todo);
 	if (campaign_tables(ca.plan.dir, !ca.quiet, false, &nfailed, &nover))
 		ret = EXIT_TRACE_ERR;
-	else if (ca.report && campaign_page(ca.plan.dir, NULL, false))
+	else if (ca.report && campaign_page(ca.plan.dir, NULL, false, ca.quiet))
 		ret = EXIT_TRACE_ERR;
 	else if (!ca.quiet)
 		fprintf(stderr, "memtrace-bpf campaign: %zu of %zu runs finished; %s/campaign.csv, "

@@ -13,8 +13,8 @@
 int campaign_tables(const char *dir, bool print, bool json_out, int *nfailed, int *nover);
 /* DIR's page (out, NULL: DIR/campaign.html) and each run's own page
  * (DIR/CONFIG/REPEAT/trace.html; rewrite: also where one is there). 0 or
- * -errno (said). */
-int campaign_page(const char *dir, const char *out, bool rewrite);
+ * -errno (said; and, unless quiet, what was written). */
+int campaign_page(const char *dir, const char *out, bool rewrite, bool quiet);
 /* memtrace-bpf campaign report DIR [--format text|json] [--html [-o FILE]] */
 int campaign_report_main(int argc, char **argv);
 

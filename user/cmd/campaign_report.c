@@ -319,7 +319,7 @@ int campaign_tables(const char *dir, bool print, bool json_out, int *nfailed, in
 	return e;
 }
 
-int campaign_page(const char *dir, const char *out, bool rewrite)
+int campaign_page(const char *dir, const char *out, bool rewrite, bool quiet)
 {
 	struct campaign_run *runs = NULL;
 	struct run_result *res;
@@ -373,7 +373,7 @@ int campaign_page(const char *dir, const char *out, bool rewrite)
 	out_file__close(&of);
 	if (e)
 		fprintf(stderr, "memtrace-bpf campaign: %s\n", msg[0] ? msg : strerror(-e));
-	else
+	else if (!quiet)
 		fprintf(stderr, "memtrace-bpf campaign: wrote %s (%zu runs)\n", out, n);
 	for (size_t i = 0; i < n; i++)
 		campaign_run__free(&runs[i]);
@@ -478,7 +478,7 @@ int campaign_report_main(int argc, char **argv)
 		return EXIT_TRACE_ERR;
 	e = campaign_tables(dir, true, json, &nfailed, &nover);
 	if (!e && html)
-		e = campaign_page(dir, out, true);
+		e = campaign_page(dir, out, true, false);
 	close(lock);
 	return e ? EXIT_TRACE_ERR : 0;
 }

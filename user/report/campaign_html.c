@@ -107,8 +107,9 @@ static void stats_table(FILE *f, const struct config_stats *st, int nst)
 static int peaks_plot(FILE *f, const struct campaign_run *runs, size_t n,
 		      const struct config_stats *st, int nst)
 {
-	int colw = nst > 12 ? 60 : 100, width = 90 + nst * colw + 30, height = 330;
-	struct svg_frame fr = { .left = 80, .top = 16, .width = nst * colw, .height = 250 };
+	int colw = nst > 12 ? 60 : 100, width = 90 + nst * colw + 30, height = 300;
+	struct svg_frame fr = { .left = 80, .top = 16, .width = nst * colw, .height = 250,
+				.xcat = true };
 	double ymax = 0, *v = malloc((n ? n : 1) * sizeof(double));
 	const char *unit;
 	char yl[32];

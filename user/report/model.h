@@ -148,6 +148,7 @@ struct svg_frame {
 	double x0, x1, y0, y1;
 	int left, top, width, height;
 	double ydiv;
+	bool xcat;		/* x is categories: no ticks of its own */
 };
 double svg_x(const struct svg_frame *fr, double v);
 double svg_y(const struct svg_frame *fr, double v);

@@ -65,7 +65,7 @@ void svg_axes(FILE *f, const struct svg_frame *fr, const char *xlabel, const cha
 			"<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", fr->left,
 			fr->left + fr->width, y, y, fr->left - 6, y + 4, v);
 	}
-	for (double v = ceil(fr->x0 / sx) * sx; v <= fr->x1 + sx * 1e-9; v += sx) {
+	for (double v = ceil(fr->x0 / sx) * sx; !fr->xcat && v <= fr->x1 + sx * 1e-9; v += sx) {
 		double x = svg_x(fr, v);
 
 		fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#f0f0f0\"/>"
