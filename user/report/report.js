@@ -68,7 +68,7 @@
 	/* ---- the data ---- */
 
 	function decodeLevel(L) {
-		var n = L.i.length, t = new Float64Array(n), idx = 0, k;
+		var n = L.i.length, t = new Float64Array(n), idx = -1, k;
 		for (k = 0; k < n; k++) {
 			idx += L.i[k];
 			t[k] = L.o + idx * L.w;
@@ -520,10 +520,32 @@
 			       : 'buckets of ' + fmtDur(T.w));
 	}
 
+	/* What the view shows, on the chart's element: the lowest and highest
+	 * RSS drawn, and whether single rows are (for tests); the view in the
+	 * address, so a zoomed page can be linked to. */
+	function noteView() {
+		var T = frame.C.total, lo = Infinity, hi = -Infinity, el = document.getElementById('chart');
+		for (var c = 0; c < T.hi.length; c++) {
+			if (isNaN(T.hi[c])) continue;
+			if (T.lo[c] < lo) lo = T.lo[c];
+			if (T.hi[c] > hi) hi = T.hi[c];
+		}
+		el.setAttribute('data-view', fmtT(view.a, 9) + ',' + fmtT(view.b, 9));
+		el.setAttribute('data-view-min-kb', lo === Infinity ? '' : lo);
+		el.setAttribute('data-view-max-kb', hi === -Infinity ? '' : hi);
+		el.setAttribute('data-rows', T.raw ? T.rows.length : 0);
+		el.setAttribute('data-px-ns', T.px.toFixed(3));
+		if (view.a !== full.a || view.b !== full.b)
+			history.replaceState(null, '', '#t=' + fmtT(view.a, 9) + ',' + fmtT(view.b, 9));
+		else if (location.hash)
+			history.replaceState(null, '', location.pathname + location.search);
+	}
+
 	function draw() {
 		drawMain();
 		drawLanes();
 		drawRange();
+		noteView();
 	}
 
 	function setView(a, b) {
@@ -746,6 +768,12 @@
 		full.b = Math.max(D.last, D.first + 1000);
 		view.a = full.a;
 		view.b = full.b;
+		/* #t=START,END (seconds, as time_s): open zoomed there */
+		var m = /^#t=([0-9.eE+-]+),([0-9.eE+-]+)$/.exec(location.hash);
+		if (m && +m[2] > +m[1]) {
+			view.a = +m[1] * 1e9;
+			view.b = +m[2] * 1e9;
+		}
 		Array.prototype.forEach.call(document.querySelectorAll('#controls input'), function (cb) {
 			var k = cb.id.replace('show-', '');
 			show[k] = cb.checked;
@@ -770,7 +798,10 @@
 			});
 		});
 		runSummary();
-		draw();
+		if (view.a !== full.a || view.b !== full.b)
+			setView(view.a, view.b);
+		else
+			draw();
 		/* for tests and the benchmark: the script's own time, and when the
 		 * first view was on screen (the next frame), from navigation start */
 		document.body.setAttribute('data-script-ms', (performance.now() - t0).toFixed(1));
