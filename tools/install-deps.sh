@@ -16,6 +16,7 @@ pkgs=(
 	libcap2-bin util-linux            # capsh, setpriv: privilege tests
 	mount e2fsprogs                   # tmpfs and ext2 (loop) disks for the full-disk tests
 	systemtap-sdt-dev                 # sys/sdt.h: MEMTRACE_MARK (memtrace/mark.h) USDT probes
+	chromium fonts-dejavu-core        # the report tests open each page headless; make demo's screenshot
 )
 if [ "${1:-}" = bench ]; then
 	pkgs+=(linux-perf bpftrace time)  # peers, /usr/bin/time
