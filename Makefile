@@ -137,6 +137,7 @@ bench:
 	$(Q)tools/bench.sh
 	$(Q)tools/progcost.py
 	$(Q)tools/bench-spikes.sh
+	$(Q)tools/bench-report.sh
 	$(Q)tools/bench-guard.sh
 
 install: $(BIN)
