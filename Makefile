@@ -57,7 +57,10 @@ else
 endif
 
 USER_SRCS := $(wildcard user/*/*.c)
-USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+# the report page's script and style, linked in as data (report/assets.h)
+REPORT_ASSETS := $(wildcard user/report/*.js user/report/*.css)
+ASSETS_OBJ := $(OUTPUT)/report_assets.o
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) $(ASSETS_OBJ)
 MAIN_OBJ  := $(OUTPUT)/user/main.o
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
 TOOLS     := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(filter-out %.bpf.c,$(wildcard tools/*.c)))
@@ -106,6 +109,12 @@ $(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/memtrace.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# ld names each file's bytes after it (run where the files are):
+# _binary_report_js_start .. _end; noexecstack, as the compiler's objects
+$(ASSETS_OBJ): $(REPORT_ASSETS) | $(OUTPUT)
+	$(call msg,ASSETS,$@)
+	$(Q)cd user/report && $(LD) -r -b binary -z noexecstack -o $(abspath $@) $(notdir $(REPORT_ASSETS))
 
 $(BIN): $(MAIN_OBJ) $(USER_OBJS)
 	$(call msg,LINK,$@)
@@ -159,6 +168,7 @@ bench:
 	$(Q)tools/bench-pair.sh
 	$(Q)tools/realprog.sh
 	$(Q)tools/bench-spikes.sh
+	$(Q)tools/bench-report.sh
 	$(Q)tools/bench-guard.sh
 	$(Q)tools/soak.sh $(SOAK_S)
 	$(Q)tools/bench-table.sh
@@ -202,7 +212,7 @@ ASAN_OUT    := $(OUTPUT)/asan
 FUZZ_OUT    := $(OUTPUT)/fuzz
 SAN_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_CFLAGS   = $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -Iinclude -MMD -MP
-ASAN_OBJS   := $(patsubst user/%.c,$(ASAN_OUT)/user/%.o,$(USER_SRCS))
+ASAN_OBJS   := $(patsubst user/%.c,$(ASAN_OUT)/user/%.o,$(USER_SRCS)) $(ASSETS_OBJ)
 # what the fuzz targets reach: the readers, the analyses and their reports;
 # a small line limit and read buffer, so small inputs reach both edges
 FUZZ_SRCS   := $(wildcard user/format/*.c user/analysis/*.c user/lib/*.c)

@@ -10,6 +10,7 @@ and the fuzz targets of .output/fuzz/, compiled with ASan and UBSan, run on
     export --perfetto over them too;
   - campaign report (table and json) over a campaign directory made of
     tests/corpus/results/ (a FIFO, a symlink, a directory among them);
+  - report (HTML and SVG) over the same traces, and campaign report --html;
   - each fuzz target over its saved corpus (tests/fuzz/corpus/NAME/) and
     the seeds it was started from.
 
@@ -234,6 +235,34 @@ def t_report(tmp):
     result("campaign report over the result files", errs, f"3 runs, {len(want)} result files")
 
 
+def t_pages(tmp):
+    """report (HTML and SVG) over the recorded traces and the malformed
+    ones, which it must take or refuse as spikes does; campaign report
+    --html over the result files (its runs have no trace: no page each)."""
+    errs = []
+    runs = 0
+    out = os.path.join(tmp, "page")
+    for name, path in real_traces(tmp):
+        for fmt in ("html", "svg"):
+            runs += 1
+            e = check(f"report --format {fmt} {name}",
+                      [BIN, "report", path, "--format", fmt, "-o", out + "." + fmt], (0,))
+            if e:
+                errs.append(e)
+    for name, path, rcs, _ in bad_traces(tmp):
+        runs += 1
+        e = check(f"report {name}", [BIN, "report", path, "-o", out + ".html"], (rcs[0],))
+        if e:
+            errs.append(e)
+    d, want = campaign_dir(os.path.join(tmp, "campaign"))
+    runs += 1
+    e = check("campaign report --html", [BIN, "campaign", "report", d, "--html"], (0,), timeout=60)
+    if e:
+        errs.append(e)
+    result("report over the recorded and the malformed traces, campaign report --html", errs,
+           f"{runs} runs")
+
+
 def seeds(into):
     """The seeds: tests/corpus/ unpacked, per target."""
     csv = os.path.join(into, "fuzz_csv")
@@ -298,6 +327,8 @@ def main():
         t_export(tmp)
         os.makedirs(os.path.join(tmp, "report"))
         t_report(os.path.join(tmp, "report"))
+        os.makedirs(os.path.join(tmp, "campaign"))
+        t_pages(tmp)
         t_fuzz_replay(tmp)
     print(f"# took {time.monotonic() - t0:.0f}s")
     print(f"asan: {results['ok']} passed, {results['fail']} failed")

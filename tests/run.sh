@@ -9,7 +9,8 @@
 # (--max-peak/--tolerance), campaign, capture (record --comm/--cgroup) and
 # checkpoints (marks, --checkpoint-regex, validate, stages), bad input
 # (malformed traces and result files, memory limits, full disks, a report
-# during a live campaign; the corpus of tests/corpus/), and the contract
+# during a live campaign; the corpus of tests/corpus/), the pages of report
+# and campaign report --html (opened in headless chromium), and the contract
 # (tests/contract/: --help options, file formats and exit statuses
 # recorded from a build, checked against this one). Then it prints one
 # last line:
@@ -82,6 +83,7 @@ run_suite "checkpoint tests" checkpoints "$PYTHON" tests/test_checkpoints.py
 run_suite "guard tests" guard "$PYTHON" tests/test_guard.py
 run_suite "long-run tests" long "$PYTHON" tests/test_long.py
 run_suite "bad input tests" bad-input "$PYTHON" tests/test_bad_input.py
+run_suite "report tests" report "$PYTHON" tests/test_report.py
 run_suite "contract tests" contract "$PYTHON" tests/test_contract.py
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -34,6 +34,7 @@
 #include "lib/recstore.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
+#include "report/decimate.h"
 #include "trace/logcap.h"
 #include "trace/run.h"
 #include "trace/tracer.h"
@@ -2656,6 +2657,206 @@ static void test_perfetto_rows(void)
 	end();
 }
 
+/* ---- report/decimate: min/max buckets against the rows themselves ---- */
+
+/* A pseudo-random sequence the tests can repeat. */
+static uint64_t dec_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* What bucket [a, b) must hold: the value held just before a (the last
+ * row before it, unless cut after it) and every row in it. */
+struct dec_row { uint64_t ts; int64_t v; bool cut; };
+
+static bool dec_expect(const struct dec_row *rows, size_t n, uint64_t a, uint64_t b,
+		       int64_t *lo, int64_t *hi, uint32_t *cnt, bool *end_def, bool *cut)
+{
+	bool has = false, held = false;
+	int64_t cur = 0;
+
+	*cnt = 0;
+	*cut = false;
+	for (size_t i = 0; i < n && rows[i].ts < b; i++) {
+		if (rows[i].ts < a) {
+			held = !rows[i].cut;
+			cur = rows[i].v;
+			continue;
+		}
+		if (held && !has) {
+			*lo = *hi = cur;	/* carried in */
+			has = true;
+		}
+		if (rows[i].cut) {
+			held = false;
+			*cut = true;
+			continue;
+		}
+		if (!has || rows[i].v < *lo)
+			*lo = rows[i].v;
+		if (!has || rows[i].v > *hi)
+			*hi = rows[i].v;
+		has = true;
+		held = true;
+		cur = rows[i].v;
+		(*cnt)++;
+	}
+	if (held && !has) {
+		*lo = *hi = cur;
+		has = true;
+	}
+	*end_def = held;
+	return has;
+}
+
+/* Every bucket of g against the rows: lo, hi, rows in it, end defined. */
+static int dec_check(const struct mm_grid *g, const struct dec_row *rows, size_t n)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < g->n; i++) {
+		uint64_t a = g->origin + i * g->w;
+		int64_t lo = 0, hi = 0;
+		uint32_t cnt;
+		bool end_def, cut, has = dec_expect(rows, n, a, a + g->w, &lo, &hi, &cnt, &end_def, &cut);
+		const struct mm_bucket *b = &g->b[i];
+
+		if (has != !!(b->flags & MM_HAS) || (has && (lo != b->lo || hi != b->hi)) ||
+		    cnt != b->n || end_def != !!(b->flags & MM_END) || cut != !!(b->flags & MM_CUT)) {
+			if (bad++ < 3)
+				printf("#   bucket %zu of w %llu: got lo %lld hi %lld n %u flags %d, want "
+				       "has %d lo %lld hi %lld n %u end %d cut %d\n", i,
+				       (unsigned long long)g->w, (long long)b->lo, (long long)b->hi, b->n,
+				       b->flags, has, (long long)lo, (long long)hi, cnt, end_def, cut);
+		}
+	}
+	return bad;
+}
+
+static void test_decimate_grid(void)
+{
+	static struct dec_row rows[20000];
+	struct mm_grid g, c;
+	uint64_t seed = 42, ts = 1000;
+	size_t n = 0;
+	int64_t v = 500;
+
+	begin("decimate: each bucket's min and max are the rows' own, through every doubling");
+	CHECK(!mm_grid__init(&g, 64, ts, 1, 0));
+	/* bursts of close rows, quiet stretches, spikes of one row, cuts */
+	while (n < sizeof(rows) / sizeof(rows[0])) {
+		uint64_t r = dec_rand(&seed);
+
+		ts += r % 16 == 0 ? 1 + r % 100000 : r % 5;
+		if (r % 97 == 0) {
+			rows[n++] = (struct dec_row){ ts, 0, true };
+			CHECK(!mm_grid__cut(&g, ts));
+			continue;
+		}
+		v += (int64_t)(r >> 8) % 2001 - 1000;
+		if (r % 50 == 1)
+			v += 1 << 20;	/* a spike of one row: held until the next */
+		else if (v > 1 << 19)
+			v -= 1 << 20;
+		rows[n++] = (struct dec_row){ ts, v, false };
+		CHECK(!mm_grid__push(&g, ts, v, NULL));
+	}
+	CHECK(g.w > 1 && g.n <= 64);
+	CHECK(dec_check(&g, rows, n) == 0);
+	/* a coarser level is the grid as if it had been that wide */
+	for (unsigned int k = 1; k <= 4; k++) {
+		CHECK(!mm_grid__coarsen(&g, k, &c));
+		CHECK(c.w == g.w << k && c.n == (g.n + (1u << k) - 1) >> k);
+		CHECK(dec_check(&c, rows, n) == 0);
+		mm_grid__free(&c);
+	}
+	/* time going back, or before the origin, is refused */
+	CHECK(mm_grid__push(&g, ts - 1, 0, NULL) == -ERANGE);
+	CHECK(mm_grid__push(&g, 10, 0, NULL) == -ERANGE);
+	mm_grid__free(&g);
+	end();
+}
+
+static void test_decimate_extras(void)
+{
+	struct mm_grid g;
+	int64_t x[3];
+
+	begin("decimate: the parts at each bucket's highest point and at its end");
+	CHECK(!mm_grid__init(&g, 4, 0, 10, 3));
+	for (int i = 0; i < 40; i++) {
+		/* a peak of 100 + i at i*7 within rising then falling values */
+		int64_t v = i % 5 == 2 ? 100 + i : i;
+
+		x[0] = v / 2;
+		x[1] = v - v / 2;
+		x[2] = i;
+		CHECK(!mm_grid__push(&g, (uint64_t)i * 7, v, x));
+	}
+	for (size_t i = 0; i < g.n; i++) {
+		const struct mm_bucket *b = &g.b[i];
+
+		CHECK(b->xhi[0] + b->xhi[1] == b->hi);	/* parts sum to the highest */
+		CHECK(b->xend[0] + b->xend[1] == b->end);
+	}
+	mm_grid__free(&g);
+	end();
+}
+
+static void test_decimate_raw(void)
+{
+	struct rec { uint64_t ts; int64_t v; } rec;
+	struct mm_grid g;
+	struct mm_raw raw;
+	uint64_t seed = 7, ts = 0;
+	size_t kept_rows = 0;
+	bool in_order = true;
+
+	begin("decimate: rows kept whole for the buckets that hold few, within the store");
+	CHECK(!mm_grid__init(&g, 256, 0, 1, 0));
+	CHECK(!mm_raw__init(&raw, &g, sizeof(rec), 512));
+	for (int i = 0; i < 20000; i++) {
+		uint64_t r = dec_rand(&seed);
+
+		/* mostly sparse; now and then a dense burst */
+		ts += (i / 500) % 4 == 3 ? 1 : 50 + r % 5000;
+		rec.ts = ts;
+		rec.v = (int64_t)(r % 1000);
+		CHECK(!mm_grid__push(&g, ts, rec.v, NULL));
+		CHECK(!mm_raw__push(&raw, &rec));
+		CHECK(raw.n <= raw.cap);
+	}
+	mm_raw__compact(&raw);
+	/* the store holds exactly the rows of the whole buckets */
+	for (size_t i = 0; i < g.n; i++)
+		if (g.b[i].n && mm_raw__whole(&raw, i))
+			kept_rows += g.b[i].n;
+	CHECK(kept_rows == raw.n);
+	CHECK(raw.per >= 1 && raw.per < UINT32_MAX);
+	for (size_t k = 1; k < raw.n; k++)
+		in_order &= mm_raw__ts(&raw, k - 1) <= mm_raw__ts(&raw, k);
+	CHECK(in_order);
+	/* few rows: every one kept */
+	mm_raw__free(&raw);
+	mm_grid__free(&g);
+	CHECK(!mm_grid__init(&g, 256, 0, 1, 0));
+	CHECK(!mm_raw__init(&raw, &g, sizeof(rec), 512));
+	for (int i = 0; i < 300; i++) {
+		rec.ts = (uint64_t)i * 1000;
+		rec.v = i;
+		CHECK(!mm_grid__push(&g, rec.ts, rec.v, NULL));
+		CHECK(!mm_raw__push(&raw, &rec));
+	}
+	mm_raw__compact(&raw);
+	CHECK(raw.n == 300 && raw.per == UINT32_MAX);
+	mm_raw__free(&raw);
+	mm_grid__free(&g);
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
@@ -2693,6 +2894,9 @@ int main(void)
 	test_pb_varint();
 	test_pb_fields();
 	test_perfetto_rows();
+	test_decimate_grid();
+	test_decimate_extras();
+	test_decimate_raw();
 	printf("1..%d\n", passed + failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -5,8 +5,8 @@ set -euo pipefail
 bin=${1:-.output/memtrace-bpf}
 out=.output/demo
 mkdir -p "$out"
-echo "+ $bin -o $out/demo.csv -- .output/tools/demo"
-"$bin" -o "$out/demo.csv" -- .output/tools/demo
+echo "+ $bin -o $out/demo.csv --report -- .output/tools/demo"
+"$bin" -o "$out/demo.csv" --report -- .output/tools/demo
 echo
 echo "First rows of $out/demo.csv:"
 head -n 4 "$out/demo.csv" | cut -d, -f1-13
@@ -31,3 +31,6 @@ END {
 	}
 	printf "\nExact peak %.1f MiB. A 10 ms poller sampling at 0, 10, 20 ms ... reads %.1f MiB at most:\na transient it sees or misses depends on where its samples fall (the windows above).\n", peak / 1024, pollpeak / 1024
 }' "$out/demo.csv"
+echo
+echo "The run's page: $out/demo.html (open it in a browser; it needs no network)."
+tools/demo-screenshot.sh "$out/demo.html" "$out/demo.png" || true

@@ -18,6 +18,7 @@ pkgs=(
 	mount e2fsprogs                   # tmpfs and ext2 (loop) disks for the full-disk tests
 	systemtap-sdt-dev                 # sys/sdt.h: MEMTRACE_MARK (memtrace/mark.h) USDT probes
 	protobuf-compiler                 # protoc: the tests decode export --perfetto's files
+	chromium fonts-dejavu-core        # the report tests open each page headless; make demo's screenshot
 )
 if [ "${1:-}" = bench ]; then
 	pkgs+=(linux-perf bpftrace time xz-utils)  # peers, /usr/bin/time, xz (tools/realprog.sh)

@@ -18,6 +18,7 @@ static const struct {
 	{ "stages", cmd_stages },
 	{ "resample", cmd_resample },
 	{ "export", cmd_export },
+	{ "report", cmd_report },
 };
 
 int main(int argc, char **argv)

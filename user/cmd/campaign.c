@@ -30,15 +30,16 @@
 #include "lib/zstream.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
+#include "report/report.h"
 #include "trace/preflight.h"
 #include "trace/runner.h"
 
 #define MAX_JOBS 64
 
 /* What each run directory holds. */
-enum { F_TRACE, F_SUMMARY, F_LOG, F_RUNJSON, F_RESULT, F_N };
+enum { F_TRACE, F_SUMMARY, F_LOG, F_RUNJSON, F_RESULT, F_REPORT, F_N };
 static const char *run_files[F_N] = { "trace.csv.zst", "summary.json", "output.log",
-				      "run.json", "result.csv" };
+				      "run.json", "result.csv", "trace.html" };
 /* the trace's name by --trace-format */
 static const char *const trace_names[] = { [ZF_PLAIN] = "trace.csv", [ZF_GZIP] = "trace.csv.gz",
 					   [ZF_ZSTD] = "trace.csv.zst" };
@@ -59,10 +60,11 @@ static struct campaign {
 	struct peak_limit limit;	/* --max-peak, judged per run */
 	const char *ckpt_regex;	/* --checkpoint-regex, per run */
 	regex_t ckpt_re;
+	bool report;		/* --report: each run's page, and the campaign's */
 } ca = { .plan = { .repeat = 1 }, .jobs = 1 };
 
 enum { OPT_REPEAT = 1200, OPT_PARAM, OPT_FILE, OPT_MAX_PEAK, OPT_TOLERANCE, OPT_CKPT_REGEX,
-       OPT_TRACE_FORMAT };
+       OPT_TRACE_FORMAT, OPT_REPORT };
 
 static const char doc[] =
 "Trace many runs of a command: a parameter matrix times repeats, each run's\n"
@@ -96,6 +98,8 @@ static const char doc[] =
 "  sudo memtrace-bpf campaign -d results/ --file runs.txt   # one run per line\n"
 "  sudo memtrace-bpf campaign -d results/ --jobs 2 ...      # two runs at once\n"
 "  memtrace-bpf campaign report results/                    # tables from disk\n"
+"  memtrace-bpf campaign report results/ --html  # and results/campaign.html\n"
+"  sudo memtrace-bpf campaign -d r/ --report --param N=1,2 -- ./x {N}  # pages too\n"
 "  sudo memtrace-bpf campaign -d r/ --kill-at 8G --timeout 1h --max-peak 6G \\\n"
 "       --param N=1,2 -- ./solver {N}     # each run guarded, timed, gated\n"
 "\n"
@@ -122,6 +126,7 @@ static const struct argp_option opts[] = {
 	{ "tolerance", OPT_TOLERANCE, "PCT%|SIZE", 0, "Allowance over --max-peak: 10% or 100M (default 0)", 1 },
 	{ "trace-format", OPT_TRACE_FORMAT, "FMT", 0, "Each run's trace as zst (default: trace.csv.zst, about 1/7 of the CSV), gz (trace.csv.gz) or csv", 0 },
 	{ "checkpoint-regex", OPT_CKPT_REGEX, "REGEX", 0, "Match each run's output lines (kept in its output.log) with this POSIX extended regex; its first group is a value the program reported, a log row in its trace", 1 },
+	{ "report", OPT_REPORT, NULL, 0, "Each run's HTML report beside its trace (trace.html), and DIR/campaign.html at the end (see campaign report --help)", 1 },
 	{},
 };
 
@@ -169,6 +174,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 			usage_err("--checkpoint-regex given twice; give one pattern (alternatives: 'A|B')");
 		ckpt_regex_compile("campaign", arg, &ca.ckpt_re);
 		ca.ckpt_regex = arg;
+		break;
+	case OPT_REPORT:
+		ca.report = true;
 		break;
 	case ARGP_KEY_ARG:
 		p->cmd = &st->argv[st->next - 1];
@@ -457,8 +465,17 @@ static int camp_finished(void *ctx, struct runner *rn, struct run *r, int err)
 	int e;
 
 	(void)ctx;
-	(void)rn;
 	e = r->interrupted || err ? 0 : write_result(pr, r, &res);
+	/* --report: its page now, unless other runs go on (reading a long
+	 * trace here would hold up their records); the campaign's end writes
+	 * the pages still missing */
+	if (!e && !r->interrupted && !err && ca.report && !rn->nruns && !r->exec_failed) {
+		char t[PATH_MAX + 16], s[PATH_MAX + 16];
+
+		report_beside(path_join(t, sizeof(t), pr->dir, run_files[F_TRACE]),
+			      path_join(s, sizeof(s), pr->dir, run_files[F_SUMMARY]), pr->dirfd,
+			      "memtrace-bpf campaign", MEMTRACE_VERSION);
+	}
 	close_run_dir(pr);
 	if (r->interrupted) {
 		fprintf(stderr, "memtrace-bpf campaign: %s #%d interrupted; it will be redone on resume\n",
@@ -681,6 +698,8 @@ int cmd_campaign(int argc, char **argv)
 			ca.ndone ? " (resuming: finished runs are kept)" : "", todo, ca.jobs);
 	ret = run_plan(todo);
 	if (campaign_tables(ca.plan.dir, !ca.quiet, false, &nfailed, &nover))
+		ret = EXIT_TRACE_ERR;
+	else if (ca.report && campaign_page(ca.plan.dir, NULL, false, ca.quiet))
 		ret = EXIT_TRACE_ERR;
 	else if (!ca.quiet)
 		fprintf(stderr, "memtrace-bpf campaign: %zu of %zu runs finished; %s/campaign.csv, "

@@ -18,6 +18,8 @@
 #include "format/result.h"
 #include "lib/files.h"
 #include "lib/grow.h"
+#include "report/report.h"
+#include "trace/run.h"
 
 #define usage_err(...) usage_exit("campaign", __VA_ARGS__)
 
@@ -317,6 +319,68 @@ int campaign_tables(const char *dir, bool print, bool json_out, int *nfailed, in
 	return e;
 }
 
+int campaign_page(const char *dir, const char *out, bool rewrite, bool quiet)
+{
+	struct campaign_run *runs = NULL;
+	struct run_result *res;
+	char path[PATH_MAX + 32], msg[1024] = "";
+	struct out_file of;
+	size_t n;
+	FILE *f;
+	int e;
+
+	e = collect_results(dir, &res, &n, false);
+	if (e) {
+		fprintf(stderr, "memtrace-bpf campaign: cannot read %s: %s\n", dir, strerror(-e));
+		return e;
+	}
+	runs = calloc(n ? n : 1, sizeof(*runs));
+	if (!runs) {
+		free(res);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char rundir[PATH_MAX], rep[16];
+
+		runs[i].res = res[i];
+		snprintf(rep, sizeof(rep), "%d", res[i].repeat);
+		path_join(path, sizeof(path), dir, res[i].config);
+		path_join(rundir, sizeof(rundir), path, rep);
+		/* a run whose page cannot be made is listed without it, said */
+		if (campaign_run__load(&runs[i], rundir, rewrite, MEMTRACE_VERSION) &&
+		    strcmp(res[i].status, "not-run"))
+			fprintf(stderr, "memtrace-bpf campaign: %s: no page: %s\n", rundir, runs[i].err);
+	}
+	free(res);
+	if (!out)
+		out = path_join(path, sizeof(path), dir, "campaign.html");
+	out_file__init(&of);
+	e = out_file__create(&of, AT_FDCWD, out, "campaign page", msg, sizeof(msg));
+	f = e ? NULL : out_file__stream(&of);
+	if (!e && !f)
+		e = errno ? -errno : -ENOMEM;
+	if (f) {
+		e = campaign_html(f, dir, runs, n, MEMTRACE_VERSION);
+		if (e)
+			fclose(f);
+		else if (!(e = out_file__stream_end(&of, f)))
+			e = out_file__publish(&of, msg, sizeof(msg));
+		else
+			snprintf(msg, sizeof(msg), "writing %s failed: %s", out, strerror(-e));
+	} else if (e && !msg[0]) {
+		snprintf(msg, sizeof(msg), "cannot write %s: %s", out, strerror(-e));
+	}
+	out_file__close(&of);
+	if (e)
+		fprintf(stderr, "memtrace-bpf campaign: %s\n", msg[0] ? msg : strerror(-e));
+	else if (!quiet)
+		fprintf(stderr, "memtrace-bpf campaign: wrote %s (%zu runs)\n", out, n);
+	for (size_t i = 0; i < n; i++)
+		campaign_run__free(&runs[i]);
+	free(runs);
+	return e;
+}
+
 /* The campaign running in DIR holds flock(LOCK_EX) on it for its whole life
  * (lock_dir() in campaign.c) and writes the tables when it ends: a report
  * now would write them with the runs finished so far, and its rename could
@@ -350,18 +414,24 @@ static int lock_for_report(const char *dir)
 
 int campaign_report_main(int argc, char **argv)
 {
-	bool json = false;
-	const char *dir = NULL;
+	bool json = false, html = false;
+	const char *dir = NULL, *out = NULL;
 	int nfailed, nover, lock, e;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("USAGE: memtrace-bpf campaign report DIR [--format text|json]\n\n"
+			printf("USAGE: memtrace-bpf campaign report DIR [--format text|json]\n"
+			       "       memtrace-bpf campaign report DIR --html [-o FILE]\n\n"
 			       "Rebuilds DIR/campaign.csv, stats.csv and stats.json from the finished runs\n"
-			       "on disk (DIR/CONFIG/REPEAT/result.csv) and prints the statistics table.\n\n"
+			       "on disk (DIR/CONFIG/REPEAT/result.csv) and prints the statistics table.\n"
+			       "--html also writes DIR/campaign.html (-o: elsewhere), a page that opens\n"
+			       "offline: per configuration the distribution of its peaks and its runs'\n"
+			       "timelines overlaid, the statistics, every run with its status flagged and\n"
+			       "a link to its own page (DIR/CONFIG/REPEAT/trace.html, written too).\n\n"
 			       "EXAMPLES:\n"
 			       "  memtrace-bpf campaign report results/                # table\n"
-			       "  memtrace-bpf campaign report results/ --format json  # stats.json\n\n"
+			       "  memtrace-bpf campaign report results/ --format json  # stats.json\n"
+			       "  memtrace-bpf campaign report results/ --html         # campaign.html\n\n"
 			       "A campaign still running in DIR is not reported on (it writes the tables\n"
 			       "when it ends).\n\n"
 			       "Exit status: 0 tables written; 1 DIR holds no campaign, a campaign is\n"
@@ -373,6 +443,10 @@ int campaign_report_main(int argc, char **argv)
 				json = true;
 			else if (strcmp(argv[i], "text"))
 				usage_err("--format %s: give text or json", argv[i]);
+		} else if (!strcmp(argv[i], "--html")) {
+			html = true;
+		} else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) {
+			out = argv[++i];
 		} else if (argv[i][0] == '-') {
 			usage_err("report: unknown option %s", argv[i]);
 		} else if (!dir) {
@@ -383,6 +457,8 @@ int campaign_report_main(int argc, char **argv)
 	}
 	if (!dir)
 		usage_err("report: which campaign? give its directory, e.g. campaign report results/");
+	if (out && !html)
+		usage_err("report: -o names the page of --html; give --html too");
 	{
 		struct stat st;
 		char p[PATH_MAX + 16];
@@ -401,6 +477,8 @@ int campaign_report_main(int argc, char **argv)
 	if (lock < 0)
 		return EXIT_TRACE_ERR;
 	e = campaign_tables(dir, true, json, &nfailed, &nover);
+	if (!e && html)
+		e = campaign_page(dir, out, true, false);
 	close(lock);
 	return e ? EXIT_TRACE_ERR : 0;
 }

@@ -5,6 +5,7 @@
  * starts: cmd/capture.c). A client of the runner with one run.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <regex.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "lib/files.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
+#include "report/report.h"
 #include "trace/preflight.h"
 #include "trace/runner.h"
 #include "trace/summary.h"
@@ -38,6 +40,7 @@ static struct record_env {
 	regex_t ckpt_re;
 	const char *ckpt_log;
 	const char *monitor_log;
+	bool report;
 	char **cmd;
 	int ncmd;
 	struct capture_opts capture;
@@ -58,6 +61,7 @@ enum {
 	OPT_PEAK_LINES,
 	OPT_DETACH,
 	OPT_FORCE,
+	OPT_REPORT,
 };
 
 const char *argp_program_version = "memtrace-bpf " MEMTRACE_VERSION;
@@ -72,6 +76,7 @@ static const char doc[] =
 "       memtrace-bpf campaign -d DIR [OPTIONS] -- COMMAND {PARAM}  (campaign --help)\n"
 "       memtrace-bpf validate TRACE.csv [OPTIONS] (checkpoints vs the timeline)\n"
 "       memtrace-bpf stages TRACE.csv [OPTIONS]   (stages, from marks)\n"
+"       memtrace-bpf report TRACE.csv [OPTIONS]   (a page to look at)\n"
 "\n"
 "Launch mode traces COMMAND from its first instruction (and its children);\n"
 "attach mode starts from the exact state of running processes. Writes a CSV\n"
@@ -96,6 +101,8 @@ static const char doc[] =
 "  memtrace-bpf stages t.csv                         # per-stage memory (marks)\n"
 "  memtrace-bpf spikes trace.csv --poll 10ms         # what a poller missed\n"
 "  memtrace-bpf resample t.csv --every 10ms -o p.csv # as a poller: even rows\n"
+"  sudo memtrace-bpf --report -o t.csv -- ./job      # and t.html: the run's page\n"
+"  memtrace-bpf report t.csv --format svg            # one chart: t.svg\n"
 "\n"
 "Sizes take K, M, G, T (1024-based): 64K, 16M. Durations take ns, us, ms, s,\n"
 "m, h: 250us, 10ms, 2s; a bare number is seconds.\n"
@@ -126,6 +133,7 @@ static const struct argp_option opts[] = {
 	{ "quiet", 'q', NULL, 0, "No summary on stderr at the end (and no status line unless -i is given)", 2 },
 	{ "monitor-log", OPT_MONITOR_LOG, "FILE", 0, "Status lines (every -i, default 1s), alerts, guard actions and the end, one line each with its UTC time, to FILE as they happen (for tail -f)", 2 },
 	{ "peak-lines", OPT_PEAK_LINES, "SIZE", 0, "With --monitor-log: also a line each time the peak has grown SIZE since the last one", 2 },
+	{ "report", OPT_REPORT, NULL, 0, "After the run, its HTML report beside the trace (trace.csv -> trace.html; see memtrace-bpf report --help)", 2 },
 
 	{ NULL, 0, NULL, 0, "Memory gate (CI):", 3 },
 	{ "max-peak", OPT_MAX_PEAK, "SIZE", 0, "Fail (exit 88) when the peak RSS is above SIZE, e.g. 3000M", 3 },
@@ -191,6 +199,8 @@ static void check_capture_args(void)
 		usage_err("--interval is not for capture mode (it says each process as it starts and ends)");
 	if (env.monitor_log)
 		usage_err("--monitor-log is for one launch or attach; capture mode says each process as it starts and ends");
+	if (env.report)
+		usage_err("--report is for one launch or attach; for captured runs use memtrace-bpf report DIR/NAME-PID/trace.csv");
 	guard_cli__check(GUARD_CAPTURE);
 }
 
@@ -217,6 +227,8 @@ static void check_mode_args(void)
 		usage_err("--checkpoint-regex with -o -: the command's output and the trace would mix on stdout; give -o FILE");
 	if ((env.limit.tolerance_kb || env.limit.tolerance_pct > 0) && !env.limit.max_peak_kb)
 		usage_err("--tolerance needs --max-peak (the limit it adds to)");
+	if (env.report && env.output && !strcmp(env.output, "-"))
+		usage_err("--report writes the page beside the trace; with -o - there is none: give -o FILE");
 	if (guard_cli.spec.detach_ns && env.ckpt_regex)
 		usage_err("--detach-after with --checkpoint-regex: the command's output passes through "
 			  "memtrace-bpf, which would stop; give one of them");
@@ -286,6 +298,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		break;
 	case OPT_FORCE:
 		guard_cli.spec.force = true;
+		break;
+	case OPT_REPORT:
+		env.report = true;
 		break;
 	case OPT_PEAK_LINES:
 		if (parse_size(arg, &b) || b < 1024)
@@ -537,6 +552,10 @@ static int rec_finished(void *ctx, struct runner *rn, struct run *r, int err)
 		if (peak_limit_exceeded(&env.limit, peak_kb) && c->ret == 0)
 			c->ret = EXIT_OVER_LIMIT;
 	}
+	/* the trace is complete and closed: its page beside it */
+	if (env.report && report_beside(env.output, env.summary, AT_FDCWD, "memtrace-bpf",
+					MEMTRACE_VERSION))
+		c->ret = EXIT_TRACE_ERR;
 	c->run = NULL;
 	return err;
 }

@@ -101,6 +101,13 @@ struct csv_row {
 	/* Read only when the reader's `sizes` is set; -1 when the file has no
 	 * such column. */
 	int64_t vmsize_kb, total_rss_kb;
+	/* Read only when the reader's `parts` is set (a report's stack and
+	 * swap line); -1 when the file has no such column. */
+	int64_t anon_kb, file_kb, shmem_kb, swap_kb;
+	/* More text columns ("" when the file has none): syscall rows' len and
+	 * ret (a guard or alert row's threshold in len; an exit row's status in
+	 * ret), a log, guard or alert row's reported_kb. */
+	const char *len, *ret, *reported_kb;
 };
 
 struct zdec;
@@ -118,9 +125,14 @@ struct csv_reader {
 	int c_ts, c_time, c_pid, c_rss, c_event, c_cause;	/* -1: absent */
 	int c_label, c_reported;				/* -1: absent */
 	int c_vmsize, c_total;					/* -1: absent */
+	int c_anon, c_file, c_shmem, c_swap;			/* -1: absent */
+	int c_len, c_ret, c_reported_kb;			/* -1: absent */
 	bool sizes;		/* the caller's, after csvr__open: read vmsize_kb
 				   and total_rss_kb too (the other readers skip
 				   them: a number less per row) */
+	bool parts;		/* the caller's, after csvr__open: read the four
+				   RSS counters (rss_anon_kb, rss_file_kb,
+				   rss_shmem_kb, swap_kb) too */
 	uint64_t t0_ns;		/* ts_ns at time_s = 0 (from the first row) */
 	bool have_t0;
 	uint64_t prev_ts_ns, prev_line;	/* the last row (prev_line 0: none) */

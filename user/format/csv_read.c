@@ -139,7 +139,9 @@ static int split(char *line, char **f, int max)
 /* The columns the reader uses, found by name in the header. */
 static const char *const column_names[] = { "ts_ns", "time_s", "pid", "vmrss_kb", "event",
 					    "cause", "label", "reported", "vmsize_kb",
-					    "total_rss_kb" };
+					    "total_rss_kb", "rss_anon_kb", "rss_file_kb",
+					    "rss_shmem_kb", "swap_kb", "len", "ret",
+					    "reported_kb" };
 #define NCOLUMNS (sizeof(column_names) / sizeof(column_names[0]))
 
 /* A zstd or gzip file (by its first bytes, whatever its name) is read
@@ -184,7 +186,9 @@ int csvr__open(struct csv_reader *r, const char *path)
 {
 	int *const column_at[NCOLUMNS] = { &r->c_ts, &r->c_time, &r->c_pid, &r->c_rss,
 					   &r->c_event, &r->c_cause, &r->c_label,
-					   &r->c_reported, &r->c_vmsize, &r->c_total };
+					   &r->c_reported, &r->c_vmsize, &r->c_total,
+					   &r->c_anon, &r->c_file, &r->c_shmem, &r->c_swap,
+					   &r->c_len, &r->c_ret, &r->c_reported_kb };
 	char *line, *f[CSV_MAX_FIELDS], *h;
 	size_t n;
 	int nf, e;
@@ -377,6 +381,20 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 	if (r->sizes && r->c_total >= 0 &&
 	    (!parse_i64(f[r->c_total], &row->total_rss_kb) || row->total_rss_kb < 0))
 		return bad(r, "total_rss_kb", f[r->c_total], "a size in kB");
+	row->anon_kb = row->file_kb = row->shmem_kb = row->swap_kb = -1;
+	if (r->parts) {
+		const struct { int col; int64_t *v; const char *name; } part[] = {
+			{ r->c_anon, &row->anon_kb, "rss_anon_kb" },
+			{ r->c_file, &row->file_kb, "rss_file_kb" },
+			{ r->c_shmem, &row->shmem_kb, "rss_shmem_kb" },
+			{ r->c_swap, &row->swap_kb, "swap_kb" },
+		};
+
+		for (size_t k = 0; k < sizeof(part) / sizeof(part[0]); k++)
+			if (part[k].col >= 0 &&
+			    (!parse_i64(f[part[k].col], part[k].v) || *part[k].v < 0))
+				return bad(r, part[k].name, f[part[k].col], "a size in kB");
+	}
 	row->pid = 0;
 	if (r->c_pid >= 0) {
 		int64_t v;
@@ -400,6 +418,9 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 	row->cause_text = r->c_cause >= 0 ? f[r->c_cause] : "";
 	row->label = r->c_label >= 0 ? f[r->c_label] : "";
 	row->reported = r->c_reported >= 0 ? f[r->c_reported] : "";
+	row->len = r->c_len >= 0 ? f[r->c_len] : "";
+	row->ret = r->c_ret >= 0 ? f[r->c_ret] : "";
+	row->reported_kb = r->c_reported_kb >= 0 ? f[r->c_reported_kb] : "";
 	/* back to what the kernel's record was (a row of ours); an event
 	 * name we do not know reads as none */
 	row->type = row->nr = 0;

@@ -4,7 +4,9 @@
 #include "format/json.h"
 #include "format/text.h"
 
-void json_escape(FILE *f, const char *s)
+/* html: also <, > and & as \u escapes, for JSON inside an HTML <script>
+ * (where "</script>" in a string would end the script). */
+static void escape(FILE *f, const char *s, bool html)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -27,12 +29,22 @@ void json_escape(FILE *f, const char *s)
 			fputs("\\n", f);
 		else if (c == '\t')
 			fputs("\\t", f);
-		else if (c < 0x20 || c == 0x7f)
+		else if (c < 0x20 || c == 0x7f || (html && (c == '<' || c == '>' || c == '&')))
 			fprintf(f, "\\u%04x", c);
 		else
 			fputc(c, f);
 	}
 	fputc('"', f);
+}
+
+void json_escape(FILE *f, const char *s)
+{
+	escape(f, s, false);
+}
+
+void json_escape_html(FILE *f, const char *s)
+{
+	escape(f, s, true);
 }
 
 static void jw_sep(struct jw *w, const char *key)

@@ -26,5 +26,8 @@ void jw_f64(struct jw *w, const char *key, double v, int decimals);
 void jw_bool(struct jw *w, const char *key, bool v);
 void jw_null(struct jw *w, const char *key);
 void json_escape(FILE *f, const char *s);
+/* The same, with <, > and & escaped too: a string safe inside an HTML
+ * <script> element. */
+void json_escape_html(FILE *f, const char *s);
 
 #endif
