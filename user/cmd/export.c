@@ -102,17 +102,12 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-/* trace.csv -> trace.pftrace, other names get .pftrace appended. */
+/* trace.csv (.csv.zst, .csv.gz) -> trace.pftrace, other names get
+ * .pftrace appended. */
 static const char *default_output(char *buf, size_t len)
 {
-	size_t n = strlen(ea.trace);
-
-	if (n > 4 && !strcmp(ea.trace + n - 4, ".csv"))
-		n -= 4;
-	if (n + sizeof(SUFFIX) > len)
+	if (!zpath_beside(buf, len, ea.trace, SUFFIX + 1))
 		usage_err("%s: too long a name to put %s after; give -o FILE", ea.trace, SUFFIX);
-	memcpy(buf, ea.trace, n);
-	memcpy(buf + n, SUFFIX, sizeof(SUFFIX));
 	return buf;
 }
 

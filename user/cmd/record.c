@@ -330,19 +330,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-/* trace.csv (or .csv.zst, .csv.gz) -> trace.EXT (next to it) */
-static void path_beside(char *buf, size_t len, const char *csv, const char *ext)
-{
-	size_t n = strlen(csv);
-
-	if (zformat_of_path(csv) != ZF_PLAIN)
-		n -= zformat_of_path(csv) == ZF_ZSTD ? 4 : 3;
-	if (n > 4 && !strncmp(csv + n - 4, ".csv", 4))
-		snprintf(buf, len, "%.*s.%s", (int)(n - 4), csv, ext);
-	else
-		snprintf(buf, len, "%s.%s", csv, ext);
-}
-
 /* Without -o: memtrace-YYYYmmdd-HHMMSS.csv in the current directory, a
  * name no earlier trace (or its summary) has: a trace is never replaced by
  * accident, and a name no repository's ignore list would miss for long. */
@@ -359,7 +346,7 @@ static const char *default_output(void)
 			snprintf(env.output_buf, sizeof(env.output_buf), "memtrace-%s.csv", stamp);
 		else
 			snprintf(env.output_buf, sizeof(env.output_buf), "memtrace-%s-%d.csv", stamp, k);
-		path_beside(sum, sizeof(sum), env.output_buf, "summary.json");
+		zpath_beside(sum, sizeof(sum), env.output_buf, "summary.json");
 		if (access(env.output_buf, F_OK) && access(sum, F_OK))
 			break;
 	}
@@ -445,7 +432,7 @@ static int check_outputs(char *msg, size_t len)
 		return -EBADF;
 	}
 	if (!env.summary && strcmp(env.output, "-")) {
-		path_beside(env.summary_buf, sizeof(env.summary_buf), env.output, "summary.json");
+		zpath_beside(env.summary_buf, sizeof(env.summary_buf), env.output, "summary.json");
 		env.summary = env.summary_buf;
 	}
 	if ((e = check_output_path(env.output, "trace", msg, len)) ||
@@ -456,7 +443,7 @@ static int check_outputs(char *msg, size_t len)
 		return -EINVAL;
 	}
 	if (env.ckpt_regex && !env.ckpt_log) {
-		path_beside(env.log_buf, sizeof(env.log_buf), env.output, "log");
+		zpath_beside(env.log_buf, sizeof(env.log_buf), env.output, "log");
 		env.ckpt_log = env.log_buf;
 	}
 	if (env.ckpt_log && (e = check_output_path(env.ckpt_log, "log", msg, len)))

@@ -26,6 +26,21 @@ enum zformat zformat_of_path(const char *path)
 	return ZF_PLAIN;
 }
 
+char *zpath_beside(char *buf, size_t len, const char *trace, const char *ext)
+{
+	size_t n = strlen(trace);
+	int w;
+
+	if (zformat_of_path(trace) != ZF_PLAIN)
+		n -= zformat_of_path(trace) == ZF_ZSTD ? 4 : 3;
+	if (n > 4 && !strncmp(trace + n - 4, ".csv", 4))
+		n -= 4;
+	else
+		n = strlen(trace);
+	w = snprintf(buf, len, "%.*s.%s", (int)n, trace, ext);
+	return w >= 0 && (size_t)w < len ? buf : NULL;
+}
+
 enum zformat zformat_of_magic(const unsigned char *p, size_t n)
 {
 	/* zstd frame: 28 b5 2f fd (RFC 8878); gzip member: 1f 8b 08 (RFC 1952,

@@ -15,6 +15,7 @@
 #include "format/csv.h"
 #include "lib/grow.h"
 #include "lib/units.h"
+#include "lib/zstream.h"
 #include "report/model.h"
 
 #define SUMMARY_MAX (4 << 20)	/* a run's summary JSON embedded at most */
@@ -146,7 +147,8 @@ static int poll_until(struct report *r, uint64_t ts, bool through)
 			continue;
 		if (mm_grid__push(&r->s[S_POLL0 + k], next, r->poll_cur, NULL))
 			return -ERANGE;
-		r->poll_next[k] = next + ((ts - next) / p + 1) * p;
+		/* the first instant at or after ts: read after ts's rows */
+		r->poll_next[k] = next + (ts - next + p - 1) / p * p;
 	}
 	return 0;
 }
@@ -553,12 +555,8 @@ void report__peak(const struct report *r, int64_t *peak_kb, uint64_t *span_ns)
 
 char *report_path_beside(char *buf, size_t len, const char *trace, const char *ext)
 {
-	size_t n = strlen(trace);
-
-	if (n > 4 && !strcmp(trace + n - 4, ".csv"))
-		snprintf(buf, len, "%.*s.%s", (int)(n - 4), trace, ext);
-	else
-		snprintf(buf, len, "%s.%s", trace, ext);
+	if (!zpath_beside(buf, len, trace, ext) && len)
+		buf[0] = 0;
 	return buf;
 }
 
