@@ -287,8 +287,10 @@ static void runs_table(FILE *f, const struct campaign_run *runs, size_t n)
 		fputs("</td><td>", f);
 		if (r->have_trace) {
 			fputs("<a href=\"", f);
-			run_href(f, r, "trace.csv");
-			fputs("\">trace.csv</a>", f);
+			run_href(f, r, r->trace_name);
+			fputs("\">", f);
+			html_text(f, r->trace_name);
+			fputs("</a>", f);
 		}
 		fputs("</td></tr>\n", f);
 	}
@@ -356,6 +358,8 @@ int campaign_html(FILE *f, const char *dir, const struct campaign_run *runs, siz
 
 #define OVERVIEW_BUCKETS 600
 
+static const char *const trace_names[] = { "trace.csv.zst", "trace.csv.gz", "trace.csv" };
+
 int campaign_run__load(struct campaign_run *cr, const char *rundir, bool rewrite,
 		       const char *version)
 {
@@ -368,12 +372,18 @@ int campaign_run__load(struct campaign_run *cr, const char *rundir, bool rewrite
 	cr->report[0] = cr->err[0] = 0;
 	cr->lo = cr->hi = NULL;
 	cr->n = 0;
-	snprintf(trace, sizeof(trace), "%s/trace.csv", rundir);
 	snprintf(sum, sizeof(sum), "%s/summary.json", rundir);
 	snprintf(page, sizeof(page), "%s/trace.html", rundir);
-	cr->have_trace = !stat(trace, &st) && S_ISREG(st.st_mode);
+	/* the run's trace in whichever --trace-format the campaign used */
+	cr->have_trace = false;
+	for (size_t k = 0; k < sizeof(trace_names) / sizeof(trace_names[0]) && !cr->have_trace;
+	     k++) {
+		snprintf(trace, sizeof(trace), "%s/%s", rundir, trace_names[k]);
+		snprintf(cr->trace_name, sizeof(cr->trace_name), "%s", trace_names[k]);
+		cr->have_trace = !stat(trace, &st) && S_ISREG(st.st_mode);
+	}
 	if (!cr->have_trace) {
-		snprintf(cr->err, sizeof(cr->err), "no trace.csv");
+		snprintf(cr->err, sizeof(cr->err), "no trace.csv.zst, trace.csv.gz or trace.csv");
 		return -ENOENT;
 	}
 	e = report__read(&r, &o, cr->err, sizeof(cr->err));

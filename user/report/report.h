@@ -82,7 +82,8 @@ struct campaign_run {
 	struct run_result res;
 	char report[64];	/* its page, relative to its run directory
 				   ("": none), e.g. trace.html */
-	bool have_trace;	/* its trace.csv is there */
+	bool have_trace;	/* its trace is there, named trace_name */
+	char trace_name[16];	/* trace.csv.zst, trace.csv.gz or trace.csv */
 	/* its timeline (report__overview), NULL when its trace could not be
 	 * read (err says why) */
 	int64_t *lo, *hi;
