@@ -77,6 +77,10 @@ END {
 		row("per call: on_rss_stat / empty program", sprintf("%sx (%s ns / %s ns; %s)", q, v("progcost", "on_rss_stat.ns"), v("progcost", "empty_rss_stat.ns"), n("progcost", "on_rss_stat.vs_empty")), "<= 2.5x: " verdict(q <= 2.5), how)
 	} else
 		row("per call: on_rss_stat / empty program", "not measured", "<= 2.5x", "tools/progcost.py")
+	if (has("progcost", "floor.vs_empty"))
+		row("per call: floor (clock + 168-byte ring record) / empty program", sprintf("%sx (%s ns / %s ns; %s)", val["progcost", "floor.vs_empty"], v("progcost", "floor_rss_stat.ns"), v("progcost", "empty_rss_stat.ns"), n("progcost", "floor.vs_empty")), "the least any tool keeping every change pays", how)
+	if (has("progcost", "on_rss_stat.vs_floor"))
+		row("per call: on_rss_stat / floor", sprintf("%sx (%s)", val["progcost", "on_rss_stat.vs_floor"], n("progcost", "on_rss_stat.vs_floor")), "", "lookup, exact sum, peaks, cause on top of the floor")
 	if (has("progcost", "on_page_fault_user.vs_empty")) {
 		q = val["progcost", "on_page_fault_user.vs_empty"]
 		row("per call: on_page_fault_user / empty program", sprintf("%sx (%s ns / %s ns; %s)", q, v("progcost", "on_page_fault_user.ns"), v("progcost", "empty_fault.ns"), n("progcost", "on_page_fault_user.vs_empty")), "<= 1.5x: " verdict(q <= 1.5), how)

@@ -18,6 +18,14 @@
  * (tools/progcost.py). Every event pays, whoever's mm it is: run_cnt is then
  * the number of events that did N reads.
  *
+ * floor_rss_stat (emptyprog -f, instead of the empty ones): on every
+ * rss_stat event, the least a tool that keeps every change with its time
+ * does: one clock read (bpf_ktime_get_ns) and one record of memtrace-bpf's
+ * record size (EP_REC_BYTES) reserved in a ring buffer, stamped and
+ * submitted without a wake-up; the loader drains the ring as memtrace-bpf
+ * does. No lookup, no sum, no peak, no cause: its ns/call over the empty
+ * program's is the floor of the per-change cost ratio.
+ *
  * Per-CPU offsets without data symbols in kallsyms (kernels built without
  * CONFIG_KALLSYMS_ALL have no __per_cpu_offset and no percpu __ksym, and
  * their BTF no __percpu tags for bpf_per_cpu_ptr()): the address of
@@ -59,6 +67,21 @@ struct {
 	__type(value, __s32);
 } kept SEC(".maps");
 
+/* memtrace-bpf's struct mt_rec is this size (bpf/memtrace.h) */
+#define EP_REC_BYTES 168
+
+struct ep_rec {
+	__u64 ts;
+	__u8 rest[EP_REC_BYTES - 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} floor_ring SEC(".maps");
+
+__u64 floor_lost = 0;			/* the ring was full */
+
 /* 6.2+: a kernel address as an untrusted BTF pointer, read with plain
  * fault-safe loads (the verifier inlines the call away). */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
@@ -72,6 +95,20 @@ int empty_rss_stat(void *ctx)
 SEC("tp_btf/page_fault_user")
 int empty_fault(void *ctx)
 {
+	return 0;
+}
+
+SEC("tp_btf/rss_stat")
+int floor_rss_stat(void *ctx)
+{
+	struct ep_rec *r = bpf_ringbuf_reserve(&floor_ring, sizeof(*r), 0);
+
+	if (!r) {
+		__sync_fetch_and_add(&floor_lost, 1);
+		return 0;
+	}
+	r->ts = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

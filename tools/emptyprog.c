@@ -5,6 +5,7 @@
  *
  *   emptyprog [-s] [-v] -- COMMAND [ARGS...]
  *   emptyprog -r N [-k] [-s] [-v] -- COMMAND [ARGS...]
+ *   emptyprog -f [-s] [-v] -- COMMAND [ARGS...]
  *
  * Without -r: attaches programs that return at once to tp_btf/rss_stat and
  * tp_btf/page_fault_user, the two tracepoints memtrace-bpf runs a program on
@@ -15,6 +16,9 @@
  * stores each value into that CPU's element of a per-CPU array. Run at two
  * values of N, the difference in ns per call gives the cost of one slot read
  * (tools/progcost.py).
+ * With -f: attaches instead, to tp_btf/rss_stat only, the floor program: a
+ * clock read and a 168-byte ring-buffer record per event, drained every
+ * 10 ms while COMMAND runs (records= and lost= are added to its line).
  *
  * The programs are attached before COMMAND starts and detached after it
  * ends (they see every process's events meanwhile, as memtrace-bpf's do).
@@ -39,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -62,14 +67,16 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s [-s] [-v] -- COMMAND [ARGS...]\n"
 		"       %s -r N [-k] [-s] [-v] -- COMMAND [ARGS...]\n"
+		"       %s -f [-s] [-v] -- COMMAND [ARGS...]\n"
 		"  (no -r)  empty programs on tp_btf/rss_stat and tp_btf/page_fault_user\n"
 		"  -r N     instead: N per-CPU slot reads per rss_stat event (0-%d)\n"
+		"  -f       instead: a clock read and a 168-byte ring record per rss_stat event\n"
 		"  -k       with -r: also store each value in its CPU's element of a per-CPU array\n"
 		"  -s       kernel BPF run-time statistics on for the run (BPF_ENABLE_STATS)\n"
 		"  -v       libbpf's debug output\n"
 		"Prints on stderr at the end, per program:\n"
 		"  emptyprog: prog=NAME run_cnt=N run_time_ns=T\n",
-		prog, prog, EP_MAX_READS);
+		prog, prog, prog, EP_MAX_READS);
 }
 
 /* A decimal integer from 0 to max; exits 2 on anything else. */
@@ -147,6 +154,35 @@ static void report(struct bpf_program *p)
 		(unsigned long long)info.run_time_ns);
 }
 
+static int count_rec(void *ctx, void *data, size_t size)
+{
+	(void)data;
+	(void)size;
+	++*(unsigned long long *)ctx;
+	return 0;
+}
+
+/* Waits for pid, draining the floor ring every 10 ms meanwhile (rb NULL:
+ * only waits). Returns waitpid's result. */
+static pid_t wait_draining(pid_t pid, int *status, struct ring_buffer *rb)
+{
+	const struct timespec tick = { 0, 10000000 };
+	pid_t w;
+
+	for (;;) {
+		w = waitpid(pid, status, rb ? WNOHANG : 0);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w != 0)
+			break;
+		ring_buffer__consume(rb);
+		nanosleep(&tick, NULL);
+	}
+	if (rb)
+		ring_buffer__consume(rb);
+	return w;
+}
+
 /* Learns each possible CPU's per-cpu offset (learn_offsets, once). */
 static int learn_offsets(struct emptyprog_bpf *skel)
 {
@@ -169,13 +205,18 @@ static int learn_offsets(struct emptyprog_bpf *skel)
 int main(int argc, char **argv)
 {
 	struct emptyprog_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	unsigned long long records = 0;
 	long reads = -1;
-	bool keep = false, stats = false;
+	bool keep = false, stats = false, floor = false;
 	int opt, cpus, stats_fd = -1, status = 0, code = 1;
 	pid_t pid, w;
 
-	while ((opt = getopt(argc, argv, "+r:ksvh")) != -1) {
+	while ((opt = getopt(argc, argv, "+r:fksvh")) != -1) {
 		switch (opt) {
+		case 'f':
+			floor = true;
+			break;
 		case 'r':
 			reads = (long)parse_reads(optarg);
 			break;
@@ -196,8 +237,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind >= argc || (keep && reads < 0)) {
-		fprintf(stderr, "%s: %s\n", prog, optind >= argc ? "no command given" : "-k needs -r N");
+	if (optind >= argc || (keep && reads < 0) || (floor && reads >= 0)) {
+		fprintf(stderr, "%s: %s\n", prog, optind >= argc ? "no command given"
+			: floor && reads >= 0 ? "-f and -r are two programs: one at a time"
+			: "-k needs -r N");
 		usage(stderr);
 		return 2;
 	}
@@ -218,8 +261,9 @@ int main(int argc, char **argv)
 	skel->rodata->reads = reads < 0 ? 0 : (__u32)reads;
 	skel->rodata->keep = keep;
 	/* one set of programs or the other, never both on one tracepoint */
-	bpf_program__set_autoload(skel->progs.empty_rss_stat, reads < 0);
-	bpf_program__set_autoload(skel->progs.empty_fault, reads < 0);
+	bpf_program__set_autoload(skel->progs.empty_rss_stat, reads < 0 && !floor);
+	bpf_program__set_autoload(skel->progs.empty_fault, reads < 0 && !floor);
+	bpf_program__set_autoload(skel->progs.floor_rss_stat, floor);
 	bpf_program__set_autoload(skel->progs.slots_rss_stat, reads >= 0);
 	bpf_program__set_autoload(skel->progs.learn_offsets, reads >= 0);
 	if (emptyprog_bpf__load(skel)) {
@@ -229,6 +273,11 @@ int main(int argc, char **argv)
 	}
 	if (reads >= 0 && learn_offsets(skel))
 		goto cleanup;
+	if (floor && !(rb = ring_buffer__new(bpf_map__fd(skel->maps.floor_ring), count_rec,
+					     &records, NULL))) {
+		fprintf(stderr, "%s: the floor program's ring buffer: %s\n", prog, strerror(errno));
+		goto cleanup;
+	}
 	if (stats) {
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (stats_fd < 0) {
@@ -248,15 +297,19 @@ int main(int argc, char **argv)
 		code = (int)-pid;
 		goto cleanup;
 	}
-	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		;
+	w = wait_draining(pid, &status, rb);
 	if (w < 0) {
 		fprintf(stderr, "%s: waitpid(%d): %s\n", prog, (int)pid, strerror(errno));
 		goto cleanup;
 	}
 	/* the counts of the command's run: detach first, nothing runs after */
 	emptyprog_bpf__detach(skel);
-	if (reads < 0) {
+	if (floor) {
+		ring_buffer__consume(rb);
+		report(skel->progs.floor_rss_stat);
+		fprintf(stderr, "%s: floor records=%llu lost=%llu\n", prog, records,
+			(unsigned long long)skel->bss->floor_lost);
+	} else if (reads < 0) {
 		report(skel->progs.empty_rss_stat);
 		report(skel->progs.empty_fault);
 	} else {
@@ -267,6 +320,7 @@ int main(int argc, char **argv)
 cleanup:
 	if (stats_fd >= 0)
 		close(stats_fd);
+	ring_buffer__free(rb);
 	emptyprog_bpf__destroy(skel);
 	return code;
 }

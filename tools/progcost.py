@@ -16,6 +16,9 @@ whose order rotates by one each round:
   slots-N        emptyprog -r N: N per-CPU slot reads per rss_stat event
   slots-N-keep   emptyprog -r N -k: each value also stored in its CPU's
                  element of a per-CPU array
+  floor          emptyprog -f: on rss_stat, a clock read and a 168-byte
+                 ring-buffer record (memtrace-bpf's size), drained: the
+                 least any tool that keeps every change with its time does
 
 The kernel's accounting adds its own clock reads to every figure, so a
 program's ns per call is an upper bound; the empty programs pay the same,
@@ -26,6 +29,9 @@ What it prints (medians over rounds; ratios are taken round by round, each
 round's programs against each other, then the median):
   - ns per call of each program, and on_rss_stat / empty_rss_stat and
     on_page_fault_user / empty_fault (issue #14: <= 2.5 and <= 1.5);
+  - floor_rss_stat / empty_rss_stat (the ratio no full-fidelity tracer
+    can go under) and on_rss_stat / floor_rss_stat (what memtrace-bpf
+    adds to it: lookup, exact sum, peaks, cause);
   - slot_read_ns = (ns/call of slots-N - ns/call of slots-0) / N: one read
     of one CPU's slot as a full sum of a percpu_counter does it (load the
     CPU's per-cpu offset, cast, load 4 bytes, add), and slot_keep_ns, the
@@ -241,6 +247,7 @@ def main():
         ("slots-0", ["-r", "0"]),
         (f"slots-{n_reads}", ["-r", str(n_reads)]),
         (f"slots-{n_reads}-keep", ["-r", str(n_reads), "-k"]),
+        ("floor", ["-f"]),
     ]
     stats_path = "/proc/sys/kernel/bpf_stats_enabled"
     with open(stats_path) as f:
@@ -317,15 +324,15 @@ def report(rows, ncpus, n_reads, mib, figs):
     shown = [("memtrace-bpf", p) for p in PROGS] + [
         ("empty", "empty_rss_stat"), ("empty", "empty_fault"),
         ("slots-0", "slots_rss_stat"), (f"slots-{n_reads}", "slots_rss_stat"),
-        (f"slots-{n_reads}-keep", "slots_rss_stat")]
+        (f"slots-{n_reads}-keep", "slots_rss_stat"), ("floor", "floor_rss_stat")]
     for name, prog in shown:
         v = values(name, prog)
         if not v:
             continue
-        label = prog if name in ("memtrace-bpf", "empty") else f"{prog} ({name})"
+        label = prog if name in ("memtrace-bpf", "empty", "floor") else f"{prog} ({name})"
         print(f"  {label:<36} {med(v):8.1f} ns  ({min(v):.1f}-{max(v):.1f}), "
               f"{int(med(calls[(name, prog)]))} calls")
-        key = prog if name in ("memtrace-bpf", "empty") else name
+        key = prog if name in ("memtrace-bpf", "empty", "floor") else name
         figs.put(f"{key}.ns", f"{med(v):.1f}", f"{min(v):.1f}-{max(v):.1f}, {len(v)} runs")
     print("  (each includes the clock reads the kernel's accounting adds)")
 
@@ -340,6 +347,13 @@ def report(rows, ncpus, n_reads, mib, figs):
         print(f"  {prog:<18} / {floor:<14} {m:6.2f}x  ({min(q):.2f}-{max(q):.2f}; "
               f"target <= {target}: {'MET' if m <= target else 'NOT MET'})")
         figs.put(f"{prog}.vs_empty", f"{m:.2f}", f"{min(q):.2f}-{max(q):.2f}, {len(q)} rounds")
+    for key, a, b in (("floor.vs_empty", ("floor", "floor_rss_stat"), ("empty", "empty_rss_stat")),
+                      ("on_rss_stat.vs_floor", ("memtrace-bpf", "on_rss_stat"),
+                       ("floor", "floor_rss_stat"))):
+        q = paired(lambda r: per[(r,) + a] / per[(r,) + b])
+        if q:
+            print(f"  {a[1]:<18} / {b[1]:<14} {med(q):6.2f}x  ({min(q):.2f}-{max(q):.2f})")
+            figs.put(key, f"{med(q):.2f}", f"{min(q):.2f}-{max(q):.2f}, {len(q)} rounds")
 
     full, keep = f"slots-{n_reads}", f"slots-{n_reads}-keep"
     s_read = paired(lambda r: (per[(r, full, "slots_rss_stat")]
