@@ -458,7 +458,7 @@ def t_format():
         if isinstance(s.get("events"), int) and s["events"] != len(tr.rows):
             errs.append("summary events %d != %d CSV rows" % (s["events"], len(tr.rows)))
     elif lost:
-        errs.append("lost_events = %r on a 24-step workload with a 16M ring" % lost)
+        errs.append("lost_events = %r on a 24-step workload with the default ring" % lost)
     fail_if(errs)
 
 

@@ -43,7 +43,7 @@ void usage_exit(const char *sub, const char *fmt, ...)
 
 struct trace_cli trace_cli = {
 	.follow = -1,
-	.ring_bytes = 16ULL << 20,
+	.ring_bytes = 8ULL << 20,
 	.max_procs = 16384,
 };
 
@@ -53,7 +53,7 @@ static const struct argp_option trace_cli_options[] = {
 	{ NULL, 0, NULL, 0, "Tracing:", 0 },
 	{ "no-follow", OPT_NO_FOLLOW, NULL, 0, "Trace the command only, not its children (launch, campaign)", 0 },
 	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run the command as root (default: as the sudo user)", 0 },
-	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two from 64K to 1G (default 16M); raise it if events are lost", 0 },
+	{ "ring-size", OPT_RING_SIZE, "SIZE", 0, "Kernel ring buffer size, a power of two from 64K to 1G (default 8M: 0 lost with two processes faulting flat out here); raise it if events are lost", 0 },
 	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes traced at once, over all runs (default 16384)", 0 },
 	{ "resolution", OPT_RESOLUTION, "DURATION", 0, "Thin the trace: per process and DURATION window, only its minimum and maximum RSS (exact, each at its own time) and the level it ends at; every other row kept, the summary's peak exact (default: every change)", 0 },
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use instead of /sys/kernel/btf/vmlinux", 0 },
