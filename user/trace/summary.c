@@ -51,6 +51,8 @@ static void json_run(struct jw *w, struct run *r, const struct mt_group *g)
 		jw_i64(w, NULL, s->pids[i]);
 	jw_arr_end(w);
 	jw_str(w, "csv", s->csv_path);
+	/* --resolution: the trace is thinned (0: every change) */
+	jw_u64(w, "resolution_ns", s->resolution_ns);
 	jw_u64(w, "start_ts_ns", r->start_ns);
 	jw_u64(w, "end_ts_ns", r->end_ns);
 	jw_f64(w, "duration_s", (r->end_ns - r->start_ns) / 1e9, 9);
