@@ -557,7 +557,8 @@ def help_test(name):
             raise Fail("help.json has no %r" % name)
         got = help_of(COMMANDS[name])
         errs = diff_list(name + " usage lines", want["usage"], got["usage"])
-        if not errs and want["usage"] != got["usage"]:
+        # new lines are additions; the recorded ones keep their order
+        if not errs and [u for u in got["usage"] if u in want["usage"]] != want["usage"]:
             errs.append("%s usage lines: in another order: %s" % (name, got["usage"]))
         errs += diff_list(name + " --help options", want["options"], got["options"])
         fail_if(errs, 10)

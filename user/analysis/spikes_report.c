@@ -190,7 +190,11 @@ void spikes_report_json(struct jw *w, struct spikes *s, uint64_t t0, size_t top)
 			jw_i64(w, "growth_kb", p->growth.growth_kb);
 			jw_bool(w, "likely_leak", p->growth.leak);
 		} else {
+			/* the same keys whatever the data: null when too few */
 			jw_null(w, "slope_kb_s");
+			jw_null(w, "envelope_start_kb");
+			jw_null(w, "envelope_end_kb");
+			jw_null(w, "growth_kb");
 			jw_bool(w, "likely_leak", false);
 		}
 		jw_f64(w, "working_start_s", secs_since(p->first_ts + p->growth.startup_end_ns, t0), 6);

@@ -82,7 +82,8 @@ static int sink(void *ctx, const void *p, size_t n)
 }
 
 /* The lines buffered to the compressor; the frame ended when a second has
- * passed since the last one ended, or end. The file's last whole frame is
+ * passed since the last one ended, when it holds LINEBUF_FRAME_IN bytes of
+ * lines, or at the end. The file's last whole frame is
  * what counts as written (and what an error cuts it back to). */
 static int flush_compressed(struct linebuf *lb, bool end)
 {
@@ -98,18 +99,21 @@ static int flush_compressed(struct linebuf *lb, bool end)
 		snprintf(lb->z_last, sizeof(lb->z_last), "%.*s",
 			 (int)(lb->buf + lb->len - start - 1), start);
 		lb->z_lines += lb->lines_in_buf;
+		lb->frame_in += lb->len;
 	}
 	lb->len = 0;
 	lb->lines_in_buf = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	if (!e && lb->z_lines > lb->lines_written && (end || now - lb->frame_ns >= 1000000000ull)) {
+	if (!e && lb->z_lines > lb->lines_written &&
+	    (end || now - lb->frame_ns >= 1000000000ull || lb->frame_in >= LINEBUF_FRAME_IN)) {
 		e = zenc__write(lb->z, NULL, 0, true, sink, lb);
 		if (!e) {
 			lb->lines_written = lb->z_lines;
 			lb->written = lb->z_bytes;
 			memcpy(lb->last, lb->z_last, sizeof(lb->last));
 			lb->frame_ns = now;
+			lb->frame_in = 0;
 		}
 	}
 	if (e) {
