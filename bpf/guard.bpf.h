@@ -49,8 +49,9 @@ static __always_inline void guard_rec(__u32 type, __u32 g, struct mt_guard *gd, 
 }
 
 /* Past the watch: the alerts and the limit v has crossed, and the next
- * watch. e, mm: the address space whose change made v. */
-static __always_inline void guard_cross(__u32 g, __s64 v, struct mt_mm *e,
+ * watch. e, mm: the address space whose change made v out of prev (the
+ * counted total just before it, by the same atomic add). */
+static __always_inline void guard_cross(__u32 g, __s64 v, __s64 prev, struct mt_mm *e,
 					struct mm_struct *mm, __u64 ts)
 {
 	struct mt_guard *gd = &group_of(g)->guard;
@@ -76,7 +77,11 @@ static __always_inline void guard_cross(__u32 g, __s64 v, struct mt_mm *e,
 	lim = gd->kill_at_pages;
 	if (lim) {
 		if ((__u64)v > lim) {
-			bool first = !__sync_val_compare_and_swap(&gd->fired, 0, 1);
+			/* the crossing is the change that took the total over
+			 * the limit (one add does, the adds being atomic), not
+			 * whichever later raise on another CPU gets here first */
+			bool first = prev <= (__s64)lim &&
+				     !__sync_val_compare_and_swap(&gd->fired, 0, 1);
 			__u32 sig = gd->signal, sent = 0;
 
 			/* SIGKILL to each raise past the limit; a gentler
@@ -99,14 +104,15 @@ static __always_inline void guard_cross(__u32 g, __s64 v, struct mt_mm *e,
 	gd->watch_pages = next;
 }
 
-/* The hot path: one compare. v: the counted total after a raise. */
-static __always_inline void guard_watch(__u32 g, __s64 v, struct mt_mm *e,
+/* The hot path: one compare. v: the counted total after a raise, prev:
+ * before it. */
+static __always_inline void guard_watch(__u32 g, __s64 v, __s64 prev, struct mt_mm *e,
 					struct mm_struct *mm, __u64 ts)
 {
 	__u64 w = group_of(g)->guard.watch_pages;
 
 	if (w && v > 0 && (__u64)v > w)
-		guard_cross(g, v, e, mm, ts);
+		guard_cross(g, v, prev, e, mm, ts);
 }
 
 /* The counted total a new mm made (fork, exec, attach snapshot). */

@@ -75,8 +75,12 @@ static __always_inline void rec_lifecycle(__u32 type, struct task_struct *p,
 static __always_inline void lifecycle_guard(__u32 g, const struct mm_snap *snap,
 					    struct mt_mm *e, struct mm_struct *mm, __u64 ts)
 {
+	__s64 anon = snap->pages[MT_ANON] + snap->pages[MT_SHMEM];
+	__s64 added = group_of(g)->guard.flags & MT_GUARD_ANON ? anon : anon + snap->pages[MT_FILE];
+	__s64 v = guard_counted(g, snap->tree, snap->anon);
+
 	if (snap->fresh)
-		guard_watch(g, guard_counted(g, snap->tree, snap->anon), e, mm, ts);
+		guard_watch(g, v, v - added, e, mm, ts);
 }
 
 SEC("tp_btf/sched_process_fork")

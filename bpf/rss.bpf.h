@@ -287,7 +287,7 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	struct mt_mm *e;
 	struct mt_rec *r;
 	__u64 key = mm_key(mm), ts;
-	__s64 v, rss, old, tree = 0, counted = 0;
+	__s64 v, rss, old, tree = 0, counted = 0, before = 0;
 
 	e = bpf_map_lookup_elem(&mms, &key);
 	if (!e)
@@ -310,11 +310,13 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		peak_update(&e->peak_pages, &e->peak_ts_ns, rss, ts);
 		tree = tree_update(e->group, rss - old, ts);
 		counted = rss > old ? tree : 0;
+		before = tree - (rss - old);
 		if (group_of(e->group)->guard.flags & MT_GUARD_ANON) {
 			__s64 anon = e->pages[MT_ANON] + e->pages[MT_SHMEM];
 
 			old = __sync_lock_test_and_set(&e->anon, anon);
 			counted = anon_add(e->group, anon - old, ts);
+			before = counted - (anon - old);
 			counted = anon > old ? counted : 0;
 		}
 	}
@@ -331,7 +333,7 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	}
 	/* after its record: the crossing row follows the change's */
 	if (counted)
-		guard_watch(e->group, counted, e, mm, ts);
+		guard_watch(e->group, counted, before, e, mm, ts);
 	return 0;
 }
 

@@ -115,6 +115,15 @@ static uint32_t tree_signal(struct run *r, int sig)
 	return sent;
 }
 
+/* Once the tree got SIGKILL, whatever of it still lives gets it again: a
+ * child forked while the signals went out, orphaned when its parent died
+ * (the kernel still traces it in the group). Not counted again. */
+static void sweep(struct run *r)
+{
+	if (r->gs.kill_ns)
+		(void)tree_signal(r, SIGKILL);
+}
+
 static void say(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void say(const struct run *r, const char *fmt, ...)
@@ -432,6 +441,8 @@ void guard__tick(struct run *r, uint64_t now)
 		act_crossed(r, &g, now);
 	if (gs->term_ns && !gs->kill_ns && now - gs->term_ns >= s->grace_ns)
 		end_grace(r, now);
+	else
+		sweep(r);
 	if (s->timeout_ns && !gs->timed_out && !gs->crossed && now - r->start_ns >= s->timeout_ns)
 		act_timeout(r, now);
 	if (s->detach_ns && !gs->detached && now - r->start_ns >= s->detach_ns)
@@ -449,6 +460,7 @@ void guard__finish(struct run *r)
 	if (!s)
 		return;
 	reap_hooks(r);
+	sweep(r);
 	run__group(r, &g);
 	/* crossed while the run was ending: said, nothing left to stop */
 	if (s->kill_at_kb && !gs->crossed && g.guard.cross_ts_ns) {
