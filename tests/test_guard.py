@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from harness import (BIN, Fail, Skip, Suite, fail_if, help_lacks, load_summary, read_rows,
+from harness import (BIN, Fail, Result, Skip, Suite, fail_if, help_lacks, load_summary, read_rows,
                      refusal, run, spawn, summary_path, tail, tmpdir, workload, write_file)
 
 suite = Suite("guard", builds=("runaway",))
@@ -152,6 +152,53 @@ def alive(marker):
     return out
 
 
+def guarded_or_why(d, argv, marker, *opts):
+    """guarded(), but a run that does not end within 60 s fails with what
+    it was doing: memtrace-bpf's state and kernel stack, its monitor log,
+    the trace's last rows, and which of the tree's processes live."""
+    csv_path = os.path.join(d, "g.csv")
+    mlog = os.path.join(d, "monitor.log")
+    errf = os.path.join(d, "stderr")
+    with open(errf, "wb") as ef:
+        p = spawn([BIN, "-q", "-o", csv_path, "--monitor-log", mlog, *opts, "--", *argv],
+                  stdout=subprocess.DEVNULL, stderr=ef)
+    # the tree's processes hold no pipe of ours: a survivor is seen, not waited for
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        why = []
+        for f in ("status", "wchan", "stack"):
+            try:
+                with open(f"/proc/{p.pid}/{f}") as fh:
+                    t = fh.read()
+                why.append(f"{f}: " + (" ".join(l for l in t.splitlines()
+                                               if l.startswith(("State", "Threads")))
+                                      if f == "status" else t.strip()[:400]))
+            except OSError as e:
+                why.append(f"{f}: {e}")
+        try:
+            with open(mlog) as fh:
+                why.append("monitor log: " + fh.read()[-800:])
+        except OSError as e:
+            why.append(f"monitor log: {e}")
+        try:
+            with open(csv_path) as fh:
+                lines = fh.read().splitlines()
+            why.append(f"trace: {len(lines)} lines, last: {lines[-3:]}")
+        except OSError as e:
+            why.append(f"trace: {e}")
+        live = alive(marker)
+        why.append(f"tree processes alive: {live}")
+        for q in live:
+            os.kill(q, signal.SIGKILL)
+        p.kill()
+        p.wait()
+        raise Fail("the run did not end within 60 s: " + " | ".join(why))
+    with open(errf, errors="replace") as ef:
+        r = Result(p.returncode, "", ef.read())
+    return r, load_summary(summary_path(csv_path)), read_rows(csv_path)
+
+
 @suite.test("--kill-at: a tree (shell and 3 workers, one grows) is ended whole", timeout=180)
 def t_kill_tree():
     """Followed: the shell and its 3 workers are traced, the growing one
@@ -165,7 +212,8 @@ def t_kill_tree():
         last = f"exec {workload('runaway')} -m 1024" if follow else \
             f"{workload('runaway')} -m 1024 & wait"
         script = f"sleep 3{marker} & sleep 3{marker} & {last}"
-        r, s, rows = guarded(d, ["sh", "-c", script], "--kill-at", "128M", *follow)
+        r, s, rows = guarded_or_why(d, ["sh", "-c", script], f"3{marker}", "--kill-at", "128M",
+                                    *follow)
         time.sleep(0.2)
         left = alive(f"3{marker}")
         what = "--no-follow" if follow else "followed"

@@ -127,9 +127,17 @@ def t_killed_run():
     except (OSError, ValueError):
         pass
     errs = []
-    r = run(["zstd", "-tq", path])
-    if r.returncode == 0:
-        errs.append("zstd -t says the file of a killed run is whole: was it killed?")
+    if run(["zstd", "-tq", path]).returncode == 0:
+        # killed between frames (one ends each second and each 4 MiB of
+        # CSV): whole, read without a warning; its copy cut inside its
+        # last frame is the killed file the reader must cope with
+        r = tool("spikes", path, "--format", "json")
+        if r.returncode != 0 or "warning" in r.stderr:
+            errs.append(f"a killed run's whole .zst: exit {r.returncode}, {tail(r.stderr)!r}")
+        cut = os.path.join(tmp, "cut.csv.zst")
+        data = open(path, "rb").read()
+        open(cut, "wb").write(data[:-100])
+        path = cut
     r = tool("spikes", path, "--format", "json")
     m = re.search(r"warning: (\S+) ends inside a compressed frame .* read up to its last "
                   r"whole row, line (\d+), at time_s ([0-9.]+)", r.stderr)
