@@ -359,7 +359,13 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 
 	if (e < 0 && e != -EINTR)
 		return e;
-	/* records submitted with BPF_RB_NO_WAKEUP only show up on consume */
+	/* records submitted with BPF_RB_NO_WAKEUP only show up on consume;
+	 * what was committed before t0 is read by it: the release is
+	 * counted from t0, not from after the read and the sort (a large
+	 * batch takes milliseconds, and records committed meanwhile would
+	 * come late, behind rows already written) */
+	uint64_t t0 = mono_ns();
+
 	e = ring_buffer__consume(t->rb);
 	if (e < 0 && e != -EINTR)
 		return e;
@@ -376,7 +382,7 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 			urgent(ctx, &t->batch[i]);
 	/* the records held from the last call are at the front */
 	rec_sort(t->batch, t->n);
-	t->released_ns = final ? UINT64_MAX : mono_ns() - 2000000ULL;
+	t->released_ns = final ? UINT64_MAX : t0 - 2000000ULL;
 	ready = rec_ready(t->batch, t->n, t->released_ns);
 	e = 0;
 	for (size_t i = 0; i < ready && !e; i++)
