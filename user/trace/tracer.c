@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@ struct tracer {
 	/* records of one drain, sorted by time before they are handed on */
 	struct mt_rec *batch;
 	size_t n, cap;
+	size_t most;		/* the largest batch since shrink_ns */
+	uint64_t shrink_ns;	/* when room was last looked at */
 	int batch_err;
 	uint32_t group_cursor;	/* where tracer__group_take looks first */
 	uint32_t nslots;	/* mms with per-CPU slot records at once */
@@ -351,6 +354,31 @@ int tracer__fold_faults(struct tracer *t)
 	return run_task_iter(t->skel->progs.fold_faults);
 }
 
+/* The room of a burst (a drain after a stall can read the whole ring) is
+ * given back once a second has gone without needing it: the loader's
+ * memory follows what is live, not the largest drain of the run (a 5-min
+ * soak at --resolution 1ms held 15 MB more at its end without this). */
+#define BATCH_KEEP 4096
+static void shrink_batch(struct tracer *t, uint64_t now)
+{
+	size_t want = t->most * 2 < BATCH_KEEP ? BATCH_KEEP : t->most * 2;
+	struct mt_rec *b;
+
+	if (now - t->shrink_ns < 1000000000ULL)
+		return;
+	t->shrink_ns = now;
+	t->most = t->n;
+	if (t->cap <= want || want < t->n)
+		return;
+	b = realloc(t->batch, want * sizeof(*b));
+	if (b) {
+		t->batch = b;
+		t->cap = want;
+	}
+	/* glibc keeps a freed block in its heap: give its pages back */
+	malloc_trim(0);
+}
+
 int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 		 tracer_rec_fn urgent, void *ctx)
 {
@@ -388,7 +416,10 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 	for (size_t i = 0; i < ready && !e; i++)
 		e = fn(ctx, &t->batch[i]);
 	memmove(t->batch, t->batch + ready, (t->n - ready) * sizeof(*t->batch));
+	if (t->n > t->most)
+		t->most = t->n;
 	t->n -= ready;
+	shrink_batch(t, t0);
 	return e < 0 ? e : 0;
 }
 
