@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "lib/exit.h"
+#include "lib/files.h"
 #include "trace/guard.h"
 #include "trace/tracer.h"
 
@@ -31,6 +32,25 @@ int cmd_report(int argc, char **argv);
  * stdio_closed[i] says which were. */
 extern bool stdio_closed[3];
 void stdio_reserve(void);
+
+/* The output of an offline subcommand that writes a file (export,
+ * resample): FILE, made whole and put in place at the end (lib/files.h),
+ * or stdout (path NULL or "-"). Errors are said on stderr as
+ * "memtrace-bpf SUB: ...". */
+struct cmd_out {
+	const char *sub;
+	const char *path;	/* NULL: stdout */
+	struct out_file of;
+	FILE *f;
+};
+/* Opens it before a long read (a path that cannot be one is refused at
+ * once); stdout must be open, and no terminal when binary. what: what
+ * would go nowhere ("the trace", "the rows"). 0, or -1 said. */
+int cmd_out__open(struct cmd_out *o, const char *sub, const char *path, const char *what,
+		  bool binary);
+/* The file written and in place (stdout: nothing to do). 0, or -1 said. */
+int cmd_out__publish(struct cmd_out *o);
+void cmd_out__close(struct cmd_out *o);
 
 /* A bad command line: "memtrace-bpf[ SUB]: MESSAGE" and where to find
  * help, exit status EXIT_USAGE. sub NULL: the main command (record). */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cmd/cmd.h"
+#include "lib/files.h"
 #include "lib/units.h"
 #include "trace/run.h"
 
@@ -214,4 +215,71 @@ void gate_option(const char *sub, bool tolerance, const char *arg, struct peak_l
 			   e == -ERANGE && strchr(arg, '%') ? "a percentage from 0% to 1000% (e.g. 10%)"
 							    : "a percentage (10%) or a size (100M)");
 	l->tolerance_kb = b / 1024;
+}
+
+/* ---- an offline subcommand's output ---- */
+
+int cmd_out__open(struct cmd_out *o, const char *sub, const char *path, const char *what,
+		  bool binary)
+{
+	char msg[1024];
+
+	memset(o, 0, sizeof(*o));
+	out_file__init(&o->of);
+	o->sub = sub;
+	o->path = path && strcmp(path, "-") ? path : NULL;
+	if (!o->path) {
+		if (stdio_closed[STDOUT_FILENO]) {
+			fprintf(stderr, "memtrace-bpf %s: our stdout is closed, %s would go nowhere; "
+				"give -o FILE\n", sub, what);
+			return -1;
+		}
+		if (binary && isatty(STDOUT_FILENO)) {
+			fprintf(stderr, "memtrace-bpf %s: stdout is a terminal and %s is binary; give "
+				"-o FILE, or send stdout to a file or a pipe\n", sub, what);
+			return -1;
+		}
+		o->f = stdout;
+		return 0;
+	}
+	if (out_file__create(&o->of, AT_FDCWD, o->path, "output", msg, sizeof(msg))) {
+		fprintf(stderr, "memtrace-bpf %s: %s\n", sub, msg);
+		return -1;
+	}
+	o->f = out_file__stream(&o->of);
+	if (!o->f) {
+		fprintf(stderr, "memtrace-bpf %s: cannot write %s: %s\n", sub, o->path,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_out__publish(struct cmd_out *o)
+{
+	char msg[1024];
+	int e;
+
+	if (!o->path)
+		return 0;
+	e = out_file__stream_end(&o->of, o->f);
+	o->f = NULL;
+	if (e) {
+		fprintf(stderr, "memtrace-bpf %s: writing %s failed: %s\n", o->sub, o->path,
+			strerror(-e));
+		return -1;
+	}
+	if (out_file__publish(&o->of, msg, sizeof(msg))) {
+		fprintf(stderr, "memtrace-bpf %s: %s\n", o->sub, msg);
+		return -1;
+	}
+	return 0;
+}
+
+void cmd_out__close(struct cmd_out *o)
+{
+	if (o->path && o->f)
+		fclose(o->f);
+	o->f = NULL;
+	out_file__close(&o->of);
 }

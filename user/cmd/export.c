@@ -122,23 +122,72 @@ static bool same_file(const char *a, const char *b)
 	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* The trace's rows, as Perfetto packets into pf, whose stream f is named
+ * name in messages. 0, or -1 said. */
+static int export_rows(struct pf_out *pf, struct csv_reader *r, const struct pf_columns *cols,
+		       FILE *f, const char *name)
+{
+	struct csv_row row;
+	struct pf_row pr;
+	int e, we = 0;
+
+	while ((e = csvr__next(r, &row)) > 0) {
+		if (ea.pid && row.pid != ea.pid)
+			continue;
+		e = pf_row__read(&pr, r, &row, cols);
+		if (e)
+			break;
+		we = pf_out__row(pf, &pr);
+		if (we)
+			break;
+	}
+	if (we == -ENOMEM) {
+		fprintf(stderr, "memtrace-bpf export: out of memory at %s:%llu\n", ea.trace,
+			(unsigned long long)r->line);
+		return -1;
+	}
+	if (we == -EMSGSIZE) {
+		fprintf(stderr, "memtrace-bpf export: %s:%llu: the row does not fit in a packet of "
+			"our buffer (more text than a line may hold)\n", ea.trace,
+			(unsigned long long)r->line);
+		return -1;
+	}
+	if (e < 0) {
+		fprintf(stderr, "memtrace-bpf export: %s\n", r->err[0] ? r->err : "read error");
+		return -1;
+	}
+	if (!we && !pf->st.rows) {
+		if (ea.pid)
+			fprintf(stderr, "memtrace-bpf export: no rows of pid %d in %s\n", ea.pid,
+				ea.trace);
+		else
+			fprintf(stderr, "memtrace-bpf export: %s has a header but no rows: nothing to "
+				"export\n", ea.trace);
+		return -1;
+	}
+	/* a full disk or a closed pipe (-EIO) */
+	if (we || fflush(f) || ferror(f)) {
+		fprintf(stderr, "memtrace-bpf export: writing %s failed: %s\n", name,
+			strerror(errno ? errno : EIO));
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
 	static char obuf[1 << 20];
-	char msg[1024], out_path[PATH_MAX], size[32];
-	struct out_file of;
+	char out_path[PATH_MAX], size[32];
+	struct cmd_out out;
 	struct csv_reader r;
-	struct csv_row row;
 	struct pf_out pf;
-	struct pf_row pr;
 	struct pf_cfg cfg = { 0 };
 	struct pf_columns cols;
 	const char *output;
-	bool to_file, inited = false;
-	FILE *f = NULL;
+	bool inited = false;
 	off_t bytes;
-	int e, we = 0, ret = EXIT_TRACE_ERR;
+	int ret = EXIT_TRACE_ERR;
 
 	memset(&ea, 0, sizeof(ea));
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
@@ -147,37 +196,11 @@ int cmd_export(int argc, char **argv)
 	if (same_file(ea.trace, output))
 		usage_err("-o %s is the trace itself: the export would replace it; give another name",
 			  output);
-	out_file__init(&of);
 	memset(&r, 0, sizeof(r));
 	r.fd = -1;
-	to_file = strcmp(output, "-");
-	/* the output first: a path that cannot be one is refused before a
-	 * long read */
-	if (to_file) {
-		if (out_file__create(&of, AT_FDCWD, output, "output", msg, sizeof(msg))) {
-			fprintf(stderr, "memtrace-bpf export: %s\n", msg);
-			return EXIT_TRACE_ERR;
-		}
-		f = out_file__stream(&of);
-		if (!f) {
-			fprintf(stderr, "memtrace-bpf export: cannot write %s: %s\n", output,
-				strerror(errno));
-			goto out;
-		}
-	} else {
-		if (stdio_closed[STDOUT_FILENO]) {
-			fprintf(stderr, "memtrace-bpf export: our stdout is closed, the trace would go "
-				"nowhere; give -o FILE\n");
-			return EXIT_TRACE_ERR;
-		}
-		if (isatty(STDOUT_FILENO)) {
-			fprintf(stderr, "memtrace-bpf export: stdout is a terminal and the Perfetto trace "
-				"is binary; give -o FILE, or send stdout to a file or a pipe\n");
-			return EXIT_TRACE_ERR;
-		}
-		f = stdout;
-	}
-	setvbuf(f, obuf, _IOFBF, sizeof(obuf));
+	if (cmd_out__open(&out, "export", output, "the trace", true))
+		goto out;
+	setvbuf(out.f, obuf, _IOFBF, sizeof(obuf));
 	if (csvr__open(&r, ea.trace)) {
 		fprintf(stderr, "memtrace-bpf export: %s\n", r.err);
 		goto out;
@@ -185,64 +208,17 @@ int cmd_export(int argc, char **argv)
 	r.sizes = true;
 	pf_columns__find(&cols, &cfg, &r, !ea.pid);
 	cfg.title = ea.trace;
-	if (pf_out__init(&pf, &cfg, f)) {
+	if (pf_out__init(&pf, &cfg, out.f)) {
 		fprintf(stderr, "memtrace-bpf export: out of memory for the output buffer\n");
 		goto out;
 	}
 	inited = true;
-	while ((e = csvr__next(&r, &row)) > 0) {
-		if (ea.pid && row.pid != ea.pid)
-			continue;
-		e = pf_row__read(&pr, &r, &row, &cols);
-		if (e)
-			break;
-		we = pf_out__row(&pf, &pr);
-		if (we)
-			break;
-	}
-	if (we == -ENOMEM) {
-		fprintf(stderr, "memtrace-bpf export: out of memory at %s:%llu\n", ea.trace,
-			(unsigned long long)r.line);
+	if (export_rows(&pf, &r, &cols, out.f, out.path ? out.path : "the trace to stdout"))
 		goto out;
-	}
-	if (we == -EMSGSIZE) {
-		fprintf(stderr, "memtrace-bpf export: %s:%llu: the row does not fit in a packet of "
-			"our buffer (more text than a line may hold)\n", ea.trace,
-			(unsigned long long)r.line);
+	bytes = ftello(out.f);
+	if (cmd_out__publish(&out))
 		goto out;
-	}
-	if (e < 0) {
-		fprintf(stderr, "memtrace-bpf export: %s\n", r.err[0] ? r.err : "read error");
-		goto out;
-	}
-	if (!we && !pf.st.rows) {
-		if (ea.pid)
-			fprintf(stderr, "memtrace-bpf export: no rows of pid %d in %s\n", ea.pid,
-				ea.trace);
-		else
-			fprintf(stderr, "memtrace-bpf export: %s has a header but no rows: nothing to "
-				"export\n", ea.trace);
-		goto out;
-	}
-	/* a full disk or a closed pipe (-EIO) */
-	if (we || fflush(f) || ferror(f)) {
-		fprintf(stderr, "memtrace-bpf export: writing %s failed: %s\n",
-			to_file ? output : "the trace to stdout", strerror(errno ? errno : EIO));
-		goto out;
-	}
-	if (to_file) {
-		bytes = ftello(f);
-		e = out_file__stream_end(&of, f);
-		f = NULL;
-		if (e) {
-			fprintf(stderr, "memtrace-bpf export: writing %s failed: %s\n", output,
-				strerror(-e));
-			goto out;
-		}
-		if (out_file__publish(&of, msg, sizeof(msg))) {
-			fprintf(stderr, "memtrace-bpf export: %s\n", msg);
-			goto out;
-		}
+	if (out.path)
 		fprintf(stderr, "memtrace-bpf export: %s: %llu rows -> %s (%s): %llu process%s, "
 			"%llu counter values, %llu instants, %llu slices\n", ea.trace,
 			(unsigned long long)pf.st.rows, output,
@@ -250,14 +226,11 @@ int cmd_export(int argc, char **argv)
 			(unsigned long long)pf.st.processes, pf.st.processes == 1 ? "" : "es",
 			(unsigned long long)pf.st.counter_values,
 			(unsigned long long)pf.st.instants, (unsigned long long)pf.st.slices);
-	}
 	ret = 0;
 out:
-	if (to_file && f)
-		fclose(f);
+	cmd_out__close(&out);
 	if (inited)
 		pf_out__free(&pf);
 	csvr__close(&r);
-	out_file__close(&of);
 	return ret;
 }

@@ -143,66 +143,26 @@ static int write_row(void *ctx, const struct resample_row *row)
 	return 0;
 }
 
-int cmd_resample(int argc, char **argv)
+/* The trace's rows into s (made at the first row: time_s 0 is known from
+ * it), written by w. 0, or -1 said. */
+static int resample_rows(struct resample *s, bool *inited, struct csv_reader *r,
+			 struct writer *w)
 {
-	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
-	static char obuf[1 << 16];
-	struct out_file of;
-	struct csv_reader r;
 	struct csv_row row;
-	struct resample s;
-	struct writer w = { 0 };
-	bool to_file, inited = false;
-	char msg[1024], per[32];
-	int e, ret = EXIT_TRACE_ERR;
+	char per[32];
+	int e;
 
-	memset(&ra, 0, sizeof(ra));
-	ra.every_ns = 10000000ULL;
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
-		return EXIT_USAGE;
-	out_file__init(&of);
-	memset(&r, 0, sizeof(r));
-	r.fd = -1;
-	to_file = ra.output && strcmp(ra.output, "-");
-	/* the output first: a path that cannot be one is refused before a
-	 * long read */
-	if (to_file) {
-		if (out_file__create(&of, AT_FDCWD, ra.output, "output", msg, sizeof(msg))) {
-			fprintf(stderr, "memtrace-bpf resample: %s\n", msg);
-			return EXIT_TRACE_ERR;
-		}
-		w.f = out_file__stream(&of);
-		if (!w.f) {
-			fprintf(stderr, "memtrace-bpf resample: cannot write %s: %s\n", ra.output,
-				strerror(errno));
-			goto out;
-		}
-	} else {
-		if (stdio_closed[STDOUT_FILENO]) {
-			fprintf(stderr, "memtrace-bpf resample: our stdout is closed, the rows would "
-				"go nowhere; give -o FILE\n");
-			return EXIT_TRACE_ERR;
-		}
-		w.f = stdout;
-	}
-	setvbuf(w.f, obuf, _IOFBF, sizeof(obuf));
-	if (csvr__open(&r, ra.trace)) {
-		fprintf(stderr, "memtrace-bpf resample: %s\n", r.err);
-		goto out;
-	}
-	r.sizes = true;
-	while ((e = csvr__next(&r, &row)) > 0) {
-		if (!inited) {
-			/* time_s 0 is known from the first row */
-			struct resample_cfg cfg = { .period_ns = ra.every_ns, .t0_ns = r.t0_ns,
-						    .pid = ra.pid, .use_total = r.c_total >= 0,
+	while ((e = csvr__next(r, &row)) > 0) {
+		if (!*inited) {
+			struct resample_cfg cfg = { .period_ns = ra.every_ns, .t0_ns = r->t0_ns,
+						    .pid = ra.pid, .use_total = r->c_total >= 0,
 						    .max_rows = RESAMPLE_MAX_ROWS };
 
-			resample__init(&s, &cfg, write_row, &w);
-			w.t0_ns = r.t0_ns;
-			inited = true;
+			resample__init(s, &cfg, write_row, w);
+			w->t0_ns = r->t0_ns;
+			*inited = true;
 		}
-		e = resample__row(&s, row.ts_ns, row.pid, row.type == MT_REC_EXIT, row.vmrss_kb,
+		e = resample__row(s, row.ts_ns, row.pid, row.type == MT_REC_EXIT, row.vmrss_kb,
 				  row.vmsize_kb, row.total_rss_kb);
 		if (e)
 			break;
@@ -210,61 +170,81 @@ int cmd_resample(int argc, char **argv)
 	if (e == -EFBIG) {
 		fprintf(stderr, "memtrace-bpf resample: %s:%llu: its time (%.3f s) is more than "
 			"%llu instants of %s after the first row; give a longer --every\n", ra.trace,
-			(unsigned long long)r.line, secs_since(row.ts_ns, r.t0_ns), RESAMPLE_MAX_ROWS,
+			(unsigned long long)r->line, secs_since(row.ts_ns, r->t0_ns), RESAMPLE_MAX_ROWS,
 			format_duration(ra.every_ns, per, sizeof(per)));
-		goto out;
+		return -1;
 	}
 	if (e == -ENOMEM) {
 		fprintf(stderr, "memtrace-bpf resample: out of memory at %s:%llu\n", ra.trace,
-			(unsigned long long)r.line);
-		goto out;
+			(unsigned long long)r->line);
+		return -1;
 	}
-	if (e < 0 && !w.err) {
-		fprintf(stderr, "memtrace-bpf resample: %s\n", r.err[0] ? r.err : "read error");
-		goto out;
+	if (e < 0 && !w->err) {
+		fprintf(stderr, "memtrace-bpf resample: %s\n", r->err[0] ? r->err : "read error");
+		return -1;
 	}
 	if (!e) {
-		e = inited ? resample__finish(&s) : -ENODATA;
+		e = *inited ? resample__finish(s) : -ENODATA;
 		if (e == -ENODATA) {
-			if (ra.pid && inited)
+			if (ra.pid && *inited)
 				fprintf(stderr, "memtrace-bpf resample: no rows of pid %d in %s\n", ra.pid,
 					ra.trace);
 			else
 				fprintf(stderr, "memtrace-bpf resample: %s has a header but no rows: "
 					"nothing to resample\n", ra.trace);
-			goto out;
+			return -1;
 		}
 	}
+	return 0;
+}
+
+int cmd_resample(int argc, char **argv)
+{
+	static const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
+	static char obuf[1 << 16];
+	struct cmd_out out;
+	struct csv_reader r;
+	struct resample s;
+	struct writer w = { 0 };
+	bool inited = false;
+	char per[32];
+	int ret = EXIT_TRACE_ERR;
+
+	memset(&ra, 0, sizeof(ra));
+	ra.every_ns = 10000000ULL;
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EXIT_USAGE;
+	memset(&r, 0, sizeof(r));
+	r.fd = -1;
+	if (cmd_out__open(&out, "resample", ra.output, "the rows", false))
+		goto out;
+	w.f = out.f;
+	setvbuf(w.f, obuf, _IOFBF, sizeof(obuf));
+	if (csvr__open(&r, ra.trace)) {
+		fprintf(stderr, "memtrace-bpf resample: %s\n", r.err);
+		goto out;
+	}
+	r.sizes = true;
+	if (resample_rows(&s, &inited, &r, &w))
+		goto out;
 	if (!w.err && (fflush(w.f) || ferror(w.f)))
 		w.err = errno ? errno : EIO;
 	if (w.err) {
 		fprintf(stderr, "memtrace-bpf resample: writing %s failed: %s\n",
-			to_file ? ra.output : "the rows to stdout", strerror(w.err));
+			out.path ? out.path : "the rows to stdout", strerror(w.err));
 		goto out;
 	}
-	if (to_file) {
-		e = out_file__stream_end(&of, w.f);
-		w.f = NULL;
-		if (e) {
-			fprintf(stderr, "memtrace-bpf resample: writing %s failed: %s\n", ra.output,
-				strerror(-e));
-			goto out;
-		}
-		if (out_file__publish(&of, msg, sizeof(msg))) {
-			fprintf(stderr, "memtrace-bpf resample: %s\n", msg);
-			goto out;
-		}
+	if (cmd_out__publish(&out))
+		goto out;
+	if (out.path)
 		fprintf(stderr, "memtrace-bpf resample: %s: %llu trace rows -> %s: %llu rows, every %s\n",
-			ra.trace, (unsigned long long)s.rows_in, ra.output,
+			ra.trace, (unsigned long long)s.rows_in, out.path,
 			(unsigned long long)s.rows_out, format_duration(ra.every_ns, per, sizeof(per)));
-	}
 	ret = 0;
 out:
-	if (to_file && w.f)
-		fclose(w.f);
+	cmd_out__close(&out);
 	if (inited)
 		resample__free(&s);
 	csvr__close(&r);
-	out_file__close(&of);
 	return ret;
 }
