@@ -170,15 +170,195 @@ static void step_path(FILE *f, const struct svg_frame *fr, const struct columns 
 	fputs("\"", f);
 }
 
+/* Stage bands and spikes, under the lines. */
+static void svg_backdrops(struct report *r, FILE *f, const struct svg_frame *fr, uint64_t x0,
+			  size_t nsp)
+{
+	char a[64], b[64];
+
+	for (size_t i = 0; r->st.marks && i < r->st.niv && i < REP_BANDS; i++) {
+		static const char *const col[] = { "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1",
+						   "#76b7b2", "#edc948", "#ff9da7", "#9c755f" };
+		struct stage_iv v;
+		double sx, ex;
+
+		if (stages__iv(&r->st, i, &v))
+			break;
+		sx = svg_x(fr, secs_since(v.start_ts_ns, x0));
+		ex = svg_x(fr, secs_since(v.end_ts_ns, x0));
+		fprintf(f, "<rect class=\"stage\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"6\" "
+			"fill=\"%s\"><title>", sx, fr->top, ex - sx > 0.5 ? ex - sx : 0.5, col[v.sum % 8]);
+		html_text(f, r->st.sums[v.sum].name);
+		fputs("</title></rect>\n", f);
+	}
+	for (size_t i = 0; i < nsp && i < 50; i++) {
+		const struct spike *s = spikes__get(r->spikes, i);
+		double sx = svg_x(fr, secs_since(s->start_ts, x0)), ex = svg_x(fr, secs_since(s->end_ts, x0));
+
+		fprintf(f, "<rect class=\"spike\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
+			"fill=\"#e15759\" fill-opacity=\"0.13\"><title>spike +%s in %s (pid %d)</title></rect>\n",
+			sx, fr->top, ex - sx > 1 ? ex - sx : 1, fr->height,
+			rep_size(s->peak_kb - s->base_kb, a, sizeof(a)),
+			format_duration(s->end_ts - s->start_ts, b, sizeof(b)), s->pid);
+	}
+}
+
+/* anon, file and shmem stacked. 0 or -ENOMEM. */
+static int svg_parts(FILE *f, const struct svg_frame *fr, const struct columns *tot)
+{
+	static const char *const col[] = { "#9ecae1", "#c7e9c0", "#fdd0a2" };
+	static const char *const name[] = { "anon", "file", "shmem" };
+	double *cum = calloc((size_t)fr->width * 3, sizeof(double));
+
+	if (!cum) {
+		return -ENOMEM;
+	}
+	for (int k = 0; k < fr->width; k++)
+		for (int j = 0; j < 3; j++)
+			cum[3 * k + j] = tot->x[3 * k + j] + (j ? cum[3 * k + j - 1] : 0);
+	/* the highest layer first: each covers those below it */
+	for (int j = 2; j >= 0; j--) {
+		fprintf(f, "<path class=\"part\" fill=\"%s\" stroke=\"none\"", col[j]);
+		step_path(f, fr, tot, cum + j, 3, 1, true);
+		fprintf(f, "><title>%s</title></path>\n", name[j]);
+	}
+	free(cum);
+	return 0;
+}
+
+/* The band between each column's lowest and highest. */
+static void svg_minmax(FILE *f, const struct svg_frame *fr, const struct columns *tot)
+{
+	fputs("<path class=\"band\" fill=\"#1f4e79\" fill-opacity=\"0.35\" stroke=\"none\" d=\"", f);
+	for (int k = 0, pen = 0; k <= fr->width; k++) {
+		if (k < fr->width && tot->has[k]) {
+			fprintf(f, "%c%d %.1f L%d %.1f ", pen ? 'L' : 'M', fr->left + k, svg_y(fr, tot->hi[k]),
+				fr->left + k + 1, svg_y(fr, tot->hi[k]));
+			pen++;
+			continue;
+		}
+		/* back along the lows of the stretch just drawn */
+		for (int j = k - 1; pen && j >= k - pen; j--)
+			fprintf(f, "L%d %.1f L%d %.1f ", fr->left + j + 1, svg_y(fr, tot->lo[j]), fr->left + j,
+				svg_y(fr, tot->lo[j]));
+		if (pen)
+			fputs("Z ", f);
+		pen = 0;
+	}
+}
+
+/* VmSize's own scale (the right axis). */
+struct vm_scale {
+	double div, step, top;
+	const char *unit;
+};
+
+/* VmSize on its own scale, the right axis: round ticks of its unit at the
+ * left axis's quarters. */
+static void svg_vmsize(FILE *f, const struct svg_frame *fr, const struct columns *vms, double vmax,
+		       struct vm_scale *vs)
+{
+	/* VmSize on its own scale, the right axis: round ticks of its
+	 * unit at the left axis's quarters */
+	double sc;
+
+	size_unit(vmax, &vs->div, &vs->unit);
+	vs->step = nice_step(vmax * 1.08 / vs->div, 4);
+	vs->top = ceil(vmax * 1.08 / vs->div / vs->step) * vs->step;
+	sc = fr->y1 / (vs->top * vs->div);
+
+	fputs("<path class=\"vmsize\" fill=\"none\" stroke=\"#76b7b2\" stroke-width=\"1.2\" "
+	      "stroke-dasharray=\"2 2\"", f);
+	step_path(f, fr, vms, vms->hi, 1, sc, false);
+	fputs("/>\n", f);
+}
+
+/* Guard and alert thresholds, marks. */
+static void svg_lines(struct report *r, FILE *f, const struct svg_frame *fr, uint64_t x0)
+{
+	char a[64];
+
+	for (size_t i = 0; i < r->nthr; i++) {
+		const struct rep_threshold *t = &r->thr[i];
+		double y = svg_y(fr, (double)t->limit_kb);
+
+		fprintf(f, "<line class=\"threshold\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
+			"stroke=\"%s\" stroke-dasharray=\"6 3\"/><text x=\"%d\" y=\"%.1f\" font-size=\"10\" "
+			"fill=\"%s\">%s %s</text>\n", fr->left, fr->left + fr->width, y, y,
+			t->guard ? "#c00" : "#e68a00", fr->left + 4, y - 3, t->guard ? "#c00" : "#e68a00",
+			t->guard ? "--kill-at" : "alert", rep_size(t->limit_kb, a, sizeof(a)));
+	}
+	for (size_t i = 0; i < r->nmarks && i < 2000; i++) {
+		double x = svg_x(fr, secs_since(r->marks[i].ts, x0));
+
+		fprintf(f, "<line class=\"mark\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\">"
+			"<title>", x, x, fr->top + 6, fr->top + 14);
+		html_text(f, r->marks[i].name);
+		fputs("</title></line>\n", f);
+	}
+}
+
+/* The exact peak. */
+static void svg_peak(struct report *r, FILE *f, const struct svg_frame *fr, uint64_t x0)
+{
+	char a[64];
+	double px = svg_x(fr, secs_since(r->peak_ts, x0)), py = svg_y(fr, (double)r->peak_kb);
+	bool right = px > fr->left + fr->width * 0.7;
+
+	fprintf(f, "<g id=\"peak\" data-kb=\"%" PRId64 "\" data-time-s=\"%.9f\">"
+		"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#c00\"/>"
+		"<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#c00\" text-anchor=\"%s\">peak %s "
+		"at %.6f s</text></g>\n", r->peak_kb, secs_since(r->peak_ts, r->t0), px, py,
+		px + (right ? -8 : 8), py < fr->top + 14 ? py + 14 : py - 6, right ? "end" : "start",
+		rep_size(r->peak_kb, a, sizeof(a)), secs_since(r->peak_ts, r->t0));
+}
+
+/* VmSize's axis, on the right. */
+static void svg_vmsize_axis(FILE *f, const struct svg_frame *fr, const struct vm_scale *vs)
+{
+	fprintf(f, "<g font-size=\"11\" fill=\"#3a8a84\">");
+	for (double v = 0; v <= vs->top + vs->step * 1e-9; v += vs->step)
+		fprintf(f, "<text x=\"%d\" y=\"%.1f\">%g</text>", fr->left + fr->width + 6,
+			svg_y(fr, fr->y1 * v / vs->top) + 4, v);
+	fprintf(f, "<text transform=\"translate(%d,%d) rotate(90)\" text-anchor=\"middle\">VmSize "
+		"(%s)</text></g>\n", fr->left + fr->width + 56, fr->top + fr->height / 2, vs->unit);
+}
+
+/* The legend, under the plot. */
+static void svg_legend(struct report *r, FILE *f, int left, int height, bool vm, bool swap,
+		       bool spikes)
+{
+	struct { const char *col, *name; bool on; } lg[] = {
+		{ "#1f4e79", "total RSS (column min-max)", true },
+		{ "#9ecae1", "anon", r->has_parts }, { "#c7e9c0", "file", r->has_parts },
+		{ "#fdd0a2", "shmem", r->has_parts },
+		{ "#f28e2b", "10 ms poller", true }, { "#76b7b2", "VmSize", vm },
+		{ "#b07aa1", "swap", swap }, { "#e15759", "spikes", spikes },
+	};
+	int x = left;
+
+	fputs("<g class=\"legend\" font-size=\"11\">", f);
+	for (size_t i = 0; i < sizeof(lg) / sizeof(lg[0]); i++) {
+		if (!lg[i].on)
+			continue;
+		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+			"<text x=\"%d\" y=\"%d\">%s</text>", x, height - 16, lg[i].col, x + 14,
+			height - 7, lg[i].name);
+		x += 26 + (int)strlen(lg[i].name) * 7;
+	}
+	fputs("</g>\n", f);
+}
+
 int report__svg(struct report *r, FILE *f, int width, int height)
 {
 	struct svg_frame fr = { .left = 80, .top = 56, .width = width - 80 - 80,
 				.height = height - 56 - 58 };
 	uint64_t x0 = r->first_ts, x1 = r->last_ts > r->first_ts ? r->last_ts : r->first_ts + 1000000;
 	struct columns tot = { 0 }, vms = { 0 }, swp = { 0 }, pol = { 0 };
-	double ymax = (double)r->peak_kb, vmax = 0, vdiv = 1, vstep = 1, vtop = 1;
-	const char *unit, *vunit = "MiB";
-	char a[64], b[64], yl[64];
+	double ymax = (double)r->peak_kb, vmax = 0;
+	struct vm_scale vs = { 1, 1, 1, "MiB" };
+	const char *unit;
+	char a[64], yl[64];
 	size_t nsp = spikes__kept(r->spikes);
 	double ystep;
 	int e;
@@ -227,69 +407,10 @@ int report__svg(struct report *r, FILE *f, int width, int height)
 	svg_axes(f, &fr, "time (s)", yl);
 	fprintf(f, "<clipPath id=\"plot\"><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/></clipPath>\n"
 		"<g clip-path=\"url(#plot)\">\n", fr.left, fr.top, fr.width, fr.height);
-	/* stage bands, spikes under the lines */
-	for (size_t i = 0; r->st.marks && i < r->st.niv && i < REP_BANDS; i++) {
-		static const char *const col[] = { "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1",
-						   "#76b7b2", "#edc948", "#ff9da7", "#9c755f" };
-		struct stage_iv v;
-		double sx, ex;
-
-		if (stages__iv(&r->st, i, &v))
-			break;
-		sx = svg_x(&fr, secs_since(v.start_ts_ns, x0));
-		ex = svg_x(&fr, secs_since(v.end_ts_ns, x0));
-		fprintf(f, "<rect class=\"stage\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"6\" "
-			"fill=\"%s\"><title>", sx, fr.top, ex - sx > 0.5 ? ex - sx : 0.5, col[v.sum % 8]);
-		html_text(f, r->st.sums[v.sum].name);
-		fputs("</title></rect>\n", f);
-	}
-	for (size_t i = 0; i < nsp && i < 50; i++) {
-		const struct spike *s = spikes__get(r->spikes, i);
-		double sx = svg_x(&fr, secs_since(s->start_ts, x0)), ex = svg_x(&fr, secs_since(s->end_ts, x0));
-
-		fprintf(f, "<rect class=\"spike\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
-			"fill=\"#e15759\" fill-opacity=\"0.13\"><title>spike +%s in %s (pid %d)</title></rect>\n",
-			sx, fr.top, ex - sx > 1 ? ex - sx : 1, fr.height,
-			rep_size(s->peak_kb - s->base_kb, a, sizeof(a)),
-			format_duration(s->end_ts - s->start_ts, b, sizeof(b)), s->pid);
-	}
-	if (r->has_parts) {
-		static const char *const col[] = { "#9ecae1", "#c7e9c0", "#fdd0a2" };
-		static const char *const name[] = { "anon", "file", "shmem" };
-		double *cum = calloc((size_t)fr.width * 3, sizeof(double));
-
-		if (!cum) {
-			e = -ENOMEM;
-			goto out;
-		}
-		for (int k = 0; k < fr.width; k++)
-			for (int j = 0; j < 3; j++)
-				cum[3 * k + j] = tot.x[3 * k + j] + (j ? cum[3 * k + j - 1] : 0);
-		/* the highest layer first: each covers those below it */
-		for (int j = 2; j >= 0; j--) {
-			fprintf(f, "<path class=\"part\" fill=\"%s\" stroke=\"none\"", col[j]);
-			step_path(f, &fr, &tot, cum + j, 3, 1, true);
-			fprintf(f, "><title>%s</title></path>\n", name[j]);
-		}
-		free(cum);
-	}
-	/* the band between each column's lowest and highest, then its top */
-	fputs("<path class=\"band\" fill=\"#1f4e79\" fill-opacity=\"0.35\" stroke=\"none\" d=\"", f);
-	for (int k = 0, pen = 0; k <= fr.width; k++) {
-		if (k < fr.width && tot.has[k]) {
-			fprintf(f, "%c%d %.1f L%d %.1f ", pen ? 'L' : 'M', fr.left + k, svg_y(&fr, tot.hi[k]),
-				fr.left + k + 1, svg_y(&fr, tot.hi[k]));
-			pen++;
-			continue;
-		}
-		/* back along the lows of the stretch just drawn */
-		for (int j = k - 1; pen && j >= k - pen; j--)
-			fprintf(f, "L%d %.1f L%d %.1f ", fr.left + j + 1, svg_y(&fr, tot.lo[j]), fr.left + j,
-				svg_y(&fr, tot.lo[j]));
-		if (pen)
-			fputs("Z ", f);
-		pen = 0;
-	}
+	svg_backdrops(r, f, &fr, x0, nsp);
+	if (r->has_parts && (e = svg_parts(f, &fr, &tot)))
+		goto out;
+	svg_minmax(f, &fr, &tot);
 	fputs("\"/>\n<path class=\"total\" fill=\"none\" stroke=\"#1f4e79\" stroke-width=\"1.2\"", f);
 	step_path(f, &fr, &tot, tot.hi, 1, 1, false);
 	fputs("/>\n<path class=\"poll\" fill=\"none\" stroke=\"#f28e2b\" stroke-width=\"1.2\" "
@@ -301,82 +422,14 @@ int report__svg(struct report *r, FILE *f, int width, int height)
 		step_path(f, &fr, &swp, swp.hi, 1, 1, false);
 		fputs("/>\n", f);
 	}
-	if (vms.n && vmax > 0) {
-		/* VmSize on its own scale, the right axis: round ticks of its
-		 * unit at the left axis's quarters */
-		double sc;
-
-		size_unit(vmax, &vdiv, &vunit);
-		vstep = nice_step(vmax * 1.08 / vdiv, 4);
-		vtop = ceil(vmax * 1.08 / vdiv / vstep) * vstep;
-		sc = fr.y1 / (vtop * vdiv);
-
-		fputs("<path class=\"vmsize\" fill=\"none\" stroke=\"#76b7b2\" stroke-width=\"1.2\" "
-		      "stroke-dasharray=\"2 2\"", f);
-		step_path(f, &fr, &vms, vms.hi, 1, sc, false);
-		fputs("/>\n", f);
-	}
-	for (size_t i = 0; i < r->nthr; i++) {
-		const struct rep_threshold *t = &r->thr[i];
-		double y = svg_y(&fr, (double)t->limit_kb);
-
-		fprintf(f, "<line class=\"threshold\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
-			"stroke=\"%s\" stroke-dasharray=\"6 3\"/><text x=\"%d\" y=\"%.1f\" font-size=\"10\" "
-			"fill=\"%s\">%s %s</text>\n", fr.left, fr.left + fr.width, y, y,
-			t->guard ? "#c00" : "#e68a00", fr.left + 4, y - 3, t->guard ? "#c00" : "#e68a00",
-			t->guard ? "--kill-at" : "alert", rep_size(t->limit_kb, a, sizeof(a)));
-	}
-	for (size_t i = 0; i < r->nmarks && i < 2000; i++) {
-		double x = svg_x(&fr, secs_since(r->marks[i].ts, x0));
-
-		fprintf(f, "<line class=\"mark\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\">"
-			"<title>", x, x, fr.top + 6, fr.top + 14);
-		html_text(f, r->marks[i].name);
-		fputs("</title></line>\n", f);
-	}
+	if (vms.n && vmax > 0)
+		svg_vmsize(f, &fr, &vms, vmax, &vs);
+	svg_lines(r, f, &fr, x0);
 	fputs("</g>\n", f);
-	/* the exact peak */
-	{
-		double px = svg_x(&fr, secs_since(r->peak_ts, x0)), py = svg_y(&fr, (double)r->peak_kb);
-		bool right = px > fr.left + fr.width * 0.7;
-
-		fprintf(f, "<g id=\"peak\" data-kb=\"%" PRId64 "\" data-time-s=\"%.9f\">"
-			"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#c00\"/>"
-			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#c00\" text-anchor=\"%s\">peak %s "
-			"at %.6f s</text></g>\n", r->peak_kb, secs_since(r->peak_ts, r->t0), px, py,
-			px + (right ? -8 : 8), py < fr.top + 14 ? py + 14 : py - 6, right ? "end" : "start",
-			rep_size(r->peak_kb, a, sizeof(a)), secs_since(r->peak_ts, r->t0));
-	}
-	if (vms.n && vmax > 0) {
-		fprintf(f, "<g font-size=\"11\" fill=\"#3a8a84\">");
-		for (double v = 0; v <= vtop + vstep * 1e-9; v += vstep)
-			fprintf(f, "<text x=\"%d\" y=\"%.1f\">%g</text>", fr.left + fr.width + 6,
-				svg_y(&fr, fr.y1 * v / vtop) + 4, v);
-		fprintf(f, "<text transform=\"translate(%d,%d) rotate(90)\" text-anchor=\"middle\">VmSize "
-			"(%s)</text></g>\n", fr.left + fr.width + 56, fr.top + fr.height / 2, vunit);
-	}
-	/* legend */
-	{
-		struct { const char *col, *name; bool on; } lg[] = {
-			{ "#1f4e79", "total RSS (column min-max)", true },
-			{ "#9ecae1", "anon", r->has_parts }, { "#c7e9c0", "file", r->has_parts },
-			{ "#fdd0a2", "shmem", r->has_parts },
-			{ "#f28e2b", "10 ms poller", true }, { "#76b7b2", "VmSize", vms.n && vmax > 0 },
-			{ "#b07aa1", "swap", swp.n > 0 }, { "#e15759", "spikes", nsp > 0 },
-		};
-		int x = fr.left;
-
-		fputs("<g class=\"legend\" font-size=\"11\">", f);
-		for (size_t i = 0; i < sizeof(lg) / sizeof(lg[0]); i++) {
-			if (!lg[i].on)
-				continue;
-			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
-				"<text x=\"%d\" y=\"%d\">%s</text>", x, height - 16, lg[i].col, x + 14,
-				height - 7, lg[i].name);
-			x += 26 + (int)strlen(lg[i].name) * 7;
-		}
-		fputs("</g>\n", f);
-	}
+	svg_peak(r, f, &fr, x0);
+	if (vms.n && vmax > 0)
+		svg_vmsize_axis(f, &fr, &vs);
+	svg_legend(r, f, fr.left, height, vms.n && vmax > 0, swp.n > 0, nsp > 0);
 	fputs("</svg>\n", f);
 	if (ferror(f))
 		e = -EIO;
