@@ -66,7 +66,7 @@ def check_stopped(r, s, rows, limit_kb, page_kb, threads, errs, what):
         errs.append(f"{what}: exit {r.returncode}, not 89: {tail(r.stderr)}")
     if not g.get("crossed"):
         errs.append(f"{what}: summary guard.crossed is {g.get('crossed')}")
-        return
+        return None
     # the overshoot: the largest exact total after the crossing, over the
     # limit, at most one page per thread that was faulting
     peak_rows = max(int(x["total_rss_kb"]) for x in rows if x["event"] != "guard")
@@ -75,7 +75,28 @@ def check_stopped(r, s, rows, limit_kb, page_kb, threads, errs, what):
                     f"the rows' {peak_rows}")
     if not 0 < g["overshoot_kb"] <= threads * page_kb:
         errs.append(f"{what}: overshoot {g['overshoot_kb']} kB, over {threads} x {page_kb} kB")
-    if g["stopped_after_s"] > 0.050:
+    # stopped at the page: after the crossing each thread finishes at most
+    # the one fault it was in (the kernel does not abandon a page it is
+    # clearing), then the tree is gone within 50 ms of the last of them. With
+    # one thread that is 50 ms of the crossing itself; with 8 threads on 2
+    # CPUs a huge page in flight can take tens of ms to clear (memory the
+    # hypervisor has not backed yet), and that time is the kernel's, not ours
+    cross_ns = g["crossing"]["ts_ns"]
+    inflight = [x for x in rows if x["event"] == "rss" and x["cause"] == "fault"
+                and int(x["ts_ns"]) > cross_ns]
+    per_tid = {}
+    for x in inflight:
+        per_tid[x["tid"]] = per_tid.get(x["tid"], 0) + 1
+    more = {t: n for t, n in per_tid.items() if n > 1}
+    if more:
+        errs.append(f"{what}: threads that faulted more than once after the crossing "
+                    f"(tid: faults): {more}")
+    inflight_end = max([int(x["ts_ns"]) for x in inflight] + [cross_ns])
+    gone_ns = cross_ns + round(g["stopped_after_s"] * 1e9)
+    if gone_ns - inflight_end > 50_000_000:
+        errs.append(f"{what}: the tree was gone {(gone_ns - inflight_end) / 1e6:.1f} ms after "
+                    "the last fault in flight at the crossing, not within 50 ms")
+    if threads == 1 and g["stopped_after_s"] > 0.050:
         errs.append(f"{what}: the tree was gone {g['stopped_after_s'] * 1e3:.1f} ms after the "
                     "crossing, not within 50 ms")
     # the crossing row: the first whose total passes the limit
@@ -98,9 +119,13 @@ def check_stopped(r, s, rows, limit_kb, page_kb, threads, errs, what):
     t = touched(r.stdout)
     if t and t[-1][0] > limit_kb + threads * page_kb:
         errs.append(f"{what}: the workload touched {t[-1][0]} kB, past the limit")
-    if t and t[-1][1] > g["crossing"]["ts_ns"] + 50_000_000:
-        errs.append(f"{what}: the workload still ran {(t[-1][1] - g['crossing']['ts_ns']) / 1e6:.1f}"
-                    " ms after the crossing")
+    # (a thread in user code at the crossing is stopped by the kernel's
+    # interrupt to its CPU: 10 ms for a vCPU the host has not scheduled)
+    if t and t[-1][1] > inflight_end + 10_000_000:
+        errs.append(f"{what}: the workload still ran {(t[-1][1] - cross_ns) / 1e6:.1f} ms after "
+                    f"the crossing, past its last fault in flight "
+                    f"(+{(inflight_end - cross_ns) / 1e6:.1f} ms) and 10 ms")
+    return (inflight_end - cross_ns) / 1e6
 
 
 @suite.test("--kill-at: a runaway allocator stops at the crossing page (4 KiB, 1 and 8 threads)",
@@ -111,9 +136,10 @@ def t_kill_4k():
         d = tmpdir()
         r, s, rows = guarded(d, runaway("-t", str(threads), "-p", "4k", "-m", "2048"),
                              "--kill-at", "256M")
-        check_stopped(r, s, rows, 256 * MIB, 4, threads, errs, f"4k x{threads}")
+        inflight = check_stopped(r, s, rows, 256 * MIB, 4, threads, errs, f"4k x{threads}")
         print(f"# 4k x{threads}: overshoot {s.get('guard', {}).get('overshoot_kb')} kB, "
-              f"stopped {s.get('guard', {}).get('stopped_after_s', 0) * 1e3:.3f} ms after")
+              f"stopped {s.get('guard', {}).get('stopped_after_s', 0) * 1e3:.3f} ms after "
+              f"(faults in flight done +{inflight or 0:.3f} ms)")
     fail_if(errs)
 
 
@@ -127,13 +153,14 @@ def t_kill_thp():
         d = tmpdir()
         r, s, rows = guarded(d, runaway("-t", str(threads), "-p", "thp", "-m", "2048"),
                              "--kill-at", "256M")
-        check_stopped(r, s, rows, 256 * MIB, HUGE_KB, threads, errs, f"thp x{threads}")
+        inflight = check_stopped(r, s, rows, 256 * MIB, HUGE_KB, threads, errs, f"thp x{threads}")
         steps = sorted({int(b["rss_anon_kb"]) - int(a["rss_anon_kb"])
                         for a, b in zip(rows, rows[1:]) if b["event"] == "rss"})
         if HUGE_KB not in steps:
             errs.append(f"thp x{threads}: no 2 MiB step in the rows: THP not used?")
         print(f"# thp x{threads}: overshoot {s.get('guard', {}).get('overshoot_kb')} kB, "
-              f"stopped {s.get('guard', {}).get('stopped_after_s', 0) * 1e3:.3f} ms after")
+              f"stopped {s.get('guard', {}).get('stopped_after_s', 0) * 1e3:.3f} ms after "
+              f"(faults in flight done +{inflight or 0:.3f} ms)")
     fail_if(errs)
 
 
