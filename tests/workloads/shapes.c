@@ -25,6 +25,8 @@
  *   stairs      4 steps of 8 MiB 60 ms apart, never freed, then 60 ms
  *   healthy     warms up to 64 MiB in 20 ms, then 1 s of work with 4 MiB
  *               transients every 50 ms and no growth, then frees and exits
+ *   slow-warmup the same with a warm-up of 300 ms (1 MiB every ~4.7 ms:
+ *               as a VM whose host backs fresh memory late makes it)
  *   tiny        a 2 MiB buffer and exit, in under 2 ms
  *
  * Pages are 4 KiB (THP off for the process), filled with MAP_POPULATE or
@@ -129,7 +131,7 @@ int main(int argc, char **argv)
 	const char *verdict = "-";
 	unsigned long long lf = 0, lt = 0;
 	double rate = 0;
-	char *keep;
+	char *keep = NULL;
 
 	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 	if (!strcmp(mode, "slope-up")) {
@@ -196,13 +198,19 @@ int main(int argc, char **argv)
 			spin_us(60000);
 		}
 		verdict = "growing";
-	} else if (!strcmp(mode, "healthy")) {
-		keep = take(64 * MiB);
+	} else if (!strcmp(mode, "healthy") || !strcmp(mode, "slow-warmup")) {
+		if (!strcmp(mode, "healthy"))
+			keep = take(64 * MiB);
+		else
+			load(0, 64, 4700, -1);
 		for (int i = 0; i < 20; i++) {
 			transient(4, 2000);
 			spin_us(48000);
 		}
-		munmap(keep, 64 * MiB);
+		if (keep)
+			munmap(keep, 64 * MiB);
+		else
+			unload(0, 64, 0, -1);
 		spin_us(5000);
 		verdict = "stable";
 	} else if (!strcmp(mode, "tiny")) {

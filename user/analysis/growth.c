@@ -142,8 +142,17 @@ void growth_judge(const int64_t *raw, int n, uint64_t w_ns, int64_t min_rise, in
 	su = 0;
 	while (su < td && env[su] < top - tol)
 		su++;
-	if ((td - su) * 4 < td + 1)
+	if ((td - su) * 4 < td + 1) {
 		su = startup_end(env, td, min_rise);
+	} else {
+		/* a slow climb passes top - tol before it is up: the start-up
+		 * goes on while the floor still rises four times as fast as
+		 * the plateau's trend (and a 16th of min_rise a bucket) */
+		sums_of(env, su, td, &s);
+		while (su < td && env[su + 1] - env[su] > min_rise / 16 &&
+		       env[su + 1] - env[su] > 4 * fmax(slope_of(&s), 0))
+			su++;
+	}
 	len = td - su + 1;
 	g->startup_end_ns = (uint64_t)su * w_ns;
 	g->teardown_start_ns = (uint64_t)(td + 1) * w_ns;

@@ -4,7 +4,8 @@
  * RSS in each time bucket, then over 5% of the run around it: transients
  * on top do not move it) over its
  * working phase: after its start-up (the climb to a plateau held for a
- * quarter of the run or more; else a climb in the first quarter much
+ * quarter of the run or more, up to where the floor stops rising four
+ * times as fast as the plateau's trend; else a climb in the first quarter much
  * faster than what follows, by the best two-line fit; none when neither
  * is there) and before its
  * teardown (what follows the last time the floor was up at its top).
