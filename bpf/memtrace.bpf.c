@@ -161,6 +161,7 @@ static __always_inline __u64 fd_file(struct task_struct *t, __u64 fd)
 
 #include "compat.bpf.h"
 #include "records.bpf.h"
+#include "window.bpf.h"
 #include "guard.bpf.h"
 #include "rss.bpf.h"
 #include "checkpoints.bpf.h"

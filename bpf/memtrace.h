@@ -104,7 +104,8 @@ struct mt_rec {
 	__u32 nr;		/* syscall number (SYSCALL, or RSS with cause SYSCALL) */
 	__u32 ppid;		/* FORK/EXEC/ATTACH/EXIT: parent tgid */
 	__u32 group;		/* the traced tree this record belongs to */
-	__u32 pad;
+	__u32 folded;		/* RSS, of a kernel window (struct mt_win_out):
+				   the window's changes; 0 otherwise */
 	/* The tail is either a lifecycle record's or a mark's name: marks
 	 * reuse it instead of making every record (one per fault) longer. */
 	union {
@@ -127,6 +128,14 @@ struct mt_rec {
  * the ring buffer rounds records. An RSS record is written per fault: mind
  * its size before making it longer (README: Overhead). */
 _Static_assert(sizeof(struct mt_rec) == 168, "struct mt_rec: 168 bytes, 8-byte aligned");
+
+/* --resolution folded in the kernel (bpf/window.bpf.h): one process's
+ * window as one ring record: its minimum, its maximum (each the first
+ * change that reached it) and its last change, each with `folded` = the
+ * window's count of changes. Told from an mt_rec by its size. */
+struct mt_win_out {
+	struct mt_rec rec[3];
+};
 
 /* procs map: one entry per traced process alive (key: tgid); deleted when
  * the process exits, after its exit record carried the final state. */

@@ -15,6 +15,22 @@ struct {
 	__uint(max_entries, 16 << 20);	/* resized by the loader */
 } rb SEC(".maps");
 
+/* A record's head, in the ring or elsewhere (a window's scratch). */
+static __always_inline void rec_head(struct mt_rec *r, __u32 type, __u32 pid, __u32 group,
+				     __u64 ts)
+{
+	/* RSS records (one per fault) set every field they carry and leave
+	 * the lifecycle tail unwritten; the rest start from zero */
+	if (type != MT_REC_RSS)
+		__builtin_memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->pid = pid;
+	r->group = group;
+	r->tid = (__u32)bpf_get_current_pid_tgid();
+	r->ts_ns = ts;
+	r->folded = 0;
+}
+
 static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u32 group,
 						  __u64 ts)
 {
@@ -25,15 +41,7 @@ static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u32 g
 		__sync_fetch_and_add(&group_of(group)->lost, 1);
 		return NULL;
 	}
-	/* RSS records (one per fault) set every field they carry and leave
-	 * the lifecycle tail unwritten; the rest start from zero */
-	if (type != MT_REC_RSS)
-		__builtin_memset(r, 0, sizeof(*r));
-	r->type = type;
-	r->pid = pid;
-	r->group = group;
-	r->tid = (__u32)bpf_get_current_pid_tgid();
-	r->ts_ns = ts;
+	rec_head(r, type, pid, group, ts);
 	return r;
 }
 

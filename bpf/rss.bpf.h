@@ -145,6 +145,7 @@ static __always_inline void mm_forget(struct mt_mm *e, __u64 key)
 
 		bpf_map_push_elem(&slot_free, &idx, 0);
 	}
+	win_release(key);
 	bpf_map_delete_elem(&mms, &key);
 }
 
@@ -208,6 +209,7 @@ static __always_inline struct mt_mm *mm_track(struct mm_struct *mm, __u32 owner,
 		return e;
 	}
 	if (e) {
+		win_release(key);
 		totals_drop(e, ts);	/* a stale entry at a reused address */
 		if (e->slot_idx >= 0) {
 			__u32 idx = (__u32)e->slot_idx;
@@ -321,6 +323,21 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		}
 	}
 
+	if (window_ns) {
+		/* --resolution: folded into its window (window.bpf.h) */
+		struct win_scratch *sc = win_scratch_here();
+
+		if (sc) {
+			r = &sc->in;
+			rec_head(r, MT_REC_RSS, e->owner, e->group, ts);
+			rec_fill_mm(r, e, mm);
+			if (member != MT_SWAP)
+				r->tree_pages = tree;
+			rec_cause(r, key);
+			if (win_fold(key, r))
+				goto folded;
+		}
+	}
 	r = rec_reserve(MT_REC_RSS, e->owner, e->group, ts);
 	if (r) {
 		rec_fill_mm(r, e, mm);
@@ -331,6 +348,7 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		rec_cause(r, key);
 		rec_submit(r);
 	}
+folded:
 	/* after its record: the crossing row follows the change's */
 	if (counted)
 		guard_watch(e->group, counted, before, e, mm, ts);

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-from harness import (BIN, NFIELDS, TRACE_HEADER, Fail, Suite, fail_if, load_summary,
+from harness import (BIN, NFIELDS, TRACE_HEADER, Fail, Suite, clean_env, fail_if, load_summary,
                      read_rows, read_text, refusal, run, small_fs, spawn, summary_path, tail,
                      tmpdir, tool, tool_path, workload)
 
@@ -36,11 +36,11 @@ suite = Suite("long", builds=("transients", "manykids"))
 MS = 1_000_000
 
 
-def storm(tmp, name, *opts, mib=256, repeat=2, ok_rc=(0,)):
+def storm(tmp, name, *opts, mib=256, repeat=2, ok_rc=(0,), env=None):
     """faultstorm traced into TMP/NAME: (path, its key=value output, Result)."""
     path = os.path.join(tmp, name)
     r = run([BIN, "-q", "-o", path, *opts, "--", tool_path("faultstorm"), "-m", str(mib),
-             "-r", str(repeat)], timeout=240)
+             "-r", str(repeat)], timeout=240, env=env)
     if r.returncode not in ok_rc:
         raise Fail(f"memtrace-bpf -o {name}: exit {r.returncode}: {tail(r.stderr)}")
     truth = dict(kv.split("=") for kv in r.stdout.split()) if r.returncode == 0 else {}
@@ -328,33 +328,107 @@ def t_resolution_transients():
 
 
 @suite.test("--resolution 1ms under RSS changing as fast as this machine faults: about 2 rows "
-            "a window, every change counted in folded, the peak exact", timeout=300)
+            "a window, every change counted in folded, the peak exact; folded in the kernel "
+            "(a ring record a window) and in the loader (MEMTRACE_FOLD=loader)", timeout=400)
 def t_resolution_storm():
     tmp = tmpdir()
     errs = []
-    path, truth, _ = storm(tmp, "s.csv", "--resolution", "1ms", mib=512, repeat=4)
-    rows = read_rows(path)
-    s = load_summary(summary_path(path))
-    rss = [x for x in rows if x["event"] == "rss"]
-    per = collections.Counter(int(x["ts_ns"]) // MS for x in rss)
-    worst = max(per.values())
-    mean = len(rss) / len(per)
-    folded = sum(int(x["folded"] or 0) for x in rss)
-    print(f"# {len(rss)} rss rows in {len(per)} windows (mean {mean:.2f}, at most {worst}); "
-          f"they fold {folded} changes; faultstorm made {truth['faults']} faults")
-    if worst > 3 or mean > 2.2:
-        errs.append(f"rows a window: at most {worst}, mean {mean:.2f} (want <= 3, ~2)")
-    if folded < int(truth["faults"]):
-        errs.append(f"folded counts {folded} changes, faultstorm faulted {truth['faults']} "
-                    "pages")
-    ts = [int(x["ts_ns"]) for x in rows]
-    if any(a > b for a, b in zip(ts, ts[1:])):
-        errs.append("rows out of time order")
-    peak = max(int(x["vmrss_kb"]) for x in rows)
-    if peak != s["peak_rss_kb"] or peak < 512 * 1024:
-        errs.append(f"trace's max {peak} kB, summary {s['peak_rss_kb']} kB")
-    if s["lost_events"]:
-        errs.append(f"{s['lost_events']} records lost")
+    for fold in ("kernel", "loader"):
+        path, truth, _ = storm(tmp, f"s-{fold}.csv", "--resolution", "1ms", mib=512, repeat=4,
+                               env=dict(clean_env(), MEMTRACE_FOLD=fold))
+        rows = read_rows(path)
+        s = load_summary(summary_path(path))
+        rss = [x for x in rows if x["event"] == "rss"]
+        per = collections.Counter(int(x["ts_ns"]) // MS for x in rss)
+        worst = max(per.values())
+        mean = len(rss) / len(per)
+        folded = sum(int(x["folded"] or 0) for x in rss)
+        c = s["cost"]
+        print(f"# {fold}: {len(rss)} rss rows in {len(per)} windows (mean {mean:.2f}, at most "
+              f"{worst}); they fold {folded} changes; faultstorm made {truth['faults']} "
+              f"faults; the ring gave {c['ring_records']} records ({c['ring_windows']} "
+              f"windows) for {c['rss_events']} rss_stat events")
+        if worst > 3 or mean > 2.2:
+            errs.append(f"{fold}: rows a window: at most {worst}, mean {mean:.2f} "
+                        "(want <= 3, ~2)")
+        if folded < int(truth["faults"]):
+            errs.append(f"{fold}: folded counts {folded} changes, faultstorm faulted "
+                        f"{truth['faults']} pages")
+        # where the folding was done: a ring record a window, or one a change
+        if fold == "kernel" and not (c["ring_windows"] and
+                                     c["ring_records"] * 20 < int(truth["faults"])):
+            errs.append(f"kernel: {c['ring_records']} ring records ({c['ring_windows']} "
+                        f"windows) for {truth['faults']} faults: not folded before the ring")
+        if fold == "loader" and (c["ring_windows"] or
+                                 c["ring_records"] < int(truth["faults"])):
+            errs.append(f"loader: {c['ring_records']} ring records ({c['ring_windows']} "
+                        f"windows) for {truth['faults']} faults: not one a change")
+        ts = [int(x["ts_ns"]) for x in rows]
+        if any(a > b for a, b in zip(ts, ts[1:])):
+            errs.append(f"{fold}: rows out of time order")
+        peak = max(int(x["vmrss_kb"]) for x in rows)
+        if peak != s["peak_rss_kb"] or peak < 512 * 1024:
+            errs.append(f"{fold}: trace's max {peak} kB, summary {s['peak_rss_kb']} kB")
+        if s["lost_events"]:
+            errs.append(f"{fold}: {s['lost_events']} records lost")
+    fail_if(errs)
+
+
+HOLDER = """
+import sys, time
+sys.stdin.readline()
+t0 = time.monotonic_ns()
+b = b"x" * (64 << 20)
+print(t0, time.monotonic_ns(), flush=True)
+time.sleep(120)
+"""
+
+
+def smaps_rss_kb(pid):
+    """The process's RSS from its page tables (smaps_rollup): exact."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return int(re.search(r"^Rss:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
+@suite.test("--resolution 100ms, attached, Ctrl-C while a window is open: its rows are "
+            "written (read from the kernel at the end), the last one the level the page "
+            "tables hold; folded in the kernel and in the loader")
+def t_resolution_attach_end():
+    errs = []
+    for fold in ("kernel", "loader"):
+        tmp = tmpdir()
+        path = os.path.join(tmp, "a.csv")
+        env = dict(clean_env(), MEMTRACE_FOLD=fold)
+        target = spawn([sys.executable, "-c", HOLDER], stdin=subprocess.PIPE)
+        tracer = spawn([BIN, "-q", "--resolution", "100ms", "-p", str(target.pid), "-o", path],
+                       env=env)
+        # attached once its attach row is written (two windows and the hold later)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "attach" not in \
+                (open(path).read() if os.path.exists(path) else ""):
+            time.sleep(0.05)
+        target.stdin.write(b"go\n")
+        target.stdin.flush()
+        t0, t1 = map(int, target.stdout.readline().split())
+        tracer.send_signal(signal.SIGINT)       # the allocation's window is still open
+        tracer.wait(timeout=30)
+        truth = smaps_rss_kb(target.pid)
+        target.kill()
+        target.wait()
+        if tracer.returncode != 0:
+            errs.append(f"{fold}: exit {tracer.returncode} after SIGINT")
+            continue
+        rss = [x for x in read_rows(path) if x["event"] == "rss" and
+               int(x["pid"]) == target.pid]
+        last = rss[-1] if rss else None
+        print(f"# {fold}: {len(rss)} rss rows; the last at +{(int(last['ts_ns']) - t0) / 1e6:.1f}"
+              f" ms of the allocation ({(t1 - t0) / 1e6:.1f} ms long), {last['vmrss_kb']} kB; "
+              f"smaps_rollup {truth} kB" if last else f"# {fold}: no rss row")
+        if not last or int(last["ts_ns"]) < t0:
+            errs.append(f"{fold}: no row of the allocation (the open window was not written)")
+        elif abs(int(last["vmrss_kb"]) - truth) > 64:
+            errs.append(f"{fold}: the last row says {last['vmrss_kb']} kB, the page tables "
+                        f"{truth} kB")
     fail_if(errs)
 
 

@@ -3,8 +3,9 @@
 #
 # A soak: RSS churning as fast as this machine faults (tools/faultstorm -t:
 # map 256 MiB, touch every 4 KiB page, unmap, again) for DURATION, traced by
-# memtrace-bpf twice: at full fidelity and at --resolution 1ms, each into a
-# .csv.zst. Per run: RSS changes a second, rows, bytes written per change
+# memtrace-bpf three times: at full fidelity, at --resolution 1ms folded in
+# the kernel (the default) and at --resolution 1ms folded in the loader
+# (MEMTRACE_FOLD=loader), each into a .csv.zst. Per run: RSS changes a second, rows, bytes written per change
 # (the .zst as written; the plain CSV and gzip -1 of it, from the same rows),
 # the loader's RSS (VmRSS, sampled each second) after the first minute (a
 # quarter of a run under 4 min), at the middle and at the end, and its
@@ -40,11 +41,14 @@ printf '%-9s %10s %9s %7s %7s %7s %9s %9s %9s %7s %5s %8s %8s\n' run "changes/s"
 	"cpu/chg" "cpu/row"
 printf '%-9s %10s %9s %7s %7s %7s %9s %9s %9s %7s %5s %8s %8s\n' "" "" "" zst plain gz \
 	kB kB kB kB "" ns ns
-for mode in full res-1ms; do
+for mode in full res-1ms res-1ms-L; do
 	opts=()
-	[ "$mode" = res-1ms ] && opts=(--resolution 1ms)
+	fold=kernel
+	[ "$mode" != full ] && opts=(--resolution 1ms)
+	[ "$mode" = res-1ms-L ] && fold=loader
 	trace=$tmp/$mode.csv.zst
-	"$BIN" -q "${opts[@]}" -o "$trace" -- "$STORM" -m 256 -w 0 -t "$secs" > "$tmp/storm.out" &
+	MEMTRACE_FOLD=$fold "$BIN" -q "${opts[@]}" -o "$trace" -- "$STORM" -m 256 -w 0 -t "$secs" \
+		> "$tmp/storm.out" &
 	pid=$!
 	declare -A at=()
 	start=$(date +%s)
@@ -78,4 +82,6 @@ EOF
 	unset at
 done
 echo "(changes: rss_stat events on the traced process, summary cost.rss_events; B/chg: bytes"
-echo " of trace per change; RSS: the loader's VmRSS; cpu: its user+sys time (getrusage))"
+echo " of trace per change; RSS: the loader's VmRSS; cpu: its user+sys time (getrusage);"
+echo " res-1ms: the windows folded in the kernel, res-1ms-L: every change to the loader,"
+echo " folded there, MEMTRACE_FOLD=loader: the same rows)"

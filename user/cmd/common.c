@@ -128,6 +128,18 @@ void trace_cli__tracer_opts(struct tracer_opts *to, bool follow)
 	to->max_procs = (uint32_t)trace_cli.max_procs;
 	to->btf_path = trace_cli.btf;
 	to->verbose = trace_cli.verbose;
+	/* --resolution up to 100 ms is folded in the kernel (rows are held
+	 * a window longer before they are written: a longer one would hold a
+	 * campaign's runs that long after their end; it saves little more);
+	 * MEMTRACE_FOLD=loader folds every change in the loader instead
+	 * (same rows: the A/B of make bench) */
+	to->window_ns = trace_cli.resolution_ns <= 100 * 1000000ULL ? trace_cli.resolution_ns : 0;
+	{
+		const char *f = getenv("MEMTRACE_FOLD");
+
+		if (f && !strcmp(f, "loader"))
+			to->window_ns = 0;
+	}
 }
 
 int report_written(const char *sub)

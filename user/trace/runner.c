@@ -167,10 +167,10 @@ static int drain(struct runner *rn, bool final)
 	}
 	before = mono_ns();
 	e = tracer__poll(rn->tracer, 0, false, dispatch, urgent, rn);
-	/* every record stamped 2 ms before the drain is in */
+	/* every record stamped the hold before the drain is in */
 	each_run(rn, r)
 		if (r->out_on || r->thin)
-			run__emit_logs(r, before - 2 * MS);
+			run__emit_logs(r, before - tracer__hold_ns(rn->tracer));
 	return e;
 }
 
@@ -264,9 +264,11 @@ int runner__run(struct runner *rn)
 			guard__tick(r, now);
 			check_trace(r);
 			run__poll_end(r, now);
-			/* its last records are in once a drain that began 3 ms
-			 * after its end is done (the poll holds the last 2 ms) */
-			if (r->ended && poll_start > r->end_ns + 3 * MS && finish(rn, r) < 0)
+			/* its last records are in once a drain that began 1 ms
+			 * past the poll's hold after its end is done (the poll
+			 * holds the last 2 ms, and a kernel window more) */
+			if (r->ended && poll_start > r->end_ns + tracer__hold_ns(rn->tracer) + MS &&
+			    finish(rn, r) < 0)
 				fail(rn);
 		}
 		say_drops(rn, now);

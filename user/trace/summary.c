@@ -182,20 +182,28 @@ static int64_t own_peak_kb(void)
 }
 
 /* What tracing cost, so far: the kernel side's exact sums (for the whole
- * tracer: every run of this memtrace-bpf), the rows, and the loader's own
+ * tracer: every run of this memtrace-bpf), the rows, what the ring gave
+ * (for the whole tracer too), and the loader's own
  * CPU (getrusage) and peak memory (VmHWM). */
 static void json_cost(struct jw *w, const struct run *r)
 {
 	struct mt_cost k = {};
+	uint64_t ring = 0, windows = 0;
 	struct rusage ru;
 
-	if (r->tracer)
+	if (r->tracer) {
 		tracer__cost(r->tracer, &k);
+		tracer__ring_counts(r->tracer, &ring, &windows);
+	}
 	getrusage(RUSAGE_SELF, &ru);
 	jw_obj(w, "cost");
 	jw_u64(w, "rss_events", k.rss_events);
 	jw_u64(w, "full_sums", k.full_sums);
 	jw_u64(w, "records", r->trace.rows);
+	/* what reached the loader: with --resolution folded in the kernel,
+	 * a window is one ring record for all its changes */
+	jw_u64(w, "ring_records", ring);
+	jw_u64(w, "ring_windows", windows);
 	jw_f64(w, "loader_user_s", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, 6);
 	jw_f64(w, "loader_sys_s", ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, 6);
 	jw_i64(w, "loader_maxrss_kb", own_peak_kb());

@@ -258,7 +258,8 @@ int thin__push(struct thin *t, const struct mt_rec *rec)
 				       win->max.pages[MT_SHMEM])
 			win->max = *rec;
 		win->end = *rec;
-		win->n++;
+		/* a record of a kernel window stands for `folded` changes */
+		win->n += rec->folded ? rec->folded : 1;
 		return 0;
 	}
 	if (grow(&s->held, &s->cap_held, s->nheld, sizeof(*s->held), 16))

@@ -37,6 +37,9 @@ struct tracer {
 	uint32_t nslots;	/* mms with per-CPU slot records at once */
 	uint64_t ring_bytes;
 	uint64_t released_ns;	/* tracer__released_ns */
+	uint64_t window_ns;	/* tracer_opts */
+	uint64_t ring_records;	/* read from the ring (a window one) */
+	uint64_t ring_windows;	/* of them, kernel windows */
 };
 
 static bool verbose_log;
@@ -95,20 +98,111 @@ size_t rec_ready(const struct mt_rec *r, size_t n, uint64_t cutoff_ns)
 	return k;
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+static int batch_add(struct tracer *t, const struct mt_rec *r)
 {
-	struct tracer *t = ctx;
-
-	if (size < sizeof(struct mt_rec)) {
-		fprintf(stderr, "memtrace-bpf: bug: short record (%zu bytes)\n", size);
-		return 0;
-	}
 	if (grow(&t->batch, &t->cap, t->n, sizeof(*t->batch), 4096)) {
 		t->batch_err = -ENOMEM;
 		return -ENOMEM;
 	}
-	memcpy(&t->batch[t->n++], data, sizeof(struct mt_rec));
+	memcpy(&t->batch[t->n++], r, sizeof(*r));
 	return 0;
+}
+
+/* A kernel window (its minimum, maximum and last change) as the records
+ * of its distinct changes, in time order, `folded` giving the changes
+ * each stands for: one each, the last the rest. */
+static int add_window(struct tracer *t, const struct mt_win_out *w)
+{
+	const struct mt_rec *in[3] = { &w->rec[0], &w->rec[1], &w->rec[2] };
+	uint32_t n = w->rec[0].folded, k = 0;
+	struct mt_rec out[3];
+
+	for (int i = 1; i < 3; i++)	/* by time: three, by hand */
+		for (int j = i; j > 0 && in[j - 1]->ts_ns > in[j]->ts_ns; j--) {
+			const struct mt_rec *x = in[j];
+
+			in[j] = in[j - 1];
+			in[j - 1] = x;
+		}
+	for (int i = 0; i < 3; i++) {
+		if (k && out[k - 1].ts_ns == in[i]->ts_ns && out[k - 1].tid == in[i]->tid)
+			continue;	/* one change, twice an extreme */
+		out[k] = *in[i];
+		out[k].folded = 1;
+		k++;
+	}
+	out[k - 1].folded = n > k - 1 ? n - (k - 1) : 1;
+	for (uint32_t i = 0; i < k; i++)
+		if (batch_add(t, &out[i]))
+			return -ENOMEM;
+	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	t->ring_records++;
+	if (size == sizeof(struct mt_win_out)) {
+		t->ring_windows++;
+		return add_window(t, data);
+	}
+	if (size < sizeof(struct mt_rec)) {
+		fprintf(stderr, "memtrace-bpf: bug: short record (%zu bytes)\n", size);
+		return 0;
+	}
+	return batch_add(t, data);
+}
+
+/* The windows the kernel holds (processes alive at the end, or that went
+ * quiet before their timer fired): read under their locks, into the
+ * batch. A window the kernel writes to the ring meanwhile is in the batch
+ * twice; tracer__poll drops the copy. */
+static int flush_windows(struct tracer *t)
+{
+	int fd = bpf_map__fd(t->skel->maps.wins);
+	__u64 key, next, *prev = NULL;
+	struct {
+		__u32 lock, n;
+		__u64 idx;
+		__u64 timer[2];
+		struct mt_rec rec[3];
+	} v;
+	_Static_assert(sizeof(v) == sizeof(struct bpf_spin_lock) + 4 + 8 + 16 +
+		       sizeof(struct mt_win_out), "struct mt_win's layout (bpf/window.bpf.h)");
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem_flags(fd, &key, &v, BPF_F_LOCK) || !v.n)
+			continue;
+		v.rec[0].folded = v.n;
+		if (add_window(t, (const struct mt_win_out *)v.rec))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* After a final flush: a window read from the map and from the ring is
+ * there twice, record for record; the copies are dropped (sorted: equal
+ * times are together). */
+static void drop_copies(struct tracer *t)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		bool copy = false;
+
+		for (size_t j = k; j-- > 0 && t->batch[j].ts_ns == t->batch[i].ts_ns;)
+			if (t->batch[i].type == MT_REC_RSS &&
+			    !memcmp(&t->batch[j], &t->batch[i], sizeof(t->batch[i]))) {
+				copy = true;
+				break;
+			}
+		if (!copy)
+			t->batch[k++] = t->batch[i];
+	}
+	t->n = k;
 }
 
 int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, size_t errlen)
@@ -149,6 +243,9 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 	bpf_map__set_max_entries(t->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.mms, o->max_procs);
 	bpf_map__set_max_entries(t->skel->maps.exited, o->max_procs);
+	t->window_ns = o->window_ns;
+	t->skel->rodata->window_ns = o->window_ns;
+	bpf_map__set_max_entries(t->skel->maps.wins, o->window_ns ? o->max_procs : 1);
 	/* the per-CPU slot records of the mms whose exact values move by one
 	 * read (rss.bpf.h); past that many at once, full sums */
 	t->nslots = o->max_procs < TRACER_MAX_SLOTS ? o->max_procs : TRACER_MAX_SLOTS;
@@ -403,6 +500,18 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 		t->n = 0;
 		return e;
 	}
+	/* the windows the kernel still holds, then what the ring got while
+	 * they were read (a timer may have written one of them meanwhile) */
+	if (final && t->window_ns) {
+		if ((e = flush_windows(t)) || (e = ring_buffer__consume(t->rb)) < 0 || t->batch_err) {
+			e = e < 0 ? e : t->batch_err ? t->batch_err : 0;
+			t->batch_err = 0;
+			if (e < 0 && e != -EINTR) {
+				t->n = 0;
+				return e;
+			}
+		}
+	}
 	/* a guard or an alert is acted on as soon as it is read; its row
 	 * takes its place in the time order below */
 	for (size_t i = held; urgent && i < t->n; i++)
@@ -410,7 +519,9 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 			urgent(ctx, &t->batch[i]);
 	/* the records held from the last call are at the front */
 	rec_sort(t->batch, t->n);
-	t->released_ns = final ? UINT64_MAX : t0 - 2000000ULL;
+	if (final && t->window_ns)
+		drop_copies(t);
+	t->released_ns = final ? UINT64_MAX : t0 - tracer__hold_ns(t);
 	ready = rec_ready(t->batch, t->n, t->released_ns);
 	e = 0;
 	for (size_t i = 0; i < ready && !e; i++)
@@ -421,6 +532,18 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 	t->n -= ready;
 	shrink_batch(t, t0);
 	return e < 0 ? e : 0;
+}
+
+void tracer__ring_counts(const struct tracer *t, uint64_t *records, uint64_t *windows)
+{
+	*records = t->ring_records;
+	*windows = t->ring_windows;
+}
+
+uint64_t tracer__hold_ns(const struct tracer *t)
+{
+	/* a window reaches the ring at its end, its timer a little later */
+	return 2000000ULL + (t->window_ns ? t->window_ns + TRACER_WINDOW_LAG_NS : 0);
 }
 
 uint64_t tracer__released_ns(const struct tracer *t)

@@ -21,6 +21,8 @@ struct tracer_opts {
 	uint32_t capture_cgroup_level;
 	const struct mt_guard *capture_guard;	/* and each of them gets this
 						   guard (NULL: none) */
+	uint64_t window_ns;	/* --resolution folded in the kernel
+				   (bpf/window.bpf.h); 0: every change a record */
 	bool verbose;
 };
 
@@ -87,6 +89,13 @@ void tracer__cost(struct tracer *t, struct mt_cost *c);
 /* Every record stamped at or before this has been handed on (by the
  * last tracer__poll; UINT64_MAX after a final one). */
 uint64_t tracer__released_ns(const struct tracer *t);
+/* How far behind the drain the release is: 2 ms, and with windows folded
+ * in the kernel a window and its timer's lateness more. */
+#define TRACER_WINDOW_LAG_NS 20000000ULL
+uint64_t tracer__hold_ns(const struct tracer *t);
+/* Records read from the ring so far, and of them kernel windows (each
+ * standing for its changes), for the whole tracer. */
+void tracer__ring_counts(const struct tracer *t, uint64_t *records, uint64_t *windows);
 
 /* The ring buffer's size (--ring-size), for messages. */
 uint64_t tracer__ring_bytes(const struct tracer *t);
