@@ -247,6 +247,78 @@ def t_cgroup_capture():
                 pass
 
 
+def vmrss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(l.split()[1] for l in f if l.startswith("VmRSS:")))
+
+
+def settled_kb(pid, secs=3.0):
+    """Its VmRSS once the runs still being finished are done: the least
+    of 3 s of samples (a burst of runs holds a compressor each)."""
+    least = vmrss_kb(pid)
+    for _ in range(int(secs / 0.25)):
+        time.sleep(0.25)
+        least = min(least, vmrss_kb(pid))
+    return least
+
+
+def wait_dirs(d, n, timeout=300):
+    """Waits until d holds n run directories with their summary."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if len(glob.glob(os.path.join(d, "*", "summary.json"))) >= n:
+            return
+        time.sleep(0.2)
+    raise Fail(f"{len(glob.glob(os.path.join(d, '*', 'summary.json')))} of {n} captured runs "
+               f"finished in {timeout} s")
+
+
+@suite.test("a long capture: 4,000 processes captured cost the tracer what 500 do; "
+            "--trace-format zst writes whole trace.csv.zst files", timeout=600)
+def t_capture_many():
+    tmp = tmpdir()
+    out = os.path.join(tmp, "cap")
+    short = os.path.join(suite_tmpdir(), NAME + "t")     # /bin/true under a name of its own
+    shutil.copy("/bin/true", short)
+    cap = Capture("--comm", os.path.basename(short), "-d", out, "--trace-format", "zst")
+    # in batches of 500 (~1,000 a second here), a pause between: capture
+    # traces 1,023 processes at once at most, and a run's files take their
+    # time to be finished
+    loop = f"i=0; while [ $i -lt 500 ]; do {short}; i=$((i+1)); done"
+    errs = []
+    first = last = None
+    for batch in range(1, 9):
+        r = run(["sh", "-c", loop], timeout=300)
+        if r.returncode != 0:
+            raise Fail(f"the loop of {short}: exit {r.returncode}: {r.stderr[-200:]}")
+        wait_dirs(out, 500 * batch)
+        if batch == 1:
+            first = settled_kb(cap.p.pid)
+        else:
+            time.sleep(1)
+    last = settled_kb(cap.p.pid)
+    rc, err = cap.stop()
+    print(f"# the tracer's VmRSS: {first} kB after 500 captured processes, {last} kB after "
+          f"4,000")
+    if rc != 0:
+        errs.append(f"record exited {rc} after SIGINT: {err[-300:]}")
+    if last - first > 2048:
+        errs.append(f"the tracer grew {last - first} kB from 500 to 4,000 captured processes")
+    dirs = sorted(glob.glob(os.path.join(out, "*")))
+    if len(dirs) != 4000:
+        errs.append(f"{len(dirs)} run directories, want 4000")
+    for d in dirs[::500]:
+        t = os.path.join(d, "trace.csv.zst")
+        z = run(["zstd", "-tq", t]) if os.path.exists(t) else None
+        if z is None or z.returncode != 0:
+            errs.append(f"{d}: no whole trace.csv.zst ({os.listdir(d)})")
+            continue
+        sp = run([BIN, "spikes", t])
+        if sp.returncode != 0:
+            errs.append(f"spikes {t}: exit {sp.returncode}: {sp.stderr[-200:]}")
+    fail_if(errs)
+
+
 @suite.test("usage errors")
 def t_usage_errors():
     errs = []

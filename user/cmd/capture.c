@@ -21,6 +21,7 @@
 #include "lib/clock.h"
 #include "lib/files.h"
 #include "lib/units.h"
+#include "lib/zstream.h"
 #include "trace/preflight.h"
 #include "trace/runner.h"
 
@@ -90,7 +91,8 @@ static struct run *start_run(struct capture *c, struct runner *rn, uint32_t g)
 		goto fail;
 	}
 	path_join(dir, sizeof(dir), c->o->dir, name);
-	path_join(csv, sizeof(csv), dir, "trace.csv");
+	path_join(csv, sizeof(csv), dir, c->o->trace_format == ZF_ZSTD ? "trace.csv.zst" :
+					 c->o->trace_format == ZF_GZIP ? "trace.csv.gz" : "trace.csv");
 	path_join(summary, sizeof(summary), dir, "summary.json");
 	e = run__adopt(r, rn->tracer, &s, g, gr.start_ts_ns, err, sizeof(err));
 	close(dirfd);

@@ -10,6 +10,8 @@ struct capture_opts {
 	const char *comm;	/* NULL: any name */
 	const char *cgroup;	/* as given (NULL: any cgroup) */
 	const char *dir;	/* DIR/COMM-PID/trace.csv, summary.json */
+	int trace_format;	/* enum zformat: trace.csv, .csv.gz, .csv.zst */
+	bool trace_format_set;
 	bool quiet;
 	const struct guard_spec *guard;	/* each run's (NULL: none) */
 };

@@ -62,6 +62,7 @@ enum {
 	OPT_DETACH,
 	OPT_FORCE,
 	OPT_REPORT,
+	OPT_TRACE_FORMAT,
 };
 
 const char *argp_program_version = "memtrace-bpf " MEMTRACE_VERSION;
@@ -123,6 +124,7 @@ static const struct argp_option opts[] = {
 	{ "comm", OPT_COMM, "NAME", 0, "Capture: trace every process that starts as NAME from now on, one trace each in -d DIR", 1 },
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Capture: every process that starts in this cgroup v2 (or below it)", 1 },
 	{ "dir", 'd', "DIR", 0, "Capture: where each process's trace goes (DIR/NAME-PID/)", 1 },
+	{ "trace-format", OPT_TRACE_FORMAT, "FMT", 0, "Capture: each trace as csv (default: trace.csv), zst (trace.csv.zst, about 1/7 of it) or gz (trace.csv.gz)", 1 },
 	{ "detach-after", OPT_DETACH, "DURATION", 0, "Stop tracing after DURATION and leave the processes running (exit 0)", 1 },
 	{ "force", OPT_FORCE, NULL, 0, "Attach with --kill-at: act even if the processes are over the limit already (they are stopped at once)", 1 },
 
@@ -209,6 +211,9 @@ static void check_mode_args(void)
 {
 	if (env.capture.dir)
 		usage_err("-d DIR is for capture mode (--comm NAME or --cgroup PATH)");
+	if (env.capture.trace_format_set)
+		usage_err("--trace-format is for capture mode (-d DIR); one trace is compressed by "
+			  "its name: -o trace.csv.zst");
 	if (env.npids && env.ncmd)
 		usage_err("give either -p PID (attach) or -- COMMAND (launch), not both");
 	if (!env.npids && !env.ncmd)
@@ -266,6 +271,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 	case 'd':
 		env.capture.dir = arg;
 		break;
+	case OPT_TRACE_FORMAT: {
+		int f = zformat_parse(arg);
+
+		if (f < 0)
+			usage_err("--trace-format %s: csv (the default), zst or gz", arg);
+		env.capture.trace_format = f;
+		env.capture.trace_format_set = true;
+		break;
+	}
 	case 's':
 		env.summary = arg;
 		break;
