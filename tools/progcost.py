@@ -4,12 +4,14 @@
 the cost model of its exact sums.
 
 Part of `make bench`. Turns on kernel.bpf_stats_enabled and runs fault
-storms (tools/faultstorm.c, MIB MiB each) under five programs, in rounds
+storms (tools/faultstorm.c, MIB MiB each) under six programs, in rounds
 whose order rotates by one each round:
 
   memtrace-bpf   memtrace-bpf -q -o T.csv -- faultstorm: run_time_ns and
                  run_cnt of each of its programs (bpftool prog show, polled
                  while it runs), and its summary's "cost" object
+  res-1ms        the same with --resolution 1ms: on_rss_stat folding each
+                 change into its window in the kernel (bpf/window.bpf.h)
   empty          emptyprog -- faultstorm: programs that return at once on
                  tp_btf/rss_stat and tp_btf/page_fault_user
   slots-0        emptyprog -r 0: the slot-reading program doing no read
@@ -108,11 +110,11 @@ def summary_cost(path):
     return {k: cost[k] for k in COST_KEYS if isinstance(cost.get(k), (int, float))}
 
 
-def run_memtrace(mib, tmpdir):
+def run_memtrace(mib, tmpdir, extra=()):
     """({program: (run_time_ns, run_cnt)}, cost) of one traced storm, or None."""
     csv = os.path.join(tmpdir, "t.csv")
     before = max([p["id"] for p in progs()] + [0])
-    p = subprocess.Popen([BIN, "-q", "-o", csv, "--", FS, "-m", str(mib)],
+    p = subprocess.Popen([BIN, "-q", "-o", csv, *extra, "--", FS, "-m", str(mib)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = {}
     while p.poll() is None:
@@ -243,6 +245,7 @@ def main():
 
     variants = [
         ("memtrace-bpf", None),
+        ("res-1ms", ["--resolution", "1ms"]),
         ("empty", []),
         ("slots-0", ["-r", "0"]),
         (f"slots-{n_reads}", ["-r", str(n_reads)]),
@@ -264,8 +267,8 @@ def main():
         for rnd in range(rounds):
             order = variants[rnd % len(variants):] + variants[:rnd % len(variants)]
             for seq, (name, eargs) in enumerate(order, 1):
-                if eargs is None:
-                    r = run_memtrace(mib, tmpdir)
+                if eargs is None or name == "res-1ms":
+                    r = run_memtrace(mib, tmpdir, eargs or ())
                     if not r:
                         print("    memtrace-bpf run failed")
                         continue
@@ -321,7 +324,7 @@ def report(rows, ncpus, n_reads, mib, figs):
         return out
 
     print(f"\nns per call (medians; min-max; calls per storm{f' of {mib} MiB' if mib else ''}):")
-    shown = [("memtrace-bpf", p) for p in PROGS] + [
+    shown = [("memtrace-bpf", p) for p in PROGS] + [("res-1ms", "on_rss_stat")] + [
         ("empty", "empty_rss_stat"), ("empty", "empty_fault"),
         ("slots-0", "slots_rss_stat"), (f"slots-{n_reads}", "slots_rss_stat"),
         (f"slots-{n_reads}-keep", "slots_rss_stat"), ("floor", "floor_rss_stat")]
@@ -349,10 +352,15 @@ def report(rows, ncpus, n_reads, mib, figs):
         figs.put(f"{prog}.vs_empty", f"{m:.2f}", f"{min(q):.2f}-{max(q):.2f}, {len(q)} rounds")
     for key, a, b in (("floor.vs_empty", ("floor", "floor_rss_stat"), ("empty", "empty_rss_stat")),
                       ("on_rss_stat.vs_floor", ("memtrace-bpf", "on_rss_stat"),
-                       ("floor", "floor_rss_stat"))):
+                       ("floor", "floor_rss_stat")),
+                      # --resolution 1ms folded in the kernel: a window's
+                      # lock and copies instead of a ring record a change
+                      ("res_1ms.vs_full", ("res-1ms", "on_rss_stat"),
+                       ("memtrace-bpf", "on_rss_stat"))):
         q = paired(lambda r: per[(r,) + a] / per[(r,) + b])
         if q:
-            print(f"  {a[1]:<18} / {b[1]:<14} {med(q):6.2f}x  ({min(q):.2f}-{max(q):.2f})")
+            la = a[1] if a[0] in ("memtrace-bpf", "floor") else f"{a[1]} ({a[0]})"
+            print(f"  {la:<18} / {b[1]:<14} {med(q):6.2f}x  ({min(q):.2f}-{max(q):.2f})")
             figs.put(key, f"{med(q):.2f}", f"{min(q):.2f}-{max(q):.2f}, {len(q)} rounds")
 
     full, keep = f"slots-{n_reads}", f"slots-{n_reads}-keep"
