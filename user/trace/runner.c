@@ -82,6 +82,11 @@ static bool all_ended(struct runner *rn)
 	return true;
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 /* Something failed that stops every run. */
 static void fail(struct runner *rn)
 {
@@ -167,10 +172,13 @@ static int drain(struct runner *rn, bool final)
 	}
 	before = mono_ns();
 	e = tracer__poll(rn->tracer, 0, false, dispatch, urgent, rn);
-	/* every record stamped the hold before the drain is in */
+	/* every record stamped the hold before the drain is in, and no
+	 * record past what the tracer released (locally the same instant or
+	 * later; a remote tracer's release can lag) */
 	each_run(rn, r)
 		if (r->out_on || r->thin)
-			run__emit_logs(r, before - tracer__hold_ns(rn->tracer));
+			run__emit_logs(r, min_u64(before - tracer__hold_ns(rn->tracer),
+						  tracer__released_ns(rn->tracer)));
 	return e;
 }
 
@@ -266,8 +274,11 @@ int runner__run(struct runner *rn)
 			run__poll_end(r, now);
 			/* its last records are in once a drain that began 1 ms
 			 * past the poll's hold after its end is done (the poll
-			 * holds the last 2 ms, and a kernel window more) */
-			if (r->ended && poll_start > r->end_ns + tracer__hold_ns(rn->tracer) + MS &&
+			 * holds the last 2 ms, and a kernel window more), and the
+			 * tracer has released records 1 ms past its end */
+			if (r->ended &&
+			    min_u64(poll_start - tracer__hold_ns(rn->tracer),
+				    tracer__released_ns(rn->tracer)) > r->end_ns + MS &&
 			    finish(rn, r) < 0)
 				fail(rn);
 		}

@@ -18,7 +18,8 @@
 
 #define MAX_USDT_LINKS 64
 
-struct tracer {
+struct local_tracer {
+	struct tracer base;	/* first: a struct tracer * is one of these */
 	struct memtrace_bpf *skel;
 	/* one link per binary (attached for every process: a second link on
 	 * the same file would record each mark twice) */
@@ -41,6 +42,10 @@ struct tracer {
 	uint64_t ring_records;	/* read from the ring (a window one) */
 	uint64_t ring_windows;	/* of them, kernel windows */
 };
+
+static const struct tracer_ops local_ops;
+static void local_destroy(struct tracer *base);
+static uint64_t local_hold_ns(const struct tracer *base);
 
 static bool verbose_log;
 /* libbpf's last messages, replayed when a step fails (-v prints them all). */
@@ -98,7 +103,7 @@ size_t rec_ready(const struct mt_rec *r, size_t n, uint64_t cutoff_ns)
 	return k;
 }
 
-static int batch_add(struct tracer *t, const struct mt_rec *r)
+static int batch_add(struct local_tracer *t, const struct mt_rec *r)
 {
 	if (grow(&t->batch, &t->cap, t->n, sizeof(*t->batch), 4096)) {
 		t->batch_err = -ENOMEM;
@@ -111,7 +116,7 @@ static int batch_add(struct tracer *t, const struct mt_rec *r)
 /* A kernel window (its minimum, maximum and last change) as the records
  * of its distinct changes, in time order, `folded` giving the changes
  * each stands for: one each, the last the rest. */
-static int add_window(struct tracer *t, const struct mt_win_out *w)
+static int add_window(struct local_tracer *t, const struct mt_win_out *w)
 {
 	const struct mt_rec *in[3] = { &w->rec[0], &w->rec[1], &w->rec[2] };
 	uint32_t n = w->rec[0].folded, k = 0;
@@ -140,7 +145,7 @@ static int add_window(struct tracer *t, const struct mt_win_out *w)
 
 static int on_record(void *ctx, void *data, size_t size)
 {
-	struct tracer *t = ctx;
+	struct local_tracer *t = ctx;
 
 	t->ring_records++;
 	if (size == sizeof(struct mt_win_out)) {
@@ -158,7 +163,7 @@ static int on_record(void *ctx, void *data, size_t size)
  * quiet before their timer fired): read under their locks, into the
  * batch. A window the kernel writes to the ring meanwhile is in the batch
  * twice; tracer__poll drops the copy. */
-static int flush_windows(struct tracer *t)
+static int flush_windows(struct local_tracer *t)
 {
 	int fd = bpf_map__fd(t->skel->maps.wins);
 	__u64 key, next, *prev = NULL;
@@ -186,7 +191,7 @@ static int flush_windows(struct tracer *t)
 /* After a final flush: a window read from the map and from the ring is
  * there twice, record for record; the copies are dropped (sorted: equal
  * times are together). */
-static void drop_copies(struct tracer *t)
+static void drop_copies(struct local_tracer *t)
 {
 	size_t k = 0;
 
@@ -208,7 +213,7 @@ static void drop_copies(struct tracer *t)
 int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
-	struct tracer *t;
+	struct local_tracer *t;
 	int cpus, e;
 
 	verbose_log = o->verbose;
@@ -216,6 +221,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	t->base.ops = &local_ops;
 	t->ring_bytes = o->ring_bytes;
 	cpus = libbpf_num_possible_cpus();
 	if (cpus <= 0 || cpus > MT_MAX_CPUS) {
@@ -298,15 +304,17 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 		explain(err, errlen, "opening the ring buffer", -e, NULL);
 		goto fail;
 	}
-	*out = t;
+	*out = &t->base;
 	return 0;
 fail:
-	tracer__destroy(t);
+	local_destroy(&t->base);
 	return e < 0 ? e : -EINVAL;
 }
 
-void tracer__destroy(struct tracer *t)
+static void local_destroy(struct tracer *base)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
+
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
@@ -317,8 +325,9 @@ void tracer__destroy(struct tracer *t)
 	free(t);
 }
 
-int tracer__expect_exec(struct tracer *t, pid_t pid, uint32_t group)
+static int local_expect_exec(struct tracer *base, pid_t pid, uint32_t group)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	struct mt_proc p = { .flags = MT_PROC_PENDING_EXEC, .group = group };
 	__u32 key = (__u32)pid;
 
@@ -348,8 +357,9 @@ static int resolve_exec(const char *binary, char *out, size_t len)
 	return -ENOENT;
 }
 
-int tracer__attach_marks(struct tracer *t, const char *binary)
+static int local_attach_marks(struct tracer *base, const char *binary)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	struct bpf_link *l;
 	char path[4096], magic[4];
 	struct stat st;
@@ -385,8 +395,9 @@ int tracer__attach_marks(struct tracer *t, const char *binary)
 	return 0;
 }
 
-int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd, bool log_capture)
+static int local_set_mark_fd(struct tracer *base, pid_t pid, int fd, bool log_capture)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	int map = bpf_map__fd(t->skel->maps.procs);
 	__u32 key = (__u32)pid;
 	struct mt_proc p;
@@ -422,9 +433,10 @@ static int run_task_iter(struct bpf_program *prog)
 	return e;
 }
 
-int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, uint32_t group,
+static int local_attach_pids(struct tracer *base, const pid_t *pids, int n, uint32_t group,
 			bool *no_mm)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	int fd = bpf_map__fd(t->skel->maps.procs), e;
 
 	for (int i = 0; i < n; i++) {
@@ -446,8 +458,10 @@ int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, uint32_t gro
 	return 0;
 }
 
-int tracer__fold_faults(struct tracer *t)
+static int local_fold_faults(struct tracer *base)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
+
 	return run_task_iter(t->skel->progs.fold_faults);
 }
 
@@ -456,7 +470,7 @@ int tracer__fold_faults(struct tracer *t)
  * memory follows what is live, not the largest drain of the run (a 5-min
  * soak at --resolution 1ms held 15 MB more at its end without this). */
 #define BATCH_KEEP 4096
-static void shrink_batch(struct tracer *t, uint64_t now)
+static void shrink_batch(struct local_tracer *t, uint64_t now)
 {
 	size_t want = t->most * 2 < BATCH_KEEP ? BATCH_KEEP : t->most * 2;
 	struct mt_rec *b;
@@ -476,9 +490,10 @@ static void shrink_batch(struct tracer *t, uint64_t now)
 	malloc_trim(0);
 }
 
-int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
+static int local_poll(struct tracer *base, int timeout_ms, bool final, tracer_rec_fn fn,
 		 tracer_rec_fn urgent, void *ctx)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	size_t ready, held = t->n;
 	int e = ring_buffer__poll(t->rb, timeout_ms);
 
@@ -521,7 +536,7 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 	rec_sort(t->batch, t->n);
 	if (final && t->window_ns)
 		drop_copies(t);
-	t->released_ns = final ? UINT64_MAX : t0 - tracer__hold_ns(t);
+	t->released_ns = final ? UINT64_MAX : t0 - local_hold_ns(&t->base);
 	ready = rec_ready(t->batch, t->n, t->released_ns);
 	e = 0;
 	for (size_t i = 0; i < ready && !e; i++)
@@ -534,40 +549,53 @@ int tracer__poll(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
 	return e < 0 ? e : 0;
 }
 
-void tracer__ring_counts(const struct tracer *t, uint64_t *records, uint64_t *windows)
+static void local_ring_counts(const struct tracer *base, uint64_t *records, uint64_t *windows)
 {
+	const struct local_tracer *t = (const struct local_tracer *)base;
+
 	*records = t->ring_records;
 	*windows = t->ring_windows;
 }
 
-uint64_t tracer__hold_ns(const struct tracer *t)
+static uint64_t local_hold_ns(const struct tracer *base)
 {
+	const struct local_tracer *t = (const struct local_tracer *)base;
+
 	/* a window reaches the ring at its end, its timer a little later */
 	return 2000000ULL + (t->window_ns ? t->window_ns + TRACER_WINDOW_LAG_NS : 0);
 }
 
-uint64_t tracer__released_ns(const struct tracer *t)
+static uint64_t local_released_ns(const struct tracer *base)
 {
+	const struct local_tracer *t = (const struct local_tracer *)base;
+
 	return t->released_ns;
 }
 
-uint64_t tracer__ring_bytes(const struct tracer *t)
+static uint64_t local_ring_bytes(const struct tracer *base)
 {
+	const struct local_tracer *t = (const struct local_tracer *)base;
+
 	return t->ring_bytes;
 }
 
-int tracer__poll_fd(struct tracer *t)
+static int local_poll_fd(struct tracer *base)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
+
 	return ring_buffer__epoll_fd(t->rb);
 }
 
-void tracer__counters(struct tracer *t, struct mt_counters *c)
+static void local_counters(struct tracer *base, struct mt_counters *c)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
+
 	*c = t->skel->bss->counters;
 }
 
-void tracer__cost(struct tracer *t, struct mt_cost *c)
+static void local_cost(struct tracer *base, struct mt_cost *c)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	int ncpu = libbpf_num_possible_cpus();
 	struct mt_cost *per;
 	__u32 zero = 0;
@@ -584,12 +612,14 @@ void tracer__cost(struct tracer *t, struct mt_cost *c)
 	free(per);
 }
 
-void tracer__group(struct tracer *t, uint32_t group, struct mt_group *g)
+static void local_group(struct tracer *base, uint32_t group, struct mt_group *g)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
+
 	*g = t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
 }
 
-static void group_reset(struct tracer *t, uint32_t group)
+static void group_reset(struct local_tracer *t, uint32_t group)
 {
 	struct mt_group *g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
 
@@ -601,8 +631,10 @@ static void group_reset(struct tracer *t, uint32_t group)
 	memset(&g->guard, 0, sizeof(g->guard));
 }
 
-int tracer__group_take(struct tracer *t, uint32_t *group)
+static int local_group_take(struct tracer *base, uint32_t *group)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
+
 	for (uint32_t i = 0; i < MT_MAX_GROUPS - 1; i++) {
 		uint32_t idx = (t->group_cursor + i) % (MT_MAX_GROUPS - 1) + 1, zero = 0;
 		struct mt_group *g = &t->skel->bss->groups[idx];
@@ -620,8 +652,9 @@ int tracer__group_take(struct tracer *t, uint32_t *group)
 	return -EBUSY;
 }
 
-void tracer__group_guard(struct tracer *t, uint32_t group, const struct mt_guard *gd)
+static void local_group_guard(struct tracer *base, uint32_t group, const struct mt_guard *gd)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	struct mt_group *g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
 
 	/* before any process of the group runs: the kernel reads it from
@@ -630,8 +663,9 @@ void tracer__group_guard(struct tracer *t, uint32_t group, const struct mt_guard
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
-size_t tracer__group_pids(struct tracer *t, uint32_t group, pid_t *pids, size_t max)
+static size_t local_group_pids(struct tracer *base, uint32_t group, pid_t *pids, size_t max)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	int fd = bpf_map__fd(t->skel->maps.procs);
 	__u32 k, next;
 	struct mt_proc p;
@@ -648,14 +682,17 @@ size_t tracer__group_pids(struct tracer *t, uint32_t group, pid_t *pids, size_t 
 	return n;
 }
 
-void tracer__group_give_back(struct tracer *t, uint32_t group)
+static void local_group_give_back(struct tracer *base, uint32_t group)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
+
 	__atomic_store_n(&t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)].busy, 0,
 			 __ATOMIC_RELEASE);
 }
 
-int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p)
+static int local_proc(struct tracer *base, pid_t pid, struct mt_proc *p)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	__u32 key = (__u32)pid;
 	struct mt_mm m;
 
@@ -671,16 +708,18 @@ int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p)
 }
 
 
-void tracer__exit_seen(struct tracer *t, pid_t pid, uint64_t exit_ts_ns)
+static void local_exit_seen(struct tracer *base, pid_t pid, uint64_t exit_ts_ns)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	struct mt_exited_key k = { .tgid = (__u32)pid, .exit_ts_ns = exit_ts_ns };
 
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.exited), &k);
 }
 
-int tracer__each_exited(struct tracer *t, int (*fn)(void *ctx, pid_t pid, const struct mt_proc *p),
+static int local_each_exited(struct tracer *base, int (*fn)(void *ctx, pid_t pid, const struct mt_proc *p),
 			void *ctx)
 {
+	struct local_tracer *t = (struct local_tracer *)base;
 	int fd = bpf_map__fd(t->skel->maps.exited), e;
 	struct mt_exited_key k, next;
 	struct mt_proc p;
@@ -697,3 +736,29 @@ int tracer__each_exited(struct tracer *t, int (*fn)(void *ctx, pid_t pid, const 
 	}
 	return 0;
 }
+
+/* The tracer in this process: the BPF side loaded here (tracer__open). */
+static const struct tracer_ops local_ops = {
+	.destroy = local_destroy,
+	.expect_exec = local_expect_exec,
+	.attach_marks = local_attach_marks,
+	.set_mark_fd = local_set_mark_fd,
+	.attach_pids = local_attach_pids,
+	.fold_faults = local_fold_faults,
+	.poll = local_poll,
+	.ring_counts = local_ring_counts,
+	.hold_ns = local_hold_ns,
+	.released_ns = local_released_ns,
+	.ring_bytes = local_ring_bytes,
+	.poll_fd = local_poll_fd,
+	.counters = local_counters,
+	.cost = local_cost,
+	.group = local_group,
+	.group_take = local_group_take,
+	.group_guard = local_group_guard,
+	.group_pids = local_group_pids,
+	.group_give_back = local_group_give_back,
+	.proc = local_proc,
+	.exit_seen = local_exit_seen,
+	.each_exited = local_each_exited,
+};

@@ -112,6 +112,44 @@ int tracer__each_exited(struct tracer *t, int (*fn)(void *ctx, pid_t pid, const 
  * mm; faults, the threads folded so far (tracer__fold_faults adds the rest). */
 int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p);
 
+/* ---- implementations ----
+ * A tracer is one of: the local one (tracer.c: the BPF side loaded in this
+ * process, tracer__open) or another that hands on records the same way (a
+ * test's scripted one; a client of a service). Each tracer__ function
+ * above calls its implementation's op (trace/tracer_ops.c); an
+ * implementation's struct begins with struct tracer. */
+struct tracer_ops {
+	void (*destroy)(struct tracer *t);
+	int (*expect_exec)(struct tracer *t, pid_t pid, uint32_t group);
+	int (*attach_marks)(struct tracer *t, const char *binary);
+	int (*set_mark_fd)(struct tracer *t, pid_t pid, int fd, bool log_capture);
+	int (*attach_pids)(struct tracer *t, const pid_t *pids, int n, uint32_t group,
+			   bool *no_mm);
+	int (*fold_faults)(struct tracer *t);
+	int (*poll)(struct tracer *t, int timeout_ms, bool final, tracer_rec_fn fn,
+		    tracer_rec_fn urgent, void *ctx);
+	void (*ring_counts)(const struct tracer *t, uint64_t *records, uint64_t *windows);
+	uint64_t (*hold_ns)(const struct tracer *t);
+	uint64_t (*released_ns)(const struct tracer *t);
+	uint64_t (*ring_bytes)(const struct tracer *t);
+	int (*poll_fd)(struct tracer *t);
+	void (*counters)(struct tracer *t, struct mt_counters *c);
+	void (*cost)(struct tracer *t, struct mt_cost *c);
+	void (*group)(struct tracer *t, uint32_t group, struct mt_group *g);
+	int (*group_take)(struct tracer *t, uint32_t *group);
+	void (*group_guard)(struct tracer *t, uint32_t group, const struct mt_guard *gd);
+	size_t (*group_pids)(struct tracer *t, uint32_t group, pid_t *pids, size_t max);
+	void (*group_give_back)(struct tracer *t, uint32_t group);
+	int (*proc)(struct tracer *t, pid_t pid, struct mt_proc *p);
+	void (*exit_seen)(struct tracer *t, pid_t pid, uint64_t exit_ts_ns);
+	int (*each_exited)(struct tracer *t,
+			   int (*fn)(void *ctx, pid_t pid, const struct mt_proc *p), void *ctx);
+};
+
+struct tracer {
+	const struct tracer_ops *ops;
+};
+
 /* Sorts records by ts_ns, keeping the order of equal times. Made for
  * drained batches: nearly in order already (CPUs interleave by a few). */
 void rec_sort(struct mt_rec *r, size_t n);
