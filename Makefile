@@ -215,7 +215,7 @@ SAN_CFLAGS   = $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -I
 ASAN_OBJS   := $(patsubst user/%.c,$(ASAN_OUT)/user/%.o,$(USER_SRCS)) $(ASSETS_OBJ)
 # what the fuzz targets reach: the readers, the analyses and their reports;
 # a small line limit and read buffer, so small inputs reach both edges
-FUZZ_SRCS   := $(wildcard user/format/*.c user/analysis/*.c user/lib/*.c)
+FUZZ_SRCS   := $(wildcard user/format/*.c user/analysis/*.c user/lib/*.c) user/trace/wire.c
 FUZZ_OBJS   := $(patsubst user/%.c,$(FUZZ_OUT)/user/%.o,$(FUZZ_SRCS))
 FUZZ_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
 	       -fno-sanitize-recover=all -DCSV_MAX_LINE=1024 -DCSV_READ_BUF=1536

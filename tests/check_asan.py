@@ -25,11 +25,13 @@ bytes without a NUL, which is valid.
   tests/check_asan.py                 the checks (TAP lines, then
                                       "asan: N passed, N failed")
   tests/check_asan.py --seeds DIR     only writes the fuzz seeds into
-                                      DIR/fuzz_csv and DIR/fuzz_result
+                                      DIR/fuzz_csv, DIR/fuzz_result and
+                                      DIR/fuzz_wire
 """
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -281,7 +283,44 @@ def seeds(into):
     for f in os.listdir(src):
         if f.endswith(".csv"):
             shutil.copy(os.path.join(src, f), os.path.join(res, f))
-    return {"fuzz_csv": csv, "fuzz_result": res}
+    return {"fuzz_csv": csv, "fuzz_result": res, "fuzz_wire": wire_seeds(into)}
+
+
+def wire_msg(mtype, seq, payload):
+    """A datagram of the service's protocol (user/trace/wire.h)."""
+    return struct.pack("<IHHII", 0x3157544D, 1, mtype, len(payload), seq) + payload
+
+
+def wire_seeds(into):
+    """One well-formed message of each kind (fds byte first), and a few
+    that are one step off: the fuzzer's start for fuzz_wire."""
+    d = os.path.join(into, "fuzz_wire")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    rec = lambda t: struct.pack("<IIII", t, 42, 42, 1) + bytes(152)     # struct mt_rec
+    guard = struct.pack("<QQ8QIIIIII", 0, 1000, 10, 20, 0, 0, 0, 0, 0, 0, 2, 0, 9, 0, 0, 0) \
+        + bytes(48)                                                     # struct mt_guard
+    seeds = {
+        "hello": (0, wire_msg(1, 1, struct.pack("<HH4HI16s", 1, 1, 168, 0, 160, 0, 0,
+                                                b"memtrace-bpf"))),
+        "take": (0, wire_msg(2, 2, struct.pack("<I", 1))),
+        "guard": (0, wire_msg(3, 3, struct.pack("<II", 1, 0) + guard)),
+        "expect": (1, wire_msg(4, 4, struct.pack("<II", 1, 4242))),
+        "markfd": (0, wire_msg(5, 5, struct.pack("<IiII", 4242, 3, 0, 0))),
+        "marks": (1, wire_msg(6, 6, b"")),
+        "attach": (0, wire_msg(7, 7, struct.pack("<II3I", 1, 3, 10, 11, 12))),
+        "get": (0, wire_msg(8, 8, struct.pack("<I", 1))),
+        "flush": (0, wire_msg(12, 9, b"")),
+        "recs": (0, wire_msg(0x4001, 0, struct.pack("<QII", 5, 2, 0) + rec(1) + rec(5))),
+        "urgent": (0, wire_msg(0x4002, 0, rec(11))),
+        "reply": (0, wire_msg(12 | 0x8000, 9, struct.pack("<iIQ", 0, 0, 5))),
+        "short": (0, wire_msg(8, 8, b"\x01")),
+        "attach-over": (0, wire_msg(7, 7, struct.pack("<II", 1, 257))),
+    }
+    for name, (nfds, msg) in seeds.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(bytes([nfds]) + msg)
+    return d
 
 
 def t_fuzz_replay(tmp):
@@ -309,7 +348,8 @@ def main():
         seeds(sys.argv[2])
         return 0
     for p in (BIN, os.path.join(ASAN, "unit_tests"),
-              os.path.join(FUZZ, "fuzz_csv"), os.path.join(FUZZ, "fuzz_result")):
+              os.path.join(FUZZ, "fuzz_csv"), os.path.join(FUZZ, "fuzz_result"),
+              os.path.join(FUZZ, "fuzz_wire")):
         if not os.access(p, os.X_OK):
             print(f"check_asan: {p} is not built (make check-asan builds it)", file=sys.stderr)
             return 2

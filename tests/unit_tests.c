@@ -40,6 +40,7 @@
 #include "trace/run.h"
 #include "trace/runner.h"
 #include "trace/tracer.h"
+#include "trace/wire.h"
 
 static int passed, failed, current_failed;
 static const char *current;
@@ -3055,11 +3056,137 @@ out:
 	end();
 }
 
+
+/* ---- the service's wire protocol: what wire__check_request takes ---- */
+
+static int wire_req(uint16_t type, uint32_t seq, const void *p, size_t len, int nfds,
+		    char *why, size_t whylen)
+{
+	unsigned char buf[WIRE_MAX_MSG + 64];
+	struct wire_msg m;
+	long n = wire__put(buf, sizeof(buf), type, seq, p, len);
+
+	if (n < 0)
+		return (int)n;
+	return wire__check_request(buf, (size_t)n, nfds, &m, why, whylen);
+}
+
+static void test_wire(void)
+{
+	struct wire_hello h = { .ver_min = 1, .ver_max = 1 };
+	struct wire_expect ex = { .group = 1, .pid = 42 };
+	struct wire_guard g = { .group = 1 };
+	struct wire_group gr = { .group = 3 };
+	unsigned char buf[WIRE_MAX_MSG + 64], big[2048];
+	struct { struct wire_attach a; uint32_t pid[WIRE_MAX_ATTACH + 1]; } at = { { 1, 2 } };
+	struct wire_msg m;
+	char why[160];
+	long n;
+
+	begin("wire: well-formed requests taken, each malformed one refused with a reason");
+	CHECK(wire_req(WIRE_HELLO, 1, &h, sizeof(h), 0, why, sizeof(why)) == 0);
+	CHECK(wire_req(WIRE_HELLO, 1, &h, sizeof(h) - 1, 0, why, sizeof(why)) == -EPROTO);
+	CHECK(strstr(why, "not 32") != NULL);
+	h.ver_min = 2;
+	CHECK(wire_req(WIRE_HELLO, 1, &h, sizeof(h), 0, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_EXPECT_EXEC, 2, &ex, sizeof(ex), 1, why, sizeof(why)) == 0);
+	/* the pidfd is part of the request */
+	CHECK(wire_req(WIRE_EXPECT_EXEC, 2, &ex, sizeof(ex), 0, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_GROUP_GET, 3, &gr, sizeof(gr), 1, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_GROUP_GET, 3, &gr, sizeof(gr), 2, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_GROUP_GET, 0, &gr, sizeof(gr), 0, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_FLUSH, 4, NULL, 0, 0, why, sizeof(why)) == 0);
+	CHECK(wire_req(WIRE_RECS, 4, NULL, 0, 0, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_REQUEST_MAX, 4, NULL, 0, 0, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_HELLO | WIRE_REPLY, 4, &h, sizeof(h), 0, why, sizeof(why)) == -EPROTO);
+	/* ATTACH: 1 to 256 pids, the size its count says */
+	CHECK(wire_req(WIRE_ATTACH, 5, &at, sizeof(at.a) + 2 * 4, 0, why, sizeof(why)) == 0);
+	CHECK(wire_req(WIRE_ATTACH, 5, &at, sizeof(at.a) + 3 * 4, 0, why, sizeof(why)) == -EPROTO);
+	at.a.n = 0;
+	CHECK(wire_req(WIRE_ATTACH, 5, &at, sizeof(at.a), 0, why, sizeof(why)) == -EPROTO);
+	at.a.n = WIRE_MAX_ATTACH + 1;
+	CHECK(wire_req(WIRE_ATTACH, 5, &at, sizeof(at), 0, why, sizeof(why)) == -EPROTO);
+	CHECK(strstr(why, "1 to 256") != NULL);
+	CHECK(wire_req(WIRE_ATTACH, 5, &at, 4, 0, why, sizeof(why)) == -EPROTO);
+	/* a guard: alerts ascending and above 0, known flags, a signal */
+	g.guard.kill_at_pages = 1000;
+	g.guard.signal = 9;
+	g.guard.nalerts = 2;
+	g.guard.alert_pages[0] = 10;
+	g.guard.alert_pages[1] = 20;
+	CHECK(wire_req(WIRE_GROUP_GUARD, 6, &g, sizeof(g), 0, why, sizeof(why)) == 0);
+	g.guard.alert_pages[1] = 10;
+	CHECK(wire_req(WIRE_GROUP_GUARD, 6, &g, sizeof(g), 0, why, sizeof(why)) == -EPROTO);
+	g.guard.alert_pages[1] = 20;
+	g.guard.nalerts = MT_MAX_ALERTS + 1;
+	CHECK(wire_req(WIRE_GROUP_GUARD, 6, &g, sizeof(g), 0, why, sizeof(why)) == -EPROTO);
+	g.guard.nalerts = 2;
+	g.guard.signal = 0;
+	CHECK(wire_req(WIRE_GROUP_GUARD, 6, &g, sizeof(g), 0, why, sizeof(why)) == -EPROTO);
+	g.guard.signal = 15;
+	g.guard.flags = 2;
+	CHECK(wire_req(WIRE_GROUP_GUARD, 6, &g, sizeof(g), 0, why, sizeof(why)) == -EPROTO);
+	/* the header: magic, version, a length that is the rest */
+	n = wire__put(buf, sizeof(buf), WIRE_GROUP_GET, 7, &gr, sizeof(gr));
+	CHECK(n == 20);
+	CHECK(wire__check_request(buf, (size_t)n - 1, 0, &m, why, sizeof(why)) == -EPROTO);
+	CHECK(wire__check_request(buf, 15, 0, &m, why, sizeof(why)) == -EPROTO);
+	CHECK(wire__check_request(NULL, 0, 0, &m, why, sizeof(why)) == -EPROTO);
+	buf[0] ^= 1;
+	CHECK(wire__check_request(buf, (size_t)n, 0, &m, why, sizeof(why)) == -EPROTO);
+	CHECK(strstr(why, "magic") != NULL);
+	buf[0] ^= 1;
+	buf[4] = 2;
+	CHECK(wire__check_request(buf, (size_t)n, 0, &m, why, sizeof(why)) == -EPROTO);
+	CHECK(strstr(why, "version 2") != NULL);
+	buf[4] = 1;
+	CHECK(wire__check_request(buf, (size_t)n, 0, &m, why, 0) == 0);
+	CHECK(m.len == sizeof(gr) && !memcmp(m.payload, &gr, sizeof(gr)));
+	CHECK(wire__put(big, sizeof(big), WIRE_FLUSH, 1, buf, sizeof(big)) == -EMSGSIZE);
+	CHECK(wire__put(buf, sizeof(buf), WIRE_FLUSH, 1, buf, WIRE_MAX_MSG) == -EMSGSIZE);
+	end();
+
+	begin("wire: what a client takes from the service: replies with a status, RECS whose "
+	      "count is their size and whose records are known, URGENT guard records");
+	{
+		struct { struct wire_recs r; struct mt_rec rec[2]; } rs = { { .n = 2 } };
+		struct wire_status st = { 0, 0 };
+
+		rs.rec[0].type = MT_REC_RSS;
+		rs.rec[1].type = MT_REC_EXIT;
+		n = wire__put(buf, sizeof(buf), WIRE_RECS, 0, &rs, sizeof(rs));
+		CHECK(wire__check_reply(buf, (size_t)n, 0, &m, why, sizeof(why)) == 0);
+		CHECK(wire__check_reply(buf, (size_t)n, 1, &m, why, sizeof(why)) == -EPROTO);
+		rs.rec[1].type = MT_REC_TYPE_MAX;
+		n = wire__put(buf, sizeof(buf), WIRE_RECS, 0, &rs, sizeof(rs));
+		CHECK(wire__check_reply(buf, (size_t)n, 0, &m, why, sizeof(why)) == -EPROTO);
+		rs.rec[1].type = MT_REC_RSS;
+		rs.r.n = 3;
+		n = wire__put(buf, sizeof(buf), WIRE_RECS, 0, &rs, sizeof(rs));
+		CHECK(wire__check_reply(buf, (size_t)n, 0, &m, why, sizeof(why)) == -EPROTO);
+		n = wire__put(buf, sizeof(buf), WIRE_RECS, 9, &rs, sizeof(rs));
+		CHECK(wire__check_reply(buf, (size_t)n, 0, &m, why, sizeof(why)) == -EPROTO);
+		n = wire__put(buf, sizeof(buf), WIRE_URGENT, 0, &rs.rec[0], sizeof(rs.rec[0]));
+		CHECK(wire__check_reply(buf, (size_t)n, 0, &m, why, sizeof(why)) == -EPROTO);
+		rs.rec[0].type = MT_REC_GUARD;
+		n = wire__put(buf, sizeof(buf), WIRE_URGENT, 0, &rs.rec[0], sizeof(rs.rec[0]));
+		CHECK(wire__check_reply(buf, (size_t)n, 0, &m, why, sizeof(why)) == 0);
+		n = wire__put(buf, sizeof(buf), WIRE_FLUSH | WIRE_REPLY, 5, &st, sizeof(st));
+		CHECK(wire__check_reply(buf, (size_t)n, 0, &m, why, sizeof(why)) == 0);
+		n = wire__put(buf, sizeof(buf), WIRE_FLUSH | WIRE_REPLY, 5, &st, 4);
+		CHECK(wire__check_reply(buf, (size_t)n, 0, &m, why, sizeof(why)) == -EPROTO);
+		n = wire__put(buf, sizeof(buf), 0x7777 | WIRE_REPLY, 5, &st, sizeof(st));
+		CHECK(wire__check_reply(buf, (size_t)n, 0, &m, why, sizeof(why)) == -EPROTO);
+	}
+	end();
+}
+
 int main(void)
 {
 	test_sizes();
 	test_durations();
 	test_runner_scripted();
+	test_wire();
 	test_csv_rows();
 	test_sort();
 	test_ready();
