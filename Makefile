@@ -130,6 +130,11 @@ $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -pthread $< -o $@ -lm
 
+# the service's process checks as a command, for tests/test_service.py
+$(OUTPUT)/tools/svc-check: tools/svc-check.c $(OUTPUT)/user/service/check.o | $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@
+
 $(OUTPUT)/tools/%: tools/%.c | $(OUTPUT)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -lm

@@ -6,7 +6,8 @@
 # harness (tests/harness.py): record (launch/attach, children, threads,
 # signals, output files, options, bad input), spikes, resample, export
 # (Perfetto files decoded with protoc), the peak limit
-# (--max-peak/--tolerance), campaign, capture (record --comm/--cgroup) and
+# (--max-peak/--tolerance), campaign, capture (record --comm/--cgroup), the
+# service's checks of what an unprivileged client may trace (issue #16) and
 # checkpoints (marks, --checkpoint-regex, validate, stages), bad input
 # (malformed traces and result files, memory limits, full disks, a report
 # during a live campaign; the corpus of tests/corpus/), the pages of report
@@ -79,6 +80,7 @@ run_suite "export tests" export "$PYTHON" tests/test_export.py
 run_suite "peak limit tests" peak-limit "$PYTHON" tests/test_peak_limit.py
 run_suite "campaign tests" campaign "$PYTHON" tests/test_campaign.py
 run_suite "capture tests" capture "$PYTHON" tests/test_capture.py
+run_suite "service tests" service "$PYTHON" tests/test_service.py
 run_suite "checkpoint tests" checkpoints "$PYTHON" tests/test_checkpoints.py
 run_suite "guard tests" guard "$PYTHON" tests/test_guard.py
 run_suite "long-run tests" long "$PYTHON" tests/test_long.py
