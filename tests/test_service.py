@@ -157,5 +157,49 @@ def t_launch_rule():
     fail_if(errs)
 
 
+@suite.test("a PID reused while it is checked: the process now under it is not taken for "
+            "the one the client named (gone), though a check of it alone takes it")
+def t_pid_reuse():
+    if not os.access("/proc/sys/kernel/ns_last_pid", os.W_OK):
+        raise Fail("/proc/sys/kernel/ns_last_pid is not writable: cannot reuse a PID at will")
+    with test_user("d") as (name, uid, gid):
+        for attempt in range(30):
+            d = tmpdir()
+            go = os.path.join(d, "go")
+            a = as_user(uid, gid, ["sleep", "60"])
+            wait_for(lambda: comm_is(a.pid, "sleep"), "the first sleep")
+            chk = spawn([tool_path("svc-check"), "--pause", go, str(a.pid), str(uid), str(gid)])
+            if chk.stdout.readline().strip() != b"paused":
+                raise Fail("svc-check --pause did not pause")
+            a.kill()
+            a.wait()            # reaped: its PID may be given again
+            with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+                f.write(str(a.pid - 1))
+            b = as_user(uid, gid, ["sleep", "60"])
+            if b.pid != a.pid:  # another process took it first: again
+                b.kill()
+                b.wait()
+                open(go, "w").close()
+                chk.wait()
+                continue
+            wait_for(lambda: comm_is(b.pid, "sleep"), "the second sleep")
+            open(go, "w").close()
+            out = chk.stdout.read().decode().strip()
+            chk.wait()
+            alone = check(b.pid, uid, gid)
+            b.kill()
+            b.wait()
+            print(f"# PID {a.pid} reused on attempt {attempt + 1}: the paused check says "
+                  f"{out!r}; a check of the new process alone: {alone}")
+            errs = []
+            if not out.startswith("refused: gone"):
+                errs.append(f"the check of the first process read the second: {out!r}")
+            if alone != "ok":
+                errs.append(f"the second process alone: {alone}, want ok")
+            fail_if(errs)
+            return
+        raise Fail("the PID was never reused in 30 attempts (a busy machine?)")
+
+
 if __name__ == "__main__":
     sys.exit(suite.main())

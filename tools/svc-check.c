@@ -4,7 +4,10 @@
  * a command, for the tests: may a client of user UID, group GID (no
  * capabilities) trace PID?
  *
- *   svc-check PID UID GID [CLIENT_PID]
+ *   svc-check [--pause FILE] PID UID GID [CLIENT_PID]
+ *
+ * --pause FILE: once the pidfd is open, print "paused" and wait until FILE
+ * exists before reading /proc (a test reuses the PID meanwhile).
  *
  * With CLIENT_PID, the launch rule (PID must also be its child). Prints
  * "ok" and exits 0, or "refused: WHY" (the rule's name and sentence) and
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "service/check.h"
 
 static const char *const names[SVC_WHY_MAX] = {
@@ -22,6 +26,17 @@ static const char *const names[SVC_WHY_MAX] = {
 	[SVC_SECURE] = "secure", [SVC_CAPS] = "caps", [SVC_NOT_CHILD] = "not-child",
 };
 
+static const char *pause_file;
+
+static void wait_for_file(pid_t pid)
+{
+	(void)pid;
+	printf("paused\n");
+	fflush(stdout);
+	while (access(pause_file, F_OK))
+		usleep(10000);
+}
+
 int main(int argc, char **argv)
 {
 	struct svc_peer who = { 0 };
@@ -29,8 +44,14 @@ int main(int argc, char **argv)
 	enum svc_why w;
 	int e;
 
+	if (argc > 2 && !strcmp(argv[1], "--pause")) {
+		pause_file = argv[2];
+		svc_facts_pause = wait_for_file;
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: svc-check PID UID GID [CLIENT_PID]\n");
+		fprintf(stderr, "usage: svc-check [--pause FILE] PID UID GID [CLIENT_PID]\n");
 		return 2;
 	}
 	who.uid = (uid_t)strtoul(argv[2], NULL, 10);

@@ -98,6 +98,8 @@ static int parse_secure(int dfd, bool *secure)
 	return 0;
 }
 
+void (*svc_facts_pause)(pid_t pid);
+
 int svc_facts(pid_t pid, struct svc_facts *f)
 {
 	char path[32], buf[4096];
@@ -112,6 +114,8 @@ int svc_facts(pid_t pid, struct svc_facts *f)
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return -errno;
+	if (svc_facts_pause)
+		svc_facts_pause(pid);
 	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {

@@ -62,6 +62,10 @@ struct svc_facts {
 /* The facts of pid: 0, or -ESRCH (no such process, or it went while they
  * were read), -errno for another failure. */
 int svc_facts(pid_t pid, struct svc_facts *f);
+/* The tests' seam (tools/svc-check --pause): called by svc_facts once the
+ * pidfd is open, before the /proc directory is, so a test can let the PID
+ * be reused in between. NULL (the service): not called. */
+extern void (*svc_facts_pause)(pid_t pid);
 /* May the client trace the process (attach)? SVC_OK or the first rule it
  * breaks. */
 enum svc_why svc_may_trace(const struct svc_facts *f, const struct svc_peer *who);
