@@ -8,6 +8,7 @@
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
+#include <linux/bpf.h>		/* struct bpf_spin_lock, bpf_timer (mt_win) */
 #endif
 
 #define MT_COMM_LEN	16
@@ -131,10 +132,20 @@ _Static_assert(sizeof(struct mt_rec) == 168, "struct mt_rec: 168 bytes, 8-byte a
 
 /* --resolution folded in the kernel (bpf/window.bpf.h): one process's
  * window as one ring record: its minimum, its maximum (each the first
- * change that reached it) and its last change, each with `folded` = the
- * window's count of changes. Told from an mt_rec by its size. */
+ * change that reached it) and its last change, the first with `folded` =
+ * the window's count of changes. Told from an mt_rec by its size. */
 struct mt_win_out {
 	struct mt_rec rec[3];
+};
+
+/* wins map: an mm's window being folded (key: mm pointer); the loader
+ * reads the open ones at the end (BPF_F_LOCK). */
+struct mt_win {
+	struct bpf_spin_lock lock;
+	__u32 n;		/* changes in the window (0: none held) */
+	__u64 idx;		/* the window: ts / window_ns */
+	struct bpf_timer timer;
+	struct mt_win_out win;	/* minimum, maximum, last */
 };
 
 /* procs map: one entry per traced process alive (key: tgid); deleted when

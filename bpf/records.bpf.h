@@ -31,14 +31,20 @@ static __always_inline void rec_head(struct mt_rec *r, __u32 type, __u32 pid, __
 	r->folded = 0;
 }
 
+/* A record of group's that the full ring could not take. */
+static __always_inline void rec_lost(__u32 group)
+{
+	__sync_fetch_and_add(&counters.lost, 1);
+	__sync_fetch_and_add(&group_of(group)->lost, 1);
+}
+
 static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u32 group,
 						  __u64 ts)
 {
 	struct mt_rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 
 	if (!r) {
-		__sync_fetch_and_add(&counters.lost, 1);
-		__sync_fetch_and_add(&group_of(group)->lost, 1);
+		rec_lost(group);
 		return NULL;
 	}
 	rec_head(r, type, pid, group, ts);
@@ -47,14 +53,16 @@ static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u32 g
 
 /* Batched wake-ups: one per record would triple the cost of a fault
  * (kernel notes); wake the consumer only when enough data is waiting.
- * The loader drains on a short timer otherwise. */
+ * The loader drains on a short timer otherwise. For any record of rb. */
+static __always_inline __u64 rb_submit_flags(void)
+{
+	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void rec_submit(struct mt_rec *r)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(r, flags);
+	bpf_ringbuf_submit(r, rb_submit_flags());
 }
 
 static __always_inline void rec_fill_mm(struct mt_rec *r, struct mt_mm *e,

@@ -33,14 +33,6 @@ const volatile __u64 window_ns = 0;
  * just before the end the time to take the lock). */
 #define WIN_TIMER_SLACK_NS 200000ULL
 
-struct mt_win {
-	struct bpf_spin_lock lock;
-	__u32 n;		/* changes in the window (0: none held) */
-	__u64 idx;		/* the window: ts / window_ns */
-	struct bpf_timer timer;
-	struct mt_rec rec[3];	/* minimum, maximum, last */
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -74,12 +66,6 @@ static __always_inline __s64 rec_rss(const struct mt_rec *r)
 	return r->pages[MT_FILE] + r->pages[MT_ANON] + r->pages[MT_SHMEM];
 }
 
-static __always_inline void win_lost(__u32 group)
-{
-	__sync_fetch_and_add(&counters.lost, 1);
-	__sync_fetch_and_add(&group_of(group)->lost, 1);
-}
-
 /* Room for a window in the ring (NULL, and nothing counted, when full:
  * the caller says whether that loses it). */
 static __always_inline struct mt_win_out *win_reserve(void)
@@ -87,16 +73,28 @@ static __always_inline struct mt_win_out *win_reserve(void)
 	return bpf_ringbuf_reserve(&rb, sizeof(struct mt_win_out), 0);
 }
 
-static __always_inline void win_submit(struct mt_win_out *out, __u32 n)
+/* Under st's lock: the window held (if any) into out (if any), and st
+ * emptied. Its count of changes (0: none held). */
+static __always_inline __u32 win_take(struct mt_win *st, struct mt_win_out *out)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u32 n = st->n;
 
+	if (n && out)
+		*out = st->win;
+	st->n = 0;
+	return n;
+}
+
+/* After the lock: out to the ring with the window's count, or given back
+ * when nothing was taken into it. */
+static __always_inline void win_send(struct mt_win_out *out, __u32 n)
+{
+	if (!n) {
+		bpf_ringbuf_discard(out, 0);
+		return;
+	}
 	out->rec[0].folded = n;
-	out->rec[1].folded = n;
-	out->rec[2].folded = n;
-	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(out, flags);
+	bpf_ringbuf_submit(out, rb_submit_flags());
 }
 
 /* The timer of a window: writes it once it is over; a window that began
@@ -121,18 +119,10 @@ static int win_fire(void *map, __u64 *key, struct mt_win *st)
 		return 0;
 	}
 	bpf_spin_lock(&st->lock);
-	if (st->n && st->idx < w) {
-		out->rec[0] = st->rec[0];
-		out->rec[1] = st->rec[1];
-		out->rec[2] = st->rec[2];
-		closed = st->n;
-		st->n = 0;
-	}
+	if (st->idx < w)
+		closed = win_take(st, out);
 	bpf_spin_unlock(&st->lock);
-	if (closed)
-		win_submit(out, closed);
-	else
-		bpf_ringbuf_discard(out, 0);
+	win_send(out, closed);
 	return 0;
 }
 
@@ -142,7 +132,7 @@ static int win_fire(void *map, __u64 *key, struct mt_win *st)
 static __always_inline bool win_fold(__u64 key, struct mt_rec *in)
 {
 	struct mt_win *st = bpf_map_lookup_elem(&wins, &key);
-	__u64 w = in->ts_ns / window_ns, now;
+	__u64 w = in->ts_ns / window_ns;
 	struct mt_win_out *out = NULL;
 	__u32 closed = 0, lost = 0;
 	bool fresh = false, late = false;
@@ -168,50 +158,36 @@ static __always_inline bool win_fold(__u64 key, struct mt_rec *in)
 	if (st->n && w < st->idx) {
 		late = true;	/* stamped before a later window began */
 	} else {
-		if (st->n && st->idx != w) {
-			if (out) {
-				out->rec[0] = st->rec[0];
-				out->rec[1] = st->rec[1];
-				out->rec[2] = st->rec[2];
-				closed = st->n;
-			} else {
-				lost = st->n;
-			}
-			st->n = 0;
+		if (st->idx != w) {
+			closed = win_take(st, out);
+			lost = out ? 0 : closed;
 		}
 		if (!st->n) {
 			st->idx = w;
-			st->rec[0] = *in;
-			st->rec[1] = *in;
-			st->rec[2] = *in;
+			st->win.rec[0] = *in;
+			st->win.rec[1] = *in;
+			st->win.rec[2] = *in;
 			st->n = 1;
 			fresh = true;
 		} else {
-			if (v < rec_rss(&st->rec[0]))
-				st->rec[0] = *in;
-			if (v > rec_rss(&st->rec[1]))
-				st->rec[1] = *in;
-			st->rec[2] = *in;
+			if (v < rec_rss(&st->win.rec[0]))
+				st->win.rec[0] = *in;
+			if (v > rec_rss(&st->win.rec[1]))
+				st->win.rec[1] = *in;
+			st->win.rec[2] = *in;
 			st->n++;
 		}
 	}
 	bpf_spin_unlock(&st->lock);
-	if (out) {
-		if (closed)
-			win_submit(out, closed);
-		else
-			bpf_ringbuf_discard(out, 0);
-	}
+	if (out)
+		win_send(out, closed);
 	if (lost)
-		win_lost(in->group);
+		rec_lost(in->group);
 	if (late)
 		return false;
-	if (fresh) {
-		now = bpf_ktime_get_ns();
-		bpf_timer_start(&st->timer, (w + 1) * window_ns > now ?
-				(w + 1) * window_ns - now + WIN_TIMER_SLACK_NS :
-				WIN_TIMER_SLACK_NS, 0);
-	}
+	/* to the window's end from the change's own time (within it) */
+	if (fresh)
+		bpf_timer_start(&st->timer, (w + 1) * window_ns - in->ts_ns + WIN_TIMER_SLACK_NS, 0);
 	return true;
 }
 
@@ -230,25 +206,13 @@ static __always_inline void win_release(__u64 key)
 		return;
 	out = st->n ? win_reserve() : NULL;
 	bpf_spin_lock(&st->lock);
-	if (st->n) {
-		if (out) {
-			out->rec[0] = st->rec[0];
-			out->rec[1] = st->rec[1];
-			out->rec[2] = st->rec[2];
-		}
-		closed = st->n;
-		group = st->rec[0].group;
-		st->n = 0;
-	}
+	group = st->win.rec[0].group;
+	closed = win_take(st, out);
 	bpf_spin_unlock(&st->lock);
-	if (out) {
-		if (closed)
-			win_submit(out, closed);
-		else
-			bpf_ringbuf_discard(out, 0);
-	} else if (closed) {
-		win_lost(group);
-	}
+	if (out)
+		win_send(out, closed);
+	else if (closed)
+		rec_lost(group);
 	bpf_map_delete_elem(&wins, &key);
 }
 

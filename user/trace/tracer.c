@@ -167,22 +167,15 @@ static int flush_windows(struct local_tracer *t)
 {
 	int fd = bpf_map__fd(t->skel->maps.wins);
 	__u64 key, next, *prev = NULL;
-	struct {
-		__u32 lock, n;
-		__u64 idx;
-		__u64 timer[2];
-		struct mt_rec rec[3];
-	} v;
-	_Static_assert(sizeof(v) == sizeof(struct bpf_spin_lock) + 4 + 8 + 16 +
-		       sizeof(struct mt_win_out), "struct mt_win's layout (bpf/window.bpf.h)");
+	struct mt_win v;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem_flags(fd, &key, &v, BPF_F_LOCK) || !v.n)
 			continue;
-		v.rec[0].folded = v.n;
-		if (add_window(t, (const struct mt_win_out *)v.rec))
+		v.win.rec[0].folded = v.n;
+		if (add_window(t, &v.win))
 			return -ENOMEM;
 	}
 	return 0;
