@@ -108,6 +108,9 @@ void ckpt_regex_compile(const char *sub, const char *arg, regex_t *re);
 /* The report an offline subcommand printed on stdout is all out: 0, or
  * EXIT_TRACE_ERR (said). */
 int report_written(const char *sub);
+/* A trace that gave nothing to SUB: "no rows of pid PID in PATH" (pid not
+ * 0), else "PATH has a header but no rows: nothing to VERB". */
+void say_no_rows(const char *sub, const char *verb, int pid, const char *path);
 
 /* What every subcommand that reads one trace takes: TRACE.csv, --format
  * table|json, --pid PID. Parsed by the argp child below into trace_file;

@@ -142,6 +142,15 @@ void trace_cli__tracer_opts(struct tracer_opts *to, bool follow)
 	}
 }
 
+void say_no_rows(const char *sub, const char *verb, int pid, const char *path)
+{
+	if (pid)
+		fprintf(stderr, "memtrace-bpf %s: no rows of pid %d in %s\n", sub, pid, path);
+	else
+		fprintf(stderr, "memtrace-bpf %s: %s has a header but no rows: nothing to %s\n", sub,
+			path, verb);
+}
+
 int report_written(const char *sub)
 {
 	if (!fflush(stdout) && !ferror(stdout))

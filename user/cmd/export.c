@@ -157,12 +157,7 @@ static int export_rows(struct pf_out *pf, struct csv_reader *r, const struct pf_
 		return -1;
 	}
 	if (!we && !pf->st.rows) {
-		if (ea.pid)
-			fprintf(stderr, "memtrace-bpf export: no rows of pid %d in %s\n", ea.pid,
-				ea.trace);
-		else
-			fprintf(stderr, "memtrace-bpf export: %s has a header but no rows: nothing to "
-				"export\n", ea.trace);
+		say_no_rows("export", "export", ea.pid, ea.trace);
 		return -1;
 	}
 	/* a full disk or a closed pipe (-EIO) */

@@ -186,12 +186,7 @@ static int resample_rows(struct resample *s, bool *inited, struct csv_reader *r,
 	if (!e) {
 		e = *inited ? resample__finish(s) : -ENODATA;
 		if (e == -ENODATA) {
-			if (ra.pid && *inited)
-				fprintf(stderr, "memtrace-bpf resample: no rows of pid %d in %s\n", ra.pid,
-					ra.trace);
-			else
-				fprintf(stderr, "memtrace-bpf resample: %s has a header but no rows: "
-					"nothing to resample\n", ra.trace);
+			say_no_rows("resample", "resample", *inited ? ra.pid : 0, ra.trace);
 			return -1;
 		}
 	}

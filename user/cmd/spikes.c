@@ -187,14 +187,13 @@ int cmd_spikes(int argc, char **argv)
 		return EXIT_TRACE_ERR;
 	}
 	if (!rows) {
-		fprintf(stderr, "memtrace-bpf spikes: %s has a header but no rows: nothing to analyse\n",
-			trace_file.path);
+		say_no_rows("spikes", "analyse", 0, trace_file.path);
 		spikes__free(s);
 		csvr__close(&r);
 		return EXIT_TRACE_ERR;
 	}
 	if (trace_file.only_pid && !spikes__npids(s)) {
-		fprintf(stderr, "memtrace-bpf spikes: no rows of pid %d in %s\n", trace_file.only_pid, trace_file.path);
+		say_no_rows("spikes", "analyse", trace_file.only_pid, trace_file.path);
 		spikes__free(s);
 		csvr__close(&r);
 		return EXIT_TRACE_ERR;
