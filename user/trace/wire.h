@@ -31,7 +31,6 @@
 #define WIRE_MAX_MSG 65536
 #define WIRE_REPLY 0x8000
 #define WIRE_MAX_ATTACH 256		/* pids in one ATTACH */
-#define WIRE_MAX_PIDS 4096		/* pids in a GROUP_PIDS reply */
 
 struct wire_hdr {
 	uint32_t magic;
