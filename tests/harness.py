@@ -27,6 +27,12 @@ Environment:
   CI=true            a skip is a failure: on CI every test must run
   TEST_FILTER=regex  run only the tests whose name matches
   KEEP_TMP=1         keep the temporary directories (their paths are printed)
+  MEMTRACE_TEST_USER=UID:GID  (tests/via_daemon.py) run every command the
+                     tests start as that user, not root, and give it the
+                     temporary directories: memtrace-bpf then traces
+                     through the service (memtrace-bpf daemon) at
+                     $MEMTRACE_SOCKET; the closing line's prefix gets
+                     "-daemon"
 
 Python 3 standard library only.
 """
@@ -57,6 +63,8 @@ WL_SRC = os.path.join(TESTS_DIR, "workloads")
 TOOLS_DIR = os.path.join(OUTPUT, "tools")
 
 CI = os.environ.get("CI", "") == "true"
+AS_USER = tuple(int(x) for x in os.environ["MEMTRACE_TEST_USER"].split(":")) \
+    if os.environ.get("MEMTRACE_TEST_USER") else None
 KEEP_TMP = os.environ.get("KEEP_TMP", "") not in ("", "0")
 FILTER = os.environ.get("TEST_FILTER", "")
 
@@ -122,11 +130,16 @@ def clean_env(extra=None):
 
 
 def spawn(argv, cwd=None, env=None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-          stderr=subprocess.PIPE, sigint_ignored=False, cpus=None, **popen_kw):
+          stderr=subprocess.PIPE, sigint_ignored=False, cpus=None, as_root=False, **popen_kw):
     """Starts argv in a process group of its own, tracked: kill_tracked()
-    ends the group after the test. env defaults to clean_env()."""
+    ends the group after the test. env defaults to clean_env(). Under
+    MEMTRACE_TEST_USER it runs as that user unless as_root."""
     def setup():
         _child_setup()
+        if AS_USER and not as_root:
+            os.setgroups([])
+            os.setresgid(AS_USER[1], AS_USER[1], AS_USER[1])
+            os.setresuid(AS_USER[0], AS_USER[0], AS_USER[0])
         if sigint_ignored:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         if cpus is not None:
@@ -248,6 +261,8 @@ def tmpdir(mode=None):
     d = tempfile.mkdtemp(prefix="memtrace-test-")
     if mode is not None:
         os.chmod(d, mode)
+    if AS_USER:
+        os.chown(d, AS_USER[0], AS_USER[1])
     _tmpdirs.append(d)
     return d
 
@@ -269,6 +284,8 @@ def suite_tmpdir():
     removed after the last test (kept with KEEP_TMP)."""
     if not _suite_tmp:
         _suite_tmp.append(tempfile.mkdtemp(prefix="memtrace-suite-"))
+        if AS_USER:
+            os.chown(_suite_tmp[0], AS_USER[0], AS_USER[1])
     return _suite_tmp[0]
 
 
@@ -512,7 +529,7 @@ class Suite:
         """prefix: the closing line's; builds: workloads (workload()) that
         its tests run by path, built before the first test; setup: called
         after that. A failure there is one failed test, `build`."""
-        self.prefix = prefix
+        self.prefix = prefix + ("-daemon" if AS_USER else "")
         self.builds = builds
         self.setup = setup
         self.tests = []

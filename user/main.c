@@ -19,6 +19,7 @@ static const struct {
 	{ "resample", cmd_resample },
 	{ "export", cmd_export },
 	{ "report", cmd_report },
+	{ "daemon", cmd_daemon },
 };
 
 int main(int argc, char **argv)

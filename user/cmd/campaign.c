@@ -589,7 +589,7 @@ static int preflight(const struct plan *p)
 				usage_err("two configurations would share the directory %s: make the values "
 					  "differ in letters, digits or ._- (other characters become _ there, "
 					  "and + joins parameters)", p->runs[i].config);
-	if (check_privileges(msg, sizeof(msg)) || check_btf(trace_cli.btf, msg, sizeof(msg))) {
+	if (trace_cli__access(msg, sizeof(msg))) {
 		fprintf(stderr, "memtrace-bpf campaign: %s\n", msg);
 		return EXIT_TRACE_ERR;
 	}
@@ -646,7 +646,7 @@ static int run_plan(size_t todo)
 	if (!todo)
 		return 0;
 	trace_cli__tracer_opts(&to, ca.plan.follow);
-	if (tracer__open(&tracer, &to, err, sizeof(err))) {
+	if (trace_cli__tracer_open(&tracer, &to, err, sizeof(err))) {
 		fprintf(stderr, "memtrace-bpf campaign: %s\n", err);
 		return EXIT_TRACE_ERR;
 	}

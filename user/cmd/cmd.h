@@ -26,6 +26,7 @@ int cmd_stages(int argc, char **argv);
 int cmd_resample(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
 
 /* First thing: fds 0, 1 and 2 that are closed get /dev/null, so no file
  * we open later takes their number (a write to "stdout" would land in it);
@@ -70,6 +71,8 @@ struct trace_cli {
 	unsigned long max_procs;
 	const char *btf;
 	uint64_t resolution_ns;	/* --resolution (0: every change) */
+	bool ring_set, procs_set;	/* --ring-size, --max-procs given */
+	bool remote;		/* not root: through the service (trace_cli__access) */
 };
 extern struct trace_cli trace_cli;
 extern const struct argp trace_cli_argp;
@@ -77,6 +80,15 @@ extern const struct argp trace_cli_argp;
 void trace_cli__follow(void);
 /* The tracer's settings; follow: trace children. */
 void trace_cli__tracer_opts(struct tracer_opts *to, bool follow);
+/* May this process trace, and how: with root's capabilities itself, else
+ * through the service (memtrace-bpf daemon) when its socket is there
+ * (trace_cli.remote). 0, or -errno with msg (what is missing and what to
+ * do). A root-only option (--as-root, and those the service holds:
+ * --ring-size, --max-procs, --btf) given without root is a usage error. */
+int trace_cli__access(char *msg, size_t len);
+/* The tracer, local or the service's client (after trace_cli__access). */
+int trace_cli__tracer_open(struct tracer **t, const struct tracer_opts *to, char *err,
+			   size_t errlen);
 
 /* The guard and alert options (--kill-at, --alert, --timeout...) of record
  * and campaign: an argp child parsed into guard_cli.spec; the subcommand

@@ -10,6 +10,8 @@
 #include "cmd/cmd.h"
 #include "lib/files.h"
 #include "lib/units.h"
+#include "trace/preflight.h"
+#include "trace/remote.h"
 #include "trace/run.h"
 
 bool stdio_closed[3];
@@ -91,6 +93,7 @@ static error_t trace_cli_parse(int key, char *arg, struct argp_state *st)
 		trace_cli.verbose = true;
 		break;
 	case OPT_RING_SIZE:
+		trace_cli.ring_set = true;
 		if (parse_size(arg, &trace_cli.ring_bytes))
 			usage_exit(sub, "--ring-size %s: not a size (use e.g. 16M, 64M, 1G)", arg);
 		if (trace_cli.ring_bytes < (64 << 10) || trace_cli.ring_bytes > (1ULL << 30) ||
@@ -102,6 +105,7 @@ static error_t trace_cli_parse(int key, char *arg, struct argp_state *st)
 		if (parse_uint(arg, 1 << 20, &v) || v < 1)
 			usage_exit(sub, "--max-procs %s: not a number from 1 to 1048576", arg);
 		trace_cli.max_procs = v;
+		trace_cli.procs_set = true;
 		break;
 	case OPT_BTF:
 		trace_cli.btf = arg;
@@ -137,7 +141,9 @@ void trace_cli__tracer_opts(struct tracer_opts *to, bool follow)
 	{
 		const char *f = getenv("MEMTRACE_FOLD");
 
-		if (f && !strcmp(f, "loader"))
+		/* the service folds nothing in the kernel (its windows would
+		 * be every client's): a client thins in itself */
+		if ((f && !strcmp(f, "loader")) || trace_cli.remote)
 			to->window_ns = 0;
 	}
 }
@@ -303,4 +309,41 @@ void cmd_out__close(struct cmd_out *o)
 		fclose(o->f);
 	o->f = NULL;
 	out_file__close(&o->of);
+}
+
+int trace_cli__access(char *msg, size_t len)
+{
+	const char *sub = trace_cli.sub, *path = remote__socket_path();
+	char own[1024];
+
+	trace_cli.remote = false;
+	if (!check_privileges(own, sizeof(own)))
+		return check_btf(trace_cli.btf, msg, len);
+	if (geteuid() == 0 || !remote__present(path)) {
+		/* root without the capabilities, or no service here */
+		snprintf(msg, len, "%s%s", own, geteuid() == 0 ? "" :
+			 " Or, without sudo: have an administrator start the memtrace-bpf "
+			 "service (sudo systemctl enable --now memtrace-bpf.socket), which traces "
+			 "your own processes for you.");
+		return -EPERM;
+	}
+	/* the service's own settings, and what only root may do */
+	if (trace_cli.as_root)
+		usage_exit(sub, "--as-root: only under sudo (you are not root, and the "
+			   "memtrace-bpf service runs your commands as you)");
+	if (trace_cli.ring_set || trace_cli.procs_set || trace_cli.btf)
+		usage_exit(sub, "--%s belongs to the memtrace-bpf service when you trace without "
+			   "root: its administrator sets it (memtrace-bpf daemon --%s)",
+			   trace_cli.ring_set ? "ring-size" : trace_cli.procs_set ? "max-procs" : "btf",
+			   trace_cli.ring_set ? "ring-size" : trace_cli.procs_set ? "max-procs" : "btf");
+	trace_cli.remote = true;
+	return 0;
+}
+
+int trace_cli__tracer_open(struct tracer **t, const struct tracer_opts *to, char *err,
+			   size_t errlen)
+{
+	if (!trace_cli.remote)
+		return tracer__open(t, to, err, errlen);
+	return tracer__connect(t, remote__socket_path(), to, err, errlen);
 }

@@ -613,10 +613,14 @@ static int preflight(void)
 	char msg[2048];
 	int e;
 
-	if (check_privileges(msg, sizeof(msg)) || check_btf(trace_cli.btf, msg, sizeof(msg)))
+	if (trace_cli__access(msg, sizeof(msg)))
 		goto fail;
-	if (env.capture.comm || env.capture.cgroup)
+	if (env.capture.comm || env.capture.cgroup) {
+		if (trace_cli.remote)
+			usage_exit(NULL, "--comm and --cgroup trace other users' processes too: "
+				   "root only (run it with sudo)");
 		return 0;
+	}
 	if (check_pids(msg, sizeof(msg)))
 		goto fail;
 	if ((e = check_attach_guard()))
@@ -666,7 +670,7 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	trace_cli__tracer_opts(&to, env.ncmd ? trace_cli.follow != 0 : trace_cli.follow == 1);
-	if (tracer__open(&tracer, &to, err, sizeof(err))) {
+	if (trace_cli__tracer_open(&tracer, &to, err, sizeof(err))) {
 		fprintf(stderr, "memtrace-bpf: %s\n", err);
 		ret = EXIT_TRACE_ERR;
 		goto out;

@@ -35,6 +35,25 @@ bool sudo_ids(uid_t *uid, gid_t *gid)
 	return true;
 }
 
+int exec_path(const char *binary, char *out, size_t len)
+{
+	const char *path = getenv("PATH"), *p, *end;
+
+	if (strchr(binary, '/')) {
+		snprintf(out, len, "%s", binary);
+		return 0;
+	}
+	for (p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *p; p = *end ? end + 1 : end) {
+		struct stat st;
+
+		end = strchrnul(p, ':');
+		snprintf(out, len, "%.*s/%s", (int)(end - p), end == p ? "." : p, binary);
+		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK))
+			return 0;
+	}
+	return -ENOENT;
+}
+
 void give_fd_to_user(int fd, const char *what)
 {
 	uid_t uid;

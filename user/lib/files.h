@@ -26,6 +26,10 @@ bool sudo_ids(uid_t *uid, gid_t *gid);
  * its name, for the message when that fails). */
 void give_fd_to_user(int fd, const char *what);
 
+/* binary as execvp() finds it: itself when it has a '/', else the first
+ * executable regular file of that name in PATH. 0, or -ENOENT. */
+int exec_path(const char *binary, char *out, size_t len);
+
 /* Can path be an output? Absent, or a regular file (not a link, FIFO,
  * socket, device or directory), in a directory we can write. what: "trace",
  * "summary"... for the message. 0, or -errno with msg (the problem and a

@@ -60,7 +60,13 @@ static int parse_status(const char *s, struct svc_facts *f)
 		have++;
 	}
 	if ((p = strstr(s, "\nState:")) && sscanf(p + 7, " %c", &state) == 1) {
-		f->zombie = state == 'Z' || state == 'X';
+		int threads = 1;
+
+		/* a leader that ended with pthread_exit shows Z while its
+		 * other threads run on: the process lives */
+		if ((p = strstr(s, "\nThreads:")))
+			sscanf(p + 9, "%d", &threads);
+		f->zombie = (state == 'Z' || state == 'X') && threads <= 1;
 		have++;
 	}
 	return have == 5 ? 0 : -EINVAL;
@@ -196,6 +202,12 @@ const char *svc_why_text(enum svc_why w)
 	case SVC_SECURE:	return "started set-id or with file capabilities: root only";
 	case SVC_CAPS:		return "holding capabilities you do not have: root only";
 	case SVC_NOT_CHILD:	return "not a child of yours";
+	case SVC_BUSY:		return "already traced (by another run of yours or another user's)";
+	case SVC_KERNEL:	return "refused by the kernel (its ids changed while it was checked)";
+	case SVC_NOT_YOURS:	return "in a trace group you do not hold";
+	case SVC_LIMIT:		return "over the daemon's per-user limit";
+	case SVC_ORDER:		return "asked for out of order";
+	case SVC_ROOT:		return "root only";
 	default:		return "refused";
 	}
 }

@@ -37,6 +37,13 @@ enum svc_why {
 	SVC_SECURE,	/* started set-id or with file capabilities (AT_SECURE) */
 	SVC_CAPS,	/* permitted capabilities the client lacks */
 	SVC_NOT_CHILD,	/* launch: not the client's child */
+	/* the service's own refusals of a request (not facts of a process) */
+	SVC_BUSY,	/* already traced (by you or another user) */
+	SVC_KERNEL,	/* the kernel refused it (its ids changed while checked) */
+	SVC_NOT_YOURS,	/* a group the client does not hold */
+	SVC_LIMIT,	/* over a per-user limit of the service */
+	SVC_ORDER,	/* a request out of its order (e.g. a second launch) */
+	SVC_ROOT,	/* root only */
 	SVC_WHY_MAX
 };
 

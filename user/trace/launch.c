@@ -101,7 +101,10 @@ static int take_group(struct tracer *t, uint32_t *group, char *err, size_t errle
 {
 	int e = tracer__group_take(t, group);
 
-	if (e)
+	if (e && tracer__why(t))
+		snprintf(err, errlen, "the memtrace-bpf service refused a new run: it is %s "
+			 "(memtrace-bpf daemon --user-groups)", tracer__why(t));
+	else if (e)
 		snprintf(err, errlen, "every trace group is held by processes of earlier runs "
 			 "still alive (%d at most)", MT_MAX_GROUPS - 1);
 	return e;
@@ -195,7 +198,8 @@ static int register_child(struct run *r, char *err, size_t errlen)
 	int e = tracer__expect_exec(r->tracer, r->child, r->group);
 
 	if (e) {
-		snprintf(err, errlen, "cannot register %s for tracing: %s", s->cmd[0], strerror(-e));
+		snprintf(err, errlen, "cannot register %s for tracing: %s", s->cmd[0],
+			 tracer__why(r->tracer) ? tracer__why(r->tracer) : strerror(-e));
 		kill(r->child, SIGKILL);
 		waitpid(r->child, NULL, 0);
 		r->child = 0;
@@ -316,6 +320,11 @@ int run__attach(struct run *r, struct tracer *t, const struct run_spec *s, char 
 	if (!e) {
 		guard__arm(r, true);	/* before the snapshot: it may cross */
 		e = tracer__attach_pids(t, s->pids, s->npids, group, no_mm);
+	}
+	if (e && tracer__why(t)) {
+		/* the service's refusal: which PID, and why */
+		snprintf(err, errlen, "cannot trace it: %s", tracer__why(t));
+		goto out;
 	}
 	if (e) {
 		snprintf(err, errlen, "cannot take the attach-time snapshot: %s", strerror(-e));

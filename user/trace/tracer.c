@@ -755,3 +755,53 @@ static const struct tracer_ops local_ops = {
 	.exit_seen = local_exit_seen,
 	.each_exited = local_each_exited,
 };
+
+/* S5-TMP: stand-ins until the owner rules land */
+int tracer__group_setup(struct tracer *base, uint32_t group, uint32_t uid, uint32_t gid)
+{
+	(void)base, (void)group, (void)uid, (void)gid;
+	return 0;
+}
+
+int tracer__untrace(struct tracer *base, uint32_t group)
+{
+	struct local_tracer *t = (struct local_tracer *)base;
+	int fd = bpf_map__fd(t->skel->maps.procs), n = 0;
+	__u32 k, next;
+	struct mt_proc p;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		if (!bpf_map_lookup_elem(fd, &k, &p) && p.group == group) {
+			bpf_map_delete_elem(fd, &k);
+			n++;
+			continue;
+		}
+		prev = &k;
+	}
+	t->skel->bss->groups[group].live = 0;
+	return n;
+}
+
+int tracer__group_follow(struct tracer *base, uint32_t group, bool follow)
+{
+	(void)base, (void)group, (void)follow;
+	return 0;
+}
+
+size_t tracer__count_procs(struct tracer *base)
+{
+	struct local_tracer *t = (struct local_tracer *)base;
+	int fd = bpf_map__fd(t->skel->maps.procs);
+	__u32 k, next;
+	void *prev = NULL;
+	size_t n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}

@@ -24,7 +24,13 @@ struct tracer_opts {
 	uint64_t window_ns;	/* --resolution folded in the kernel
 				   (bpf/window.bpf.h); 0: every change a record */
 	bool verbose;
+	bool exclusive;		/* S5-TMP */
 };
+struct tracer;
+int tracer__group_setup(struct tracer *t, uint32_t group, uint32_t uid, uint32_t gid); /* S5-TMP */
+int tracer__untrace(struct tracer *t, uint32_t group); /* S5-TMP */
+int tracer__group_follow(struct tracer *t, uint32_t group, bool follow); /* S5-TMP */
+size_t tracer__count_procs(struct tracer *t); /* S5-TMP */
 
 struct tracer;
 
@@ -112,6 +118,13 @@ int tracer__each_exited(struct tracer *t, int (*fn)(void *ctx, pid_t pid, const 
  * mm; faults, the threads folded so far (tracer__fold_faults adds the rest). */
 int tracer__proc(struct tracer *t, pid_t pid, struct mt_proc *p);
 
+/* The last refusal of a tracer that can refuse (a service's client), as
+ * a sentence ("PID 42 is not yours: ..."), or NULL. */
+const char *tracer__why(struct tracer *t);
+/* Is it a client of the service (memtrace-bpf daemon)? For messages: the
+ * ring's size is then the service's. */
+bool tracer__remote(const struct tracer *t);
+
 /* ---- implementations ----
  * A tracer is one of: the local one (tracer.c: the BPF side loaded in this
  * process, tracer__open) or another that hands on records the same way (a
@@ -144,6 +157,8 @@ struct tracer_ops {
 	void (*exit_seen)(struct tracer *t, pid_t pid, uint64_t exit_ts_ns);
 	int (*each_exited)(struct tracer *t,
 			   int (*fn)(void *ctx, pid_t pid, const struct mt_proc *p), void *ctx);
+	const char *(*why)(struct tracer *t);	/* NULL: never refuses */
+	bool remote;
 };
 
 struct tracer {

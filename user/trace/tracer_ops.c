@@ -114,3 +114,13 @@ int tracer__each_exited(struct tracer *t, int (*fn)(void *ctx, pid_t pid, const 
 {
 	return t->ops->each_exited(t, fn, ctx);
 }
+
+const char *tracer__why(struct tracer *t)
+{
+	return t->ops->why ? t->ops->why(t) : NULL;
+}
+
+bool tracer__remote(const struct tracer *t)
+{
+	return t->ops->remote;
+}

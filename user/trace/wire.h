@@ -115,6 +115,87 @@ struct wire_recs {
 #define WIRE_MAX_RECS ((WIRE_MAX_MSG - sizeof(struct wire_hdr) - sizeof(struct wire_recs)) / \
 		       sizeof(struct mt_rec))
 
+/* Replies: each begins with struct wire_status. */
+struct wire_hello_ok {
+	struct wire_status st;
+	uint32_t version, service_pid;
+	uint64_t hold_ns;	/* how far the service's release lags its drains */
+	uint64_t ring_bytes;	/* the service's ring (--ring-size), for messages */
+	uint32_t user_groups;	/* groups one user may hold at once */
+	uint32_t pad;
+};
+
+struct wire_take_ok {
+	struct wire_status st;
+	uint32_t group, pad;
+};
+
+struct wire_attach_ok {		/* one status a pid, in the request's order */
+	struct wire_status st;
+	uint32_t n, pad;
+	struct wire_status pid[];
+};
+
+struct wire_group_ok {
+	struct wire_status st;
+	struct mt_group group;	/* lost: with the records the service's queue
+				   dropped */
+};
+
+#define WIRE_MAX_PIDS 4096	/* in a GROUP_PIDS reply */
+struct wire_pids_ok {
+	struct wire_status st;
+	uint32_t n, pad;
+	uint32_t pid[];
+};
+
+/* FINAL_STATE: FINAL_PROCS messages, then the reply with their total. */
+enum wire_proc_kind { WIRE_PROC_LIVE = 1, WIRE_PROC_EXITED = 2 };
+struct wire_final_proc {
+	uint32_t pid, kind;
+	struct mt_proc proc;
+};
+struct wire_final_procs {
+	uint32_t n, pad;
+	struct wire_final_proc p[];
+};
+#define WIRE_MAX_FINAL ((WIRE_MAX_MSG - sizeof(struct wire_hdr) - \
+			 sizeof(struct wire_final_procs)) / sizeof(struct wire_final_proc))
+struct wire_final_ok {
+	struct wire_status st;
+	uint32_t total, pad;
+};
+
+struct wire_flush_ok {
+	struct wire_status st;
+	uint64_t released_ns;	/* every record of the client's stamped at or
+				   before this is in the messages before */
+};
+
+struct wire_stats_ok {
+	struct wire_status st;
+	struct mt_cost cost;	/* the service's, for the whole machine */
+	uint64_t ring_records, ring_windows;
+	uint64_t lost;		/* the client's groups': kernel and queue */
+	uint64_t untraced;
+};
+
+struct wire_status_ok {		/* STATUS, root only: for tests and admins */
+	struct wire_status st;
+	uint32_t clients, groups;	/* connected; groups held */
+	uint32_t procs, usdt;		/* procs entries; USDT binaries */
+	uint64_t queue_bytes;		/* all clients' queues */
+	uint64_t dropped;		/* records dropped by full queues */
+	uint64_t served;		/* clients served since the start */
+	uint64_t rss_kb;		/* the service's VmRSS */
+	uint32_t fds, pad;		/* its open fds */
+};
+
+struct wire_bye {
+	int32_t reason;		/* 0: the service stops */
+	uint32_t pad;
+};
+
 /* A well-formed message: its header, payload and how many fds came. */
 struct wire_msg {
 	struct wire_hdr hdr;
