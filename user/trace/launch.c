@@ -65,7 +65,11 @@ child_main(const struct run_spec *s, const struct launch_fds *f, int mark_fd)
 	if (f->cap_wr[0] >= 0 &&
 	    (dup2(f->cap_wr[0], 1) < 0 || dup2(f->cap_wr[1] >= 0 ? f->cap_wr[1] : f->cap_wr[0], 2) < 0))
 		goto fail;
-	/* wait until every program is attached: no gap before exec */
+	/* wait until every program is attached: no gap before exec. Our copy
+	 * of the write end closed first: if memtrace-bpf dies (SIGKILL), the
+	 * read sees EOF and the child ends instead of waiting for ever (and
+	 * holding memtrace-bpf's fds, the service's socket among them) */
+	close(f->go[1]);
 	if (read(f->go[0], &go, 1) != 1)
 		_exit(EXIT_NOEXEC);
 	if (mark_fd >= 0) {

@@ -182,6 +182,17 @@ static int drain(struct runner *rn, bool final)
 	return e;
 }
 
+/* Reading records failed: why (a service's client knows: it went away),
+ * once; the runs end with their rows whole. */
+static void say_read_failed(struct runner *rn, const char *what, int e)
+{
+	const char *why = tracer__why(rn->tracer);
+
+	fprintf(stderr, "memtrace-bpf: reading %s failed: %s%s\n", what,
+		why ? why : strerror(-e), why ? "; the trace ends here, its rows whole" : "");
+	rn->read_failed = true;
+}
+
 /* Drops are said while they happen, at most every 5 s, even with -q. */
 static void say_drops(struct runner *rn, uint64_t now)
 {
@@ -264,7 +275,7 @@ int runner__run(struct runner *rn)
 		poll_start = mono_ns();
 		e = drain(rn, false);
 		if (e && !rn->failed) {
-			fprintf(stderr, "memtrace-bpf: reading events failed: %s\n", strerror(-e));
+			say_read_failed(rn, "events", e);
 			fail(rn);
 		}
 		now = mono_ns();
@@ -287,7 +298,8 @@ int runner__run(struct runner *rn)
 	/* the last records are already in the ring: take them all */
 	e = drain(rn, true);
 	if (e) {
-		fprintf(stderr, "memtrace-bpf: reading the last events failed: %s\n", strerror(-e));
+		if (!rn->read_failed)	/* said once */
+			say_read_failed(rn, "the last events", e);
 		rn->failed = true;
 	}
 	each_run(rn, r)

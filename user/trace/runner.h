@@ -54,6 +54,7 @@ struct runner {
 	int nruns;
 	int stop_sig;		/* the first stop signal, 0: none */
 	bool failed;		/* stopped by an error */
+	bool read_failed;	/* reading records failed (said) */
 	int signals_seen;
 	uint64_t lost_said, next_lost_ns;
 	bool tty;		/* stderr is a terminal */

@@ -1,0 +1,550 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""The service for users without root (issue #16): `memtrace-bpf daemon`
+started by each test in the foreground as root, clients run as users this
+suite creates (useradd, removed at the end).
+
+What it proves, on real kernel events: a user's own launch is traced
+exactly and its files are the user's; what the service refuses (another
+user's PID, PID 1, a kernel thread, root-only options) it refuses with a
+message and nothing traced; garbage on the socket (1,000 malformed
+messages) and clients killed mid-run leave the service serving and
+holding nothing; a killed service makes its clients end with a message and
+whole files, and a restarted one serves; 16 clients at once lose nothing.
+The suites' own cases run as a user through the service in
+tests/via_daemon.py. The closing line is `daemon: N passed, N failed, N
+skipped`.
+"""
+
+import json
+import os
+import random
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+from harness import (BIN, Fail, Suite, fail_if, load_summary, read_rows, run, spawn, tail,
+                     tmpdir, workload)
+from test_service import test_user, wait_for
+
+suite = Suite("daemon", builds=("holder", "burst64", "forker"))
+
+MAGIC, VERSION = 0x3157544D, 1
+HELLO, TAKE, GUARD, EXPECT, MARK_FD, MARKS, ATTACH, GET, PIDS, FINAL, GIVE_BACK, FLUSH, \
+    STATS, STATUS = range(1, 15)
+REPLY = 0x8000
+REC_SIZE, PROC_SIZE = 168, 112
+
+
+class Daemon:
+    """memtrace-bpf daemon --socket DIR/sock, as root, in the foreground."""
+
+    def __init__(self, *opts):
+        self.dir = tmpdir(0o755)
+        self.sock = os.path.join(self.dir, "sock")
+        self.log = os.path.join(self.dir, "daemon.log")
+        self.opts = opts
+        self.start()
+
+    def start(self):
+        self.logf = open(self.log, "a")
+        self.p = spawn([BIN, "daemon", "--socket", self.sock, *self.opts], stdout=self.logf,
+                       stderr=subprocess.STDOUT, as_root=True)
+        wait_for(lambda: "serving on" in open(self.log).read() or self.p.poll() is not None,
+                 "the service's start", timeout=30)
+        if self.p.poll() is not None:
+            raise Fail("the service did not start: " + tail(open(self.log).read()))
+
+    def status(self):
+        r = run([BIN, "daemon", "--status", "--socket", self.sock], as_root=True)
+        if r.returncode != 0:
+            raise Fail("daemon --status: exit %d: %s" % (r.returncode, tail(r.stderr)))
+        return {k: int(v) for k, v in (ln.split("=") for ln in r.stdout.split())}
+
+    def text(self):
+        return open(self.log).read()
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            return self.p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise Fail("the service did not stop within 20 s of SIGTERM")
+
+
+def as_user(uid, gid, argv, sock, **kw):
+    """argv as uid/gid (no supplementary groups), the service at sock."""
+    env = dict(os.environ, MEMTRACE_SOCKET=sock)
+    for k in ("SUDO_UID", "SUDO_GID", "SUDO_USER"):
+        env.pop(k, None)
+    return spawn(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
+                  *argv], env=env, **kw)
+
+
+def user_dir(uid, gid):
+    d = tmpdir(0o755)
+    os.chown(d, uid, gid)
+    return d
+
+
+def finish_p(p, timeout=120):
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise Fail("%s did not finish in %d s: %s" % (p.args, timeout, tail(err)))
+    return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+# ---- the wire, from Python: a client that says what it likes ----
+
+def msg(mtype, seq, payload=b"", magic=MAGIC, version=VERSION, length=None):
+    return struct.pack("<IHHII", magic, version, mtype, len(payload) if length is None
+                       else length, seq) + payload
+
+
+def hello_payload():
+    return struct.pack("<HH4HI16s", 1, 1, REC_SIZE, group_size(), guard_size(), PROC_SIZE, 0,
+                       b"test")
+
+
+def guard_size():
+    # struct mt_guard: 2 u64, 8 u64 alerts, 6 u32, s64, 2 u64, u64, s64, 2 u32
+    return 8 * 2 + 8 * 8 + 4 * 6 + 8 + 8 * 2 + 8 + 8 + 4 * 2
+
+
+def group_size():
+    # struct mt_group (bpf/memtrace.h) changes with the kernel side: the
+    # service refuses a HELLO of another size, so learn_group_size() asks
+    return _GROUP_SIZE[0]
+
+
+_GROUP_SIZE = [0]
+
+
+class Client:
+    """A connection to the service, made by a child of ours that is wholly
+    the user (the service refuses a peer whose ids differ, as ours would:
+    real root, effective user); the child lives while the connection does."""
+
+    def __init__(self, sock_path, user=None):
+        self.child = None
+        if user is None:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            self.s.connect(sock_path)
+        else:
+            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    a.close()
+                    os.setgroups([])
+                    os.setresgid(user[1], user[1], user[1])
+                    os.setresuid(user[0], user[0], user[0])
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                    s.connect(sock_path)
+                    socket.send_fds(b, [b"s"], [s.fileno()])
+                    b.recv(1)       # until the parent is done with it
+                finally:
+                    os._exit(0)
+            b.close()
+            _, fds, _, _ = socket.recv_fds(a, 1, 1)
+            self.s = socket.socket(fileno=fds[0])
+            self.child, self.ctl = pid, a
+        self.s.settimeout(10)
+        self.seq = 0
+
+    def send(self, data, fds=()):
+        if fds:
+            socket.send_fds(self.s, [data], list(fds))
+        else:
+            self.s.send(data)
+
+    def request(self, mtype, payload=b"", fds=()):
+        self.seq += 1
+        self.send(msg(mtype, self.seq, payload), fds)
+        while True:
+            data = self.s.recv(70000)
+            if not data:
+                raise EOFError("the service closed the connection")
+            magic, ver, t, ln, seq = struct.unpack("<IHHII", data[:16])
+            if t == mtype | REPLY and seq == self.seq:
+                status, why = struct.unpack("<iI", data[16:24])
+                return status, why, data[24:]
+
+    def hello(self):
+        return self.request(HELLO, hello_payload())
+
+    def closed(self, timeout=5):
+        """Did the service close it (after its error reply, if any)?"""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                if not self.s.recv(70000):
+                    return True
+        except (socket.timeout, TimeoutError):
+            return False
+        except OSError:
+            return True
+
+    def close(self):
+        self.s.close()
+        if self.child:
+            self.ctl.close()
+            os.waitpid(self.child, 0)
+            self.child = None
+
+
+def learn_group_size(d):
+    """struct mt_group's size: the one HELLO the service takes."""
+    if _GROUP_SIZE[0]:
+        return
+    for size in range(64, 1024, 8):
+        _GROUP_SIZE[0] = size
+        c = Client(d.sock)
+        st, _, _ = c.hello()
+        c.close()
+        if st == 0:
+            return
+    raise Fail("no struct mt_group size makes a HELLO the service takes")
+
+
+# ---- tests ----
+
+@suite.test("a user's launch through the service: the workload's own VmRSS is the exact "
+            "peak, its exit status and rows are whole, the files are the user's")
+def t_launch():
+    d = Daemon()
+    with test_user("l") as (name, uid, gid):
+        out = user_dir(uid, gid)
+        csv_path = os.path.join(out, "t.csv")
+        rc, o, e = finish_p(as_user(uid, gid, [BIN, "-q", "-o", csv_path, "--",
+                                               workload("burst64"), "5"], d.sock))
+        errs = []
+        if rc != 5:
+            errs.append("exit %d, the workload exits 5: %s" % (rc, tail(e)))
+        m = re.search(r"^BURST \d+ \d+ \d+ \d+ (\d+) ", o, re.M)
+        s = load_summary(os.path.join(out, "t.summary.json"))
+        if not m:
+            raise Fail("no BURST line: %r %s" % (o[:200], tail(e)))
+        vmrss = int(m.group(1))
+        print("# peak %s kB, the workload's VmRSS %d kB, %s rows, lost %s"
+              % (s.get("peak_rss_kb"), vmrss, s.get("events"), s.get("lost_events")))
+        if s.get("peak_rss_kb") != vmrss:
+            errs.append("peak_rss_kb %r != the workload's VmRSS %d" % (s.get("peak_rss_kb"), vmrss))
+        if s.get("lost_events") != 0:
+            errs.append("lost_events %r" % s.get("lost_events"))
+        rows = read_rows(csv_path)
+        if not rows or rows[0]["event"] != "exec":
+            errs.append("first row %r, not the exec" % (rows[0] if rows else None))
+        for f in ("t.csv", "t.summary.json"):
+            st = os.stat(os.path.join(out, f))
+            if (st.st_uid, st.st_gid) != (uid, gid):
+                errs.append("%s owned by %d:%d, not the user's %d:%d" % (f, st.st_uid, st.st_gid,
+                                                                       uid, gid))
+        st = d.status()
+        if st["groups"] or st["procs"]:
+            errs.append("after the run the service holds %r" % st)
+    fail_if(errs)
+
+
+@suite.test("refusals without root, each with its reason and nothing traced: another user's "
+            "PID, PID 1, a kernel thread, --comm, --as-root, --ring-size, and no service "
+            "at all")
+def t_refusals():
+    d = Daemon()
+    errs = []
+    with test_user("r") as (name, uid, gid):
+        out = user_dir(uid, gid)
+        csv_path = os.path.join(out, "t.csv")
+        other = spawn(["sleep", "60"], as_root=True)
+        cases = [
+            ("root's process", ["-p", str(other.pid)], 1, "not yours"),
+            ("PID 1", ["-p", "1"], 1, "init"),
+            ("kthreadd", ["-p", "2"], 1, "kernel thread"),
+            ("--comm", ["-d", out, "--comm", "sleep"], 2, "root only"),
+            ("--as-root", ["--as-root", "--", "true"], 2, "--as-root"),
+            ("--ring-size", ["--ring-size", "16M", "--", "true"], 2, "daemon --ring-size"),
+        ]
+        for what, args, want_rc, needle in cases:
+            argv = [BIN, "-q", *args] if args[0] == "-d" else [BIN, "-q", "-o", csv_path, *args]
+            rc, o, e = finish_p(as_user(uid, gid, argv, d.sock))
+            print("# %s: exit %d: %s" % (what, rc, tail(e, 200)))
+            if rc != want_rc or needle not in e:
+                errs.append("%s: exit %d (want %d), stderr %r (want %r)" % (what, rc, want_rc,
+                                                                          tail(e), needle))
+        st = d.status()
+        if st["groups"] or st["procs"]:
+            errs.append("after the refusals the service holds %r" % st)
+        rc, o, e = finish_p(as_user(uid, gid, [BIN, "-q", "-o", csv_path, "--", "true"],
+                                    os.path.join(out, "no-such-sock")))
+        print("# no service: exit %d: %s" % (rc, tail(e, 300)))
+        if rc != 1 or "root" not in e or "systemctl enable --now memtrace-bpf.socket" not in e:
+            errs.append("no service: exit %d, stderr %r" % (rc, tail(e)))
+        other.kill()
+    fail_if(errs)
+
+
+@suite.test("1,000 malformed messages, each from a connection of its own: each gets an "
+            "error or a disconnect, the service keeps serving a user's run throughout, "
+            "and holds nothing afterwards")
+def t_malformed():
+    d = Daemon()
+    learn_group_size(d)
+    rnd = random.Random(16)
+    with test_user("m") as (name, uid, gid):
+        out = user_dir(uid, gid)
+        csv_path = os.path.join(out, "t.csv")
+        good = as_user(uid, gid, [BIN, "-q", "-o", csv_path, "--", workload("holder"), "16"],
+                       d.sock, stdin=subprocess.PIPE)
+        wait_for(lambda: good.stdout.readline().startswith(b"READY"), "the holder's READY")
+        kinds = {}
+        pipe_r, pipe_w = os.pipe()
+        for i in range(1000):
+            k = i % 14
+            c = Client(d.sock, (uid, gid))
+            try:
+                if k == 0:
+                    c.send(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300))))
+                elif k == 1:
+                    c.send(msg(HELLO, 1, hello_payload())[:rnd.randrange(1, 16)])
+                elif k == 2:
+                    c.send(msg(HELLO, 1, hello_payload(), magic=0xdeadbeef))
+                elif k == 3:
+                    c.send(msg(HELLO, 1, hello_payload(), version=2))
+                elif k == 4:
+                    c.send(msg(HELLO, 1, hello_payload(), length=999))
+                elif k == 5:
+                    c.send(msg(0x4001, 1, b"\0" * 16))          # an unasked type
+                elif k == 6:
+                    c.send(msg(TAKE, 1, b"\0\0\0\0"))           # before HELLO
+                elif k == 7:
+                    c.hello()
+                    c.send(msg(TAKE, 2, b"\0\0\0\0\0"))         # a byte too many
+                elif k == 8:
+                    c.hello()
+                    c.send(msg(ATTACH, 2, struct.pack("<II", 1, 300) + b"\0" * 1200))
+                elif k == 9:
+                    c.hello()
+                    c.send(msg(GET, 2, struct.pack("<I", 1)), fds=[pipe_r])  # fd on a fd-less type
+                elif k == 10:
+                    c.hello()
+                    c.send(msg(EXPECT, 2, struct.pack("<II", 1, 1)))  # no pidfd
+                elif k == 11:
+                    c.hello()
+                    st, _, _ = c.request(GET, struct.pack("<I", rnd.randrange(1, 1024)))
+                    kinds.setdefault("GET of a group not held", set()).add(st)
+                    continue
+                elif k == 12:
+                    c.hello()
+                    st, _, tk = c.request(TAKE, struct.pack("<I", 1))
+                    group = struct.unpack("<I", tk[:4])[0] if st == 0 else 1
+                    st, _, _ = c.request(EXPECT, struct.pack("<II", group, os.getpid()),
+                                         fds=[pipe_r])
+                    kinds.setdefault("EXPECT_EXEC with a pipe for a pidfd", set()).add(st)
+                    continue
+                else:
+                    c.hello()
+                    st, _, _ = c.request(STATUS)
+                    kinds.setdefault("STATUS from a user", set()).add(st)
+                    continue
+                kinds.setdefault("malformed %d" % k, set()).add(c.closed())
+            except (EOFError, OSError):
+                kinds.setdefault("malformed %d" % k, set()).add(True)
+            finally:
+                c.close()
+            if i % 50 == 0 and good.poll() is not None:
+                raise Fail("the user's run ended during the messages: exit %d" % good.returncode)
+        os.close(pipe_r)
+        os.close(pipe_w)
+        good.stdin.write(b"go\n")
+        good.stdin.close()
+        good.stdin = None
+        rc, o, e = finish_p(good)
+        errs = []
+        for k, v in sorted(kinds.items()):
+            print("# %s: %s" % (k, sorted(v)))
+            if k.startswith("malformed") and v != {True}:
+                errs.append("%s: the connection stayed open" % k)
+        if kinds.get("GET of a group not held") != {-1}:       # -EPERM
+            errs.append("GET of a group not held: %r" % kinds.get("GET of a group not held"))
+        if kinds.get("EXPECT_EXEC with a pipe for a pidfd") != {-9}:    # -EBADF
+            errs.append("EXPECT_EXEC with a pipe: %r" % kinds.get("EXPECT_EXEC with a pipe for a pidfd"))
+        if kinds.get("STATUS from a user") != {-1}:
+            errs.append("STATUS from a user: %r" % kinds.get("STATUS from a user"))
+        s = load_summary(os.path.join(out, "t.summary.json"))
+        if rc != 0 or s.get("lost_events") != 0:
+            errs.append("the user's run: exit %d, lost %r: %s" % (rc, s.get("lost_events"), tail(e)))
+        st = d.status()
+        print("# afterwards: %s" % st)
+        if st["groups"] or st["procs"] or st["clients"] != 1 or st["queue_bytes"]:
+            errs.append("the service holds %r after all" % st)
+        if d.p.poll() is not None:
+            errs.append("the service died")
+    fail_if(errs)
+
+
+@suite.test("clients killed (SIGKILL) at random moments of their runs, 1,000 times: the "
+            "service releases each group, holds nothing afterwards (groups, processes, "
+            "queues, fds, memory), and the users' processes run on untouched")
+def t_kill_clients():
+    d = Daemon()
+    n = int(os.environ.get("DAEMON_KILLS", "1000"))
+    rnd = random.Random(1000)
+    with test_user("k") as (name, uid, gid):
+        out = user_dir(uid, gid)
+        # warm up, then the baseline
+        for i in range(3):
+            finish_p(as_user(uid, gid, [BIN, "-q", "-o", os.path.join(out, "w.csv"), "--",
+                                        "true"], d.sock))
+        base = d.status()
+        hold_r, hold_w = os.pipe()      # the holders' stdin: open, they wait
+        alive = 0
+        t0 = time.monotonic()
+
+        def sweep():
+            # holders past the barrier run on (untraced), left alone by the
+            # service: counted, then ended by us
+            pids = [int(x) for x in run(["pgrep", "-u", str(uid), "-x", "holder"],
+                                        as_root=True).stdout.split()]
+            for h in pids:
+                try:
+                    os.kill(h, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return len(pids)
+        for i in range(n):
+            p = as_user(uid, gid, [BIN, "-q", "-o", os.path.join(out, "k%d.csv" % (i % 8)), "--",
+                                   workload("holder"), "2"], d.sock, stdin=hold_r)
+            time.sleep(rnd.uniform(0, 0.05))
+            p.kill()
+            p.wait()
+            p.stdout.close()
+            p.stderr.close()
+            if i % 50 == 49:
+                alive += sweep()
+            if i % 100 == 99:
+                print("# %d kills, %.1f s" % (i + 1, time.monotonic() - t0))
+                sys.stdout.flush()
+        alive += sweep()
+        os.close(hold_r)
+        os.close(hold_w)
+        wait_for(lambda: d.status()["groups"] == 0, "the service releasing every group", 20)
+        st = d.status()
+        print("# baseline %s" % base)
+        print("# after %d kills: %s" % (n, st))
+        errs = []
+        for k in ("groups", "procs", "queue_bytes"):
+            if st[k]:
+                errs.append("%s = %d after the kills" % (k, st[k]))
+        if st["fds"] != base["fds"]:
+            errs.append("the service has %d fds open, %d before" % (st["fds"], base["fds"]))
+        if st["rss_kb"] > base["rss_kb"] + 1024:
+            errs.append("the service's RSS %d kB, %d before (more than 1 MiB more)"
+                        % (st["rss_kb"], base["rss_kb"]))
+        print("# %d of the %d clients reached the service before they were killed"
+              % (st["served"] - base["served"], n))
+        print("# %d holders had started and ran on after their client died" % alive)
+        if not alive:
+            errs.append("no holder got past the barrier in %d runs: the test killed too soon" % n)
+    fail_if(errs)
+
+
+@suite.test("the service killed (SIGKILL) during 4 runs: each client ends within a second "
+            "with a message, its trace whole rows; a restarted service serves again")
+def t_kill_service():
+    d = Daemon()
+    errs = []
+    with test_user("s") as (name, uid, gid):
+        out = user_dir(uid, gid)
+        ps = []
+        for i in range(4):
+            p = as_user(uid, gid, [BIN, "-q", "-o", os.path.join(out, "t%d.csv" % i), "--",
+                                   workload("holder"), "16"], d.sock, stdin=subprocess.PIPE)
+            ps.append(p)
+        for p in ps:
+            wait_for(lambda: p.stdout.readline().startswith(b"READY"), "a holder's READY")
+        d.p.kill()
+        d.p.wait()
+        t_kill = time.monotonic()
+        for i, p in enumerate(ps):
+            p.stdin.close()     # the holder ends too (its stderr is the client's)
+            p.stdin = None
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                errs.append("client %d still runs 5 s after the service died" % i)
+                p.kill()
+                p.wait()
+            took = time.monotonic() - t_kill
+            e = p.stderr.read().decode(errors="replace")
+            print("# client %d: exit %d after %.2f s: %s" % (i, p.returncode, took, tail(e, 240)))
+            if p.returncode != 1 or "service" not in e:
+                errs.append("client %d: exit %d, stderr %r" % (i, p.returncode, tail(e)))
+            if took > 1.5:
+                errs.append("client %d took %.2f s to end" % (i, took))
+            with open(os.path.join(out, "t%d.csv" % i), "rb") as f:
+                data = f.read()
+            if not data.endswith(b"\n") or b"\0" in data:
+                errs.append("trace %d does not end in a whole row" % i)
+            for ln in data.decode().splitlines()[1:]:
+                if len(ln.split(",")) != 22:
+                    errs.append("trace %d: a row of %d fields" % (i, len(ln.split(","))))
+                    break
+            s = load_summary(os.path.join(out, "t%d.summary.json" % i))
+            if s.get("interrupted") is not True:
+                errs.append("summary %d: interrupted %r" % (i, s.get("interrupted")))
+        # the kernel freed its programs with its fds: none names its PID
+        progs = run(["bpftool", "prog", "show"], as_root=True).stdout
+        if re.search(r"memtrace-bpf\(%d\)" % d.p.pid, progs):
+            errs.append("bpftool still lists programs of the dead service (PID %d)" % d.p.pid)
+        d.start()
+        rc, o, e = finish_p(as_user(uid, gid, [BIN, "-q", "-o", os.path.join(out, "r.csv"), "--",
+                                               workload("burst64"), "0"], d.sock))
+        print("# the restarted service: exit %d" % rc)
+        if rc != 0:
+            errs.append("after a restart: exit %d: %s" % (rc, tail(e)))
+    fail_if(errs)
+
+
+@suite.test("16 clients at once (8 each for two users, forker trees and holders) on 2 CPUs: "
+            "each trace holds only its own tree, exact peaks, 0 lost at the default ring")
+def t_sixteen():
+    d = Daemon()
+    errs = []
+    with test_user("a") as (na, ua, ga), test_user("b") as (nb, ub, gb):
+        runs = []
+        for i in range(16):
+            uid, gid = (ua, ga) if i % 2 == 0 else (ub, gb)
+            out = user_dir(uid, gid)
+            wl = [workload("forker"), "3"] if i % 4 < 2 else [workload("burst64"), "0"]
+            p = as_user(uid, gid, [BIN, "-q", "-o", os.path.join(out, "t.csv"), "--", *wl], d.sock)
+            runs.append((i, uid, out, wl, p))
+        for i, uid, out, wl, p in runs:
+            rc, o, e = finish_p(p, 180)
+            s = load_summary(os.path.join(out, "t.summary.json"))
+            rows = read_rows(os.path.join(out, "t.csv"))
+            pids = {int(r["pid"]) for r in rows}
+            mine = {int(x.split()[1]) for x in o.splitlines() if x.startswith(("CHILD", "DONE",
+                                                                              "BURST", "CP "))}
+            if rc != 0 or s.get("lost_events") != 0:
+                errs.append("run %d: exit %d, lost %r: %s" % (i, rc, s.get("lost_events"), tail(e)))
+            if pids - mine:
+                errs.append("run %d: rows of PIDs not its own: %s" % (i, sorted(pids - mine)))
+            m = re.search(r"^BURST \d+ \d+ \d+ \d+ (\d+) ", o, re.M)
+            if m and s.get("peak_rss_kb") != int(m.group(1)):
+                errs.append("run %d: peak %r != VmRSS %s" % (i, s.get("peak_rss_kb"), m.group(1)))
+        st = d.status()
+        print("# after 16 runs: %s" % st)
+        if st["groups"] or st["procs"]:
+            errs.append("the service holds %r" % st)
+    fail_if(errs)
+
+
+if __name__ == "__main__":
+    sys.exit(suite.main())
