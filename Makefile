@@ -9,8 +9,9 @@
 #                   model; two storms at once; xz -6; a runaway allocator
 #                   vs --kill-at, pollers and a cgroup; one table at the end
 #   make bench-check  the bench's parsing and reports on hand-written inputs
-#   make install    PREFIX=/usr/local DESTDIR= (the binary, and the marker
-#                   header as include/memtrace/mark.h)
+#   make install    PREFIX=/usr/local DESTDIR= (the binary, the marker
+#                   header as include/memtrace/mark.h, and the service's
+#                   systemd units: systemctl enable --now memtrace-bpf.socket)
 #
 # V=1 shows full commands. VMLINUX_BTF=FILE or VMLINUX_H=FILE choose where
 # vmlinux.h comes from (default: the running kernel's BTF, else the copy in
@@ -181,14 +182,25 @@ bench:
 bench-check:
 	$(Q)tools/bench-selftest.sh
 
+# the service's systemd units (memtrace-bpf daemon); $(prefix)/lib/systemd/system
+# is on systemd's search path for /usr/local and /usr alike
+UNITDIR ?= $(prefix)/lib/systemd/system
+
 install: $(BIN)
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/bin/memtrace-bpf)
 	$(Q)install -D -m 0755 $(BIN) $(DESTDIR)$(prefix)/bin/memtrace-bpf
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/include/memtrace/mark.h)
 	$(Q)install -D -m 0644 include/memtrace/mark.h $(DESTDIR)$(prefix)/include/memtrace/mark.h
+	$(call msg,INSTALL,$(DESTDIR)$(UNITDIR)/memtrace-bpf.socket)
+	$(Q)install -D -m 0644 user/service/systemd/memtrace-bpf.socket $(DESTDIR)$(UNITDIR)/memtrace-bpf.socket
+	$(call msg,INSTALL,$(DESTDIR)$(UNITDIR)/memtrace-bpf.service)
+	$(Q)mkdir -p $(DESTDIR)$(UNITDIR)
+	$(Q)sed 's|@BINDIR@|$(prefix)/bin|g' user/service/systemd/memtrace-bpf.service.in > $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
 
 uninstall:
 	$(Q)rm -f $(DESTDIR)$(prefix)/bin/memtrace-bpf $(DESTDIR)$(prefix)/include/memtrace/mark.h
+	$(Q)rm -f $(DESTDIR)$(UNITDIR)/memtrace-bpf.socket $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
 	$(Q)rmdir $(DESTDIR)$(prefix)/include/memtrace 2>/dev/null || true
 
 clean:

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import time
 
-from harness import (BIN, Fail, Suite, fail_if, load_summary, read_rows, run, spawn, tail,
+from harness import (BIN, ROOT, Fail, Suite, fail_if, load_summary, read_rows, run, spawn, tail,
                      tmpdir, workload)
 from test_service import test_user, wait_for
 
@@ -543,6 +544,93 @@ def t_sixteen():
         print("# after 16 runs: %s" % st)
         if st["groups"] or st["procs"]:
             errs.append("the service holds %r" % st)
+    fail_if(errs)
+
+
+def unit_caps():
+    """The capabilities the systemd unit bounds the service to."""
+    path = os.path.join(ROOT, "user", "service", "systemd", "memtrace-bpf.service.in")
+    m = re.search(r"^CapabilityBoundingSet=(.*)$", open(path).read(), re.M)
+    if not m:
+        raise Fail("no CapabilityBoundingSet= in " + path)
+    return [c.lower().replace("cap_", "") for c in m.group(1).split()]
+
+
+@suite.test("installed as make install puts it (units under DESTDIR, ExecStart the installed "
+            "binary, systemd-analyze verify clean where it exists), the service runs with "
+            "exactly the unit's capabilities and a user's launch and attach work through it")
+def t_unit():
+    errs = []
+    dest = tmpdir()
+    r = run(["make", "-C", ROOT, "install", "DESTDIR=" + dest, "prefix=/usr"], as_root=True)
+    if r.returncode != 0:
+        raise Fail("make install: %s" % tail(r.stderr))
+    unit = os.path.join(dest, "usr/lib/systemd/system")
+    for f in ("memtrace-bpf.socket", "memtrace-bpf.service"):
+        if not os.path.exists(os.path.join(unit, f)):
+            errs.append("make install did not install %s" % f)
+    svc = open(os.path.join(unit, "memtrace-bpf.service")).read()
+    if "ExecStart=/usr/bin/memtrace-bpf daemon" not in svc:
+        errs.append("ExecStart is not the installed binary: %r" % svc)
+    if shutil.which("systemd-analyze"):
+        # the unit names /usr/bin/memtrace-bpf, which is not there: point
+        # it at the installed copy for the check
+        os.makedirs(os.path.join(dest, "check"), exist_ok=True)
+        for f in ("memtrace-bpf.socket", "memtrace-bpf.service"):
+            text = open(os.path.join(unit, f)).read().replace(
+                "/usr/bin/memtrace-bpf", os.path.join(dest, "usr/bin/memtrace-bpf"))
+            open(os.path.join(dest, "check", f), "w").write(text)
+        r = run(["systemd-analyze", "verify", "--man=no",
+                 os.path.join(dest, "check", "memtrace-bpf.socket"),
+                 os.path.join(dest, "check", "memtrace-bpf.service")], as_root=True)
+        noise = [ln for ln in (r.stdout + r.stderr).splitlines()
+                 if "memtrace-bpf" in ln and "Failed to" not in ln]
+        print("# systemd-analyze verify: exit %d%s" % (r.returncode,
+              "; " + " | ".join(noise[:4]) if noise else ""))
+        if noise:
+            errs.append("systemd-analyze verify: " + " | ".join(noise[:4]))
+    else:
+        print("# no systemd-analyze here: the units' syntax is not checked")
+    caps = unit_caps()
+    print("# the unit's capabilities: %s" % " ".join(caps))
+    d = Daemon.__new__(Daemon)
+    d.dir = tmpdir(0o755)
+    d.sock = os.path.join(d.dir, "sock")
+    d.log = os.path.join(d.dir, "daemon.log")
+    d.opts = ()
+    real_spawn_bin = BIN
+    d.logf = open(d.log, "a")
+    d.p = spawn(["setpriv", "--bounding-set=-all," + ",".join("+" + c for c in caps),
+                 "--inh-caps=-all", "--", real_spawn_bin, "daemon", "--socket", d.sock],
+                stdout=d.logf, stderr=subprocess.STDOUT, as_root=True)
+    wait_for(lambda: "serving on" in d.text() or d.p.poll() is not None, "the service's start", 30)
+    if d.p.poll() is not None:
+        raise Fail("the service did not start with the unit's capabilities: " + tail(d.text()))
+    with test_user("u") as (name, uid, gid):
+        out = user_dir(uid, gid)
+        rc, o, e = finish_p(as_user(uid, gid, [BIN, "-q", "-o", os.path.join(out, "t.csv"), "--",
+                                               workload("burst64"), "0"], d.sock))
+        m = re.search(r"^BURST \d+ \d+ \d+ \d+ (\d+) ", o, re.M)
+        s = load_summary(os.path.join(out, "t.summary.json")) if rc == 0 else {}
+        print("# launch: exit %d, peak %s, VmRSS %s" % (rc, s.get("peak_rss_kb"),
+                                                        m and m.group(1)))
+        if rc != 0 or not m or s.get("peak_rss_kb") != int(m.group(1)):
+            errs.append("launch with the unit's capabilities: exit %d, peak %r: %s"
+                        % (rc, s.get("peak_rss_kb"), tail(e)))
+        h = as_user(uid, gid, [workload("holder"), "8"], d.sock, stdin=subprocess.PIPE)
+        line = h.stdout.readline().decode()
+        rc_a = as_user(uid, gid, [BIN, "-q", "-o", os.path.join(out, "a.csv"), "-p",
+                                  line.split()[1]], d.sock)
+        time.sleep(1)
+        h.stdin.write(b"go\n")
+        h.stdin.close()
+        h.stdin = None
+        h.wait()
+        rc, o, e = finish_p(rc_a)
+        print("# attach: exit %d" % rc)
+        if rc != 0:
+            errs.append("attach with the unit's capabilities: exit %d: %s" % (rc, tail(e)))
+    d.stop()
     fail_if(errs)
 
 

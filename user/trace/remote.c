@@ -653,7 +653,13 @@ static int open_conn(struct remote_tracer *t, const char *path, char *err, size_
 	}
 	e = request(t, WIRE_HELLO, &h, sizeof(h), -1, &ok, sizeof(ok), NULL);
 	if (e) {
-		if (e == -EPROTONOSUPPORT)
+		if (e == -EPIPE || e == -ECONNRESET)
+			snprintf(err, errlen, "the memtrace-bpf service at %s closed the connection "
+				 "without an answer: it refuses a client whose user ids are not all "
+				 "one (a set-id program), one in another PID namespace, and users over "
+				 "its --user-clients; its log says which (journalctl -u memtrace-bpf)",
+				 path);
+		else if (e == -EPROTONOSUPPORT)
 			snprintf(err, errlen, "the memtrace-bpf service at %s is another version "
 				 "(protocol or record layout); run the memtrace-bpf it was built "
 				 "with, or have it upgraded", path);
