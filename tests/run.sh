@@ -81,6 +81,18 @@ run_suite "peak limit tests" peak-limit "$PYTHON" tests/test_peak_limit.py
 run_suite "campaign tests" campaign "$PYTHON" tests/test_campaign.py
 run_suite "capture tests" capture "$PYTHON" tests/test_capture.py
 run_suite "service tests" service "$PYTHON" tests/test_service.py
+run_suite "daemon tests" daemon "$PYTHON" tests/test_daemon.py
+# the suites' own cases again as a user without root, through the service
+# (tests/via_daemon.py); left out: what needs root for its own sake (the
+# service's settings, mounts, sudo, capabilities, planting files as
+# another user, forcing a PID)
+run_suite "record tests through the service" record-daemon "$PYTHON" tests/via_daemon.py record \
+	'^(?!.*(reused pid|lost events|unwritable|disk full|--max-procs|planted|under sudo|options: valid|unprivileged user|privileges:|CAP_PERFMON|--btf|20,000))'
+run_suite "checkpoint tests through the service" checkpoints-daemon "$PYTHON" tests/via_daemon.py \
+	checkpoints '^(?!.*slow reader)'
+run_suite "guard tests through the service" guard-daemon "$PYTHON" tests/via_daemon.py guard '.'
+run_suite "campaign tests through the service" campaign-daemon "$PYTHON" tests/via_daemon.py \
+	campaign '.'
 run_suite "checkpoint tests" checkpoints "$PYTHON" tests/test_checkpoints.py
 run_suite "guard tests" guard "$PYTHON" tests/test_guard.py
 run_suite "long-run tests" long "$PYTHON" tests/test_long.py

@@ -67,6 +67,10 @@ def main():
                 shutil.copytree(ROOT, root, symlinks=True, ignore=shutil.ignore_patterns(".git"))
                 binary = os.path.join(root, os.path.relpath(BIN, ROOT))
                 print("# the checkout is out of the test user's reach: a copy in %s" % root)
+            # the tests start sys.executable too: one the user can run
+            python = sys.executable
+            if not reachable(uid, gid, python) and os.path.exists("/usr/bin/python3"):
+                python = "/usr/bin/python3"
             sock = os.path.join(work, "sock")
             log_path = os.path.join(work, "daemon.log")
             log = open(log_path, "w")
@@ -84,7 +88,7 @@ def main():
             env = dict(os.environ, MEMTRACE_TEST_USER="%d:%d" % (uid, gid),
                        MEMTRACE_SOCKET=sock, TEST_FILTER=regex,
                        MEMTRACE_BPF=binary)
-            p = subprocess.Popen([sys.executable, os.path.join(root, "tests", "test_%s.py" % suite)],
+            p = subprocess.Popen([python, os.path.join(root, "tests", "test_%s.py" % suite)],
                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, text=True, errors="replace")
             closing = None
