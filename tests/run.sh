@@ -7,8 +7,11 @@
 # signals, output files, options, bad input), spikes, resample, export
 # (Perfetto files decoded with protoc), the peak limit
 # (--max-peak/--tolerance), campaign, capture (record --comm/--cgroup), the
-# service's checks of what an unprivileged client may trace (issue #16) and
-# checkpoints (marks, --checkpoint-regex, validate, stages), bad input
+# service's checks of what an unprivileged client may trace (issue #16),
+# the service itself (memtrace-bpf daemon), checkpoints (marks,
+# --checkpoint-regex, validate, stages), the record, checkpoint, guard and
+# campaign cases again as a user without root through the service
+# (tests/via_daemon.py), bad input
 # (malformed traces and result files, memory limits, full disks, a report
 # during a live campaign; the corpus of tests/corpus/), the pages of report
 # and campaign report --html (opened in headless chromium), and the contract
