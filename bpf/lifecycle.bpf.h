@@ -83,6 +83,17 @@ static __always_inline void lifecycle_guard(__u32 g, const struct mm_snap *snap,
 		guard_watch(g, v, v - added, e, mm, ts);
 }
 
+/* A thread's fault count joins its process's. */
+static __always_inline void fold_faults_of(struct task_struct *t, struct mt_proc *pr)
+{
+	struct task_ctx *tc = task_ctx_of(t, false);
+
+	if (tc && tc->faults) {
+		__sync_fetch_and_add(&pr->faults, tc->faults);
+		tc->faults = 0;
+	}
+}
+
 /*
  * A group owned by a user (the daemon's, MT_GROUP_OWNED) holds only that
  * user's unprivileged processes: what ptrace would let the user read.
@@ -154,13 +165,22 @@ static __always_inline void leave(struct task_struct *p, struct mt_proc *pr, __u
 	struct mt_mm *e = key ? bpf_map_lookup_elem(&mms, &key) : NULL;
 	struct mt_rec *r = rec_reserve(MT_REC_LEAVE, tgid, g, ts);
 
+	fold_faults_of(p, pr);
 	if (r) {
-		/* a vfork child's old mm was its parent's: not its pages */
+		/* what it ends with, as an exit record: a vfork child's old mm
+		 * was its parent's, not its pages nor its peak */
+		r->peak_pages = pr->peak_pages;
+		r->peak_ts_ns = pr->peak_ts_ns;
+		r->faults = pr->faults;
 		if (e && !(pr->flags & MT_PROC_SHARED_MM)) {
 			r->pages[MT_FILE] = e->pages[MT_FILE];
 			r->pages[MT_ANON] = e->pages[MT_ANON];
 			r->pages[MT_SWAP] = e->pages[MT_SWAP];
 			r->pages[MT_SHMEM] = e->pages[MT_SHMEM];
+			if (e->peak_pages > r->peak_pages) {
+				r->peak_pages = e->peak_pages;
+				r->peak_ts_ns = e->peak_ts_ns;
+			}
 		}
 		r->ppid = pr->ppid ? pr->ppid : p->real_parent->tgid;
 		r->ret = why;
@@ -296,17 +316,6 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	rec_lifecycle(MT_REC_EXEC, p, pr, e, mm, ts, &snap);
 	lifecycle_guard(pr->group, &snap, e, mm, ts);
 	return 0;
-}
-
-/* A thread's fault count joins its process's. */
-static __always_inline void fold_faults_of(struct task_struct *t, struct mt_proc *pr)
-{
-	struct task_ctx *tc = task_ctx_of(t, false);
-
-	if (tc && tc->faults) {
-		__sync_fetch_and_add(&pr->faults, tc->faults);
-		tc->faults = 0;
-	}
 }
 
 /* When this fires relative to exit_mm(), and why the group is dead: see

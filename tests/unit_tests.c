@@ -307,6 +307,27 @@ static void test_csv_rows(void)
 	CHECK(strstr(fmt(&r, 0), ",exec,") != NULL);
 	end();
 
+	begin("csv leave rows: the new name, the parent, why (words), read back as leave");
+	{
+		char why[48];
+		uint32_t type = 0, nr = 1;
+
+		r = rec(MT_REC_LEAVE, 1000);
+		strcpy(r.comm, "suid_holder");
+		r.ppid = 77;
+		r.ret = MT_LEAVE_SECURE | MT_LEAVE_UID;
+		CHECK(strstr(fmt(&r, 0), ",leave,40,80,12,4,200,suid_holder,,,,77,secure+uid,,,2800,\n") != NULL);
+		CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
+		r.ret = MT_LEAVE_GID | MT_LEAVE_DUMPABLE;
+		CHECK(strstr(fmt(&r, 0), ",77,gid+dumpable,,,2800,\n") != NULL);
+		CHECK(!strcmp(leave_why_format(15, why, sizeof(why)), "secure+uid+gid+dumpable"));
+		CHECK(!strcmp(leave_why_format(0, why, sizeof(why)), ""));
+		CHECK(!strcmp(leave_why_format(15, why, 8), "secure"));	/* cut at a word */
+		CHECK(event_parse("leave", &type, &nr) && type == MT_REC_LEAVE && nr == 0);
+		CHECK(!strcmp(event_name(MT_REC_LEAVE, 0), "leave"));
+	}
+	end();
+
 	begin("csv checkpoint, mark and mark_fd_lost rows");
 	r = rec(MT_REC_CHECKPOINT, 1000);
 	r.cause = MT_CKPT_STATUS;
