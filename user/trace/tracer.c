@@ -979,3 +979,30 @@ out:
 	free(seen);
 	return e ? e : (int)nseen;
 }
+
+int tracer__group_entries(struct tracer *base, uint32_t group, size_t *procs, size_t *mms)
+{
+	struct local_tracer *t = (struct local_tracer *)base;
+	__u32 *pids = NULL;
+	size_t n = 0, cap = 0;
+	int fd, e;
+	__u64 k, next, *prev = NULL;
+	struct mt_mm m;
+
+	if (!base || base->ops != &local_ops)
+		return -EOPNOTSUPP;
+	e = group_entries(t, group, false, &pids, &n, &cap);
+	free(pids);
+	if (e)
+		return e;
+	*procs = n;
+	*mms = 0;
+	fd = bpf_map__fd(t->skel->maps.mms);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (!bpf_map_lookup_elem(fd, &k, &m) && m.group == group)
+			(*mms)++;
+	}
+	return 0;
+}

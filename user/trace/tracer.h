@@ -134,6 +134,9 @@ int tracer__group_setup(struct tracer *t, uint32_t group, uint32_t uid, uint32_t
  * live count is 0 and no procs or mms entry of it is left (a straggler is
  * said on stderr). The group stays MT_GROUP_RELEASING until taken again. */
 int tracer__untrace(struct tracer *t, uint32_t group);
+/* How many procs and mms entries the kernel holds for @group (a status
+ * line; the tests' check that untrace left none). */
+int tracer__group_entries(struct tracer *t, uint32_t group, size_t *procs, size_t *mms);
 
 /* ---- implementations ----
  * A tracer is one of: the local one (tracer.c: the BPF side loaded in this
