@@ -383,18 +383,22 @@ int run__record(struct run *r, const struct mt_rec *rec)
 			tracer__exit_seen(r->tracer, (pid_t)rec->pid, rec->ts_ns);
 		/* an exit names the process too */
 		__attribute__((fallthrough));
+	case MT_REC_FORK:
+	case MT_REC_EXEC:
+	case MT_REC_ATTACH:
+		memcpy(p->comm, rec->comm, sizeof(p->comm));
+		if (rec->ppid)
+			p->ppid = (pid_t)rec->ppid;
+		break;
 	case MT_REC_LEAVE:
 		/* it left its owned group at a set-id exec: it ends here in the
-		 * run, with no exit status (it runs on, not traced) */
+		 * run, with no exit status (it runs on, not traced), named
+		 * after what it exec'd */
 		p->peak_pages = rec->peak_pages;
 		p->peak_ts_ns = rec->peak_ts_ns;
 		p->faults = rec->faults;
 		p->left = true;
 		procs__exited(&r->procs, p, -1, rec->ts_ns, false);
-		__attribute__((fallthrough));
-	case MT_REC_FORK:
-	case MT_REC_EXEC:
-	case MT_REC_ATTACH:
 		memcpy(p->comm, rec->comm, sizeof(p->comm));
 		if (rec->ppid)
 			p->ppid = (pid_t)rec->ppid;
