@@ -136,6 +136,12 @@ $(OUTPUT)/tools/svc-check: tools/svc-check.c $(OUTPUT)/user/service/check.o | $(
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@
 
+# the kernel side of an owned group driven as the daemon will (the local
+# tracer), for tests/test_service.py
+$(OUTPUT)/tools/svc-bpf-probe: tools/svc-bpf-probe.c $(USER_OBJS) | $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(USER_OBJS) $(LDLIBS) -o $@
+
 $(OUTPUT)/tools/%: tools/%.c | $(OUTPUT)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -lm

@@ -71,6 +71,11 @@ static __always_inline struct mt_proc *capture_start(struct task_struct *p, __u3
 	gr->tree_peak_ts_ns = 0;
 	gr->lost = 0;
 	gr->untraced = 0;
+	/* root's capture: never an owned group */
+	gr->gflags = 0;
+	gr->owner_uid = 0;
+	gr->owner_gid = 0;
+	gr->left = 0;
 	gr->root_tgid = tgid;
 	gr->start_ts_ns = ts;
 	/* --kill-at, --alert: the settings every captured run gets */

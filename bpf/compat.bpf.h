@@ -156,6 +156,36 @@ static __always_inline struct percpu_counter *member_counter(struct mm_struct *m
 }
 
 /*
+ * An mm's dumpable state (get_dumpable(): SUID_DUMP_DISABLE 0, USER 1,
+ * ROOT 2), the low two bits of mm->flags (MMF_DUMPABLE_MASK), which
+ * begin_new_exec() sets from the new credentials and which ptrace's
+ * access check reads. 6.18 ("mm: convert mm->flags to mm_flags_t")
+ * turned `unsigned long flags` into `mm_flags_t flags`, a bitmap whose
+ * first word holds the same bits. Both layouts as local flavours: CO-RE
+ * keeps the one the running kernel has, the other branch is dead code.
+ */
+#define MT_SUID_DUMP_USER 1
+
+typedef struct {
+	unsigned long __mm_flags[1];
+} mm_flags_t___mt;
+
+struct mm_struct___bitmap_flags {
+	mm_flags_t___mt flags;
+} __attribute__((preserve_access_index));
+
+struct mm_struct___word_flags {
+	unsigned long flags;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 mm_dumpable(struct mm_struct *mm)
+{
+	if (bpf_core_type_exists(mm_flags_t___mt))
+		return ((struct mm_struct___bitmap_flags *)mm)->flags.__mm_flags[0] & 3;
+	return ((struct mm_struct___word_flags *)mm)->flags & 3;
+}
+
+/*
  * Tracepoints the other headers attach to, and what each assumes:
  *
  * - tp_btf/rss_stat (kmem:rss_stat, since 5.5 "mm: emit tracepoint when

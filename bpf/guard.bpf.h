@@ -22,13 +22,24 @@
 #define MEMTRACE_GUARD_BPF_H
 
 /* The tgid of the task running now, if it is a live process of group g
- * (0: a change made from elsewhere: reclaim, the loader's attach). */
+ * (0: a change made from elsewhere: reclaim, the loader's attach). For a
+ * group owned by a user (MT_GROUP_OWNED), also only if the task runs as
+ * that user: bpf_send_signal() makes no permission check of its own, and
+ * the guard must not signal what the owner could not (a set-uid process
+ * between its exec and the LEAVE that follows, a task that switched its
+ * uid without exec). */
 static __always_inline __u32 current_of_group(__u32 g)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct mt_proc *p = bpf_map_lookup_elem(&procs, &tgid);
+	struct mt_group *gr = group_of(g);
 
-	return p && p->group == g && !(p->flags & MT_PROC_EXITED) ? tgid : 0;
+	if (!p || p->group != g || (p->flags & MT_PROC_EXITED))
+		return 0;
+	if ((gr->gflags & MT_GROUP_OWNED) &&
+	    bpf_get_current_task_btf()->real_cred->uid.val != gr->owner_uid)
+		return 0;
+	return tgid;
 }
 
 static __always_inline void guard_rec(__u32 type, __u32 g, struct mt_guard *gd, __u64 limit,

@@ -52,6 +52,10 @@ enum mt_rec_type {
 				   signal sent to pid, 0 none; cause, addr, ip:
 				   the change that crossed it) */
 	MT_REC_ALERT = 12,	/* ... over an --alert threshold (len), once */
+	MT_REC_LEAVE = 13,	/* a traced process left its owned group at
+				   exec (MT_GROUP_OWNED): comm is the new one,
+				   pages the old mm's last; ret: enum
+				   mt_leave_why bits. No record of it after */
 	MT_REC_TYPE_MAX,
 };
 
@@ -157,6 +161,8 @@ enum mt_proc_flags {
 	MT_PROC_SHARED_MM = 16,		/* its mm is another traced process's
 					   (vfork/posix_spawn child before exec) */
 	MT_PROC_COUNTED = 32,		/* counted in its group's `live` */
+	MT_PROC_REFUSED = 64,		/* attach snapshot: the target is not
+					   its owned group's owner's (no mm) */
 };
 
 struct mt_proc {
@@ -276,6 +282,31 @@ struct mt_group {
 	__u64 start_ts_ns;	/* capture: when it started */
 	char comm[MT_COMM_LEN];	/* capture: its root's name */
 	struct mt_guard guard;
+	/* A group traced for an unprivileged user (the daemon's): with
+	 * MT_GROUP_OWNED the kernel keeps it to that user's unprivileged
+	 * processes (lifecycle.bpf.h: group_admits()). All 0 for root's
+	 * runs. Set by the taker before any process of the group runs. */
+	__u32 owner_uid, owner_gid;
+	__u32 gflags;		/* enum mt_group_flags */
+	__u32 left;		/* its processes that left it: LEAVE records,
+				   and followed children not admitted */
+};
+
+enum mt_group_flags {
+	MT_GROUP_OWNED = 1,	/* owner_uid/gid's: group_admits() applies */
+	MT_GROUP_RELEASING = 4,	/* tracer__untrace() is emptying it: fork
+				   and exec add nothing to it */
+	MT_GROUP_NO_FOLLOW = 8,	/* its children are not followed (a daemon's
+				   client said --no-follow; the tracer's
+				   follow_children is every group's) */
+};
+
+/* Why a process left its owned group (MT_REC_LEAVE's ret): bits. */
+enum mt_leave_why {
+	MT_LEAVE_SECURE = 1,	/* its exec was set-id / AT_SECURE (bprm->secureexec) */
+	MT_LEAVE_UID = 2,	/* a real, effective, saved or fs uid not the owner's */
+	MT_LEAVE_GID = 4,	/* ... gid */
+	MT_LEAVE_DUMPABLE = 8,	/* its new mm is not SUID_DUMP_USER */
 };
 
 #endif /* MEMTRACE_H */

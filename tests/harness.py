@@ -256,9 +256,10 @@ def summary_path(csv_path):
 _tmpdirs = []
 
 
-def tmpdir(mode=None):
-    """A fresh directory, removed after the test (kept with KEEP_TMP)."""
-    d = tempfile.mkdtemp(prefix="memtrace-test-")
+def tmpdir(mode=None, parent=None):
+    """A fresh directory (in parent, default the temporary one), removed
+    after the test (kept with KEEP_TMP)."""
+    d = tempfile.mkdtemp(prefix="memtrace-test-", dir=parent)
     if mode is not None:
         os.chmod(d, mode)
     if AS_USER:

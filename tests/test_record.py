@@ -30,7 +30,7 @@ from harness import (BIN, NFIELDS, TRACE_HEADER, Fail, Skip, Suite, TOOL_TIMEOUT
                      tail, tmpdir, tool_path, workload, write_file)
 
 EVENTS = {"rss", "mmap", "munmap", "mremap", "brk", "madvise", "fork", "exec",
-          "exit", "attach", "checkpoint", "mark", "mark_fd_lost", "log"}
+          "exit", "attach", "checkpoint", "mark", "mark_fd_lost", "log", "leave"}
 PAGE_KB = 4
 MIB_KB = 1024
 
@@ -213,7 +213,7 @@ SUMMARY_KEYS = {
     "tool": str, "version": str, "mode": str, "csv": str, "start_ts_ns": int,
     "end_ts_ns": int, "duration_s": (int, float), "peak_rss_kb": int,
     "peak_time_s": (int, float), "peak_ts_ns": int, "events": int, "lost_events": int,
-    "untraced_processes": int, "interrupted": bool, "page_size": int, "kernel": str,
+    "untraced_processes": int, "left_processes": int, "interrupted": bool, "page_size": int, "kernel": str,
     "processes": list,
 }
 PROC_KEYS = {"pid": int, "ppid": int, "comm": str, "peak_rss_kb": int,

@@ -7,6 +7,14 @@ suite creates (useradd, removed at the end) and of root.
 
 Ground truth: the kernel's own ids, capabilities and dumpable state of
 processes started as that user with setpriv, in each state a rule is about.
+
+And the kernel side of a group owned by such a user (bpf/lifecycle.bpf.h:
+group_admits(), untrace_tasks), driven through tools/svc-bpf-probe on the
+local tracer as the daemon will drive it: a child of the user traced from
+its exec, set-uid and set-gid execs leaving the group (LEAVE) while they
+run on, an attach refused for another user's process, untrace, exclusive
+registration, and root's path (no owner) unchanged. Ground truth: the
+workload's own READY/DONE and exit status, and the kernel maps' entries.
 The closing line is `service: N passed, N failed, N skipped`.
 """
 
@@ -18,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from harness import Fail, Suite, fail_if, run, spawn, tmpdir, tool_path
+from harness import Fail, Suite, fail_if, run, spawn, tmpdir, tool_path, workload
 
 suite = Suite("service")
 
@@ -199,6 +207,222 @@ def t_pid_reuse():
             fail_if(errs)
             return
         raise Fail("the PID was never reused in 30 attempts (a busy machine?)")
+
+
+# ---- the kernel side of an owned group (tools/svc-bpf-probe) ----
+
+LEAVE_SECURE, LEAVE_UID, LEAVE_GID, LEAVE_DUMPABLE = 1, 2, 4, 8
+EBUSY, ENOENT = 16, 2
+
+
+def probe(*args):
+    """tools/svc-bpf-probe ARGS: its facts, {name: [{key: value}, ...]}
+    (values int when they read as one)."""
+    r = run([tool_path("svc-bpf-probe"), *map(str, args)], timeout=90)
+    print("# svc-bpf-probe " + " ".join(map(str, args)) + "\n" +
+          "".join("#   " + l + "\n" for l in r.stdout.splitlines()), end="")
+    if r.returncode != 0:
+        raise Fail(f"svc-bpf-probe {' '.join(map(str, args))}: exit {r.returncode}: "
+                   f"{r.stderr.strip()}")
+    facts = {}
+    for line in r.stdout.splitlines():
+        name, *kvs = line.split()
+        d = {}
+        for kv in kvs:
+            k, _, v = kv.partition("=")
+            try:
+                d[k] = int(v)
+            except ValueError:
+                d[k] = v
+        facts.setdefault(name, []).append(d)
+    return facts
+
+
+def one(facts, name, pid=None):
+    """The fact `name` (of pid), the last one when there are several."""
+    got = [d for d in facts.get(name, []) if pid is None or d.get("pid") == pid]
+    if not got:
+        raise Fail(f"svc-bpf-probe said no '{name}'" + (f" of PID {pid}" if pid else ""))
+    return got[-1]
+
+
+def setid_copies():
+    """A 0755 directory on a filesystem that honours set-id bits (not
+    nosuid: checked with findmnt) with holder, and root-owned set-uid and
+    set-gid copies of it: (dir, holder, suid_holder, sgid_holder)."""
+    for parent in (None, "/var/tmp", os.path.dirname(workload("holder"))):
+        d = tmpdir(0o755, parent)
+        r = run(["findmnt", "-n", "-o", "OPTIONS", "-T", d])
+        if r.returncode == 0 and "nosuid" not in r.stdout.split(","):
+            break
+        print(f"# {d} is on a nosuid mount ({r.stdout.strip()}): another")
+    else:
+        raise Fail("no directory on a mount without nosuid for the set-id copies")
+    paths = []
+    for name, mode in (("holder", 0o755), ("suid_holder", 0o4755), ("sgid_holder", 0o2755)):
+        p = os.path.join(d, name)
+        shutil.copy(workload("holder"), p)
+        os.chown(p, 0, 0)
+        os.chmod(p, mode)
+        paths.append(p)
+    return (d, *paths)
+
+
+def launched(facts):
+    pid = one(facts, "expect_exec")["pid"]
+    if one(facts, "expect_exec")["ret"] != 0:
+        raise Fail(f"tracer__expect_exec: {one(facts, 'expect_exec')['ret']}")
+    return pid
+
+
+def check_gone(errs, facts, pid, what):
+    """After the end: no procs/mms entry of the group, live 0."""
+    st = one(facts, "state", pid)
+    if st["proc"] != -ENOENT or st["procs"] or st["mms"] or st["live"] or st["tree_pages"]:
+        errs.append(f"{what}: the group still holds something at the end: {st}")
+
+
+@suite.test("owned group: the user's child is traced from its exec (EXEC, RSS, EXIT records); "
+            "exclusive: registering it again, in its group or by attach in another, is EBUSY")
+def t_owned_launch():
+    errs = []
+    with test_user("e") as (name, uid, gid):
+        _, holder, _, _ = setid_copies()
+        f = probe(uid, gid, "launch", holder, "4")
+        pid = launched(f)
+        rec = one(f, "records", pid)
+        if rec["EXEC"] != 1 or rec["RSS"] < 100 or rec["EXIT"] != 1 or rec["LEAVE"]:
+            errs.append(f"records of the child: {rec}; want 1 EXEC, RSS, 1 EXIT, no LEAVE")
+        if one(f, "again", pid)["ret"] != -EBUSY:
+            errs.append(f"expect_exec again: {one(f, 'again', pid)}, want -EBUSY")
+        if one(f, "again_attach", pid)["ret"] != -EBUSY:
+            errs.append(f"attach in another group: {one(f, 'again_attach', pid)}, want -EBUSY")
+        if one(f, "exit", pid)["status"] != 0:
+            errs.append(f"the holder's exit: {one(f, 'exit', pid)}")
+        check_gone(errs, f, pid, "after its exit")
+    fail_if(errs)
+
+
+def leave_case(mode, tag, want_bits, other_bit):
+    errs = []
+    with test_user(tag) as (name, uid, gid):
+        _, _, suid, sgid = setid_copies()
+        f = probe(uid, gid, "launch", suid if mode == "setuid" else sgid, "4")
+        pid = launched(f)
+        lv = one(f, "leave", pid)
+        if lv["why"] & want_bits != want_bits or lv["why"] & other_bit:
+            errs.append(f"LEAVE why={lv['why']}: want bits {want_bits} set and {other_bit} not")
+        if lv["comm"] != os.path.basename(suid if mode == "setuid" else sgid):
+            errs.append(f"LEAVE comm {lv['comm']!r}: want the new program's")
+        rec = one(f, "records", pid)
+        if rec["LEAVE"] != 1 or rec["EXEC"] or rec["RSS"] or rec["EXIT"]:
+            errs.append(f"records of the {mode} child: {rec}; want its LEAVE only")
+        if one(f, "after", pid)["n"] != 0:
+            errs.append(f"{one(f, 'after', pid)['n']} records of it after its LEAVE")
+        if not one(f, "ready", pid)["alive"] or one(f, "exit", pid)["status"] != 0:
+            errs.append(f"the {mode} holder did not run on to its end: "
+                        f"{one(f, 'ready', pid)}, {one(f, 'exit', pid)}")
+        st = one(f, "state", pid)
+        if st["left"] != 1:
+            errs.append(f"the group's left count: {st['left']}, want 1")
+        check_gone(errs, f, pid, f"after the {mode} exec")
+    fail_if(errs)
+
+
+@suite.test("owned group: a child that execs a set-uid-root program leaves it (a LEAVE record "
+            "with SECURE and UID, nothing of it after) and runs on; the group counts it in left")
+def t_owned_setuid_leaves():
+    leave_case("setuid", "s", LEAVE_SECURE | LEAVE_UID, LEAVE_GID)
+
+
+@suite.test("owned group: a child that execs a set-gid-root program leaves it (SECURE and GID)")
+def t_owned_setgid_leaves():
+    leave_case("setgid", "t", LEAVE_SECURE | LEAVE_GID, LEAVE_UID)
+
+
+@suite.test("owned group: attaching to another user's process (root's) is refused by the kernel "
+            "(no mm, no entry, no record); the user's own process is traced (ATTACH), and "
+            "attaching it again is EBUSY")
+def t_owned_attach():
+    errs = []
+    with test_user("f") as (name, uid, gid):
+        _, holder, _, _ = setid_copies()
+        # stdin a pipe kept open: a holder runs until a line or EOF on it
+        roots = spawn([holder, "4"], stdin=subprocess.PIPE)
+        own = spawn(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
+                     holder, "4"], stdin=subprocess.PIPE)
+        procs = []
+        for p in (roots, own):
+            line = p.stdout.readline().decode()
+            if not line.startswith("READY"):
+                raise Fail(f"holder (PID {p.pid}) did not start: {line!r}")
+            procs.append(p)
+        f = probe(uid, gid, "attach", roots.pid, own.pid)
+        if one(f, "attach")["ret"] != 0:
+            errs.append(f"tracer__attach_pids: {one(f, 'attach')}")
+        ra, oa = one(f, "attached", roots.pid), one(f, "attached", own.pid)
+        if not ra["no_mm"] or ra["proc"] != -ENOENT:
+            errs.append(f"root's process: {ra}; want no_mm=1 proc=-ENOENT (refused)")
+        if oa["no_mm"] or oa["proc"] != 0:
+            errs.append(f"the user's process: {oa}; want no_mm=0 proc=0 (traced)")
+        if one(f, "again", own.pid)["ret"] != -EBUSY:
+            errs.append(f"attaching the user's process again: {one(f, 'again', own.pid)}")
+        if [d for d in f.get("records", []) if d["pid"] == roots.pid]:
+            errs.append(f"records of root's process: {one(f, 'records', roots.pid)}")
+        rec = one(f, "records", own.pid)
+        if rec["ATTACH"] != 1:
+            errs.append(f"records of the user's process: {rec}; want 1 ATTACH")
+        st = one(f, "state", roots.pid)
+        if st["proc"] != -ENOENT or st["procs"] != 1 or st["mms"] != 1 or st["live"] != 1:
+            errs.append(f"the group holds more than the user's process: {st}")
+        for p in (roots, own):
+            if p.poll() is not None:
+                errs.append(f"holder {p.pid} ended: {p.returncode}")
+            p.kill()
+            p.wait()
+    fail_if(errs)
+
+
+@suite.test("untrace: tracer__untrace of a group with a live traced process returns 1, leaves no "
+            "procs or mms entry and live 0; the process runs on, and what it allocates after "
+            "makes no record")
+def t_untrace():
+    errs = []
+    with test_user("g") as (name, uid, gid):
+        _, holder, _, _ = setid_copies()
+        f = probe(uid, gid, "untrace", holder, "4")
+        pid = launched(f)
+        if one(f, "untrace")["ret"] != 1:
+            errs.append(f"tracer__untrace: {one(f, 'untrace')}, want 1")
+        if len(f.get("state", [])) != 3:
+            raise Fail(f"svc-bpf-probe said {len(f.get('state', []))} states, want 3")
+        st = f["state"][1]     # before untrace, right after it, at the end
+        if st["proc"] != -ENOENT or st["procs"] or st["mms"] or st["live"] or st["tree_pages"]:
+            errs.append(f"right after untrace: {st}; want no entry, live 0, total 0")
+        if not one(f, "alive", pid)["alive"] or one(f, "exit", pid)["status"] != 0:
+            errs.append(f"the holder did not run on: {one(f, 'alive', pid)}, {one(f, 'exit', pid)}")
+        rec = one(f, "records", pid)
+        if rec["EXEC"] != 1 or rec["EXIT"]:
+            errs.append(f"records: {rec}; want its EXEC, and no EXIT (not traced by then)")
+        if one(f, "after", pid)["n"] != 0:
+            errs.append(f"{one(f, 'after', pid)['n']} records of it after untrace")
+        check_gone(errs, f, pid, "at the end")
+    fail_if(errs)
+
+
+@suite.test("root's path (no owner set): a set-uid exec stays traced (EXEC, RSS, EXIT; no LEAVE)")
+def t_root_path_setuid():
+    errs = []
+    with test_user("h") as (name, uid, gid):
+        _, _, suid, _ = setid_copies()
+        f = probe("--no-owner", uid, gid, "launch", suid, "4")
+        pid = launched(f)
+        rec = one(f, "records", pid)
+        if rec["EXEC"] != 1 or rec["RSS"] < 100 or rec["EXIT"] != 1 or rec["LEAVE"]:
+            errs.append(f"records of the set-uid child: {rec}; want 1 EXEC, RSS, 1 EXIT, no LEAVE")
+        if one(f, "state", pid)["left"]:
+            errs.append(f"left: {one(f, 'state', pid)}")
+    fail_if(errs)
 
 
 if __name__ == "__main__":

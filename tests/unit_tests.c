@@ -307,6 +307,27 @@ static void test_csv_rows(void)
 	CHECK(strstr(fmt(&r, 0), ",exec,") != NULL);
 	end();
 
+	begin("csv leave rows: the new name, the parent, why (words), read back as leave");
+	{
+		char why[48];
+		uint32_t type = 0, nr = 1;
+
+		r = rec(MT_REC_LEAVE, 1000);
+		strcpy(r.comm, "suid_holder");
+		r.ppid = 77;
+		r.ret = MT_LEAVE_SECURE | MT_LEAVE_UID;
+		CHECK(strstr(fmt(&r, 0), ",leave,40,80,12,4,200,suid_holder,,,,77,secure+uid,,,2800,\n") != NULL);
+		CHECK(count_fields(fmt(&r, 0)) == CSV_COLUMNS);
+		r.ret = MT_LEAVE_GID | MT_LEAVE_DUMPABLE;
+		CHECK(strstr(fmt(&r, 0), ",77,gid+dumpable,,,2800,\n") != NULL);
+		CHECK(!strcmp(leave_why_format(15, why, sizeof(why)), "secure+uid+gid+dumpable"));
+		CHECK(!strcmp(leave_why_format(0, why, sizeof(why)), ""));
+		CHECK(!strcmp(leave_why_format(15, why, 8), "secure"));	/* cut at a word */
+		CHECK(event_parse("leave", &type, &nr) && type == MT_REC_LEAVE && nr == 0);
+		CHECK(!strcmp(event_name(MT_REC_LEAVE, 0), "leave"));
+	}
+	end();
+
 	begin("csv checkpoint, mark and mark_fd_lost rows");
 	r = rec(MT_REC_CHECKPOINT, 1000);
 	r.cause = MT_CKPT_STATUS;
@@ -528,9 +549,29 @@ static void test_session(void)
 	run__record(&s, &r);
 	p = procs__get(&s.procs, 200, false);
 	CHECK(p && p->exited && p->exit_code == 2 && p->peak_pages == 77 && p->faults == 12);
+	CHECK(p && !p->left);	/* an exit is not a leave */
 	CHECK(s.procs.live == 1);
 	procs__exited(&s.procs, p, 5, 6000, false);	/* inferred after known: no change */
 	CHECK(s.procs.live == 1 && p->exit_code == 2);
+	/* a process that left its owned group ends without an exit status,
+	 * with what it had and the name of what it exec'd */
+	r = rec(MT_REC_FORK, 5100);
+	r.pid = 201;
+	r.ppid = 100;
+	strcpy(r.comm, "solver");
+	run__record(&s, &r);
+	r = rec(MT_REC_LEAVE, 5200);
+	r.pid = 201;
+	r.ppid = 100;
+	r.ret = MT_LEAVE_SECURE | MT_LEAVE_UID;
+	r.peak_pages = 55;
+	r.faults = 9;
+	strcpy(r.comm, "sudo");
+	run__record(&s, &r);
+	p = procs__get(&s.procs, 201, false);
+	CHECK(p && p->exited && p->left && !p->known_exit && p->peak_pages == 55 &&
+	      p->faults == 9 && !strcmp(p->comm, "sudo") && p->end_ts_ns == 5200);
+	CHECK(s.procs.live == 1);
 	CHECK(procs__get(&s.procs, 300, false) == NULL);
 	/* many processes: the index grows and still finds each */
 	for (int i = 0; i < 1000; i++)
@@ -548,7 +589,7 @@ static void test_session(void)
 	CHECK(txt != NULL);
 	for (char *q = txt; q && *q; q++)
 		lines += *q == '\n';
-	CHECK(lines == 5);
+	CHECK(lines == 7);	/* the header, 4 rows, and a fork and a leave */
 	CHECK(txt && txt[strlen(txt) - 1] == '\n');
 	CHECK(txt && !strncmp(txt, CSV_HEADER "\n", strlen(CSV_HEADER) + 1));
 	run__free(&s);

@@ -162,7 +162,8 @@ static int resample_rows(struct resample *s, bool *inited, struct csv_reader *r,
 			w->t0_ns = r->t0_ns;
 			*inited = true;
 		}
-		e = resample__row(s, row.ts_ns, row.pid, row.type == MT_REC_EXIT, row.vmrss_kb,
+		e = resample__row(s, row.ts_ns, row.pid, row.type == MT_REC_EXIT || row.type == MT_REC_LEAVE,
+				  row.vmrss_kb,
 				  row.vmsize_kb, row.total_rss_kb);
 		if (e)
 			break;

@@ -301,6 +301,18 @@ int csv_format_row_folded(char *buf, size_t len, const struct mt_rec *r, uint64_
 		p = put_i64(p, r->ret);
 		p = put_str(p, ",,,");
 		return put_end(buf, p, r, page_kb, folded);
+	case MT_REC_LEAVE: {
+		/* the new name, the parent, and why it left (a word per bit) */
+		char why[48];
+
+		p = put_text(p, r->comm, sizeof(r->comm), false);
+		p = put_str(p, ",,,,");
+		p = put_u64(p, r->ppid);
+		*p++ = ',';
+		p = put_str(p, leave_why_format((uint32_t)r->ret, why, sizeof(why)));
+		p = put_str(p, ",,");
+		return put_end(buf, p, r, page_kb, folded);
+	}
 	default: /* fork, exec, attach, exit: the comm, then the ret column */
 		p = put_text(p, r->comm, sizeof(r->comm), false);
 		p = put_str(p, ",,,,");

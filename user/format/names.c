@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdio.h>
 #include <string.h>
 #include "format/names.h"
 
@@ -35,6 +36,7 @@ static const struct {
 	{ "log", MT_REC_LOG, 0 },
 	{ "guard", MT_REC_GUARD, 0 },
 	{ "alert", MT_REC_ALERT, 0 },
+	{ "leave", MT_REC_LEAVE, 0 },
 };
 
 const char *event_name(uint32_t type, uint32_t nr)
@@ -67,6 +69,33 @@ uint32_t cause_parse(const char *cause)
 	if (!strcmp(cause, "self"))
 		return MT_CAUSE_SELF;
 	return MT_CAUSE_OTHER;
+}
+
+const char *leave_why_format(uint32_t why, char *buf, size_t len)
+{
+	static const struct {
+		uint32_t bit;
+		const char *word;
+	} words[] = { { MT_LEAVE_SECURE, "secure" }, { MT_LEAVE_UID, "uid" },
+		      { MT_LEAVE_GID, "gid" }, { MT_LEAVE_DUMPABLE, "dumpable" } };
+	size_t used = 0;
+
+	if (!len)
+		return buf;
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		int n;
+
+		if (!(why & words[i].bit))
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used ? "+" : "", words[i].word);
+		if (n < 0 || (size_t)n >= len - used) {
+			buf[used] = 0;	/* a word whole or not at all */
+			break;
+		}
+		used += (size_t)n;
+	}
+	return buf;
 }
 
 const char *ckpt_kind_name(unsigned int kind)

@@ -8,6 +8,7 @@
 #define MEMTRACE_FORMAT_NAMES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "memtrace.h"
 
@@ -25,6 +26,9 @@ bool event_parse(const char *name, uint32_t *type, uint32_t *nr);
 uint32_t cause_parse(const char *cause);
 /* x86_64 syscall name, or NULL when not in our table. */
 const char *syscall_name(unsigned int nr);
+/* A LEAVE row's `label`: enum mt_leave_why's bits as words joined by
+ * '+' (secure, uid, gid, dumpable), e.g. "secure+uid"; "" for none. */
+const char *leave_why_format(uint32_t why, char *buf, size_t len);
 /* Name of a checkpoint kind as in the `cause` column. */
 const char *ckpt_kind_name(unsigned int kind);
 

@@ -514,6 +514,7 @@ static void instant(struct pf_out *o, struct pf_proc *pp, const struct pf_row *r
 	case MT_REC_EXEC:
 	case MT_REC_ATTACH:
 	case MT_REC_EXIT:
+	case MT_REC_LEAVE:
 		snprintf(name, sizeof(name), "%s", event);
 		break;
 	default:
@@ -548,6 +549,11 @@ static void instant(struct pf_out *o, struct pf_proc *pp, const struct pf_row *r
 	case MT_REC_EXIT:
 		arg(o, "name", r->cause);
 		arg(o, "status", r->ret);
+		break;
+	case MT_REC_LEAVE:
+		arg(o, "name", r->cause);
+		arg(o, "parent", r->ret);
+		arg(o, "why", r->label);
 		break;
 	default:		/* fork, exec, attach */
 		arg(o, "name", r->cause);
@@ -603,7 +609,8 @@ static int row(struct pf_out *o, const struct pf_row *r)
 	} else {
 		instant(o, pp, r);
 	}
-	if (r->type == MT_REC_EXIT)
+	/* a process that left its owned group has no rows after: ended */
+	if (r->type == MT_REC_EXIT || r->type == MT_REC_LEAVE)
 		return proc_end(o, pp, r->ts_ns);
 	return 0;
 }

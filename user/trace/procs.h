@@ -27,6 +27,8 @@ struct proc_info {
 	uint64_t total_vm, data_vm;	/* last VmSize, VmData seen (pages) */
 	int exit_code;		/* shell-style; valid when exited */
 	bool exited, known_exit;
+	bool left;		/* left its owned group (a LEAVE record): ended,
+				   without an exit status */
 	uint32_t index;		/* order of appearance in the run */
 };
 

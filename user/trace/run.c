@@ -350,8 +350,9 @@ int run__record(struct run *r, const struct mt_rec *rec)
 	(void)reserve_summary(r);	/* more processes, more room: where it can */
 	if (!p->first_ts_ns)
 		p->first_ts_ns = rec->ts_ns;
-	/* an exit row carries the state before the exit, unless it has none */
-	if (rec->type != MT_REC_EXIT || p->rss_pages == 0) {
+	/* an exit (or leave) row carries the state before it, unless it has
+	 * none */
+	if ((rec->type != MT_REC_EXIT && rec->type != MT_REC_LEAVE) || p->rss_pages == 0) {
 		p->rss_pages = rec->pages[MT_FILE] + rec->pages[MT_ANON] + rec->pages[MT_SHMEM];
 		memcpy(p->pages, rec->pages, sizeof(p->pages));
 		p->total_vm = rec->total_vm;
@@ -385,6 +386,19 @@ int run__record(struct run *r, const struct mt_rec *rec)
 	case MT_REC_FORK:
 	case MT_REC_EXEC:
 	case MT_REC_ATTACH:
+		memcpy(p->comm, rec->comm, sizeof(p->comm));
+		if (rec->ppid)
+			p->ppid = (pid_t)rec->ppid;
+		break;
+	case MT_REC_LEAVE:
+		/* it left its owned group at a set-id exec: it ends here in the
+		 * run, with no exit status (it runs on, not traced), named
+		 * after what it exec'd */
+		p->peak_pages = rec->peak_pages;
+		p->peak_ts_ns = rec->peak_ts_ns;
+		p->faults = rec->faults;
+		p->left = true;
+		procs__exited(&r->procs, p, -1, rec->ts_ns, false);
 		memcpy(p->comm, rec->comm, sizeof(p->comm));
 		if (rec->ppid)
 			p->ppid = (pid_t)rec->ppid;

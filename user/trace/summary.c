@@ -66,6 +66,9 @@ static void json_run(struct jw *w, struct run *r, const struct mt_group *g)
 	jw_u64(w, "trace_rows", csv_out__rows_written(&r->trace, t, sizeof(t)));
 	jw_u64(w, "lost_events", g->lost);
 	jw_u64(w, "untraced_processes", g->untraced);
+	/* owned groups (the daemon's): processes that left at a set-id
+	 * exec, children not followed (the kernel's count; 0 for root's) */
+	jw_u64(w, "left_processes", g->left);
 	jw_bool(w, "interrupted", r->interrupted);
 	if (r->have_status) {
 		jw_i64(w, "exit_code", exit_status_code(r->status));
@@ -147,7 +150,7 @@ static int json_process(void *ctx, const struct proc_info *p)
 		jw_i64(w, "exit_code", p->exit_code);
 	else
 		jw_null(w, "exit_code");	/* running, or its exit record was dropped */
-	jw_bool(w, "exited", p->exited);
+	jw_bool(w, "exited", p->exited && !p->left);
 	if (p->exited && p->known_exit)
 		jw_u64(w, "exit_ts_ns", p->end_ts_ns);
 	jw_obj_end(w);

@@ -265,8 +265,9 @@ int thin__push(struct thin *t, const struct mt_rec *rec)
 	if (grow(&s->held, &s->cap_held, s->nheld, sizeof(*s->held), 16))
 		return -ENOMEM;
 	s->held[s->nheld++] = *rec;
-	if (rec->type == MT_REC_EXIT) {
-		/* freed once the window of its exit is written */
+	if (rec->type == MT_REC_EXIT || rec->type == MT_REC_LEAVE) {
+		/* freed once the window of its exit (or leave: nothing of it
+		 * comes after) is written */
 		long i = idmap__get(&t->ids, rec->pid);
 
 		if (i >= 0) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <malloc.h>
 #include <sys/stat.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@ struct local_tracer {
 	uint64_t ring_bytes;
 	uint64_t released_ns;	/* tracer__released_ns */
 	uint64_t window_ns;	/* tracer_opts */
+	bool exclusive;		/* tracer_opts */
 	uint64_t ring_records;	/* read from the ring (a window one) */
 	uint64_t ring_windows;	/* of them, kernel windows */
 };
@@ -216,6 +218,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 		return -ENOMEM;
 	t->base.ops = &local_ops;
 	t->ring_bytes = o->ring_bytes;
+	t->exclusive = o->exclusive;
 	cpus = libbpf_num_possible_cpus();
 	if (cpus <= 0 || cpus > MT_MAX_CPUS) {
 		snprintf(err, errlen, "this machine has %d possible CPUs; memtrace-bpf supports 1 to %d",
@@ -252,6 +255,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, si
 	bpf_map__set_max_entries(t->skel->maps.slot_free, t->nslots);
 	bpf_program__set_autoattach(t->skel->progs.snapshot_targets, false);
 	bpf_program__set_autoattach(t->skel->progs.fold_faults, false);
+	bpf_program__set_autoattach(t->skel->progs.untrace_tasks, false);
 	bpf_program__set_autoattach(t->skel->progs.on_usdt_mark, false);
 
 	e = memtrace_bpf__load(t->skel);
@@ -324,8 +328,11 @@ static int local_expect_exec(struct tracer *base, pid_t pid, uint32_t group)
 	struct mt_proc p = { .flags = MT_PROC_PENDING_EXEC, .group = group };
 	__u32 key = (__u32)pid;
 
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &key, &p, BPF_ANY))
-		return -errno;
+	/* exclusive: a pid another group (another user's) traces is not
+	 * taken over */
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &key, &p,
+				t->exclusive ? BPF_NOEXIST : BPF_ANY))
+		return errno == EEXIST && t->exclusive ? -EBUSY : -errno;
 	return 0;
 }
 
@@ -436,8 +443,15 @@ static int local_attach_pids(struct tracer *base, const pid_t *pids, int n, uint
 		struct mt_proc p = { .flags = MT_PROC_PENDING_ATTACH, .group = group };
 		__u32 key = (__u32)pids[i];
 
-		if (bpf_map_update_elem(fd, &key, &p, BPF_ANY))
-			return -errno;
+		if (bpf_map_update_elem(fd, &key, &p, t->exclusive ? BPF_NOEXIST : BPF_ANY)) {
+			e = errno == EEXIST && t->exclusive ? -EBUSY : -errno;
+			/* exclusive: all or none (those added here are ours) */
+			while (t->exclusive && i-- > 0) {
+				key = (__u32)pids[i];
+				bpf_map_delete_elem(fd, &key);
+			}
+			return e;
+		}
 	}
 	e = run_task_iter(t->skel->progs.snapshot_targets);
 	if (e)
@@ -445,8 +459,16 @@ static int local_attach_pids(struct tracer *base, const pid_t *pids, int n, uint
 	for (int i = 0; i < n; i++) {
 		struct mt_proc p;
 		__u32 key = (__u32)pids[i];
+		bool found = bpf_map_lookup_elem(fd, &key, &p) == 0;
 
-		no_mm[i] = bpf_map_lookup_elem(fd, &key, &p) == 0 && !p.mm;
+		/* refused for an owned group (another user's process): gone;
+		 * the kernel forgets it on its own if it exits first */
+		if (found && (p.flags & MT_PROC_REFUSED)) {
+			bpf_map_delete_elem(fd, &key);
+			no_mm[i] = true;
+			continue;
+		}
+		no_mm[i] = found ? !p.mm : t->exclusive;
 	}
 	return 0;
 }
@@ -622,6 +644,11 @@ static void group_reset(struct local_tracer *t, uint32_t group)
 	g->lost = 0;
 	g->untraced = 0;
 	memset(&g->guard, 0, sizeof(g->guard));
+	/* root's until tracer__group_setup says whose */
+	g->owner_uid = 0;
+	g->owner_gid = 0;
+	g->gflags = 0;
+	g->left = 0;
 }
 
 static int local_group_take(struct tracer *base, uint32_t *group)
@@ -691,6 +718,8 @@ static int local_proc(struct tracer *base, pid_t pid, struct mt_proc *p)
 
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.procs), &key, p))
 		return -errno;
+	if (p->flags & MT_PROC_REFUSED)
+		return -ENOENT;	/* refused by an attach: not traced, going */
 	if (p->mm && !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.mms), &p->mm, &m)) {
 		if (m.peak_pages > p->peak_pages) {
 			p->peak_pages = m.peak_pages;
@@ -756,37 +785,241 @@ static const struct tracer_ops local_ops = {
 	.each_exited = local_each_exited,
 };
 
-/* S5-TMP: stand-ins until the owner rules land */
+/* ---- the daemon's owned groups (local tracer only) ---- */
+
 int tracer__group_setup(struct tracer *base, uint32_t group, uint32_t uid, uint32_t gid)
 {
-	(void)base, (void)group, (void)uid, (void)gid;
+	struct local_tracer *t = (struct local_tracer *)base;
+	struct mt_group *g;
+
+	if (!base || base->ops != &local_ops)
+		return -EOPNOTSUPP;
+	g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
+	/* before any process of the group exists: the owner first, then the
+	 * flag that makes the kernel read it */
+	g->owner_uid = uid;
+	g->owner_gid = gid;
+	g->left = 0;
+	__atomic_store_n(&g->gflags, MT_GROUP_OWNED, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* Pids of the group's procs entries; traced: only of processes traced
+ * (not exiting, not refused), else all. */
+static int group_entries(struct local_tracer *t, uint32_t group, bool traced, __u32 **out,
+			 size_t *n, size_t *cap)
+{
+	int fd = bpf_map__fd(t->skel->maps.procs);
+	__u32 k, next;
+	struct mt_proc p;
+	void *prev = NULL;
+
+	*n = 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &p) || p.group != group ||
+		    (traced && (p.flags & (MT_PROC_EXITED | MT_PROC_REFUSED))))
+			continue;
+		if (grow(out, cap, *n, sizeof(**out), 64))
+			return -ENOMEM;
+		(*out)[(*n)++] = k;
+	}
+	return 0;
+}
+
+/* An mms entry of the group goes from user space: as mm_forget() and
+ * totals_drop() would (its slot index back, its window gone, its pages
+ * out of the group's total). */
+static void mm_forget_user(struct local_tracer *t, uint32_t group, __u64 key)
+{
+	struct mt_group *g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
+	int fd = bpf_map__fd(t->skel->maps.mms);
+	struct mt_mm m;
+
+	if (bpf_map_lookup_elem(fd, &key, &m) || m.group != group)
+		return;
+	if (bpf_map_delete_elem(fd, &key))
+		return;		/* the kernel's meanwhile */
+	__atomic_fetch_sub(&g->tree_pages, m.rss, __ATOMIC_RELAXED);
+	if (m.anon && (g->guard.flags & MT_GUARD_ANON))
+		__atomic_fetch_sub(&g->guard.anon_pages, m.anon, __ATOMIC_RELAXED);
+	if (m.slot_idx >= 0) {
+		__u32 idx = (__u32)m.slot_idx;
+
+		bpf_map_update_elem(bpf_map__fd(t->skel->maps.slot_free), NULL, &idx, BPF_ANY);
+	}
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.wins), &key);
+}
+
+/* Entries the iterator could not reach: no task left under the pid (a
+ * launched child reaped before its exec, a race with a fork or an exit).
+ * A live process's entry is left to the next round (or to its exit). */
+static void sweep_entry(struct local_tracer *t, uint32_t group, __u32 pid)
+{
+	struct mt_group *g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
+	int fd = bpf_map__fd(t->skel->maps.procs);
+	struct mt_proc p;
+
+	if (bpf_map_lookup_elem(fd, &pid, &p) || p.group != group ||
+	    (p.flags & MT_PROC_EXITED))
+		return;		/* gone, or its exit (or pass 2) holds it */
+	if (!(kill((pid_t)pid, 0) && errno == ESRCH))
+		return;
+	if (bpf_map_delete_elem(fd, &pid))
+		return;
+	if (p.flags & MT_PROC_COUNTED)
+		__atomic_fetch_sub(&g->live, 1, __ATOMIC_RELAXED);
+	if (p.mm)
+		mm_forget_user(t, group, p.mm);
 }
 
 int tracer__untrace(struct tracer *base, uint32_t group)
 {
 	struct local_tracer *t = (struct local_tracer *)base;
-	int fd = bpf_map__fd(t->skel->maps.procs), n = 0;
-	__u32 k, next;
-	struct mt_proc p;
-	void *prev = NULL;
+	__u32 *pids = NULL, *seen = NULL;
+	size_t n = 0, cap = 0, nseen = 0, cap_seen = 0;
+	struct mt_group *g;
+	int e = 0;
 
+	if (!base || base->ops != &local_ops)
+		return -EOPNOTSUPP;
+	g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
+	/* fork and exec add nothing to it from now on */
+	__atomic_fetch_or(&g->gflags, MT_GROUP_RELEASING, __ATOMIC_ACQ_REL);
+	for (int round = 0; round < 3; round++) {
+		if ((e = group_entries(t, group, true, &pids, &n, &cap)))
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			size_t j = 0;
+
+			while (j < nseen && seen[j] != pids[i])
+				j++;
+			if (j == nseen) {
+				if (grow(&seen, &cap_seen, nseen, sizeof(*seen), 64)) {
+					e = -ENOMEM;
+					goto out;
+				}
+				seen[nseen++] = pids[i];
+			}
+		}
+		if ((e = group_entries(t, group, false, &pids, &n, &cap)))
+			goto out;
+		if (!n)
+			break;
+		t->skel->bss->untrace_group = group;
+		t->skel->bss->untrace_pass = 1;
+		if ((e = run_task_iter(t->skel->progs.untrace_tasks)))
+			goto out;
+		t->skel->bss->untrace_pass = 2;
+		if ((e = run_task_iter(t->skel->progs.untrace_tasks)))
+			goto out;
+		if ((e = group_entries(t, group, false, &pids, &n, &cap)))
+			goto out;
+		for (size_t i = 0; i < n; i++)
+			sweep_entry(t, group, pids[i]);
+		if (round < 2)
+			usleep(5000);	/* an exit in flight finishes */
+	}
+	/* what the kernel may still have added in a race with the flag (an
+	 * exec's new mm): no entry of the group may stay */
+	{
+		int fd = bpf_map__fd(t->skel->maps.mms);
+		__u64 k, next, *prev = NULL;
+		struct mt_mm m;
+		__u64 *keys = NULL;
+		size_t nk = 0, cap_k = 0;
+
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			k = next;
+			prev = &k;
+			if (!bpf_map_lookup_elem(fd, &k, &m) && m.group == group &&
+			    !grow(&keys, &cap_k, nk, sizeof(*keys), 64))
+				keys[nk++] = k;
+		}
+		if ((e = group_entries(t, group, false, &pids, &n, &cap))) {
+			free(keys);
+			goto out;
+		}
+		/* those no entry of the group uses any more */
+		for (size_t i = 0; i < nk; i++) {
+			bool used = false;
+
+			for (size_t j = 0; j < n && !used; j++) {
+				struct mt_proc p;
+
+				used = !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.procs),
+							    &pids[j], &p) && p.mm == keys[i];
+			}
+			if (!used)
+				mm_forget_user(t, group, keys[i]);
+		}
+		free(keys);
+		if (n)
+			fprintf(stderr, "memtrace-bpf: untracing group %u: %zu process%s still "
+				"traced after 3 rounds (exiting?)\n", group, n, n == 1 ? "" : "es");
+	}
+	/* its kept exits: nobody will read them */
+	{
+		int fd = bpf_map__fd(t->skel->maps.exited);
+		struct mt_exited_key k, next;
+		void *prev = NULL;
+		struct mt_proc p;
+
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			if (!bpf_map_lookup_elem(fd, &next, &p) && p.group == group &&
+			    !bpf_map_delete_elem(fd, &next))
+				continue;	/* deleted: the next key after the same prev */
+			k = next;
+			prev = &k;
+		}
+	}
+out:
+	free(pids);
+	free(seen);
+	return e ? e : (int)nseen;
+}
+
+int tracer__group_entries(struct tracer *base, uint32_t group, size_t *procs, size_t *mms)
+{
+	struct local_tracer *t = (struct local_tracer *)base;
+	__u32 *pids = NULL;
+	size_t n = 0, cap = 0;
+	int fd, e;
+	__u64 k, next, *prev = NULL;
+	struct mt_mm m;
+
+	if (!base || base->ops != &local_ops)
+		return -EOPNOTSUPP;
+	e = group_entries(t, group, false, &pids, &n, &cap);
+	free(pids);
+	if (e)
+		return e;
+	*procs = n;
+	*mms = 0;
+	fd = bpf_map__fd(t->skel->maps.mms);
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
-		if (!bpf_map_lookup_elem(fd, &k, &p) && p.group == group) {
-			bpf_map_delete_elem(fd, &k);
-			n++;
-			continue;
-		}
 		prev = &k;
+		if (!bpf_map_lookup_elem(fd, &k, &m) && m.group == group)
+			(*mms)++;
 	}
-	t->skel->bss->groups[group].live = 0;
-	return n;
+	return 0;
 }
 
 int tracer__group_follow(struct tracer *base, uint32_t group, bool follow)
 {
-	(void)base, (void)group, (void)follow;
+	struct local_tracer *t = (struct local_tracer *)base;
+	struct mt_group *g;
+
+	if (!base || base->ops != &local_ops)
+		return -EOPNOTSUPP;
+	/* before any process of it: on_fork reads it from the first fork on */
+	g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
+	if (follow)
+		__atomic_fetch_and(&g->gflags, ~(__u32)MT_GROUP_NO_FOLLOW, __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_or(&g->gflags, (__u32)MT_GROUP_NO_FOLLOW, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -23,14 +23,12 @@ struct tracer_opts {
 						   guard (NULL: none) */
 	uint64_t window_ns;	/* --resolution folded in the kernel
 				   (bpf/window.bpf.h); 0: every change a record */
+	/* the daemon's: tracer__expect_exec and tracer__attach_pids refuse
+	 * (-EBUSY) a pid traced already, by any group, instead of taking it
+	 * over; false: root's runs, a later registration wins */
+	bool exclusive;
 	bool verbose;
-	bool exclusive;		/* S5-TMP */
 };
-struct tracer;
-int tracer__group_setup(struct tracer *t, uint32_t group, uint32_t uid, uint32_t gid); /* S5-TMP */
-int tracer__untrace(struct tracer *t, uint32_t group); /* S5-TMP */
-int tracer__group_follow(struct tracer *t, uint32_t group, bool follow); /* S5-TMP */
-size_t tracer__count_procs(struct tracer *t); /* S5-TMP */
 
 struct tracer;
 
@@ -42,7 +40,8 @@ typedef int (*tracer_rec_fn)(void *ctx, const struct mt_rec *r);
 int tracer__open(struct tracer **out, const struct tracer_opts *o, char *err, size_t errlen);
 void tracer__destroy(struct tracer *t);
 
-/* Launch mode: trace @pid from its next exec, in @group. */
+/* Launch mode: trace @pid from its next exec, in @group (-EBUSY:
+ * exclusive, and @pid is traced already). */
 int tracer__expect_exec(struct tracer *t, pid_t pid, uint32_t group);
 /* Attaches the memtrace:mark USDT probe (MEMTRACE_MARK) in @binary, a
  * path or a name looked up in PATH, for every process; marks are recorded
@@ -55,7 +54,10 @@ int tracer__attach_marks(struct tracer *t, const char *binary);
  * writes to them become OUTPUT records, to time the lines. */
 int tracer__set_mark_fd(struct tracer *t, pid_t pid, int fd, bool log_capture);
 /* Attach mode: exact snapshot of each pid now, in @group; no_mm[i] set for
- * a pid found without an address space (kernel thread). Returns 0 or -errno. */
+ * a pid found without an address space (kernel thread), and for one the
+ * kernel refused for an owned group (not its owner's: no longer traced,
+ * tracer__proc says -ENOENT). Returns 0 or -errno (-EBUSY: exclusive, and
+ * a pid is traced already; none of @pids is then added). */
 int tracer__attach_pids(struct tracer *t, const pid_t *pids, int n, uint32_t group,
 			bool *no_mm);
 /* A group's totals (RSS now, exact peak, drops, live processes). */
@@ -124,6 +126,29 @@ const char *tracer__why(struct tracer *t);
 /* Is it a client of the service (memtrace-bpf daemon)? For messages: the
  * ring's size is then the service's. */
 bool tracer__remote(const struct tracer *t);
+
+/* ---- the daemon's, on its local tracer only (-EOPNOTSUPP on another) ----
+ * An owned group: right after tracer__group_take and before any process
+ * of it, the kernel is told to keep @group to the unprivileged processes
+ * of @uid/@gid (bpf/lifecycle.bpf.h: group_admits(): a set-id exec leaves
+ * it with a LEAVE record, an attach target of another user is refused,
+ * the guard signals only the owner's tasks). */
+int tracer__group_setup(struct tracer *t, uint32_t group, uint32_t uid, uint32_t gid);
+/* Stops tracing every process of @group (they run on untouched): the
+ * untrace_tasks passes, then a sweep of what they could not reach,
+ * repeated at most 3 times; the group's kept exits are dropped too.
+ * Returns how many processes it untraced, or -errno. After it the group's
+ * live count is 0 and no procs or mms entry of it is left (a straggler is
+ * said on stderr). The group stays MT_GROUP_RELEASING until taken again. */
+int tracer__untrace(struct tracer *t, uint32_t group);
+/* How many procs and mms entries the kernel holds for @group (a status
+ * line; the tests' check that untrace left none). */
+int tracer__group_entries(struct tracer *t, uint32_t group, size_t *procs, size_t *mms);
+/* Whether the group's processes' children are followed (the tracer's
+ * follow setting is every group's; the daemon's clients say per group). */
+int tracer__group_follow(struct tracer *t, uint32_t group, bool follow);
+/* procs entries in all (the daemon's status). */
+size_t tracer__count_procs(struct tracer *t);
 
 /* ---- implementations ----
  * A tracer is one of: the local one (tracer.c: the BPF side loaded in this
