@@ -275,6 +275,13 @@ struct mt_group {
 	__u64 tree_peak_pages;	/* exact peak of that sum */
 	__u64 tree_peak_ts_ns;
 	__u64 lost;		/* the group's records dropped */
+	/* The daemon's per-user ring share: with ring_cap set, at most that
+	 * many of the group's records wait in the ring at once (pending:
+	 * reserved by the kernel, not yet read by the loader); past it a
+	 * record is lost as if the ring were full, and other users' records
+	 * still find room. Next to tree_pages, which each change writes. */
+	__s64 pending;
+	__u64 ring_cap;		/* 0: no cap (root's runs) */
 	__u32 busy;		/* taken (1) */
 	__u32 live;		/* its processes alive (MT_PROC_COUNTED) */
 	__u32 untraced;		/* its children that could not be traced */

@@ -41,9 +41,21 @@ static __always_inline void rec_lost(__u32 group)
 static __always_inline struct mt_rec *rec_reserve(__u32 type, __u32 pid, __u32 group,
 						  __u64 ts)
 {
-	struct mt_rec *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	struct mt_group *gr = group_of(group);
+	__u64 cap = gr->ring_cap;
+	struct mt_rec *r;
 
+	/* a daemon's group: its user's share of the ring (the loader
+	 * subtracts what it reads) */
+	if (cap && __sync_fetch_and_add(&gr->pending, 1) >= (__s64)cap) {
+		__sync_fetch_and_add(&gr->pending, -1);
+		rec_lost(group);
+		return NULL;
+	}
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 	if (!r) {
+		if (cap)
+			__sync_fetch_and_add(&gr->pending, -1);
 		rec_lost(group);
 		return NULL;
 	}

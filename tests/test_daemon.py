@@ -30,7 +30,7 @@ import time
 
 from harness import (BIN, ROOT, Fail, Suite, fail_if, load_summary, read_rows, run, spawn, tail,
                      tmpdir, workload)
-from test_service import test_user, wait_for
+from test_service import setid_copies, test_user, wait_for
 
 suite = Suite("daemon", builds=("holder", "burst64", "forker"))
 
@@ -544,6 +544,102 @@ def t_sixteen():
         print("# after 16 runs: %s" % st)
         if st["groups"] or st["procs"]:
             errs.append("the service holds %r" % st)
+    fail_if(errs)
+
+
+@suite.test("a user's run whose shell execs a set-uid and a set-gid program: each leaves the "
+            "trace at its exec (a `leave` row with its reason, no row after), the next "
+            "program is traced exactly, the summary counts 2 left; --no-follow through the "
+            "service leaves the children out")
+def t_setid_leave():
+    d = Daemon()
+    errs = []
+    _, holder, suid, sgid = setid_copies()
+    with test_user("e") as (name, uid, gid):
+        out = user_dir(uid, gid)
+        csv_path = os.path.join(out, "t.csv")
+        script = "%s 2 0 </dev/null; %s 2 0 </dev/null; exec %s 0" % (suid, sgid,
+                                                                     workload("burst64"))
+        rc, o, e = finish_p(as_user(uid, gid, [BIN, "-q", "-o", csv_path, "--", "sh", "-c",
+                                               script], d.sock))
+        rows = read_rows(csv_path)
+        s = load_summary(os.path.join(out, "t.summary.json"))
+        leaves = [r for r in rows if r["event"] == "leave"]
+        print("# leave rows: %s" % [(r["pid"], r["cause"], r["label"]) for r in leaves])
+        print("# left_processes %r, peak %r" % (s.get("left_processes"), s.get("peak_rss_kb")))
+        if rc != 0:
+            errs.append("exit %d: %s" % (rc, tail(e)))
+        want = {"suid_holder": "secure", "sgid_holder": "secure"}
+        for comm, why in want.items():
+            lv = [r for r in leaves if r["cause"] == comm]
+            if len(lv) != 1 or why not in lv[0]["label"]:
+                errs.append("%s: leave rows %r, want one saying %s" % (comm, lv, why))
+                continue
+            after = [r for r in rows if r["pid"] == lv[0]["pid"] and
+                     float(r["time_s"]) > float(lv[0]["time_s"])]
+            if after:
+                errs.append("%s: %d rows after its leave" % (comm, len(after)))
+        m = re.search(r"^BURST (\d+) \d+ \d+ \d+ (\d+) ", o, re.M)
+        if not m:
+            errs.append("no BURST line: %r" % o[-300:])
+        else:
+            peak = max((int(r["vmrss_kb"]) for r in rows if r["pid"] == m.group(1)), default=None)
+            if peak != int(m.group(2)):
+                errs.append("burst64's rows peak at %r, its VmRSS %s" % (peak, m.group(2)))
+        if s.get("left_processes") != 2:
+            errs.append("left_processes %r, want 2" % s.get("left_processes"))
+        # --no-follow, through the service: the shell alone
+        csv2 = os.path.join(out, "n.csv")
+        rc, o, e = finish_p(as_user(uid, gid, [BIN, "-q", "--no-follow", "-o", csv2, "--", "sh",
+                                               "-c", "%s 2 0 </dev/null; true" % holder], d.sock))
+        pids = {r["pid"] for r in read_rows(csv2)}
+        if rc != 0 or len(pids) != 1:
+            errs.append("--no-follow: exit %d, rows of %d processes: %s" % (rc, len(pids), tail(e)))
+    fail_if(errs)
+
+
+@suite.test("a user's ring share: with --ring-size 1M and --user-ring-share 25, user A's two "
+            "fault storms lose rows to A's share (counted, peaks exact), user B's runs beside "
+            "them lose none, exact (the run at 100% shown beside it)")
+def t_ring_share():
+    errs = []
+    storm = os.path.join(ROOT, ".output", "tools", "faultstorm")
+    if not os.path.exists(storm):
+        run(["make", "-C", ROOT, storm], as_root=True)
+    results = {}
+    with test_user("a") as (na, ua, ga), test_user("b") as (nb, ub, gb):
+        for share in ("100", "25"):
+            d = Daemon("--ring-size", "1M", "--user-ring-share", share)
+            oa, ob = user_dir(ua, ga), user_dir(ub, gb)
+            one = "%s -m 256 -r 8 -w 0" % storm
+            a = as_user(ua, ga, [BIN, "-q", "-o", os.path.join(oa, "a.csv"), "--", "sh", "-c",
+                                 "%s & %s; wait" % (one, one)], d.sock)
+            time.sleep(0.3)
+            lost_b = []
+            for k in range(3):
+                rc, o, e = finish_p(as_user(ub, gb, [BIN, "-q", "-o", os.path.join(ob, "b.csv"),
+                                                     "--", workload("holder"), "8"], d.sock,
+                                            stdin=subprocess.DEVNULL))
+                sb = load_summary(os.path.join(ob, "b.summary.json"))
+                cps = [ln.split() for ln in o.splitlines() if ln.startswith("CP ")]
+                lost_b.append(sb.get("lost_events"))
+                top = max((int(c[5]) for c in cps), default=None)
+                if rc != 0 or top is None or sb.get("peak_rss_kb", 0) < top:
+                    errs.append("share %s: B's run %d: exit %d, peak %r below its reading %r: %s"
+                                % (share, k, rc, sb.get("peak_rss_kb"), top, tail(e)))
+            rc, o, e = finish_p(a, 300)
+            sa = load_summary(os.path.join(oa, "a.summary.json"))
+            results[share] = (sa.get("lost_events"), lost_b)
+            print("# --user-ring-share %s: A's storms lost %r rows, B's three runs lost %r"
+                  % (share, sa.get("lost_events"), lost_b))
+            if rc != 0:
+                errs.append("share %s: A's run: exit %d: %s" % (share, rc, tail(e)))
+            d.stop()
+    la, lb = results["25"]
+    if not la:
+        errs.append("with a 25%% share A's storms lost %r rows: the share never bound" % la)
+    if any(lb):
+        errs.append("with a 25%% share B's runs lost %r rows" % lb)
     fail_if(errs)
 
 

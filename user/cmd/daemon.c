@@ -52,12 +52,14 @@ static const char doc[] =
 "\n"
 "OPTIONS:";
 
-enum { OPT_SOCKET = 1800, OPT_USER_GROUPS, OPT_USER_CLIENTS, OPT_CLIENT_QUEUE, OPT_STATUS };
+enum { OPT_SOCKET = 1800, OPT_USER_GROUPS, OPT_USER_CLIENTS, OPT_CLIENT_QUEUE, OPT_STATUS,
+       OPT_USER_RING_SHARE };
 
 static const struct argp_option opts[] = {
 	{ "socket", OPT_SOCKET, "PATH", 0, "The socket to serve on (default $MEMTRACE_SOCKET, else " SVC_DEFAULT_SOCKET ")", 0 },
 	{ "user-groups", OPT_USER_GROUPS, "N", 0, "Runs one user may trace at once (default 32)", 0 },
 	{ "user-clients", OPT_USER_CLIENTS, "N", 0, "Connections one user may have at once (default 64)", 0 },
+	{ "user-ring-share", OPT_USER_RING_SHARE, "PCT", 0, "Of the ring (--ring-size), the share one user's records may fill at once (default 50): a user whose runs fault faster than the service reads loses their own rows, not others'", 0 },
 	{ "client-queue", OPT_CLIENT_QUEUE, "SIZE", 0, "Records queued for a client that reads slowly, at most (default 4M); past it its records are dropped and counted, its peaks stay exact", 0 },
 	{ "status", OPT_STATUS, NULL, 0, "Ask the running service what it holds (root), print it and exit", 0 },
 	{},
@@ -65,10 +67,11 @@ static const struct argp_option opts[] = {
 
 static struct {
 	const char *socket;
-	unsigned long user_groups, user_clients;
+	unsigned long user_groups, user_clients, user_ring_pct;
 	uint64_t client_queue;
 	bool status;
-} env = { .user_groups = 32, .user_clients = 64, .client_queue = 4ULL << 20 };
+} env = { .user_groups = 32, .user_clients = 64, .user_ring_pct = 50,
+	  .client_queue = 4ULL << 20 };
 
 #define usage_err(...) usage_exit("daemon", __VA_ARGS__)
 
@@ -87,6 +90,17 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		if (parse_uint(arg, 1024, &env.user_clients) || !env.user_clients)
 			usage_err("--user-clients %s: not a number from 1 to 1024", arg);
 		break;
+	case OPT_USER_RING_SHARE: {
+		char *end = arg;
+
+		if (arg[0] && arg[strlen(arg) - 1] == '%')
+			end = strndup(arg, strlen(arg) - 1);
+		if (!end || parse_uint(end, 100, &env.user_ring_pct) || !env.user_ring_pct)
+			usage_err("--user-ring-share %s: a percentage from 1 to 100 (e.g. 25)", arg);
+		if (end != arg)
+			free(end);
+		break;
+	}
 	case OPT_CLIENT_QUEUE:
 		if (parse_size(arg, &env.client_queue) || env.client_queue < (256 << 10) ||
 		    env.client_queue > (1ULL << 30))
@@ -240,6 +254,7 @@ int cmd_daemon(int argc, char **argv)
 	so.user_groups = (uint32_t)env.user_groups;
 	so.user_clients = (uint32_t)env.user_clients;
 	so.client_queue = env.client_queue;
+	so.user_ring_pct = (uint32_t)env.user_ring_pct;
 	so.verbose = trace_cli.verbose;
 	fprintf(stderr, "memtrace-bpf daemon: serving on %s (ring %llu KiB, %lu runs a user)\n",
 		path, (unsigned long long)(tracer__ring_bytes(t) >> 10), env.user_groups);

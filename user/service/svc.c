@@ -329,6 +329,24 @@ static uint32_t user_groups(struct svc *s, uid_t uid)
 	return n;
 }
 
+/* uid's share of the ring, split among its groups: the records each may
+ * have waiting at once (the ring holds 8 bytes of header a record). A
+ * ceiling, not a reservation: idle users leave their room to others. */
+static void share_ring(struct svc *s, uid_t uid)
+{
+	uint32_t n = user_groups(s, uid);
+	uint64_t bytes = tracer__ring_bytes(s->t) / 100 * s->o->user_ring_pct, cap;
+
+	if (!n)
+		return;
+	cap = bytes / (sizeof(struct mt_rec) + 8) / n;
+	if (cap < 64)
+		cap = 64;
+	for (uint32_t i = 0; i < MT_MAX_GROUPS; i++)
+		if (s->g[i].c && s->g[i].uid == uid)
+			tracer__group_ring_cap(s->t, i, cap);
+}
+
 /* One path for a group's end, whoever ends it: the guard disarmed (no
  * signal from the kernel once its client is gone), its processes untraced
  * (they run on, untouched), the group free again. */
@@ -349,7 +367,13 @@ static void release(struct svc *s, uint32_t idx)
 		say("uid=%u group=%u released untraced=%d dropped=%" PRIu64, g->uid, idx, n,
 		    g->dropped);
 	g->c->ngroups--;
-	memset(g, 0, sizeof(*g));
+	tracer__group_ring_cap(s->t, idx, 0);
+	{
+		uid_t uid = g->uid;
+
+		memset(g, 0, sizeof(*g));
+		share_ring(s, uid);	/* the others get its room */
+	}
 }
 
 /* The group named in a request, if the client holds it. */
@@ -409,6 +433,7 @@ static void do_take(struct svc *s, struct conn *c, const struct wire_msg *m)
 	}
 	s->g[idx] = (struct gslot){ .c = c, .take_ns = mono_ns(), .uid = c->peer.uid };
 	c->ngroups++;
+	share_ring(s, c->peer.uid);
 	ok.group = idx;
 	if (s->o->verbose)
 		say("uid=%u pid=%d group=%u taken", c->peer.uid, c->peer.pid, idx);

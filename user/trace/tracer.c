@@ -158,6 +158,14 @@ static int on_record(void *ctx, void *data, size_t size)
 		fprintf(stderr, "memtrace-bpf: bug: short record (%zu bytes)\n", size);
 		return 0;
 	}
+	{
+		/* read: one less of its group's ring share in use */
+		struct mt_group *g = &t->skel->bss->groups[((const struct mt_rec *)data)->group &
+							   (MT_MAX_GROUPS - 1)];
+
+		if (__atomic_load_n(&g->ring_cap, __ATOMIC_RELAXED))
+			__atomic_fetch_sub(&g->pending, 1, __ATOMIC_RELAXED);
+	}
 	return batch_add(t, data);
 }
 
@@ -643,6 +651,8 @@ static void group_reset(struct local_tracer *t, uint32_t group)
 	g->tree_peak_ts_ns = 0;
 	g->lost = 0;
 	g->untraced = 0;
+	g->ring_cap = 0;
+	g->pending = 0;
 	memset(&g->guard, 0, sizeof(g->guard));
 	/* root's until tracer__group_setup says whose */
 	g->owner_uid = 0;
@@ -1037,4 +1047,15 @@ size_t tracer__count_procs(struct tracer *base)
 		n++;
 	}
 	return n;
+}
+
+int tracer__group_ring_cap(struct tracer *base, uint32_t group, uint64_t records)
+{
+	struct local_tracer *t = (struct local_tracer *)base;
+
+	if (!base || base->ops != &local_ops)
+		return -EOPNOTSUPP;
+	__atomic_store_n(&t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)].ring_cap, records,
+			 __ATOMIC_RELEASE);
+	return 0;
 }
