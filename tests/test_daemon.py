@@ -143,7 +143,10 @@ class Client:
             pid = os.fork()
             if pid == 0:
                 try:
-                    a.close()
+                    # none of the parent's other connections' ends: their
+                    # children must see EOF when the parent closes them
+                    os.closerange(3, b.fileno())
+                    os.closerange(b.fileno() + 1, 4096)
                     os.setgroups([])
                     os.setresgid(user[1], user[1], user[1])
                     os.setresuid(user[0], user[0], user[0])
@@ -285,7 +288,7 @@ def t_refusals():
         rc, o, e = finish_p(as_user(uid, gid, [BIN, "-q", "-o", csv_path, "--", "true"],
                                     os.path.join(out, "no-such-sock")))
         print("# no service: exit %d: %s" % (rc, tail(e, 300)))
-        if rc != 1 or "root" not in e or "systemctl enable --now memtrace-bpf.socket" not in e:
+        if rc != 1 or "root" not in e or "memtrace-bpf.socket" not in e:
             errs.append("no service: exit %d, stderr %r" % (rc, tail(e)))
         other.kill()
     fail_if(errs)
@@ -387,6 +390,56 @@ def t_malformed():
             errs.append("the service holds %r after all" % st)
         if d.p.poll() is not None:
             errs.append("the service died")
+    fail_if(errs)
+
+
+@suite.test("forged requests: a pidfd of one process sent for another PID, the pidfd of "
+            "PID 1 or of the user's process that is not the client's child as its launch, "
+            "another user's group: each refused with its reason, nothing traced")
+def t_forged():
+    d = Daemon()
+    learn_group_size(d)
+    errs = []
+    with test_user("f") as (name, uid, gid):
+        mine = as_user(uid, gid, ["sleep", "60"], d.sock)
+        other = spawn(["sleep", "60"], as_root=True)
+        wait_for(lambda: open("/proc/%d/comm" % mine.pid).read().strip() == "sleep", "sleep")
+        a = Client(d.sock, (uid, gid))
+        b = Client(d.sock, (uid, gid))
+        a.hello()
+        b.hello()
+        st, _, tk = a.request(TAKE, struct.pack("<I", 1))
+        ga = struct.unpack("<I", tk[:4])[0]
+        st, _, tk = b.request(TAKE, struct.pack("<I", 1))
+        gb = struct.unpack("<I", tk[:4])[0]
+        cases = []
+        for what, pid, pidfd_of, group, client in (
+                ("a pidfd of PID 1 for the user's own PID", mine.pid, 1, ga, a),
+                ("PID 1 as its launch", 1, 1, ga, a),
+                ("root's process as its launch", other.pid, other.pid, ga, a),
+                ("the user's process, not the client's child", mine.pid, mine.pid, ga, a),
+                ("another client's group", mine.pid, mine.pid, ga, b)):
+            fd = os.pidfd_open(pidfd_of)
+            st, why, _ = client.request(EXPECT, struct.pack("<II", group, pid), fds=[fd])
+            os.close(fd)
+            cases.append((what, st, why))
+        for what, st, why in cases:
+            print("# %s: status %d, reason %d" % (what, st, why))
+            if st >= 0:
+                errs.append("%s: taken" % what)
+        st, why, body = a.request(ATTACH, struct.pack("<III", ga, 1, other.pid))
+        n = struct.unpack("<II", body[:8])[0] if st == 0 else 0
+        per = struct.unpack("<iI", body[8:16]) if n else None
+        print("# ATTACH of root's process: %s" % (per,))
+        if not per or per[0] >= 0:
+            errs.append("ATTACH of root's process: %r" % (per,))
+        st = d.status()
+        if st["procs"]:
+            errs.append("after the forged requests the service traces %d processes" % st["procs"])
+        a.close()
+        b.close()
+        mine.kill()
+        other.kill()
     fail_if(errs)
 
 
@@ -653,8 +706,9 @@ def unit_caps():
 
 
 @suite.test("installed as make install puts it (units under DESTDIR, ExecStart the installed "
-            "binary, systemd-analyze verify clean where it exists), the service runs with "
-            "exactly the unit's capabilities and a user's launch and attach work through it")
+            "binary, systemd-analyze verify clean where it exists), the service socket-activated "
+            "(systemd-socket-activate, where it exists) with exactly the unit's capabilities, "
+            "a user's launch and attach through it")
 def t_unit():
     errs = []
     dest = tmpdir()
@@ -696,10 +750,22 @@ def t_unit():
     d.opts = ()
     real_spawn_bin = BIN
     d.logf = open(d.log, "a")
-    d.p = spawn(["setpriv", "--bounding-set=-all," + ",".join("+" + c for c in caps),
-                 "--inh-caps=-all", "--", real_spawn_bin, "daemon", "--socket", d.sock],
-                stdout=d.logf, stderr=subprocess.STDOUT, as_root=True)
-    wait_for(lambda: "serving on" in d.text() or d.p.poll() is not None, "the service's start", 30)
+    daemon = ["setpriv", "--bounding-set=-all," + ",".join("+" + c for c in caps),
+              "--inh-caps=-all", "--", real_spawn_bin, "daemon"]
+    activate = shutil.which("systemd-socket-activate")
+    if activate:
+        # as systemd starts it: the socket made first, the service started
+        # by the first client, on the socket it is handed (LISTEN_FDS)
+        d.p = spawn([activate, "--seqpacket", "-l", d.sock, "--", *daemon], stdout=d.logf,
+                    stderr=subprocess.STDOUT, as_root=True)
+        wait_for(lambda: os.path.exists(d.sock), "systemd-socket-activate's socket", 30)
+        os.chmod(d.sock, 0o666)     # SocketMode=0666 of the unit
+    else:
+        print("# no systemd-socket-activate here: the service binds its socket itself")
+        d.p = spawn([*daemon, "--socket", d.sock], stdout=d.logf, stderr=subprocess.STDOUT,
+                    as_root=True)
+        wait_for(lambda: "serving on" in d.text() or d.p.poll() is not None,
+                 "the service's start", 30)
     if d.p.poll() is not None:
         raise Fail("the service did not start with the unit's capabilities: " + tail(d.text()))
     with test_user("u") as (name, uid, gid):
@@ -726,6 +792,8 @@ def t_unit():
         print("# attach: exit %d" % rc)
         if rc != 0:
             errs.append("attach with the unit's capabilities: exit %d: %s" % (rc, tail(e)))
+    if activate and "serving on the socket systemd passed" not in d.text():
+        errs.append("the service did not take the socket it was handed: " + tail(d.text()))
     d.stop()
     fail_if(errs)
 

@@ -68,9 +68,10 @@ def main():
                 binary = os.path.join(root, os.path.relpath(BIN, ROOT))
                 print("# the checkout is out of the test user's reach: a copy in %s" % root)
             # the tests start sys.executable too: one the user can run
-            python = sys.executable
+            python, path = sys.executable, os.environ.get("PATH", "")
             if not reachable(uid, gid, python) and os.path.exists("/usr/bin/python3"):
-                python = "/usr/bin/python3"
+                # and the python3 the tests find in PATH: the system's
+                python, path = "/usr/bin/python3", "/usr/local/bin:/usr/bin:/bin"
             sock = os.path.join(work, "sock")
             log_path = os.path.join(work, "daemon.log")
             log = open(log_path, "w")
@@ -87,7 +88,7 @@ def main():
                 raise RuntimeError("the service did not start: " + open(log_path).read()[-600:])
             env = dict(os.environ, MEMTRACE_TEST_USER="%d:%d" % (uid, gid),
                        MEMTRACE_SOCKET=sock, TEST_FILTER=regex,
-                       MEMTRACE_BPF=binary)
+                       MEMTRACE_BPF=binary, PATH=path)
             p = subprocess.Popen([python, os.path.join(root, "tests", "test_%s.py" % suite)],
                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, text=True, errors="replace")

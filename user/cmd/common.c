@@ -322,9 +322,9 @@ int trace_cli__access(char *msg, size_t len)
 	if (geteuid() == 0 || !remote__present(path)) {
 		/* root without the capabilities, or no service here */
 		snprintf(msg, len, "%s%s", own, geteuid() == 0 ? "" :
-			 " Or, without sudo: have an administrator start the memtrace-bpf "
-			 "service (sudo systemctl enable --now memtrace-bpf.socket), which traces "
-			 "your own processes for you.");
+			 " Or, without sudo: have an administrator enable the memtrace-bpf "
+			 "service (its systemd unit memtrace-bpf.socket, or memtrace-bpf daemon), "
+			 "which traces your own processes for you.");
 		return -EPERM;
 	}
 	/* the service's own settings, and what only root may do */

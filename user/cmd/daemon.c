@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -237,8 +238,19 @@ int cmd_daemon(int argc, char **argv)
 		fprintf(stderr, "memtrace-bpf daemon: %s\n", msg);
 		return EXIT_TRACE_ERR;
 	}
+	{
+		/* a client is an fd: room for all of them (1,024) and our own */
+		struct rlimit rl;
+
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 4096) {
+			rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	lfd = inherited_socket();
-	if (lfd < 0 && (lfd = bind_socket(path)) < 0)
+	if (lfd >= 0)
+		path = "the socket systemd passed (LISTEN_FDS)";
+	else if ((lfd = bind_socket(path)) < 0)
 		return EXIT_TRACE_ERR;
 	/* children are followed per group (each client says); ids of PIDs
 	 * already traced are refused, never taken over */

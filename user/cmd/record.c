@@ -515,15 +515,23 @@ static void print_losses(struct tracer *t)
 	char rs[32];
 
 	tracer__counters(t, &k);
-	if (k.lost)
+	if (k.lost && tracer__remote(t))
+		fprintf(stderr, "memtrace-bpf: %" PRIu64 " records were dropped (your share of the "
+			"service's ring, or its queue for you, was full); the peaks in the summary are "
+			"still exact (kept in the kernel). The service's administrator can raise "
+			"memtrace-bpf daemon --ring-size (now %s), --user-ring-share or "
+			"--client-queue.\n", (uint64_t)k.lost,
+			format_size(tracer__ring_bytes(t), rs, sizeof(rs)));
+	else if (k.lost)
 		fprintf(stderr, "memtrace-bpf: %" PRIu64 " records were dropped (ring buffer full); "
 			"the peaks in the summary are still exact (kept in the kernel). "
 			"Raise --ring-size (now %s) to keep every row.\n",
 			(uint64_t)k.lost, format_size(trace_cli.ring_bytes, rs, sizeof(rs)));
 	if (k.untraced)
 		fprintf(stderr, "memtrace-bpf: %" PRIu64 " child processes could not be traced "
-			"(more than --max-procs alive at once); raise --max-procs.\n",
-			(uint64_t)k.untraced);
+			"(more than --max-procs alive at once%s); raise --max-procs%s.\n",
+			(uint64_t)k.untraced, tracer__remote(t) ? ", or they became set-id" : "",
+			tracer__remote(t) ? " (memtrace-bpf daemon --max-procs)" : "");
 }
 
 static int rec_finished(void *ctx, struct runner *rn, struct run *r, int err)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -66,7 +67,8 @@ static int parse_status(const char *s, struct svc_facts *f)
 		 * other threads run on: the process lives */
 		if ((p = strstr(s, "\nThreads:")))
 			sscanf(p + 9, "%d", &threads);
-		f->zombie = (state == 'Z' || state == 'X') && threads <= 1;
+		f->leader_exited = state == 'Z' || state == 'X';
+		f->zombie = f->leader_exited && threads <= 1;
 		have++;
 	}
 	return have == 5 ? 0 : -EINVAL;
@@ -106,12 +108,37 @@ static int parse_secure(int dfd, bool *secure)
 
 void (*svc_facts_pause)(pid_t pid);
 
+/* The directory of a thread of the process (at dfd, /proc/PID) other than
+ * its leader, or -1. */
+static int live_thread(int dfd, pid_t pid)
+{
+	int tfd = openat(dfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
+	DIR *d = tfd >= 0 ? fdopendir(tfd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (tfd >= 0)
+			close(tfd);
+		return -1;
+	}
+	while (fd < 0 && (de = readdir(d))) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+
+		if (*end || tid <= 0 || tid == pid)
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	closedir(d);
+	return fd;
+}
+
 int svc_facts(pid_t pid, struct svc_facts *f)
 {
 	char path[32], buf[4096];
 	unsigned long flags = 0;
 	struct stat st;
-	int pidfd, dfd, e = 0;
+	int pidfd, dfd, tdfd, e = 0;
 
 	memset(f, 0, sizeof(*f));
 	f->pid = pid;
@@ -128,6 +155,18 @@ int svc_facts(pid_t pid, struct svc_facts *f)
 		e = -errno;
 		goto out;
 	}
+	if (read_at(dfd, "status", buf, sizeof(buf)) < 0 || parse_status(buf, f) ||
+	    read_at(dfd, "stat", buf, sizeof(buf)) < 0 || parse_flags(buf, &flags)) {
+		e = -ESRCH;
+		goto out;
+	}
+	/* a leader that ended (pthread_exit in main) has no address space of
+	 * its own any more, and procfs gives its files to root: a live
+	 * thread's files say what the process is */
+	if (f->leader_exited && !f->zombie && (tdfd = live_thread(dfd, pid)) >= 0) {
+		close(dfd);
+		dfd = tdfd;
+	}
 	/* a file's owner, not the directory's: the directory's inode keeps
 	 * the owner it had when first looked up (a PR_SET_DUMPABLE 0 later
 	 * shows on the files, not on it) */
@@ -136,11 +175,6 @@ int svc_facts(pid_t pid, struct svc_facts *f)
 		goto out;
 	}
 	f->dir_uid = st.st_uid;
-	if (read_at(dfd, "status", buf, sizeof(buf)) < 0 || parse_status(buf, f) ||
-	    read_at(dfd, "stat", buf, sizeof(buf)) < 0 || parse_flags(buf, &flags)) {
-		e = -ESRCH;
-		goto out;
-	}
 	f->kthread = flags & PF_KTHREAD;
 	/* an auxv that cannot be read cannot show the start was not set-id:
 	 * taken as set-id (refused) */

@@ -64,6 +64,8 @@ struct svc_facts {
 	uid_t dir_uid;		/* the owner of /proc/PID/status: root when not
 				   dumpable */
 	bool kthread, zombie, secure;
+	bool leader_exited;	/* its main thread ended, others run (the
+				   facts of ownership then are a thread's) */
 };
 
 /* The facts of pid: 0, or -ESRCH (no such process, or it went while they

@@ -26,10 +26,15 @@ enum { EV_LISTEN = 1, EV_RING, EV_TIMER, EV_SIGNAL };
 #define MAX_CLIENTS 1024
 #define USER_USDT_MAX 8		/* binaries with marks one user may have attached */
 #define DRAIN_MS 10
+/* replies and final states waiting for one client, at most: a FINAL_STATE
+ * of a group with every procs and exited entry fits (2 x 16384 x 128 B) */
+#define REPLIES_MAX (8u << 20)
 
 struct qmsg {
 	struct qmsg *next;
 	size_t len;
+	bool recs;		/* records (bounded by --client-queue); else a
+				   reply, an urgent record, the final state */
 	char buf[];
 };
 
@@ -44,7 +49,8 @@ struct conn {
 	bool out_armed;		/* EPOLLOUT asked for */
 	uint32_t ngroups;
 	struct queue uq, q;	/* urgent (GUARD, ALERT) first, then the rest */
-	size_t qbytes;		/* of q, records being gathered included */
+	size_t qbytes;		/* records in q, those being gathered included */
+	size_t rbytes;		/* the rest of q and uq: replies and the like */
 	/* records gathered for the next RECS message */
 	char *recs;		/* a whole datagram: header, struct wire_recs, records */
 	uint32_t nrecs;
@@ -75,6 +81,10 @@ struct svc {
 	uint64_t served, dropped, stale;
 	char pidns[64];
 	bool stop;
+	bool listen_paused;	/* out of fds: accepting again once one closes */
+	/* what each user may ask of the whole machine: the requests that run
+	 * a task iterator (ATTACH, FINAL_STATE), a token bucket a uid */
+	struct { uid_t uid; uint64_t t_ns; double tokens; } iter[256];
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -101,6 +111,7 @@ static struct qmsg *qmsg_new(uint16_t type, uint32_t seq, const void *a, size_t 
 	if (!m)
 		return NULL;
 	m->next = NULL;
+	m->recs = false;
 	m->len = sizeof(h) + alen + blen;
 	memcpy(m->buf, &h, sizeof(h));
 	if (alen)
@@ -161,8 +172,10 @@ static int conn_send(struct svc *s, struct conn *c)
 		q->head = m->next;
 		if (!q->head)
 			q->tail = NULL;
-		if (q == &c->q)
+		if (m->recs)
 			c->qbytes -= m->len;
+		else
+			c->rbytes -= m->len;
 		free(m);
 	}
 	conn_want_out(s, c, false);
@@ -175,12 +188,8 @@ static void conn_put(struct conn *c, bool urgent, struct qmsg *m)
 {
 	if (!m)
 		return;
-	if (urgent) {
-		q_push(&c->uq, m);
-	} else {
-		q_push(&c->q, m);
-		c->qbytes += m->len;
-	}
+	q_push(urgent ? &c->uq : &c->q, m);
+	c->rbytes += m->len;
 }
 
 static void reply(struct conn *c, const struct wire_hdr *req, void *payload, size_t len)
@@ -214,6 +223,7 @@ static void conn_seal(struct conn *c, uint64_t rel)
 	memcpy(c->recs, &h, sizeof(h));
 	memcpy(c->recs + sizeof(h), &r, sizeof(r));
 	m->next = NULL;
+	m->recs = true;
 	m->len = len;
 	memcpy(m->buf, c->recs, len);
 	/* the records were counted in qbytes as they came */
@@ -388,6 +398,37 @@ static struct gslot *own(struct svc *s, struct conn *c, uint32_t group)
 }
 
 /* ---- requests ---- */
+
+#define ITER_RATE 100.0		/* iterator requests a second, a user */
+
+/* May uid run another task iterator now? A bucket of ITER_RATE a second;
+ * the table forgets the user heard from longest ago. */
+static bool iter_allowed(struct svc *s, uid_t uid)
+{
+	uint64_t now = mono_ns();
+	size_t i, old = 0, n = sizeof(s->iter) / sizeof(s->iter[0]);
+
+	for (i = 0; i < n; i++) {
+		if (s->iter[i].t_ns && s->iter[i].uid == uid)
+			break;
+		if (s->iter[i].t_ns < s->iter[old].t_ns)
+			old = i;
+	}
+	if (i == n) {
+		i = old;
+		s->iter[i].uid = uid;
+		s->iter[i].tokens = ITER_RATE;
+		s->iter[i].t_ns = now;
+	}
+	s->iter[i].tokens += (double)(now - s->iter[i].t_ns) / 1e9 * ITER_RATE;
+	if (s->iter[i].tokens > ITER_RATE)
+		s->iter[i].tokens = ITER_RATE;
+	s->iter[i].t_ns = now;
+	if (s->iter[i].tokens < 1)
+		return false;
+	s->iter[i].tokens -= 1;
+	return true;
+}
 
 static void do_hello(struct svc *s, struct conn *c, const struct wire_msg *m)
 {
@@ -606,6 +647,10 @@ static void do_attach(struct svc *s, struct conn *c, const struct wire_msg *m)
 		reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
 		return;
 	}
+	if (!iter_allowed(s, c->peer.uid)) {
+		reply_err(c, &m->hdr, -EAGAIN, SVC_LIMIT);
+		return;
+	}
 	if (g->launched) {
 		reply_err(c, &m->hdr, -EINVAL, SVC_ORDER);
 		return;
@@ -726,6 +771,10 @@ static void do_final(struct svc *s, struct conn *c, const struct wire_msg *m)
 		reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
 		return;
 	}
+	if (!iter_allowed(s, c->peer.uid)) {
+		reply_err(c, &m->hdr, -EAGAIN, SVC_LIMIT);
+		return;
+	}
 	memset(&f.msg.h, 0, sizeof(f.msg.h));
 	f.c = c;
 	f.group = x.group;
@@ -822,7 +871,7 @@ static void do_status(struct svc *s, struct conn *c, const struct wire_msg *m)
 	ok.procs = (uint32_t)tracer__count_procs(s->t);
 	ok.usdt = (uint32_t)s->nusdt;
 	for (size_t i = 0; i < s->nconns; i++)
-		ok.queue_bytes += s->conns[i]->qbytes;
+		ok.queue_bytes += s->conns[i]->qbytes + s->conns[i]->rbytes;
 	ok.dropped = s->dropped;
 	ok.served = s->served;
 	ok.rss_kb = self_rss_kb();
@@ -841,6 +890,12 @@ static void conn_close(struct svc *s, struct conn *c, const char *how)
 		    c->peer.uid, c->peer.pid, how, c->nreq, c->dropped);
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (s->listen_paused) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_LISTEN };
+
+		if (!epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev))
+			s->listen_paused = false;
+	}
 	q_free(&c->uq);
 	q_free(&c->q);
 	free(c->recs);
@@ -875,8 +930,17 @@ static void accept_one(struct svc *s)
 	uint32_t same = 0;
 	int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-	if (fd < 0)
+	if (fd < 0) {
+		/* out of fds: the listening socket would stay readable and the
+		 * loop spin; it waits instead until a client goes */
+		if ((errno == EMFILE || errno == ENFILE) && !s->listen_paused) {
+			say("out of file descriptors with %zu clients: accepting again when one "
+			    "goes", s->nconns);
+			epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd, NULL);
+			s->listen_paused = true;
+		}
 		return;
+	}
 	/* who it is, from the kernel (at connect), never from a message */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) || cr.pid <= 0) {
 		close(fd);
@@ -950,8 +1014,17 @@ static bool serve_one(struct svc *s, struct conn *c)
 	int fds[4], nfds = 0, e;
 	struct wire_msg m;
 	char why[160];
-	ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	ssize_t n;
 	bool keep = true;
+
+	/* one request at a time, its reply read before the next: a client
+	 * that sends on without reading is not let to grow our memory */
+	if (c->rbytes > REPLIES_MAX) {
+		say("uid=%u pid=%d sends requests without reading the replies (%zu bytes "
+		    "waiting); disconnected", c->peer.uid, c->peer.pid, c->rbytes);
+		return false;
+	}
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR;
@@ -1109,7 +1182,7 @@ found:
 		struct wire_bye bye = {};
 
 		q_free(&c->q);
-		c->qbytes = 0;
+		c->qbytes = c->rbytes = 0;
 		conn_put(c, true, qmsg_new(WIRE_BYE, 0, &bye, sizeof(bye), NULL, 0));
 		conn_send(s, c);
 		conn_close(s, c, "shutdown");

@@ -229,6 +229,20 @@ static int req_simple(struct remote_tracer *t, uint16_t type, const void *p, siz
 	return request(t, type, p, len, -1, NULL, 0, NULL);
 }
 
+/* A request that runs a task iterator in the service, which paces each
+ * user's (EAGAIN: over the rate): asked again a little later. */
+static int request_paced(struct remote_tracer *t, uint16_t type, const void *p, size_t len,
+			 void *out, size_t outlen)
+{
+	for (int i = 0;; i++) {
+		int e = request(t, type, p, len, -1, out, outlen, NULL);
+
+		if (e != -EAGAIN || i == 200)
+			return e;
+		usleep(10000);
+	}
+}
+
 /* ---- records ---- */
 
 /* One unasked message: records to fn in their order, a guard's or an
@@ -397,8 +411,8 @@ static int remote_attach_pids(struct tracer *base, const pid_t *pids, int n, uin
 		req.a.n = (uint32_t)k;
 		for (int j = 0; j < k; j++)
 			req.pid[j] = (uint32_t)pids[i + j];
-		e = request(t, WIRE_ATTACH, &req, sizeof(req.a) + (size_t)k * sizeof(uint32_t), -1,
-			    &out, sizeof(out), NULL);
+		e = request_paced(t, WIRE_ATTACH, &req, sizeof(req.a) + (size_t)k * sizeof(uint32_t),
+				  &out, sizeof(out));
 		if (e)
 			return e;
 		for (int j = 0; j < k; j++) {
@@ -424,7 +438,7 @@ static int remote_fold_faults(struct tracer *base)
 		struct wire_group x = { .group = g };
 
 		if (t->held[g])
-			e = req_simple(t, WIRE_FINAL_STATE, &x, sizeof(x));
+			e = request_paced(t, WIRE_FINAL_STATE, &x, sizeof(x), NULL, 0);
 	}
 	return e;
 }
@@ -642,7 +656,7 @@ static int open_conn(struct remote_tracer *t, const char *path, char *err, size_
 	if (t->fd < 0 || connect(t->fd, (struct sockaddr *)&a, sizeof(a))) {
 		e = -errno;
 		snprintf(err, errlen, "cannot reach the memtrace-bpf service at %s: %s. Is it "
-			 "running? (an administrator starts it: sudo systemctl enable --now "
+			 "running? (an administrator starts it: its systemd unit "
 			 "memtrace-bpf.socket, or sudo memtrace-bpf daemon)", path, strerror(-e));
 		return e;
 	}

@@ -205,10 +205,18 @@ static void say_drops(struct runner *rn, uint64_t now)
 	tracer__counters(rn->tracer, &c);
 	if (c.lost <= rn->lost_said)
 		return;
-	fprintf(stderr, "%smemtrace-bpf: %" PRIu64 " records dropped so far: the ring buffer "
-		"(--ring-size, now %s) fills faster than it is read; peaks stay exact\n",
-		rn->tty ? "\r\033[K" : "", (uint64_t)c.lost,
-		format_size(tracer__ring_bytes(rn->tracer), rs, sizeof(rs)));
+	if (tracer__remote(rn->tracer))
+		fprintf(stderr, "%smemtrace-bpf: %" PRIu64 " records dropped so far: your share of "
+			"the service's ring (%s) or its queue for you fills faster than the service "
+			"reads; peaks stay exact (the service's administrator sets them: "
+			"memtrace-bpf daemon --ring-size, --user-ring-share, --client-queue)\n",
+			rn->tty ? "\r\033[K" : "", (uint64_t)c.lost,
+			format_size(tracer__ring_bytes(rn->tracer), rs, sizeof(rs)));
+	else
+		fprintf(stderr, "%smemtrace-bpf: %" PRIu64 " records dropped so far: the ring buffer "
+			"(--ring-size, now %s) fills faster than it is read; peaks stay exact\n",
+			rn->tty ? "\r\033[K" : "", (uint64_t)c.lost,
+			format_size(tracer__ring_bytes(rn->tracer), rs, sizeof(rs)));
 	rn->lost_said = c.lost;
 }
 
