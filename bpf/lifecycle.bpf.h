@@ -233,6 +233,12 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 			__sync_fetch_and_add(&group_of(pp->group)->left, 1);
 			return 0;
 		}
+		/* one user's share of procs: a fork bomb fills its own */
+		if (group_of(pp->group)->live_cap &&
+		    group_of(pp->group)->live >= group_of(pp->group)->live_cap) {
+			untraced(pp->group);
+			return 0;
+		}
 	}
 	ts = bpf_ktime_get_ns();
 	/* Without CLONE_VM, dup_mm() copied the parent's pages into a new mm

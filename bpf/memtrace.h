@@ -297,6 +297,10 @@ struct mt_group {
 	__u32 gflags;		/* enum mt_group_flags */
 	__u32 left;		/* its processes that left it: LEAVE records,
 				   and followed children not admitted */
+	__u32 live_cap;		/* owned: children past this many alive are
+				   not followed (counted untraced): the
+				   daemon's --user-procs; 0: none */
+	__u32 pad3;
 };
 
 enum mt_group_flags {

@@ -696,6 +696,40 @@ def t_ring_share():
     fail_if(errs)
 
 
+@suite.test("--user-procs 20: a user's run with 60 children alive at once has at most 20 "
+            "traced at once, counts the rest untraced and says so; another user's run beside "
+            "it traces all its own")
+def t_user_procs():
+    d = Daemon("--user-procs", "20")
+    errs = []
+    script = "for i in $(seq 60); do sleep 2 & done; wait"
+    with test_user("p") as (na, ua, ga), test_user("q") as (nb, ub, gb):
+        oa, ob = user_dir(ua, ga), user_dir(ub, gb)
+        a = as_user(ua, ga, [BIN, "-q", "-o", os.path.join(oa, "a.csv"), "--", "sh", "-c",
+                             script], d.sock)
+        b = as_user(ub, gb, [BIN, "-q", "-o", os.path.join(ob, "b.csv"), "--", "sh", "-c",
+                             "for i in $(seq 10); do sleep 1 & done; wait"], d.sock)
+        for who, p, out, name, want in (("A", a, oa, "a", 20), ("B", b, ob, "b", 11)):
+            rc, o, e = finish_p(p)
+            s = load_summary(os.path.join(out, name + ".summary.json"))
+            pids = {r["pid"] for r in read_rows(os.path.join(out, name + ".csv"))}
+            print("# %s: %d processes traced, %r untraced; %s" % (who, len(pids),
+                  s.get("untraced_processes"), tail(e, 200)))
+            if rc != 0:
+                errs.append("%s: exit %d: %s" % (who, rc, tail(e)))
+            # the shell, $(seq)'s subshell and the children: 62 processes,
+            # at most 20 of them alive and traced at once
+            unt = s.get("untraced_processes") or 0
+            if who == "A" and (len(pids) > want + 1 or len(pids) + unt != 62
+                               or "--user-procs" not in e):
+                errs.append("A: %d processes traced, %r untraced (want at most %d, 62 in all), "
+                            "stderr %r" % (len(pids), unt, want + 1, tail(e)))
+            if who == "B" and (len(pids) != want + 1 or unt):
+                errs.append("B: %d processes traced (want %d), %r untraced"
+                            % (len(pids), want, s.get("untraced_processes")))
+    fail_if(errs)
+
+
 def unit_caps():
     """The capabilities the systemd unit bounds the service to."""
     path = os.path.join(ROOT, "user", "service", "systemd", "memtrace-bpf.service.in")

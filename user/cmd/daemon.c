@@ -54,13 +54,14 @@ static const char doc[] =
 "OPTIONS:";
 
 enum { OPT_SOCKET = 1800, OPT_USER_GROUPS, OPT_USER_CLIENTS, OPT_CLIENT_QUEUE, OPT_STATUS,
-       OPT_USER_RING_SHARE };
+       OPT_USER_RING_SHARE, OPT_USER_PROCS };
 
 static const struct argp_option opts[] = {
 	{ "socket", OPT_SOCKET, "PATH", 0, "The socket to serve on (default $MEMTRACE_SOCKET, else " SVC_DEFAULT_SOCKET ")", 0 },
 	{ "user-groups", OPT_USER_GROUPS, "N", 0, "Runs one user may trace at once (default 32)", 0 },
 	{ "user-clients", OPT_USER_CLIENTS, "N", 0, "Connections one user may have at once (default 64)", 0 },
 	{ "user-ring-share", OPT_USER_RING_SHARE, "PCT", 0, "Of the ring (--ring-size), the share one user's records may fill at once (default 50): a user whose runs fault faster than the service reads loses their own rows, not others'", 0 },
+	{ "user-procs", OPT_USER_PROCS, "N", 0, "Processes one user's runs may have traced at once (default a quarter of --max-procs); children past it are counted untraced, not followed", 0 },
 	{ "client-queue", OPT_CLIENT_QUEUE, "SIZE", 0, "Records queued for a client that reads slowly, at most (default 4M); past it its records are dropped and counted, its peaks stay exact", 0 },
 	{ "status", OPT_STATUS, NULL, 0, "Ask the running service what it holds (root), print it and exit", 0 },
 	{},
@@ -68,7 +69,7 @@ static const struct argp_option opts[] = {
 
 static struct {
 	const char *socket;
-	unsigned long user_groups, user_clients, user_ring_pct;
+	unsigned long user_groups, user_clients, user_ring_pct, user_procs;
 	uint64_t client_queue;
 	bool status;
 } env = { .user_groups = 32, .user_clients = 64, .user_ring_pct = 50,
@@ -106,6 +107,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		if (parse_size(arg, &env.client_queue) || env.client_queue < (256 << 10) ||
 		    env.client_queue > (1ULL << 30))
 			usage_err("--client-queue %s: a size from 256K to 1G (e.g. 4M, 64M)", arg);
+		break;
+	case OPT_USER_PROCS:
+		if (parse_uint(arg, 1 << 20, &env.user_procs) || env.user_procs < 8)
+			usage_err("--user-procs %s: a number from 8 to 1048576", arg);
 		break;
 	case OPT_STATUS:
 		env.status = true;
@@ -267,6 +272,7 @@ int cmd_daemon(int argc, char **argv)
 	so.user_clients = (uint32_t)env.user_clients;
 	so.client_queue = env.client_queue;
 	so.user_ring_pct = (uint32_t)env.user_ring_pct;
+	so.user_procs = (uint32_t)(env.user_procs ? env.user_procs : trace_cli.max_procs / 4);
 	so.verbose = trace_cli.verbose;
 	fprintf(stderr, "memtrace-bpf daemon: serving on %s (ring %llu KiB, %lu runs a user)\n",
 		path, (unsigned long long)(tracer__ring_bytes(t) >> 10), env.user_groups);

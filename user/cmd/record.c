@@ -527,11 +527,15 @@ static void print_losses(struct tracer *t)
 			"the peaks in the summary are still exact (kept in the kernel). "
 			"Raise --ring-size (now %s) to keep every row.\n",
 			(uint64_t)k.lost, format_size(trace_cli.ring_bytes, rs, sizeof(rs)));
-	if (k.untraced)
+	if (k.untraced && tracer__remote(t))
+		fprintf(stderr, "memtrace-bpf: %" PRIu64 " child processes could not be traced (more "
+			"alive at once than the service traces for one user, or they were not yours "
+			"to trace); its administrator sets how many: memtrace-bpf daemon --user-procs, "
+			"--max-procs.\n", (uint64_t)k.untraced);
+	else if (k.untraced)
 		fprintf(stderr, "memtrace-bpf: %" PRIu64 " child processes could not be traced "
-			"(more than --max-procs alive at once%s); raise --max-procs%s.\n",
-			(uint64_t)k.untraced, tracer__remote(t) ? ", or they became set-id" : "",
-			tracer__remote(t) ? " (memtrace-bpf daemon --max-procs)" : "");
+			"(more than --max-procs alive at once); raise --max-procs.\n",
+			(uint64_t)k.untraced);
 }
 
 static int rec_finished(void *ctx, struct runner *rn, struct run *r, int err)

@@ -339,12 +339,13 @@ static uint32_t user_groups(struct svc *s, uid_t uid)
 	return n;
 }
 
-/* uid's share of the ring, split among its groups: the records each may
- * have waiting at once (the ring holds 8 bytes of header a record). A
- * ceiling, not a reservation: idle users leave their room to others. */
-static void share_ring(struct svc *s, uid_t uid)
+/* uid's shares, split among its groups: of the ring, the records each
+ * may have waiting at once (the ring holds 8 bytes of header a record),
+ * and of procs, the processes each may have traced. Ceilings, not
+ * reservations: idle users leave their room to others. */
+static void share_out(struct svc *s, uid_t uid)
 {
-	uint32_t n = user_groups(s, uid);
+	uint32_t n = user_groups(s, uid), procs;
 	uint64_t bytes = tracer__ring_bytes(s->t) / 100 * s->o->user_ring_pct, cap;
 
 	if (!n)
@@ -352,9 +353,12 @@ static void share_ring(struct svc *s, uid_t uid)
 	cap = bytes / (sizeof(struct mt_rec) + 8) / n;
 	if (cap < 64)
 		cap = 64;
+	procs = s->o->user_procs / n;
+	if (procs < 8)
+		procs = 8;
 	for (uint32_t i = 0; i < MT_MAX_GROUPS; i++)
 		if (s->g[i].c && s->g[i].uid == uid)
-			tracer__group_ring_cap(s->t, i, cap);
+			tracer__group_caps(s->t, i, cap, procs);
 }
 
 /* One path for a group's end, whoever ends it: the guard disarmed (no
@@ -377,24 +381,24 @@ static void release(struct svc *s, uint32_t idx)
 		say("uid=%u group=%u released untraced=%d dropped=%" PRIu64, g->uid, idx, n,
 		    g->dropped);
 	g->c->ngroups--;
-	tracer__group_ring_cap(s->t, idx, 0);
+	tracer__group_caps(s->t, idx, 0, 0);
 	{
 		uid_t uid = g->uid;
 
 		memset(g, 0, sizeof(*g));
-		share_ring(s, uid);	/* the others get its room */
+		share_out(s, uid);	/* the others get its room */
 	}
 }
 
-/* The group named in a request, if the client holds it. */
-static struct gslot *own(struct svc *s, struct conn *c, uint32_t group)
+/* The group named in a request, if the client holds it; else the request
+ * is refused (answered) and NULL. */
+static struct gslot *own(struct svc *s, struct conn *c, const struct wire_msg *m,
+			 uint32_t group)
 {
-	struct gslot *g;
-
-	if (!group || group >= MT_MAX_GROUPS)
-		return NULL;
-	g = &s->g[group];
-	return g->c == c ? g : NULL;
+	if (group && group < MT_MAX_GROUPS && s->g[group].c == c)
+		return &s->g[group];
+	reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
+	return NULL;
 }
 
 /* ---- requests ---- */
@@ -474,7 +478,7 @@ static void do_take(struct svc *s, struct conn *c, const struct wire_msg *m)
 	}
 	s->g[idx] = (struct gslot){ .c = c, .take_ns = mono_ns(), .uid = c->peer.uid };
 	c->ngroups++;
-	share_ring(s, c->peer.uid);
+	share_out(s, c->peer.uid);
 	ok.group = idx;
 	if (s->o->verbose)
 		say("uid=%u pid=%d group=%u taken", c->peer.uid, c->peer.pid, idx);
@@ -488,10 +492,8 @@ static void do_guard(struct svc *s, struct conn *c, const struct wire_msg *m)
 	struct gslot *g;
 
 	memcpy(&wg, m->payload, sizeof(wg));
-	if (!(g = own(s, c, wg.group))) {
-		reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
+	if (!(g = own(s, c, m, wg.group)))
 		return;
-	}
 	if (g->launched) {
 		reply_err(c, &m->hdr, -EINVAL, SVC_ORDER);
 		return;
@@ -544,10 +546,8 @@ static void do_expect(struct svc *s, struct conn *c, const struct wire_msg *m, i
 	int e;
 
 	memcpy(&x, m->payload, sizeof(x));
-	if (!(g = own(s, c, x.group))) {
-		reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
+	if (!(g = own(s, c, m, x.group)))
 		return;
-	}
 	if (g->launched) {
 		reply_err(c, &m->hdr, -EINVAL, SVC_ORDER);
 		return;
@@ -586,9 +586,13 @@ static void do_mark_fd(struct svc *s, struct conn *c, const struct wire_msg *m)
 	int e;
 
 	memcpy(&x, m->payload, sizeof(x));
-	if (tracer__proc(s->t, (pid_t)x.pid, &p) || !own(s, c, p.group) ||
-	    !(p.flags & MT_PROC_PENDING_EXEC)) {
-		reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
+	/* only its launched child, at the barrier */
+	if (tracer__proc(s->t, (pid_t)x.pid, &p))
+		p.group = 0;
+	if (!own(s, c, m, p.group))
+		return;
+	if (!(p.flags & MT_PROC_PENDING_EXEC)) {
+		reply_err(c, &m->hdr, -EINVAL, SVC_ORDER);
 		return;
 	}
 	e = tracer__set_mark_fd(s->t, (pid_t)x.pid, x.fd, x.log_capture != 0);
@@ -643,10 +647,8 @@ static void do_attach(struct svc *s, struct conn *c, const struct wire_msg *m)
 	struct gslot *g;
 
 	memcpy(&a, m->payload, sizeof(a));
-	if (!(g = own(s, c, a.group))) {
-		reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
+	if (!(g = own(s, c, m, a.group)))
 		return;
-	}
 	if (!iter_allowed(s, c->peer.uid)) {
 		reply_err(c, &m->hdr, -EAGAIN, SVC_LIMIT);
 		return;
@@ -693,10 +695,8 @@ static void do_group(struct svc *s, struct conn *c, const struct wire_msg *m)
 	struct gslot *g;
 
 	memcpy(&x, m->payload, sizeof(x));
-	if (!(g = own(s, c, x.group))) {
-		reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
+	if (!(g = own(s, c, m, x.group)))
 		return;
-	}
 	tracer__group(s->t, x.group, &ok.group);
 	ok.group.lost += g->dropped;
 	reply(c, &m->hdr, &ok, sizeof(ok));
@@ -713,10 +713,8 @@ static void do_pids(struct svc *s, struct conn *c, const struct wire_msg *m)
 	size_t n;
 
 	memcpy(&x, m->payload, sizeof(x));
-	if (!own(s, c, x.group)) {
-		reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
+	if (!own(s, c, m, x.group))
 		return;
-	}
 	n = tracer__group_pids(s->t, x.group, pids, WIRE_MAX_PIDS);
 	memset(&out.ok, 0, sizeof(out.ok));
 	out.ok.n = (uint32_t)n;
@@ -767,10 +765,8 @@ static void do_final(struct svc *s, struct conn *c, const struct wire_msg *m)
 	size_t n;
 
 	memcpy(&x, m->payload, sizeof(x));
-	if (!own(s, c, x.group)) {
-		reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
+	if (!own(s, c, m, x.group))
 		return;
-	}
 	if (!iter_allowed(s, c->peer.uid)) {
 		reply_err(c, &m->hdr, -EAGAIN, SVC_LIMIT);
 		return;
@@ -800,10 +796,8 @@ static void do_give_back(struct svc *s, struct conn *c, const struct wire_msg *m
 	struct wire_group x;
 
 	memcpy(&x, m->payload, sizeof(x));
-	if (!own(s, c, x.group)) {
-		reply_err(c, &m->hdr, -EPERM, SVC_NOT_YOURS);
+	if (!own(s, c, m, x.group))
 		return;
-	}
 	release(s, x.group);
 	reply_err(c, &m->hdr, 0, SVC_OK);
 }

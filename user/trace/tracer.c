@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "lib/clock.h"
+#include "lib/files.h"
 #include "lib/grow.h"
 #include "trace/tracer.h"
 #include "memtrace.skel.h"
@@ -344,27 +345,6 @@ static int local_expect_exec(struct tracer *base, pid_t pid, uint32_t group)
 	return 0;
 }
 
-/* binary as execvp() finds it: itself when it has a '/', else the first
- * executable file of that name in PATH. */
-static int resolve_exec(const char *binary, char *out, size_t len)
-{
-	const char *path = getenv("PATH"), *p, *end;
-
-	if (strchr(binary, '/')) {
-		snprintf(out, len, "%s", binary);
-		return 0;
-	}
-	for (p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *p; p = *end ? end + 1 : end) {
-		struct stat st;
-
-		end = strchrnul(p, ':');
-		snprintf(out, len, "%.*s/%s", (int)(end - p), end == p ? "." : p, binary);
-		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK))
-			return 0;
-	}
-	return -ENOENT;
-}
-
 static int local_attach_marks(struct tracer *base, const char *binary)
 {
 	struct local_tracer *t = (struct local_tracer *)base;
@@ -375,7 +355,7 @@ static int local_attach_marks(struct tracer *base, const char *binary)
 
 	/* a script (a pyenv shim, a shell wrapper) or a missing file has no
 	 * probes: libbpf would only fail on it */
-	if (resolve_exec(binary, path, sizeof(path)))
+	if (exec_path(binary, path, sizeof(path)))
 		return -ENOENT;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -653,6 +633,7 @@ static void group_reset(struct local_tracer *t, uint32_t group)
 	g->untraced = 0;
 	g->ring_cap = 0;
 	g->pending = 0;
+	g->live_cap = 0;
 	memset(&g->guard, 0, sizeof(g->guard));
 	/* root's until tracer__group_setup says whose */
 	g->owner_uid = 0;
@@ -1049,13 +1030,15 @@ size_t tracer__count_procs(struct tracer *base)
 	return n;
 }
 
-int tracer__group_ring_cap(struct tracer *base, uint32_t group, uint64_t records)
+int tracer__group_caps(struct tracer *base, uint32_t group, uint64_t records, uint32_t procs)
 {
 	struct local_tracer *t = (struct local_tracer *)base;
+	struct mt_group *g;
 
 	if (!base || base->ops != &local_ops)
 		return -EOPNOTSUPP;
-	__atomic_store_n(&t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)].ring_cap, records,
-			 __ATOMIC_RELEASE);
+	g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
+	__atomic_store_n(&g->ring_cap, records, __ATOMIC_RELEASE);
+	__atomic_store_n(&g->live_cap, procs, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -147,9 +147,11 @@ int tracer__group_entries(struct tracer *t, uint32_t group, size_t *procs, size_
 /* Whether the group's processes' children are followed (the tracer's
  * follow setting is every group's; the daemon's clients say per group). */
 int tracer__group_follow(struct tracer *t, uint32_t group, bool follow);
-/* At most @records of the group's records wait in the ring at once (its
- * user's share, the daemon's --user-ring-share); 0: no cap. */
-int tracer__group_ring_cap(struct tracer *t, uint32_t group, uint64_t records);
+/* A user's shares, split among its groups (the daemon's
+ * --user-ring-share, --user-procs): at most @records of the group's
+ * records wait in the ring at once, and children past @procs of it alive
+ * are not followed (counted untraced); 0: no cap. */
+int tracer__group_caps(struct tracer *t, uint32_t group, uint64_t records, uint32_t procs);
 /* procs entries in all (the daemon's status). */
 size_t tracer__count_procs(struct tracer *t);
 
