@@ -16,6 +16,7 @@ pkgs=(
 	python3                           # integration tests
 	libcap2-bin util-linux            # capsh, setpriv: privilege tests
 	passwd procps                     # useradd/userdel, pkill: the service tests' own user
+	systemd                           # systemd-analyze, systemd-socket-activate: the daemon's units checked
 	mount e2fsprogs                   # tmpfs and ext2 (loop) disks for the full-disk tests
 	systemtap-sdt-dev                 # sys/sdt.h: MEMTRACE_MARK (memtrace/mark.h) USDT probes
 	protobuf-compiler                 # protoc: the tests decode export --perfetto's files
