@@ -338,7 +338,7 @@ def t_malformed():
                     c.send(msg(GET, 2, struct.pack("<I", 1)), fds=[pipe_r])  # fd on a fd-less type
                 elif k == 10:
                     c.hello()
-                    c.send(msg(EXPECT, 2, struct.pack("<II", 1, 1)))  # no pidfd
+                    c.send(msg(EXPECT, 2, struct.pack("<II", 1, 1)), fds=[pipe_r])  # an fd
                 elif k == 11:
                     c.hello()
                     st, _, _ = c.request(GET, struct.pack("<I", rnd.randrange(1, 1024)))
@@ -348,9 +348,8 @@ def t_malformed():
                     c.hello()
                     st, _, tk = c.request(TAKE, struct.pack("<I", 1))
                     group = struct.unpack("<I", tk[:4])[0] if st == 0 else 1
-                    st, _, _ = c.request(EXPECT, struct.pack("<II", group, os.getpid()),
-                                         fds=[pipe_r])
-                    kinds.setdefault("EXPECT_EXEC with a pipe for a pidfd", set()).add(st)
+                    st, _, _ = c.request(EXPECT, struct.pack("<II", group, os.getpid()))
+                    kinds.setdefault("EXPECT_EXEC of root's process", set()).add(st)
                     continue
                 else:
                     c.hello()
@@ -377,8 +376,8 @@ def t_malformed():
                 errs.append("%s: the connection stayed open" % k)
         if kinds.get("GET of a group not held") != {-1}:       # -EPERM
             errs.append("GET of a group not held: %r" % kinds.get("GET of a group not held"))
-        if kinds.get("EXPECT_EXEC with a pipe for a pidfd") != {-9}:    # -EBADF
-            errs.append("EXPECT_EXEC with a pipe: %r" % kinds.get("EXPECT_EXEC with a pipe for a pidfd"))
+        if kinds.get("EXPECT_EXEC of root's process") != {-1}:    # -EPERM
+            errs.append("EXPECT_EXEC of root's process: %r" % kinds.get("EXPECT_EXEC of root's process"))
         if kinds.get("STATUS from a user") != {-1}:
             errs.append("STATUS from a user: %r" % kinds.get("STATUS from a user"))
         s = load_summary(os.path.join(out, "t.summary.json"))
@@ -393,9 +392,9 @@ def t_malformed():
     fail_if(errs)
 
 
-@suite.test("forged requests: a pidfd of one process sent for another PID, the pidfd of "
-            "PID 1 or of the user's process that is not the client's child as its launch, "
-            "another user's group: each refused with its reason, nothing traced")
+@suite.test("forged requests: PID 1, root's process, the user's process that is not the "
+            "client's child as its launch, another client's group, root's process to "
+            "attach, an fd with a request: each refused with its reason, nothing traced")
 def t_forged():
     d = Daemon()
     learn_group_size(d)
@@ -410,18 +409,13 @@ def t_forged():
         b.hello()
         st, _, tk = a.request(TAKE, struct.pack("<I", 1))
         ga = struct.unpack("<I", tk[:4])[0]
-        st, _, tk = b.request(TAKE, struct.pack("<I", 1))
-        gb = struct.unpack("<I", tk[:4])[0]
         cases = []
-        for what, pid, pidfd_of, group, client in (
-                ("a pidfd of PID 1 for the user's own PID", mine.pid, 1, ga, a),
-                ("PID 1 as its launch", 1, 1, ga, a),
-                ("root's process as its launch", other.pid, other.pid, ga, a),
-                ("the user's process, not the client's child", mine.pid, mine.pid, ga, a),
-                ("another client's group", mine.pid, mine.pid, ga, b)):
-            fd = os.pidfd_open(pidfd_of)
-            st, why, _ = client.request(EXPECT, struct.pack("<II", group, pid), fds=[fd])
-            os.close(fd)
+        for what, pid, group, client in (
+                ("PID 1 as its launch", 1, ga, a),
+                ("root's process as its launch", other.pid, ga, a),
+                ("the user's process, not the client's child", mine.pid, ga, a),
+                ("another client's group", mine.pid, ga, b)):
+            st, why, _ = client.request(EXPECT, struct.pack("<II", group, pid))
             cases.append((what, st, why))
         for what, st, why in cases:
             print("# %s: status %d, reason %d" % (what, st, why))
@@ -433,6 +427,14 @@ def t_forged():
         print("# ATTACH of root's process: %s" % (per,))
         if not per or per[0] >= 0:
             errs.append("ATTACH of root's process: %r" % (per,))
+        r, w = os.pipe()
+        b.send(msg(GET, 9, struct.pack("<I", ga)), fds=[r])
+        gone = b.closed()
+        print("# a request with an fd: %s" % ("disconnected" if gone else "answered"))
+        if not gone:
+            errs.append("a request with an fd was taken")
+        os.close(r)
+        os.close(w)
         st = d.status()
         if st["procs"]:
             errs.append("after the forged requests the service traces %d processes" % st["procs"])
@@ -440,6 +442,23 @@ def t_forged():
         b.close()
         mine.kill()
         other.kill()
+    fail_if(errs)
+
+
+@suite.test("the service refuses to make its socket in a directory another user owns "
+            "(who could swap the path under it), and makes nothing there")
+def t_footing():
+    errs = []
+    with test_user("g") as (name, uid, gid):
+        bad = user_dir(uid, gid)
+        r = run([BIN, "daemon", "--socket", os.path.join(bad, "sock")], as_root=True,
+                timeout=30)
+        print("# a socket in %s's directory: exit %d: %s" % (name, r.returncode,
+                                                              tail(r.stderr, 200)))
+        if r.returncode != 1 or "directory" not in r.stderr or \
+                os.path.exists(os.path.join(bad, "sock")):
+            errs.append("a socket in a user's directory: exit %d, %s" % (r.returncode,
+                                                                     tail(r.stderr)))
     fail_if(errs)
 
 

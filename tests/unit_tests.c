@@ -3130,9 +3130,15 @@ static void test_wire(void)
 	CHECK(strstr(why, "not 32") != NULL);
 	h.ver_min = 2;
 	CHECK(wire_req(WIRE_HELLO, 1, &h, sizeof(h), 0, why, sizeof(why)) == -EPROTO);
-	CHECK(wire_req(WIRE_EXPECT_EXEC, 2, &ex, sizeof(ex), 1, why, sizeof(why)) == 0);
+	CHECK(wire_req(WIRE_EXPECT_EXEC, 2, &ex, sizeof(ex), 0, why, sizeof(why)) == 0);
 	/* the pidfd is part of the request */
-	CHECK(wire_req(WIRE_EXPECT_EXEC, 2, &ex, sizeof(ex), 0, why, sizeof(why)) == -EPROTO);
+	/* no request carries an fd */
+	CHECK(wire_req(WIRE_EXPECT_EXEC, 2, &ex, sizeof(ex), 1, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_ATTACH_MARKS, 2, "/bin/true", 10, 0, why, sizeof(why)) == 0);
+	CHECK(wire_req(WIRE_ATTACH_MARKS, 2, "/bin/true", 10, 1, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_ATTACH_MARKS, 2, "bin/true", 9, 0, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_ATTACH_MARKS, 2, "/bin/true", 9, 0, why, sizeof(why)) == -EPROTO);
+	CHECK(wire_req(WIRE_ATTACH_MARKS, 2, "/bin\0true", 10, 0, why, sizeof(why)) == -EPROTO);
 	CHECK(wire_req(WIRE_GROUP_GET, 3, &gr, sizeof(gr), 1, why, sizeof(why)) == -EPROTO);
 	CHECK(wire_req(WIRE_GROUP_GET, 3, &gr, sizeof(gr), 2, why, sizeof(why)) == -EPROTO);
 	CHECK(wire_req(WIRE_GROUP_GET, 0, &gr, sizeof(gr), 0, why, sizeof(why)) == -EPROTO);

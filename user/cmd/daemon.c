@@ -54,7 +54,7 @@ static const char doc[] =
 "OPTIONS:";
 
 enum { OPT_SOCKET = 1800, OPT_USER_GROUPS, OPT_USER_CLIENTS, OPT_CLIENT_QUEUE, OPT_STATUS,
-       OPT_USER_RING_SHARE, OPT_USER_PROCS };
+       OPT_USER_RING_SHARE, OPT_USER_PROCS, OPT_QUEUE_TOTAL };
 
 static const struct argp_option opts[] = {
 	{ "socket", OPT_SOCKET, "PATH", 0, "The socket to serve on (default $MEMTRACE_SOCKET, else " SVC_DEFAULT_SOCKET ")", 0 },
@@ -63,6 +63,7 @@ static const struct argp_option opts[] = {
 	{ "user-ring-share", OPT_USER_RING_SHARE, "PCT", 0, "Of the ring (--ring-size), the share one user's records may fill at once (default 50): a user whose runs fault faster than the service reads loses their own rows, not others'", 0 },
 	{ "user-procs", OPT_USER_PROCS, "N", 0, "Processes one user's runs may have traced at once (default a quarter of --max-procs); children past it are counted untraced, not followed", 0 },
 	{ "client-queue", OPT_CLIENT_QUEUE, "SIZE", 0, "Records queued for a client that reads slowly, at most (default 4M); past it its records are dropped and counted, its peaks stay exact", 0 },
+	{ "queue-total", OPT_QUEUE_TOTAL, "SIZE", 0, "Records queued for all clients together, at most (default 256M)", 0 },
 	{ "status", OPT_STATUS, NULL, 0, "Ask the running service what it holds (root), print it and exit", 0 },
 	{},
 };
@@ -70,10 +71,10 @@ static const struct argp_option opts[] = {
 static struct {
 	const char *socket;
 	unsigned long user_groups, user_clients, user_ring_pct, user_procs;
-	uint64_t client_queue;
+	uint64_t client_queue, queue_total;
 	bool status;
 } env = { .user_groups = 32, .user_clients = 64, .user_ring_pct = 50,
-	  .client_queue = 4ULL << 20 };
+	  .client_queue = 4ULL << 20, .queue_total = 256ULL << 20 };
 
 #define usage_err(...) usage_exit("daemon", __VA_ARGS__)
 
@@ -112,6 +113,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		if (parse_uint(arg, 1 << 20, &env.user_procs) || env.user_procs < 8)
 			usage_err("--user-procs %s: a number from 8 to 1048576", arg);
 		break;
+	case OPT_QUEUE_TOTAL:
+		if (parse_size(arg, &env.queue_total) || env.queue_total < (1 << 20) ||
+		    env.queue_total > (16ULL << 30))
+			usage_err("--queue-total %s: a size from 1M to 16G (e.g. 256M)", arg);
+		break;
 	case OPT_STATUS:
 		env.status = true;
 		break;
@@ -149,7 +155,8 @@ static int bind_socket(const char *path)
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	char dir[sizeof(a.sun_path)], *slash;
 	struct stat st;
-	int fd;
+	mode_t old;
+	int fd, e;
 
 	if (strlen(path) >= sizeof(a.sun_path)) {
 		fprintf(stderr, "memtrace-bpf daemon: --socket %s: longer than a socket path may be "
@@ -159,13 +166,25 @@ static int bind_socket(const char *path)
 	strcpy(a.sun_path, path);
 	strcpy(dir, path);
 	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
+	if (!slash) {
+		strcpy(dir, ".");
+	} else {
+		*(slash == dir ? slash + 1 : slash) = 0;
 		if (mkdir(dir, 0755) && errno != EEXIST) {
 			fprintf(stderr, "memtrace-bpf daemon: cannot make %s: %s\n", dir,
 				strerror(errno));
 			return -1;
 		}
+	}
+	/* a directory someone else may rename things in would let them swap
+	 * the path under us between the checks and the bind: root's, and
+	 * writable by others only if sticky (/tmp) */
+	if (lstat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
+		fprintf(stderr, "memtrace-bpf daemon: the socket's directory %s must be a directory "
+			"of root's that others cannot write to (or a sticky one, as /tmp); give "
+			"another --socket\n", dir);
+		return -1;
 	}
 	if (!lstat(path, &st)) {
 		int probe;
@@ -187,8 +206,12 @@ static int bind_socket(const char *path)
 		unlink(path);	/* a socket left by a service that died */
 	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    chmod(path, 0666) || listen(fd, 128)) {
+	/* made 0666 (anyone may connect: the kernel says who) by the umask
+	 * at bind: a chmod by path would follow a link put there meanwhile */
+	old = umask(0111);
+	e = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&a, sizeof(a));
+	umask(old);
+	if (fd < 0 || e || listen(fd, 128)) {
 		fprintf(stderr, "memtrace-bpf daemon: cannot serve on %s: %s\n", path,
 			strerror(errno));
 		if (fd >= 0)
@@ -271,6 +294,7 @@ int cmd_daemon(int argc, char **argv)
 	so.user_groups = (uint32_t)env.user_groups;
 	so.user_clients = (uint32_t)env.user_clients;
 	so.client_queue = env.client_queue;
+	so.queue_total = env.queue_total;
 	so.user_ring_pct = (uint32_t)env.user_ring_pct;
 	so.user_procs = (uint32_t)(env.user_procs ? env.user_procs : trace_cli.max_procs / 4);
 	so.verbose = trace_cli.verbose;

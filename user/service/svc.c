@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/fsuid.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,6 +27,7 @@ enum { EV_LISTEN = 1, EV_RING, EV_TIMER, EV_SIGNAL };
 
 #define MAX_CLIENTS 1024
 #define USER_USDT_MAX 8		/* binaries with marks one user may have attached */
+#define NONOTES 64
 #define DRAIN_MS 10
 /* replies and final states waiting for one client, at most: a FINAL_STATE
  * of a group with every procs and exited entry fits (2 x 16384 x 128 B) */
@@ -78,14 +81,60 @@ struct svc {
 	struct gslot g[MT_MAX_GROUPS];
 	struct { dev_t dev; ino_t ino; uid_t uid; } usdt[64];
 	int nusdt;
+	/* binaries found without memtrace:mark probes (most of them) */
+	struct { dev_t dev; ino_t ino; } nonotes[NONOTES];
+	unsigned nonotes_next;
 	uint64_t served, dropped, stale;
-	char pidns[64];
+	size_t qtotal;		/* records queued for all clients (--queue-total) */
+	char pidns[64], mntns[64], userns[64];
 	bool stop;
 	bool listen_paused;	/* out of fds: accepting again once one closes */
 	/* what each user may ask of the whole machine: the requests that run
 	 * a task iterator (ATTACH, FINAL_STATE), a token bucket a uid */
 	struct { uid_t uid; uint64_t t_ns; double tokens; } iter[256];
 };
+
+/* fds a client sent (no request takes one) are closed by a thread of
+ * their own: closing a file of a stranger's choosing can block (a FUSE
+ * flush waits for its server, a TCP socket may linger), and the loop must
+ * not. The loop hands them over a pipe; a full pipe keeps them open. */
+static int closer_pipe[2] = { -1, -1 };
+
+static void *closer_main(void *arg)
+{
+	int fd;
+
+	(void)arg;
+	while (read(closer_pipe[0], &fd, sizeof(fd)) == sizeof(fd))
+		close(fd);
+	return NULL;
+}
+
+static int closer_start(void)
+{
+	pthread_t th;
+	sigset_t all, old;
+	int e;
+
+	if (pipe2(closer_pipe, O_CLOEXEC))
+		return -errno;
+	fcntl(closer_pipe[1], F_SETFL, O_NONBLOCK);
+	/* the thread takes no signal: the loop's signalfd has them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	e = pthread_create(&th, NULL, closer_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e)
+		return -e;
+	pthread_detach(th);
+	return 0;
+}
+
+static void close_later(int fd)
+{
+	if (write(closer_pipe[1], &fd, sizeof(fd)) != sizeof(fd))
+		return;		/* full (the thread is stuck): it stays open */
+}
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -172,9 +221,10 @@ static int conn_send(struct svc *s, struct conn *c)
 		q->head = m->next;
 		if (!q->head)
 			q->tail = NULL;
-		if (m->recs)
+		if (m->recs) {
 			c->qbytes -= m->len;
-		else
+			s->qtotal -= m->len;
+		} else
 			c->rbytes -= m->len;
 		free(m);
 	}
@@ -207,30 +257,37 @@ static void reply_err(struct conn *c, const struct wire_hdr *req, int err, enum 
 #define RECS_HEAD (sizeof(struct wire_hdr) + sizeof(struct wire_recs))
 
 /* The gathered records as one RECS message, released up to rel. */
-static void conn_seal(struct conn *c, uint64_t rel)
+static void conn_seal(struct svc *s, struct conn *c, uint64_t rel)
 {
 	struct wire_hdr h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION, .type = WIRE_RECS };
 	struct wire_recs r = { .released_ns = rel, .n = c->nrecs };
 	size_t len = RECS_HEAD + (size_t)c->nrecs * sizeof(struct mt_rec);
-	struct qmsg *m;
+	struct qmsg *m = c->q.tail;
 
-	if (!c->recs || (!c->nrecs && rel == c->sent_release))
+	if (!c->nrecs && rel == c->sent_release)
 		return;
-	m = malloc(sizeof(*m) + len);
-	if (!m)
+	c->sent_release = rel;
+	if (!c->nrecs && m && m->recs && m->len == RECS_HEAD) {
+		/* a release alone after one not sent yet (a client that does
+		 * not read): the newer replaces it, the queue does not grow */
+		memcpy(m->buf + sizeof(h), &r, sizeof(r));
+		return;
+	}
+	if (!(m = malloc(sizeof(*m) + len)))
 		return;		/* the next one says the release */
 	h.len = (uint32_t)(len - sizeof(h));
-	memcpy(c->recs, &h, sizeof(h));
-	memcpy(c->recs + sizeof(h), &r, sizeof(r));
 	m->next = NULL;
 	m->recs = true;
 	m->len = len;
-	memcpy(m->buf, c->recs, len);
+	memcpy(m->buf, &h, sizeof(h));
+	memcpy(m->buf + sizeof(h), &r, sizeof(r));
+	if (c->nrecs)
+		memcpy(m->buf + RECS_HEAD, c->recs + RECS_HEAD, len - RECS_HEAD);
 	/* the records were counted in qbytes as they came */
 	q_push(&c->q, m);
 	c->qbytes += RECS_HEAD;
+	s->qtotal += RECS_HEAD;
 	c->nrecs = 0;
-	c->sent_release = rel;
 }
 
 /* A record for c: gathered, or dropped (counted) when its queue is full.
@@ -238,7 +295,8 @@ static void conn_seal(struct conn *c, uint64_t rel)
  * holds. 0, or -1 dropped. */
 static int conn_rec(struct svc *s, struct conn *c, const struct mt_rec *r)
 {
-	if (c->qbytes + sizeof(*r) > s->o->client_queue) {
+	if (c->qbytes + sizeof(*r) > s->o->client_queue ||
+	    s->qtotal + sizeof(*r) > s->o->queue_total) {
 		c->dropped++;
 		s->dropped++;
 		return -1;
@@ -246,10 +304,11 @@ static int conn_rec(struct svc *s, struct conn *c, const struct mt_rec *r)
 	if (!c->recs && !(c->recs = malloc(WIRE_MAX_MSG)))
 		return -1;
 	if (c->nrecs == WIRE_MAX_RECS)
-		conn_seal(c, c->sent_release);
+		conn_seal(s, c, c->sent_release);
 	memcpy(c->recs + RECS_HEAD + (size_t)c->nrecs * sizeof(*r), r, sizeof(*r));
 	c->nrecs++;
 	c->qbytes += sizeof(*r);
+	s->qtotal += sizeof(*r);
 	return 0;
 }
 
@@ -307,12 +366,12 @@ static void drain(struct svc *s)
 		struct conn *c = s->conns[i];
 
 		if (c->ngroups || c->nrecs)
-			conn_seal(c, rel);
+			conn_seal(s, c, rel);
 		if (c->flush_seq && rel >= c->flush_at) {
 			struct wire_hdr h = { .type = WIRE_FLUSH, .seq = c->flush_seq };
 			struct wire_flush_ok ok = { .released_ns = rel };
 
-			conn_seal(c, rel);
+			conn_seal(s, c, rel);
 			reply(c, &h, &ok, sizeof(ok));
 			c->flush_seq = 0;
 		}
@@ -457,7 +516,7 @@ static void do_take(struct svc *s, struct conn *c, const struct wire_msg *m)
 {
 	struct wire_take tk;
 	struct wire_take_ok ok = {};
-	uint32_t idx;
+	uint32_t idx = 0;
 	int e;
 
 	memcpy(&tk, m->payload, sizeof(tk));
@@ -465,15 +524,22 @@ static void do_take(struct svc *s, struct conn *c, const struct wire_msg *m)
 		reply_err(c, &m->hdr, -EDQUOT, SVC_LIMIT);
 		return;
 	}
+	/* a group's end untraces it (task iterators): takes are paced too */
+	if (!iter_allowed(s, c->peer.uid)) {
+		reply_err(c, &m->hdr, -EAGAIN, SVC_LIMIT);
+		return;
+	}
 	e = tracer__group_take(s->t, &idx);
-	if (!e)
-		e = tracer__group_setup(s->t, idx, c->peer.uid, c->peer.gid);
+	if (e) {
+		reply_err(c, &m->hdr, e, SVC_LIMIT);
+		return;
+	}
+	e = tracer__group_setup(s->t, idx, c->peer.uid, c->peer.gid);
 	if (!e)
 		e = tracer__group_follow(s->t, idx, tk.flags & WIRE_TAKE_FOLLOW);
 	if (e) {
-		if (e != -EBUSY)
-			tracer__group_give_back(s->t, idx);
-		reply_err(c, &m->hdr, e, SVC_LIMIT);
+		tracer__group_give_back(s->t, idx);
+		reply_err(c, &m->hdr, e, SVC_KERNEL);
 		return;
 	}
 	s->g[idx] = (struct gslot){ .c = c, .take_ns = mono_ns(), .uid = c->peer.uid };
@@ -511,39 +577,37 @@ static void do_guard(struct svc *s, struct conn *c, const struct wire_msg *m)
 	reply_err(c, &m->hdr, 0, SVC_OK);
 }
 
-/* The pid a pidfd refers to (its fdinfo), or -1: not a pidfd. */
-static pid_t pidfd_pid(int fd)
+/* The process a pidfd of ours holds: not reaped (its PID cannot be
+ * another's) and not a zombie (its exit, which clears what we register
+ * for it, is still to come). Read after registering it. */
+static bool still_running(pid_t pid, int pidfd)
 {
-	char path[64], buf[1024];
+	char path[40], buf[512], *p;
 	ssize_t n;
-	int f;
-	char *p;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
 	if (n <= 0)
-		return -1;
+		return false;
 	buf[n] = 0;
-	p = strstr(buf, "\nPid:");
-	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
+	p = strrchr(buf, ')');	/* the name may hold any byte */
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
-static bool pidfd_alive(int fd)
-{
-	return syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) == 0;
-}
-
-static void do_expect(struct svc *s, struct conn *c, const struct wire_msg *m, int fd)
+static void do_expect(struct svc *s, struct conn *c, const struct wire_msg *m)
 {
 	struct wire_expect x;
 	struct svc_facts f;
 	enum svc_why why;
 	struct gslot *g;
-	int e;
+	int e, pidfd;
 
 	memcpy(&x, m->payload, sizeof(x));
 	if (!(g = own(s, c, m, x.group)))
@@ -552,31 +616,35 @@ static void do_expect(struct svc *s, struct conn *c, const struct wire_msg *m, i
 		reply_err(c, &m->hdr, -EINVAL, SVC_ORDER);
 		return;
 	}
-	/* the fd must be a pidfd of that pid: then the pid cannot name
-	 * another process while the fd says the child is unreaped */
-	if (pidfd_pid(fd) != (pid_t)x.pid || (pid_t)x.pid <= 0) {
-		reply_err(c, &m->hdr, -EBADF, SVC_GONE);
+	/* our own pidfd, before the checks: while it says the process is
+	 * not reaped, the PID cannot name another one */
+	pidfd = (pid_t)x.pid > 0 ? (int)syscall(SYS_pidfd_open, (pid_t)x.pid, 0) : -1;
+	if (pidfd < 0) {
+		reply_err(c, &m->hdr, -ESRCH, SVC_GONE);
 		return;
 	}
 	e = svc_facts((pid_t)x.pid, &f);
 	why = e ? SVC_GONE : svc_may_launch(&f, &c->peer);
 	if (why != SVC_OK) {
-		reply_err(c, &m->hdr, -EPERM, why);
-		return;
+		reply_err(c, &m->hdr, why == SVC_GONE ? -ESRCH : -EPERM, why);
+		goto out;
 	}
 	e = tracer__expect_exec(s->t, (pid_t)x.pid, x.group);
 	if (e) {
 		reply_err(c, &m->hdr, e, e == -EBUSY ? SVC_BUSY : SVC_KERNEL);
-		return;
+		goto out;
 	}
 	g->launched = true;
-	if (!pidfd_alive(fd)) {
-		/* reaped meanwhile: its entry must not wait for a stranger */
+	if (!still_running((pid_t)x.pid, pidfd)) {
+		/* it ended meanwhile: its entry must not wait for a stranger
+		 * under the PID */
 		tracer__untrace(s->t, x.group);
 		reply_err(c, &m->hdr, -ESRCH, SVC_GONE);
-		return;
+		goto out;
 	}
 	reply_err(c, &m->hdr, 0, SVC_OK);
+out:
+	close(pidfd);
 }
 
 static void do_mark_fd(struct svc *s, struct conn *c, const struct wire_msg *m)
@@ -599,9 +667,50 @@ static void do_mark_fd(struct svc *s, struct conn *c, const struct wire_msg *m)
 	reply_err(c, &m->hdr, e, e ? SVC_KERNEL : SVC_OK);
 }
 
-static void do_marks(struct svc *s, struct conn *c, const struct wire_msg *m, int fd)
+static int dup_usdt(struct svc *s, const struct stat *st)
 {
-	char path[64], magic[4];
+	for (int i = 0; i < s->nusdt; i++)
+		if (s->usdt[i].dev == st->st_dev && s->usdt[i].ino == st->st_ino)
+			return i;
+	return -1;
+}
+
+static bool no_notes(struct svc *s, const struct stat *st)
+{
+	for (int i = 0; i < NONOTES; i++)
+		if (s->nonotes[i].ino == st->st_ino && s->nonotes[i].dev == st->st_dev &&
+		    st->st_ino)
+			return true;
+	return false;
+}
+
+/* Runs the path lookups of attaching a binary's marks as the client's
+ * user (fs ids): it reaches only what the user may read, and a FUSE mount
+ * of the user's answers a stranger (us) with EACCES at once. */
+static int attach_as(struct svc *s, struct conn *c, const char *path, struct stat *st,
+		     bool full)
+{
+	int e;
+
+	setfsgid(c->peer.gid);
+	setfsuid(c->peer.uid);
+	if (stat(path, st) || !S_ISREG(st->st_mode))
+		e = -ENOENT;
+	else if (dup_usdt(s, st) >= 0)
+		e = 1;		/* attached already (a campaign's next run) */
+	else if (no_notes(s, st))
+		e = -ENOENT;
+	else if (full)
+		e = -E2BIG;
+	else
+		e = tracer__attach_marks(s->t, path);
+	setfsuid(0);
+	setfsgid(0);
+	return e;
+}
+
+static void do_marks(struct svc *s, struct conn *c, const struct wire_msg *m)
+{
 	struct stat st;
 	int n = 0, e;
 
@@ -609,32 +718,30 @@ static void do_marks(struct svc *s, struct conn *c, const struct wire_msg *m, in
 		reply_err(c, &m->hdr, -EINVAL, SVC_ORDER);
 		return;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || pread(fd, magic, 4, 0) != 4 ||
-	    memcmp(magic, "\177ELF", 4)) {
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < s->nusdt; i++)
+		n += s->usdt[i].uid == c->peer.uid;
+	e = attach_as(s, c, m->payload, &st, n >= USER_USDT_MAX ||
+		      s->nusdt == (int)(sizeof(s->usdt) / sizeof(s->usdt[0])));
+	if (e == 1) {
+		reply_err(c, &m->hdr, 0, SVC_OK);
+		return;
+	}
+	if (e == -ENOENT) {
+		/* no probes (or not a file of its): remembered, not parsed again */
+		if (S_ISREG(st.st_mode)) {
+			s->nonotes[s->nonotes_next % NONOTES].dev = st.st_dev;
+			s->nonotes[s->nonotes_next++ % NONOTES].ino = st.st_ino;
+		}
 		reply_err(c, &m->hdr, -ENOENT, SVC_OK);
 		return;
 	}
-	for (int i = 0; i < s->nusdt; i++) {
-		if (s->usdt[i].dev == st.st_dev && s->usdt[i].ino == st.st_ino) {
-			reply_err(c, &m->hdr, 0, SVC_OK);	/* attached already */
-			return;
-		}
-		n += s->usdt[i].uid == c->peer.uid;
-	}
-	if (n >= USER_USDT_MAX || s->nusdt == (int)(sizeof(s->usdt) / sizeof(s->usdt[0]))) {
-		reply_err(c, &m->hdr, -E2BIG, SVC_LIMIT);
-		return;
-	}
-	/* uprobes are on the inode: the fd's magic link names the file the
-	 * client opened, wherever it is and whatever its name now */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	e = tracer__attach_marks(s->t, path);
 	if (!e) {
 		s->usdt[s->nusdt].dev = st.st_dev;
 		s->usdt[s->nusdt].ino = st.st_ino;
 		s->usdt[s->nusdt++].uid = c->peer.uid;
 	}
-	reply_err(c, &m->hdr, e, SVC_OK);
+	reply_err(c, &m->hdr, e, e == -E2BIG ? SVC_LIMIT : SVC_OK);
 }
 
 static void do_attach(struct svc *s, struct conn *c, const struct wire_msg *m)
@@ -644,6 +751,8 @@ static void do_attach(struct svc *s, struct conn *c, const struct wire_msg *m)
 		struct wire_attach_ok ok;
 		struct wire_status pid[WIRE_MAX_ATTACH];
 	} out = {};
+	pid_t pids[WIRE_MAX_ATTACH], take[WIRE_MAX_ATTACH];
+	bool no_mm[WIRE_MAX_ATTACH];
 	struct gslot *g;
 
 	memcpy(&a, m->payload, sizeof(a));
@@ -662,28 +771,49 @@ static void do_attach(struct svc *s, struct conn *c, const struct wire_msg *m)
 	for (uint32_t i = 0; i < a.n; i++) {
 		struct wire_status *st = &out.pid[i];
 		struct svc_facts f;
-		struct mt_proc p;
-		bool no_mm = false;
-		uint32_t pid;
 		int e;
 
-		memcpy(&pid, (const char *)m->payload + sizeof(a) + i * sizeof(pid), sizeof(pid));
-		e = svc_facts((pid_t)pid, &f);
-		st->why = e || (pid_t)pid <= 0 ? SVC_GONE : svc_may_trace(&f, &c->peer);
-		if (st->why != SVC_OK) {
-			st->status = st->why == SVC_GONE ? -ESRCH : -EPERM;
+		memcpy(&pids[i], (const char *)m->payload + sizeof(a) + i * sizeof(uint32_t),
+		       sizeof(uint32_t));
+		e = svc_facts(pids[i], &f);
+		st->why = e || pids[i] <= 0 ? SVC_GONE : svc_may_trace(&f, &c->peer);
+		st->status = st->why == SVC_OK ? 0 : st->why == SVC_GONE ? -ESRCH : -EPERM;
+	}
+	/* one snapshot (one pass over the machine's tasks) for them all; the
+	 * kernel checks each again as it takes it (a PID reused meanwhile by
+	 * another user's process is refused there). All or none when one is
+	 * traced already: those are found and the rest taken again. */
+	for (int round = 0; round < 2; round++) {
+		uint32_t k = 0;
+		int e;
+
+		for (uint32_t i = 0; i < a.n; i++)
+			if (!out.pid[i].status)
+				take[k++] = pids[i];
+		if (!k)
+			break;
+		e = tracer__attach_pids(s->t, take, (int)k, a.group, no_mm);
+		if (e == -EBUSY && round == 0) {
+			for (uint32_t i = 0; i < a.n; i++) {
+				struct mt_proc p;
+
+				if (!out.pid[i].status && !tracer__proc(s->t, pids[i], &p))
+					out.pid[i] = (struct wire_status){ -EBUSY, SVC_BUSY };
+			}
 			continue;
 		}
-		e = tracer__attach_pids(s->t, (const pid_t *)&pid, 1, a.group, &no_mm);
-		if (e) {
-			st->status = e;
-			st->why = e == -EBUSY ? SVC_BUSY : SVC_KERNEL;
-		} else if (no_mm || tracer__proc(s->t, (pid_t)pid, &p)) {
-			/* the kernel's own check (its ids at the snapshot), or it
-			 * exited meanwhile */
-			st->status = -EPERM;
-			st->why = SVC_KERNEL;
+		for (uint32_t i = 0, j = 0; i < a.n; i++) {
+			if (out.pid[i].status)
+				continue;
+			if (e)
+				out.pid[i] = (struct wire_status){ e, e == -EBUSY ? SVC_BUSY : SVC_KERNEL };
+			else if (no_mm[j])
+				/* the kernel refused it (its ids at the snapshot), or it
+				 * exited meanwhile */
+				out.pid[i] = (struct wire_status){ -EPERM, SVC_KERNEL };
+			j++;
 		}
+		break;
 	}
 	reply(c, &m->hdr, &out, sizeof(out.ok) + a.n * sizeof(out.pid[0]));
 }
@@ -715,6 +845,10 @@ static void do_pids(struct svc *s, struct conn *c, const struct wire_msg *m)
 	memcpy(&x, m->payload, sizeof(x));
 	if (!own(s, c, m, x.group))
 		return;
+	if (!iter_allowed(s, c->peer.uid)) {	/* a walk of every procs entry */
+		reply_err(c, &m->hdr, -EAGAIN, SVC_LIMIT);
+		return;
+	}
 	n = tracer__group_pids(s->t, x.group, pids, WIRE_MAX_PIDS);
 	memset(&out.ok, 0, sizeof(out.ok));
 	out.ok.n = (uint32_t)n;
@@ -882,6 +1016,7 @@ static void conn_close(struct svc *s, struct conn *c, const char *how)
 			release(s, i);
 	say("uid=%u pid=%d disconnected (%s) requests=%" PRIu64 " dropped=%" PRIu64,
 		    c->peer.uid, c->peer.pid, how, c->nreq, c->dropped);
+	s->qtotal -= c->qbytes;
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (s->listen_paused) {
@@ -902,13 +1037,13 @@ static void conn_close(struct svc *s, struct conn *c, const char *how)
 	free(c);
 }
 
-/* Its pid namespace, as a link's text ("pid:[4026531836]"). */
-static void pidns_of(const char *pid, char *out, size_t len)
+/* A namespace of a process, as its link's text ("pid:[4026531836]"). */
+static void ns_of(const char *pid, const char *ns, char *out, size_t len)
 {
 	char path[64];
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
+	snprintf(path, sizeof(path), "/proc/%s/ns/%s", pid, ns);
 	n = readlink(path, out, len - 1);
 	out[n > 0 ? n : 0] = 0;
 }
@@ -920,7 +1055,7 @@ static void accept_one(struct svc *s)
 	struct svc_facts f;
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct conn *c;
-	char ns[64], pid[16];
+	char ns[64], mnt[64], user[64], pid[16];
 	uint32_t same = 0;
 	int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
@@ -943,17 +1078,20 @@ static void accept_one(struct svc *s)
 	for (size_t i = 0; i < s->nconns; i++)
 		same += s->conns[i]->peer.uid == cr.uid;
 	snprintf(pid, sizeof(pid), "%d", cr.pid);
-	pidns_of(pid, ns, sizeof(ns));
+	ns_of(pid, "pid", ns, sizeof(ns));
+	ns_of(pid, "mnt", mnt, sizeof(mnt));
+	ns_of(pid, "user", user, sizeof(user));
 	if (s->nconns == MAX_CLIENTS || same >= s->o->user_clients) {
 		say("uid=%u pid=%d refused: %s", cr.uid, cr.pid,
 		    s->nconns == MAX_CLIENTS ? "too many clients" : "over --user-clients");
 		close(fd);
 		return;
 	}
-	/* its PIDs and clock must be ours: records name PIDs as the
-	 * service sees them */
-	if (strcmp(ns, s->pidns)) {
-		say("uid=%u pid=%d refused: in another PID namespace", cr.uid, cr.pid);
+	/* its PIDs and paths must be ours: records name PIDs as the service
+	 * sees them, and a binary's path is looked up in our mounts */
+	if (strcmp(ns, s->pidns) || strcmp(mnt, s->mntns)) {
+		say("uid=%u pid=%d refused: in another %s namespace", cr.uid, cr.pid,
+		    strcmp(ns, s->pidns) ? "PID" : "mount");
 		close(fd);
 		return;
 	}
@@ -973,11 +1111,13 @@ static void accept_one(struct svc *s)
 		return;
 	}
 	c->fd = fd;
+	/* capabilities held in a user namespace of its own (unshare -U)
+	 * are nothing in ours: they let it trace no capable process */
 	c->peer = (struct svc_peer){ .pid = cr.pid, .uid = cr.uid, .gid = cr.gid,
-				     .cap_prm = f.cap_prm };
+				     .cap_prm = strcmp(user, s->userns) ? 0 : f.cap_prm };
 	{
 		/* room for a few full RECS messages in the socket */
-		int sz = 4 << 20;
+		int sz = 1 << 20;
 
 		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)))
 			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
@@ -1035,7 +1175,7 @@ static bool serve_one(struct svc *s, struct conn *c)
 				if (nfds < 4)
 					fds[nfds++] = fd;
 				else
-					close(fd);
+					close_later(fd);
 			}
 		}
 	}
@@ -1061,9 +1201,9 @@ static bool serve_one(struct svc *s, struct conn *c)
 	case WIRE_HELLO:		do_hello(s, c, &m); break;
 	case WIRE_GROUP_TAKE:		do_take(s, c, &m); break;
 	case WIRE_GROUP_GUARD:		do_guard(s, c, &m); break;
-	case WIRE_EXPECT_EXEC:		do_expect(s, c, &m, fds[0]); break;
+	case WIRE_EXPECT_EXEC:		do_expect(s, c, &m); break;
 	case WIRE_SET_MARK_FD:		do_mark_fd(s, c, &m); break;
-	case WIRE_ATTACH_MARKS:		do_marks(s, c, &m, fds[0]); break;
+	case WIRE_ATTACH_MARKS:		do_marks(s, c, &m); break;
 	case WIRE_ATTACH:		do_attach(s, c, &m); break;
 	case WIRE_GROUP_GET:		do_group(s, c, &m); break;
 	case WIRE_GROUP_PIDS:		do_pids(s, c, &m); break;
@@ -1078,7 +1218,7 @@ static bool serve_one(struct svc *s, struct conn *c)
 	}
 out:
 	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
+		close_later(fds[i]);
 	return keep;
 }
 
@@ -1099,10 +1239,16 @@ int svc__run(struct tracer *t, int listen_fd, const struct svc_opts *o)
 	int e = 0;
 
 	memset(s, 0, sizeof(*s));
+	if ((e = closer_start())) {
+		say("cannot start its fd closer thread: %s", strerror(-e));
+		return e;
+	}
 	s->t = t;
 	s->o = o;
 	s->lfd = listen_fd;
-	pidns_of("self", s->pidns, sizeof(s->pidns));
+	ns_of("self", "pid", s->pidns, sizeof(s->pidns));
+	ns_of("self", "mnt", s->mntns, sizeof(s->mntns));
+	ns_of("self", "user", s->userns, sizeof(s->userns));
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
@@ -1176,6 +1322,7 @@ found:
 		struct wire_bye bye = {};
 
 		q_free(&c->q);
+		s->qtotal -= c->qbytes;
 		c->qbytes = c->rbytes = 0;
 		conn_put(c, true, qmsg_new(WIRE_BYE, 0, &bye, sizeof(bye), NULL, 0));
 		conn_send(s, c);

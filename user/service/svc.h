@@ -21,6 +21,7 @@ struct svc_opts {
 	uint32_t user_groups;	/* groups one uid may hold at once */
 	uint32_t user_clients;	/* connections one uid may have at once */
 	uint64_t client_queue;	/* bytes queued for one client at most */
+	uint64_t queue_total;	/* ... for all of them */
 	uint32_t user_ring_pct;	/* of the ring one user's records may fill */
 	uint32_t user_procs;	/* processes one user's runs may have traced */
 	bool verbose;		/* log every request */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ struct remote_tracer {
 
 static const struct tracer_ops remote_ops;
 static char buf_[WIRE_MAX_MSG + 1];	/* one process, one client */
+static char cur_[WIRE_MAX_MSG + 1];	/* the message being handed on */
 
 const char *remote__socket_path(void)
 {
@@ -66,33 +68,14 @@ static int lost(struct remote_tracer *t, int e)
 	return t->err;
 }
 
-static int xsend(struct remote_tracer *t, uint16_t type, const void *p, size_t len, int fd)
+static int xsend(struct remote_tracer *t, uint16_t type, const void *p, size_t len)
 {
 	static char out[WIRE_MAX_MSG];
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct iovec iov = { .iov_base = out };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	long n = wire__put(out, sizeof(out), type, ++t->seq ? t->seq : ++t->seq, p, len);
 
 	if (n < 0)
 		return (int)n;
-	iov.iov_len = (size_t)n;
-	if (fd >= 0) {
-		struct cmsghdr *h;
-
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.b;
-		mh.msg_controllen = sizeof(cm.b);
-		h = CMSG_FIRSTHDR(&mh);
-		h->cmsg_level = SOL_SOCKET;
-		h->cmsg_type = SCM_RIGHTS;
-		h->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(h), &fd, sizeof(int));
-	}
-	while (sendmsg(t->fd, &mh, MSG_NOSIGNAL) < 0) {
+	while (send(t->fd, out, (size_t)n, MSG_NOSIGNAL) < 0) {
 		if (errno != EINTR)
 			return lost(t, -errno);
 	}
@@ -165,7 +148,7 @@ static void fin_add(struct remote_tracer *t, const struct wire_msg *m)
 /* A request and its reply (its payload, status first, into out: at most
  * outlen bytes, *got of them). What comes meanwhile is kept for poll.
  * The reply's status (0 or -errno); its why in t->why when refused. */
-static int request(struct remote_tracer *t, uint16_t type, const void *p, size_t len, int fd,
+static int request(struct remote_tracer *t, uint16_t type, const void *p, size_t len,
 		   void *out, size_t outlen, size_t *got)
 {
 	uint32_t seq;
@@ -173,7 +156,7 @@ static int request(struct remote_tracer *t, uint16_t type, const void *p, size_t
 
 	if (t->err)
 		return t->err;
-	if ((e = xsend(t, type, p, len, fd)))
+	if ((e = xsend(t, type, p, len)))
 		return e;
 	seq = t->seq;
 	for (;;) {
@@ -226,7 +209,7 @@ static int request(struct remote_tracer *t, uint16_t type, const void *p, size_t
 
 static int req_simple(struct remote_tracer *t, uint16_t type, const void *p, size_t len)
 {
-	return request(t, type, p, len, -1, NULL, 0, NULL);
+	return request(t, type, p, len, NULL, 0, NULL);
 }
 
 /* A request that runs a task iterator in the service, which paces each
@@ -235,7 +218,7 @@ static int request_paced(struct remote_tracer *t, uint16_t type, const void *p, 
 			 void *out, size_t outlen)
 {
 	for (int i = 0;; i++) {
-		int e = request(t, type, p, len, -1, out, outlen, NULL);
+		int e = request(t, type, p, len, out, outlen, NULL);
 
 		if (e != -EAGAIN || i == 200)
 			return e;
@@ -307,7 +290,7 @@ static int remote_poll(struct tracer *base, int timeout_ms, bool final, tracer_r
 	if (final) {
 		/* every record up to now: the service answers once its
 		 * release passed this moment, after the records */
-		e = request(t, WIRE_FLUSH, NULL, 0, -1, &ok, sizeof(ok), NULL);
+		e = request(t, WIRE_FLUSH, NULL, 0, &ok, sizeof(ok), NULL);
 		while (!e && inbox_next(t, &m, &owned)) {
 			e = handle(t, &m, fn, urgent, ctx);
 			free(owned);
@@ -332,6 +315,10 @@ static int remote_poll(struct tracer *base, int timeout_ms, bool final, tracer_r
 			return (int)n;
 		if (m.hdr.type & WIRE_REPLY)
 			return lost(t, -EPROTO);
+		/* handed on from a copy: a request made by fn (the guard's)
+		 * receives into buf_ */
+		memcpy(cur_, buf_, (size_t)n);
+		m.payload = cur_ + sizeof(m.hdr);
 		e = handle(t, &m, fn, urgent, ctx);
 	}
 	return e < 0 ? e : 0;
@@ -356,30 +343,26 @@ static int remote_expect_exec(struct tracer *base, pid_t pid, uint32_t group)
 {
 	struct remote_tracer *t = (struct remote_tracer *)base;
 	struct wire_expect x = { .group = group, .pid = (uint32_t)pid };
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0), e;
 
-	if (fd < 0)
-		return -errno;
-	/* the pidfd proves the child is the one we name until it is reaped */
-	e = request(t, WIRE_EXPECT_EXEC, &x, sizeof(x), fd, NULL, 0, NULL);
-	close(fd);
-	return e;
+	/* the service checks the child is ours (its parent, its ids) through
+	 * a pidfd of its own */
+	return req_simple(t, WIRE_EXPECT_EXEC, &x, sizeof(x));
 }
 
 static int remote_attach_marks(struct tracer *base, const char *binary)
 {
 	struct remote_tracer *t = (struct remote_tracer *)base;
-	char path[4096];
-	int fd, e;
+	char path[4096], *real;
+	int e;
 
-	if (exec_path(binary, path, sizeof(path)))
+	if (exec_path(binary, path, sizeof(path)) || !(real = realpath(path, NULL)))
 		return -ENOENT;
-	/* opened by us, as the user: the service attaches to that file */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -ENOENT;
-	e = request(t, WIRE_ATTACH_MARKS, NULL, 0, fd, NULL, 0, NULL);
-	close(fd);
+	/* the service opens it as us: what we may read, where we see it */
+	if (strlen(real) + 1 > WIRE_MAX_PATH)
+		e = -ENAMETOOLONG;
+	else
+		e = req_simple(t, WIRE_ATTACH_MARKS, real, strlen(real) + 1);
+	free(real);
 	return e;
 }
 
@@ -448,7 +431,7 @@ static void remote_ring_counts(const struct tracer *base, uint64_t *records, uin
 	struct remote_tracer *t = (struct remote_tracer *)base;
 	struct wire_stats_ok ok;
 
-	if (!request(t, WIRE_STATS, NULL, 0, -1, &ok, sizeof(ok), NULL))
+	if (!request(t, WIRE_STATS, NULL, 0, &ok, sizeof(ok), NULL))
 		t->stats = ok;
 	*records = t->stats.ring_records;
 	*windows = t->stats.ring_windows;
@@ -479,7 +462,7 @@ static void remote_counters(struct tracer *base, struct mt_counters *c)
 	struct remote_tracer *t = (struct remote_tracer *)base;
 	struct wire_stats_ok ok;
 
-	if (!request(t, WIRE_STATS, NULL, 0, -1, &ok, sizeof(ok), NULL))
+	if (!request(t, WIRE_STATS, NULL, 0, &ok, sizeof(ok), NULL))
 		t->stats = ok;
 	memset(c, 0, sizeof(*c));
 	c->lost = t->stats.lost;
@@ -491,7 +474,7 @@ static void remote_cost(struct tracer *base, struct mt_cost *c)
 	struct remote_tracer *t = (struct remote_tracer *)base;
 	struct wire_stats_ok ok;
 
-	if (!request(t, WIRE_STATS, NULL, 0, -1, &ok, sizeof(ok), NULL))
+	if (!request(t, WIRE_STATS, NULL, 0, &ok, sizeof(ok), NULL))
 		t->stats = ok;
 	*c = t->stats.cost;
 }
@@ -503,7 +486,7 @@ static void remote_group(struct tracer *base, uint32_t group, struct mt_group *g
 	struct wire_group_ok ok;
 	uint32_t idx = group & (MT_MAX_GROUPS - 1);
 
-	if (!request(t, WIRE_GROUP_GET, &x, sizeof(x), -1, &ok, sizeof(ok), NULL))
+	if (!request(t, WIRE_GROUP_GET, &x, sizeof(x), &ok, sizeof(ok), NULL))
 		t->last[idx] = ok.group;
 	*g = t->last[idx];	/* the service gone: what it said last */
 }
@@ -513,7 +496,7 @@ static int remote_group_take(struct tracer *base, uint32_t *group)
 	struct remote_tracer *t = (struct remote_tracer *)base;
 	struct wire_take x = { .flags = t->follow ? WIRE_TAKE_FOLLOW : 0 };
 	struct wire_take_ok ok;
-	int e = request(t, WIRE_GROUP_TAKE, &x, sizeof(x), -1, &ok, sizeof(ok), NULL);
+	int e = request_paced(t, WIRE_GROUP_TAKE, &x, sizeof(x), &ok, sizeof(ok));
 
 	if (e)
 		return e == -EDQUOT ? -EBUSY : e;
@@ -543,8 +526,10 @@ static size_t remote_group_pids(struct tracer *base, uint32_t group, pid_t *pids
 	} out;
 	size_t got = 0, n;
 
-	if (request(t, WIRE_GROUP_PIDS, &x, sizeof(x), -1, &out, sizeof(out), &got) ||
-	    got < sizeof(out.ok))
+	if (request_paced(t, WIRE_GROUP_PIDS, &x, sizeof(x), &out, sizeof(out)))
+		return 0;
+	got = sizeof(out.ok) + (size_t)out.ok.n * sizeof(uint32_t);
+	if (got > sizeof(out))
 		return 0;
 	n = out.ok.n;
 	if (n > (got - sizeof(out.ok)) / sizeof(uint32_t))
@@ -665,7 +650,7 @@ static int open_conn(struct remote_tracer *t, const char *path, char *err, size_
 
 		setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	}
-	e = request(t, WIRE_HELLO, &h, sizeof(h), -1, &ok, sizeof(ok), NULL);
+	e = request(t, WIRE_HELLO, &h, sizeof(h), &ok, sizeof(ok), NULL);
 	if (e) {
 		if (e == -EPIPE || e == -ECONNRESET)
 			snprintf(err, errlen, "the memtrace-bpf service at %s closed the connection "
@@ -716,7 +701,7 @@ int remote__status(const char *path, struct wire_status_ok *s, char *err, size_t
 	struct remote_tracer t = { .base.ops = &remote_ops, .fd = -1 };
 	int e = open_conn(&t, path, err, errlen);
 
-	if (!e && (e = request(&t, WIRE_STATUS, NULL, 0, -1, s, sizeof(*s), NULL)))
+	if (!e && (e = request(&t, WIRE_STATUS, NULL, 0, s, sizeof(*s), NULL)))
 		snprintf(err, errlen, "the service at %s answers STATUS to root only: %s", path,
 			 strerror(-e));
 	if (t.fd >= 0)

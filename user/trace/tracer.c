@@ -457,6 +457,11 @@ static int local_attach_pids(struct tracer *base, const pid_t *pids, int n, uint
 			continue;
 		}
 		no_mm[i] = found ? !p.mm : t->exclusive;
+		/* the daemon's: an entry the snapshot did not reach (the
+		 * process ended first) must not wait under a PID that may
+		 * become another's */
+		if (found && !p.mm && t->exclusive)
+			bpf_map_delete_elem(fd, &key);
 	}
 	return 0;
 }
@@ -907,6 +912,8 @@ int tracer__untrace(struct tracer *base, uint32_t group)
 			goto out;
 		if ((e = group_entries(t, group, false, &pids, &n, &cap)))
 			goto out;
+		if (!n)
+			break;
 		for (size_t i = 0; i < n; i++)
 			sweep_entry(t, group, pids[i]);
 		if (round < 2)

@@ -81,7 +81,7 @@ int wire__check_request(const void *buf, size_t n, int nfds, struct wire_msg *ou
 			size_t whylen)
 {
 	size_t want = 0;
-	int fds = 0, e;
+	int e;
 
 	if (whylen)
 		why[0] = 0;
@@ -102,13 +102,18 @@ int wire__check_request(const void *buf, size_t n, int nfds, struct wire_msg *ou
 		break;
 	case WIRE_EXPECT_EXEC:
 		want = sizeof(struct wire_expect);
-		fds = 1;
 		break;
 	case WIRE_SET_MARK_FD:
 		want = sizeof(struct wire_mark_fd);
 		break;
 	case WIRE_ATTACH_MARKS:
-		fds = 1;
+		/* an absolute path, its NUL last and only there */
+		if (out->len < 2 || out->len > WIRE_MAX_PATH ||
+		    ((const char *)out->payload)[0] != '/' ||
+		    memchr(out->payload, 0, out->len) != (const char *)out->payload + out->len - 1)
+			return refuse(why, whylen, "ATTACH_MARKS: not an absolute path of 1 to %d "
+				      "bytes ending in its only NUL", WIRE_MAX_PATH - 1);
+		want = out->len;
 		break;
 	case WIRE_ATTACH: {
 		struct wire_attach a;
@@ -139,9 +144,9 @@ int wire__check_request(const void *buf, size_t n, int nfds, struct wire_msg *ou
 	if (out->len != want)
 		return refuse(why, whylen, "request type %u of %zu bytes, not %zu", out->hdr.type,
 			      out->len, want);
-	if (nfds != fds)
-		return refuse(why, whylen, "request type %u with %d fds, not %d", out->hdr.type,
-			      nfds, fds);
+	if (nfds)
+		return refuse(why, whylen, "request type %u with %d fds (no request takes one)",
+			      out->hdr.type, nfds);
 	if (out->hdr.type == WIRE_HELLO) {
 		struct wire_hello h;
 

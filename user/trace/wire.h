@@ -8,7 +8,9 @@
  * checked in HELLO (builds with other layouts refuse each other).
  *
  * Every message is a struct wire_hdr and a payload of the exact size its
- * type says (or a count and that many elements). A request carries the
+ * type says (or a count and that many elements). No request carries an
+ * fd: the service would have to close it, and closing a file of the
+ * client's choosing can block (a FUSE flush, a lingering TCP socket). A request carries the
  * client's seq; its reply the same seq and type | WIRE_REPLY, its payload
  * starting with struct wire_status. Records come unasked (seq 0).
  *
@@ -31,6 +33,7 @@
 #define WIRE_MAX_MSG 65536
 #define WIRE_REPLY 0x8000
 #define WIRE_MAX_ATTACH 256		/* pids in one ATTACH */
+#define WIRE_MAX_PATH 4096		/* ATTACH_MARKS's path, its NUL included */
 
 struct wire_hdr {
 	uint32_t magic;
@@ -45,9 +48,10 @@ enum wire_type {
 	WIRE_HELLO = 1,
 	WIRE_GROUP_TAKE,
 	WIRE_GROUP_GUARD,
-	WIRE_EXPECT_EXEC,	/* + the child's pidfd */
+	WIRE_EXPECT_EXEC,
 	WIRE_SET_MARK_FD,
-	WIRE_ATTACH_MARKS,	/* + the binary's fd */
+	WIRE_ATTACH_MARKS,	/* the binary's absolute path, opened as the
+				   client's user */
 	WIRE_ATTACH,
 	WIRE_GROUP_GET,
 	WIRE_GROUP_PIDS,
