@@ -36,7 +36,9 @@ suite = Suite("daemon", builds=("holder", "burst64", "forker"))
 
 MAGIC, VERSION = 0x3157544D, 1
 HELLO, TAKE, GUARD, EXPECT, MARK_FD, MARKS, ATTACH, GET, PIDS, FINAL, GIVE_BACK, FLUSH, \
-    STATS, STATUS = range(1, 15)
+    STATS, STATUS, BIND = range(1, 16)
+RECS = 0x4001
+REC_EXEC, REC_EXIT = 4, 5
 REPLY = 0x8000
 REC_SIZE, PROC_SIZE = 168, 112
 
@@ -459,6 +461,127 @@ def t_footing():
                 os.path.exists(os.path.join(bad, "sock")):
             errs.append("a socket in a user's directory: exit %d, %s" % (r.returncode,
                                                                      tail(r.stderr)))
+    fail_if(errs)
+
+
+def stepd_fork(uid, gid, argv):
+    """What slurmstepd does with a task: root forks it, it becomes the
+    user (setresuid: not dumpable from then until its exec) and waits;
+    a byte on go lets it exec argv. Returns (pid, go fd, stdout fd)."""
+    go_r, go_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(go_w)
+            os.close(out_r)
+            os.dup2(out_w, 1)
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            if os.read(go_r, 1) == b"g":
+                os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    os.close(go_r)
+    os.close(out_w)
+    return pid, go_w, out_r
+
+
+def records_until_exit(c, pid, timeout=30):
+    """The records of pid the service streams on c, up to its EXIT."""
+    recs = []
+    deadline = time.monotonic() + timeout
+    c.s.settimeout(1)
+    while time.monotonic() < deadline:
+        try:
+            data = c.s.recv(70000)
+        except (socket.timeout, TimeoutError):
+            continue
+        if not data:
+            raise Fail("the service closed the connection")
+        magic, ver, t, ln, seq = struct.unpack("<IHHII", data[:16])
+        if t != RECS:
+            continue
+        rel, n = struct.unpack("<QI", data[16:28])
+        for i in range(n):
+            rec = data[32 + i * REC_SIZE:32 + (i + 1) * REC_SIZE]
+            rtype, rpid = struct.unpack("<II", rec[:8])
+            if rpid == pid:
+                recs.append(rtype)
+                if rtype == REC_EXIT:
+                    return recs
+    raise Fail("no EXIT record of PID %d in %d s (got %d records)" % (pid, timeout, len(recs)))
+
+
+@suite.test("root binds a connection to a user (a Slurm node's helper, issue #17): a task "
+            "root forked and set to the user, not dumpable before its exec, is traced "
+            "from its exec, exact; a user cannot bind, nor root twice; a bound connection "
+            "is refused a process whose parent is not root, and STATUS")
+def t_bind_user():
+    d = Daemon()
+    learn_group_size(d)
+    errs = []
+    with test_user("h") as (name, uid, gid):
+        u = Client(d.sock, (uid, gid))
+        u.hello()
+        st, why, _ = u.request(BIND, struct.pack("<II", uid, gid))
+        print("# BIND by the user: %d (reason %d)" % (st, why))
+        if st >= 0:
+            errs.append("a user bound a connection")
+        u.close()
+        c = Client(d.sock)          # root
+        c.hello()
+        st0, _, _ = c.request(BIND, struct.pack("<II", 0, 0))
+        st, _, _ = c.request(BIND, struct.pack("<II", uid, gid))
+        st2, _, _ = c.request(BIND, struct.pack("<II", uid, gid))
+        st3, _, _ = c.request(STATUS)
+        print("# BIND to root: %d; by root: %d; again: %d; STATUS after: %d" % (st0, st, st2, st3))
+        if st0 >= 0 or st != 0 or st2 >= 0 or st3 >= 0:
+            errs.append("bind to root %d, bind %d, again %d, STATUS %d" % (st0, st, st2, st3))
+        # a task as slurmstepd makes it, registered before it execs
+        pid, go, out = stepd_fork(uid, gid, [workload("burst64"), "0"])
+        wait_for(lambda: re.search(r"^Uid:\t%d\t%d\t%d\t%d$" % (uid, uid, uid, uid),
+                                   open("/proc/%d/status" % pid).read(), re.M),
+                 "the task's switch to the user")
+        st, _, tk = c.request(TAKE, struct.pack("<I", 1))
+        group = struct.unpack("<I", tk[:4])[0]
+        dumpable = os.stat("/proc/%d/status" % pid).st_uid
+        st, why, _ = c.request(EXPECT, struct.pack("<II", group, pid))
+        print("# the task (PID %d, /proc owner uid %d: not dumpable): EXPECT_EXEC %d (reason %d)"
+              % (pid, dumpable, st, why))
+        if st != 0:
+            errs.append("the vouched task was refused: %d (reason %d)" % (st, why))
+        os.write(go, b"g")
+        os.close(go)
+        recs = records_until_exit(c, pid) if st == 0 else []
+        os.waitpid(pid, 0)
+        text = os.read(out, 4096).decode()
+        os.close(out)
+        m = re.search(r"^BURST \d+ \d+ \d+ \d+ (\d+) ", text, re.M)
+        st, _, body = c.request(GET, struct.pack("<I", group))
+        peak_kb = struct.unpack("<QQ", body[:16])[1] * 4 if st == 0 else None
+        print("# %d records, first %s; peak %s kB, the task's VmRSS %s kB"
+              % (len(recs), recs[:1], peak_kb, m and m.group(1)))
+        if not recs or recs[0] != REC_EXEC:
+            errs.append("the task's first record is %r, not its exec" % recs[:1])
+        if not m or peak_kb != int(m.group(1)):
+            errs.append("peak %r kB, the task's own VmRSS %r" % (peak_kb, m and m.group(1)))
+        # a process of the user whose parent is the user's shell: no
+        st, _, tk = c.request(TAKE, struct.pack("<I", 1))
+        g2 = struct.unpack("<I", tk[:4])[0]
+        sh = as_user(uid, gid, ["sh", "-c", "sleep 60 & wait"], d.sock)
+        kid = wait_for(lambda: [int(x) for x in open("/proc/%d/task/%d/children"
+                                                     % (sh.pid, sh.pid)).read().split()],
+                       "the shell's sleep")[0]
+        st, why, _ = c.request(EXPECT, struct.pack("<II", g2, kid))
+        print("# the user's sleep under the user's shell: %d (reason %d)" % (st, why))
+        if st >= 0:
+            errs.append("a process not forked by root was taken on a bound connection")
+        sh.kill()
+        c.close()
+        if d.status()["procs"]:
+            errs.append("the service still traces something")
     fail_if(errs)
 
 

@@ -3132,6 +3132,12 @@ static void test_wire(void)
 	CHECK(wire_req(WIRE_HELLO, 1, &h, sizeof(h), 0, why, sizeof(why)) == -EPROTO);
 	CHECK(wire_req(WIRE_EXPECT_EXEC, 2, &ex, sizeof(ex), 0, why, sizeof(why)) == 0);
 	/* the pidfd is part of the request */
+	{
+		struct wire_bind b = { .uid = 1000, .gid = 1000 };
+
+		CHECK(wire_req(WIRE_BIND_USER, 2, &b, sizeof(b), 0, why, sizeof(why)) == 0);
+		CHECK(wire_req(WIRE_BIND_USER, 2, &b, sizeof(b) - 1, 0, why, sizeof(why)) == -EPROTO);
+	}
 	/* no request carries an fd */
 	CHECK(wire_req(WIRE_EXPECT_EXEC, 2, &ex, sizeof(ex), 1, why, sizeof(why)) == -EPROTO);
 	CHECK(wire_req(WIRE_ATTACH_MARKS, 2, "/bin/true", 10, 0, why, sizeof(why)) == 0);

@@ -222,6 +222,22 @@ enum svc_why svc_may_launch(const struct svc_facts *f, const struct svc_peer *wh
 	return w;
 }
 
+enum svc_why svc_may_launch_vouched(const struct svc_facts *f, const struct svc_facts *parent,
+				    const struct svc_peer *who)
+{
+	struct svc_facts g = *f;
+	enum svc_why w;
+
+	/* a task switched to the user by root is not dumpable until its
+	 * exec (the kernel's rule for a credentials change): the one rule
+	 * left out, the kernel applies it to the program it execs */
+	g.dir_uid = who->uid;
+	w = svc_may_trace(&g, who);
+	if (w == SVC_OK && (parent->pid != f->ppid || parent->uid[0] != 0 || parent->zombie))
+		return SVC_NOT_VOUCHED;
+	return w;
+}
+
 const char *svc_why_text(enum svc_why w)
 {
 	switch (w) {
@@ -242,6 +258,7 @@ const char *svc_why_text(enum svc_why w)
 	case SVC_LIMIT:		return "over the daemon's per-user limit";
 	case SVC_ORDER:		return "asked for out of order";
 	case SVC_ROOT:		return "root only";
+	case SVC_NOT_VOUCHED:	return "not a child of yours, nor handed to you by root";
 	default:		return "refused";
 	}
 }

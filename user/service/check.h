@@ -44,6 +44,7 @@ enum svc_why {
 	SVC_LIMIT,	/* over a per-user limit of the service */
 	SVC_ORDER,	/* a request out of its order (e.g. a second launch) */
 	SVC_ROOT,	/* root only */
+	SVC_NOT_VOUCHED,	/* a bound connection's launch: its parent is not root */
 	SVC_WHY_MAX
 };
 
@@ -81,6 +82,15 @@ enum svc_why svc_may_trace(const struct svc_facts *f, const struct svc_peer *who
 /* The same for a child the client launches: also its parent must be the
  * client. */
 enum svc_why svc_may_launch(const struct svc_facts *f, const struct svc_peer *who);
+/* The same for a connection root bound to a user (BIND_USER: a Slurm
+ * node's helper, issue #17): the process need not be the client's child
+ * nor dumpable yet (a task slurmstepd forked and set to the user, before
+ * its exec), but its parent (@parent's facts) must run as root, who
+ * vouches for it; every other rule stands, and at the exec the kernel
+ * checks the new program (its ids, AT_SECURE, dumpable) as for any
+ * owned group. */
+enum svc_why svc_may_launch_vouched(const struct svc_facts *f, const struct svc_facts *parent,
+				    const struct svc_peer *who);
 /* A sentence for the client: "PID N is ..." follows it. */
 const char *svc_why_text(enum svc_why w);
 

@@ -61,6 +61,7 @@ struct conn {
 	uint32_t flush_seq;	/* a FLUSH waiting for its drain (0: none) */
 	uint64_t flush_at;
 	uint64_t dropped;	/* records its full queue dropped */
+	bool vouched;		/* root bound it to a user (BIND_USER) */
 	uint64_t nreq;
 };
 
@@ -624,7 +625,16 @@ static void do_expect(struct svc *s, struct conn *c, const struct wire_msg *m)
 		return;
 	}
 	e = svc_facts((pid_t)x.pid, &f);
-	why = e ? SVC_GONE : svc_may_launch(&f, &c->peer);
+	if (e) {
+		why = SVC_GONE;
+	} else if (c->vouched) {
+		struct svc_facts parent;
+
+		why = svc_facts(f.ppid, &parent) ? SVC_NOT_VOUCHED :
+		      svc_may_launch_vouched(&f, &parent, &c->peer);
+	} else {
+		why = svc_may_launch(&f, &c->peer);
+	}
 	if (why != SVC_OK) {
 		reply_err(c, &m->hdr, why == SVC_GONE ? -ESRCH : -EPERM, why);
 		goto out;
@@ -936,6 +946,37 @@ static void do_give_back(struct svc *s, struct conn *c, const struct wire_msg *m
 	reply_err(c, &m->hdr, 0, SVC_OK);
 }
 
+/* Root hands the connection to a user (a Slurm node's helper, which then
+ * drops to that user and launches nothing itself: slurmstepd forks the
+ * tasks). From now on it is that user's for every rule and limit. */
+static void do_bind(struct svc *s, struct conn *c, const struct wire_msg *m)
+{
+	struct wire_bind b;
+	uint32_t same = 0;
+
+	memcpy(&b, m->payload, sizeof(b));
+	if (c->peer.uid != 0 || c->vouched) {
+		reply_err(c, &m->hdr, -EPERM, SVC_ROOT);
+		return;
+	}
+	if (b.uid == 0 || b.uid == (uint32_t)-1 || b.gid == (uint32_t)-1 || c->ngroups) {
+		reply_err(c, &m->hdr, -EINVAL, SVC_ORDER);
+		return;
+	}
+	for (size_t i = 0; i < s->nconns; i++)
+		same += s->conns[i]->peer.uid == b.uid;
+	if (same >= s->o->user_clients) {
+		reply_err(c, &m->hdr, -EDQUOT, SVC_LIMIT);
+		return;
+	}
+	c->peer.uid = b.uid;
+	c->peer.gid = b.gid;
+	c->peer.cap_prm = 0;
+	c->vouched = true;
+	say("uid=0 pid=%d bound to uid=%u gid=%u", c->peer.pid, b.uid, b.gid);
+	reply_err(c, &m->hdr, 0, SVC_OK);
+}
+
 static void do_stats(struct svc *s, struct conn *c, const struct wire_msg *m)
 {
 	struct wire_stats_ok ok = {};
@@ -1215,6 +1256,7 @@ static bool serve_one(struct svc *s, struct conn *c)
 		break;
 	case WIRE_STATS:		do_stats(s, c, &m); break;
 	case WIRE_STATUS:		do_status(s, c, &m); break;
+	case WIRE_BIND_USER:		do_bind(s, c, &m); break;
 	}
 out:
 	for (int i = 0; i < nfds; i++)

@@ -103,6 +103,9 @@ int wire__check_request(const void *buf, size_t n, int nfds, struct wire_msg *ou
 	case WIRE_EXPECT_EXEC:
 		want = sizeof(struct wire_expect);
 		break;
+	case WIRE_BIND_USER:
+		want = sizeof(struct wire_bind);
+		break;
 	case WIRE_SET_MARK_FD:
 		want = sizeof(struct wire_mark_fd);
 		break;

@@ -60,6 +60,8 @@ enum wire_type {
 	WIRE_FLUSH,
 	WIRE_STATS,
 	WIRE_STATUS,		/* root only */
+	WIRE_BIND_USER,		/* root only: the connection becomes a user's
+				   (a Slurm node's helper: issue #17) */
 	WIRE_REQUEST_MAX,
 	/* unasked: service -> client */
 	WIRE_RECS = 0x4001,	/* records in time order, and the release */
@@ -94,6 +96,10 @@ struct wire_guard {
 	uint32_t group, pad;
 	struct mt_guard guard;	/* only what a user sets: the service recomputes
 				   watch_pages and zeroes what the kernel writes */
+};
+
+struct wire_bind {		/* BIND_USER */
+	uint32_t uid, gid;
 };
 
 struct wire_expect {
