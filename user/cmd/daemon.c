@@ -251,6 +251,8 @@ int cmd_daemon(int argc, char **argv)
 	struct tracer *t = NULL;
 	const char *path;
 	char msg[8192];
+	struct stat st;
+	ino_t bound_ino = 0;
 	int lfd, e;
 
 	trace_cli.sub = "daemon";
@@ -280,6 +282,8 @@ int cmd_daemon(int argc, char **argv)
 		path = "the socket systemd passed (LISTEN_FDS)";
 	else if ((lfd = bind_socket(path)) < 0)
 		return EXIT_TRACE_ERR;
+	else if (!lstat(path, &st))
+		bound_ino = st.st_ino;
 	/* children are followed per group (each client says); ids of PIDs
 	 * already traced are refused, never taken over */
 	trace_cli__tracer_opts(&to, true);
@@ -288,6 +292,8 @@ int cmd_daemon(int argc, char **argv)
 	to.verbose = false;	/* -v: the service's log of every run taken and released */
 	if ((e = tracer__open(&t, &to, msg, sizeof(msg)))) {
 		fprintf(stderr, "memtrace-bpf daemon: %s\n", msg);
+		if (bound_ino)
+			unlink(path);
 		close(lfd);
 		return EXIT_TRACE_ERR;
 	}
@@ -302,7 +308,11 @@ int cmd_daemon(int argc, char **argv)
 		path, (unsigned long long)(tracer__ring_bytes(t) >> 10), env.user_groups);
 	e = svc__run(t, lfd, &so);
 	tracer__destroy(t);
-	close(lfd);	/* the path stays: a restarted service replaces it */
+	/* a socket we made goes with us (clients then say no service is
+	 * there, not that it does not answer); systemd's stays its own */
+	if (bound_ino && !lstat(path, &st) && S_ISSOCK(st.st_mode) && st.st_ino == bound_ino)
+		unlink(path);
+	close(lfd);
 	fprintf(stderr, "memtrace-bpf daemon: stopped\n");
 	return e ? EXIT_TRACE_ERR : 0;
 }

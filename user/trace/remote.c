@@ -640,9 +640,11 @@ static int open_conn(struct remote_tracer *t, const char *path, char *err, size_
 	t->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (t->fd < 0 || connect(t->fd, (struct sockaddr *)&a, sizeof(a))) {
 		e = -errno;
-		snprintf(err, errlen, "cannot reach the memtrace-bpf service at %s: %s. Is it "
-			 "running? (an administrator starts it: its systemd unit "
-			 "memtrace-bpf.socket, or sudo memtrace-bpf daemon)", path, strerror(-e));
+		snprintf(err, errlen, "cannot reach the memtrace-bpf service at %s: %s. Without "
+			 "root, memtrace-bpf traces through that service; an administrator starts "
+			 "it (its systemd unit memtrace-bpf.socket, or sudo memtrace-bpf daemon). "
+			 "Or run memtrace-bpf as root (sudo): it needs CAP_BPF and CAP_PERFMON",
+			 path, strerror(-e));
 		return e;
 	}
 	{
