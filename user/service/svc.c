@@ -20,6 +20,7 @@
 #include "lib/clock.h"
 #include "service/check.h"
 #include "service/svc.h"
+#include "trace/guard.h"
 #include "trace/wire.h"
 
 /* epoll's data for the fixed fds; a client's is its struct conn * */
@@ -571,9 +572,7 @@ static void do_guard(struct svc *s, struct conn *c, const struct wire_msg *m)
 	memcpy(gd.alert_pages, wg.guard.alert_pages, sizeof(gd.alert_pages));
 	gd.flags = wg.guard.flags;
 	gd.signal = wg.guard.signal;
-	gd.watch_pages = gd.nalerts ? gd.alert_pages[0] : 0;
-	if (gd.kill_at_pages && (!gd.watch_pages || gd.kill_at_pages < gd.watch_pages))
-		gd.watch_pages = gd.kill_at_pages;
+	guard__watch_first(&gd);
 	tracer__group_guard(s->t, wg.group, &gd);
 	reply_err(c, &m->hdr, 0, SVC_OK);
 }

@@ -45,9 +45,14 @@ void guard_spec__kernel(const struct guard_spec *s, unsigned int page_kb, struct
 	out->nalerts = (uint32_t)s->nalerts;
 	for (int i = 0; i < s->nalerts; i++)
 		out->alert_pages[i] = s->alert_kb[i] / page_kb;
-	out->watch_pages = s->nalerts ? out->alert_pages[0] : 0;
-	if (out->kill_at_pages && (!out->watch_pages || out->kill_at_pages < out->watch_pages))
-		out->watch_pages = out->kill_at_pages;
+	guard__watch_first(out);
+}
+
+void guard__watch_first(struct mt_guard *g)
+{
+	g->watch_pages = g->nalerts ? g->alert_pages[0] : 0;
+	if (g->kill_at_pages && (!g->watch_pages || g->kill_at_pages < g->watch_pages))
+		g->watch_pages = g->kill_at_pages;
 }
 
 static const char *counts_name(const struct guard_spec *s)

@@ -42,6 +42,9 @@ struct guard_spec {
 bool guard_spec__active(const struct guard_spec *s);
 /* The kernel's settings for it. */
 void guard_spec__kernel(const struct guard_spec *s, unsigned int page_kb, struct mt_guard *out);
+/* A guard's first watch: the lowest of its first alert and its limit (the
+ * kernel's one compare until something is crossed). */
+void guard__watch_first(struct mt_guard *g);
 
 struct guard_state {
 	bool crossed;			/* the kernel saw the limit crossed, we acted */
