@@ -190,7 +190,10 @@ out:
 	return e == -ENOENT ? -ESRCH : e;
 }
 
-enum svc_why svc_may_trace(const struct svc_facts *f, const struct svc_peer *who)
+/* The rules of a ptrace attach; dumpable: that one too (a task root
+ * vouches for is not dumpable until its exec). */
+static enum svc_why trace_rules(const struct svc_facts *f, const struct svc_peer *who,
+				bool dumpable)
 {
 	if (f->pid == 1)
 		return SVC_INIT;
@@ -204,13 +207,18 @@ enum svc_why svc_may_trace(const struct svc_facts *f, const struct svc_peer *who
 	for (int i = 0; i < 4; i++)
 		if (f->gid[i] != who->gid)
 			return SVC_GID;
-	if (f->dir_uid != who->uid)
+	if (dumpable && f->dir_uid != who->uid)
 		return SVC_DUMPABLE;
 	if (f->secure)
 		return SVC_SECURE;
 	if (f->cap_prm & ~who->cap_prm)
 		return SVC_CAPS;
 	return SVC_OK;
+}
+
+enum svc_why svc_may_trace(const struct svc_facts *f, const struct svc_peer *who)
+{
+	return trace_rules(f, who, true);
 }
 
 enum svc_why svc_may_launch(const struct svc_facts *f, const struct svc_peer *who)
@@ -225,14 +233,11 @@ enum svc_why svc_may_launch(const struct svc_facts *f, const struct svc_peer *wh
 enum svc_why svc_may_launch_vouched(const struct svc_facts *f, const struct svc_facts *parent,
 				    const struct svc_peer *who)
 {
-	struct svc_facts g = *f;
-	enum svc_why w;
-
 	/* a task switched to the user by root is not dumpable until its
 	 * exec (the kernel's rule for a credentials change): the one rule
 	 * left out, the kernel applies it to the program it execs */
-	g.dir_uid = who->uid;
-	w = svc_may_trace(&g, who);
+	enum svc_why w = trace_rules(f, who, false);
+
 	if (w == SVC_OK && (parent->pid != f->ppid || parent->uid[0] != 0 || parent->zombie))
 		return SVC_NOT_VOUCHED;
 	return w;

@@ -21,6 +21,7 @@
 #include "service/check.h"
 #include "service/svc.h"
 #include "trace/guard.h"
+#include "trace/preflight.h"
 #include "trace/wire.h"
 
 /* epoll's data for the fixed fds; a client's is its struct conn * */
@@ -86,7 +87,7 @@ struct svc {
 	/* binaries found without memtrace:mark probes (most of them) */
 	struct { dev_t dev; ino_t ino; } nonotes[NONOTES];
 	unsigned nonotes_next;
-	uint64_t served, dropped, stale;
+	uint64_t served, dropped;
 	size_t qtotal;		/* records queued for all clients (--queue-total) */
 	char pidns[64], mntns[64], userns[64];
 	bool stop;
@@ -328,10 +329,8 @@ static int route(void *ctx, const struct mt_rec *r)
 
 	/* a record of a group given back, still in the ring or the held
 	 * batch, never reaches the group's next holder */
-	if (!g->c || r->ts_ns < g->take_ns) {
-		s->stale++;
+	if (!g->c || r->ts_ns < g->take_ns)
 		return 0;
-	}
 	if (conn_rec(s, g->c, r)) {
 		g->dropped++;
 		return 0;
@@ -577,28 +576,16 @@ static void do_guard(struct svc *s, struct conn *c, const struct wire_msg *m)
 	reply_err(c, &m->hdr, 0, SVC_OK);
 }
 
-/* The process a pidfd of ours holds: not reaped (its PID cannot be
- * another's) and not a zombie (its exit, which clears what we register
- * for it, is still to come). Read after registering it. */
+/* The process a pidfd of ours holds still runs: its facts read (not a
+ * zombie), then the pidfd asked whether it is reaped: while it is not,
+ * the PID was its own for those reads. Asked after registering it: its
+ * exit, which clears the registration, is still to come. */
 static bool still_running(pid_t pid, int pidfd)
 {
-	char path[40], buf[512], *p;
-	ssize_t n;
-	int fd;
+	struct svc_facts f;
 
-	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	p = strrchr(buf, ')');	/* the name may hold any byte */
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	return !svc_facts(pid, &f) && !f.zombie &&
+	       !syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0);
 }
 
 static void do_expect(struct svc *s, struct conn *c, const struct wire_msg *m)
@@ -1008,23 +995,6 @@ static uint32_t count_fds(void)
 	return n > 3 ? n - 3 : 0;	/* ., .. and the directory's own */
 }
 
-static uint64_t self_rss_kb(void)
-{
-	char buf[4096], *p;
-	ssize_t n;
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strstr(buf, "VmRSS:");
-	return p ? strtoull(p + 6, NULL, 10) : 0;
-}
-
 static void do_status(struct svc *s, struct conn *c, const struct wire_msg *m)
 {
 	struct wire_status_ok ok = {};
@@ -1042,7 +1012,7 @@ static void do_status(struct svc *s, struct conn *c, const struct wire_msg *m)
 		ok.queue_bytes += s->conns[i]->qbytes + s->conns[i]->rbytes;
 	ok.dropped = s->dropped;
 	ok.served = s->served;
-	ok.rss_kb = self_rss_kb();
+	proc_memory(getpid(), false, &ok.rss_kb, NULL, 0);
 	ok.fds = count_fds();
 	reply(c, &m->hdr, &ok, sizeof(ok));
 }

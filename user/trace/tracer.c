@@ -42,6 +42,8 @@ struct local_tracer {
 	uint64_t released_ns;	/* tracer__released_ns */
 	uint64_t window_ns;	/* tracer_opts */
 	bool exclusive;		/* tracer_opts */
+	bool capped;		/* a group has had a ring share (the daemon's):
+				   each record read gives its room back */
 	uint64_t ring_records;	/* read from the ring (a window one) */
 	uint64_t ring_windows;	/* of them, kernel windows */
 };
@@ -159,7 +161,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		fprintf(stderr, "memtrace-bpf: bug: short record (%zu bytes)\n", size);
 		return 0;
 	}
-	{
+	if (t->capped) {
 		/* read: one less of its group's ring share in use */
 		struct mt_group *g = &t->skel->bss->groups[((const struct mt_rec *)data)->group &
 							   (MT_MAX_GROUPS - 1)];
@@ -1045,6 +1047,8 @@ int tracer__group_caps(struct tracer *base, uint32_t group, uint64_t records, ui
 	if (!base || base->ops != &local_ops)
 		return -EOPNOTSUPP;
 	g = &t->skel->bss->groups[group & (MT_MAX_GROUPS - 1)];
+	if (records)
+		t->capped = true;
 	__atomic_store_n(&g->ring_cap, records, __ATOMIC_RELEASE);
 	__atomic_store_n(&g->live_cap, procs, __ATOMIC_RELEASE);
 	return 0;
