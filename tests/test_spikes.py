@@ -235,11 +235,29 @@ def t_demo_scratch_buffers_found():
                        f"{[(x['start_ts_ns'], x['end_ts_ns']) for x in spikes]}")
 
 
-def shape_run(mode):
+# A slope's steps are held 1.5 ms: one held this much longer (the
+# workload's own clock) is a shelf, and the slope not the shape designed.
+OVER_PLAN_NS = 4_000_000
+
+
+def shape_run(mode, tries=3):
     """tests/workloads/shapes.c MODE traced: its truth (T, L, V lines), its
-    pid's spikes and growth."""
-    tmp = tmpdir()
-    csv_path, r = record(tmp, [workload("shapes"), mode])
+    pid's spikes and growth. A run whose slope was not the one designed
+    (the workload's P line: a vCPU stalled by the host for longer than
+    OVER_PLAN_NS in a step) is run again, at most `tries` times in all."""
+    for attempt in range(tries):
+        tmp = tmpdir()
+        csv_path, r = record(tmp, [workload("shapes"), mode])
+        over = [int(l.split()[1]) for l in r.stdout.splitlines() if l.startswith("P ")]
+        if over and over[0] > OVER_PLAN_NS and attempt + 1 < tries:
+            print(f"# {mode}: a step of the slope was held {over[0] / 1e6:.1f} ms over its plan "
+                  "(the workload's clock: a stalled vCPU); run again")
+            continue
+        if over and over[0] > OVER_PLAN_NS:
+            raise Fail(f"{mode}: {tries} runs, each with a step held over {OVER_PLAN_NS / 1e6:.0f} ms "
+                       "over its plan (the workload's clock): the machine is too loaded to draw "
+                       "the shape this test is about")
+        break
     trs, _ = parse_truth(r.stdout)
     rate = [float(l.split()[1]) for l in r.stdout.splitlines() if l.startswith("L ")]
     verdict = [l.split()[1] for l in r.stdout.splitlines() if l.startswith("V ")]

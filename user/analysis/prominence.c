@@ -113,10 +113,30 @@ static const struct prom_point *end_of(const struct prom *p, int64_t level)
 }
 
 /* How long a point's level was held: until the row after it, or, while
- * it is the last row, until now. */
+ * it is the last row, until now; 0 for a level inside a call. */
 static uint64_t held(const struct prom *p, const struct prom_point *x)
 {
-	return (x->next_ts ? x->next_ts : p->ts) - x->ts;
+	if (!x->next_ts)
+		return p->ts - x->ts;
+	return x->mid ? 0 : x->next_ts - x->ts;
+}
+
+/* The program's clock (prom_push): at a point, */
+static uint64_t clock_at(const struct prom_point *x)
+{
+	return x->ts - x->in;
+}
+
+/* at the row after it (now, while it is the last one), */
+static uint64_t clock_after(const struct prom *p, const struct prom_point *x)
+{
+	return clock_at(x) + held(p, x);
+}
+
+/* and now. */
+static uint64_t clock_now(const struct prom *p)
+{
+	return p->ts - p->in;
 }
 
 static int64_t settle_of(const struct prom *p, int64_t rise)
@@ -152,7 +172,8 @@ static int spike_of(struct prom *p, const struct prom_peak *t, int64_t base,
 	if (grow(&p->pend, &p->cappend, p->npend, sizeof(*p->pend), 4))
 		return -ENOMEM;
 	p->pend[p->npend++] = (struct prom_pending){
-		.sp = sp, .floor = base - settle_of(p, t->h - base), .back_ts = e->ts };
+		.sp = sp, .floor = base - settle_of(p, t->h - base),
+		.back_clock = clock_at(e) };
 	return 0;
 }
 
@@ -161,8 +182,7 @@ static int spike_of(struct prom *p, const struct prom_peak *t, int64_t base,
  * spike (a teardown freeing memory in steps passes through every level:
  * what stood above it is the top of the teardown); the others are final
  * once that time has passed (end: at once). */
-static int settle_pending(struct prom *p, int64_t v, uint64_t ts, bool end, prom_emit_fn fn,
-			  void *ctx)
+static int settle_pending(struct prom *p, int64_t v, bool end, prom_emit_fn fn, void *ctx)
 {
 	size_t k = 0;
 	int e = 0;
@@ -170,7 +190,7 @@ static int settle_pending(struct prom *p, int64_t v, uint64_t ts, bool end, prom
 	for (size_t i = 0; i < p->npend; i++) {
 		struct prom_pending *q = &p->pend[i];
 
-		if (!end && ts - q->back_ts < PROM_PLUNGE_NS) {
+		if (!end && clock_now(p) - q->back_clock < PROM_PLUNGE_NS) {
 			if (v >= q->floor)
 				p->pend[k++] = *q;	/* not yet final */
 			continue;			/* else: a plunge, gone */
@@ -202,7 +222,7 @@ static uint64_t hold_before(const struct prom *p, const struct prom_point *a, in
 
 	while (j > p->before && j[-1].v >= a->v - settle)
 		j--;
-	return (a->next_ts ? a->next_ts : p->ts) - j->ts;
+	return clock_after(p, a) - clock_at(j);
 }
 
 /* How long RSS stayed at or above level - settle after it came back (e),
@@ -211,8 +231,8 @@ static uint64_t hold_after(const struct prom *p, const struct prom_point *e, int
 {
 	for (const struct prom_point *f = e; f < p->after + p->nafter; f++)
 		if (f->v < floor)
-			return f->ts - e->ts;
-	return p->ts - e->ts;
+			return clock_at(f) - clock_at(e);
+	return clock_now(p) - clock_at(e);
 }
 
 /* The shelf of the top peak t's left side, after s, at or below level
@@ -263,7 +283,7 @@ static int nested(struct prom *p, const struct prom_peak *t, int64_t base,
 		if (!a || !a->next_ts || a->v < b->v - settle)
 			continue;	/* its left side was not at that level */
 		e = end_of(p, b->v + settle);
-		dur = e->ts - a->next_ts;
+		dur = clock_at(e) - clock_after(p, a);
 		need = dur / 4 > PROM_SHELF_NS ? dur / 4 : PROM_SHELF_NS;
 		/* its base: the higher of the shelf it rose from and the level
 		 * it came back to (as a prominence's) */
@@ -392,22 +412,30 @@ static int push_peak(struct prom *p, int64_t h, uint64_t ts, int64_t left)
 	return 0;
 }
 
-int prom_push(struct prom *p, int64_t v, uint64_t ts, const uint64_t *ev, prom_emit_fn fn,
-	      void *ctx)
+int prom_push(struct prom *p, int64_t v, uint64_t ts, const uint64_t *ev, bool mid,
+	      prom_emit_fn fn, void *ctx)
 {
 	struct prom_point pt = { .v = v, .ts = ts };
 	int e = 0;
 
 	for (int k = 0; k < SEV_NR; k++)
 		pt.ev[k] = (uint32_t)ev[k];
-	/* the row before this one is held until now */
-	if (p->nbefore && p->before[p->nbefore - 1].ts == p->ts)
+	mid = mid && p->have;
+	/* the row before this one is held until now (or passed through) */
+	if (p->nbefore && p->before[p->nbefore - 1].ts == p->ts) {
 		p->before[p->nbefore - 1].next_ts = ts;
-	if (p->nafter && p->after[p->nafter - 1].ts == p->ts)
+		p->before[p->nbefore - 1].mid = mid;
+	}
+	if (p->nafter && p->after[p->nafter - 1].ts == p->ts) {
 		p->after[p->nafter - 1].next_ts = ts;
+		p->after[p->nafter - 1].mid = mid;
+	}
+	if (mid)
+		p->in += ts - p->ts;
+	pt.in = p->in;
 	p->ts = ts;
 	if (p->npend)
-		e = settle_pending(p, v, ts, false, fn, ctx);
+		e = settle_pending(p, v, false, fn, ctx);
 	if (e) {
 		/* nothing */
 	} else if (!p->have) {
@@ -447,5 +475,5 @@ int prom_end(struct prom *p, prom_emit_fn fn, void *ctx)
 		e = decide_top(p, fn, ctx);
 		pop_top(p);
 	}
-	return e ? e : settle_pending(p, 0, p->ts, true, fn, ctx);
+	return e ? e : settle_pending(p, 0, true, fn, ctx);
 }

@@ -50,10 +50,14 @@
 #define PROM_PLUNGE_NS 250000ULL
 
 /* A row: its value, time, the time of the row after it (0: none yet) and
- * the event totals up to and including it. */
+ * the event totals up to and including it; how much time before it RSS
+ * spent at levels reached inside a call (prom_push's mid), and whether its
+ * own level was one. */
 struct prom_point {
 	int64_t v;
 	uint64_t ts, next_ts;
+	uint64_t in;
+	bool mid;
 	uint32_t ev[SEV_NR];
 };
 
@@ -71,7 +75,8 @@ struct prom_peak {
 struct prom_pending {
 	struct spike sp;
 	int64_t floor;		/* base - settle */
-	uint64_t back_ts;	/* when it came back within settle of it */
+	uint64_t back_clock;	/* when it came back within settle of it, on
+				   the program's clock (prom_push) */
 };
 
 struct prom {
@@ -81,6 +86,7 @@ struct prom {
 	bool have;
 	int64_t v;		/* the last row's value */
 	uint64_t ts;		/* and time */
+	uint64_t in;		/* time spent at levels inside a call, so far */
 	int64_t gmin;		/* lowest value so far */
 	struct prom_point *before;	/* suffix minima: v non-decreasing */
 	size_t nbefore, capbefore;
@@ -99,9 +105,15 @@ typedef int (*prom_emit_fn)(void *ctx, const struct spike *sp);
 
 void prom_init(struct prom *p, int64_t min_rise, int64_t settle_kb, double settle_pct);
 /* The next row of the timeline (times non-decreasing). ev: the event
- * totals up to and including it. */
-int prom_push(struct prom *p, int64_t v, uint64_t ts, const uint64_t *ev, prom_emit_fn fn,
-	      void *ctx);
+ * totals up to and including it. mid: the level since the row before
+ * was one the kernel passed through inside one call (spike_call_of):
+ * the time spent there is not the program's (a VM whose host stalls a
+ * vCPU for milliseconds halfway through a munmap's zap, or a
+ * MAP_POPULATE's fill, makes such a level last as long as one the
+ * program held), and shelves, holds and plunges are measured on the
+ * program's clock: time less that. */
+int prom_push(struct prom *p, int64_t v, uint64_t ts, const uint64_t *ev, bool mid,
+	      prom_emit_fn fn, void *ctx);
 /* The timeline is over: the peaks still open are decided. */
 int prom_end(struct prom *p, prom_emit_fn fn, void *ctx);
 void prom_free(struct prom *p);

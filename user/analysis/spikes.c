@@ -22,6 +22,8 @@ struct pstate {
 	bool have, closed;
 	int64_t v;		/* current value */
 	uint64_t ts;		/* since when */
+	uint64_t call;		/* the call every row at it so far was inside
+				   (spike_call_of), 0: none */
 	uint64_t totals[SEV_NR];
 	struct prom prom;	/* the transients, by prominence */
 	/* poll replay: per period, the max each phase's poller has sampled */
@@ -281,7 +283,8 @@ static int prom_found(void *ctx, const struct spike *sp)
 static int pid_end(struct spikes *s, struct pstate *p, uint64_t end_ts);
 static int image_end(struct spikes *s, struct pstate *p, uint64_t to);
 
-int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike_ev ev)
+int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike_ev ev,
+		 uint64_t call)
 {
 	struct pstate *p = pstate_get(s, pid);
 	int e = 0;
@@ -297,13 +300,14 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 		p->rep.peak_ts = ts;
 		p->rep.rows = 1;
 		p->img_start = ts;
+		p->call = call;
 		if ((unsigned)ev < SEV_NR)
 			p->totals[ev]++;
 		env_add(p, ts, v);
 		if (s->cfg.window_ns)
 			e = window_rule(s, p, ts, v);
 		else
-			e = prom_push(&p->prom, v, ts, p->totals, prom_found, p);
+			e = prom_push(&p->prom, v, ts, p->totals, false, prom_found, p);
 		if (!e && ev == SEV_EXIT) {
 			p->closed = true;
 			e = pid_end(s, p, 0);
@@ -322,7 +326,8 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 		prom_free(&p->prom);
 		prom_init(&p->prom, s->cfg.min_rise_kb, s->cfg.settle_kb, s->cfg.settle_pct);
 		if (!e && v == p->v)	/* the exec row starts it */
-			e = prom_push(&p->prom, v, ts, p->totals, prom_found, p);
+			e = prom_push(&p->prom, v, ts, p->totals, false, prom_found, p);
+		p->call = 0;
 		if (e)
 			return e;
 	}
@@ -332,13 +337,18 @@ int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t v, enum spike
 		if (s->cfg.window_ns)
 			e = window_rule(s, p, ts, v);
 		else
-			e = prom_push(&p->prom, v, ts, p->totals, prom_found, p);
+			e = prom_push(&p->prom, v, ts, p->totals, call && call == p->call,
+				      prom_found, p);
 		p->v = v;
 		p->ts = ts;
+		p->call = call;
 		if (v > p->rep.peak_kb) {
 			p->rep.peak_kb = v;
 			p->rep.peak_ts = ts;
 		}
+	} else if (call != p->call) {
+		p->call = 0;	/* the call ended (its SYSCALL record) or
+				   another row came: the level is held */
 	}
 	p->rep.last_ts = ts;
 	if (!e && ev == SEV_EXIT) {

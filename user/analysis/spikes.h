@@ -59,6 +59,22 @@ static inline enum spike_ev spike_ev_of(uint32_t type, uint32_t nr, uint32_t cau
 	return SEV_OTHER;
 }
 
+/* Which call of the mmap family a row of RSS is inside (its thread and
+ * syscall number, never 0), or 0: not inside one. Those calls end with a
+ * SYSCALL record of their own, so two rows of one call follow each other
+ * with no record of its end between them; a level between them is the
+ * kernel's progress through the call (a MAP_POPULATE filling, a munmap
+ * zapping), not one the program held. */
+static inline uint64_t spike_call_of(uint32_t type, uint32_t nr, uint32_t cause, uint32_t tid)
+{
+	if (type != MT_REC_RSS || cause != MT_CAUSE_SYSCALL)
+		return 0;
+	if (nr != MT_NR_MMAP && nr != MT_NR_MUNMAP && nr != MT_NR_BRK && nr != MT_NR_MREMAP &&
+	    nr != MT_NR_MADVISE)
+		return 0;
+	return (uint64_t)tid << 32 | (nr + 1);
+}
+
 struct spike {
 	pid_t pid;
 	uint32_t depth;		/* 0 = outermost; >0 = on top of another */
@@ -102,9 +118,10 @@ struct spikes;
 
 struct spikes *spikes__new(const struct spikes_cfg *cfg);
 void spikes__free(struct spikes *s);
-/* One row of the timeline of @pid (rows of one pid in time order). */
+/* One row of the timeline of @pid (rows of one pid in time order); call:
+ * spike_call_of() of the row. */
 int spikes__push(struct spikes *s, pid_t pid, uint64_t ts, int64_t vmrss_kb,
-		 enum spike_ev ev);
+		 enum spike_ev ev, uint64_t call);
 /* Closes every process's timeline at @end_ts (0: each at its last row) and
  * computes the reports. Call once, after the last push. */
 int spikes__finish(struct spikes *s, uint64_t end_ts);

@@ -172,7 +172,8 @@ int cmd_spikes(int argc, char **argv)
 			continue;
 		if (row.ts_ns > last_ts)
 			last_ts = row.ts_ns;
-		if (spikes__push(s, row.pid, row.ts_ns, row.vmrss_kb, spike_ev_of(row.type, row.nr, row.cause))) {
+		if (spikes__push(s, row.pid, row.ts_ns, row.vmrss_kb, spike_ev_of(row.type, row.nr, row.cause),
+				 spike_call_of(row.type, row.nr, row.cause, row.tid))) {
 			fprintf(stderr, "memtrace-bpf spikes: out of memory at %s:%llu\n", trace_file.path,
 				(unsigned long long)r.line);
 			e = -1;

@@ -90,6 +90,7 @@ int csv_out__close(struct csv_out *o);
 struct csv_row {
 	uint64_t ts_ns;
 	pid_t pid;		/* 0 when the file has no pid column */
+	pid_t tid;		/* 0 when the file has no tid column */
 	int64_t vmrss_kb;
 	/* what the row is, as the kernel's record was: enum mt_rec_type
 	 * (0 when the file has no event column), the syscall of a SYSCALL
@@ -126,7 +127,7 @@ struct csv_reader {
 	int c_label, c_reported;				/* -1: absent */
 	int c_vmsize, c_total;					/* -1: absent */
 	int c_anon, c_file, c_shmem, c_swap;			/* -1: absent */
-	int c_len, c_ret, c_reported_kb;			/* -1: absent */
+	int c_len, c_ret, c_reported_kb, c_tid;			/* -1: absent */
 	bool sizes;		/* the caller's, after csvr__open: read vmsize_kb
 				   and total_rss_kb too (the other readers skip
 				   them: a number less per row) */

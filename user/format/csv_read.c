@@ -141,7 +141,7 @@ static const char *const column_names[] = { "ts_ns", "time_s", "pid", "vmrss_kb"
 					    "cause", "label", "reported", "vmsize_kb",
 					    "total_rss_kb", "rss_anon_kb", "rss_file_kb",
 					    "rss_shmem_kb", "swap_kb", "len", "ret",
-					    "reported_kb" };
+					    "reported_kb", "tid" };
 #define NCOLUMNS (sizeof(column_names) / sizeof(column_names[0]))
 
 /* A zstd or gzip file (by its first bytes, whatever its name) is read
@@ -188,7 +188,7 @@ int csvr__open(struct csv_reader *r, const char *path)
 					   &r->c_event, &r->c_cause, &r->c_label,
 					   &r->c_reported, &r->c_vmsize, &r->c_total,
 					   &r->c_anon, &r->c_file, &r->c_shmem, &r->c_swap,
-					   &r->c_len, &r->c_ret, &r->c_reported_kb };
+					   &r->c_len, &r->c_ret, &r->c_reported_kb, &r->c_tid };
 	char *line, *f[CSV_MAX_FIELDS], *h;
 	size_t n;
 	int nf, e;
@@ -403,6 +403,14 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 			return bad(r, "pid", f[r->c_pid], "a PID");
 		row->pid = (pid_t)v;
 	}
+	row->tid = 0;
+	if (r->c_tid >= 0) {
+		int64_t v;
+
+		if (!parse_i64(f[r->c_tid], &v) || v < 0 || v > 0x7fffffff)
+			return bad(r, "tid", f[r->c_tid], "a thread ID");
+		row->tid = (pid_t)v;
+	}
 	if (!r->have_t0) {
 		r->have_t0 = true;
 		r->t0_ns = 0;
@@ -426,7 +434,9 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 	row->type = row->nr = 0;
 	if (r->c_event >= 0)
 		event_parse(row->event, &row->type, &row->nr);
-	row->cause = row->type == MT_REC_RSS ? cause_parse(row->cause_text) : 0;
+	row->cause = 0;
+	if (row->type == MT_REC_RSS)
+		row->cause = cause_parse(row->cause_text, &row->nr);
 	return 1;
 }
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include "format/names.h"
 
@@ -60,12 +62,32 @@ bool event_parse(const char *name, uint32_t *type, uint32_t *nr)
 	return false;
 }
 
-uint32_t cause_parse(const char *cause)
+/* "syscall:NAME" (syscall_name's) or "syscall:NR" back to the number
+ * (0: neither). */
+static uint32_t syscall_parse(const char *s)
 {
+	char *end;
+	unsigned long v;
+
+	if (*s >= '0' && *s <= '9') {
+		v = strtoul(s, &end, 10);
+		return !*end && v <= UINT32_MAX ? (uint32_t)v : 0;
+	}
+#define PARSE_(nr, NAME, name) if (!strcmp(s, #name)) return nr;
+	MT_SYSCALLS(PARSE_)
+#undef PARSE_
+	return 0;
+}
+
+uint32_t cause_parse(const char *cause, uint32_t *nr)
+{
+	*nr = 0;
 	if (!strcmp(cause, "fault"))
 		return MT_CAUSE_FAULT;
-	if (!strncmp(cause, "syscall:", 8))
+	if (!strncmp(cause, "syscall:", 8)) {
+		*nr = syscall_parse(cause + 8);
 		return MT_CAUSE_SYSCALL;
+	}
 	if (!strcmp(cause, "self"))
 		return MT_CAUSE_SELF;
 	return MT_CAUSE_OTHER;

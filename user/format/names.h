@@ -22,8 +22,9 @@ const char *event_name(uint32_t type, uint32_t nr);
 /* The other way: type and syscall (0 when the name does not say) of an
  * event name. false when the name is none of ours. */
 bool event_parse(const char *name, uint32_t *type, uint32_t *nr);
-/* An RSS row's `cause` column (its first word) back to enum mt_cause. */
-uint32_t cause_parse(const char *cause);
+/* An RSS row's `cause` column (its first word) back to enum mt_cause,
+ * and the syscall's number of "syscall:..." to *nr (0 otherwise). */
+uint32_t cause_parse(const char *cause, uint32_t *nr);
 /* x86_64 syscall name, or NULL when not in our table. */
 const char *syscall_name(unsigned int nr);
 /* A LEAVE row's `label`: enum mt_leave_why's bits as words joined by

@@ -385,7 +385,8 @@ static int read_rows(struct report *r, struct csv_reader *cr, char *err, size_t 
 		r->last_ts = row.ts_ns;
 		take_event(r, &row);
 		if (spikes__push(r->spikes, row.pid, row.ts_ns, row.vmrss_kb,
-				 spike_ev_of(row.type, row.nr, row.cause)))
+				 spike_ev_of(row.type, row.nr, row.cause),
+				 spike_call_of(row.type, row.nr, row.cause, row.tid)))
 			return -ENOMEM;
 		if (!strcmp(row.event, "checkpoint") && ++r->ckpt_rows > REP_CKPTS && r->val_on) {
 			/* its memory grows with them: the page says so */

@@ -420,7 +420,8 @@ int run__record(struct run *r, const struct mt_rec *rec)
 	if (r->spikes && spikes__push(r->spikes, p->pid, rec->ts_ns,
 				      (rec->pages[MT_FILE] + rec->pages[MT_ANON] +
 				       rec->pages[MT_SHMEM]) * r->page_kb,
-				      spike_ev_of(rec->type, rec->nr, rec->cause))) {
+				      spike_ev_of(rec->type, rec->nr, rec->cause),
+				      spike_call_of(rec->type, rec->nr, rec->cause, rec->tid))) {
 		spikes__free(r->spikes);	/* tracing goes on without it */
 		r->spikes = NULL;
 	}
