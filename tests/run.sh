@@ -11,7 +11,8 @@
 # the service itself (memtrace-bpf daemon), checkpoints (marks,
 # --checkpoint-regex, validate, stages), the record, checkpoint, guard and
 # campaign cases again as a user without root through the service
-# (tests/via_daemon.py), bad input
+# (tests/via_daemon.py), a one-node Slurm cluster the suite starts
+# (tests/slurm_cluster.py) with jobs traced through the service, bad input
 # (malformed traces and result files, memory limits, full disks, a report
 # during a live campaign; the corpus of tests/corpus/), the pages of report
 # and campaign report --html (opened in headless chromium), and the contract
@@ -97,6 +98,7 @@ run_suite "guard tests through the service" guard-daemon "$PYTHON" tests/via_dae
 	'^(?!.*capture)'
 run_suite "campaign tests through the service" campaign-daemon "$PYTHON" tests/via_daemon.py \
 	campaign '.'
+run_suite "slurm tests" slurm "$PYTHON" tests/test_slurm.py
 run_suite "checkpoint tests" checkpoints "$PYTHON" tests/test_checkpoints.py
 run_suite "guard tests" guard "$PYTHON" tests/test_guard.py
 run_suite "long-run tests" long "$PYTHON" tests/test_long.py

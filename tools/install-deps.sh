@@ -21,6 +21,7 @@ pkgs=(
 	systemtap-sdt-dev                 # sys/sdt.h: MEMTRACE_MARK (memtrace/mark.h) USDT probes
 	protobuf-compiler                 # protoc: the tests decode export --perfetto's files
 	chromium fonts-dejavu-core        # the report tests open each page headless; make demo's screenshot
+	slurmctld slurmd slurmdbd slurm-client munge mariadb-server  # the Slurm tests' one-node cluster (tests/slurm_cluster.py)
 )
 if [ "${1:-}" = bench ]; then
 	pkgs+=(linux-perf bpftrace time xz-utils)  # peers, /usr/bin/time, xz (tools/realprog.sh)

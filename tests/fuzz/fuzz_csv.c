@@ -91,7 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				last_ts = row.ts_ns;
 			for (int i = 0; i < 2; i++)
 				if (spikes__push(s[i], row.pid, row.ts_ns, row.vmrss_kb,
-						 spike_ev_of(row.type, row.nr, row.cause)))
+						 spike_ev_of(row.type, row.nr, row.cause),
+						 spike_call_of(row.type, row.nr, row.cause, row.tid)))
 					abort();	/* out of memory: not on these sizes */
 			if (!strcmp(row.event, "log") && row.reported[0])
 				parse_reported_kb(row.reported, false, &kb);

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""memtrace-bpf on a Slurm cluster (issue #17), on a real one-node cluster
+this suite starts and stops itself (tests/slurm_cluster.py: munged, a
+private MariaDB, slurmdbd, slurmctld, slurmd) with the memtrace-bpf
+service beside it, as a node runs it. Jobs run as a user this suite
+creates.
+
+What it proves so far: the cluster is real (srun and an sbatch job array
+run as the user, sacct knows them); the no-plugin way, `srun memtrace-bpf
+-o ... -- ./solver`, traces each task exactly through the node's service,
+without root, the files the user's. The closing line is `slurm: N
+passed, N failed, N skipped`.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from harness import BIN, CI, Fail, Suite, fail_if, workload
+from slurm_cluster import ClusterError, SlurmCluster, missing
+from test_service import test_user
+
+suite = Suite("slurm", builds=("matrix",))
+
+# set by main() for the tests: the cluster, the user (name, uid, gid), a
+# directory of theirs, the service's socket, the binaries where the user
+# can run them
+C = USER = WORK = SOCK = None
+BINS = {}
+
+
+def user_dir(tag):
+    """A fresh directory of the test user's, in the suite's work tree."""
+    d = tempfile.mkdtemp(prefix=tag + "-", dir=WORK)
+    os.chmod(d, 0o755)
+    os.chown(d, USER[1], USER[2])
+    return d
+
+
+def srun(argv, *opts, timeout=180):
+    r = C.run(["srun", *opts, *argv], user=USER[1:], timeout=timeout,
+              env={"MEMTRACE_SOCKET": SOCK})
+    return r
+
+
+def cp_line(text):
+    """The matrix workload's checkpoint at its peak: (pid, vmrss kB)."""
+    for ln in text.splitlines():
+        f = ln.split()
+        if len(f) >= 5 and f[0] == "CP":
+            return int(f[1]), int(f[4])
+    raise Fail("no CP line in the task's output: " + text[-300:])
+
+
+def service_status():
+    r = subprocess.run([BINS["memtrace-bpf"], "daemon", "--status", "--socket", SOCK],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    if r.returncode != 0:
+        raise Fail("daemon --status: " + r.stderr.strip())
+    return {k: int(v) for k, v in (w.split("=") for w in r.stdout.split())}
+
+
+@suite.test("a one-node cluster: srun and an sbatch job array run as the user, sacct knows them",
+            timeout=300)
+def t_cluster():
+    r = srun(["id", "-u"], "-n1")
+    if r.returncode != 0 or r.stdout.strip() != str(USER[1]):
+        raise Fail(f"srun id -u: exit {r.returncode}, {r.stdout.strip()!r} (want {USER[1]}): "
+                   f"{r.stderr.strip()[-300:]}\n{C.logs()}")
+    d = user_dir("array")
+    r = C.run(["sbatch", "--parsable", "--wait", "--array=0-2", f"--output={d}/%A_%a.out",
+               "--wrap", f"echo task $SLURM_ARRAY_TASK_ID > {d}/done.$SLURM_ARRAY_TASK_ID"],
+              user=USER[1:], timeout=240)
+    if r.returncode != 0:
+        raise Fail(f"sbatch --array: exit {r.returncode}: {r.stderr.strip()}")
+    job = r.stdout.strip().split(";")[0]
+    errs = []
+    for k in range(3):
+        p = os.path.join(d, f"done.{k}")
+        if not os.path.exists(p) or open(p).read().strip() != f"task {k}":
+            errs.append(f"array task {k} left no {p}")
+    rows = C.sacct(job, ["JobIDRaw"])
+    tasks = {x["JobID"]: x["State"] for x in rows if re.fullmatch(rf"{job}_\d+", x["JobID"])}
+    if sorted(tasks) != [f"{job}_{k}" for k in range(3)] or \
+            set(tasks.values()) != {"COMPLETED"}:
+        errs.append(f"sacct -j {job}: array tasks {tasks}, want 3 COMPLETED")
+    fail_if(errs)
+
+
+@suite.test("srun memtrace-bpf -o ... -- ./solver (no plugin): each task exact through the "
+            "node's service, no root, the files the user's", timeout=300)
+def t_wrapper():
+    d = user_dir("wrap")
+    before = service_status()
+    script = (f"exec {BINS['memtrace-bpf']} -q -o {d}/t.$SLURM_PROCID.csv -- "
+              f"{BINS['matrix']} $((4 * (SLURM_PROCID + 1))) 2")
+    r = srun(["sh", "-c", script], "-n2", f"--output={d}/out.%t")
+    if r.returncode != 0:
+        raise Fail(f"srun: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+    errs = []
+    for k in range(2):
+        out = open(os.path.join(d, f"out.{k}")).read()
+        pid, vmrss = cp_line(out)
+        csv = os.path.join(d, f"t.{k}.csv")
+        summ = os.path.join(d, f"t.{k}.summary.json")
+        for p in (csv, summ):
+            st = os.stat(p)
+            if (st.st_uid, st.st_gid) != USER[1:]:
+                errs.append(f"{p} is owned by {st.st_uid}:{st.st_gid}, not the user's {USER[1:]}")
+        import json
+        s = json.load(open(summ))
+        if s["peak_rss_kb"] != vmrss:
+            errs.append(f"task {k}: peak_rss_kb {s['peak_rss_kb']}, the workload's VmRSS at "
+                        f"its peak {vmrss} kB")
+        if pid not in s.get("targets", []):
+            errs.append(f"task {k}: the workload's pid {pid} is not the run's target "
+                        f"{s.get('targets')}")
+        if s.get("interrupted") or s.get("lost_records"):
+            errs.append(f"task {k}: interrupted {s.get('interrupted')}, lost "
+                        f"{s.get('lost_records')}")
+        # the block is A*B MiB: 8 and 16 MiB for tasks 0 and 1
+        if vmrss < (k + 1) * 8 * 1024:
+            errs.append(f"task {k}: VmRSS at its peak {vmrss} kB, under its {(k + 1) * 8} MiB")
+        print(f"# task {k}: exact peak {s['peak_rss_kb']} kB, the workload's VmRSS {vmrss} kB")
+    after = service_status()
+    if after.get("groups", 0) != before.get("groups", 0):
+        errs.append(f"the service holds {after.get('groups')} groups after the step, "
+                    f"{before.get('groups')} before")
+    fail_if(errs)
+
+
+def reachable(uid, gid, path):
+    r = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
+                        "test", "-x", path], stdin=subprocess.DEVNULL)
+    return r.returncode == 0
+
+
+def main():
+    global C, USER, WORK, SOCK
+    why = None
+    if os.geteuid() != 0:
+        why = "not root: the cluster's daemons and the service need root"
+    elif missing():
+        why = ("not installed: " + " ".join(missing()) +
+               " (tools/install-deps.sh installs them)")
+    if why:
+        print("ok 1 - slurm tests # SKIP %s" % why if not CI else
+              "not ok 1 - slurm tests: %s" % why)
+        print("slurm: 0 passed, %d failed, %d skipped" % (int(CI), int(not CI)))
+        return int(CI)
+    WORK = tempfile.mkdtemp(prefix="memtrace-slurm-work-")
+    os.chmod(WORK, 0o755)
+    daemon = None
+    try:
+        # the binaries where every user can run them (the checkout may be
+        # under /root)
+        for name, path in (("memtrace-bpf", BIN), ("matrix", workload("matrix"))):
+            BINS[name] = os.path.join(WORK, name)
+            shutil.copy2(path, BINS[name])
+            os.chmod(BINS[name], 0o755)
+        SOCK = os.path.join(WORK, "mt.sock")
+        log = open(os.path.join(WORK, "daemon.log"), "w")
+        daemon = subprocess.Popen([BINS["memtrace-bpf"], "daemon", "--socket", SOCK], stdout=log,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  start_new_session=True)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(SOCK) and daemon.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not os.path.exists(SOCK):
+            raise ClusterError("the memtrace-bpf service did not start: " +
+                               open(os.path.join(WORK, "daemon.log")).read()[-600:])
+        with test_user("s") as user, SlurmCluster() as cluster:
+            C, USER = cluster, user
+            if not reachable(user[1], user[2], BINS["memtrace-bpf"]):
+                raise ClusterError(f"the test user cannot run {BINS['memtrace-bpf']}")
+            return suite.main()
+    except (ClusterError, subprocess.SubprocessError, OSError, Fail) as e:
+        print("not ok 1 - the one-node Slurm cluster: %s" % str(e).replace("\n", " | ")[-1500:])
+        print("slurm: 0 passed, 1 failed, 0 skipped")
+        return 1
+    finally:
+        if daemon and daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+        if not os.environ.get("KEEP_TMP"):
+            shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
