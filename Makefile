@@ -11,7 +11,9 @@
 #   make bench-check  the bench's parsing and reports on hand-written inputs
 #   make install    PREFIX=/usr/local DESTDIR= (the binary, the marker
 #                   header as include/memtrace/mark.h, and the service's
-#                   systemd units: systemctl enable --now memtrace-bpf.socket)
+#                   systemd units: systemctl enable --now memtrace-bpf.socket;
+#                   the Slurm plugin in $(prefix)/lib/memtrace-bpf/ when
+#                   built)
 #
 # V=1 shows full commands. VMLINUX_BTF=FILE or VMLINUX_H=FILE choose where
 # vmlinux.h comes from (default: the running kernel's BTF, else the copy in
@@ -57,7 +59,8 @@ else
   msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-USER_SRCS := $(wildcard user/*/*.c)
+# user/slurm/: the Slurm plugin, a shared object of its own (below)
+USER_SRCS := $(filter-out user/slurm/%,$(wildcard user/*/*.c))
 # the report page's script and style, linked in as data (report/assets.h)
 REPORT_ASSETS := $(wildcard user/report/*.js user/report/*.css)
 ASSETS_OBJ := $(OUTPUT)/report_assets.o
@@ -66,11 +69,16 @@ MAIN_OBJ  := $(OUTPUT)/user/main.o
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
 TOOLS     := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(filter-out %.bpf.c,$(wildcard tools/*.c)))
 BIN       := $(OUTPUT)/memtrace-bpf
+# The Slurm plugin (srun --memtrace), built when Slurm's headers are here
+# (libslurm-dev); it links nothing of Slurm's: slurmstepd provides it
+SPANK_H   ?= /usr/include/slurm/spank.h
+SPANK     := $(if $(wildcard $(SPANK_H)),$(OUTPUT)/memtrace_spank.so)
+SPANKDIR  ?= $(prefix)/lib/memtrace-bpf
 
 .DELETE_ON_ERROR:
 .PHONY: all deps demo test bench bench-check install uninstall clean
 
-all: $(BIN) $(OUTPUT)/unit_tests $(WORKLOADS) $(TOOLS)
+all: $(BIN) $(OUTPUT)/unit_tests $(WORKLOADS) $(TOOLS) $(SPANK)
 
 $(OUTPUT) $(OUTPUT)/workloads $(OUTPUT)/tools:
 	$(Q)mkdir -p $@
@@ -192,7 +200,12 @@ bench-check:
 # is on systemd's search path for /usr/local and /usr alike
 UNITDIR ?= $(prefix)/lib/systemd/system
 
-install: $(BIN)
+$(OUTPUT)/memtrace_spank.so: user/slurm/memtrace_spank.c | $(OUTPUT)
+	$(call msg,CC-SPANK,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -fPIC -shared \
+		-DBIN_DEFAULT='"$(prefix)/bin/memtrace-bpf"' -o $@ $<
+
+install: $(BIN) $(SPANK)
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/bin/memtrace-bpf)
 	$(Q)install -D -m 0755 $(BIN) $(DESTDIR)$(prefix)/bin/memtrace-bpf
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/include/memtrace/mark.h)
@@ -203,10 +216,16 @@ install: $(BIN)
 	$(Q)mkdir -p $(DESTDIR)$(UNITDIR)
 	$(Q)sed 's|@BINDIR@|$(prefix)/bin|g' user/service/systemd/memtrace-bpf.service.in > $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
+ifneq ($(SPANK),)
+	$(call msg,INSTALL,$(DESTDIR)$(SPANKDIR)/memtrace_spank.so)
+	$(Q)install -D -m 0755 $(SPANK) $(DESTDIR)$(SPANKDIR)/memtrace_spank.so
+endif
 
 uninstall:
 	$(Q)rm -f $(DESTDIR)$(prefix)/bin/memtrace-bpf $(DESTDIR)$(prefix)/include/memtrace/mark.h
 	$(Q)rm -f $(DESTDIR)$(UNITDIR)/memtrace-bpf.socket $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
+	$(Q)rm -f $(DESTDIR)$(SPANKDIR)/memtrace_spank.so
+	$(Q)rmdir $(DESTDIR)$(SPANKDIR) 2>/dev/null || true
 	$(Q)rmdir $(DESTDIR)$(prefix)/include/memtrace 2>/dev/null || true
 
 clean:

@@ -15,7 +15,7 @@ mariadb-server (tools/install-deps.sh slurm).
 proctrack/linuxproc and task/none: no cgroup plugin (this machine kind has
 no systemd and a hybrid cgroup v1). Run by hand, `python3
 tests/slurm_cluster.py` starts it, prints the environment and waits for
-Ctrl-C.
+Ctrl-C or SIGTERM.
 """
 
 import os
@@ -359,8 +359,11 @@ if __name__ == "__main__":
     import sys
     if missing():
         sys.exit("not installed: " + " ".join(missing()) + " (tools/install-deps.sh slurm)")
+    def stop(*_):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
     with SlurmCluster() as c:
-        print(f"export SLURM_CONF={c.env['SLURM_CONF']}")
+        print(f"export SLURM_CONF={c.env['SLURM_CONF']}", flush=True)
         try:
             signal.pause()
         except KeyboardInterrupt:

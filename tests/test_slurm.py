@@ -6,11 +6,14 @@ private MariaDB, slurmdbd, slurmctld, slurmd) with the memtrace-bpf
 service beside it, as a node runs it. Jobs run as a user this suite
 creates.
 
-What it proves so far: the cluster is real (srun and an sbatch job array
-run as the user, sacct knows them); the no-plugin way, `srun memtrace-bpf
--o ... -- ./solver`, traces each task exactly through the node's service,
-without root, the files the user's. The closing line is `slurm: N
-passed, N failed, N skipped`.
+What it proves: the cluster is real (srun and an sbatch job array run as
+the user, sacct knows them); the no-plugin way, `srun memtrace-bpf -o ...
+-- ./solver`, traces each task exactly through the node's service,
+without root, the files the user's; the plugin (memtrace_spank.so,
+`srun --memtrace=DIR`) traces each task from its exec, exactly, into
+DIR/<job>/<step>/<task>/, whole when srun returns, and without the service
+the step fails with the plugin's reason before the task runs. The closing
+line is `slurm: N passed, N failed, N skipped`.
 """
 
 import os
@@ -135,6 +138,92 @@ def t_wrapper():
     fail_if(errs)
 
 
+def task_files(d, job, step, k):
+    return os.path.join(d, str(job), str(step), str(k))
+
+
+@suite.test("srun --memtrace (the plugin): each task traced from its exec, exact, into "
+            "DIR/<job>/<step>/<task>/, whole when srun returns", timeout=300)
+def t_plugin():
+    d = user_dir("plug")
+    before = service_status()
+    r = srun(["sh", "-c", f"exec {BINS['matrix']} $((4 * (SLURM_PROCID + 1))) 2"], "-n2",
+             f"--memtrace={d}/mt", f"--output={d}/out.%t")
+    if r.returncode != 0:
+        raise Fail(f"srun --memtrace: exit {r.returncode}: {r.stderr.strip()[-400:]}\n"
+                   f"{C.logs()}")
+    job = None
+    errs = []
+    jobs = os.listdir(os.path.join(d, "mt")) if os.path.isdir(os.path.join(d, "mt")) else []
+    if len(jobs) != 1:
+        raise Fail(f"{d}/mt holds {jobs}, want one job's directory")
+    job = jobs[0]
+    for k in range(2):
+        pid, vmrss = cp_line(open(os.path.join(d, f"out.{k}")).read())
+        td = task_files(os.path.join(d, "mt"), job, 0, k)
+        import json
+        try:
+            s = json.load(open(os.path.join(td, "summary.json")))
+            rj = json.load(open(os.path.join(td, "run.json")))
+        except (OSError, ValueError) as e:
+            errs.append(f"task {k}: {e}")
+            continue
+        for name in ("trace.csv.zst", "summary.json", "run.json"):
+            st = os.stat(os.path.join(td, name))
+            if (st.st_uid, st.st_gid) != USER[1:]:
+                errs.append(f"{td}/{name} is owned by {st.st_uid}:{st.st_gid}, not the user's")
+        if s["peak_rss_kb"] != vmrss:
+            errs.append(f"task {k}: peak_rss_kb {s['peak_rss_kb']}, the workload's VmRSS at "
+                        f"its peak {vmrss} kB")
+        if pid not in s.get("targets", []):
+            errs.append(f"task {k}: the workload's pid {pid} is not the run's target "
+                        f"{s.get('targets')}")
+        if s.get("interrupted") or s.get("lost_records"):
+            errs.append(f"task {k}: interrupted {s.get('interrupted')}, lost "
+                        f"{s.get('lost_records')}")
+        want = {"slurm_job_id": job, "slurm_step_id": "0", "slurm_task_id": k, "pid": pid,
+                "slurm_exit_status": 0}
+        got = {x: rj.get(x) for x in want}
+        if got != want:
+            errs.append(f"task {k}: run.json {got}, want {want}")
+        # the first thing traced is the task's exec (sh), nothing of
+        # slurmstepd's before it
+        r2 = subprocess.run(["zstd", "-dc", os.path.join(td, "trace.csv.zst")],
+                            stdout=subprocess.PIPE, text=True)
+        rows = [ln.split(",") for ln in r2.stdout.splitlines()[1:3]]
+        if not rows or rows[0][6] != "exec" or rows[0][4] != str(pid):
+            errs.append(f"task {k}: the trace's first row is {rows[:1]}, want pid {pid}'s exec")
+        print(f"# task {k}: exact peak {s['peak_rss_kb']} kB, the workload's VmRSS {vmrss} kB")
+    after = service_status()
+    if after.get("groups", 0) != before.get("groups", 0):
+        errs.append(f"the service holds {after.get('groups')} groups after the step, "
+                    f"{before.get('groups')} before")
+    fail_if(errs)
+
+
+@suite.test("srun --memtrace without the service: the step fails with the plugin's reason, "
+            "the task never runs", timeout=300)
+def t_plugin_no_service():
+    d = user_dir("nosvc")
+    off = SOCK + ".off"
+    os.rename(SOCK, off)
+    try:
+        r = srun(["sh", "-c", f"touch {d}/ran"], "-n1", f"--memtrace={d}/mt")
+    finally:
+        os.rename(off, SOCK)
+    errs = []
+    # Slurm 22.05 says the launch failed, yet srun exits 0 and sacct
+    # says COMPLETED (seen here): the message is what the user gets
+    if "launch failed" not in r.stderr:
+        errs.append(f"srun does not say the task's launch failed (exit {r.returncode})")
+    if "memtrace" not in r.stderr or "not traced" not in r.stderr:
+        errs.append(f"srun's stderr does not say why: {r.stderr.strip()[-400:]}")
+    if os.path.exists(os.path.join(d, "ran")):
+        errs.append("the task ran untraced (its marker file exists)")
+    print("# srun said: " + " | ".join(ln for ln in r.stderr.splitlines() if "memtrace" in ln)[:300])
+    fail_if(errs)
+
+
 def reachable(uid, gid, path):
     r = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
                         "test", "-x", path], stdin=subprocess.DEVNULL)
@@ -160,7 +249,12 @@ def main():
     try:
         # the binaries where every user can run them (the checkout may be
         # under /root)
-        for name, path in (("memtrace-bpf", BIN), ("matrix", workload("matrix"))):
+        spank = os.path.join(os.path.dirname(BIN), "memtrace_spank.so")
+        if not os.path.exists(spank):
+            raise ClusterError(f"{spank} is not built (make builds it when "
+                               "/usr/include/slurm/spank.h is there: libslurm-dev)")
+        for name, path in (("memtrace-bpf", BIN), ("matrix", workload("matrix")),
+                           ("memtrace_spank.so", spank)):
             BINS[name] = os.path.join(WORK, name)
             shutil.copy2(path, BINS[name])
             os.chmod(BINS[name], 0o755)
@@ -175,7 +269,9 @@ def main():
         if not os.path.exists(SOCK):
             raise ClusterError("the memtrace-bpf service did not start: " +
                                open(os.path.join(WORK, "daemon.log")).read()[-600:])
-        with test_user("s") as user, SlurmCluster() as cluster:
+        plug = (f"required {BINS['memtrace_spank.so']} bin={BINS['memtrace-bpf']} "
+                f"socket={SOCK} timeout=20")
+        with test_user("s") as user, SlurmCluster(plugstack=plug) as cluster:
             C, USER = cluster, user
             if not reachable(user[1], user[2], BINS["memtrace-bpf"]):
                 raise ClusterError(f"the test user cannot run {BINS['memtrace-bpf']}")

@@ -22,6 +22,7 @@ pkgs=(
 	protobuf-compiler                 # protoc: the tests decode export --perfetto's files
 	chromium fonts-dejavu-core        # the report tests open each page headless; make demo's screenshot
 	slurmctld slurmd slurmdbd slurm-client munge mariadb-server  # the Slurm tests' one-node cluster (tests/slurm_cluster.py)
+	libslurm-dev                      # spank.h: the Slurm plugin (srun --memtrace)
 )
 if [ "${1:-}" = bench ]; then
 	pkgs+=(linux-perf bpftrace time xz-utils)  # peers, /usr/bin/time, xz (tools/realprog.sh)

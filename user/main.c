@@ -20,6 +20,7 @@ static const struct {
 	{ "export", cmd_export },
 	{ "report", cmd_report },
 	{ "daemon", cmd_daemon },
+	{ "slurm-helper", cmd_slurm_helper },
 };
 
 int main(int argc, char **argv)

@@ -27,6 +27,7 @@ int cmd_resample(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
+int cmd_slurm_helper(int argc, char **argv);
 
 /* First thing: fds 0, 1 and 2 that are closed get /dev/null, so no file
  * we open later takes their number (a write to "stdout" would land in it);

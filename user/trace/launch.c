@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "lib/clock.h"
@@ -346,6 +347,44 @@ int run__attach(struct run *r, struct tracer *t, const struct run_spec *s, char 
 out:
 	free(no_mm);
 	return e;
+}
+
+int run__expect(struct run *r, struct tracer *t, const struct run_spec *s, pid_t pid,
+		char *err, size_t errlen)
+{
+	uint32_t group;
+	int fd, e;
+
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0) {
+		e = -errno;
+		snprintf(err, errlen, "PID %d: %s", pid, strerror(-e));
+		return e;
+	}
+	e = take_group(t, &group, err, errlen);
+	if (e) {
+		close(fd);
+		return e;
+	}
+	e = run__init(r, t, s, group, mono_ns(), err, errlen);
+	if (e) {
+		close(fd);
+		return e;
+	}
+	r->expecting = true;
+	r->expect_pidfd = fd;
+	r->procs.pinned = pid;
+	guard__arm(r, true);
+	e = tracer__expect_exec(t, pid, group);
+	if (e) {
+		snprintf(err, errlen, "cannot register PID %d for tracing: %s", pid,
+			 tracer__why(t) ? tracer__why(t) : strerror(-e));
+		return e;
+	}
+	if (s->cmd && s->cmd[0] && (e = tracer__attach_marks(t, s->cmd[0])) && e != -ENOENT)
+		fprintf(stderr, "memtrace-bpf: note: cannot attach to the MEMTRACE_MARK probes of %s: "
+			"%s; its USDT marks are not recorded\n", s->cmd[0], strerror(-e));
+	return run__open_trace(r, err, errlen);
 }
 
 int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s, uint32_t group,

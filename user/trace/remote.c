@@ -698,6 +698,13 @@ int tracer__connect(struct tracer **out, const char *path, const struct tracer_o
 	return 0;
 }
 
+int remote__bind_user(struct tracer *base, uid_t uid, gid_t gid)
+{
+	struct wire_bind b = { .uid = (uint32_t)uid, .gid = (uint32_t)gid };
+
+	return req_simple((struct remote_tracer *)base, WIRE_BIND_USER, &b, sizeof(b));
+}
+
 int remote__status(const char *path, struct wire_status_ok *s, char *err, size_t errlen)
 {
 	struct remote_tracer t = { .base.ops = &remote_ops, .fd = -1 };

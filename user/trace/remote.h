@@ -25,6 +25,12 @@ bool remote__present(const char *path);
  * sentence in err (what failed and a next step). */
 int tracer__connect(struct tracer **out, const char *path, const struct tracer_opts *o,
 		    char *err, size_t errlen);
+/* Root only, before any run: the connection becomes uid's (gid's), for
+ * every rule and limit, as if that user had connected; root vouches for
+ * the processes it names (a Slurm task forked by slurmstepd and set to
+ * the user before its exec, service/check.h). 0, or -errno (the service's
+ * reason in tracer__why). */
+int remote__bind_user(struct tracer *t, uid_t uid, gid_t gid);
 /* The service's counters (root only). 0, or -errno with err. */
 int remote__status(const char *path, struct wire_status_ok *s, char *err, size_t errlen);
 

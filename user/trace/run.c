@@ -3,6 +3,7 @@
  * trace/launch.c; its summary in trace/summary.c). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,6 +447,14 @@ bool run__poll_end(struct run *r, uint64_t now_ns)
 
 	if (r->ended)
 		return true;
+	if (r->expecting) {
+		/* an expected process: over when it exits (the pidfd reads) */
+		struct pollfd p = { .fd = r->expect_pidfd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) == 1)
+			end_now(r, now_ns);
+		return r->ended;
+	}
 	if (!r->child) {
 		/* attached or captured: over when none of its processes lives */
 		run__group(r, &g);
@@ -640,6 +649,10 @@ int run__finish(struct run *r)
 
 void run__free(struct run *r)
 {
+	if (r->expecting) {
+		close(r->expect_pidfd);
+		r->expecting = false;
+	}
 	if (r->out_on) {
 		logcap__close(&r->out);
 		r->out_on = false;

@@ -145,6 +145,9 @@ struct run {
 	struct pending_log *logs;	/* in time order */
 	size_t nlogs, logs_cap;
 	uint64_t log_rows;
+	/* an expected process (run__expect): a pidfd of it */
+	bool expecting;
+	int expect_pidfd;
 	/* the launched command */
 	pid_t child;
 	bool have_status;
@@ -179,6 +182,13 @@ int run__launch(struct run *r, struct tracer *t, const struct run_spec *s, char 
 int run__attach(struct run *r, struct tracer *t, const struct run_spec *s, char *err,
 		size_t errlen);
 /* A group the kernel started itself (capture), at start_ns. */
+/* Expect: a process someone else forked and holds before its exec (a
+ * Slurm task in slurmstepd: pid) is registered in a new group, traced
+ * from its exec; the run is over when that process exits (its leftovers
+ * are not waited for), its exit status is the kernel's. s->cmd, if set,
+ * names the binary it will exec (its MEMTRACE_MARK probes). */
+int run__expect(struct run *r, struct tracer *t, const struct run_spec *s, pid_t pid,
+		char *err, size_t errlen);
 int run__adopt(struct run *r, struct tracer *t, const struct run_spec *s, uint32_t group,
 	       uint64_t start_ns, char *err, size_t errlen);
 /* A run that traces nothing (stopped before it could start): its files

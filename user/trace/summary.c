@@ -73,8 +73,9 @@ static void json_run(struct jw *w, struct run *r, const struct mt_group *g)
 	if (r->have_status) {
 		jw_i64(w, "exit_code", exit_status_code(r->status));
 		jw_i64(w, "rusage_maxrss_kb", r->ru.ru_maxrss);
-	} else if (!s->ncmd && !s->npids && first && first->known_exit) {
-		/* capture: the process that started the run (not our child) */
+	} else if (((!s->ncmd && !s->npids) || r->expecting) && first && first->known_exit) {
+		/* capture: the process that started the run (not our child);
+		 * expect: the process expected, the first one traced */
 		jw_i64(w, "exit_code", first->exit_code);
 		jw_null(w, "rusage_maxrss_kb");
 	} else {

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * memtrace_spank.so: the Slurm plugin of memtrace-bpf (issue #17). It adds
+ * --memtrace[=DIR] to srun, sbatch and salloc; with it, every task of the
+ * job step is traced from its first instruction, exactly, by the node's
+ * memtrace-bpf service, into DIR/<job>/<step>/<task>/ (trace.csv.zst,
+ * summary.json, run.json), the files the job's user's.
+ *
+ * In slurmstepd (root), in task_post_fork, each task is already the
+ * user's and waits before its exec until every post_fork returned (Slurm's
+ * own barrier): the first call starts one `memtrace-bpf slurm-helper` for
+ * the step on this node (forked twice, detached: out of the step's
+ * process tree, so neither Slurm's signals nor its MaxRSS reach it), and
+ * each call names its task to the helper and waits for READY (traced) or
+ * FAIL. task_exit waits for the helper's DONE, so the task's files are
+ * whole before srun hears that the task ended. The protocol is in
+ * user/cmd/slurm_helper.c. Built apart from memtrace-bpf (a shared object
+ * slurmstepd, srun, sbatch and salloc load), by the Makefile when Slurm's
+ * spank.h is installed (libslurm-dev).
+ *
+ * plugstack.conf:
+ *   required /usr/local/lib/memtrace-bpf/memtrace_spank.so [bin=PATH]
+ *            [socket=PATH] [timeout=SECONDS]
+ * bin: memtrace-bpf (default BIN_DEFAULT); socket: the service's (default
+ * its own default); timeout: how long a task waits for READY or DONE (10).
+ * required: a task that could not be traced fails the step, with the
+ * reason; optional: it runs untraced, with the reason on stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <slurm/slurm.h>
+#include <slurm/spank.h>
+
+#ifndef BIN_DEFAULT
+#define BIN_DEFAULT "/usr/local/bin/memtrace-bpf"
+#endif
+
+SPANK_PLUGIN(memtrace, 1);
+
+static int opt_set;
+static char opt_dir[PATH_MAX] = "memtrace";
+
+static struct {
+	const char *bin, *socket;
+	int timeout_ms;
+	pid_t helper;
+	int ctl, status;	/* ours: write TASK/EXIT, read READY/FAIL/DONE */
+	char buf[8192];
+	size_t nbuf;
+	uint32_t *done;		/* DONE seen for these task ids */
+	size_t ndone, capdone;
+	char fail[512];		/* the helper could not start: why */
+} m = { .bin = BIN_DEFAULT, .timeout_ms = 10000, .ctl = -1, .status = -1 };
+
+static int opt_cb(int val, const char *optarg, int remote)
+{
+	(void)val;
+	(void)remote;
+	opt_set = 1;
+	if (optarg && *optarg) {
+		if (strlen(optarg) >= sizeof(opt_dir)) {
+			slurm_error("memtrace: --memtrace=%s: the path is too long", optarg);
+			return -1;
+		}
+		snprintf(opt_dir, sizeof(opt_dir), "%s", optarg);
+	}
+	return 0;
+}
+
+static struct spank_option opt = {
+	.name = "memtrace",
+	.arginfo = "DIR",
+	.usage = "Trace every task's memory exactly, from its first instruction, with "
+		 "memtrace-bpf: DIR/<job>/<step>/<task>/ (DIR default: memtrace, in the "
+		 "job's working directory)",
+	.has_arg = 2,
+	.val = 0,
+	.cb = opt_cb,
+};
+
+static void args(int ac, char **av)
+{
+	for (int i = 0; i < ac; i++) {
+		if (!strncmp(av[i], "bin=", 4))
+			m.bin = av[i] + 4;
+		else if (!strncmp(av[i], "socket=", 7))
+			m.socket = av[i] + 7;
+		else if (!strncmp(av[i], "timeout=", 8))
+			m.timeout_ms = atoi(av[i] + 8) * 1000;
+		else
+			slurm_error("memtrace: plugstack.conf: an argument we do not know: %s", av[i]);
+	}
+	if (m.timeout_ms <= 0)
+		m.timeout_ms = 10000;
+}
+
+int slurm_spank_init(spank_t sp, int ac, char **av)
+{
+	args(ac, av);
+	if (spank_option_register(sp, &opt) != ESPANK_SUCCESS) {
+		slurm_error("memtrace: cannot register --memtrace");
+		return -1;
+	}
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void seen_done(uint32_t id)
+{
+	if (m.ndone == m.capdone) {
+		size_t cap = m.capdone ? m.capdone * 2 : 16;
+		uint32_t *p = realloc(m.done, cap * sizeof(*p));
+
+		if (!p)
+			return;
+		m.done = p;
+		m.capdone = cap;
+	}
+	m.done[m.ndone++] = id;
+}
+
+static int is_done(uint32_t id)
+{
+	for (size_t i = 0; i < m.ndone; i++)
+		if (m.done[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Reads the helper's lines until one says `word` of task id (READY/FAIL
+ * for READY, DONE for DONE), or the timeout. 1: READY/DONE; 0: FAIL (why
+ * in why); -1: no answer (why says). DONE lines of other tasks are kept. */
+static int wait_for(const char *word, uint32_t id, char *why, size_t len)
+{
+	int64_t deadline = now_ms() + m.timeout_ms;
+
+	for (;;) {
+		char *nl;
+
+		while ((nl = memchr(m.buf, '\n', m.nbuf))) {
+			char w[8] = "";
+			unsigned int got = 0;
+			int n = 0, all;
+
+			*nl = 0;
+			/* FAIL * WHY: the helper could not start at all */
+			all = sscanf(m.buf, "FAIL * %n", &n) == 0 && n > 0;
+			if (all)
+				got = id;
+			if (all || sscanf(m.buf, "%7s %u %n", w, &got, &n) >= 2) {
+				if (all)
+					strcpy(w, "FAIL");
+				if (!strcmp(w, "DONE"))
+					seen_done(got);
+				if ((got == id || all) && !strcmp(w, "FAIL") && !strcmp(word, "READY")) {
+					snprintf(why, len, "%s", m.buf + n);
+					if (all)	/* every task's answer */
+						snprintf(m.fail, sizeof(m.fail), "%s", why);
+					m.nbuf -= (size_t)(nl + 1 - m.buf);
+					memmove(m.buf, nl + 1, m.nbuf);
+					return 0;
+				}
+				if (got == id && !strcmp(w, word)) {
+					m.nbuf -= (size_t)(nl + 1 - m.buf);
+					memmove(m.buf, nl + 1, m.nbuf);
+					return 1;
+				}
+			}
+			m.nbuf -= (size_t)(nl + 1 - m.buf);
+			memmove(m.buf, nl + 1, m.nbuf);
+		}
+		if (!strcmp(word, "DONE") && is_done(id))
+			return 1;
+		{
+			int64_t left = deadline - now_ms();
+			struct pollfd p = { .fd = m.status, .events = POLLIN };
+			ssize_t r;
+
+			if (left <= 0) {
+				snprintf(why, len, "no answer from memtrace-bpf slurm-helper in %d s",
+					 m.timeout_ms / 1000);
+				return -1;
+			}
+			if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+				snprintf(why, len, "poll: %s", strerror(errno));
+				return -1;
+			}
+			if (!p.revents)
+				continue;
+			if (m.nbuf == sizeof(m.buf) - 1)
+				m.nbuf = 0;
+			r = read(m.status, m.buf + m.nbuf, sizeof(m.buf) - 1 - m.nbuf);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				snprintf(why, len, "memtrace-bpf slurm-helper ended (its log: the "
+					 "slurmd log's memtrace lines)");
+				return -1;
+			}
+			m.nbuf += (size_t)r;
+		}
+	}
+}
+
+static const char *step_name(uint32_t step, char *buf, size_t len)
+{
+	switch (step) {
+	case SLURM_BATCH_SCRIPT:	return "batch";
+	case SLURM_INTERACTIVE_STEP:	return "interactive";
+	case SLURM_EXTERN_CONT:		return "extern";
+	}
+	snprintf(buf, len, "%u", step);
+	return buf;
+}
+
+/* Starts the helper: forked twice (the middle one exits at once, so the
+ * helper is nobody's child here and leaves the step's process tree), its
+ * stderr to our stderr (slurmstepd's log). 0, or -1 with m.fail. */
+static int helper_start(spank_t sp, pid_t task)
+{
+	uid_t uid;
+	gid_t gid;
+	uint32_t job = 0, step = 0;
+	int ctl[2], st[2];
+	char dir[2 * PATH_MAX + 64], cwd[PATH_MAX], link[64], sbuf[16], jbuf[16];
+	const char *sname;
+	pid_t mid;
+	ssize_t n;
+
+	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_STEPID, &step) != ESPANK_SUCCESS) {
+		snprintf(m.fail, sizeof(m.fail), "cannot read the job's ids from Slurm");
+		return -1;
+	}
+	if (uid == 0) {
+		snprintf(m.fail, sizeof(m.fail), "a job of root's: --memtrace traces users' jobs "
+			 "through the memtrace-bpf service; root runs the task under memtrace-bpf "
+			 "itself (srun memtrace-bpf -o FILE -- CMD)");
+		return -1;
+	}
+	sname = step_name(step, sbuf, sizeof(sbuf));
+	snprintf(jbuf, sizeof(jbuf), "%u", job);
+	/* DIR relative: in the task's working directory (the job's) */
+	if (opt_dir[0] == '/') {
+		snprintf(dir, sizeof(dir), "%s/%u/%s", opt_dir, job, sname);
+	} else {
+		snprintf(link, sizeof(link), "/proc/%d/cwd", (int)task);
+		n = readlink(link, cwd, sizeof(cwd) - 1);
+		if (n <= 0) {
+			snprintf(m.fail, sizeof(m.fail), "cannot read the task's working directory: %s",
+				 strerror(errno));
+			return -1;
+		}
+		cwd[n] = 0;
+		snprintf(dir, sizeof(dir), "%s/%s/%u/%s", cwd, opt_dir, job, sname);
+	}
+	if (strlen(dir) >= PATH_MAX) {
+		snprintf(m.fail, sizeof(m.fail), "the trace directory is too long a path");
+		return -1;
+	}
+	if (pipe2(ctl, O_CLOEXEC) || pipe2(st, O_CLOEXEC)) {
+		snprintf(m.fail, sizeof(m.fail), "pipe: %s", strerror(errno));
+		return -1;
+	}
+	mid = fork();
+	if (mid < 0) {
+		snprintf(m.fail, sizeof(m.fail), "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (mid == 0) {
+		char uidb[16], gidb[16];
+		char *argv[24], *envp[4], envsock[PATH_MAX + 32];
+		int k = 0, e = 0;
+
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		/* the helper: fds 3 and 4 the pipes, nothing else of
+		 * slurmstepd's (its stdout and stderr may be a step's I/O,
+		 * which slurmstepd waits to see closed: /dev/null; what the
+		 * helper has to say comes back as FAIL lines) */
+		if (dup2(ctl[0], 3) < 0 || dup2(st[1], 4) < 0)
+			_exit(127);
+		for (int fd = 5; fd < 1024; fd++)
+			close(fd);
+		{
+			int null = open("/dev/null", O_RDWR);
+
+			if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+				_exit(127);
+			if (null > 4)
+				close(null);
+		}
+		snprintf(uidb, sizeof(uidb), "%u", (unsigned)uid);
+		snprintf(gidb, sizeof(gidb), "%u", (unsigned)gid);
+		argv[k++] = "memtrace-bpf";
+		argv[k++] = "slurm-helper";
+		argv[k++] = "--ctl";
+		argv[k++] = "3";
+		argv[k++] = "--status";
+		argv[k++] = "4";
+		argv[k++] = "--uid";
+		argv[k++] = uidb;
+		argv[k++] = "--gid";
+		argv[k++] = gidb;
+		argv[k++] = "--dir";
+		argv[k++] = dir;
+		argv[k++] = "--job";
+		argv[k++] = jbuf;
+		argv[k++] = "--step";
+		argv[k++] = (char *)sname;
+		if (m.socket) {
+			argv[k++] = "--socket";
+			argv[k++] = (char *)m.socket;
+		}
+		argv[k] = NULL;
+		envp[e++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+		envp[e++] = "LANG=C";
+		if (m.socket) {
+			snprintf(envsock, sizeof(envsock), "MEMTRACE_SOCKET=%s", m.socket);
+			envp[e++] = envsock;
+		}
+		envp[e] = NULL;
+		execve(m.bin, argv, envp);
+		dprintf(4, "FAIL * cannot run %s: %s\n", m.bin, strerror(errno));
+		_exit(127);
+	}
+	waitpid(mid, NULL, 0);
+	close(ctl[0]);
+	close(st[1]);
+	m.ctl = ctl[1];
+	m.status = st[0];
+	m.helper = mid;
+	return 0;
+}
+
+int slurm_spank_task_post_fork(spank_t sp, int ac, char **av)
+{
+	pid_t pid;
+	uint32_t id;
+	char why[600];
+	int r;
+
+	(void)ac;
+	(void)av;
+	if (!opt_set || !spank_remote(sp))
+		return 0;
+	if (spank_get_item(sp, S_TASK_PID, &pid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_TASK_GLOBAL_ID, &id) != ESPANK_SUCCESS) {
+		slurm_error("memtrace: cannot read the task's pid and id from Slurm");
+		return -1;
+	}
+	{
+		uint32_t step = 0;
+
+		/* the job's extern step holds no task of the user's */
+		if (spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS &&
+		    step == SLURM_EXTERN_CONT)
+			return 0;
+	}
+	if (m.ctl < 0 && !m.fail[0])
+		helper_start(sp, pid);
+	if (m.fail[0]) {
+		slurm_error("memtrace: task %u not traced: %s", id, m.fail);
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (dprintf(m.ctl, "TASK %u %d\n", id, (int)pid) < 0) {
+		slurm_error("memtrace: task %u not traced: memtrace-bpf slurm-helper is gone", id);
+		return -1;
+	}
+	r = wait_for("READY", id, why, sizeof(why));
+	if (r != 1) {
+		slurm_error("memtrace: task %u not traced: %s", id, why);
+		return -1;
+	}
+	return 0;
+}
+
+int slurm_spank_task_exit(spank_t sp, int ac, char **av)
+{
+	uint32_t id;
+	int status = 0;
+	char why[600];
+
+	(void)ac;
+	(void)av;
+	if (!opt_set || !spank_remote(sp) || m.ctl < 0)
+		return 0;
+	if (spank_get_item(sp, S_TASK_GLOBAL_ID, &id) != ESPANK_SUCCESS)
+		return 0;
+	spank_get_item(sp, S_TASK_EXIT_STATUS, &status);
+	if (dprintf(m.ctl, "EXIT %u %d\n", id, status) < 0)
+		return 0;
+	if (wait_for("DONE", id, why, sizeof(why)) != 1)
+		slurm_error("memtrace: task %u: its trace may not be whole yet: %s", id, why);
+	return 0;
+}
+
+int slurm_spank_exit(spank_t sp, int ac, char **av)
+{
+	(void)sp;
+	(void)ac;
+	(void)av;
+	if (m.ctl >= 0) {
+		close(m.ctl);	/* no more tasks: the helper ends with its runs */
+		m.ctl = -1;
+	}
+	if (m.status >= 0) {
+		close(m.status);
+		m.status = -1;
+	}
+	free(m.done);
+	m.done = NULL;
+	return 0;
+}
