@@ -201,6 +201,105 @@ def t_plugin():
     fail_if(errs)
 
 
+def vm_field(pid, name):
+    """A /proc/PID/status field in kB (None: gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for ln in f:
+                if ln.startswith(name + ":"):
+                    return int(ln.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@suite.test("sbatch --memtrace: the batch script traced as DIR/<job>/batch/0, its peak exact",
+            timeout=300)
+def t_plugin_batch():
+    d = user_dir("batch")
+    r = C.run(["sbatch", "--parsable", "--wait", f"--memtrace={d}/mt", f"--output={d}/out",
+               "--wrap", f"exec {BINS['matrix']} 6 2"], user=USER[1:], timeout=240)
+    if r.returncode != 0:
+        raise Fail(f"sbatch --memtrace: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+    job = r.stdout.strip().split(";")[0]
+    pid, vmrss = cp_line(open(os.path.join(d, "out")).read())
+    td = task_files(os.path.join(d, "mt"), job, "batch", 0)
+    import json
+    try:
+        s = json.load(open(os.path.join(td, "summary.json")))
+        rj = json.load(open(os.path.join(td, "run.json")))
+    except (OSError, ValueError) as e:
+        raise Fail(f"{td}: {e}; {d}/mt holds {list(os.walk(os.path.join(d, 'mt')))[:4]}")
+    errs = []
+    if s["peak_rss_kb"] != vmrss:
+        errs.append(f"peak_rss_kb {s['peak_rss_kb']}, the workload's VmRSS at its peak {vmrss} kB")
+    if rj.get("slurm_step_id") != "batch" or rj.get("pid") != pid:
+        errs.append(f"run.json {rj}")
+    print(f"# batch script: exact peak {s['peak_rss_kb']} kB, the workload's VmRSS {vmrss} kB")
+    fail_if(errs)
+
+
+@suite.test("srun --memtrace --time=1: a task the time limit kills is traced to its end, its "
+            "files whole when srun returns, its peak the kernel's VmHWM", timeout=400)
+def t_plugin_timeout():
+    d = user_dir("tlim")
+    p = subprocess.Popen(["setpriv", f"--reuid={USER[1]}", f"--regid={USER[2]}",
+                          "--clear-groups", "--", "srun", "-n1", "--time=1", f"--memtrace={d}/mt",
+                          f"--output={d}/out", BINS["matrix"], "12", "2", "--hold-until",
+                          f"{d}/never"], env=dict(C.env, MEMTRACE_SOCKET=SOCK),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hwm = pid = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and pid is None:
+            for root, _, files in os.walk(os.path.join(d, "mt")):
+                if "run.json" in files:
+                    import json
+                    try:
+                        pid = json.load(open(os.path.join(root, "run.json")))["pid"]
+                        td = root
+                    except (OSError, ValueError, KeyError):
+                        pass
+            time.sleep(0.2)
+        if pid is None:
+            raise Fail("no run.json of the task within 60 s")
+        # its block touched: VmHWM, the kernel's own peak, stops moving
+        last = None
+        while time.monotonic() < deadline:
+            v = vm_field(pid, "VmHWM")
+            if v is not None and v == last and v > 24 * 1024:
+                hwm = v
+                break
+            last = v
+            time.sleep(0.5)
+        if hwm is None:
+            raise Fail(f"the task's VmHWM did not settle over 24 MiB: {last}")
+        out, err = p.communicate(timeout=240)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    import json
+    errs = []
+    s = json.load(open(os.path.join(td, "summary.json")))
+    if s["peak_rss_kb"] != hwm:
+        errs.append(f"peak_rss_kb {s['peak_rss_kb']}, the kernel's VmHWM {hwm} kB")
+    if s.get("exit_code") is None or s["exit_code"] < 128:
+        errs.append(f"exit_code {s.get('exit_code')}: not a signal's")
+    r = subprocess.run(["zstd", "-dc", os.path.join(td, "trace.csv.zst")], stdout=subprocess.PIPE,
+                       text=True)
+    last_row = r.stdout.rstrip("\n").split("\n")[-1].split(",")
+    if last_row[6] != "exit" or last_row[4] != str(pid):
+        errs.append(f"the trace's last row is not the task's exit: {last_row[:8]}")
+    job = json.load(open(os.path.join(td, "run.json")))["slurm_job_id"]
+    state = [x["State"] for x in C.sacct(job, []) if x["JobID"] == job]
+    if not state or not state[0].startswith("TIMEOUT"):
+        errs.append(f"sacct says {state}, want TIMEOUT")
+    print(f"# killed at its time limit: exact peak {s['peak_rss_kb']} kB, VmHWM {hwm} kB, "
+          f"exit_code {s.get('exit_code')}, sacct {state}")
+    fail_if(errs)
+
+
 @suite.test("srun --memtrace without the service: the step fails with the plugin's reason, "
             "the task never runs", timeout=300)
 def t_plugin_no_service():
