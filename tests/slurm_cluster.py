@@ -59,7 +59,11 @@ class SlurmCluster:
     """Started by __enter__ (about 30 s), stopped by __exit__. Jobs run as
     users of the machine; their files go where they may write."""
 
-    def __init__(self, plugstack="", slurm_conf_extra="", log=print):
+    def __init__(self, plugstack="", slurm_conf_extra="", log=print, acct_freq=2):
+        # Slurm samples a job's memory every JobAcctGatherFrequency s
+        # (30 by default): every 2 s here, so a job of a few seconds is
+        # sampled at all
+        self.acct_freq = acct_freq
         self.plugstack = plugstack
         self.extra = slurm_conf_extra
         self.log = log
@@ -222,7 +226,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/linux
-JobAcctGatherFrequency=30
+JobAcctGatherFrequency={self.acct_freq}
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort={self.dbd_port}

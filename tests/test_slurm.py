@@ -29,7 +29,7 @@ from harness import BIN, CI, Fail, Suite, fail_if, workload
 from slurm_cluster import ClusterError, SlurmCluster, missing
 from test_service import test_user
 
-suite = Suite("slurm", builds=("matrix",))
+suite = Suite("slurm", builds=("matrix", "transients"))
 
 # set by main() for the tests: the cluster, the user (name, uid, gid), a
 # directory of theirs, the service's socket, the binaries where the user
@@ -323,6 +323,168 @@ def t_plugin_no_service():
     fail_if(errs)
 
 
+def read_csv(path):
+    import csv
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def campaign(d, *opts, timeout=300):
+    return C.run([BINS["memtrace-bpf"], "campaign", "-q", "-d", d, *opts], user=USER[1:],
+                 timeout=timeout, env={"MEMTRACE_SOCKET": SOCK})
+
+
+def check_runs(d, rows, errs, tag):
+    """Each row's peak is its run's CP VmRSS (output.log) to the page.
+    Returns {config: [peaks]}."""
+    per = {}
+    for row in rows:
+        rd = os.path.join(d, row["config"], row["repeat"])
+        _, vmrss = cp_line(open(os.path.join(rd, "output.log")).read())
+        if int(row["peak_rss_kb"]) != vmrss:
+            errs.append(f"{tag} {row['config']} #{row['repeat']}: peak_rss_kb "
+                        f"{row['peak_rss_kb']}, the workload's VmRSS at its peak {vmrss} kB")
+        per.setdefault(row["config"], []).append(int(row["peak_rss_kb"]))
+    return per
+
+
+@suite.test("campaign --slurm: a 2x2 campaign as a job array, each run exact, the statistics "
+            "of the same campaign run here, sacct's MaxRSS beside each peak", timeout=400)
+def t_campaign_slurm():
+    d = user_dir("camp")
+    args = ["--param", "A=4,8", "--repeat", "2", "--", BINS["matrix"], "{A}", "2"]
+    r = campaign(os.path.join(d, "slurm"), "--slurm", "--max-parallel", "2", "--slurm-poll", "1",
+                 *args)
+    if r.returncode != 0:
+        raise Fail(f"campaign --slurm: exit {r.returncode}: {r.stderr.strip()[-600:]}")
+    r2 = campaign(os.path.join(d, "local"), *args)
+    if r2.returncode != 0:
+        raise Fail(f"campaign (here): exit {r2.returncode}: {r2.stderr.strip()[-400:]}")
+    errs = []
+    rows = read_csv(os.path.join(d, "slurm", "campaign.csv"))
+    lrows = read_csv(os.path.join(d, "local", "campaign.csv"))
+    if len(rows) != 4 or len(lrows) != 4:
+        raise Fail(f"campaign.csv rows: {len(rows)} (--slurm), {len(lrows)} (here); want 4")
+    per = check_runs(os.path.join(d, "slurm"), rows, errs, "--slurm")
+    lper = check_runs(os.path.join(d, "local"), lrows, errs, "here")
+    for cfg in sorted(set(per) | set(lper)):
+        a, b = per.get(cfg, []), lper.get(cfg, [])
+        if len(a) != 2 or len(b) != 2 or abs(sum(a) / 2 - sum(b) / 2) > 512:
+            errs.append(f"{cfg}: peaks {a} (--slurm), {b} (here)")
+    jobs = set()
+    for row in rows:
+        if row["slurm_state"] != "COMPLETED" or not re.fullmatch(r"\d+_\d", row["slurm_job_id"]):
+            errs.append(f"{row['config']} #{row['repeat']}: slurm_job_id "
+                        f"{row['slurm_job_id']!r}, slurm_state {row['slurm_state']!r}")
+        jobs.add(row["slurm_job_id"].split("_")[0])
+        if row["slurm_maxrss_kb"] and int(row["maxrss_gap_kb"]) != \
+                int(row["peak_rss_kb"]) - int(row["slurm_maxrss_kb"]):
+            errs.append(f"maxrss_gap_kb {row['maxrss_gap_kb']} is not peak - MaxRSS: {row}")
+    if len(jobs) != 1:
+        errs.append(f"the runs came from job arrays {jobs}, want one")
+    if any(row["slurm_job_id"] for row in lrows):
+        errs.append("the local campaign's rows have Slurm columns filled")
+    st = {x["config"]: x for x in read_csv(os.path.join(d, "slurm", "stats.csv"))}
+    lst = {x["config"]: x for x in read_csv(os.path.join(d, "local", "stats.csv"))}
+    if sorted(st) != sorted(lst):
+        errs.append(f"stats.csv configs {sorted(st)} (--slurm), {sorted(lst)} (here)")
+    print("# --slurm peaks " + ", ".join(f"{c} {v}" for c, v in sorted(per.items())) +
+          "; MaxRSS " + ", ".join(f"{r['config']}#{r['repeat']} {r['slurm_maxrss_kb'] or '-'}"
+                                  for r in rows))
+    fail_if(errs)
+
+
+@suite.test("campaign --slurm resumed: only the runs without a result are submitted again, "
+            "the finished ones untouched", timeout=400)
+def t_campaign_slurm_resume():
+    d = os.path.join(user_dir("resume"), "c")
+    args = ["--slurm", "--slurm-poll", "1", "--param", "A=2,3,4", "--", BINS["matrix"], "{A}", "1"]
+    r = campaign(d, *args)
+    if r.returncode != 0:
+        raise Fail(f"campaign --slurm: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+    rows = read_csv(os.path.join(d, "campaign.csv"))
+    if len(rows) != 3:
+        raise Fail(f"{len(rows)} rows in campaign.csv, want 3")
+    gone = rows[1]
+    os.unlink(os.path.join(d, gone["config"], gone["repeat"], "result.csv"))
+    keep = {x["config"]: os.stat(os.path.join(d, x["config"], x["repeat"], "trace.csv.zst")).st_mtime_ns
+            for x in (rows[0], rows[2])}
+    r = campaign(d, *args)
+    if r.returncode != 0:
+        raise Fail(f"campaign --slurm again: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+    errs = []
+    subs = [ln.split("\t") for ln in open(os.path.join(d, ".slurm", "submissions.tsv")).read().splitlines()]
+    if len(subs) != 2:
+        errs.append(f"submissions.tsv: {subs}, want two submissions")
+    else:
+        idx = open(os.path.join(d, ".slurm", subs[1][1])).read().split()
+        if idx != [gone["index"]]:
+            errs.append(f"the second submission ran plan indices {idx}, want [{gone['index']}]")
+    for cfg, mt in keep.items():
+        now = os.stat(os.path.join(d, cfg, "1", "trace.csv.zst")).st_mtime_ns
+        if now != mt:
+            errs.append(f"{cfg}: a finished run's trace was written again")
+    rows2 = read_csv(os.path.join(d, "campaign.csv"))
+    if len(rows2) != 3 or {x["slurm_state"] for x in rows2} != {"COMPLETED"}:
+        errs.append(f"after the resume: {[(x['config'], x['slurm_state']) for x in rows2]}")
+    check_runs(d, rows2, errs, "resumed")
+    fail_if(errs)
+
+
+@suite.test("campaign --slurm: a run with a 20 ms transient, sacct's MaxRSS (sampled) beside "
+            "its exact peak, and the gap", timeout=400)
+def t_campaign_slurm_gap():
+    d = os.path.join(user_dir("gap"), "c")
+    r = campaign(d, "--slurm", "--slurm-poll", "1", "--", "sh", "-c",
+                 f"sleep 5; {BINS['transients']} short 1 20000 256; sleep 3")
+    if r.returncode != 0:
+        raise Fail(f"campaign --slurm: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+    rows = read_csv(os.path.join(d, "campaign.csv"))
+    if len(rows) != 1:
+        raise Fail(f"{len(rows)} rows in campaign.csv")
+    row = rows[0]
+    errs = []
+    peak = int(row["peak_rss_kb"])
+    if peak < 256 * 1024:
+        errs.append(f"peak_rss_kb {peak}: the 256 MiB transient is not in it")
+    if not row["slurm_maxrss_kb"]:
+        errs.append("no slurm_maxrss_kb: sacct had no MaxRSS for the run")
+    else:
+        mx = int(row["slurm_maxrss_kb"])
+        if int(row["maxrss_gap_kb"]) != peak - mx:
+            errs.append(f"maxrss_gap_kb {row['maxrss_gap_kb']} != {peak} - {mx}")
+        if mx > peak - 200 * 1024:
+            errs.append(f"sacct's MaxRSS {mx} kB caught the 20 ms transient (peak {peak} kB): "
+                        "not impossible with 2 s samples (1 in 100), but not what this shows")
+        print(f"# exact peak {peak} kB, sacct MaxRSS {mx} kB, gap {peak - mx} kB")
+    fail_if(errs)
+
+
+@suite.test("campaign --slurm --slurm-opt=--time=1: a run its time limit stops is recorded "
+            "with status timeout and Slurm's TIMEOUT, its trace kept", timeout=400)
+def t_campaign_slurm_timeout():
+    d = os.path.join(user_dir("ctime"), "c")
+    r = campaign(d, "--slurm", "--slurm-poll", "1", "--slurm-opt=--time=1", "--",
+                 BINS["matrix"], "12", "2", "--hold-until", "/nonexistent/never")
+    errs = []
+    rows = read_csv(os.path.join(d, "campaign.csv")) if os.path.exists(
+        os.path.join(d, "campaign.csv")) else []
+    if len(rows) != 1:
+        raise Fail(f"campaign --slurm: exit {r.returncode}, campaign.csv rows {rows}: "
+                   f"{r.stderr.strip()[-400:]}")
+    row = rows[0]
+    if row["status"] != "timeout" or row["slurm_state"] != "TIMEOUT":
+        errs.append(f"status {row['status']}, slurm_state {row['slurm_state']}: want timeout, "
+                    "TIMEOUT")
+    if int(row["peak_rss_kb"]) < 24 * 1024:
+        errs.append(f"peak_rss_kb {row['peak_rss_kb']}: the 24 MiB block is not in it")
+    if r.returncode != 3:
+        errs.append(f"exit {r.returncode}, want 3 (a run did not exit 0)")
+    print(f"# stopped at its limit: status {row['status']}, slurm {row['slurm_state']}, "
+          f"peak {row['peak_rss_kb']} kB, exit {r.returncode}")
+    fail_if(errs)
+
+
 def reachable(uid, gid, path):
     r = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
                         "test", "-x", path], stdin=subprocess.DEVNULL)
@@ -353,6 +515,7 @@ def main():
             raise ClusterError(f"{spank} is not built (make builds it when "
                                "/usr/include/slurm/spank.h is there: libslurm-dev)")
         for name, path in (("memtrace-bpf", BIN), ("matrix", workload("matrix")),
+                           ("transients", workload("transients")),
                            ("memtrace_spank.so", spank)):
             BINS[name] = os.path.join(WORK, name)
             shutil.copy2(path, BINS[name])

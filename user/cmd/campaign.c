@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "cmd/campaign.h"
 #include "cmd/campaign_plan.h"
+#include "cmd/campaign_slurm.h"
 #include "cmd/cmd.h"
 #include "format/json.h"
 #include "format/result.h"
@@ -61,10 +62,17 @@ static struct campaign {
 	const char *ckpt_regex;	/* --checkpoint-regex, per run */
 	regex_t ckpt_re;
 	bool report;		/* --report: each run's page, and the campaign's */
-} ca = { .plan = { .repeat = 1 }, .jobs = 1 };
+	/* --slurm: the runs as a job array (cmd/campaign_slurm.h) */
+	bool slurm;
+	struct campaign_slurm_opts so;
+	long slurm_task;	/* --slurm-task K: an array task, -1: not one */
+	const char *slurm_sub;	/* --slurm-sub LIST: its submission's runs */
+	bool partial;		/* an array task's run stopped: result.partial.csv */
+} ca = { .plan = { .repeat = 1 }, .jobs = 1, .so = { .poll_s = 5 }, .slurm_task = -1 };
 
 enum { OPT_REPEAT = 1200, OPT_PARAM, OPT_FILE, OPT_MAX_PEAK, OPT_TOLERANCE, OPT_CKPT_REGEX,
-       OPT_TRACE_FORMAT, OPT_REPORT };
+       OPT_TRACE_FORMAT, OPT_REPORT, OPT_SLURM, OPT_SLURM_OPT, OPT_MAX_PARALLEL, OPT_SLURM_POLL,
+       OPT_SLURM_TASK, OPT_SLURM_SUB };
 
 static const char doc[] =
 "Trace many runs of a command: a parameter matrix times repeats, each run's\n"
@@ -102,10 +110,22 @@ static const char doc[] =
 "  sudo memtrace-bpf campaign -d r/ --report --param N=1,2 -- ./x {N}  # pages too\n"
 "  sudo memtrace-bpf campaign -d r/ --kill-at 8G --timeout 1h --max-peak 6G \\\n"
 "       --param N=1,2 -- ./solver {N}     # each run guarded, timed, gated\n"
+"  memtrace-bpf campaign -d r/ --slurm --max-parallel 8 --slurm-opt=--time=2:00:00 \\\n"
+"       --param N=1,2 -- ./solver {N}     # as a Slurm job array (r/ shared)\n"
 "\n"
 "A run's status in campaign.csv: ok, failed (exit status not 0), killed (by a\n"
 "signal), not-run, guard (--kill-at stopped it), timeout (--timeout stopped\n"
 "it), over-limit (exited 0, its peak over --max-peak + --tolerance).\n"
+"\n"
+"--slurm: the runs not finished are one Slurm job array (sbatch), each array\n"
+"task one run, traced on its node through the node's memtrace-bpf service,\n"
+"into the same DIR (a directory every node sees). This command follows it\n"
+"(squeue), then asks sacct how each task ended: DIR/CONFIG/REPEAT/slurm.csv,\n"
+"and in campaign.csv slurm_job_id, slurm_state, slurm_maxrss_kb (what Slurm\n"
+"measured) and maxrss_gap_kb (the exact peak less it). A run stopped by its\n"
+"time limit keeps what was traced (status timeout); one cancelled or lost\n"
+"with its node is redone by the same command again. Ctrl-C stops following\n"
+"only (scancel stops the array).\n"
 "\n"
 "Exit status: 0 every run exited 0 (and none was over --max-peak); 3 the\n"
 "campaign finished but some runs did not exit 0 (see campaign.csv); 88 every\n"
@@ -127,6 +147,13 @@ static const struct argp_option opts[] = {
 	{ "trace-format", OPT_TRACE_FORMAT, "FMT", 0, "Each run's trace as zst (default: trace.csv.zst, about 1/7 of the CSV), gz (trace.csv.gz) or csv", 0 },
 	{ "checkpoint-regex", OPT_CKPT_REGEX, "REGEX", 0, "Match each run's output lines (kept in its output.log) with this POSIX extended regex; its first group is a value the program reported, a log row in its trace", 1 },
 	{ "report", OPT_REPORT, NULL, 0, "Each run's HTML report beside its trace (trace.html), and DIR/campaign.html at the end (see campaign report --help)", 1 },
+	{ NULL, 0, NULL, 0, "On a Slurm cluster:", 4 },
+	{ "slurm", OPT_SLURM, NULL, 0, "Submit the runs as a Slurm job array and follow it (see above)", 4 },
+	{ "slurm-opt", OPT_SLURM_OPT, "OPT", 0, "One sbatch option, passed on (repeatable): --slurm-opt=--time=1:00:00 --slurm-opt=--mem=8G", 4 },
+	{ "max-parallel", OPT_MAX_PARALLEL, "N", 0, "Array tasks at once (sbatch --array=...%N)", 4 },
+	{ "slurm-poll", OPT_SLURM_POLL, "SECONDS", 0, "Between squeue calls while following (default 5)", 4 },
+	{ "slurm-task", OPT_SLURM_TASK, "K", OPTION_HIDDEN, "An array task: run K of --slurm-sub", 4 },
+	{ "slurm-sub", OPT_SLURM_SUB, "LIST", OPTION_HIDDEN, "The submission's runs", 4 },
 	{},
 };
 
@@ -178,6 +205,41 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 	case OPT_REPORT:
 		ca.report = true;
 		break;
+	case OPT_SLURM:
+		ca.slurm = true;
+		break;
+	case OPT_SLURM_OPT: {
+		char **n = realloc(ca.so.sbatch, (size_t)(ca.so.nsbatch + 1) * sizeof(*n));
+
+		if (!n)
+			usage_err("out of memory");
+		ca.so.sbatch = n;
+		ca.so.sbatch[ca.so.nsbatch++] = arg;
+		break;
+	}
+	case OPT_MAX_PARALLEL:
+		if (parse_uint(arg, 100000, &ca.so.max_parallel) || ca.so.max_parallel < 1)
+			usage_err("--max-parallel %s: a number from 1 to 100000", arg);
+		break;
+	case OPT_SLURM_POLL: {
+		unsigned long v;
+
+		if (parse_uint(arg, 3600, &v) || v < 1)
+			usage_err("--slurm-poll %s: seconds, from 1 to 3600", arg);
+		ca.so.poll_s = (unsigned int)v;
+		break;
+	}
+	case OPT_SLURM_TASK: {
+		unsigned long v;
+
+		if (parse_uint(arg, CAMPAIGN_MAX_RUNS, &v))
+			usage_err("--slurm-task %s: an array task index", arg);
+		ca.slurm_task = (long)v;
+		break;
+	}
+	case OPT_SLURM_SUB:
+		ca.slurm_sub = arg;
+		break;
 	case ARGP_KEY_ARG:
 		p->cmd = &st->argv[st->next - 1];
 		p->ncmd = st->argc - st->next + 1;
@@ -192,6 +254,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 			usage_err("nothing to run: give -- COMMAND [ARGS] or --file RUNS.txt");
 		if ((ca.limit.tolerance_kb || ca.limit.tolerance_pct > 0) && !ca.limit.max_peak_kb)
 			usage_err("--tolerance needs --max-peak (the limit it adds to)");
+		if (!ca.slurm && (ca.so.nsbatch || ca.so.max_parallel))
+			usage_err("--%s is for --slurm (a campaign as a Slurm job array)",
+				  ca.so.nsbatch ? "slurm-opt" : "max-parallel");
+		if ((ca.slurm_task >= 0) != (ca.slurm_sub != NULL))
+			usage_err("--slurm-task and --slurm-sub go together (the job array's script "
+				  "gives both)");
 		guard_cli__check(GUARD_CAMPAIGN);
 		break;
 	default:
@@ -282,6 +350,10 @@ static int prepare_run_dir(const struct plan_run *r, char **envp, char *msg, siz
 			goto fail;
 		}
 	}
+	if (unlinkat(fd, "result.partial.csv", 0) && errno != ENOENT) {
+		e = -errno;
+		goto fail;
+	}
 	e = write_run_json(r, envp, fd);
 	if (!e)
 		return fd;
@@ -292,7 +364,8 @@ fail:
 }
 
 /* result.csv: written last, atomically: the run is finished. */
-static int write_result(const struct plan_run *pr, struct run *r, struct run_result *res)
+static int write_result(const struct plan_run *pr, struct run *r, struct run_result *res,
+			const char *name)
 {
 	char line[1024];
 	const struct proc_info *root = r->child ? procs__get(&r->procs, r->child, false) : NULL;
@@ -334,7 +407,7 @@ static int write_result(const struct plan_run *pr, struct run *r, struct run_res
 	iso_time(pr->started, res->start_time, sizeof(res->start_time));
 	n = snprintf(line, sizeof(line), "%s\n", RESULT_HEADER);
 	n += result_format(line + n, sizeof(line) - (size_t)n, res);
-	return write_file_at(pr->dirfd, run_files[F_RESULT], line, (size_t)n);
+	return write_file_at(pr->dirfd, name, line, (size_t)n);
 }
 
 /* ---- the runner's client ---- */
@@ -465,7 +538,12 @@ static int camp_finished(void *ctx, struct runner *rn, struct run *r, int err)
 	int e;
 
 	(void)ctx;
-	e = r->interrupted || err ? 0 : write_result(pr, r, &res);
+	e = r->interrupted || err ? 0 : write_result(pr, r, &res, run_files[F_RESULT]);
+	/* an array task Slurm stopped (its time limit, a cancel: only sacct
+	 * tells which): what was traced, for the driver to keep or drop */
+	if (r->interrupted && !err && ca.slurm_task >= 0 &&
+	    !write_result(pr, r, &res, "result.partial.csv"))
+		ca.partial = true;
 	/* --report: its page now, unless other runs go on (reading a long
 	 * trace here would hold up their records); the campaign's end writes
 	 * the pages still missing */
@@ -589,7 +667,9 @@ static int preflight(const struct plan *p)
 				usage_err("two configurations would share the directory %s: make the values "
 					  "differ in letters, digits or ._- (other characters become _ there, "
 					  "and + joins parameters)", p->runs[i].config);
-	if (trace_cli__access(msg, sizeof(msg))) {
+	/* the driver of --slurm traces nothing here: the nodes do */
+	if (ca.slurm && ca.slurm_task < 0 ? campaign_slurm_check(msg, sizeof(msg)) :
+	    trace_cli__access(msg, sizeof(msg))) {
 		fprintf(stderr, "memtrace-bpf campaign: %s\n", msg);
 		return EXIT_TRACE_ERR;
 	}
@@ -618,7 +698,8 @@ static int open_dir(struct plan *p, size_t *todo)
 		fprintf(stderr, "memtrace-bpf campaign: %s\n", msg);
 		return EXIT_TRACE_ERR;
 	}
-	if (lock_dir(ca.dirfd, p->dir))
+	/* an array task: the campaign's driver holds the lock */
+	if (ca.slurm_task < 0 && lock_dir(ca.dirfd, p->dir))
 		return EXIT_TRACE_ERR;
 	e = check_plan_file(p);
 	if (e)
@@ -661,6 +742,36 @@ static int run_plan(size_t todo)
 	return rn.stop_sig ? EXIT_SIGNAL + rn.stop_sig : 0;
 }
 
+/* An array task of --slurm: the one run of the plan its list names, as
+ * any campaign runs it (here, on its node); no tables (the driver makes
+ * them). 0 when the run is recorded (finished, or stopped by Slurm with a
+ * partial result), else the exit status. */
+static int slurm_task_main(size_t todo)
+{
+	char msg[PATH_MAX + 128];
+	size_t idx;
+	int ret;
+
+	(void)todo;
+	if (campaign_slurm_task_index(ca.slurm_sub, ca.slurm_task, ca.plan.nruns, &idx, msg,
+				      sizeof(msg))) {
+		fprintf(stderr, "memtrace-bpf campaign: %s\n", msg);
+		return EXIT_TRACE_ERR;
+	}
+	if (ca.plan.runs[idx].done)
+		return 0;	/* finished since it was submitted */
+	for (size_t i = 0; i < ca.plan.nruns; i++)
+		ca.plan.runs[i].done = i != idx;
+	ca.jobs = 1;
+	ca.next = idx;
+	ret = run_plan(1);
+	if (ca.ckpt_regex)
+		regfree(&ca.ckpt_re);
+	if (ca.plan.runs[idx].done || ca.partial)
+		return 0;
+	return ret ? ret : EXIT_TRACE_ERR;
+}
+
 int cmd_campaign(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
@@ -691,7 +802,42 @@ int cmd_campaign(int argc, char **argv)
 		ret = open_dir(&ca.plan, &todo);
 	if (ret)
 		return ret;
+	if (ca.slurm_task >= 0)
+		return slurm_task_main(todo);
 	ca.ndone = ca.plan.nruns - todo;
+	if (ca.slurm && ca.slurm_task < 0) {
+		size_t lost = 0;
+
+		ca.so.quiet = ca.quiet;
+		ca.so.tty = ca.tty;
+		if (!ca.quiet)
+			fprintf(stderr, "memtrace-bpf campaign: %zu run%s into %s%s; %zu to do, as a "
+				"Slurm job array\n", ca.plan.nruns, ca.plan.nruns == 1 ? "" : "s",
+				ca.plan.dir, ca.ndone ? " (resuming: finished runs are kept)" : "", todo);
+		ret = campaign_slurm_run(&ca.plan, ca.dirfd, argv + 1, argc - 1, &ca.so, &lost);
+		for (size_t i = 0; i < ca.plan.nruns; i++) {
+			char path[PATH_MAX + 16];
+			struct stat st;
+
+			ca.plan.runs[i].done = !stat(path_join(path, sizeof(path), ca.plan.runs[i].dir,
+							      run_files[F_RESULT]), &st);
+		}
+		ca.ndone = 0;
+		for (size_t i = 0; i < ca.plan.nruns; i++)
+			ca.ndone += ca.plan.runs[i].done;
+		if (campaign_tables(ca.plan.dir, !ca.quiet, false, &nfailed, &nover))
+			ret = ret ? ret : EXIT_TRACE_ERR;
+		else if (!ret && !ca.quiet)
+			fprintf(stderr, "memtrace-bpf campaign: %zu of %zu runs finished; %s/campaign.csv, "
+				"stats.csv, stats.json\n", ca.ndone, ca.plan.nruns, ca.plan.dir);
+		if (!ret && lost)
+			ret = EXIT_TRACE_ERR;
+		else if (!ret && nfailed)
+			ret = EXIT_RUNS_FAILED;
+		else if (!ret && nover)
+			ret = EXIT_OVER_LIMIT;
+		return ret;
+	}
 	if (!ca.quiet)
 		fprintf(stderr, "memtrace-bpf campaign: %zu run%s into %s%s; %zu to do, %lu at once\n",
 			ca.plan.nruns, ca.plan.nruns == 1 ? "" : "s", ca.plan.dir,

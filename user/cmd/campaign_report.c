@@ -3,6 +3,7 @@
  * result.csv files on disk, and `campaign report DIR`. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -28,6 +29,50 @@ static int cmp_result(const void *a, const void *b)
 	const struct run_result *x = a, *y = b;
 
 	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* A --slurm run's slurm.csv (campaign_slurm.c writes it): its job,
+ * state and MaxRSS into r; none, or not readable: r says none. */
+static void read_slurm_csv(const char *path, struct run_result *r)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	char buf[1024], *ln, *f[5] = { 0 }, *p, *end;
+	struct stat st;
+	ssize_t n;
+
+	r->slurm_job[0] = r->slurm_state[0] = 0;
+	r->slurm_maxrss_kb = -1;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (n = read(fd, buf, sizeof(buf) - 1)) <= 0) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	buf[n] = 0;
+	ln = strchr(buf, '\n');
+	if (!ln || strncmp(buf, "slurm_job_id,", 13))
+		return;
+	p = ln + 1;
+	p[strcspn(p, "\n")] = 0;
+	for (int i = 0; i < 5; i++)
+		f[i] = strsep(&p, ",");
+	if (!f[4] || !*f[0] || strlen(f[0]) >= sizeof(r->slurm_job) ||
+	    strlen(f[1]) >= sizeof(r->slurm_state))
+		return;
+	for (const char *c = f[0]; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || *c == '_'))
+			return;
+	for (const char *c = f[1]; *c; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || *c == '_'))
+			return;
+	snprintf(r->slurm_job, sizeof(r->slurm_job), "%s", f[0]);
+	snprintf(r->slurm_state, sizeof(r->slurm_state), "%s", f[1]);
+	if (*f[3]) {
+		long long v = strtoll(f[3], &end, 10);
+
+		r->slurm_maxrss_kb = !*end && v >= 0 ? v : -1;
+	}
 }
 
 static int collect_results(const char *dir, struct run_result **out, size_t *nout, bool warn)
@@ -72,6 +117,8 @@ static int collect_results(const char *dir, struct run_result **out, size_t *nou
 					fprintf(stderr, "memtrace-bpf campaign: skipping %s\n", err);
 				continue;
 			}
+			path_join(rpath, sizeof(rpath), rdir, "slurm.csv");
+			read_slurm_csv(rpath, &res[n]);
 			n++;
 		}
 		closedir(d2);
@@ -142,10 +189,27 @@ static void runs_csv(FILE *f, const struct tables *t)
 {
 	char line[1024];
 
-	fprintf(f, "%s\n", RESULT_HEADER);
-	for (size_t i = 0; i < t->n; i++)
-		if (result_format(line, sizeof(line), &t->res[i]) > 0)
-			fputs(line, f);
+	fprintf(f, "%s\n", CAMPAIGN_HEADER);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct run_result *r = &t->res[i];
+		int n = result_format(line, sizeof(line), r);
+
+		if (n <= 0)
+			continue;
+		if (line[n - 1] == '\n')
+			line[--n] = 0;
+		fputs(line, f);
+		if (!r->slurm_job[0]) {
+			fputs(",,,,\n", f);
+			continue;
+		}
+		fprintf(f, ",%s,%s,", r->slurm_job, r->slurm_state);
+		if (r->slurm_maxrss_kb >= 0)
+			fprintf(f, "%" PRId64 ",%" PRId64 "\n", r->slurm_maxrss_kb,
+				(int64_t)r->peak_rss_kb - r->slurm_maxrss_kb);
+		else
+			fputs(",\n", f);
+	}
 }
 
 /* CSV fields: a figure of n runs, empty when none. */

@@ -26,7 +26,17 @@ struct run_result {
 				   last tenth of the command's life */
 	int64_t peak_vmsize_kb, peak_vmdata_kb;	/* the largest of any one
 						   process of the run */
+	/* not in result.csv: a --slurm run's slurm.csv, beside it, for
+	 * campaign.csv (slurm_job[0] 0: none; maxrss -1: Slurm had none) */
+	char slurm_job[48], slurm_state[32];
+	int64_t slurm_maxrss_kb;
 };
+
+/* campaign.csv: result.csv's columns, then a --slurm run's (empty for
+ * the others): the array task, how Slurm says it ended, the MaxRSS Slurm
+ * measured, and how far below the exact peak that was. */
+#define CAMPAIGN_HEADER RESULT_HEADER ",slurm_job_id,slurm_state,slurm_maxrss_kb,maxrss_gap_kb"
+
 
 /* The columns of the first version: a result.csv written by it has them
  * alone, and is read (campaign report, a resumed campaign). */

@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * campaign --slurm (issue #17): the runs of a campaign's plan that are not
+ * finished, as one Slurm job array. Each array task runs `memtrace-bpf
+ * campaign --slurm-task K ...` with the campaign's own arguments on its
+ * node: one run of the plan, traced through the node's memtrace-bpf
+ * service as the user, into the same DIR/CONFIG/REPEAT/ on a shared
+ * directory. Here, the driver: it submits, follows the array with squeue,
+ * and, once it is over, asks sacct how each task ended and writes it
+ * beside the run (slurm.csv: the job, state, exit code, MaxRSS, node); a
+ * run its time limit or the OOM killer stopped keeps its partial result
+ * as its result, with Slurm's reason as its status; a run cancelled or
+ * lost with its node stays unfinished, redone by the same command again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "cmd/campaign_slurm.h"
+#include "format/result.h"
+#include "lib/clock.h"
+#include "lib/files.h"
+#include "lib/grow.h"
+#include "lib/exit.h"
+#include "trace/runner.h"
+
+/* Runs argv (PATH searched), its stdout into *out (NUL-terminated, at most
+ * 16 MiB; free it), stderr passed on unless quiet_err. Its exit status, or
+ * -errno when it could not run. */
+static int capture(char *const argv[], char **out, bool quiet_err)
+{
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int pfd[2], status;
+	pid_t pid;
+
+	*out = NULL;
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		if (quiet_err) {
+			int null = open("/dev/null", O_WRONLY);
+
+			if (null >= 0)
+				dup2(null, 2);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		ssize_t r;
+
+		if (grow(&buf, &cap, n + 1, 1, 4096)) {
+			n = 0;
+			break;
+		}
+		r = read(pfd[0], buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n > (16u << 20))
+			break;
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (buf)
+		buf[n] = 0;
+	*out = buf;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* s in single quotes for sh. */
+static void sq(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
+static bool on_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (!path)
+		path = "/usr/bin:/bin";
+	while (*path) {
+		size_t l = strcspn(path, ":");
+
+		if (l && l + strlen(name) + 2 < sizeof(buf)) {
+			snprintf(buf, sizeof(buf), "%.*s/%s", (int)l, path, name);
+			if (!access(buf, X_OK))
+				return true;
+		}
+		path += l + (path[l] == ':');
+	}
+	return false;
+}
+
+int campaign_slurm_check(char *msg, size_t len)
+{
+	static const char *const need[] = { "sbatch", "squeue", "sacct" };
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (!on_path(need[i])) {
+			snprintf(msg, len, "--slurm: %s is not on PATH; run the campaign on a Slurm "
+				 "login node (where sbatch, squeue and sacct are)", need[i]);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+/* The list of plan indices of a submission: line k is array task k's. */
+int campaign_slurm_task_index(const char *sub, long k, size_t nruns, size_t *idx, char *msg,
+			      size_t len)
+{
+	FILE *f = fopen(sub, "re");
+	char line[64];
+	long i = 0;
+
+	if (!f) {
+		snprintf(msg, len, "--slurm-sub %s: %s", sub, strerror(errno));
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (i++ == k) {
+			char *end;
+			unsigned long v = strtoul(line, &end, 10);
+
+			fclose(f);
+			if (end == line || (*end && *end != '\n') || v >= nruns) {
+				snprintf(msg, len, "%s:%ld: not a run of this plan", sub, k + 1);
+				return -EINVAL;
+			}
+			*idx = v;
+			return 0;
+		}
+	}
+	fclose(f);
+	snprintf(msg, len, "--slurm-task %ld: %s has %ld lines", k, sub, i);
+	return -EINVAL;
+}
+
+/* job.sh of a submission: the array task runs its run with the
+ * campaign's own arguments. */
+static int write_job(int sdir, const char *name, const char *bin, const char *sub_abs,
+		     char *const *args, int nargs)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int e;
+
+	if (!f)
+		return -ENOMEM;
+	fputs("#!/bin/sh\n# memtrace-bpf campaign --slurm: one run of the plan, this array "
+	      "task's\nexec ", f);
+	sq(f, bin);
+	fputs(" campaign --slurm-task \"$SLURM_ARRAY_TASK_ID\" --slurm-sub ", f);
+	sq(f, sub_abs);
+	for (int i = 0; i < nargs; i++) {
+		fputc(' ', f);
+		sq(f, args[i]);
+	}
+	fputc('\n', f);
+	fclose(f);
+	e = write_file_at(sdir, name, buf, len);
+	free(buf);
+	if (!e && fchmodat(sdir, name, 0755, 0))
+		e = -errno;
+	return e;
+}
+
+/* "123K" (sacct --units=K) or "" -> kB, -1 when none. */
+static long long kb_of(const char *s)
+{
+	char *end;
+	double v;
+
+	if (!*s)
+		return -1;
+	v = strtod(s, &end);
+	if (end == s)
+		return -1;
+	switch (*end) {
+	case 'M': v *= 1024; break;
+	case 'G': v *= 1024 * 1024; break;
+	default: break;
+	}
+	return (long long)(v + 0.5);
+}
+
+struct task_end {
+	char state[32], exit[16], node[128];
+	long long maxrss_kb;	/* the .batch step's, -1: none */
+	bool seen;
+};
+
+static bool final_state(const char *s)
+{
+	static const char *const open_states[] = { "PENDING", "RUNNING", "REQUEUED", "COMPLETING",
+						   "CONFIGURING", "SUSPENDED", "RESIZING", "" };
+
+	for (size_t i = 0; i < sizeof(open_states) / sizeof(open_states[0]); i++)
+		if (!strcmp(s, open_states[i]))
+			return false;
+	return true;
+}
+
+/* sacct's word on each array task of job (k < n): until every one is
+ * final, or 60 s (slurmdbd hears of a job's end a little later). */
+static int ask_sacct(const char *job, struct task_end *te, size_t n)
+{
+	char *argv[] = { "sacct", "-n", "-P", "--units=K", "-j", (char *)job,
+			 "--format=JobID,State,ExitCode,MaxRSS,NodeList", NULL };
+	uint64_t deadline = mono_ns() + 60000000000ULL;
+
+	for (;;) {
+		char *out, *save = NULL;
+		size_t final = 0;
+		int rc = capture(argv, &out, true);
+
+		for (size_t k = 0; k < n; k++)
+			te[k] = (struct task_end){ .maxrss_kb = -1 };
+		for (char *ln = out ? strtok_r(out, "\n", &save) : NULL; ln;
+		     ln = strtok_r(NULL, "\n", &save)) {
+			char *f[5] = { 0 }, *p = ln;
+			char *us;
+			unsigned long k;
+
+			for (int i = 0; i < 5; i++)
+				f[i] = strsep(&p, "|");
+			if (!f[4] || strncmp(f[0], job, strlen(job)) || f[0][strlen(job)] != '_')
+				continue;
+			k = strtoul(f[0] + strlen(job) + 1, &us, 10);
+			if (k >= n)
+				continue;
+			if (!*us) {
+				/* the array task itself: "CANCELLED by 1000" -> its word */
+				te[k].seen = true;
+				snprintf(te[k].state, sizeof(te[k].state), "%.*s",
+					 (int)strcspn(f[1], " "), f[1]);
+				snprintf(te[k].exit, sizeof(te[k].exit), "%s", f[2]);
+				snprintf(te[k].node, sizeof(te[k].node), "%s", f[4]);
+			} else if (!strcmp(us, ".batch")) {
+				te[k].maxrss_kb = kb_of(f[3]);
+			}
+		}
+		free(out);
+		for (size_t k = 0; k < n; k++)
+			final += te[k].seen && final_state(te[k].state);
+		if ((rc == 0 && final == n) || mono_ns() > deadline)
+			return rc == 0 ? (int)final : -EIO;
+		sleep(1);
+	}
+}
+
+/* slurm.csv beside the run; a partial result made the result when Slurm
+ * stopped the run for its limits. */
+static void finalise(const struct plan_run *r, const char *job, size_t k, const struct task_end *te,
+		     int *lost)
+{
+	char dir[PATH_MAX + 16], path[PATH_MAX + 32], line[512], err[512];
+	struct run_result res;
+	struct stat st;
+	int fd, n;
+	const char *status = NULL;
+
+	snprintf(dir, sizeof(dir), "%s", r->dir);
+	fd = dir_open(AT_FDCWD, dir, true, err, sizeof(err));
+	if (fd < 0) {
+		fprintf(stderr, "memtrace-bpf campaign: %s\n", err);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "slurm_job_id,slurm_state,slurm_exit_code,slurm_maxrss_kb,"
+		     "node\n%s_%zu,%s,%s,", job, k, te->seen ? te->state : "UNKNOWN", te->exit);
+	if (te->maxrss_kb >= 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "%lld", te->maxrss_kb);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, ",%s\n", te->node);
+	if (write_file_at(fd, "slurm.csv", line, (size_t)n))
+		fprintf(stderr, "memtrace-bpf campaign: cannot write %s/slurm.csv\n", r->dir);
+	if (!strcmp(te->state, "TIMEOUT"))
+		status = "timeout";
+	else if (!strcmp(te->state, "OUT_OF_MEMORY"))
+		status = "killed";
+	snprintf(path, sizeof(path), "%s/result.csv", r->dir);
+	if (!stat(path, &st)) {
+		close(fd);
+		return;		/* finished */
+	}
+	snprintf(path, sizeof(path), "%s/result.partial.csv", r->dir);
+	if (status && !result_read(path, &res, err, sizeof(err))) {
+		snprintf(res.status, sizeof(res.status), "%s", status);
+		n = snprintf(line, sizeof(line), "%s\n", RESULT_HEADER);
+		n += result_format(line + n, sizeof(line) - (size_t)n, &res);
+		if (!write_file_at(fd, "result.csv", line, (size_t)n)) {
+			unlinkat(fd, "result.partial.csv", 0);
+			close(fd);
+			return;
+		}
+	}
+	close(fd);
+	(*lost)++;
+	fprintf(stderr, "memtrace-bpf campaign: %s #%d: Slurm says %s (array task %s_%zu); it "
+		"will be redone when you run the same command again\n", r->config, r->repeat,
+		te->seen ? te->state : "nothing", job, k);
+}
+
+int campaign_slurm_run(const struct plan *p, int dirfd, char *const *args, int nargs,
+		       const struct campaign_slurm_opts *o, size_t *lost_out)
+{
+	char bin[PATH_MAX], absdir[PATH_MAX], cwd[PATH_MAX], err[PATH_MAX + 128];
+	char sub_name[64], sub_abs[PATH_MAX + 80], job_name[80], array[64], outp[PATH_MAX + 32];
+	char chdir_opt[PATH_MAX + 16], subs[PATH_MAX + 32];
+	char *buf = NULL, *out = NULL, **argv = NULL;
+	size_t len = 0, nsub = 0, *idx = NULL;
+	struct task_end *te = NULL;
+	int sdir = -1, rc, nargv = 0, lost = 0, ret = EXIT_TRACE_ERR;
+	char job[32] = "";
+	FILE *f;
+	ssize_t bl;
+
+	*lost_out = 0;
+	bl = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
+	if (bl <= 0 || !realpath(p->dir, absdir) || !getcwd(cwd, sizeof(cwd))) {
+		fprintf(stderr, "memtrace-bpf campaign: --slurm: cannot tell where memtrace-bpf or "
+			"%s is: %s\n", p->dir, strerror(errno));
+		return EXIT_TRACE_ERR;
+	}
+	bin[bl] = 0;
+	sdir = dir_open(dirfd, ".slurm", true, err, sizeof(err));
+	if (sdir < 0) {
+		fprintf(stderr, "memtrace-bpf campaign: %s\n", err);
+		return EXIT_TRACE_ERR;
+	}
+	/* this submission's runs: those not finished */
+	idx = calloc(p->nruns ? p->nruns : 1, sizeof(*idx));
+	f = idx ? open_memstream(&buf, &len) : NULL;
+	if (!f)
+		goto out;
+	for (size_t i = 0; i < p->nruns; i++) {
+		if (p->runs[i].done)
+			continue;
+		idx[nsub++] = i;
+		fprintf(f, "%zu\n", i);
+	}
+	fclose(f);
+	f = NULL;
+	if (!nsub) {
+		ret = 0;
+		goto out;
+	}
+	snprintf(sub_name, sizeof(sub_name), "sub-%lld-%d.idx", (long long)time(NULL), (int)getpid());
+	snprintf(sub_abs, sizeof(sub_abs), "%s/.slurm/%s", absdir, sub_name);
+	if (write_file_at(sdir, sub_name, buf, len) ||
+	    write_job(sdir, "job.sh", bin, sub_abs, args, nargs)) {
+		fprintf(stderr, "memtrace-bpf campaign: cannot write %s/.slurm: %s\n", p->dir,
+			strerror(errno));
+		goto out;
+	}
+	/* sbatch --parsable --array=0-K[%N] ... OPTS job.sh */
+	argv = calloc((size_t)o->nsbatch + 16, sizeof(*argv));
+	if (!argv)
+		goto out;
+	if (o->max_parallel)
+		snprintf(array, sizeof(array), "--array=0-%zu%%%lu", nsub - 1, o->max_parallel);
+	else
+		snprintf(array, sizeof(array), "--array=0-%zu", nsub - 1);
+	snprintf(job_name, sizeof(job_name), "--job-name=memtrace-campaign");
+	snprintf(outp, sizeof(outp), "--output=%s/.slurm/%%A_%%a.out", absdir);
+	snprintf(chdir_opt, sizeof(chdir_opt), "--chdir=%s", cwd);
+	snprintf(subs, sizeof(subs), "%s/.slurm/job.sh", absdir);
+	argv[nargv++] = "sbatch";
+	argv[nargv++] = "--parsable";
+	argv[nargv++] = array;
+	argv[nargv++] = job_name;
+	argv[nargv++] = outp;
+	argv[nargv++] = chdir_opt;
+	argv[nargv++] = "--ntasks=1";
+	argv[nargv++] = "--no-requeue";
+	for (int i = 0; i < o->nsbatch; i++)
+		argv[nargv++] = o->sbatch[i];
+	argv[nargv++] = subs;
+	argv[nargv] = NULL;
+	rc = capture(argv, &out, false);
+	if (rc || !out || !*out) {
+		fprintf(stderr, "memtrace-bpf campaign: sbatch %s (exit %d): nothing submitted; its "
+			"message above says why (--slurm-opt passes options to sbatch)\n",
+			rc < 0 ? strerror(-rc) : "failed", rc);
+		goto out;
+	}
+	snprintf(job, sizeof(job), "%.*s", (int)strcspn(out, ";\n"), out);
+	{
+		char line[128];
+		int n = snprintf(line, sizeof(line), "%s\t%s\n", job, sub_name);
+		int fd = openat(sdir, "submissions.tsv", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+				O_CLOEXEC, 0644);
+
+		if (fd < 0 || write(fd, line, (size_t)n) != n)
+			fprintf(stderr, "memtrace-bpf campaign: cannot write %s/.slurm/submissions.tsv\n",
+				p->dir);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!o->quiet)
+		fprintf(stderr, "memtrace-bpf campaign: submitted job array %s: %zu run%s%s\n", job,
+			nsub, nsub == 1 ? "" : "s", o->max_parallel ? " (at most --max-parallel at once)" : "");
+	/* follow it until no task of it is queued or running */
+	for (;;) {
+		char *sq_argv[] = { "squeue", "-h", "-r", "-j", job, "-o", "%T", NULL };
+		char *q = NULL, *save = NULL;
+		size_t pend = 0, runn = 0, done = 0;
+		struct stat st;
+
+		if (sig_count) {
+			fprintf(stderr, "%smemtrace-bpf campaign: stopped following job array %s: its "
+				"runs still queued or running go on (scancel %s stops them); the same "
+				"command again waits for them and resumes\n", o->tty ? "\r\033[K" : "",
+				job, job);
+			ret = EXIT_SIGNAL + (int)sig_last;
+			goto out;
+		}
+		rc = capture(sq_argv, &q, true);
+		for (char *ln = q ? strtok_r(q, "\n", &save) : NULL; ln; ln = strtok_r(NULL, "\n", &save)) {
+			if (!strcmp(ln, "PENDING"))
+				pend++;
+			else
+				runn++;
+		}
+		free(q);
+		for (size_t i = 0; i < nsub; i++) {
+			char rp[PATH_MAX + 16];
+
+			snprintf(rp, sizeof(rp), "%s/result.csv", p->runs[idx[i]].dir);
+			done += !stat(rp, &st);
+		}
+		if (!o->quiet && o->tty)
+			fprintf(stderr, "\r\033[K  job array %s: %zu of %zu runs finished, %zu running, "
+				"%zu pending", job, done, nsub, runn, pend);
+		if (rc == 0 && !pend && !runn)
+			break;
+		sleep(o->poll_s);
+	}
+	if (!o->quiet && o->tty)
+		fputs("\r\033[K", stderr);
+	te = calloc(nsub, sizeof(*te));
+	if (!te)
+		goto out;
+	if (ask_sacct(job, te, nsub) < 0)
+		fprintf(stderr, "memtrace-bpf campaign: sacct did not say how job array %s ended "
+			"(accounting off?); its runs without a result are redone on resume\n", job);
+	for (size_t k = 0; k < nsub; k++)
+		finalise(&p->runs[idx[k]], job, k, &te[k], &lost);
+	*lost_out = (size_t)lost;
+	ret = 0;
+out:
+	if (f)
+		fclose(f);
+	free(buf);
+	free(out);
+	free(argv);
+	free(idx);
+	free(te);
+	if (sdir >= 0)
+		close(sdir);
+	return ret;
+}
