@@ -182,7 +182,7 @@ def t_plugin():
             errs.append(f"task {k}: interrupted {s.get('interrupted')}, lost "
                         f"{s.get('lost_records')}")
         want = {"slurm_job_id": job, "slurm_step_id": "0", "slurm_task_id": k, "pid": pid,
-                "slurm_exit_status": 0}
+                "slurm_wait_status": 0}
         got = {x: rj.get(x) for x in want}
         if got != want:
             errs.append(f"task {k}: run.json {got}, want {want}")

@@ -309,8 +309,19 @@ static void finalise(const struct plan_run *r, const char *job, size_t k, const 
 		status = "killed";
 	snprintf(path, sizeof(path), "%s/result.csv", r->dir);
 	if (!stat(path, &st)) {
+		/* finished: killed by the signal Slurm sent at the limit (it
+		 * signals the run's processes too), the limit is the reason */
+		if (status && !result_read(path, &res, err, sizeof(err)) &&
+		    strcmp(res.status, "ok") && strcmp(res.status, status)) {
+			snprintf(res.status, sizeof(res.status), "%s", status);
+			n = snprintf(line, sizeof(line), "%s\n", RESULT_HEADER);
+			n += result_format(line + n, sizeof(line) - (size_t)n, &res);
+			if (write_file_at(fd, "result.csv", line, (size_t)n))
+				fprintf(stderr, "memtrace-bpf campaign: cannot write %s/result.csv\n",
+					r->dir);
+		}
 		close(fd);
-		return;		/* finished */
+		return;
 	}
 	snprintf(path, sizeof(path), "%s/result.partial.csv", r->dir);
 	if (status && !result_read(path, &res, err, sizeof(err))) {

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,13 +60,15 @@ static const char doc[] =
 "\n"
 "OPTIONS:";
 
-enum { OPT_CTL = 1900, OPT_STATUS, OPT_UID, OPT_GID, OPT_DIR, OPT_JOB, OPT_STEP, OPT_SOCKET };
+enum { OPT_CTL = 1900, OPT_STATUS, OPT_UID, OPT_GID, OPT_DIR, OPT_JOB, OPT_STEP, OPT_SOCKET,
+       OPT_GROUPS };
 
 static const struct argp_option opts[] = {
 	{ "ctl", OPT_CTL, "FD", 0, "The plugin's lines (TASK, EXIT)", 0 },
 	{ "status", OPT_STATUS, "FD", 0, "Our answers (READY, FAIL, DONE)", 0 },
 	{ "uid", OPT_UID, "UID", 0, "The job's user", 0 },
 	{ "gid", OPT_GID, "GID", 0, "The job's group", 0 },
+	{ "groups", OPT_GROUPS, "GID,...", 0, "The job's supplementary groups (default: the user's)", 0 },
 	{ "dir", OPT_DIR, "DIR", 0, "The step's directory (absolute); each task's in it", 0 },
 	{ "job", OPT_JOB, "ID", 0, "The job's id (run.json)", 0 },
 	{ "step", OPT_STEP, "ID", 0, "The step's id (run.json)", 0 },
@@ -92,6 +95,8 @@ static struct {
 	int ctl, status;
 	long uid, gid;
 	const char *dir, *job, *step, *socket;
+	gid_t groups[256];
+	int ngroups;		/* --groups, -1: none given */
 	int stepfd;
 	char buf[4096];
 	size_t nbuf;
@@ -99,7 +104,7 @@ static struct {
 	bool failed;
 	struct task tasks[MAX_TASKS];
 	size_t ntasks;
-} h = { .ctl = -1, .status = -1, .uid = -1, .gid = -1, .stepfd = -1 };
+} h = { .ctl = -1, .status = -1, .uid = -1, .gid = -1, .stepfd = -1, .ngroups = -1 };
 
 static long number(const char *arg, const char *what, long max)
 {
@@ -122,6 +127,20 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_UID:		h.uid = number(arg, "--uid", 0x7ffffffe); break;
 	case OPT_GID:		h.gid = number(arg, "--gid", 0x7ffffffe); break;
 	case OPT_DIR:		h.dir = arg; break;
+	case OPT_GROUPS: {
+		char *save = NULL, *copy = strdup(arg);
+
+		h.ngroups = 0;
+		for (char *g = copy ? strtok_r(copy, ",", &save) : NULL; g;
+		     g = strtok_r(NULL, ",", &save)) {
+			if (h.ngroups == (int)(sizeof(h.groups) / sizeof(h.groups[0])))
+				usage_exit("slurm-helper", "--groups: more than %zu",
+					   sizeof(h.groups) / sizeof(h.groups[0]));
+			h.groups[h.ngroups++] = (gid_t)number(g, "--groups", 0x7ffffffe);
+		}
+		free(copy);
+		break;
+	}
 	case OPT_JOB:		h.job = arg; break;
 	case OPT_STEP:		h.step = arg; break;
 	case OPT_SOCKET:	h.socket = arg; break;
@@ -187,15 +206,28 @@ static int write_run_json(struct task *tk)
 	jw_i64(&w, "pid", tk->pid);
 	jw_str(&w, "start_time", iso);
 	jw_u64(&w, "start_ts_ns", tk->start_ns);
+	/* as slurmstepd reaped it: a wait status (15: SIGTERM; 256: exit 1) */
 	if (tk->have_exit)
-		jw_i64(&w, "slurm_exit_status", tk->exit_status);
+		jw_i64(&w, "slurm_wait_status", tk->exit_status);
 	else
-		jw_null(&w, "slurm_exit_status");
+		jw_null(&w, "slurm_wait_status");
 	jw_obj_end(&w);
 	fclose(f);
 	e = write_file_at(tk->dirfd, "run.json", buf, len);
 	free(buf);
 	return e;
+}
+
+/* A task's run is over and its EXIT came: run.json says how it ended;
+ * the plugin's task_exit may return (its files are whole). */
+static void task_done(struct task *tk)
+{
+	if (tk->dirfd >= 0) {
+		write_run_json(tk);
+		close(tk->dirfd);
+		tk->dirfd = -1;
+	}
+	say("DONE %u", tk->id);
 }
 
 /* TASK id pid: its run, registered while it waits before its exec. */
@@ -216,6 +248,7 @@ static void start_task(struct runner *rn, uint32_t id, pid_t pid)
 	*tk = (struct task){ .used = true, .id = id, .pid = pid, .dirfd = -1,
 			     .start_ns = mono_ns(), .started = time(NULL) };
 	snprintf(name, sizeof(name), "%u", id);
+	tk->done = true;	/* until its run is under way: EXIT gets DONE */
 	tk->dirfd = dir_open(h.stepfd, name, true, err, sizeof(err));
 	if (tk->dirfd < 0) {
 		say("FAIL %u %s", id, err);
@@ -228,21 +261,21 @@ static void start_task(struct runner *rn, uint32_t id, pid_t pid)
 	snprintf(tk->label, sizeof(tk->label), "task %u", id);
 	s.label = tk->label;
 	r = calloc(1, sizeof(*r));
-	if (!r) {
-		say("FAIL %u out of memory", id);
-		h.failed = true;
-		return;
-	}
-	e = run__expect(r, rn->tracer, &s, pid, err, sizeof(err));
+	e = r ? run__expect(r, rn->tracer, &s, pid, err, sizeof(err)) : -ENOMEM;
 	if (e) {
-		say("FAIL %u %s", id, err);
-		run__free(r);
+		say("FAIL %u %s", id, r ? err : "out of memory");
+		if (r)
+			run__free(r);
 		free(r);
+		close(tk->dirfd);
+		tk->dirfd = -1;
 		h.failed = true;
 		return;
 	}
 	r->tag = tk;
+	tk->done = false;
 	tk->running = true;
+	tk->start_ns = r->start_ns;
 	runner__add(rn, r);
 	write_run_json(tk);
 	say("READY %u", id);
@@ -264,10 +297,8 @@ static void line(struct runner *rn, char *ln)
 		}
 		tk->have_exit = true;
 		tk->exit_status = v;
-		if (tk->done) {
-			write_run_json(tk);
-			say("DONE %u", id);
-		}
+		if (tk->done)
+			task_done(tk);
 	} else {
 		fprintf(stderr, "memtrace-bpf slurm-helper: a line we do not know: %.80s\n", ln);
 	}
@@ -313,9 +344,9 @@ static int finished(void *ctx, struct runner *rn, struct run *r, int err)
 		h.failed = true;
 	tk->running = false;
 	tk->done = true;
-	write_run_json(tk);
-	/* whole files: the plugin's task_exit may return */
-	say("DONE %u", tk->id);
+	/* files whole; DONE once slurmstepd said how it ended (EXIT) */
+	if (tk->have_exit)
+		task_done(tk);
 	return 0;
 }
 
@@ -325,12 +356,55 @@ static bool more(void *ctx)
 	return !h.ctl_eof;
 }
 
+/* Every directory of path that exists already is the user's or root's:
+ * the traces do not go where another user could read or replace them (a
+ * job whose working directory Slurm could not enter runs in /tmp, where
+ * anyone may have made /tmp/memtrace first). 0, or -1 with err. */
+static int check_owners(const char *path, char *err, size_t len)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf)) {
+		snprintf(err, len, "%.900s: too long a path", path);
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		struct stat st;
+
+		if (buf[i] != '/' && buf[i] != 0)
+			continue;
+		buf[i] = 0;
+		if (lstat(buf, &st)) {
+			if (errno == ENOENT)
+				return 0;	/* made from here on, by the user */
+			snprintf(err, len, "%.400s: %s", buf, strerror(errno));
+			return -1;
+		}
+		if (st.st_uid != (uid_t)h.uid && st.st_uid != 0) {
+			snprintf(err, len, "%.400s belongs to uid %u, neither the job's user nor root: the "
+				 "traces are not put under it (give --memtrace=DIR a directory of "
+				 "yours)", buf, (unsigned)st.st_uid);
+			return -1;
+		}
+		buf[i] = path[i];
+	}
+	return 0;
+}
+
 /* The job's user, for good: its groups, then its ids (no way back). */
 static int become_user(char *err, size_t len)
 {
 	struct passwd *pw = getpwuid((uid_t)h.uid);
+	int ge;
 
-	if ((pw ? initgroups(pw->pw_name, (gid_t)h.gid) : setgroups(0, NULL)) ||
+	/* the job's own groups (Slurm's), else the user's from NSS */
+	if (h.ngroups >= 0)
+		ge = setgroups((size_t)h.ngroups, h.groups);
+	else
+		ge = pw ? initgroups(pw->pw_name, (gid_t)h.gid) : setgroups(0, NULL);
+	if (ge ||
 	    setresgid((gid_t)h.gid, (gid_t)h.gid, (gid_t)h.gid) ||
 	    setresuid((uid_t)h.uid, (uid_t)h.uid, (uid_t)h.uid)) {
 		snprintf(err, len, "cannot become uid %ld gid %ld: %s", h.uid, h.gid,
@@ -341,6 +415,9 @@ static int become_user(char *err, size_t len)
 		snprintf(err, len, "still root after becoming uid %ld", h.uid);
 		return -1;
 	}
+	/* its connection is vouched for by root: not the user's to ptrace,
+	 * whatever fs.suid_dumpable says */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -378,27 +455,28 @@ int cmd_slurm_helper(int argc, char **argv)
 			 "uid %ld: %s", h.uid, tracer__why(t) ? tracer__why(t) : strerror(-e));
 	if (!e && become_user(err, sizeof(err)))
 		e = -EPERM;
+	if (!e && check_owners(h.dir, err, sizeof(err)))
+		e = -EPERM;
 	if (!e && (h.stepfd = dir_open(AT_FDCWD, h.dir, true, err, sizeof(err))) < 0)
 		e = h.stepfd;
 	if (e) {
-		fprintf(stderr, "memtrace-bpf slurm-helper: %s\n", err);
 		/* every task the plugin names gets the reason */
-		for (;;) {
-			char buf[512];
-			ssize_t n;
+		say("FAIL * %s", err);
+		{
+			FILE *f = (fcntl(h.ctl, F_SETFL, 0), fdopen(h.ctl, "r"));
+			char *ln = NULL;
+			size_t cap = 0;
 			unsigned int id;
 
-			fcntl(h.ctl, F_SETFL, 0);
-			n = read(h.ctl, buf, sizeof(buf) - 1);
-			if (n <= 0)
-				break;
-			buf[n] = 0;
-			for (char *p = buf; (p = strstr(p, "TASK ")); p++)
-				if (sscanf(p, "TASK %u", &id) == 1)
+			while (f && getline(&ln, &cap, f) > 0) {
+				if (sscanf(ln, "TASK %u", &id) == 1)
 					say("FAIL %u %s", id, err);
-			for (char *p = buf; (p = strstr(p, "EXIT ")); p++)
-				if (sscanf(p, "EXIT %u", &id) == 1)
+				else if (sscanf(ln, "EXIT %u", &id) == 1)
 					say("DONE %u", id);
+			}
+			free(ln);
+			if (f)
+				fclose(f);
 		}
 		if (t)
 			tracer__destroy(t);

@@ -30,12 +30,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -61,7 +64,7 @@ static struct {
 	size_t nbuf;
 	uint32_t *done;		/* DONE seen for these task ids */
 	size_t ndone, capdone;
-	char fail[512];		/* the helper could not start: why */
+	char fail[640];		/* the helper could not start: why */
 } m = { .bin = BIN_DEFAULT, .timeout_ms = 10000, .ctl = -1, .status = -1 };
 
 static int opt_cb(int val, const char *optarg, int remote)
@@ -212,12 +215,78 @@ static int wait_for(const char *word, uint32_t id, char *why, size_t len)
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r <= 0) {
-				snprintf(why, len, "memtrace-bpf slurm-helper ended (its log: the "
-					 "slurmd log's memtrace lines)");
+				snprintf(why, len, "memtrace-bpf slurm-helper ended without an answer "
+					 "(%s: is it the memtrace-bpf of this plugin? plugstack.conf's bin=)",
+					 m.bin);
 				return -1;
 			}
 			m.nbuf += (size_t)r;
 		}
+	}
+}
+
+/* A line to the helper, SIGPIPE held off (a helper that died is an
+ * error here, not slurmstepd's death; slurmstepd's own mask and handlers
+ * stay as they were). 0, or -1. */
+static int tell(const char *fmt, uint32_t id, int v)
+{
+	char line[64];
+	sigset_t pipe_only, old, pending;
+	int n = snprintf(line, sizeof(line), fmt, id, v), e = 0;
+	struct timespec zero = { 0, 0 };
+	bool was_pending;
+
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	if (write(m.ctl, line, (size_t)n) != n)
+		e = -1;
+	if (e && errno == EPIPE && !was_pending)
+		sigtimedwait(&pipe_only, NULL, &zero);	/* ours: consumed */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return e;
+}
+
+/* The task as Slurm hands it to post_fork may still be becoming the
+ * job's user (its child side sets its ids while the parent goes on):
+ * wait, within the timeout, until its real, effective, saved and fs ids
+ * are all the job's. 0, or -1 with why. */
+static int wait_user(pid_t pid, uid_t uid, gid_t gid, char *why, size_t len)
+{
+	int64_t deadline = now_ms() + m.timeout_ms;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	for (;;) {
+		FILE *f = fopen(path, "re");
+		char ln[256];
+		unsigned long u[4] = { 1, 1, 1, 1 }, g[4] = { 1, 1, 1, 1 };
+		bool ok = false;
+
+		if (!f) {
+			snprintf(why, len, "the task is gone before its exec");
+			return -1;
+		}
+		while (fgets(ln, sizeof(ln), f)) {
+			if (!strncmp(ln, "Uid:", 4))
+				sscanf(ln + 4, "%lu %lu %lu %lu", &u[0], &u[1], &u[2], &u[3]);
+			else if (!strncmp(ln, "Gid:", 4))
+				sscanf(ln + 4, "%lu %lu %lu %lu", &g[0], &g[1], &g[2], &g[3]);
+		}
+		fclose(f);
+		ok = true;
+		for (int i = 0; i < 4; i++)
+			ok = ok && u[i] == uid && g[i] == gid;
+		if (ok)
+			return 0;
+		if (now_ms() > deadline) {
+			snprintf(why, len, "the task did not become the job's user (uid %u gid %u) "
+				 "in %d s", (unsigned)uid, (unsigned)gid, m.timeout_ms / 1000);
+			return -1;
+		}
+		usleep(1000);
 	}
 }
 
@@ -242,6 +311,7 @@ static int helper_start(spank_t sp, pid_t task)
 	uint32_t job = 0, step = 0;
 	int ctl[2], st[2];
 	char dir[2 * PATH_MAX + 64], cwd[PATH_MAX], link[64], sbuf[16], jbuf[16];
+	char groups[256 * 12] = "";
 	const char *sname;
 	pid_t mid;
 	ssize_t n;
@@ -252,6 +322,17 @@ static int helper_start(spank_t sp, pid_t task)
 	    spank_get_item(sp, S_JOB_STEPID, &step) != ESPANK_SUCCESS) {
 		snprintf(m.fail, sizeof(m.fail), "cannot read the job's ids from Slurm");
 		return -1;
+	}
+	{
+		gid_t *gids = NULL;
+		int ng = 0;
+		size_t used = 0;
+
+		/* the job's own supplementary groups, as its tasks have them */
+		if (spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &gids, &ng) == ESPANK_SUCCESS)
+			for (int i = 0; i < ng && i < 256 && used + 12 < sizeof(groups); i++)
+				used += (size_t)snprintf(groups + used, sizeof(groups) - used, "%s%u",
+							 used ? "," : "", (unsigned)gids[i]);
 	}
 	if (uid == 0) {
 		snprintf(m.fail, sizeof(m.fail), "a job of root's: --memtrace traces users' jobs "
@@ -273,19 +354,34 @@ static int helper_start(spank_t sp, pid_t task)
 			return -1;
 		}
 		cwd[n] = 0;
+		if (n >= (ssize_t)sizeof(cwd) - 1 || (n > 10 && !strcmp(cwd + n - 10, " (deleted)"))) {
+			snprintf(m.fail, sizeof(m.fail), "the task's working directory is gone or too "
+				 "long a path: give --memtrace an absolute DIR");
+			return -1;
+		}
 		snprintf(dir, sizeof(dir), "%s/%s/%u/%s", cwd, opt_dir, job, sname);
 	}
 	if (strlen(dir) >= PATH_MAX) {
 		snprintf(m.fail, sizeof(m.fail), "the trace directory is too long a path");
 		return -1;
 	}
-	if (pipe2(ctl, O_CLOEXEC) || pipe2(st, O_CLOEXEC)) {
+	if (pipe2(ctl, O_CLOEXEC)) {
 		snprintf(m.fail, sizeof(m.fail), "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (pipe2(st, O_CLOEXEC)) {
+		snprintf(m.fail, sizeof(m.fail), "pipe: %s", strerror(errno));
+		close(ctl[0]);
+		close(ctl[1]);
 		return -1;
 	}
 	mid = fork();
 	if (mid < 0) {
 		snprintf(m.fail, sizeof(m.fail), "fork: %s", strerror(errno));
+		close(ctl[0]);
+		close(ctl[1]);
+		close(st[0]);
+		close(st[1]);
 		return -1;
 	}
 	if (mid == 0) {
@@ -296,14 +392,37 @@ static int helper_start(spank_t sp, pid_t task)
 		setsid();
 		if (fork() != 0)
 			_exit(0);
+		/* slurmstepd blocks and ignores signals and shields itself from
+		 * the OOM killer: the helper is a process like any other */
+		{
+			sigset_t none;
+			int fd;
+
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			for (int s = 1; s < NSIG; s++)
+				signal(s, SIG_DFL);
+			fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				if (write(fd, "0", 1) != 1) {
+					/* left as it was */
+				}
+				close(fd);
+			}
+		}
 		/* the helper: fds 3 and 4 the pipes, nothing else of
 		 * slurmstepd's (its stdout and stderr may be a step's I/O,
 		 * which slurmstepd waits to see closed: /dev/null; what the
 		 * helper has to say comes back as FAIL lines) */
-		if (dup2(ctl[0], 3) < 0 || dup2(st[1], 4) < 0)
-			_exit(127);
-		for (int fd = 5; fd < 1024; fd++)
-			close(fd);
+		{
+			int a = fcntl(ctl[0], F_DUPFD, 10), b = fcntl(st[1], F_DUPFD, 10);
+
+			if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0)
+				_exit(127);
+		}
+		if (syscall(SYS_close_range, 5U, ~0U, 0))
+			for (int fd = 5; fd < 65536; fd++)
+				close(fd);
 		{
 			int null = open("/dev/null", O_RDWR);
 
@@ -333,6 +452,10 @@ static int helper_start(spank_t sp, pid_t task)
 		if (m.socket) {
 			argv[k++] = "--socket";
 			argv[k++] = (char *)m.socket;
+		}
+		if (groups[0]) {
+			argv[k++] = "--groups";
+			argv[k++] = groups;
 		}
 		argv[k] = NULL;
 		envp[e++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -385,12 +508,25 @@ int slurm_spank_task_post_fork(spank_t sp, int ac, char **av)
 		slurm_error("memtrace: task %u not traced: %s", id, m.fail);
 		return -1;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	if (dprintf(m.ctl, "TASK %u %d\n", id, (int)pid) < 0) {
+	{
+		uid_t uid;
+		gid_t gid;
+
+		if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+		    spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS ||
+		    wait_user(pid, uid, gid, why, sizeof(why))) {
+			slurm_error("memtrace: task %u not traced: %s", id, why);
+			return -1;
+		}
+	}
+	if (tell("TASK %u %d\n", id, (int)pid)) {
 		slurm_error("memtrace: task %u not traced: memtrace-bpf slurm-helper is gone", id);
 		return -1;
 	}
 	r = wait_for("READY", id, why, sizeof(why));
+	if (r == -1 && !m.fail[0])
+		/* no answer in time: the next tasks do not wait as long again */
+		snprintf(m.fail, sizeof(m.fail), "%s", why);
 	if (r != 1) {
 		slurm_error("memtrace: task %u not traced: %s", id, why);
 		return -1;
@@ -411,10 +547,12 @@ int slurm_spank_task_exit(spank_t sp, int ac, char **av)
 	if (spank_get_item(sp, S_TASK_GLOBAL_ID, &id) != ESPANK_SUCCESS)
 		return 0;
 	spank_get_item(sp, S_TASK_EXIT_STATUS, &status);
-	if (dprintf(m.ctl, "EXIT %u %d\n", id, status) < 0)
+	if (m.fail[0] || tell("EXIT %u %d\n", id, status))
 		return 0;
-	if (wait_for("DONE", id, why, sizeof(why)) != 1)
+	if (wait_for("DONE", id, why, sizeof(why)) != 1) {
 		slurm_error("memtrace: task %u: its trace may not be whole yet: %s", id, why);
+		snprintf(m.fail, sizeof(m.fail), "%s", why);	/* the others do not wait */
+	}
 	return 0;
 }
 

@@ -649,6 +649,10 @@ int run__finish(struct run *r)
 
 void run__free(struct run *r)
 {
+	/* a run whose start failed before run__init is all zeros: its fds
+	 * are not 0 (stdin), it holds nothing */
+	if (!r->tracer)
+		return;
 	if (r->expecting) {
 		close(r->expect_pidfd);
 		r->expecting = false;
