@@ -42,6 +42,8 @@ HEADER_V1 = ("index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s,durat
              "lost_events,events,rusage_maxrss_kb,start_time,untraced_processes")
 # columns appended since the first version (which wrote HEADER_V1 alone)
 HEADER = HEADER_V1 + ",baseline_rss_kb,peak_vmsize_kb,peak_vmdata_kb"
+# campaign.csv: result.csv's, then a --slurm run's (empty for the others)
+CAMPAIGN_HEADER = HEADER + ",slurm_job_id,slurm_state,slurm_maxrss_kb,maxrss_gap_kb"
 STD_KIND = "sample (n-1)"
 
 
@@ -172,7 +174,7 @@ def t_matrix_peaks_exact_and_stats():
     need_ok(r, "the campaign")
     errs = []
     with open(os.path.join(d, "campaign.csv")) as f:
-        if f.readline().rstrip("\n") != HEADER:
+        if f.readline().rstrip("\n") != CAMPAIGN_HEADER:
             errs.append("campaign.csv does not start with the documented header")
     rows = read_rows(os.path.join(d, "campaign.csv"))
     want = plan_order(params, 2)
@@ -664,8 +666,8 @@ def t_baseline_vmsize_vmdata():
     errs = []
     with open(os.path.join(d, "campaign.csv")) as f:
         head = f.readline().rstrip("\n")
-    if head != HEADER:
-        errs.append(f"campaign.csv header {head!r}, want {HEADER!r}")
+    if head != CAMPAIGN_HEADER:
+        errs.append(f"campaign.csv header {head!r}, want {CAMPAIGN_HEADER!r}")
     rows = read_rows(os.path.join(d, "campaign.csv"))
     if len(rows) != 4:
         raise Fail(f"{len(rows)} rows in campaign.csv, want 4")

@@ -61,6 +61,18 @@ def cp_line(text):
     raise Fail("no CP line in the task's output: " + text[-300:])
 
 
+def check_summary(tag, s, pid, vmrss, errs):
+    """A task's summary: its peak the workload's VmRSS at its peak, its
+    pid the target, whole and nothing lost."""
+    if s["peak_rss_kb"] != vmrss:
+        errs.append(f"{tag}: peak_rss_kb {s['peak_rss_kb']}, the workload's VmRSS at its peak "
+                    f"{vmrss} kB")
+    if pid not in s.get("targets", []):
+        errs.append(f"{tag}: the workload's pid {pid} is not the run's target {s.get('targets')}")
+    if s.get("interrupted") or s.get("lost_events"):
+        errs.append(f"{tag}: interrupted {s.get('interrupted')}, lost {s.get('lost_events')}")
+
+
 def service_status():
     r = subprocess.run([BINS["memtrace-bpf"], "daemon", "--status", "--socket", SOCK],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
@@ -118,15 +130,7 @@ def t_wrapper():
                 errs.append(f"{p} is owned by {st.st_uid}:{st.st_gid}, not the user's {USER[1:]}")
         import json
         s = json.load(open(summ))
-        if s["peak_rss_kb"] != vmrss:
-            errs.append(f"task {k}: peak_rss_kb {s['peak_rss_kb']}, the workload's VmRSS at "
-                        f"its peak {vmrss} kB")
-        if pid not in s.get("targets", []):
-            errs.append(f"task {k}: the workload's pid {pid} is not the run's target "
-                        f"{s.get('targets')}")
-        if s.get("interrupted") or s.get("lost_records"):
-            errs.append(f"task {k}: interrupted {s.get('interrupted')}, lost "
-                        f"{s.get('lost_records')}")
+        check_summary(f"task {k}", s, pid, vmrss, errs)
         # the block is A*B MiB: 8 and 16 MiB for tasks 0 and 1
         if vmrss < (k + 1) * 8 * 1024:
             errs.append(f"task {k}: VmRSS at its peak {vmrss} kB, under its {(k + 1) * 8} MiB")
@@ -172,15 +176,7 @@ def t_plugin():
             st = os.stat(os.path.join(td, name))
             if (st.st_uid, st.st_gid) != USER[1:]:
                 errs.append(f"{td}/{name} is owned by {st.st_uid}:{st.st_gid}, not the user's")
-        if s["peak_rss_kb"] != vmrss:
-            errs.append(f"task {k}: peak_rss_kb {s['peak_rss_kb']}, the workload's VmRSS at "
-                        f"its peak {vmrss} kB")
-        if pid not in s.get("targets", []):
-            errs.append(f"task {k}: the workload's pid {pid} is not the run's target "
-                        f"{s.get('targets')}")
-        if s.get("interrupted") or s.get("lost_records"):
-            errs.append(f"task {k}: interrupted {s.get('interrupted')}, lost "
-                        f"{s.get('lost_records')}")
+        check_summary(f"task {k}", s, pid, vmrss, errs)
         want = {"slurm_job_id": job, "slurm_step_id": "0", "slurm_task_id": k, "pid": pid,
                 "slurm_wait_status": 0}
         got = {x: rj.get(x) for x in want}
@@ -394,40 +390,122 @@ def t_campaign_slurm():
     fail_if(errs)
 
 
-@suite.test("campaign --slurm resumed: only the runs without a result are submitted again, "
-            "the finished ones untouched", timeout=400)
+def wait_path(path, what, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise Fail(f"{what} did not happen in {timeout} s ({path})")
+        time.sleep(0.2)
+
+
+@suite.test("campaign --slurm interrupted (Ctrl-C, scancel) and resumed: only the runs without "
+            "a result are submitted again, the finished one untouched", timeout=400)
 def t_campaign_slurm_resume():
-    d = os.path.join(user_dir("resume"), "c")
-    args = ["--slurm", "--slurm-poll", "1", "--param", "A=2,3,4", "--", BINS["matrix"], "{A}", "1"]
-    r = campaign(d, *args)
-    if r.returncode != 0:
-        raise Fail(f"campaign --slurm: exit {r.returncode}: {r.stderr.strip()[-400:]}")
-    rows = read_csv(os.path.join(d, "campaign.csv"))
-    if len(rows) != 3:
-        raise Fail(f"{len(rows)} rows in campaign.csv, want 3")
-    gone = rows[1]
-    os.unlink(os.path.join(d, gone["config"], gone["repeat"], "result.csv"))
-    keep = {x["config"]: os.stat(os.path.join(d, x["config"], x["repeat"], "trace.csv.zst")).st_mtime_ns
-            for x in (rows[0], rows[2])}
-    r = campaign(d, *args)
-    if r.returncode != 0:
-        raise Fail(f"campaign --slurm again: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+    base = user_dir("resume")
+    d = os.path.join(base, "c")
+    # run A waits for go.A: A=2 may finish, A=3 holds, A=4 waits its turn
+    args = ["--slurm", "--slurm-poll", "1", "--max-parallel", "1", "--param", "A=2,3,4", "--",
+            BINS["matrix"], "{A}", "1", "--hold-until", os.path.join(base, "go.{A}")]
+    open(os.path.join(base, "go.2"), "w").close()
+    env = dict(C.env, MEMTRACE_SOCKET=SOCK)
+    p = subprocess.Popen(["setpriv", f"--reuid={USER[1]}", f"--regid={USER[2]}",
+                          "--clear-groups", "--", BINS["memtrace-bpf"], "campaign", "-q", "-d", d,
+                          *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        wait_path(os.path.join(d, "A=2", "1", "result.csv"), "the first run's end")
+        wait_path(os.path.join(d, "A=3", "1", "run.json"), "the second run's start")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     errs = []
-    subs = [ln.split("\t") for ln in open(os.path.join(d, ".slurm", "submissions.tsv")).read().splitlines()]
+    job = open(os.path.join(d, ".slurm", "submissions.tsv")).read().split("\t")[0]
+    if p.returncode != 130 or f"scancel {job}" not in err:
+        errs.append(f"the interrupted campaign: exit {p.returncode}, said {err.strip()[-300:]!r}")
+    C.run(["scancel", job], user=USER[1:])
+    deadline = time.monotonic() + 60
+    while C.q(["squeue", "-h", "-j", job]).stdout.strip() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    kept = os.stat(os.path.join(d, "A=2", "1", "trace.csv.zst")).st_mtime_ns
+    for a in (3, 4):
+        open(os.path.join(base, f"go.{a}"), "w").close()
+    r = campaign(d, *args)
+    if r.returncode != 0:
+        raise Fail(f"the resumed campaign --slurm: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+    subs = [ln.split("\t") for ln in
+            open(os.path.join(d, ".slurm", "submissions.tsv")).read().splitlines()]
+    rows = {x["config"]: x for x in read_csv(os.path.join(d, "campaign.csv"))}
     if len(subs) != 2:
         errs.append(f"submissions.tsv: {subs}, want two submissions")
     else:
-        idx = open(os.path.join(d, ".slurm", subs[1][1])).read().split()
-        if idx != [gone["index"]]:
-            errs.append(f"the second submission ran plan indices {idx}, want [{gone['index']}]")
-    for cfg, mt in keep.items():
-        now = os.stat(os.path.join(d, cfg, "1", "trace.csv.zst")).st_mtime_ns
-        if now != mt:
-            errs.append(f"{cfg}: a finished run's trace was written again")
-    rows2 = read_csv(os.path.join(d, "campaign.csv"))
-    if len(rows2) != 3 or {x["slurm_state"] for x in rows2} != {"COMPLETED"}:
-        errs.append(f"after the resume: {[(x['config'], x['slurm_state']) for x in rows2]}")
-    check_runs(d, rows2, errs, "resumed")
+        idx = sorted(open(os.path.join(d, ".slurm", subs[1][1])).read().split())
+        want = sorted(rows[c]["index"] for c in ("A=3", "A=4") if c in rows)
+        if idx != want or len(want) != 2:
+            errs.append(f"the resume submitted plan indices {idx}, want those of A=3 and A=4 "
+                        f"{want}")
+    if os.stat(os.path.join(d, "A=2", "1", "trace.csv.zst")).st_mtime_ns != kept:
+        errs.append("the finished run's trace was written again")
+    if sorted(rows) != ["A=2", "A=3", "A=4"] or \
+            {x["slurm_state"] for x in rows.values()} != {"COMPLETED"}:
+        errs.append(f"after the resume: {[(c, x['slurm_state']) for c, x in rows.items()]}")
+    check_runs(d, list(rows.values()), errs, "resumed")
+    print(f"# interrupted after A=2, array {job} cancelled; the resume submitted {subs[1:]}")
+    fail_if(errs)
+
+
+@suite.test("campaign --slurm: a run lost with its node (NODE_FAIL) is said and redone by the "
+            "same command, the finished run kept", timeout=400)
+def t_campaign_slurm_node_fail():
+    base = user_dir("nodefail")
+    d = os.path.join(base, "c")
+    args = ["--slurm", "--slurm-poll", "1", "--max-parallel", "2", "--param", "A=2,3", "--",
+            BINS["matrix"], "{A}", "1", "--hold-until", os.path.join(base, "go.{A}")]
+    open(os.path.join(base, "go.2"), "w").close()
+    env = dict(C.env, MEMTRACE_SOCKET=SOCK)
+    p = subprocess.Popen(["setpriv", f"--reuid={USER[1]}", f"--regid={USER[2]}",
+                          "--clear-groups", "--", BINS["memtrace-bpf"], "campaign", "-q", "-d", d,
+                          *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    errs = []
+    try:
+        wait_path(os.path.join(d, "A=2", "1", "result.csv"), "the first run's end")
+        wait_path(os.path.join(d, "A=3", "1", "run.json"), "the second run's start")
+        r = C.q(["scontrol", "update", f"NodeName={C.node}", "State=DOWN", "Reason=memtrace-test"])
+        if r.returncode != 0:
+            raise Fail(f"scontrol update State=DOWN: {r.stderr.strip()}")
+        out, err = p.communicate(timeout=180)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        C.q(["scontrol", "update", f"NodeName={C.node}", "State=RESUME"])
+    if p.returncode != 1 or "NODE_FAIL" not in err or "redone" not in err:
+        errs.append(f"the campaign whose node failed: exit {p.returncode}, said "
+                    f"{err.strip()[-300:]!r}")
+    kept = os.stat(os.path.join(d, "A=2", "1", "trace.csv.zst")).st_mtime_ns
+    deadline = time.monotonic() + 60
+    while C.q(["sinfo", "-h", "-o", "%t"]).stdout.strip() != "idle":
+        if time.monotonic() > deadline:
+            raise Fail("the node did not come back idle in 60 s: " + C.logs())
+        time.sleep(0.5)
+    open(os.path.join(base, "go.3"), "w").close()
+    r = campaign(d, *args)
+    if r.returncode != 0:
+        raise Fail(f"the campaign again: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+    rows = {x["config"]: x for x in read_csv(os.path.join(d, "campaign.csv"))}
+    # A=2 had ended ok (its array task may have been ending when the node
+    # went: Slurm may call that NODE_FAIL; its result stands)
+    if sorted(rows) != ["A=2", "A=3"] or rows["A=3"]["slurm_state"] != "COMPLETED" or \
+            rows["A=2"]["status"] != "ok":
+        errs.append(f"after the rerun: {[(c, x['status'], x['slurm_state']) for c, x in rows.items()]}")
+    if os.stat(os.path.join(d, "A=2", "1", "trace.csv.zst")).st_mtime_ns != kept:
+        errs.append("the finished run's trace was written again")
+    check_runs(d, list(rows.values()), errs, "redone")
+    print("# the node failed under A=3: " + " | ".join(
+        ln for ln in err.splitlines() if "NODE_FAIL" in ln)[:200])
     fail_if(errs)
 
 

@@ -772,6 +772,33 @@ static int slurm_task_main(size_t todo)
 	return ret ? ret : EXIT_TRACE_ERR;
 }
 
+/* --slurm's driver: the unfinished runs as a job array, followed to its
+ * end; then what is finished, counted again. The exit status so far;
+ * *lost: runs Slurm cancelled or lost. */
+static int slurm_driver(size_t todo, int argc, char **argv, size_t *lost)
+{
+	int ret;
+
+	ca.so.quiet = ca.quiet;
+	ca.so.tty = ca.tty;
+	if (!ca.quiet)
+		fprintf(stderr, "memtrace-bpf campaign: %zu run%s into %s%s; %zu to do, as a Slurm job "
+			"array\n", ca.plan.nruns, ca.plan.nruns == 1 ? "" : "s", ca.plan.dir,
+			ca.ndone ? " (resuming: finished runs are kept)" : "", todo);
+	/* the array tasks get our own arguments (--slurm-task first) */
+	ret = campaign_slurm_run(&ca.plan, ca.dirfd, argv + 1, argc - 1, &ca.so, lost);
+	ca.ndone = 0;
+	for (size_t i = 0; i < ca.plan.nruns; i++) {
+		char path[PATH_MAX + 16];
+		struct stat st;
+
+		ca.plan.runs[i].done = !stat(path_join(path, sizeof(path), ca.plan.runs[i].dir,
+						      run_files[F_RESULT]), &st);
+		ca.ndone += ca.plan.runs[i].done;
+	}
+	return ret;
+}
+
 int cmd_campaign(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
@@ -781,7 +808,7 @@ int cmd_campaign(int argc, char **argv)
 	};
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
 					  .children = children };
-	size_t todo = 0;
+	size_t todo = 0, lost = 0;
 	int e, ret, nfailed = 0, nover = 0;
 
 	if (argc > 1 && !strcmp(argv[1], "report"))
@@ -805,44 +832,15 @@ int cmd_campaign(int argc, char **argv)
 	if (ca.slurm_task >= 0)
 		return slurm_task_main(todo);
 	ca.ndone = ca.plan.nruns - todo;
-	if (ca.slurm && ca.slurm_task < 0) {
-		size_t lost = 0;
-
-		ca.so.quiet = ca.quiet;
-		ca.so.tty = ca.tty;
+	if (ca.slurm) {
+		ret = slurm_driver(todo, argc, argv, &lost);
+	} else {
 		if (!ca.quiet)
-			fprintf(stderr, "memtrace-bpf campaign: %zu run%s into %s%s; %zu to do, as a "
-				"Slurm job array\n", ca.plan.nruns, ca.plan.nruns == 1 ? "" : "s",
-				ca.plan.dir, ca.ndone ? " (resuming: finished runs are kept)" : "", todo);
-		ret = campaign_slurm_run(&ca.plan, ca.dirfd, argv + 1, argc - 1, &ca.so, &lost);
-		for (size_t i = 0; i < ca.plan.nruns; i++) {
-			char path[PATH_MAX + 16];
-			struct stat st;
-
-			ca.plan.runs[i].done = !stat(path_join(path, sizeof(path), ca.plan.runs[i].dir,
-							      run_files[F_RESULT]), &st);
-		}
-		ca.ndone = 0;
-		for (size_t i = 0; i < ca.plan.nruns; i++)
-			ca.ndone += ca.plan.runs[i].done;
-		if (campaign_tables(ca.plan.dir, !ca.quiet, false, &nfailed, &nover))
-			ret = ret ? ret : EXIT_TRACE_ERR;
-		else if (!ret && !ca.quiet)
-			fprintf(stderr, "memtrace-bpf campaign: %zu of %zu runs finished; %s/campaign.csv, "
-				"stats.csv, stats.json\n", ca.ndone, ca.plan.nruns, ca.plan.dir);
-		if (!ret && lost)
-			ret = EXIT_TRACE_ERR;
-		else if (!ret && nfailed)
-			ret = EXIT_RUNS_FAILED;
-		else if (!ret && nover)
-			ret = EXIT_OVER_LIMIT;
-		return ret;
+			fprintf(stderr, "memtrace-bpf campaign: %zu run%s into %s%s; %zu to do, %lu at "
+				"once\n", ca.plan.nruns, ca.plan.nruns == 1 ? "" : "s", ca.plan.dir,
+				ca.ndone ? " (resuming: finished runs are kept)" : "", todo, ca.jobs);
+		ret = run_plan(todo);
 	}
-	if (!ca.quiet)
-		fprintf(stderr, "memtrace-bpf campaign: %zu run%s into %s%s; %zu to do, %lu at once\n",
-			ca.plan.nruns, ca.plan.nruns == 1 ? "" : "s", ca.plan.dir,
-			ca.ndone ? " (resuming: finished runs are kept)" : "", todo, ca.jobs);
-	ret = run_plan(todo);
 	if (campaign_tables(ca.plan.dir, !ca.quiet, false, &nfailed, &nover))
 		ret = EXIT_TRACE_ERR;
 	else if (ca.report && campaign_page(ca.plan.dir, NULL, false, ca.quiet))
@@ -850,7 +848,9 @@ int cmd_campaign(int argc, char **argv)
 	else if (!ca.quiet)
 		fprintf(stderr, "memtrace-bpf campaign: %zu of %zu runs finished; %s/campaign.csv, "
 			"stats.csv, stats.json\n", ca.ndone, ca.plan.nruns, ca.plan.dir);
-	if (!ret && nfailed)
+	if (!ret && lost)
+		ret = EXIT_TRACE_ERR;	/* cancelled, or lost with a node: said */
+	else if (!ret && nfailed)
 		ret = EXIT_RUNS_FAILED;
 	else if (!ret && nover)
 		ret = EXIT_OVER_LIMIT;

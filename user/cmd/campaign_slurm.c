@@ -231,6 +231,27 @@ static bool final_state(const char *s)
 	return true;
 }
 
+/* "2-5,7%2]" (sacct's tasks of an array that never started): each of
+ * them gets state. */
+static void mark_range(const char *p, const char *state, struct task_end *te, size_t n)
+{
+	while (*p && *p != ']' && *p != '%') {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+
+		if (end == p)
+			return;
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		for (unsigned long k = a; k <= b && k < n; k++) {
+			te[k].seen = true;
+			snprintf(te[k].state, sizeof(te[k].state), "%.*s", (int)strcspn(state, " "),
+				 state);
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+}
+
 /* sacct's word on each array task of job (k < n): until every one is
  * final, or 60 s (slurmdbd hears of a job's end a little later). */
 static int ask_sacct(const char *job, struct task_end *te, size_t n)
@@ -256,6 +277,11 @@ static int ask_sacct(const char *job, struct task_end *te, size_t n)
 				f[i] = strsep(&p, "|");
 			if (!f[4] || strncmp(f[0], job, strlen(job)) || f[0][strlen(job)] != '_')
 				continue;
+			if (f[0][strlen(job) + 1] == '[') {
+				/* tasks that never started, as one row: JOB_[2-5,7%2] */
+				mark_range(f[0] + strlen(job) + 2, f[1], te, n);
+				continue;
+			}
 			k = strtoul(f[0] + strlen(job) + 1, &us, 10);
 			if (k >= n)
 				continue;
@@ -281,64 +307,220 @@ static int ask_sacct(const char *job, struct task_end *te, size_t n)
 
 /* slurm.csv beside the run; a partial result made the result when Slurm
  * stopped the run for its limits. */
+/* result.csv (the row res) in fd, whole. 0 or -errno. */
+static int put_result(int fd, const struct run_result *res)
+{
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "%s\n", RESULT_HEADER);
+
+	n += result_format(line + n, sizeof(line) - (size_t)n, res);
+	return write_file_at(fd, "result.csv", line, (size_t)n);
+}
+
+/* Slurm's word on a run: slurm.csv beside it. A run stopped at its
+ * limits (TIMEOUT, OUT_OF_MEMORY) is finished, with that as its status,
+ * from its result or its partial one (Slurm signals the run's processes
+ * too, so it may have ended killed before its array task was told). A
+ * run the scheduler took away otherwise (cancelled, its node lost,
+ * preempted) and that did not end ok is not finished: redone by the same
+ * command. *lost counts those. */
 static void finalise(const struct plan_run *r, const char *job, size_t k, const struct task_end *te,
 		     int *lost)
 {
-	char dir[PATH_MAX + 16], path[PATH_MAX + 32], line[512], err[512];
+	char line[512], err[512];
 	struct run_result res;
-	struct stat st;
 	int fd, n;
-	const char *status = NULL;
+	const char *status = NULL, *state = te->seen ? te->state : "UNKNOWN";
+	bool have;
 
-	snprintf(dir, sizeof(dir), "%s", r->dir);
-	fd = dir_open(AT_FDCWD, dir, true, err, sizeof(err));
+	fd = dir_open(AT_FDCWD, r->dir, true, err, sizeof(err));
 	if (fd < 0) {
 		fprintf(stderr, "memtrace-bpf campaign: %s\n", err);
 		return;
 	}
 	n = snprintf(line, sizeof(line), "slurm_job_id,slurm_state,slurm_exit_code,slurm_maxrss_kb,"
-		     "node\n%s_%zu,%s,%s,", job, k, te->seen ? te->state : "UNKNOWN", te->exit);
+		     "node\n%s_%zu,%s,%s,", job, k, state, te->exit);
 	if (te->maxrss_kb >= 0)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "%lld", te->maxrss_kb);
 	n += snprintf(line + n, sizeof(line) - (size_t)n, ",%s\n", te->node);
 	if (write_file_at(fd, "slurm.csv", line, (size_t)n))
 		fprintf(stderr, "memtrace-bpf campaign: cannot write %s/slurm.csv\n", r->dir);
-	if (!strcmp(te->state, "TIMEOUT"))
+	if (!strcmp(state, "TIMEOUT"))
 		status = "timeout";
-	else if (!strcmp(te->state, "OUT_OF_MEMORY"))
+	else if (!strcmp(state, "OUT_OF_MEMORY"))
 		status = "killed";
-	snprintf(path, sizeof(path), "%s/result.csv", r->dir);
-	if (!stat(path, &st)) {
-		/* finished: killed by the signal Slurm sent at the limit (it
-		 * signals the run's processes too), the limit is the reason */
-		if (status && !result_read(path, &res, err, sizeof(err)) &&
-		    strcmp(res.status, "ok") && strcmp(res.status, status)) {
-			snprintf(res.status, sizeof(res.status), "%s", status);
-			n = snprintf(line, sizeof(line), "%s\n", RESULT_HEADER);
-			n += result_format(line + n, sizeof(line) - (size_t)n, &res);
-			if (write_file_at(fd, "result.csv", line, (size_t)n))
-				fprintf(stderr, "memtrace-bpf campaign: cannot write %s/result.csv\n",
-					r->dir);
-		}
-		close(fd);
-		return;
+	snprintf(line, sizeof(line), "%s/result.csv", r->dir);
+	have = !result_read(line, &res, err, sizeof(err));
+	if (!have) {
+		snprintf(line, sizeof(line), "%s/result.partial.csv", r->dir);
+		if (status && !result_read(line, &res, err, sizeof(err)))
+			have = true;
 	}
-	snprintf(path, sizeof(path), "%s/result.partial.csv", r->dir);
-	if (status && !result_read(path, &res, err, sizeof(err))) {
-		snprintf(res.status, sizeof(res.status), "%s", status);
-		n = snprintf(line, sizeof(line), "%s\n", RESULT_HEADER);
-		n += result_format(line + n, sizeof(line) - (size_t)n, &res);
-		if (!write_file_at(fd, "result.csv", line, (size_t)n)) {
+	if (have && !strcmp(res.status, "ok")) {
+		close(fd);
+		return;		/* it ended by itself first */
+	}
+	if (have && status) {
+		if (strcmp(res.status, status))
+			snprintf(res.status, sizeof(res.status), "%s", status);
+		if (!put_result(fd, &res)) {
 			unlinkat(fd, "result.partial.csv", 0);
 			close(fd);
 			return;
 		}
 	}
+	if (have && !strcmp(state, "COMPLETED")) {
+		close(fd);
+		return;		/* failed or killed by itself: a result */
+	}
+	/* taken away by the scheduler: not a result of the run */
+	unlinkat(fd, "result.csv", 0);
 	close(fd);
 	(*lost)++;
 	fprintf(stderr, "memtrace-bpf campaign: %s #%d: Slurm says %s (array task %s_%zu); it "
-		"will be redone when you run the same command again\n", r->config, r->repeat,
-		te->seen ? te->state : "nothing", job, k);
+		"will be redone when you run the same command again\n", r->config, r->repeat, state,
+		job, k);
+}
+
+/* Follows job until none of its tasks is queued or running (progress on
+ * a terminal). 0, or the exit status of a stop signal (said). */
+static int follow(const struct plan *p, const char *job, const size_t *idx, size_t n,
+		  const struct campaign_slurm_opts *o)
+{
+	for (;;) {
+		char *sq_argv[] = { "squeue", "-h", "-r", "-j", (char *)job, "-o", "%T", NULL };
+		char *q = NULL, *save = NULL;
+		size_t pend = 0, runn = 0, done = 0;
+		struct stat st;
+		int rc;
+
+		if (sig_count) {
+			fprintf(stderr, "%smemtrace-bpf campaign: stopped following job array %s: its "
+				"runs still queued or running go on (scancel %s stops them); the same "
+				"command again waits for them and resumes\n", o->tty ? "\r\033[K" : "",
+				job, job);
+			return EXIT_SIGNAL + (int)sig_last;
+		}
+		rc = capture(sq_argv, &q, true);
+		for (char *ln = q ? strtok_r(q, "\n", &save) : NULL; ln; ln = strtok_r(NULL, "\n", &save)) {
+			if (!strcmp(ln, "PENDING"))
+				pend++;
+			else
+				runn++;
+		}
+		free(q);
+		for (size_t i = 0; i < n; i++) {
+			char rp[PATH_MAX + 16];
+
+			snprintf(rp, sizeof(rp), "%s/result.csv", p->runs[idx[i]].dir);
+			done += !stat(rp, &st);
+		}
+		if (!o->quiet && o->tty)
+			fprintf(stderr, "\r\033[K  job array %s: %zu of %zu runs finished, %zu running, "
+				"%zu pending", job, done, n, runn, pend);
+		/* an unknown job (purged from slurmctld's memory) is over too */
+		if (!pend && !runn)
+			break;
+		(void)rc;
+		sleep(o->poll_s);
+	}
+	if (!o->quiet && o->tty)
+		fputs("\r\033[K", stderr);
+	return 0;
+}
+
+/* A submission's list: its plan indices. The count, or -1. */
+static long read_sub(int sdir, const char *name, size_t nruns, size_t **idx)
+{
+	int fd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	size_t n = 0, cap = 0;
+	char line[64];
+
+	*idx = NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *end;
+		unsigned long v = strtoul(line, &end, 10);
+
+		if (end == line || v >= nruns || grow(idx, &cap, n, sizeof(**idx), 64)) {
+			fclose(f);
+			free(*idx);
+			*idx = NULL;
+			return -1;
+		}
+		(*idx)[n++] = v;
+	}
+	fclose(f);
+	return (long)n;
+}
+
+/* Follows a submission to its end and finalises its runs (all, or, of
+ * an earlier one, those with no slurm.csv yet: a later submission may
+ * have run them again). 0, or the exit status (said). */
+static int settle_submission(const struct plan *p, int sdir, const char *job, const char *sub,
+			     bool all, const struct campaign_slurm_opts *o, int *lost)
+{
+	size_t *idx = NULL;
+	long n = read_sub(sdir, sub, p->nruns, &idx);
+	struct task_end *te;
+	int e;
+
+	if (n <= 0)
+		return 0;
+	e = follow(p, job, idx, (size_t)n, o);
+	te = e ? NULL : calloc((size_t)n, sizeof(*te));
+	if (!e && te) {
+		if (ask_sacct(job, te, (size_t)n) < 0)
+			fprintf(stderr, "memtrace-bpf campaign: sacct did not say how job array %s "
+				"ended (accounting off?); its runs without a result are redone on "
+				"resume\n", job);
+		for (long k = 0; k < n; k++) {
+			char path[PATH_MAX + 16];
+			struct stat st;
+
+			snprintf(path, sizeof(path), "%s/slurm.csv", p->runs[idx[k]].dir);
+			if (all || stat(path, &st))
+				finalise(&p->runs[idx[k]], job, (size_t)k, &te[k], lost);
+		}
+	}
+	free(te);
+	free(idx);
+	return e;
+}
+
+/* Earlier submissions of this directory (an interrupted campaign): each
+ * followed to its end, its runs finalised. 0, or the exit status. */
+static int settle_earlier(const struct plan *p, int sdir, const struct campaign_slurm_opts *o,
+			  int *lost)
+{
+	int fd = openat(sdir, "submissions.tsv", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	char line[256];
+	int e = 0;
+
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while (!e && fgets(line, sizeof(line), f)) {
+		char *tab = strchr(line, '\t');
+
+		if (!tab)
+			continue;
+		*tab++ = 0;
+		tab[strcspn(tab, "\n")] = 0;
+		if (strspn(line, "0123456789") != strlen(line) || !*line || strchr(tab, '/'))
+			continue;
+		e = settle_submission(p, sdir, line, tab, false, o, lost);
+	}
+	fclose(f);
+	return e;
 }
 
 int campaign_slurm_run(const struct plan *p, int dirfd, char *const *args, int nargs,
@@ -349,7 +531,6 @@ int campaign_slurm_run(const struct plan *p, int dirfd, char *const *args, int n
 	char chdir_opt[PATH_MAX + 16], subs[PATH_MAX + 32];
 	char *buf = NULL, *out = NULL, **argv = NULL;
 	size_t len = 0, nsub = 0, *idx = NULL;
-	struct task_end *te = NULL;
 	int sdir = -1, rc, nargv = 0, lost = 0, ret = EXIT_TRACE_ERR;
 	char job[32] = "";
 	FILE *f;
@@ -368,13 +549,24 @@ int campaign_slurm_run(const struct plan *p, int dirfd, char *const *args, int n
 		fprintf(stderr, "memtrace-bpf campaign: %s\n", err);
 		return EXIT_TRACE_ERR;
 	}
+	/* an interrupted campaign's arrays first: what they finished counts,
+	 * what the scheduler took away is redone */
+	ret = settle_earlier(p, sdir, o, &lost);
+	lost = 0;	/* redone now */
+	if (ret)
+		goto out;
+	ret = EXIT_TRACE_ERR;
 	/* this submission's runs: those not finished */
 	idx = calloc(p->nruns ? p->nruns : 1, sizeof(*idx));
 	f = idx ? open_memstream(&buf, &len) : NULL;
 	if (!f)
 		goto out;
 	for (size_t i = 0; i < p->nruns; i++) {
-		if (p->runs[i].done)
+		char rp[PATH_MAX + 16];
+		struct stat st;
+
+		snprintf(rp, sizeof(rp), "%s/result.csv", p->runs[i].dir);
+		if (!stat(rp, &st))
 			continue;
 		idx[nsub++] = i;
 		fprintf(f, "%zu\n", i);
@@ -440,54 +632,10 @@ int campaign_slurm_run(const struct plan *p, int dirfd, char *const *args, int n
 	if (!o->quiet)
 		fprintf(stderr, "memtrace-bpf campaign: submitted job array %s: %zu run%s%s\n", job,
 			nsub, nsub == 1 ? "" : "s", o->max_parallel ? " (at most --max-parallel at once)" : "");
-	/* follow it until no task of it is queued or running */
-	for (;;) {
-		char *sq_argv[] = { "squeue", "-h", "-r", "-j", job, "-o", "%T", NULL };
-		char *q = NULL, *save = NULL;
-		size_t pend = 0, runn = 0, done = 0;
-		struct stat st;
-
-		if (sig_count) {
-			fprintf(stderr, "%smemtrace-bpf campaign: stopped following job array %s: its "
-				"runs still queued or running go on (scancel %s stops them); the same "
-				"command again waits for them and resumes\n", o->tty ? "\r\033[K" : "",
-				job, job);
-			ret = EXIT_SIGNAL + (int)sig_last;
-			goto out;
-		}
-		rc = capture(sq_argv, &q, true);
-		for (char *ln = q ? strtok_r(q, "\n", &save) : NULL; ln; ln = strtok_r(NULL, "\n", &save)) {
-			if (!strcmp(ln, "PENDING"))
-				pend++;
-			else
-				runn++;
-		}
-		free(q);
-		for (size_t i = 0; i < nsub; i++) {
-			char rp[PATH_MAX + 16];
-
-			snprintf(rp, sizeof(rp), "%s/result.csv", p->runs[idx[i]].dir);
-			done += !stat(rp, &st);
-		}
-		if (!o->quiet && o->tty)
-			fprintf(stderr, "\r\033[K  job array %s: %zu of %zu runs finished, %zu running, "
-				"%zu pending", job, done, nsub, runn, pend);
-		if (rc == 0 && !pend && !runn)
-			break;
-		sleep(o->poll_s);
-	}
-	if (!o->quiet && o->tty)
-		fputs("\r\033[K", stderr);
-	te = calloc(nsub, sizeof(*te));
-	if (!te)
+	ret = settle_submission(p, sdir, job, sub_name, true, o, &lost);
+	if (ret)
 		goto out;
-	if (ask_sacct(job, te, nsub) < 0)
-		fprintf(stderr, "memtrace-bpf campaign: sacct did not say how job array %s ended "
-			"(accounting off?); its runs without a result are redone on resume\n", job);
-	for (size_t k = 0; k < nsub; k++)
-		finalise(&p->runs[idx[k]], job, k, &te[k], &lost);
 	*lost_out = (size_t)lost;
-	ret = 0;
 out:
 	if (f)
 		fclose(f);
@@ -495,7 +643,6 @@ out:
 	free(out);
 	free(argv);
 	free(idx);
-	free(te);
 	if (sdir >= 0)
 		close(sdir);
 	return ret;
