@@ -178,7 +178,7 @@ def t_plugin():
                 errs.append(f"{td}/{name} is owned by {st.st_uid}:{st.st_gid}, not the user's")
         check_summary(f"task {k}", s, pid, vmrss, errs)
         want = {"slurm_job_id": job, "slurm_step_id": "0", "slurm_task_id": k, "pid": pid,
-                "slurm_wait_status": 0}
+                "slurm_wait_status": 0, "node": C.node, "slurm_cpus_per_task": 1}
         got = {x: rj.get(x) for x in want}
         if got != want:
             errs.append(f"task {k}: run.json {got}, want {want}")

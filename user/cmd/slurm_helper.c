@@ -61,7 +61,7 @@ static const char doc[] =
 "OPTIONS:";
 
 enum { OPT_CTL = 1900, OPT_STATUS, OPT_UID, OPT_GID, OPT_DIR, OPT_JOB, OPT_STEP, OPT_SOCKET,
-       OPT_GROUPS };
+       OPT_GROUPS, OPT_NODE, OPT_CPUS, OPT_MEM };
 
 static const struct argp_option opts[] = {
 	{ "ctl", OPT_CTL, "FD", 0, "The plugin's lines (TASK, EXIT)", 0 },
@@ -72,6 +72,9 @@ static const struct argp_option opts[] = {
 	{ "dir", OPT_DIR, "DIR", 0, "The step's directory (absolute); each task's in it", 0 },
 	{ "job", OPT_JOB, "ID", 0, "The job's id (run.json)", 0 },
 	{ "step", OPT_STEP, "ID", 0, "The step's id (run.json)", 0 },
+	{ "node", OPT_NODE, "NAME", 0, "Slurm's name of this node (run.json; default the host name)", 0 },
+	{ "cpus-per-task", OPT_CPUS, "N", 0, "The step's CPUs per task (run.json)", 0 },
+	{ "mem-mb", OPT_MEM, "MB", 0, "The step's memory, in MB (run.json)", 0 },
 	{ "socket", OPT_SOCKET, "PATH", 0, "The service's socket (default $MEMTRACE_SOCKET, else "
 	  SVC_DEFAULT_SOCKET ")", 0 },
 	{ 0 }
@@ -94,7 +97,8 @@ struct task {
 static struct {
 	int ctl, status;
 	long uid, gid;
-	const char *dir, *job, *step, *socket;
+	const char *dir, *job, *step, *socket, *node;
+	long cpus, mem_mb;
 	gid_t groups[256];
 	int ngroups;		/* --groups, -1: none given */
 	int stepfd;
@@ -143,6 +147,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	}
 	case OPT_JOB:		h.job = arg; break;
 	case OPT_STEP:		h.step = arg; break;
+	case OPT_NODE:		h.node = arg; break;
+	case OPT_CPUS:		h.cpus = number(arg, "--cpus-per-task", 0x7fffffff); break;
+	case OPT_MEM:		h.mem_mb = number(arg, "--mem-mb", 0x7fffffffffffffffL); break;
 	case OPT_SOCKET:	h.socket = arg; break;
 	case ARGP_KEY_ARG:
 		usage_exit("slurm-helper", "unexpected argument %s", arg);
@@ -194,7 +201,10 @@ static int write_run_json(struct task *tk)
 
 	if (!f)
 		return -ENOMEM;
-	gethostname(node, sizeof(node) - 1);
+	if (h.node)
+		snprintf(node, sizeof(node), "%s", h.node);
+	else
+		gethostname(node, sizeof(node) - 1);
 	gmtime_r(&tk->started, &tm);
 	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	jw_begin(&w, f);
@@ -203,6 +213,8 @@ static int write_run_json(struct task *tk)
 	jw_str(&w, "slurm_step_id", h.step);
 	jw_u64(&w, "slurm_task_id", tk->id);
 	jw_str(&w, "node", node);
+	jw_i64(&w, "slurm_cpus_per_task", h.cpus);
+	jw_i64(&w, "slurm_step_mem_mb", h.mem_mb);
 	jw_i64(&w, "pid", tk->pid);
 	jw_str(&w, "start_time", iso);
 	jw_u64(&w, "start_ts_ns", tk->start_ns);

@@ -311,7 +311,7 @@ static int helper_start(spank_t sp, pid_t task)
 	uint32_t job = 0, step = 0;
 	int ctl[2], st[2];
 	char dir[2 * PATH_MAX + 64], cwd[PATH_MAX], link[64], sbuf[16], jbuf[16];
-	char groups[256 * 12] = "";
+	char groups[256 * 12] = "", node[128] = "", cpus[16] = "0", mem[24] = "0";
 	const char *sname;
 	pid_t mid;
 	ssize_t n;
@@ -333,6 +333,18 @@ static int helper_start(spank_t sp, pid_t task)
 			for (int i = 0; i < ng && i < 256 && used + 12 < sizeof(groups); i++)
 				used += (size_t)snprintf(groups + used, sizeof(groups) - used, "%s%u",
 							 used ? "," : "", (unsigned)gids[i]);
+	}
+	{
+		uint32_t c = 0;
+		uint64_t mb = 0;
+
+		/* what the step asked for, for run.json */
+		if (spank_get_item(sp, S_STEP_CPUS_PER_TASK, &c) == ESPANK_SUCCESS)
+			snprintf(cpus, sizeof(cpus), "%u", c);
+		if (spank_get_item(sp, S_STEP_ALLOC_MEM, &mb) == ESPANK_SUCCESS)
+			snprintf(mem, sizeof(mem), "%llu", (unsigned long long)mb);
+		if (spank_getenv(sp, "SLURMD_NODENAME", node, sizeof(node)) != ESPANK_SUCCESS)
+			node[0] = 0;
 	}
 	if (uid == 0) {
 		snprintf(m.fail, sizeof(m.fail), "a job of root's: --memtrace traces users' jobs "
@@ -386,7 +398,7 @@ static int helper_start(spank_t sp, pid_t task)
 	}
 	if (mid == 0) {
 		char uidb[16], gidb[16];
-		char *argv[24], *envp[4], envsock[PATH_MAX + 32];
+		char *argv[32], *envp[4], envsock[PATH_MAX + 32];
 		int k = 0, e = 0;
 
 		setsid();
@@ -457,6 +469,14 @@ static int helper_start(spank_t sp, pid_t task)
 			argv[k++] = "--groups";
 			argv[k++] = groups;
 		}
+		if (node[0]) {
+			argv[k++] = "--node";
+			argv[k++] = node;
+		}
+		argv[k++] = "--cpus-per-task";
+		argv[k++] = cpus;
+		argv[k++] = "--mem-mb";
+		argv[k++] = mem;
 		argv[k] = NULL;
 		envp[e++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 		envp[e++] = "LANG=C";
