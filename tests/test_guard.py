@@ -364,6 +364,83 @@ def t_monitor_log():
     fail_if(errs)
 
 
+def prom_parser():
+    """prometheus_client's text parser (Debian's python3-prometheus-client;
+    its dist-packages also when the tests run under another python3)."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")
+        try:
+            from prometheus_client.parser import text_string_to_metric_families
+        except ImportError as e:
+            raise Skip(f"no prometheus_client ({e}): tools/install-deps.sh installs "
+                       "python3-prometheus-client")
+    return text_string_to_metric_families
+
+
+def prom_values(path, parse):
+    """{metric name: value} of a textfile, each family's one sample; its
+    types beside them."""
+    vals, types = {}, {}
+    for fam in parse(open(path).read()):
+        types[fam.name] = fam.type
+        for smp in fam.samples:
+            if smp.labels.get("command") != "matrix":
+                raise Fail(f"{smp.name}: labels {smp.labels}, want command=matrix")
+            vals[smp.name] = smp.value
+    return vals, types
+
+
+@suite.test("--metrics: a Prometheus textfile while the run goes (parsed by prometheus_client), "
+            "its peak the summary's at the end")
+def t_metrics():
+    parse = prom_parser()
+    d = tmpdir()
+    prom = os.path.join(d, "job.prom")
+    go = os.path.join(d, "go")
+    csv_path = os.path.join(d, "m.csv")
+    p = spawn([BIN, "-q", "-o", csv_path, "--metrics", prom, "-i", "100ms", "--alert", "8M", "--",
+               workload("matrix"), "8", "2", "--hold-until", go])
+    errs = []
+    try:
+        deadline, live = time.monotonic() + 30, {}
+        while time.monotonic() < deadline and p.poll() is None:
+            if os.path.exists(prom):
+                live, _ = prom_values(prom, parse)
+                if live.get("memtrace_rss_bytes", 0) >= 16 << 20:
+                    break
+            time.sleep(0.05)
+        if live.get("memtrace_rss_bytes", 0) < 16 << 20 or live.get("memtrace_running") != 1:
+            errs.append(f"while the 16 MiB block was held the file said {live}")
+        write_file(go, "")
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    end, types = prom_values(prom, parse)
+    s = load_summary(summary_path(csv_path))
+    want = {"memtrace_peak_rss_bytes": s["peak_rss_kb"] * 1024, "memtrace_running": 0,
+            "memtrace_events_total": s["events"], "memtrace_lost_events_total": s["lost_events"],
+            "memtrace_alerts_total": 1, "memtrace_processes": 0}
+    got = {k: end.get(k) for k in want}
+    if got != want:
+        errs.append(f"at the end the file said {got}, the summary {want}")
+    # prometheus_client names a counter's family without _total
+    want_types = {"memtrace_rss_bytes": "gauge", "memtrace_peak_rss_bytes": "gauge",
+                  "memtrace_events": "counter", "memtrace_lost_events": "counter",
+                  "memtrace_alerts": "counter", "memtrace_guard_signals": "counter",
+                  "memtrace_processes": "gauge", "memtrace_running": "gauge"}
+    if types != want_types:
+        errs.append(f"metric types {types}, want {want_types}")
+    if p.returncode != 0:
+        errs.append(f"exit {p.returncode}")
+    print(f"# the file at the end: peak {end.get('memtrace_peak_rss_bytes')} bytes, "
+          f"{end.get('memtrace_events_total')} events; while held: {live.get('memtrace_rss_bytes')}")
+    fail_if(errs)
+
+
 @suite.test("--timeout: SIGTERM, then SIGKILL after the grace; exit 124")
 def t_timeout():
     d = tmpdir()
@@ -545,10 +622,16 @@ def t_bad_input():
                  os.path.join(d, "t.csv"), *cmd], 2, "at most 8 thresholds")
     if e:
         errs.append(e)
+    for opts, rc, needle in ((["--metrics", os.path.join(d, "t.csv")], 1,
+                              "would overwrite another output"),
+                             (["--metrics", "/nonexistent/dir/m.prom"], 1, "does not exist")):
+        e = refusal([*opts, "-o", os.path.join(d, "t.csv"), *cmd], rc, needle)
+        if e:
+            errs.append(e)
     if os.path.exists(ran) or os.path.exists(os.path.join(d, "t.csv")):
         errs.append("a refused command line ran the command or wrote the trace")
     errs += help_lacks(("--kill-at", "--kill-signal", "--grace", "--alert", "--on-alert",
-                        "--timeout", "--detach-after", "--monitor-log", "--peak-lines",
+                        "--timeout", "--detach-after", "--monitor-log", "--peak-lines", "--metrics",
                         "--count", "89", "124"))
     errs += help_lacks(("--kill-at", "--timeout", "--max-peak", "--checkpoint-regex",
                         "over-limit", "88"), "campaign")

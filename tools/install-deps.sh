@@ -23,6 +23,7 @@ pkgs=(
 	chromium fonts-dejavu-core        # the report tests open each page headless; make demo's screenshot
 	slurmctld slurmd slurmdbd slurm-client munge mariadb-server  # the Slurm tests' one-node cluster (tests/slurm_cluster.py)
 	libslurm-dev                      # spank.h: the Slurm plugin (srun --memtrace)
+	python3-prometheus-client         # the tests parse --metrics files with its parser
 )
 if [ "${1:-}" = bench ]; then
 	pkgs+=(linux-perf bpftrace time xz-utils)  # peers, /usr/bin/time, xz (tools/realprog.sh)

@@ -40,6 +40,7 @@ static struct record_env {
 	regex_t ckpt_re;
 	const char *ckpt_log;
 	const char *monitor_log;
+	const char *metrics;		/* --metrics FILE */
 	bool report;
 	char **cmd;
 	int ncmd;
@@ -58,6 +59,7 @@ enum {
 	OPT_CKPT_REGEX,
 	OPT_CKPT_LOG,
 	OPT_MONITOR_LOG,
+	OPT_METRICS,
 	OPT_PEAK_LINES,
 	OPT_DETACH,
 	OPT_FORCE,
@@ -95,6 +97,7 @@ static const char doc[] =
 "  sudo memtrace-bpf --kill-at 4G --kill-signal TERM --grace 10s -- ./job\n"
 "  sudo memtrace-bpf --alert 1G,2G --on-alert 'echo $MEMTRACE_VALUE_KB' -- ./job\n"
 "  sudo memtrace-bpf --monitor-log mem.log -i 2s --timeout 1h -- ./job  # tail -f mem.log\n"
+"  sudo memtrace-bpf --metrics /var/lib/node_exporter/job.prom -o t.csv -- ./job\n"
 "  sudo memtrace-bpf record --comm solver_dev -d runs/  # every solver_dev that starts\n"
 "  sudo memtrace-bpf --checkpoint-regex 'Peak RSS: ([0-9.]+ ?[KMG]B)' \\\n"
 "       -o t.csv -- ./solver 1005                   # what it printed, and\n"
@@ -135,6 +138,7 @@ static const struct argp_option opts[] = {
 	{ "quiet", 'q', NULL, 0, "No summary on stderr at the end (and no status line unless -i is given)", 2 },
 	{ "monitor-log", OPT_MONITOR_LOG, "FILE", 0, "Status lines (every -i, default 1s), alerts, guard actions and the end, one line each with its UTC time, to FILE as they happen (for tail -f)", 2 },
 	{ "peak-lines", OPT_PEAK_LINES, "SIZE", 0, "With --monitor-log: also a line each time the peak has grown SIZE since the last one", 2 },
+	{ "metrics", OPT_METRICS, "FILE", 0, "The run's exact RSS now, peak, processes, events, lost events, alerts and guard signals as a Prometheus textfile (for node_exporter's textfile collector), rewritten whole every -i (default 1s) and at the end", 2 },
 	{ "report", OPT_REPORT, NULL, 0, "After the run, its HTML report beside the trace (trace.csv -> trace.html; see memtrace-bpf report --help)", 2 },
 
 	{ NULL, 0, NULL, 0, "Memory gate (CI):", 3 },
@@ -201,6 +205,8 @@ static void check_capture_args(void)
 		usage_err("--interval is not for capture mode (it says each process as it starts and ends)");
 	if (env.monitor_log)
 		usage_err("--monitor-log is for one launch or attach; capture mode says each process as it starts and ends");
+	if (env.metrics)
+		usage_err("--metrics is for one launch or attach; capture mode has a run per process");
 	if (env.report)
 		usage_err("--report is for one launch or attach; for captured runs use memtrace-bpf report DIR/NAME-PID/trace.csv");
 	guard_cli__check(GUARD_CAPTURE);
@@ -307,6 +313,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 	case OPT_MONITOR_LOG:
 		env.monitor_log = arg;
 		break;
+	case OPT_METRICS:
+		env.metrics = arg;
+		break;
 	case OPT_DETACH:
 		guard_cli__detach_after(arg);
 		break;
@@ -332,6 +341,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 			usage_err("--peak-lines writes to the monitor log; give --monitor-log FILE");
 		if (env.monitor_log)
 			guard_cli.spec.status_ns = env.interval_ns;
+		if (env.metrics)
+			guard_cli.spec.metrics_ns = env.interval_ns;
 		env.capture.quiet = env.quiet;
 		if (env.capture.comm || env.capture.cgroup)
 			check_capture_args();
@@ -479,6 +490,18 @@ static int check_outputs(char *msg, size_t len)
 			return -EINVAL;
 		}
 	}
+	if (env.metrics) {
+		if ((e = check_output_path(env.metrics, "metrics file", msg, len)))
+			return e;
+		if (!strcmp(env.metrics, env.output) ||
+		    (env.summary && !strcmp(env.metrics, env.summary)) ||
+		    (env.ckpt_log && !strcmp(env.metrics, env.ckpt_log)) ||
+		    (env.monitor_log && !strcmp(env.metrics, env.monitor_log))) {
+			snprintf(msg, len, "the metrics file %s would overwrite another output; give "
+				 "--metrics another name", env.metrics);
+			return -EINVAL;
+		}
+	}
 	if (env.summary && !strcmp(env.summary, env.output)) {
 		snprintf(msg, len, "the trace and the summary would both be %s; give -s another name",
 			 env.output);
@@ -582,7 +605,8 @@ static int start(struct record *c, struct tracer *t)
 		.cmd = env.cmd, .ncmd = env.ncmd, .pids = env.pids, .npids = env.npids,
 		.as_root = trace_cli.as_root, .sigpipe_ignored = sig_inherited_ignore[SIGPIPE],
 		.csv_path = env.output, .summary_path = env.summary, .limit = &env.limit,
-		.monitor_log = env.monitor_log, .resolution_ns = trace_cli.resolution_ns,
+		.monitor_log = env.monitor_log, .metrics_path = env.metrics,
+		.resolution_ns = trace_cli.resolution_ns,
 	};
 	char err[2048];
 	int e;

@@ -30,7 +30,7 @@
 bool guard_spec__active(const struct guard_spec *s)
 {
 	return s && (s->kill_at_kb || s->nalerts || s->timeout_ns || s->detach_ns ||
-		     s->status_ns || s->peak_step_kb);
+		     s->status_ns || s->peak_step_kb || s->metrics_ns);
 }
 
 void guard_spec__kernel(const struct guard_spec *s, unsigned int page_kb, struct mt_guard *out)
@@ -430,6 +430,84 @@ static void log_status(struct run *r, const struct mt_group *g, uint64_t now)
 	}
 }
 
+/* A label value as Prometheus' text format wants it: \\, \" and \n. */
+static void prom_label(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*v, f);
+	}
+}
+
+/* --metrics: the run's figures as a Prometheus textfile (node_exporter's
+ * textfile collector reads such files), rewritten whole each time (a
+ * reader never sees half of it). */
+static void write_metrics(struct run *r, const struct mt_group *g, bool running)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} m[] = {
+		{ "memtrace_rss_bytes", "gauge", "The traced tree's resident memory now (anon, file and shmem pages), exact from kernel events." },
+		{ "memtrace_peak_rss_bytes", "gauge", "The traced tree's largest resident memory so far, exact to the page." },
+		{ "memtrace_processes", "gauge", "Processes of the tree traced now." },
+		{ "memtrace_events_total", "counter", "Rows recorded in the trace." },
+		{ "memtrace_lost_events_total", "counter", "Records the kernel dropped (ring full); the peak stays exact." },
+		{ "memtrace_alerts_total", "counter", "--alert thresholds crossed." },
+		{ "memtrace_guard_signals_total", "counter", "Processes --kill-at or --timeout signalled." },
+		{ "memtrace_running", "gauge", "1 while the run goes, 0 once it ended." },
+	};
+	const struct guard_state *gs = &r->gs;
+	uint64_t alerts = 0;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int e;
+
+	const char *label = run__name(r), *slash = strrchr(label, '/');
+
+	if (gs->metrics_failed)
+		return;
+	/* the program's name, as a process list shows it */
+	if (slash && slash[1])
+		label = slash + 1;
+	for (int i = 0; i < MT_MAX_ALERTS; i++)
+		alerts += gs->alert[i].type != 0;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		uint64_t v = 0;
+
+		switch (i) {
+		case 0: v = (uint64_t)(g->tree_pages > 0 ? g->tree_pages : 0) * r->page_kb * 1024; break;
+		case 1: v = g->tree_peak_pages * r->page_kb * 1024; break;
+		case 2: v = g->live; break;
+		case 3: v = r->trace.rows; break;
+		case 4: v = g->lost; break;
+		case 5: v = alerts; break;
+		case 6: v = (uint64_t)gs->term_n + gs->kill_n; break;
+		case 7: v = running; break;
+		}
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s{command=\"", m[i].name, m[i].help,
+			m[i].name, m[i].type, m[i].name);
+		prom_label(f, label);
+		fprintf(f, "\"} %" PRIu64 "\n", v);
+	}
+	fclose(f);
+	e = write_file(r->spec.metrics_path, buf, len);
+	free(buf);
+	if (e) {
+		((struct run *)r)->gs.metrics_failed = true;
+		fprintf(stderr, "memtrace-bpf: writing the metrics file %s failed: %s; it stops "
+			"here\n", r->spec.metrics_path, strerror(-e));
+	}
+}
+
 void guard__tick(struct run *r, uint64_t now)
 {
 	const struct guard_spec *s = r->spec.guard;
@@ -453,6 +531,10 @@ void guard__tick(struct run *r, uint64_t now)
 	if (s->detach_ns && !gs->detached && now - r->start_ns >= s->detach_ns)
 		act_detach(r, now);
 	log_status(r, &g, now);
+	if (r->spec.metrics_path && now >= gs->next_metrics_ns) {
+		write_metrics(r, &g, true);
+		gs->next_metrics_ns = now + s->metrics_ns;
+	}
 }
 
 void guard__finish(struct run *r)
@@ -487,6 +569,8 @@ void guard__finish(struct run *r)
 	mlog(r, r->end_ns, "end peak_kb=%" PRIu64 "%s%s%s%s", (uint64_t)g.tree_peak_pages * r->page_kb,
 	     status, gs->crossed ? " stopped_by=guard" : "",
 	     gs->timed_out ? " stopped_by=timeout" : "", gs->detached ? " detached" : "");
+	if (r->spec.metrics_path)
+		write_metrics(r, &g, false);	/* the last figures: the summary's */
 }
 
 /* ---- verdicts ---- */

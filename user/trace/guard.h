@@ -35,6 +35,7 @@ struct guard_spec {
 	uint64_t status_ns;		/* monitor log: a status line each */
 	uint64_t peak_step_kb;		/* monitor log: a line each time the
 					   peak grew this much (0: none) */
+	uint64_t metrics_ns;		/* --metrics: the file rewritten each */
 	bool force;			/* attach: a limit already passed */
 };
 
@@ -62,6 +63,9 @@ struct guard_state {
 	int log_fd;			/* -1: none */
 	bool log_failed;
 	uint64_t next_status_ns, peak_logged_kb;
+	/* --metrics */
+	uint64_t next_metrics_ns;
+	bool metrics_failed;
 };
 
 /* Before the run's processes start (its group taken): the kernel's

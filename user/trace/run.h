@@ -81,6 +81,8 @@ struct run_spec {
 	const struct guard_spec *guard;	/* --kill-at, --alert, --timeout...
 					   (NULL: none) */
 	const char *monitor_log;	/* --monitor-log (NULL: none) */
+	const char *metrics_path;	/* --metrics: a Prometheus textfile,
+					   rewritten whole (NULL: none) */
 	const char *label;		/* which run, in messages (a campaign's
 					   CONFIG #N; copied); NULL: the only one */
 	uint64_t resolution_ns;		/* --resolution: RSS rows thinned to a
