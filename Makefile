@@ -93,8 +93,11 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 # -include at the end). vmlinux.h is named here as well: it may need
 # generating before the first compile.
 BPF_OBJS := $(OUTPUT)/memtrace.bpf.o $(OUTPUT)/emptyprog.bpf.o
-# kept between builds, though only the skeletons name them
-.SECONDARY: $(BPF_OBJS)
+# kept between builds, though only the skeletons name them; and the
+# skeletons, which only pattern rules name until the objects' .d files do:
+# deleted as intermediates after the first build, the next make (make
+# install) would make them again and rebuild every object
+.SECONDARY: $(BPF_OBJS) $(BPF_OBJS:.bpf.o=.skel.h)
 
 define bpf_object
 	$(call msg,BPF,$@)
