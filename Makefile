@@ -13,7 +13,8 @@
 #                   header as include/memtrace/mark.h, and the service's
 #                   systemd units: systemctl enable --now memtrace-bpf.socket;
 #                   the Slurm plugin in $(prefix)/lib/memtrace-bpf/ when
-#                   built)
+#                   built; the man page, memtrace-bpf(8), and the bash and
+#                   zsh completions)
 #
 # V=1 shows full commands. VMLINUX_BTF=FILE or VMLINUX_H=FILE choose where
 # vmlinux.h comes from (default: the running kernel's BTF, else the copy in
@@ -202,6 +203,16 @@ bench-check:
 # the service's systemd units (memtrace-bpf daemon); $(prefix)/lib/systemd/system
 # is on systemd's search path for /usr/local and /usr alike
 UNITDIR ?= $(prefix)/lib/systemd/system
+# the man page and the shell completions: where man, bash-completion and
+# zsh look under /usr/local and /usr alike
+MANDIR      ?= $(prefix)/share/man
+BASHCOMPDIR ?= $(prefix)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(prefix)/share/zsh/site-functions
+# the page names installed paths as under /usr/local; these say where they
+# are (troff's \- for each -)
+MAN_PATHS := -e 's|/usr/local/lib/systemd/system|$(subst -,\\-,$(UNITDIR))|g' \
+	     -e 's|/usr/local/lib/memtrace\\-bpf|$(subst -,\\-,$(SPANKDIR))|g' \
+	     -e 's|/usr/local|$(subst -,\\-,$(prefix))|g'
 
 $(OUTPUT)/memtrace_spank.so: user/slurm/memtrace_spank.c | $(OUTPUT)
 	$(call msg,CC-SPANK,$@)
@@ -219,6 +230,14 @@ install: $(BIN) $(SPANK)
 	$(Q)mkdir -p $(DESTDIR)$(UNITDIR)
 	$(Q)sed 's|@BINDIR@|$(prefix)/bin|g' user/service/systemd/memtrace-bpf.service.in > $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
+	$(call msg,INSTALL,$(DESTDIR)$(MANDIR)/man8/memtrace-bpf.8)
+	$(Q)mkdir -p $(DESTDIR)$(MANDIR)/man8
+	$(Q)sed $(MAN_PATHS) user/man/memtrace-bpf.8 > $(DESTDIR)$(MANDIR)/man8/memtrace-bpf.8
+	$(Q)chmod 0644 $(DESTDIR)$(MANDIR)/man8/memtrace-bpf.8
+	$(call msg,INSTALL,$(DESTDIR)$(BASHCOMPDIR)/memtrace-bpf)
+	$(Q)install -D -m 0644 tools/completion/memtrace-bpf.bash $(DESTDIR)$(BASHCOMPDIR)/memtrace-bpf
+	$(call msg,INSTALL,$(DESTDIR)$(ZSHCOMPDIR)/_memtrace-bpf)
+	$(Q)install -D -m 0644 tools/completion/_memtrace-bpf $(DESTDIR)$(ZSHCOMPDIR)/_memtrace-bpf
 ifneq ($(SPANK),)
 	$(call msg,INSTALL,$(DESTDIR)$(SPANKDIR)/memtrace_spank.so)
 	$(Q)install -D -m 0755 $(SPANK) $(DESTDIR)$(SPANKDIR)/memtrace_spank.so
@@ -228,6 +247,8 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(prefix)/bin/memtrace-bpf $(DESTDIR)$(prefix)/include/memtrace/mark.h
 	$(Q)rm -f $(DESTDIR)$(UNITDIR)/memtrace-bpf.socket $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
 	$(Q)rm -f $(DESTDIR)$(SPANKDIR)/memtrace_spank.so
+	$(Q)rm -f $(DESTDIR)$(MANDIR)/man8/memtrace-bpf.8
+	$(Q)rm -f $(DESTDIR)$(BASHCOMPDIR)/memtrace-bpf $(DESTDIR)$(ZSHCOMPDIR)/_memtrace-bpf
 	$(Q)rmdir $(DESTDIR)$(SPANKDIR) 2>/dev/null || true
 	$(Q)rmdir $(DESTDIR)$(prefix)/include/memtrace 2>/dev/null || true
 
