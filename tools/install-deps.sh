@@ -20,6 +20,7 @@ pkgs=(
 	mount e2fsprogs                   # tmpfs and ext2 (loop) disks for the full-disk tests
 	systemtap-sdt-dev                 # sys/sdt.h: MEMTRACE_MARK (memtrace/mark.h) USDT probes
 	protobuf-compiler                 # protoc: the tests decode export --perfetto's files
+	groff-base man-db bash-completion zsh  # the docs tests: groff -ww and man -l render the man page; bash-completion loads, zsh drives the completions
 	chromium fonts-dejavu-core        # the report tests open each page headless; make demo's screenshot
 	slurmctld slurmd slurmdbd slurm-client munge mariadb-server  # the Slurm tests' one-node cluster (tests/slurm_cluster.py)
 	libslurm-dev                      # spank.h: the Slurm plugin (srun --memtrace)
