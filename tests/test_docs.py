@@ -467,6 +467,8 @@ def t_bash_cases():
          why="command names")
     case(["memtrace-bpf", "-o", "t.csv", "ech"], check=lambda g: "echo" in g,
          why="the first word that is not an option is the command")
+    case(["memtrace-bpf", "record", "ech"], check=lambda g: "echo" in g,
+         why="record's first word may be the command")
     case(["memtrace-bpf", "-q", "--", "cat", "t"], ["trace.csv"])
     case(["memtrace-bpf", "campaign", "-d", "r", "--param", "N=1", "--", "./x", "n"],
          ["notes.txt"])

@@ -177,8 +177,9 @@ _memtrace_bpf()
 		# the word being completed starts it, unless it is an option, the
 		# value of one, or where a command's name goes (record's first word,
 		# campaign's report)
-		if ((at < 0 && i == cword && cword > first)) && [[ $cur != -* ]] &&
-		   [ -z "$pre" ] && ! { [[ $prev == -* ]] && _memtrace_bpf_takes_arg "$prev"; }; then
+		if ((at < 0 && i == cword)) && [[ $cur != -* ]] && [ -z "$pre" ] &&
+		   { ((cword > first)) || [ "${COMP_WORDS[1]}" = record ]; } &&
+		   ! { [[ $prev == -* ]] && _memtrace_bpf_takes_arg "$prev"; }; then
 			at=$cword
 		fi
 	fi
