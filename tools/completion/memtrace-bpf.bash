@@ -22,7 +22,7 @@ _memtrace_bpf_options()
 	case $1 in
 	record)
 		echo "--cgroup --comm --detach-after --dir --follow --force --pid --trace-format" \
-		     "--interval --monitor-log --output --peak-lines --quiet --report --summary" \
+		     "--interval --metrics --monitor-log --output --peak-lines --quiet --report --summary" \
 		     "--max-peak --tolerance" \
 		     "--alert --count --grace --kill-at --kill-signal --on-alert --timeout" \
 		     "--as-root --btf --max-procs --no-follow --resolution --ring-size --verbose" \
@@ -62,7 +62,7 @@ _memtrace_bpf_options()
 # the options that take a value, of every command above (the next word is
 # that value, not an option nor the traced command)
 _memtrace_bpf_arg_options="-d -p -i -o -s -j --cgroup --comm --detach-after --dir --pid
-	--trace-format --interval --monitor-log --output --peak-lines --summary --max-peak
+	--trace-format --interval --metrics --monitor-log --output --peak-lines --summary --max-peak
 	--tolerance --alert --count --grace --kill-at --kill-signal --on-alert --timeout --btf
 	--max-procs --resolution --ring-size --checkpoint-regex --log --format --min-rise --poll
 	--settle --top --window --compare --every --max-size --title --file --jobs --param
@@ -95,7 +95,7 @@ _memtrace_bpf_value()
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return 0 ;;
-	-o | --output | -s | --summary | --monitor-log | --log | --file | --btf | --socket)
+	-o | --output | -s | --summary | --monitor-log | --metrics | --log | --file | --btf | --socket)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0 ;;
