@@ -398,6 +398,17 @@ def wait_path(path, what, timeout=120):
         time.sleep(0.2)
 
 
+def held_campaign(base, d, args):
+    """campaign -d d ARGS as the user, in the background (its runs wait
+    for BASE/go.A; go.2 is there from the start)."""
+    open(os.path.join(base, "go.2"), "w").close()
+    return subprocess.Popen(["setpriv", f"--reuid={USER[1]}", f"--regid={USER[2]}",
+                             "--clear-groups", "--", BINS["memtrace-bpf"], "campaign", "-q",
+                             "-d", d, *args], env=dict(C.env, MEMTRACE_SOCKET=SOCK),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
 @suite.test("campaign --slurm interrupted (Ctrl-C, scancel) and resumed: only the runs without "
             "a result are submitted again, the finished one untouched", timeout=400)
 def t_campaign_slurm_resume():
@@ -406,12 +417,7 @@ def t_campaign_slurm_resume():
     # run A waits for go.A: A=2 may finish, A=3 holds, A=4 waits its turn
     args = ["--slurm", "--slurm-poll", "1", "--max-parallel", "1", "--param", "A=2,3,4", "--",
             BINS["matrix"], "{A}", "1", "--hold-until", os.path.join(base, "go.{A}")]
-    open(os.path.join(base, "go.2"), "w").close()
-    env = dict(C.env, MEMTRACE_SOCKET=SOCK)
-    p = subprocess.Popen(["setpriv", f"--reuid={USER[1]}", f"--regid={USER[2]}",
-                          "--clear-groups", "--", BINS["memtrace-bpf"], "campaign", "-q", "-d", d,
-                          *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+    p = held_campaign(base, d, args)
     try:
         wait_path(os.path.join(d, "A=2", "1", "result.csv"), "the first run's end")
         wait_path(os.path.join(d, "A=3", "1", "run.json"), "the second run's start")
@@ -463,12 +469,7 @@ def t_campaign_slurm_node_fail():
     d = os.path.join(base, "c")
     args = ["--slurm", "--slurm-poll", "1", "--max-parallel", "2", "--param", "A=2,3", "--",
             BINS["matrix"], "{A}", "1", "--hold-until", os.path.join(base, "go.{A}")]
-    open(os.path.join(base, "go.2"), "w").close()
-    env = dict(C.env, MEMTRACE_SOCKET=SOCK)
-    p = subprocess.Popen(["setpriv", f"--reuid={USER[1]}", f"--regid={USER[2]}",
-                          "--clear-groups", "--", BINS["memtrace-bpf"], "campaign", "-q", "-d", d,
-                          *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+    p = held_campaign(base, d, args)
     errs = []
     try:
         wait_path(os.path.join(d, "A=2", "1", "result.csv"), "the first run's end")
