@@ -95,6 +95,7 @@ int run__init(struct run *r, struct tracer *t, const struct run_spec *s, uint32_
 	int e;
 
 	memset(r, 0, sizeof(*r));
+	r->inited = true;
 	r->spec = *s;
 	r->tracer = t;
 	r->group = group;
@@ -651,7 +652,7 @@ void run__free(struct run *r)
 {
 	/* a run whose start failed before run__init is all zeros: its fds
 	 * are not 0 (stdin), it holds nothing */
-	if (!r->tracer)
+	if (!r->inited)
 		return;
 	if (r->expecting) {
 		close(r->expect_pidfd);

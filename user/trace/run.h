@@ -120,6 +120,9 @@ struct pending_log {
 };
 
 struct run {
+	bool inited;			/* run__init reached it (a calloc'd run
+					   whose start failed before: nothing
+					   to free, its fds are not 0) */
 	struct run_spec spec;
 	char *paths[RUN_NFILES];	/* its copies of spec's file paths */
 	struct out_file files[RUN_NFILES];
