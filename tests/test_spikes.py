@@ -240,11 +240,16 @@ def t_demo_scratch_buffers_found():
 OVER_PLAN_NS = 4_000_000
 
 
-def shape_run(mode, tries=3):
+def shape_run(mode, tries=5):
     """tests/workloads/shapes.c MODE traced: its truth (T, L, V lines), its
-    pid's spikes and growth. A run whose slope was not the one designed
-    (the workload's P line: a vCPU stalled by the host for longer than
-    OVER_PLAN_NS in a step) is run again, at most `tries` times in all."""
+    pid's spikes and growth. A slope (slope-up, slope-down: their spikes
+    depend on each step being short) that was not the one designed (the
+    workload's P line: a vCPU stalled by the host for longer than
+    OVER_PLAN_NS in a step) is run again, at most `tries` times in all (the
+    last judged as it is); the growth verdicts do not depend on it
+    (slow-warmup is paced too)."""
+    if mode not in ("slope-up", "slope-down"):
+        tries = 1
     for attempt in range(tries):
         tmp = tmpdir()
         csv_path, r = record(tmp, [workload("shapes"), mode])
@@ -253,10 +258,10 @@ def shape_run(mode, tries=3):
             print(f"# {mode}: a step of the slope was held {over[0] / 1e6:.1f} ms over its plan "
                   "(the workload's clock: a stalled vCPU); run again")
             continue
-        if over and over[0] > OVER_PLAN_NS:
-            raise Fail(f"{mode}: {tries} runs, each with a step held over {OVER_PLAN_NS / 1e6:.0f} ms "
-                       "over its plan (the workload's clock): the machine is too loaded to draw "
-                       "the shape this test is about")
+        if over and over[0] > OVER_PLAN_NS and tries > 1:
+            # judged all the same: a wrong answer fails, said with this
+            print(f"# {mode}: {tries} runs, each with a step held over "
+                  f"{OVER_PLAN_NS / 1e6:.0f} ms over its plan: the last one is judged")
         break
     trs, _ = parse_truth(r.stdout)
     rate = [float(l.split()[1]) for l in r.stdout.splitlines() if l.startswith("L ")]
