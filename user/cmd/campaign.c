@@ -746,13 +746,12 @@ static int run_plan(size_t todo)
  * any campaign runs it (here, on its node); no tables (the driver makes
  * them). 0 when the run is recorded (finished, or stopped by Slurm with a
  * partial result), else the exit status. */
-static int slurm_task_main(size_t todo)
+static int slurm_task_main(void)
 {
 	char msg[PATH_MAX + 128];
 	size_t idx;
 	int ret;
 
-	(void)todo;
 	if (campaign_slurm_task_index(ca.slurm_sub, ca.slurm_task, ca.plan.nruns, &idx, msg,
 				      sizeof(msg))) {
 		fprintf(stderr, "memtrace-bpf campaign: %s\n", msg);
@@ -830,7 +829,7 @@ int cmd_campaign(int argc, char **argv)
 	if (ret)
 		return ret;
 	if (ca.slurm_task >= 0)
-		return slurm_task_main(todo);
+		return slurm_task_main();
 	ca.ndone = ca.plan.nruns - todo;
 	if (ca.slurm) {
 		ret = slurm_driver(todo, argc, argv, &lost);

@@ -135,34 +135,55 @@ int campaign_slurm_check(char *msg, size_t len)
 }
 
 /* The list of plan indices of a submission: line k is array task k's. */
+/* A submission's list: its plan indices. The count, or -1. */
+static long read_sub(int sdir, const char *name, size_t nruns, size_t **idx)
+{
+	int fd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	size_t n = 0, cap = 0;
+	char line[64];
+
+	*idx = NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *end;
+		unsigned long v = strtoul(line, &end, 10);
+
+		if (end == line || (*end && *end != '\n') || v >= nruns ||
+		    grow(idx, &cap, n, sizeof(**idx), 64)) {
+			fclose(f);
+			free(*idx);
+			*idx = NULL;
+			return -1;
+		}
+		(*idx)[n++] = v;
+	}
+	fclose(f);
+	return (long)n;
+}
+
 int campaign_slurm_task_index(const char *sub, long k, size_t nruns, size_t *idx, char *msg,
 			      size_t len)
 {
-	FILE *f = fopen(sub, "re");
-	char line[64];
-	long i = 0;
+	size_t *all;
+	long n = read_sub(AT_FDCWD, sub, nruns, &all);
 
-	if (!f) {
-		snprintf(msg, len, "--slurm-sub %s: %s", sub, strerror(errno));
-		return -errno;
+	if (n < 0) {
+		snprintf(msg, len, "--slurm-sub %s: not a list of this plan's runs", sub);
+		return -EINVAL;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		if (i++ == k) {
-			char *end;
-			unsigned long v = strtoul(line, &end, 10);
-
-			fclose(f);
-			if (end == line || (*end && *end != '\n') || v >= nruns) {
-				snprintf(msg, len, "%s:%ld: not a run of this plan", sub, k + 1);
-				return -EINVAL;
-			}
-			*idx = v;
-			return 0;
-		}
+	if (k >= n) {
+		snprintf(msg, len, "--slurm-task %ld: %s has %ld lines", k, sub, n);
+		free(all);
+		return -EINVAL;
 	}
-	fclose(f);
-	snprintf(msg, len, "--slurm-task %ld: %s has %ld lines", k, sub, i);
-	return -EINVAL;
+	*idx = all[k];
+	free(all);
+	return 0;
 }
 
 /* job.sh of a submission: the array task runs its run with the
@@ -429,36 +450,6 @@ static int follow(const struct plan *p, const char *job, const size_t *idx, size
 	return 0;
 }
 
-/* A submission's list: its plan indices. The count, or -1. */
-static long read_sub(int sdir, const char *name, size_t nruns, size_t **idx)
-{
-	int fd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-	size_t n = 0, cap = 0;
-	char line[64];
-
-	*idx = NULL;
-	if (!f) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		char *end;
-		unsigned long v = strtoul(line, &end, 10);
-
-		if (end == line || v >= nruns || grow(idx, &cap, n, sizeof(**idx), 64)) {
-			fclose(f);
-			free(*idx);
-			*idx = NULL;
-			return -1;
-		}
-		(*idx)[n++] = v;
-	}
-	fclose(f);
-	return (long)n;
-}
-
 /* Follows a submission to its end and finalises its runs (all, or, of
  * an earlier one, those with no slurm.csv yet: a later submission may
  * have run them again). 0, or the exit status (said). */
@@ -523,22 +514,107 @@ static int settle_earlier(const struct plan *p, int sdir, const struct campaign_
 	return e;
 }
 
+/* The runs not finished (no result.csv), one plan index a line, as the
+ * list .slurm/NAME. Their count, or -1 (said). */
+static long write_sub(const struct plan *p, int sdir, const char *name)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	long n = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return -1;
+	for (size_t i = 0; i < p->nruns; i++) {
+		char rp[PATH_MAX + 16];
+		struct stat st;
+
+		snprintf(rp, sizeof(rp), "%s/result.csv", p->runs[i].dir);
+		if (stat(rp, &st)) {
+			fprintf(f, "%zu\n", i);
+			n++;
+		}
+	}
+	fclose(f);
+	if (n && write_file_at(sdir, name, buf, len)) {
+		fprintf(stderr, "memtrace-bpf campaign: cannot write %s/.slurm/%s\n", p->dir, name);
+		n = -1;
+	}
+	free(buf);
+	return n;
+}
+
+/* sbatch --parsable --array=0-K[%N] ... OPTS job.sh: the job id into job,
+ * the submission into submissions.tsv. 0, or -1 (said). */
+static int submit(const struct plan *p, int sdir, const char *absdir, const char *sub_name,
+		  long nsub, const struct campaign_slurm_opts *o, char *job, size_t joblen)
+{
+	char array[64], outp[PATH_MAX + 32], chdir_opt[PATH_MAX + 16], script[PATH_MAX + 32];
+	char cwd[PATH_MAX], line[128], *out = NULL;
+	char **argv = calloc((size_t)o->nsbatch + 16, sizeof(*argv));
+	int rc, n = 0, fd;
+
+	if (!argv || !getcwd(cwd, sizeof(cwd))) {
+		fprintf(stderr, "memtrace-bpf campaign: --slurm: %s\n", strerror(errno));
+		free(argv);
+		return -1;
+	}
+	if (o->max_parallel)
+		snprintf(array, sizeof(array), "--array=0-%ld%%%lu", nsub - 1, o->max_parallel);
+	else
+		snprintf(array, sizeof(array), "--array=0-%ld", nsub - 1);
+	snprintf(outp, sizeof(outp), "--output=%s/.slurm/%%A_%%a.out", absdir);
+	snprintf(chdir_opt, sizeof(chdir_opt), "--chdir=%s", cwd);
+	snprintf(script, sizeof(script), "%s/.slurm/job.sh", absdir);
+	argv[n++] = "sbatch";
+	argv[n++] = "--parsable";
+	argv[n++] = array;
+	argv[n++] = "--job-name=memtrace-campaign";
+	argv[n++] = outp;
+	argv[n++] = chdir_opt;
+	argv[n++] = "--ntasks=1";
+	argv[n++] = "--no-requeue";
+	for (int i = 0; i < o->nsbatch; i++)	/* last: they override ours */
+		argv[n++] = o->sbatch[i];
+	argv[n++] = script;
+	rc = capture(argv, &out, false);
+	free(argv);
+	if (rc || !out || !*out) {
+		fprintf(stderr, "memtrace-bpf campaign: sbatch %s (exit %d): nothing submitted; its "
+			"message above says why (--slurm-opt passes options to sbatch)\n",
+			rc < 0 ? strerror(-rc) : "failed", rc);
+		free(out);
+		return -1;
+	}
+	snprintf(job, joblen, "%.*s", (int)strcspn(out, ";\n"), out);
+	free(out);
+	n = snprintf(line, sizeof(line), "%s\t%s\n", job, sub_name);
+	fd = openat(sdir, "submissions.tsv", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
+	if (fd < 0 || write(fd, line, (size_t)n) != n)
+		fprintf(stderr, "memtrace-bpf campaign: cannot write %s/.slurm/submissions.tsv\n",
+			p->dir);
+	if (fd >= 0)
+		close(fd);
+	if (!o->quiet)
+		fprintf(stderr, "memtrace-bpf campaign: submitted job array %s: %ld run%s%s\n", job,
+			nsub, nsub == 1 ? "" : "s",
+			o->max_parallel ? " (at most --max-parallel at once)" : "");
+	return 0;
+}
+
 int campaign_slurm_run(const struct plan *p, int dirfd, char *const *args, int nargs,
 		       const struct campaign_slurm_opts *o, size_t *lost_out)
 {
-	char bin[PATH_MAX], absdir[PATH_MAX], cwd[PATH_MAX], err[PATH_MAX + 128];
-	char sub_name[64], sub_abs[PATH_MAX + 80], job_name[80], array[64], outp[PATH_MAX + 32];
-	char chdir_opt[PATH_MAX + 16], subs[PATH_MAX + 32];
-	char *buf = NULL, *out = NULL, **argv = NULL;
-	size_t len = 0, nsub = 0, *idx = NULL;
-	int sdir = -1, rc, nargv = 0, lost = 0, ret = EXIT_TRACE_ERR;
-	char job[32] = "";
-	FILE *f;
+	char bin[PATH_MAX], absdir[PATH_MAX], err[PATH_MAX + 128], sub_name[64];
+	char sub_abs[PATH_MAX + 80], job[32];
+	int sdir, lost = 0, ret;
+	long nsub;
 	ssize_t bl;
 
 	*lost_out = 0;
 	bl = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
-	if (bl <= 0 || !realpath(p->dir, absdir) || !getcwd(cwd, sizeof(cwd))) {
+	if (bl <= 0 || !realpath(p->dir, absdir)) {
 		fprintf(stderr, "memtrace-bpf campaign: --slurm: cannot tell where memtrace-bpf or "
 			"%s is: %s\n", p->dir, strerror(errno));
 		return EXIT_TRACE_ERR;
@@ -550,100 +626,25 @@ int campaign_slurm_run(const struct plan *p, int dirfd, char *const *args, int n
 		return EXIT_TRACE_ERR;
 	}
 	/* an interrupted campaign's arrays first: what they finished counts,
-	 * what the scheduler took away is redone */
+	 * what the scheduler took away is redone now */
 	ret = settle_earlier(p, sdir, o, &lost);
-	lost = 0;	/* redone now */
-	if (ret)
-		goto out;
-	ret = EXIT_TRACE_ERR;
-	/* this submission's runs: those not finished */
-	idx = calloc(p->nruns ? p->nruns : 1, sizeof(*idx));
-	f = idx ? open_memstream(&buf, &len) : NULL;
-	if (!f)
-		goto out;
-	for (size_t i = 0; i < p->nruns; i++) {
-		char rp[PATH_MAX + 16];
-		struct stat st;
-
-		snprintf(rp, sizeof(rp), "%s/result.csv", p->runs[i].dir);
-		if (!stat(rp, &st))
-			continue;
-		idx[nsub++] = i;
-		fprintf(f, "%zu\n", i);
-	}
-	fclose(f);
-	f = NULL;
-	if (!nsub) {
-		ret = 0;
-		goto out;
-	}
+	lost = 0;
 	snprintf(sub_name, sizeof(sub_name), "sub-%lld-%d.idx", (long long)time(NULL), (int)getpid());
 	snprintf(sub_abs, sizeof(sub_abs), "%s/.slurm/%s", absdir, sub_name);
-	if (write_file_at(sdir, sub_name, buf, len) ||
-	    write_job(sdir, "job.sh", bin, sub_abs, args, nargs)) {
-		fprintf(stderr, "memtrace-bpf campaign: cannot write %s/.slurm: %s\n", p->dir,
-			strerror(errno));
-		goto out;
+	nsub = ret ? 0 : write_sub(p, sdir, sub_name);
+	if (!ret && nsub > 0) {
+		if (write_job(sdir, "job.sh", bin, sub_abs, args, nargs)) {
+			fprintf(stderr, "memtrace-bpf campaign: cannot write %s/.slurm/job.sh\n", p->dir);
+			ret = EXIT_TRACE_ERR;
+		} else if (submit(p, sdir, absdir, sub_name, nsub, o, job, sizeof(job))) {
+			ret = EXIT_TRACE_ERR;
+		} else {
+			ret = settle_submission(p, sdir, job, sub_name, true, o, &lost);
+		}
+	} else if (nsub < 0) {
+		ret = EXIT_TRACE_ERR;
 	}
-	/* sbatch --parsable --array=0-K[%N] ... OPTS job.sh */
-	argv = calloc((size_t)o->nsbatch + 16, sizeof(*argv));
-	if (!argv)
-		goto out;
-	if (o->max_parallel)
-		snprintf(array, sizeof(array), "--array=0-%zu%%%lu", nsub - 1, o->max_parallel);
-	else
-		snprintf(array, sizeof(array), "--array=0-%zu", nsub - 1);
-	snprintf(job_name, sizeof(job_name), "--job-name=memtrace-campaign");
-	snprintf(outp, sizeof(outp), "--output=%s/.slurm/%%A_%%a.out", absdir);
-	snprintf(chdir_opt, sizeof(chdir_opt), "--chdir=%s", cwd);
-	snprintf(subs, sizeof(subs), "%s/.slurm/job.sh", absdir);
-	argv[nargv++] = "sbatch";
-	argv[nargv++] = "--parsable";
-	argv[nargv++] = array;
-	argv[nargv++] = job_name;
-	argv[nargv++] = outp;
-	argv[nargv++] = chdir_opt;
-	argv[nargv++] = "--ntasks=1";
-	argv[nargv++] = "--no-requeue";
-	for (int i = 0; i < o->nsbatch; i++)
-		argv[nargv++] = o->sbatch[i];
-	argv[nargv++] = subs;
-	argv[nargv] = NULL;
-	rc = capture(argv, &out, false);
-	if (rc || !out || !*out) {
-		fprintf(stderr, "memtrace-bpf campaign: sbatch %s (exit %d): nothing submitted; its "
-			"message above says why (--slurm-opt passes options to sbatch)\n",
-			rc < 0 ? strerror(-rc) : "failed", rc);
-		goto out;
-	}
-	snprintf(job, sizeof(job), "%.*s", (int)strcspn(out, ";\n"), out);
-	{
-		char line[128];
-		int n = snprintf(line, sizeof(line), "%s\t%s\n", job, sub_name);
-		int fd = openat(sdir, "submissions.tsv", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
-				O_CLOEXEC, 0644);
-
-		if (fd < 0 || write(fd, line, (size_t)n) != n)
-			fprintf(stderr, "memtrace-bpf campaign: cannot write %s/.slurm/submissions.tsv\n",
-				p->dir);
-		if (fd >= 0)
-			close(fd);
-	}
-	if (!o->quiet)
-		fprintf(stderr, "memtrace-bpf campaign: submitted job array %s: %zu run%s%s\n", job,
-			nsub, nsub == 1 ? "" : "s", o->max_parallel ? " (at most --max-parallel at once)" : "");
-	ret = settle_submission(p, sdir, job, sub_name, true, o, &lost);
-	if (ret)
-		goto out;
-	*lost_out = (size_t)lost;
-out:
-	if (f)
-		fclose(f);
-	free(buf);
-	free(out);
-	free(argv);
-	free(idx);
-	if (sdir >= 0)
-		close(sdir);
+	close(sdir);
+	*lost_out = ret ? 0 : (size_t)lost;
 	return ret;
 }

@@ -83,7 +83,7 @@ static const struct argp_option opts[] = {
 #define MAX_TASKS 4096
 
 struct task {
-	bool used, running, done;
+	bool done;		/* its run over (or never started) */
 	uint32_t id;
 	pid_t pid;
 	int dirfd;
@@ -257,7 +257,7 @@ static void start_task(struct runner *rn, uint32_t id, pid_t pid)
 		return;
 	}
 	tk = &h.tasks[h.ntasks++];
-	*tk = (struct task){ .used = true, .id = id, .pid = pid, .dirfd = -1,
+	*tk = (struct task){ .id = id, .pid = pid, .dirfd = -1,
 			     .start_ns = mono_ns(), .started = time(NULL) };
 	snprintf(name, sizeof(name), "%u", id);
 	tk->done = true;	/* until its run is under way: EXIT gets DONE */
@@ -286,7 +286,6 @@ static void start_task(struct runner *rn, uint32_t id, pid_t pid)
 	}
 	r->tag = tk;
 	tk->done = false;
-	tk->running = true;
 	tk->start_ns = r->start_ns;
 	runner__add(rn, r);
 	write_run_json(tk);
@@ -354,7 +353,6 @@ static int finished(void *ctx, struct runner *rn, struct run *r, int err)
 	(void)rn;
 	if (err)
 		h.failed = true;
-	tk->running = false;
 	tk->done = true;
 	/* files whole; DONE once slurmstepd said how it ended (EXIT) */
 	if (tk->have_exit)

@@ -316,6 +316,43 @@ static void warn_truncated(struct csv_reader *r)
 			"killed while writing it?), before its first row\n", r->path);
 }
 
+/* A row's time: ts_ns, else time_s. 0, or -EINVAL (said in r->err). */
+static int row_time(struct csv_reader *r, char **f, uint64_t *ts)
+{
+	if (r->c_ts >= 0) {
+		int64_t v;
+
+		if (!parse_i64(f[r->c_ts], &v) || v < 0)
+			return bad(r, "ts_ns", f[r->c_ts], "a time in ns");
+		*ts = (uint64_t)v;
+	} else {
+		char *end;
+		double t = strtod(f[r->c_time], &end);
+
+		/* nan, inf and what does not fit in 2^63 ns (the cast would be
+		 * undefined) are no time: !(t <= MAX) is true for a nan too */
+		if (end == f[r->c_time] || *end || t < 0 || !(t <= MAX_TIME_S))
+			return bad(r, "time_s", f[r->c_time], "a time in seconds");
+		*ts = (uint64_t)(t * 1e9 + 0.5);
+	}
+	return 0;
+}
+
+/* A process or thread id in column col (-1: absent, 0). 0, or -EINVAL. */
+static int parse_id(struct csv_reader *r, char **f, int col, const char *name, const char *what,
+		    pid_t *out)
+{
+	int64_t v;
+
+	*out = 0;
+	if (col < 0)
+		return 0;
+	if (!parse_i64(f[col], &v) || v < 0 || v > 0x7fffffff)
+		return bad(r, name, f[col], what);
+	*out = (pid_t)v;
+	return 0;
+}
+
 int csvr__next(struct csv_reader *r, struct csv_row *row)
 {
 	char *line, **f = r->fields;
@@ -339,22 +376,8 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 			 nf < 0 ? 0 : nf, r->ncols);
 		return -EINVAL;
 	}
-	if (r->c_ts >= 0) {
-		int64_t v;
-
-		if (!parse_i64(f[r->c_ts], &v) || v < 0)
-			return bad(r, "ts_ns", f[r->c_ts], "a time in ns");
-		row->ts_ns = (uint64_t)v;
-	} else {
-		char *end;
-		double t = strtod(f[r->c_time], &end);
-
-		/* nan, inf and what does not fit in 2^63 ns (the cast would be
-		 * undefined) are no time: !(t <= MAX) is true for a nan too */
-		if (end == f[r->c_time] || *end || t < 0 || !(t <= MAX_TIME_S))
-			return bad(r, "time_s", f[r->c_time], "a time in seconds");
-		row->ts_ns = (uint64_t)(t * 1e9 + 0.5);
-	}
+	if (row_time(r, f, &row->ts_ns))
+		return -EINVAL;
 	/* Rows are in time order over the whole file, not per process: the
 	 * writer sorts every drain of all CPUs' records by ts_ns and holds
 	 * back the youngest 2 ms, so rows of different processes are in order
@@ -395,22 +418,9 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 			    (!parse_i64(f[part[k].col], part[k].v) || *part[k].v < 0))
 				return bad(r, part[k].name, f[part[k].col], "a size in kB");
 	}
-	row->pid = 0;
-	if (r->c_pid >= 0) {
-		int64_t v;
-
-		if (!parse_i64(f[r->c_pid], &v) || v < 0 || v > 0x7fffffff)
-			return bad(r, "pid", f[r->c_pid], "a PID");
-		row->pid = (pid_t)v;
-	}
-	row->tid = 0;
-	if (r->c_tid >= 0) {
-		int64_t v;
-
-		if (!parse_i64(f[r->c_tid], &v) || v < 0 || v > 0x7fffffff)
-			return bad(r, "tid", f[r->c_tid], "a thread ID");
-		row->tid = (pid_t)v;
-	}
+	if (parse_id(r, f, r->c_pid, "pid", "a PID", &row->pid) ||
+	    parse_id(r, f, r->c_tid, "tid", "a thread ID", &row->tid))
+		return -EINVAL;
 	if (!r->have_t0) {
 		r->have_t0 = true;
 		r->t0_ns = 0;

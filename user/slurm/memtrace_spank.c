@@ -58,7 +58,6 @@ static char opt_dir[PATH_MAX] = "memtrace";
 static struct {
 	const char *bin, *socket;
 	int timeout_ms;
-	pid_t helper;
 	int ctl, status;	/* ours: write TASK/EXIT, read READY/FAIL/DONE */
 	char buf[8192];
 	size_t nbuf;
@@ -290,73 +289,32 @@ static int wait_user(pid_t pid, uid_t uid, gid_t gid, char *why, size_t len)
 	}
 }
 
-static const char *step_name(uint32_t step, char *buf, size_t len)
+/* A step's directory name: batch, interactive, extern, or its number. */
+static void step_name(uint32_t step, char *buf, size_t len)
 {
 	switch (step) {
-	case SLURM_BATCH_SCRIPT:	return "batch";
-	case SLURM_INTERACTIVE_STEP:	return "interactive";
-	case SLURM_EXTERN_CONT:		return "extern";
+	case SLURM_BATCH_SCRIPT:	snprintf(buf, len, "batch"); break;
+	case SLURM_INTERACTIVE_STEP:	snprintf(buf, len, "interactive"); break;
+	case SLURM_EXTERN_CONT:		snprintf(buf, len, "extern"); break;
+	default:			snprintf(buf, len, "%u", step); break;
 	}
-	snprintf(buf, len, "%u", step);
-	return buf;
 }
 
-/* Starts the helper: forked twice (the middle one exits at once, so the
- * helper is nobody's child here and leaves the step's process tree), its
- * stderr to our stderr (slurmstepd's log). 0, or -1 with m.fail. */
-static int helper_start(spank_t sp, pid_t task)
+/* What the helper is told of the job: its command line's values. */
+struct job_facts {
+	char uid[16], gid[16], job[16], step[16], dir[2 * PATH_MAX + 64];
+	char groups[256 * 12], node[128], cpus[16], mem[24];
+};
+
+/* The job's trace directory, DIR/<job>/<step> (DIR relative: in the
+ * task's working directory, the job's). 0, or -1 with m.fail. */
+static int trace_dir(pid_t task, struct job_facts *f)
 {
-	uid_t uid;
-	gid_t gid;
-	uint32_t job = 0, step = 0;
-	int ctl[2], st[2];
-	char dir[2 * PATH_MAX + 64], cwd[PATH_MAX], link[64], sbuf[16], jbuf[16];
-	char groups[256 * 12] = "", node[128] = "", cpus[16] = "0", mem[24] = "0";
-	const char *sname;
-	pid_t mid;
+	char cwd[PATH_MAX], link[64];
 	ssize_t n;
 
-	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
-	    spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS ||
-	    spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS ||
-	    spank_get_item(sp, S_JOB_STEPID, &step) != ESPANK_SUCCESS) {
-		snprintf(m.fail, sizeof(m.fail), "cannot read the job's ids from Slurm");
-		return -1;
-	}
-	{
-		gid_t *gids = NULL;
-		int ng = 0;
-		size_t used = 0;
-
-		/* the job's own supplementary groups, as its tasks have them */
-		if (spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &gids, &ng) == ESPANK_SUCCESS)
-			for (int i = 0; i < ng && i < 256 && used + 12 < sizeof(groups); i++)
-				used += (size_t)snprintf(groups + used, sizeof(groups) - used, "%s%u",
-							 used ? "," : "", (unsigned)gids[i]);
-	}
-	{
-		uint32_t c = 0;
-		uint64_t mb = 0;
-
-		/* what the step asked for, for run.json */
-		if (spank_get_item(sp, S_STEP_CPUS_PER_TASK, &c) == ESPANK_SUCCESS)
-			snprintf(cpus, sizeof(cpus), "%u", c);
-		if (spank_get_item(sp, S_STEP_ALLOC_MEM, &mb) == ESPANK_SUCCESS)
-			snprintf(mem, sizeof(mem), "%llu", (unsigned long long)mb);
-		if (spank_getenv(sp, "SLURMD_NODENAME", node, sizeof(node)) != ESPANK_SUCCESS)
-			node[0] = 0;
-	}
-	if (uid == 0) {
-		snprintf(m.fail, sizeof(m.fail), "a job of root's: --memtrace traces users' jobs "
-			 "through the memtrace-bpf service; root runs the task under memtrace-bpf "
-			 "itself (srun memtrace-bpf -o FILE -- CMD)");
-		return -1;
-	}
-	sname = step_name(step, sbuf, sizeof(sbuf));
-	snprintf(jbuf, sizeof(jbuf), "%u", job);
-	/* DIR relative: in the task's working directory (the job's) */
 	if (opt_dir[0] == '/') {
-		snprintf(dir, sizeof(dir), "%s/%u/%s", opt_dir, job, sname);
+		snprintf(f->dir, sizeof(f->dir), "%s/%s/%s", opt_dir, f->job, f->step);
 	} else {
 		snprintf(link, sizeof(link), "/proc/%d/cwd", (int)task);
 		n = readlink(link, cwd, sizeof(cwd) - 1);
@@ -371,130 +329,156 @@ static int helper_start(spank_t sp, pid_t task)
 				 "long a path: give --memtrace an absolute DIR");
 			return -1;
 		}
-		snprintf(dir, sizeof(dir), "%s/%s/%u/%s", cwd, opt_dir, job, sname);
+		snprintf(f->dir, sizeof(f->dir), "%s/%s/%s/%s", cwd, opt_dir, f->job, f->step);
 	}
-	if (strlen(dir) >= PATH_MAX) {
+	if (strlen(f->dir) >= PATH_MAX) {
 		snprintf(m.fail, sizeof(m.fail), "the trace directory is too long a path");
 		return -1;
 	}
-	if (pipe2(ctl, O_CLOEXEC)) {
-		snprintf(m.fail, sizeof(m.fail), "pipe: %s", strerror(errno));
+	return 0;
+}
+
+/* The job's ids, groups, what the step asked for and its directory. 0, or
+ * -1 with m.fail (a job of root's is not traced this way). */
+static int job_facts(spank_t sp, pid_t task, struct job_facts *f)
+{
+	uid_t uid;
+	gid_t gid, *gids = NULL;
+	uint32_t job = 0, step = 0, c = 0;
+	uint64_t mb = 0;
+	size_t used = 0;
+	int ng = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_STEPID, &step) != ESPANK_SUCCESS) {
+		snprintf(m.fail, sizeof(m.fail), "cannot read the job's ids from Slurm");
 		return -1;
 	}
-	if (pipe2(st, O_CLOEXEC)) {
-		snprintf(m.fail, sizeof(m.fail), "pipe: %s", strerror(errno));
-		close(ctl[0]);
-		close(ctl[1]);
+	if (uid == 0) {
+		snprintf(m.fail, sizeof(m.fail), "a job of root's: --memtrace traces users' jobs "
+			 "through the memtrace-bpf service; root runs the task under memtrace-bpf "
+			 "itself (srun memtrace-bpf -o FILE -- CMD)");
 		return -1;
 	}
-	mid = fork();
-	if (mid < 0) {
-		snprintf(m.fail, sizeof(m.fail), "fork: %s", strerror(errno));
-		close(ctl[0]);
-		close(ctl[1]);
-		close(st[0]);
-		close(st[1]);
+	snprintf(f->uid, sizeof(f->uid), "%u", (unsigned)uid);
+	snprintf(f->gid, sizeof(f->gid), "%u", (unsigned)gid);
+	snprintf(f->job, sizeof(f->job), "%u", job);
+	step_name(step, f->step, sizeof(f->step));
+	/* the job's own supplementary groups, as its tasks have them */
+	if (spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &gids, &ng) == ESPANK_SUCCESS)
+		for (int i = 0; i < ng && i < 256 && used + 12 < sizeof(f->groups); i++)
+			used += (size_t)snprintf(f->groups + used, sizeof(f->groups) - used, "%s%u",
+						 used ? "," : "", (unsigned)gids[i]);
+	/* what the step asked for, for run.json */
+	if (spank_get_item(sp, S_STEP_CPUS_PER_TASK, &c) != ESPANK_SUCCESS)
+		c = 0;
+	if (spank_get_item(sp, S_STEP_ALLOC_MEM, &mb) != ESPANK_SUCCESS)
+		mb = 0;
+	snprintf(f->cpus, sizeof(f->cpus), "%u", c);
+	snprintf(f->mem, sizeof(f->mem), "%llu", (unsigned long long)mb);
+	if (spank_getenv(sp, "SLURMD_NODENAME", f->node, sizeof(f->node)) != ESPANK_SUCCESS)
+		f->node[0] = 0;
+	return trace_dir(task, f);
+}
+
+/* In the forked helper: a process of its own, not slurmstepd's (its
+ * signal mask and dispositions, its OOM shield, its fds), then
+ * memtrace-bpf slurm-helper. */
+static void __attribute__((noreturn)) helper_exec(int ctl_rd, int st_wr, const struct job_facts *f)
+{
+	char *argv[32];
+	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			 "LANG=C", NULL };
+	int k = 0, a, b, fd;
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "0", 1) != 1) {
+			/* left as it was */
+		}
+		close(fd);
+	}
+	/* fds 3 and 4 the pipes (through high fds: neither lands on the other;
+	 * dup2 clears CLOEXEC), nothing else of slurmstepd's: its stdout and
+	 * stderr may be a step's I/O, which slurmstepd waits to see closed
+	 * (/dev/null; what the helper has to say comes back as FAIL lines) */
+	a = fcntl(ctl_rd, F_DUPFD, 10);
+	b = fcntl(st_wr, F_DUPFD, 10);
+	if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0)
+		_exit(127);
+	if (syscall(SYS_close_range, 5U, ~0U, 0))
+		for (fd = 5; fd < 65536; fd++)
+			close(fd);
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		_exit(127);
+	if (fd > 4)
+		close(fd);
+	argv[k++] = "memtrace-bpf";
+	argv[k++] = "slurm-helper";
+#define ARG(name, val) (argv[k++] = (name), argv[k++] = (char *)(val))
+	ARG("--ctl", "3");
+	ARG("--status", "4");
+	ARG("--uid", f->uid);
+	ARG("--gid", f->gid);
+	ARG("--dir", f->dir);
+	ARG("--job", f->job);
+	ARG("--step", f->step);
+	ARG("--cpus-per-task", f->cpus);
+	ARG("--mem-mb", f->mem);
+	if (m.socket)
+		ARG("--socket", m.socket);
+	if (f->groups[0])
+		ARG("--groups", f->groups);
+	if (f->node[0])
+		ARG("--node", f->node);
+#undef ARG
+	argv[k] = NULL;
+	execve(m.bin, argv, envp);
+	dprintf(4, "FAIL * cannot run %s: %s\n", m.bin, strerror(errno));
+	_exit(127);
+}
+
+/* Starts the helper: forked twice (the middle one exits at once, so the
+ * helper is nobody's child here and leaves the step's process tree). 0,
+ * or -1 with m.fail. */
+static int helper_start(spank_t sp, pid_t task)
+{
+	struct job_facts f;
+	int ctl[2] = { -1, -1 }, st[2] = { -1, -1 };
+	pid_t mid;
+
+	if (job_facts(sp, task, &f))
+		return -1;
+	if (pipe2(ctl, O_CLOEXEC) || pipe2(st, O_CLOEXEC) || (mid = fork()) < 0) {
+		snprintf(m.fail, sizeof(m.fail), "cannot start the helper: %s", strerror(errno));
+		for (int i = 0; i < 2; i++) {
+			if (ctl[i] >= 0)
+				close(ctl[i]);
+			if (st[i] >= 0)
+				close(st[i]);
+		}
 		return -1;
 	}
 	if (mid == 0) {
-		char uidb[16], gidb[16];
-		char *argv[32], *envp[4], envsock[PATH_MAX + 32];
-		int k = 0, e = 0;
-
 		setsid();
 		if (fork() != 0)
 			_exit(0);
-		/* slurmstepd blocks and ignores signals and shields itself from
-		 * the OOM killer: the helper is a process like any other */
-		{
-			sigset_t none;
-			int fd;
-
-			sigemptyset(&none);
-			sigprocmask(SIG_SETMASK, &none, NULL);
-			for (int s = 1; s < NSIG; s++)
-				signal(s, SIG_DFL);
-			fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-			if (fd >= 0) {
-				if (write(fd, "0", 1) != 1) {
-					/* left as it was */
-				}
-				close(fd);
-			}
-		}
-		/* the helper: fds 3 and 4 the pipes, nothing else of
-		 * slurmstepd's (its stdout and stderr may be a step's I/O,
-		 * which slurmstepd waits to see closed: /dev/null; what the
-		 * helper has to say comes back as FAIL lines) */
-		{
-			int a = fcntl(ctl[0], F_DUPFD, 10), b = fcntl(st[1], F_DUPFD, 10);
-
-			if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0)
-				_exit(127);
-		}
-		if (syscall(SYS_close_range, 5U, ~0U, 0))
-			for (int fd = 5; fd < 65536; fd++)
-				close(fd);
-		{
-			int null = open("/dev/null", O_RDWR);
-
-			if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-				_exit(127);
-			if (null > 4)
-				close(null);
-		}
-		snprintf(uidb, sizeof(uidb), "%u", (unsigned)uid);
-		snprintf(gidb, sizeof(gidb), "%u", (unsigned)gid);
-		argv[k++] = "memtrace-bpf";
-		argv[k++] = "slurm-helper";
-		argv[k++] = "--ctl";
-		argv[k++] = "3";
-		argv[k++] = "--status";
-		argv[k++] = "4";
-		argv[k++] = "--uid";
-		argv[k++] = uidb;
-		argv[k++] = "--gid";
-		argv[k++] = gidb;
-		argv[k++] = "--dir";
-		argv[k++] = dir;
-		argv[k++] = "--job";
-		argv[k++] = jbuf;
-		argv[k++] = "--step";
-		argv[k++] = (char *)sname;
-		if (m.socket) {
-			argv[k++] = "--socket";
-			argv[k++] = (char *)m.socket;
-		}
-		if (groups[0]) {
-			argv[k++] = "--groups";
-			argv[k++] = groups;
-		}
-		if (node[0]) {
-			argv[k++] = "--node";
-			argv[k++] = node;
-		}
-		argv[k++] = "--cpus-per-task";
-		argv[k++] = cpus;
-		argv[k++] = "--mem-mb";
-		argv[k++] = mem;
-		argv[k] = NULL;
-		envp[e++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-		envp[e++] = "LANG=C";
-		if (m.socket) {
-			snprintf(envsock, sizeof(envsock), "MEMTRACE_SOCKET=%s", m.socket);
-			envp[e++] = envsock;
-		}
-		envp[e] = NULL;
-		execve(m.bin, argv, envp);
-		dprintf(4, "FAIL * cannot run %s: %s\n", m.bin, strerror(errno));
-		_exit(127);
+		helper_exec(ctl[0], st[1], &f);
 	}
 	waitpid(mid, NULL, 0);
 	close(ctl[0]);
 	close(st[1]);
 	m.ctl = ctl[1];
 	m.status = st[0];
-	m.helper = mid;
 	return 0;
 }
 

@@ -502,7 +502,7 @@ static void write_metrics(struct run *r, const struct mt_group *g, bool running)
 	e = write_file(r->spec.metrics_path, buf, len);
 	free(buf);
 	if (e) {
-		((struct run *)r)->gs.metrics_failed = true;
+		r->gs.metrics_failed = true;
 		fprintf(stderr, "memtrace-bpf: writing the metrics file %s failed: %s; it stops "
 			"here\n", r->spec.metrics_path, strerror(-e));
 	}
