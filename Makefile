@@ -45,7 +45,7 @@ endif
 CFLAGS    ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 ALL_CFLAGS := $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -Iinclude $(EXTRA_CFLAGS) -MMD -MP
-LDLIBS    := -lbpf -lelf -lz -lzstd -lm -lpthread
+LDLIBS    := -lbpf -lelf -lz -lzstd -ljson-c -lm -lpthread
 # -idirafter: <bpf/usdt.bpf.h> pulls in <linux/errno.h>, whose <asm/errno.h>
 # lives under the multiarch include directory, which -target bpf skips
 MULTIARCH_INC := /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
@@ -315,7 +315,7 @@ $(FUZZ_OUT)/user/%.o: user/%.c
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(call msg,CC-FUZZ,$@)
-	$(Q)$(SAN_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(SAN_CFLAGS) $< $(FUZZ_OBJS) -lzstd -lz -lm -lpthread -o $@
+	$(Q)$(SAN_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(SAN_CFLAGS) $< $(FUZZ_OBJS) -lzstd -lz -ljson-c -lm -lpthread -o $@
 
 asan-build: $(ASAN_OUT)/memtrace-bpf $(ASAN_OUT)/unit_tests
 

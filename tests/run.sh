@@ -5,7 +5,7 @@
 # suites, each named after what a user does or sees and all run by the one
 # harness (tests/harness.py): record (launch/attach, children, threads,
 # signals, output files, options, bad input), spikes, resample, export
-# (Perfetto files decoded with protoc), the peak limit
+# (Perfetto files decoded with protoc), JSON Lines traces, the peak limit
 # (--max-peak/--tolerance), campaign, capture (record --comm/--cgroup), the
 # service's checks of what an unprivileged client may trace (issue #16),
 # the service itself (memtrace-bpf daemon), checkpoints (marks,
@@ -82,6 +82,7 @@ run_suite "record tests" record "$PYTHON" tests/test_record.py
 run_suite "spike tests" spikes "$PYTHON" tests/test_spikes.py
 run_suite "resample tests" resample "$PYTHON" tests/test_resample.py
 run_suite "export tests" export "$PYTHON" tests/test_export.py
+run_suite "JSON Lines tests" jsonl "$PYTHON" tests/test_jsonl.py
 run_suite "peak limit tests" peak-limit "$PYTHON" tests/test_peak_limit.py
 run_suite "campaign tests" campaign "$PYTHON" tests/test_campaign.py
 run_suite "capture tests" capture "$PYTHON" tests/test_capture.py

@@ -22,6 +22,7 @@
 #include "analysis/validate.h"
 #include "cmd/campaign_plan.h"
 #include "format/csv.h"
+#include "format/jsonl.h"
 #include "format/json.h"
 #include "format/pb.h"
 #include "format/perfetto.h"
@@ -870,6 +871,72 @@ static const char *write_tmp(const char *text)
 	fputs(text, f);
 	fclose(f);
 	return path;
+}
+
+/* JSON Lines: the objects made from CSV rows, and read back as them */
+static void test_jsonl(void)
+{
+	char out[JSONL_MAX_ROW], row[512];
+	struct csv_reader rd;
+	struct csv_row cr;
+	struct mt_rec r;
+	const char *p;
+	FILE *f;
+	int n;
+
+	begin("jsonl: an rss row: numbers, hex strings, empty columns absent");
+	r = rec(MT_REC_RSS, 2500000000ULL);
+	r.cause = MT_CAUSE_FAULT;
+	r.addr = 0x7f0000001000ULL;
+	r.ip = 0x401000;
+	n = csv_format_row(row, sizeof(row), &r, 1000000000ULL, 4);
+	CHECK(jsonl_from_csv_row(out, sizeof(out), row, (size_t)n) > 0);
+	CHECK_STR(out, "{\"time_s\":1.500000000,\"vmrss_kb\":132,\"vmsize_kb\":4000,"
+		  "\"ts_ns\":2500000000,\"pid\":100,\"tid\":101,\"event\":\"rss\","
+		  "\"rss_anon_kb\":40,\"rss_file_kb\":80,\"rss_shmem_kb\":12,\"swap_kb\":4,"
+		  "\"total_rss_kb\":200,\"cause\":\"fault\",\"addr\":\"0x7f0000001000\","
+		  "\"ip\":\"0x401000\",\"vmdata_kb\":2800}\n");
+	end();
+
+	begin("jsonl: a mark's name with commas, quotes, a backslash and UTF-8, read back whole");
+	r = rec(MT_REC_MARK, 1000);
+	r.cause = MT_MARK_FD;
+	r.addr = 3;
+	r.len = 9;
+	snprintf(r.label, sizeof(r.label), "a,\"b\"\\c caf\xc3\xa9");
+	n = csv_format_row(row, sizeof(row), &r, 0, 4);
+	CHECK(jsonl_from_csv_row(out, sizeof(out), row, (size_t)n) > 0);
+	CHECK(strstr(out, ",\"event\":\"mark\",") != NULL);
+	CHECK(strstr(out, ",\"cause\":\"fd\",\"addr\":3,\"len\":9,") != NULL);
+	CHECK(strstr(out, ",\"label\":\"a,\\\"b\\\"\\\\c caf\xc3\xa9\",") != NULL);
+	p = "/tmp/memtrace-unit-jsonl.jsonl";
+	f = fopen(p, "w");
+	CHECK(f && fputs(out, f) >= 0 && fclose(f) == 0);
+	CHECK(csvr__open(&rd, p) == 0);
+	CHECK(csvr__next(&rd, &cr) == 1 && cr.ts_ns == 1000 && cr.pid == 100 && cr.tid == 101);
+	CHECK_STR(cr.label, "a,\"b\"\\c caf\xc3\xa9");
+	CHECK_STR(cr.event, "mark");
+	CHECK(cr.type == MT_REC_MARK);
+	CHECK(csvr__next(&rd, &cr) == 0);
+	csvr__close(&rd);
+	unlink(p);
+	end();
+
+	begin("jsonl: a negative syscall result is a number, an mmap's address a string");
+	r = rec(MT_REC_SYSCALL, 1000);
+	r.nr = MT_NR_MMAP;
+	r.addr = 0;
+	r.len = 4096;
+	r.ret = -12;
+	n = csv_format_row(row, sizeof(row), &r, 0, 4);
+	CHECK(jsonl_from_csv_row(out, sizeof(out), row, (size_t)n) > 0);
+	CHECK(strstr(out, ",\"len\":4096,\"ret\":-12,") != NULL);
+	r.ret = 0x7f0000000000LL;
+	n = csv_format_row(row, sizeof(row), &r, 0, 4);
+	CHECK(jsonl_from_csv_row(out, sizeof(out), row, (size_t)n) > 0);
+	CHECK(strstr(out, ",\"ret\":\"0x7f0000000000\",") != NULL);
+	CHECK(jsonl_from_csv_row(out, 40, row, (size_t)n) == -1);
+	end();
 }
 
 static void test_csv_reader(void)
@@ -3296,6 +3363,7 @@ int main(void)
 	test_session();
 	test_spikes_synthetic();
 	test_csv_reader();
+	test_jsonl();
 	test_csv_reader_bad_input();
 	test_compressed();
 	test_thin();

@@ -12,6 +12,7 @@ pkgs=(
 	make gcc clang llvm pkg-config    # build: C and BPF compilers
 	libbpf-dev libelf-dev zlib1g-dev  # libbpf and what it links
 	libzstd-dev zstd                  # .csv.zst traces (zlib above: .csv.gz); the tests read them with zstd(1) too
+	libjson-c-dev jq                  # JSON Lines traces read back (json-c); the tests pipe one into jq
 	bpftool                           # vmlinux.h and the skeleton
 	python3                           # integration tests
 	libcap2-bin util-linux            # capsh, setpriv: privilege tests

@@ -121,6 +121,70 @@ case("bad-utf8-labels.csv",
 case("bad-utf8-header.csv", lines(PHDR + b",caf\xe9", *(r + b",\xff" for r in PROWS)), (0, 1, 1), "")
 
 
+# JSON Lines (--format jsonl): the rows above as objects, typed as
+# user/format/jsonl.c types them (text columns strings, decimal numbers
+# numbers, the rest strings, empty columns absent)
+TEXT_COLS = (b"event", b"cause", b"label", b"reported")
+
+
+def jrow(header, row):
+    import csv as _csv
+    import json as _json
+    import re as _re
+    names = header.split(b",")
+    vals = next(_csv.reader([row.decode("utf-8", "replace")]))
+    parts = []
+    for k, v in zip(names, vals):
+        if v == "":
+            continue
+        if k not in TEXT_COLS and _re.fullmatch(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?", v):
+            parts.append('"%s":%s' % (k.decode(), v))
+        else:
+            parts.append('"%s":%s' % (k.decode(), _json.dumps(v)))
+    return ("{" + ",".join(parts) + "}").encode()
+
+
+JFIRST = [jrow(HDR, r) for r in FIRST]
+JMARKS = [jrow(marks[0], r) for r in MROWS]
+LBL = next(i for i, r in enumerate(JMARKS) if b'"label":"' in r)   # the first mark row
+case("jsonl-good.jsonl", lines(*JFIRST), (0, 1, 1), "")
+case("jsonl-marks.jsonl", lines(*JMARKS), (0, 1, 0), "")
+# as jq -c or another program spells the same rows: keys in another
+# order, escapes for plain characters, null for an empty column, a key
+# that is no column
+case("jsonl-other-spelling.jsonl",
+     lines(*(b'{"other":[1,{"x":2}],' + r[1:].replace(b'"event":"rss"', b'"event":"\\u0072ss"')
+             .replace(b'"pid"', b'"label":null,"pid"') for r in JFIRST)), (0, 1, 1), "")
+case("jsonl-crlf-no-final-newline.jsonl", b"\r\n".join(JFIRST), (0, 1, 1), "")
+case("jsonl-open-object.jsonl", lines(*JFIRST[:5], JFIRST[5][:60], *JFIRST[6:]), ONE,
+     ":6: an object not closed")
+case("jsonl-cut-last-line.jsonl", lines(*JFIRST) + JFIRST[0][:30], ONE,
+     ":41: an object not closed")
+case("jsonl-nested.jsonl", lines(*JFIRST[:3], JFIRST[3].replace(b'"vmrss_kb":', b'"vmrss_kb":[1],"x":', 1),
+                                 *JFIRST[4:]), ONE, ":4: an object or array where")
+case("jsonl-array-line.jsonl", lines(*JFIRST[:3], b"[1,2,3]", *JFIRST[3:]), ONE,
+     ":4: a JSON value that is not an object")
+case("jsonl-trailing.jsonl", lines(*JFIRST[:3], JFIRST[3] + b" {}", *JFIRST[4:]), ONE,
+     ":4: not a JSON object at byte")
+case("jsonl-nul.jsonl", lines(*JMARKS[:LBL], JMARKS[LBL].replace(b'"label":"', b'"label":"a\\u0000', 1),
+                              *JMARKS[LBL + 1:]), ONE, ":%d: a NUL character" % (LBL + 1))
+case("jsonl-bad-utf8.jsonl", lines(*JMARKS[:LBL], JMARKS[LBL].replace(b'"label":"', b'"label":"\xff', 1),
+                                   *JMARKS[LBL + 1:]), ONE, ":%d: not a JSON object" % (LBL + 1))
+case("jsonl-lone-surrogate.jsonl",
+     lines(*JMARKS[:LBL], JMARKS[LBL].replace(b'"label":"', b'"label":"\\ud800', 1),
+           *JMARKS[LBL + 1:]), (0, 1, 0), "")
+case("jsonl-backwards.jsonl", lines(*JFIRST[:20], JFIRST[21], JFIRST[20], *JFIRST[22:]), ONE,
+     ":22: column ts_ns: '%s' goes back in time" % FIRST[20].split(b",")[3].decode())
+case("jsonl-no-rss.jsonl", lines(*JFIRST[:2], b'{"ts_ns":%s}' % FIRST[2].split(b",")[3],
+                                 *JFIRST[3:]), ONE, ":3: not a row of a memory trace")
+case("jsonl-string-number.jsonl", lines(JFIRST[0].replace(b'"pid":', b'"pid":"x', 1)
+                                        .replace(b',"tid"', b'","tid"', 1), *JFIRST[1:]), ONE,
+     ":1: column pid: 'x")
+case("jsonl-huge-line.jsonl", lines(*JFIRST[:5], b'{"label":"' + b"x" * (100 << 10) + b'"}',
+                                    *JFIRST[5:]), ONE, ":6: a line longer than 64 KiB")
+case("jsonl-after-csv-header.jsonl", lines(HDR, *JFIRST), ONE, ":2: 0 fields where the header has 20")
+
+
 RESULT_HEADER = (b"index,config,repeat,exit_code,status,peak_rss_kb,peak_time_s,duration_s,"
                  b"spikes,lost_events,events,rusage_maxrss_kb,start_time,untraced_processes")
 # what campaigns write since: three figures appended (empty: not known)

@@ -22,8 +22,8 @@ _memtrace_bpf_options()
 	case $1 in
 	record)
 		echo "--cgroup --comm --detach-after --dir --follow --force --pid --trace-format" \
-		     "--interval --metrics --monitor-log --output --peak-lines --quiet --report --summary" \
-		     "--max-peak --tolerance" \
+		     "--format --interval --metrics --monitor-log --output --peak-lines --quiet --report" \
+		     "--summary --max-peak --tolerance" \
 		     "--alert --count --grace --kill-at --kill-signal --on-alert --timeout" \
 		     "--as-root --btf --max-procs --no-follow --resolution --ring-size --verbose" \
 		     "--checkpoint-regex --log" \
@@ -102,6 +102,7 @@ _memtrace_bpf_value()
 	--format)
 		case $cmd in
 		report) words="html svg" ;;
+		record) words="csv jsonl" ;;
 		"campaign report") words="text json" ;;
 		*) words="table json" ;;
 		esac ;;

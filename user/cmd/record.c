@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "cmd/capture.h"
 #include "cmd/cmd.h"
+#include "format/jsonl.h"
 #include "lib/zstream.h"
 #include "lib/files.h"
 #include "lib/units.h"
@@ -42,12 +43,15 @@ static struct record_env {
 	const char *monitor_log;
 	const char *metrics;		/* --metrics FILE */
 	bool report;
+	int format;			/* --format: -1 unset, 0 csv, 1 jsonl */
+	bool jsonl;			/* the trace's rows (format/jsonl.h) */
 	char **cmd;
 	int ncmd;
 	struct capture_opts capture;
 	char output_buf[64], summary_buf[4096], log_buf[4096];
 } env = {
 	.interval_ns = 1000000000ULL,
+	.format = -1,
 };
 
 enum {
@@ -65,6 +69,7 @@ enum {
 	OPT_FORCE,
 	OPT_REPORT,
 	OPT_TRACE_FORMAT,
+	OPT_FORMAT,
 };
 
 const char *argp_program_version = "memtrace-bpf " MEMTRACE_VERSION;
@@ -132,7 +137,8 @@ static const struct argp_option opts[] = {
 	{ "force", OPT_FORCE, NULL, 0, "Attach with --kill-at: act even if the processes are over the limit already (they are stopped at once)", 1 },
 
 	{ NULL, 0, NULL, 0, "Output:", 2 },
-	{ "output", 'o', "FILE", 0, "CSV trace (default memtrace-DATE-TIME.csv here, a new name each run; - for stdout, shared with COMMAND's own stdout)", 2 },
+	{ "output", 'o', "FILE", 0, "The trace (default memtrace-DATE-TIME.csv here, a new name each run, .jsonl with --format jsonl; - for stdout, shared with COMMAND's own stdout)", 2 },
+	{ "format", OPT_FORMAT, "FMT", 0, "The trace's rows as csv (the default) or jsonl: JSON Lines, one object per row with the CSV's columns as keys, for jq or a collector (-o trace.jsonl, .jsonl.zst or .jsonl.gz says it too; -o - --format jsonl: to stdout)", 2 },
 	{ "summary", 's', "FILE", 0, "JSON summary (default: next to the CSV, trace.csv -> trace.summary.json)", 2 },
 	{ "interval", 'i', "DURATION", 0, "Status line on stderr every DURATION, 10ms or more (default 1s on a terminal, off otherwise)", 2 },
 	{ "quiet", 'q', NULL, 0, "No summary on stderr at the end (and no status line unless -i is given)", 2 },
@@ -209,6 +215,9 @@ static void check_capture_args(void)
 		usage_err("--metrics is for one launch or attach; capture mode has a run per process");
 	if (env.report)
 		usage_err("--report is for one launch or attach; for captured runs use memtrace-bpf report DIR/NAME-PID/trace.csv");
+	if (env.format == 1)
+		usage_err("--format jsonl is for one launch or attach; capture mode writes CSV traces "
+			  "(--trace-format: compressed or not)");
 	guard_cli__check(GUARD_CAPTURE);
 }
 
@@ -286,6 +295,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		env.capture.trace_format_set = true;
 		break;
 	}
+	case OPT_FORMAT:
+		if (strcmp(arg, "csv") && strcmp(arg, "jsonl"))
+			usage_err("--format %s: csv (the default) or jsonl (JSON Lines)", arg);
+		env.format = !strcmp(arg, "jsonl");
+		break;
 	case 's':
 		env.summary = arg;
 		break;
@@ -367,10 +381,13 @@ static const char *default_output(void)
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
 	for (int k = 1; k < 1000; k++) {
+		const char *ext = env.format == 1 ? "jsonl" : "csv";
+
 		if (k == 1)
-			snprintf(env.output_buf, sizeof(env.output_buf), "memtrace-%s.csv", stamp);
+			snprintf(env.output_buf, sizeof(env.output_buf), "memtrace-%s.%s", stamp, ext);
 		else
-			snprintf(env.output_buf, sizeof(env.output_buf), "memtrace-%s-%d.csv", stamp, k);
+			snprintf(env.output_buf, sizeof(env.output_buf), "memtrace-%s-%d.%s", stamp, k,
+				 ext);
 		zpath_beside(sum, sizeof(sum), env.output_buf, "summary.json");
 		if (access(env.output_buf, F_OK) && access(sum, F_OK))
 			break;
@@ -444,6 +461,25 @@ static int check_attach_guard(void)
 	return 0;
 }
 
+/* The trace's format: --format, else its name's; the two agree. */
+static int check_format(char *msg, size_t len)
+{
+	bool named = jsonl_path(env.output), std = !strcmp(env.output, "-");
+
+	env.jsonl = env.format >= 0 ? env.format == 1 : named;
+	if (!std && env.format == 1 && !named) {
+		snprintf(msg, len, "-o %s with --format jsonl: the name says CSV; name it "
+			 "NAME.jsonl (or .jsonl.zst, .jsonl.gz), or drop --format", env.output);
+		return -EINVAL;
+	}
+	if (env.format == 0 && named) {
+		snprintf(msg, len, "-o %s with --format csv: the name says JSON Lines; name it "
+			 "NAME.csv, or drop --format", env.output);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The output files: named, writable, not one another. */
 static int check_outputs(char *msg, size_t len)
 {
@@ -451,6 +487,8 @@ static int check_outputs(char *msg, size_t len)
 
 	if (!env.output)
 		env.output = default_output();
+	if ((e = check_format(msg, len)))
+		return e;
 	if (!strcmp(env.output, "-") && stdio_closed[STDOUT_FILENO]) {
 		snprintf(msg, len, "-o -: our stdout is closed, the trace would go nowhere; give "
 			 "-o FILE");
@@ -604,7 +642,8 @@ static int start(struct record *c, struct tracer *t)
 		.mode = env.ncmd ? "launch" : "attach",
 		.cmd = env.cmd, .ncmd = env.ncmd, .pids = env.pids, .npids = env.npids,
 		.as_root = trace_cli.as_root, .sigpipe_ignored = sig_inherited_ignore[SIGPIPE],
-		.csv_path = env.output, .summary_path = env.summary, .limit = &env.limit,
+		.csv_path = env.output, .jsonl = env.jsonl, .summary_path = env.summary,
+		.limit = &env.limit,
 		.monitor_log = env.monitor_log, .metrics_path = env.metrics,
 		.resolution_ns = trace_cli.resolution_ns,
 	};

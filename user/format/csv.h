@@ -48,13 +48,16 @@ struct csv_out {
 	unsigned int page_kb;
 	uint64_t rows;
 	int err;		/* the first error writing it (positive errno) */
+	bool jsonl;		/* JSON Lines (format/jsonl.h), not CSV */
+	char *jrow;		/* then: a row's object, until closed */
 };
 
 /* Writes the header to fd (a file of ours when owns_fd: closed at the end,
  * cut back to its last whole row, or compressed frame, on a write error),
- * compressed as f. 0 or -errno. */
-int csv_out__open(struct csv_out *o, int fd, bool owns_fd, enum zformat f, uint64_t start_ns,
-		  unsigned int page_kb);
+ * compressed as f; with jsonl, no header and each row a JSON object
+ * (format/jsonl.h). 0 or -errno. */
+int csv_out__open(struct csv_out *o, int fd, bool owns_fd, enum zformat f, bool jsonl,
+		  uint64_t start_ns, unsigned int page_kb);
 /* A kernel record's row. 0, or -EINVAL for a type without a row (the
  * caller's bug); a write error is kept in o->err. */
 int csv_out__record(struct csv_out *o, const struct mt_rec *r);
@@ -142,11 +145,21 @@ struct csv_reader {
 	char *header;
 	const char *names[CSV_MAX_FIELDS];
 	char *fields[CSV_MAX_FIELDS];
+	/* JSON Lines (format/jsonl.c): its parser, the buffer its values'
+	 * text is in, and the first row (read to tell the format) */
+	bool jsonl;
+	void *jtok;
+	char *jbuf;
+	size_t jcap;
+	char *pend;
+	size_t pend_n;
 	char err[512];
 };
 
 /* Opens and reads the header: a plain CSV, or one compressed with zstd or
- * gzip (told by its first bytes). Returns 0 or -errno with err set. */
+ * gzip (told by its first bytes); or a JSON Lines trace (format/jsonl.h:
+ * its first line an object), read as the CSV with memtrace-bpf's columns.
+ * Returns 0 or -errno with err set. */
 int csvr__open(struct csv_reader *r, const char *path);
 /* 1: a row, 0: end of file, -errno: error, with err naming file:line (and
  * the column): a malformed row, a line longer than CSV_MAX_LINE, a NUL

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "format/csv.h"
+#include "format/jsonl.h"
 #include "lib/zstream.h"
 
 /* The read buffer: one allocation, never grown (a line is at most
@@ -144,6 +145,33 @@ static const char *const column_names[] = { "ts_ns", "time_s", "pid", "vmrss_kb"
 					    "reported_kb", "tid" };
 #define NCOLUMNS (sizeof(column_names) / sizeof(column_names[0]))
 
+/* The reader's column indexes, by column_names' order. */
+static void column_ptrs(struct csv_reader *r, int *at[NCOLUMNS])
+{
+	int *const p[NCOLUMNS] = { &r->c_ts, &r->c_time, &r->c_pid, &r->c_rss, &r->c_event,
+				   &r->c_cause, &r->c_label, &r->c_reported, &r->c_vmsize,
+				   &r->c_total, &r->c_anon, &r->c_file, &r->c_shmem, &r->c_swap,
+				   &r->c_len, &r->c_ret, &r->c_reported_kb, &r->c_tid };
+
+	memcpy(at, p, sizeof(p));
+}
+
+/* Where the columns the reader uses are among the names (-1: absent; a
+ * JSON Lines row: present, those of the keys it has). */
+static void find_columns(struct csv_reader *r, const char *const *names, int n,
+			 uint64_t present)
+{
+	int *at[NCOLUMNS];
+
+	column_ptrs(r, at);
+	for (size_t k = 0; k < NCOLUMNS; k++)
+		*at[k] = -1;
+	for (int i = 0; i < n; i++)
+		for (size_t k = 0; k < NCOLUMNS; k++)
+			if ((present >> i & 1) && !strcmp(names[i], column_names[k]))
+				*at[k] = i;
+}
+
 /* A zstd or gzip file (by its first bytes, whatever its name) is read
  * through a decompressor; the bytes read to tell stay the data's start. */
 static int open_stream(struct csv_reader *r)
@@ -184,19 +212,13 @@ static int open_stream(struct csv_reader *r)
 
 int csvr__open(struct csv_reader *r, const char *path)
 {
-	int *const column_at[NCOLUMNS] = { &r->c_ts, &r->c_time, &r->c_pid, &r->c_rss,
-					   &r->c_event, &r->c_cause, &r->c_label,
-					   &r->c_reported, &r->c_vmsize, &r->c_total,
-					   &r->c_anon, &r->c_file, &r->c_shmem, &r->c_swap,
-					   &r->c_len, &r->c_ret, &r->c_reported_kb, &r->c_tid };
 	char *line, *f[CSV_MAX_FIELDS], *h;
 	size_t n;
 	int nf, e;
 
 	memset(r, 0, sizeof(*r));
 	r->path = path;
-	for (size_t k = 0; k < NCOLUMNS; k++)
-		*column_at[k] = -1;
+	find_columns(r, NULL, 0, 0);
 	r->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
 	if (r->fd < 0) {
 		int e = -errno;
@@ -228,8 +250,21 @@ int csvr__open(struct csv_reader *r, const char *path)
 			 "(time_s,vmrss_kb,... as memtrace-bpf writes)", path);
 		return -EINVAL;
 	}
-	if (n >= 3 && !memcmp(line, "\xef\xbb\xbf", 3))
+	if (n >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) {
 		line += 3;	/* UTF-8 BOM */
+		n -= 3;
+	}
+	if (*line == '{') {
+		/* JSON Lines: the line is the first row, read by csvr__next
+		 * (the buffer holds it until then) */
+		r->pend = line;
+		r->pend_n = n;
+		e = jsonl_reader_init(r);
+		/* until a row says otherwise, the columns memtrace-bpf writes */
+		if (!e)
+			find_columns(r, r->names, r->ncols, ~0ULL);
+		return e;
+	}
 	nf = split(line, f, CSV_MAX_FIELDS);
 	if (nf < 0) {
 		snprintf(r->err, sizeof(r->err), "%s:1: cannot read the header", path);
@@ -240,10 +275,8 @@ int csvr__open(struct csv_reader *r, const char *path)
 
 		if (l && f[i][l - 1] == '\r')
 			f[i][l - 1] = 0;
-		for (size_t k = 0; k < NCOLUMNS; k++)
-			if (!strcmp(f[i], column_names[k]))
-				*column_at[k] = i;
 	}
+	find_columns(r, (const char *const *)f, nf, ~0ULL);
 	r->ncols = nf;
 	/* the names, kept for csvr__column: the line's buffer is reused */
 	r->header = h = malloc(n + 1);
@@ -360,8 +393,15 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 	int nf;
 
 	do {
-		int e = next_line(r, &line, &n);
+		int e = 1;
 
+		if (r->pend) {
+			line = r->pend;
+			n = r->pend_n;
+			r->pend = NULL;
+		} else {
+			e = next_line(r, &line, &n);
+		}
 		if (!e)
 			warn_truncated(r);
 		if (e <= 0)
@@ -369,7 +409,23 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 		if (n && line[n - 1] == '\r')
 			line[--n] = 0;
 	} while (!n);
-	nf = split(line, f, CSV_MAX_FIELDS);
+	if (r->jsonl) {
+		uint64_t present;
+
+		nf = jsonl_split(r, line, n, &present);
+		if (nf < 0)
+			return nf;
+		/* a row's columns are the keys it has */
+		find_columns(r, r->names, nf, present);
+		if (r->c_rss < 0 || (r->c_ts < 0 && r->c_time < 0)) {
+			snprintf(r->err, sizeof(r->err), "%s:%llu: not a row of a memory trace: it "
+				 "needs vmrss_kb and ts_ns or time_s", r->path,
+				 (unsigned long long)r->line);
+			return -EINVAL;
+		}
+	} else {
+		nf = split(line, f, CSV_MAX_FIELDS);
+	}
 	if (nf != r->ncols) {
 		snprintf(r->err, sizeof(r->err), "%s:%llu: %d fields where the header has %d "
 			 "(a truncated or mixed file?)", r->path, (unsigned long long)r->line,
@@ -461,6 +517,7 @@ void csvr__close(struct csv_reader *r)
 	r->buf = NULL;
 	free(r->header);
 	r->header = NULL;
+	jsonl_reader_free(r);
 	r->ncols = 0;
 }
 

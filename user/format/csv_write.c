@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "format/csv.h"
+#include "format/jsonl.h"
 #include "format/text.h"
 #include "lib/waitstatus.h"
 
@@ -331,8 +332,8 @@ int csv_format_row(char *buf, size_t len, const struct mt_rec *r,
 	return csv_format_row_folded(buf, len, r, start_ns, page_kb, 0);
 }
 
-int csv_out__open(struct csv_out *o, int fd, bool owns_fd, enum zformat f, uint64_t start_ns,
-		  unsigned int page_kb)
+int csv_out__open(struct csv_out *o, int fd, bool owns_fd, enum zformat f, bool jsonl,
+		  uint64_t start_ns, unsigned int page_kb)
 {
 	static const char header[] = CSV_HEADER "\n";
 	int e;
@@ -343,13 +344,26 @@ int csv_out__open(struct csv_out *o, int fd, bool owns_fd, enum zformat f, uint6
 	e = linebuf__init(&o->lb, fd, owns_fd);
 	if (!e)
 		e = linebuf__compress(&o->lb, f);
+	o->jsonl = jsonl;
+	if (!e && jsonl && !(o->jrow = malloc(JSONL_MAX_ROW)))
+		e = -ENOMEM;
 	if (e)
 		return e;
+	if (jsonl)
+		return 0;
 	return linebuf__append(&o->lb, header, sizeof(header) - 1);
 }
 
 static void append(struct csv_out *o, const char *row, size_t n)
 {
+	if (o->jsonl) {
+		int k = o->jrow ? jsonl_from_csv_row(o->jrow, JSONL_MAX_ROW, row, n) : -1;
+
+		if (k < 0)
+			return;	/* cannot be: a row is under 4 KiB */
+		row = o->jrow;
+		n = (size_t)k;
+	}
 	o->rows++;
 	if (linebuf__append(&o->lb, row, n) && !o->err)
 		o->err = o->lb.err ? o->lb.err : ENOSPC;
@@ -386,6 +400,13 @@ uint64_t csv_out__rows_written(const struct csv_out *o, char *t, size_t tlen)
 {
 	uint64_t lines = o->lb.lines_written;
 
+	if (o->jsonl) {
+		if (lines)
+			jsonl_time_of(o->lb.last, t, tlen);
+		else
+			snprintf(t, tlen, "0");
+		return lines;
+	}
 	/* a row's first column is its time_s */
 	snprintf(t, tlen, "%.*s", lines > 1 ? (int)strcspn(o->lb.last, ",") : 1,
 		 lines > 1 ? o->lb.last : "0");
@@ -405,6 +426,8 @@ int csv_out__close(struct csv_out *o)
 {
 	int e = linebuf__close(&o->lb);
 
+	free(o->jrow);
+	o->jrow = NULL;
 	if (e && !o->err)
 		o->err = -e;
 	return o->err ? -o->err : 0;

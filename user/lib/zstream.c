@@ -35,6 +35,8 @@ char *zpath_beside(char *buf, size_t len, const char *trace, const char *ext)
 		n -= zformat_of_path(trace) == ZF_ZSTD ? 4 : 3;
 	if (n > 4 && !strncmp(trace + n - 4, ".csv", 4))
 		n -= 4;
+	else if (n > 6 && !strncmp(trace + n - 6, ".jsonl", 6))
+		n -= 6;
 	else
 		n = strlen(trace);
 	w = snprintf(buf, len, "%.*s.%s", (int)n, trace, ext);

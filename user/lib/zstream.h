@@ -25,8 +25,8 @@ enum zformat { ZF_PLAIN, ZF_GZIP, ZF_ZSTD };
 
 /* By the name's extension: .zst, .gz; anything else is plain. */
 enum zformat zformat_of_path(const char *path);
-/* A file beside a trace: trace.csv, trace.csv.zst or trace.csv.gz ->
- * trace.EXT; another name gets .EXT appended. Returns buf, or NULL when
+/* A file beside a trace: trace.csv, trace.csv.zst or trace.csv.gz (or
+ * .jsonl for .csv) -> trace.EXT; another name gets .EXT appended. Returns buf, or NULL when
  * the name does not fit in len bytes. */
 char *zpath_beside(char *buf, size_t len, const char *trace, const char *ext);
 /* By the first bytes of a file (at least 4 for an answer other than plain). */

@@ -150,8 +150,8 @@ int run__open_trace(struct run *r, char *err, size_t errlen)
 	struct out_file *f = &r->files[RUN_TRACE];
 	bool std = !strcmp(r->spec.csv_path, "-");
 	int e = csv_out__open(&r->trace, std ? STDOUT_FILENO : f->fd, !std,
-			      std ? ZF_PLAIN : zformat_of_path(r->spec.csv_path), r->start_ns,
-			      r->page_kb);
+			      std ? ZF_PLAIN : zformat_of_path(r->spec.csv_path), r->spec.jsonl,
+			      r->start_ns, r->page_kb);
 
 	if (!std)
 		f->fd = -1;	/* the trace's now */

@@ -73,6 +73,7 @@ struct run_spec {
 					   on (stdin from /dev/null) */
 	bool sigpipe_ignored;		/* what we inherited, passed on */
 	const char *csv_path;		/* "-": stdout */
+	bool jsonl;			/* the trace as JSON Lines (format/jsonl.h) */
 	const char *summary_path;	/* NULL: none */
 	const int *dirfd;		/* the directory the files above go in
 					   (their last components), NULL: each
