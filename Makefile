@@ -9,7 +9,9 @@
 #                   model; two storms at once; xz -6; a runaway allocator
 #                   vs --kill-at, pollers and a cgroup; one table at the end
 #   make bench-check  the bench's parsing and reports on hand-written inputs
-#   make install    PREFIX=/usr/local DESTDIR= (the binary, the marker
+#   make deb        a Debian package of it all in .output/deb/ (/usr/sbin,
+#                   /usr/share, /lib/systemd/system; dpkg-buildpackage)
+#   make install    PREFIX=/usr/local DESTDIR= BINDIR= (the binary, the marker
 #                   header as include/memtrace/mark.h, and the service's
 #                   systemd units: systemctl enable --now memtrace-bpf.socket;
 #                   the Slurm plugin in $(prefix)/lib/memtrace-bpf/ when
@@ -26,6 +28,7 @@ BPFTOOL    ?= $(firstword $(shell command -v bpftool 2>/dev/null) /usr/sbin/bpft
 CC         ?= cc
 PREFIX     ?= /usr/local
 prefix     ?= $(PREFIX)
+BINDIR     ?= $(prefix)/bin
 DESTDIR    ?=
 
 ARCH := $(shell uname -m | sed 's/x86_64/x86/')
@@ -44,7 +47,7 @@ endif
 
 CFLAGS    ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-ALL_CFLAGS := $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -Iinclude $(EXTRA_CFLAGS) -MMD -MP
+ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -Iinclude $(EXTRA_CFLAGS) -MMD -MP
 LDLIBS    := -lbpf -lelf -lz -lzstd -ljson-c -lm -lpthread
 # -idirafter: <bpf/usdt.bpf.h> pulls in <linux/errno.h>, whose <asm/errno.h>
 # lives under the multiarch include directory, which -target bpf skips
@@ -77,7 +80,7 @@ SPANK     := $(if $(wildcard $(SPANK_H)),$(OUTPUT)/memtrace_spank.so)
 SPANKDIR  ?= $(prefix)/lib/memtrace-bpf
 
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test bench bench-check install uninstall clean
+.PHONY: all bin deps demo test bench bench-check install uninstall clean deb
 
 all: $(BIN) $(OUTPUT)/unit_tests $(WORKLOADS) $(TOOLS) $(SPANK)
 
@@ -129,9 +132,12 @@ $(ASSETS_OBJ): $(REPORT_ASSETS) | $(OUTPUT)
 	$(call msg,ASSETS,$@)
 	$(Q)cd user/report && $(LD) -r -b binary -z noexecstack -o $(abspath $@) $(notdir $(REPORT_ASSETS))
 
+# what make install ships
+bin: $(BIN) $(SPANK)
+
 $(BIN): $(MAIN_OBJ) $(USER_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/unit_tests: tests/unit_tests.c $(USER_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -216,19 +222,19 @@ MAN_PATHS := -e 's|/usr/local/lib/systemd/system|$(subst -,\\-,$(UNITDIR))|g' \
 
 $(OUTPUT)/memtrace_spank.so: user/slurm/memtrace_spank.c | $(OUTPUT)
 	$(call msg,CC-SPANK,$@)
-	$(Q)$(CC) $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -fPIC -shared \
-		-DBIN_DEFAULT='"$(prefix)/bin/memtrace-bpf"' -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -fPIC -shared \
+		-DBIN_DEFAULT='"$(BINDIR)/memtrace-bpf"' -o $@ $<
 
 install: $(BIN) $(SPANK)
-	$(call msg,INSTALL,$(DESTDIR)$(prefix)/bin/memtrace-bpf)
-	$(Q)install -D -m 0755 $(BIN) $(DESTDIR)$(prefix)/bin/memtrace-bpf
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/memtrace-bpf)
+	$(Q)install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/memtrace-bpf
 	$(call msg,INSTALL,$(DESTDIR)$(prefix)/include/memtrace/mark.h)
 	$(Q)install -D -m 0644 include/memtrace/mark.h $(DESTDIR)$(prefix)/include/memtrace/mark.h
 	$(call msg,INSTALL,$(DESTDIR)$(UNITDIR)/memtrace-bpf.socket)
 	$(Q)install -D -m 0644 user/service/systemd/memtrace-bpf.socket $(DESTDIR)$(UNITDIR)/memtrace-bpf.socket
 	$(call msg,INSTALL,$(DESTDIR)$(UNITDIR)/memtrace-bpf.service)
 	$(Q)mkdir -p $(DESTDIR)$(UNITDIR)
-	$(Q)sed 's|@BINDIR@|$(prefix)/bin|g' user/service/systemd/memtrace-bpf.service.in > $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
+	$(Q)sed 's|@BINDIR@|$(BINDIR)|g' user/service/systemd/memtrace-bpf.service.in > $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
 	$(call msg,INSTALL,$(DESTDIR)$(MANDIR)/man8/memtrace-bpf.8)
 	$(Q)mkdir -p $(DESTDIR)$(MANDIR)/man8
@@ -244,13 +250,28 @@ ifneq ($(SPANK),)
 endif
 
 uninstall:
-	$(Q)rm -f $(DESTDIR)$(prefix)/bin/memtrace-bpf $(DESTDIR)$(prefix)/include/memtrace/mark.h
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/memtrace-bpf $(DESTDIR)$(prefix)/include/memtrace/mark.h
 	$(Q)rm -f $(DESTDIR)$(UNITDIR)/memtrace-bpf.socket $(DESTDIR)$(UNITDIR)/memtrace-bpf.service
 	$(Q)rm -f $(DESTDIR)$(SPANKDIR)/memtrace_spank.so
 	$(Q)rm -f $(DESTDIR)$(MANDIR)/man8/memtrace-bpf.8
 	$(Q)rm -f $(DESTDIR)$(BASHCOMPDIR)/memtrace-bpf $(DESTDIR)$(ZSHCOMPDIR)/_memtrace-bpf
 	$(Q)rmdir $(DESTDIR)$(SPANKDIR) 2>/dev/null || true
 	$(Q)rmdir $(DESTDIR)$(prefix)/include/memtrace 2>/dev/null || true
+
+# A Debian package (binary only, unsigned) of what make install ships, in
+# Debian's places (debian/rules): built by dpkg-buildpackage in a copy of
+# the tree under $(OUTPUT)/deb/, where the .deb lands (dpkg-buildpackage
+# writes beside the tree it builds). Its Depends come from the libraries the
+# binary links (dh_shlibdeps).
+DEB_DIR := $(OUTPUT)/deb
+deb:
+	$(Q)tools/install-deps.sh deb
+	$(call msg,DEB,$(DEB_DIR))
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	$(Q)tar --exclude=./.output --exclude=./.git -cf - . | tar -C $(DEB_DIR)/src -xf -
+	$(Q)cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+		{ tail -n 40 ../build.log >&2; echo "make deb: dpkg-buildpackage failed; the whole log: $(DEB_DIR)/build.log" >&2; exit 1; }
+	$(Q)ls $(DEB_DIR)/*.deb
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

@@ -17,9 +17,10 @@
 # during a live campaign; the corpus of tests/corpus/), the pages of report
 # and campaign report --html (opened in headless chromium), the contract
 # (tests/contract/: --help options, file formats and exit statuses
-# recorded from a build, checked against this one), and the docs (the man
-# page and the bash and zsh completions against each --help, make
-# install's). Then it prints one last line:
+# recorded from a build, checked against this one), the Debian package
+# (make deb, installed in a fresh debootstrap root and on this machine),
+# and the docs (the man page and the bash and zsh completions against each
+# --help, make install's). Then it prints one last line:
 #
 #   N passed, N failed, N skipped
 #
@@ -107,6 +108,7 @@ run_suite "long-run tests" long "$PYTHON" tests/test_long.py
 run_suite "bad input tests" bad-input "$PYTHON" tests/test_bad_input.py
 run_suite "report tests" report "$PYTHON" tests/test_report.py
 run_suite "contract tests" contract "$PYTHON" tests/test_contract.py
+run_suite "package tests" package "$PYTHON" tests/test_package.py
 run_suite "docs tests" docs "$PYTHON" tests/test_docs.py
 
 echo "$passed passed, $failed failed, $skipped skipped"

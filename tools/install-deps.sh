@@ -6,14 +6,22 @@
 #   tools/install-deps.sh bench    also perf, bpftrace, /usr/bin/time, xz
 #   tools/install-deps.sh asan     also clang's sanitizer and libFuzzer
 #                                  runtimes (make check-asan, make fuzz)
+#   tools/install-deps.sh deb      only what make deb needs (debian/control's
+#                                  Build-Depends and dpkg-buildpackage)
 set -euo pipefail
 
-pkgs=(
+build=(
 	make gcc clang llvm pkg-config    # build: C and BPF compilers
 	libbpf-dev libelf-dev zlib1g-dev  # libbpf and what it links
-	libzstd-dev zstd                  # .csv.zst traces (zlib above: .csv.gz); the tests read them with zstd(1) too
-	libjson-c-dev jq                  # JSON Lines traces read back (json-c); the tests pipe one into jq
+	libzstd-dev libjson-c-dev         # .csv.zst traces (zlib above: .csv.gz); JSON Lines read back (json-c)
 	bpftool                           # vmlinux.h and the skeleton
+	libslurm-dev                      # spank.h: the Slurm plugin (srun --memtrace)
+)
+pkgs=(
+	"${build[@]}"
+	zstd jq                           # the tests read .zst traces with zstd(1) and pipe JSON Lines into jq
+	build-essential debhelper         # make deb (the package tests build one)
+	debootstrap                       # the package tests: a fresh Debian root to install it in
 	python3                           # integration tests
 	libcap2-bin util-linux            # capsh, setpriv: privilege tests
 	passwd procps                     # useradd/userdel, pkill: the service tests' own user
@@ -24,9 +32,11 @@ pkgs=(
 	groff-base man-db bash-completion zsh  # the docs tests: groff -ww and man -l render the man page; bash-completion loads, zsh drives the completions
 	chromium fonts-dejavu-core        # the report tests open each page headless; make demo's screenshot
 	slurmctld slurmd slurmdbd slurm-client munge mariadb-server  # the Slurm tests' one-node cluster (tests/slurm_cluster.py)
-	libslurm-dev                      # spank.h: the Slurm plugin (srun --memtrace)
 	python3-prometheus-client         # the tests parse --metrics files with its parser
 )
+if [ "${1:-}" = deb ]; then
+	pkgs=("${build[@]}" build-essential debhelper)
+fi
 if [ "${1:-}" = bench ]; then
 	pkgs+=(linux-perf bpftrace time xz-utils)  # peers, /usr/bin/time, xz (tools/realprog.sh)
 fi
