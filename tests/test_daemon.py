@@ -28,11 +28,11 @@ import subprocess
 import sys
 import time
 
-from harness import (BIN, ROOT, Fail, Suite, fail_if, load_summary, read_rows, run, spawn, tail,
-                     tmpdir, workload)
+from harness import (BIN, ROOT, Fail, Suite, fail_if, load_summary, peak_cp, read_rows, run,
+                     spawn, tail, tmpdir, workload)
 from test_service import setid_copies, test_user, wait_for
 
-suite = Suite("daemon", builds=("holder", "burst64", "forker"))
+suite = Suite("daemon", builds=("holder", "burst64", "forker", "matrix"))
 
 MAGIC, VERSION = 0x3157544D, 1
 HELLO, TAKE, GUARD, EXPECT, MARK_FD, MARKS, ATTACH, GET, PIDS, FINAL, GIVE_BACK, FLUSH, \
@@ -863,6 +863,68 @@ def t_ring_share():
         errs.append("with a 25%% share A's storms lost %r rows: the share never bound" % la)
     if any(lb):
         errs.append("with a 25%% share B's runs lost %r rows" % lb)
+    fail_if(errs)
+
+
+@suite.test("daemon --metrics PORT and FILE: each user's run with its uid, its RSS the one the "
+            "workload read, the service's own figures (parsed by prometheus_client); a run "
+            "that ended is gone from them")
+def t_daemon_metrics():
+    from test_guard import free_port, prom_parser, scrape
+    parse = prom_parser()
+    errs = []
+    port = free_port()
+    url = "http://127.0.0.1:%d/metrics" % port
+    with test_user("m") as (na, ua, ga):
+        for how in ("port", "file"):
+            prom = os.path.join(tmpdir(0o755), "svc.prom")
+            d = Daemon("--metrics", str(port) if how == "port" else prom)
+            out = user_dir(ua, ga)
+            go = os.path.join(out, "go")
+
+            def read():
+                if how == "port":
+                    return scrape(url, parse)[1:]
+                try:
+                    text = open(prom).read()
+                except OSError:
+                    return {}, {}
+                vals, labels = {}, {}
+                for fam in parse(text):
+                    for smp in fam.samples:
+                        vals[smp.name], labels[smp.name] = smp.value, smp.labels
+                return vals, labels
+            try:
+                p = as_user(ua, ga, [BIN, "-q", "-o", os.path.join(out, "t.csv"), "--",
+                                     workload("matrix"), "8", "2", "--hold-until", go], d.sock)
+                live, labels = {}, {}
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and p.poll() is None:
+                    live, labels = read()
+                    if live.get("memtrace_rss_bytes", 0) >= 16 << 20:
+                        time.sleep(1.2)     # the next text, the block long held
+                        live, labels = read()
+                        break
+                    time.sleep(0.1)
+                open(go, "w").close()
+                rc, o, e = finish_p(p)
+                cp = peak_cp(o)
+                lb = labels.get("memtrace_rss_bytes", {})
+                if rc != 0 or live.get("memtrace_rss_bytes") != cp.vmrss * 1024 or \
+                        lb.get("uid") != str(ua) or not lb.get("client_pid") or \
+                        live.get("memtrace_processes") != 1 or \
+                        live.get("memtrace_service_runs") != 1 or \
+                        not live.get("memtrace_service_resident_memory_bytes"):
+                    errs.append("%s: exit %d; while held %r %r; the workload read %d kB: %s"
+                                % (how, rc, live, lb, cp.vmrss, tail(e)))
+                time.sleep(1.2)
+                after, _ = read()
+                if "memtrace_rss_bytes" in after or after.get("memtrace_service_runs") != 0:
+                    errs.append("%s: after the run ended: %r" % (how, after))
+            finally:
+                d.stop()
+            print("# %s: while held rss %r, the workload read %d kB" % (
+                how, live.get("memtrace_rss_bytes"), cp.vmrss))
     fail_if(errs)
 
 

@@ -19,11 +19,15 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
-from harness import (BIN, Fail, Result, Skip, Suite, fail_if, help_lacks, load_summary, read_rows,
+from harness import (BIN, Fail, Result, Skip, Suite, fail_if, help_lacks, load_summary, peak_cp,
+                     read_rows,
                      refusal, run, spawn, summary_path, tail, tmpdir, workload, write_file)
 
 suite = Suite("guard", builds=("runaway",))
@@ -447,6 +451,95 @@ def t_metrics():
         errs.append(f"exit {p.returncode}")
     print(f"# the file at the end: peak {end.get('memtrace_peak_rss_bytes')} bytes, "
           f"{end.get('memtrace_events_total')} events; while held: {live.get('memtrace_rss_bytes')}")
+    fail_if(errs)
+
+
+def free_port():
+    """A TCP port nothing listens on now (the kernel's pick)."""
+    with socket.socket() as k:
+        k.bind(("127.0.0.1", 0))
+        return k.getsockname()[1]
+
+
+def scrape(url, parse):
+    """GET url: (status, {sample name: value}, {sample name: labels})."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+            status = resp.status
+    except urllib.error.HTTPError as e:
+        return e.code, {}, {}
+    except OSError:
+        return None, {}, {}
+    vals, labels = {}, {}
+    for fam in parse(text):
+        for smp in fam.samples:
+            vals[smp.name] = smp.value
+            labels[smp.name] = smp.labels
+    return status, vals, labels
+
+
+@suite.test("--metrics PORT: served at http://127.0.0.1:PORT/metrics while the run goes "
+            "(parsed by prometheus_client), the RSS the workload read, the summary's peak; "
+            "other paths 404, a port in use refused before anything runs")
+def t_metrics_http():
+    parse = prom_parser()
+    d = tmpdir()
+    go = os.path.join(d, "go")
+    csv_path = os.path.join(d, "m.csv")
+    port = free_port()
+    url = "http://127.0.0.1:%d" % port
+    p = spawn([BIN, "-q", "-o", csv_path, "--metrics", str(port), "-i", "100ms", "--",
+               workload("matrix"), "8", "2", "--hold-until", go])
+    errs = []
+    live, labels, other = {}, {}, None
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and p.poll() is None:
+            st, v, lb = scrape(url + "/metrics", parse)
+            if st == 200 and v.get("memtrace_rss_bytes", 0) >= 16 << 20:
+                time.sleep(0.3)         # the next text, the block long held
+                st, live, labels = scrape(url + "/metrics", parse)
+                break
+            time.sleep(0.05)
+        other = scrape(url + "/", parse)[0]
+        write_file(go, "")
+        out, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    s = load_summary(summary_path(csv_path))
+    cp = peak_cp(out.decode() if isinstance(out, bytes) else out)
+    if live.get("memtrace_rss_bytes") != cp.vmrss * 1024 or \
+            live.get("memtrace_peak_rss_bytes") != s["peak_rss_kb"] * 1024 or \
+            live.get("memtrace_running") != 1 or \
+            labels.get("memtrace_rss_bytes") != {"command": "matrix"}:
+        errs.append(f"while held it served {live} {labels.get('memtrace_rss_bytes')}; the "
+                    f"workload read {cp.vmrss} kB, the summary's peak {s['peak_rss_kb']} kB")
+    if other != 404:
+        errs.append(f"GET / answered {other}, not 404")
+    if p.returncode != 0:
+        errs.append(f"exit {p.returncode}")
+    if scrape(url + "/metrics", parse)[0] is not None:
+        errs.append("still served after the run ended")
+    # refused before anything runs: a port in use, not an address
+    with socket.socket() as k:
+        k.bind(("127.0.0.1", 0))
+        k.listen()
+        busy = k.getsockname()[1]
+        ran = os.path.join(d, "ran")
+        for arg, needle in ((str(busy), "Address already in use"),
+                            ("70000", "not an address to listen on"),
+                            ("nohost:80", "not an address to listen on")):
+            e = refusal(["--metrics", arg, "-o", os.path.join(d, "r.csv"), "--", "touch", ran],
+                        1, needle)
+            if e:
+                errs.append(e)
+        if os.path.exists(ran) or os.path.exists(os.path.join(d, "r.csv")):
+            errs.append("a refused --metrics ran the command or wrote the trace")
+    print(f"# served while held: rss {live.get('memtrace_rss_bytes')} bytes, peak "
+          f"{live.get('memtrace_peak_rss_bytes')}; the workload read {cp.vmrss} kB")
     fail_if(errs)
 
 

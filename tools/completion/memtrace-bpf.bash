@@ -52,7 +52,7 @@ _memtrace_bpf_options()
 		# not argp: its --help names these in its USAGE lines (and -o)
 		echo "--format --html --help" ;;
 	daemon)
-		echo "--client-queue --queue-total --socket --status --user-clients --user-groups" \
+		echo "--client-queue --metrics --queue-total --socket --status --user-clients --user-groups" \
 		     "--user-procs --user-ring-share" \
 		     "--as-root --btf --max-procs --no-follow --resolution --ring-size --verbose" \
 		     "--help --usage --version" ;;

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include "cmd/cmd.h"
+#include "lib/files.h"
+#include "lib/metrics_http.h"
 #include "lib/units.h"
 #include "service/svc.h"
 #include "trace/preflight.h"
@@ -46,6 +48,7 @@ static const char doc[] =
 "  sudo memtrace-bpf daemon                        # the default socket\n"
 "  sudo memtrace-bpf daemon --socket /tmp/mt.sock  # elsewhere (a test)\n"
 "  sudo memtrace-bpf daemon --status               # what it holds now\n"
+"  sudo memtrace-bpf daemon --metrics 9465         # curl localhost:9465/metrics\n"
 "  memtrace-bpf -o t.csv -- ./solver in.dat        # then, as a user\n"
 "\n"
 "Exit status: 0 stopped by a signal; 1 cannot load or serve; 2 bad command\n"
@@ -54,7 +57,7 @@ static const char doc[] =
 "OPTIONS:";
 
 enum { OPT_SOCKET = 1800, OPT_USER_GROUPS, OPT_USER_CLIENTS, OPT_CLIENT_QUEUE, OPT_STATUS,
-       OPT_USER_RING_SHARE, OPT_USER_PROCS, OPT_QUEUE_TOTAL };
+       OPT_USER_RING_SHARE, OPT_USER_PROCS, OPT_QUEUE_TOTAL, OPT_METRICS };
 
 static const struct argp_option opts[] = {
 	{ "socket", OPT_SOCKET, "PATH", 0, "The socket to serve on (default $MEMTRACE_SOCKET, else " SVC_DEFAULT_SOCKET ")", 0 },
@@ -65,11 +68,13 @@ static const struct argp_option opts[] = {
 	{ "client-queue", OPT_CLIENT_QUEUE, "SIZE", 0, "Records queued for a client that reads slowly, at most (default 4M); past it its records are dropped and counted, its peaks stay exact", 0 },
 	{ "queue-total", OPT_QUEUE_TOTAL, "SIZE", 0, "Records queued for all clients together, at most (default 256M)", 0 },
 	{ "status", OPT_STATUS, NULL, 0, "Ask the running service what it holds (root), print it and exit", 0 },
+	{ "metrics", OPT_METRICS, "FILE|ADDR", 0, "Each run it traces (exact RSS now, peak, processes, events, lost events, alerts, guard signals; labels uid, run, client_pid) and its own figures in Prometheus' text format, every second: a FILE rewritten whole (node_exporter's textfile collector), or served at http://ADDR/metrics (PORT or HOST:PORT; a port alone listens on 127.0.0.1)", 0 },
 	{},
 };
 
 static struct {
 	const char *socket;
+	const char *metrics;
 	unsigned long user_groups, user_clients, user_ring_pct, user_procs;
 	uint64_t client_queue, queue_total;
 	bool status;
@@ -120,6 +125,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		break;
 	case OPT_STATUS:
 		env.status = true;
+		break;
+	case OPT_METRICS:
+		env.metrics = arg;
 		break;
 	case ARGP_KEY_ARG:
 		usage_err("unexpected argument '%s'", arg);
@@ -238,6 +246,27 @@ static int print_status(const char *path)
 	return 0;
 }
 
+/* --metrics: a server listening (ADDR), or a file we may write (FILE). 0,
+ * or -errno with msg said. */
+static int metrics_setup(struct svc_opts *so, char *msg, size_t len)
+{
+	int e;
+
+	if (!env.metrics)
+		return 0;
+	if (metrics_addr(env.metrics)) {
+		so->metrics_http = metrics_http__start(env.metrics, msg, len);
+		if (!so->metrics_http)
+			return -EADDRNOTAVAIL;
+		fprintf(stderr, "memtrace-bpf daemon: metrics at http://%s/metrics\n", env.metrics);
+		return 0;
+	}
+	if ((e = check_output_path(env.metrics, "metrics file", msg, len)))
+		return e;
+	so->metrics_path = env.metrics;
+	return 0;
+}
+
 int cmd_daemon(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
@@ -304,9 +333,18 @@ int cmd_daemon(int argc, char **argv)
 	so.user_ring_pct = (uint32_t)env.user_ring_pct;
 	so.user_procs = (uint32_t)(env.user_procs ? env.user_procs : trace_cli.max_procs / 4);
 	so.verbose = trace_cli.verbose;
+	if ((e = metrics_setup(&so, msg, sizeof(msg)))) {
+		fprintf(stderr, "memtrace-bpf daemon: %s\n", msg);
+		tracer__destroy(t);
+		if (bound_ino)
+			unlink(path);
+		close(lfd);
+		return EXIT_TRACE_ERR;
+	}
 	fprintf(stderr, "memtrace-bpf daemon: serving on %s (ring %llu KiB, %lu runs a user)\n",
 		path, (unsigned long long)(tracer__ring_bytes(t) >> 10), env.user_groups);
 	e = svc__run(t, lfd, &so);
+	metrics_http__stop(so.metrics_http);
 	tracer__destroy(t);
 	/* a socket we made goes with us (clients then say no service is
 	 * there, not that it does not answer); systemd's stays its own */

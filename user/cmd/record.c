@@ -19,6 +19,7 @@
 #include "format/jsonl.h"
 #include "lib/zstream.h"
 #include "lib/files.h"
+#include "lib/metrics_http.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
 #include "report/report.h"
@@ -41,7 +42,8 @@ static struct record_env {
 	regex_t ckpt_re;
 	const char *ckpt_log;
 	const char *monitor_log;
-	const char *metrics;		/* --metrics FILE */
+	const char *metrics;		/* --metrics FILE|ADDR */
+	struct metrics_http *metrics_http;	/* --metrics ADDR: its server */
 	bool report;
 	int format;			/* --format: -1 unset, 0 csv, 1 jsonl */
 	bool jsonl;			/* the trace's rows (format/jsonl.h) */
@@ -103,6 +105,7 @@ static const char doc[] =
 "  sudo memtrace-bpf --alert 1G,2G --on-alert 'echo $MEMTRACE_VALUE_KB' -- ./job\n"
 "  sudo memtrace-bpf --monitor-log mem.log -i 2s --timeout 1h -- ./job  # tail -f mem.log\n"
 "  sudo memtrace-bpf --metrics /var/lib/node_exporter/job.prom -o t.csv -- ./job\n"
+"  sudo memtrace-bpf --metrics 9464 -o t.csv -- ./job  # curl localhost:9464/metrics\n"
 "  sudo memtrace-bpf record --comm solver_dev -d runs/  # every solver_dev that starts\n"
 "  sudo memtrace-bpf --checkpoint-regex 'Peak RSS: ([0-9.]+ ?[KMG]B)' \\\n"
 "       -o t.csv -- ./solver 1005                   # what it printed, and\n"
@@ -144,7 +147,7 @@ static const struct argp_option opts[] = {
 	{ "quiet", 'q', NULL, 0, "No summary on stderr at the end (and no status line unless -i is given)", 2 },
 	{ "monitor-log", OPT_MONITOR_LOG, "FILE", 0, "Status lines (every -i, default 1s), alerts, guard actions and the end, one line each with its UTC time, to FILE as they happen (for tail -f)", 2 },
 	{ "peak-lines", OPT_PEAK_LINES, "SIZE", 0, "With --monitor-log: also a line each time the peak has grown SIZE since the last one", 2 },
-	{ "metrics", OPT_METRICS, "FILE", 0, "The run's exact RSS now, peak, processes, events, lost events, alerts and guard signals as a Prometheus textfile (for node_exporter's textfile collector), rewritten whole every -i (default 1s) and at the end", 2 },
+	{ "metrics", OPT_METRICS, "FILE|ADDR", 0, "The run's exact RSS now, peak, processes, events, lost events, alerts and guard signals in Prometheus' text format, every -i (default 1s) and at the end: a FILE rewritten whole (node_exporter's textfile collector), or served at http://ADDR/metrics while the run lasts (ADDR: PORT or HOST:PORT; a port alone listens on 127.0.0.1)", 2 },
 	{ "report", OPT_REPORT, NULL, 0, "After the run, its HTML report beside the trace (trace.csv -> trace.html; see memtrace-bpf report --help)", 2 },
 
 	{ NULL, 0, NULL, 0, "Memory gate (CI):", 3 },
@@ -528,7 +531,12 @@ static int check_outputs(char *msg, size_t len)
 			return -EINVAL;
 		}
 	}
-	if (env.metrics) {
+	if (env.metrics && metrics_addr(env.metrics)) {
+		/* listening before anything runs: a port in use is said now */
+		env.metrics_http = metrics_http__start(env.metrics, msg, len);
+		if (!env.metrics_http)
+			return -EADDRINUSE;
+	} else if (env.metrics) {
 		if ((e = check_output_path(env.metrics, "metrics file", msg, len)))
 			return e;
 		if (!strcmp(env.metrics, env.output) ||
@@ -644,7 +652,9 @@ static int start(struct record *c, struct tracer *t)
 		.as_root = trace_cli.as_root, .sigpipe_ignored = sig_inherited_ignore[SIGPIPE],
 		.csv_path = env.output, .jsonl = env.jsonl, .summary_path = env.summary,
 		.limit = &env.limit,
-		.monitor_log = env.monitor_log, .metrics_path = env.metrics,
+		.monitor_log = env.monitor_log,
+		.metrics_path = env.metrics_http ? NULL : env.metrics,
+		.metrics_http = env.metrics_http,
 		.resolution_ns = trace_cli.resolution_ns,
 	};
 	char err[2048];
@@ -760,6 +770,7 @@ int cmd_record(int argc, char **argv)
 	ret = runner__run(&rn) ? EXIT_TRACE_ERR : c.ret;
 out:
 	tracer__destroy(tracer);
+	metrics_http__stop(env.metrics_http);
 	if (env.ckpt_regex)
 		regfree(&env.ckpt_re);
 	return ret;

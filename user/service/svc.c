@@ -18,6 +18,9 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include "lib/clock.h"
+#include "lib/files.h"
+#include "lib/metrics_http.h"
+#include "lib/prom.h"
 #include "service/check.h"
 #include "service/svc.h"
 #include "trace/guard.h"
@@ -73,6 +76,7 @@ struct gslot {
 	uint64_t dropped;	/* its records the client's queue dropped */
 	uid_t uid;
 	bool launched;		/* one EXPECT_EXEC or ATTACH a group */
+	uint64_t routed;	/* its records handed to its client */
 };
 
 struct svc {
@@ -91,6 +95,8 @@ struct svc {
 	size_t qtotal;		/* records queued for all clients (--queue-total) */
 	char pidns[64], mntns[64], userns[64];
 	bool stop;
+	uint64_t next_metrics_ns;	/* --metrics: the next text */
+	bool metrics_failed;
 	bool listen_paused;	/* out of fds: accepting again once one closes */
 	/* what each user may ask of the whole machine: the requests that run
 	 * a task iterator (ATTACH, FINAL_STATE), a token bucket a uid */
@@ -335,6 +341,7 @@ static int route(void *ctx, const struct mt_rec *r)
 		g->dropped++;
 		return 0;
 	}
+	g->routed++;
 	/* the client will have it: the kernel's copy of the final state can
 	 * go (kept if the record was dropped: FINAL_STATE hands it on) */
 	if (r->type == MT_REC_EXIT)
@@ -995,6 +1002,99 @@ static uint32_t count_fds(void)
 	return n > 3 ? n - 3 : 0;	/* ., .. and the directory's own */
 }
 
+/* --metrics: each run's figures (a family's samples, one a run: uid, run,
+ * client_pid), then the service's own. */
+static void metrics_text(struct svc *s, FILE *f)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} m[] = {
+		{ "memtrace_rss_bytes", "gauge", "A traced run's resident memory now (anon, file and shmem pages), exact from kernel events." },
+		{ "memtrace_peak_rss_bytes", "gauge", "A traced run's largest resident memory so far, exact to the page." },
+		{ "memtrace_processes", "gauge", "Processes of a run traced now." },
+		{ "memtrace_events_total", "counter", "A run's records handed to its client." },
+		{ "memtrace_lost_events_total", "counter", "A run's records dropped (ring share or client queue full); its peak stays exact." },
+		{ "memtrace_alerts_total", "counter", "A run's --alert thresholds crossed." },
+		{ "memtrace_guard_signals_total", "counter", "Signals the kernel sent to a run's processes (--kill-at)." },
+	};
+	uint64_t rss_kb = 0, queued = 0;
+	uint32_t runs = 0;
+
+	for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+		prom_head(f, m[k].name, m[k].type, m[k].help);
+		for (uint32_t i = 0; i < MT_MAX_GROUPS; i++) {
+			char uid[16], run[16], pid[16];
+			struct prom_label l[] = { { "uid", uid }, { "run", run },
+						  { "client_pid", pid } };
+			struct mt_group g;
+			uint64_t v = 0;
+
+			if (!s->g[i].c)
+				continue;
+			tracer__group(s->t, i, &g);
+			snprintf(uid, sizeof(uid), "%u", s->g[i].uid);
+			snprintf(run, sizeof(run), "%u", i);
+			snprintf(pid, sizeof(pid), "%d", (int)s->g[i].c->peer.pid);
+			switch (k) {
+			case 0: v = (uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * (uint64_t)sysconf(_SC_PAGESIZE); break;
+			case 1: v = g.tree_peak_pages * (uint64_t)sysconf(_SC_PAGESIZE); break;
+			case 2: v = g.live; break;
+			case 3: v = s->g[i].routed; break;
+			case 4: v = g.lost + s->g[i].dropped; break;
+			case 5: v = (uint64_t)__builtin_popcount(g.guard.alerts_fired); break;
+			case 6: v = g.guard.signals_sent; break;
+			}
+			prom_sample(f, m[k].name, l, 3, v);
+		}
+	}
+	for (uint32_t i = 0; i < MT_MAX_GROUPS; i++)
+		runs += s->g[i].c != NULL;
+	for (size_t i = 0; i < s->nconns; i++)
+		queued += s->conns[i]->qbytes + s->conns[i]->rbytes;
+	proc_memory(getpid(), false, &rss_kb, NULL, 0);
+	prom_head(f, "memtrace_service_clients", "gauge", "Clients connected to the service.");
+	prom_sample(f, "memtrace_service_clients", NULL, 0, s->nconns);
+	prom_head(f, "memtrace_service_runs", "gauge", "Runs the service traces now.");
+	prom_sample(f, "memtrace_service_runs", NULL, 0, runs);
+	prom_head(f, "memtrace_service_processes", "gauge", "Processes the service traces now, all runs.");
+	prom_sample(f, "memtrace_service_processes", NULL, 0, tracer__count_procs(s->t));
+	prom_head(f, "memtrace_service_queued_bytes", "gauge", "Bytes queued for clients that read slowly.");
+	prom_sample(f, "memtrace_service_queued_bytes", NULL, 0, queued);
+	prom_head(f, "memtrace_service_dropped_records_total", "counter", "Records dropped because a client's queue was full, all runs.");
+	prom_sample(f, "memtrace_service_dropped_records_total", NULL, 0, s->dropped);
+	prom_head(f, "memtrace_service_resident_memory_bytes", "gauge", "The service's own resident memory.");
+	prom_sample(f, "memtrace_service_resident_memory_bytes", NULL, 0, rss_kb * 1024);
+}
+
+static void metrics_tick(struct svc *s, uint64_t now)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int e;
+
+	if ((!s->o->metrics_path && !s->o->metrics_http) || s->metrics_failed ||
+	    now < s->next_metrics_ns)
+		return;
+	s->next_metrics_ns = now + 1000000000ULL;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	metrics_text(s, f);
+	if (fclose(f)) {
+		free(buf);
+		return;
+	}
+	if (s->o->metrics_http) {
+		metrics_http__set(s->o->metrics_http, buf, len);
+	} else if ((e = write_file(s->o->metrics_path, buf, len))) {
+		s->metrics_failed = true;
+		say("writing the metrics file %s failed: %s; it stops here", s->o->metrics_path,
+		    strerror(-e));
+	}
+	free(buf);
+}
+
 static void do_status(struct svc *s, struct conn *c, const struct wire_msg *m)
 {
 	struct wire_status_ok ok = {};
@@ -1298,6 +1398,8 @@ int svc__run(struct tracer *t, int listen_fd, const struct svc_opts *o)
 
 				if (tag == EV_TIMER && read(s->tfd, &x, sizeof(x)) < 0)
 					(void)0;
+				if (tag == EV_TIMER)
+					metrics_tick(s, mono_ns());
 				if (!drained)
 					drain(s);
 				drained = true;

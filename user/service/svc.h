@@ -25,6 +25,10 @@ struct svc_opts {
 	uint32_t user_ring_pct;	/* of the ring one user's records may fill */
 	uint32_t user_procs;	/* processes one user's runs may have traced */
 	bool verbose;		/* log every request */
+	/* --metrics: each run's figures and the service's, every second, to a
+	 * Prometheus textfile or an HTTP server's text (NULL: none) */
+	const char *metrics_path;
+	struct metrics_http *metrics_http;
 };
 
 /* Serves on listen_fd (bound, listening) until SIGINT or SIGTERM. 0, or

@@ -20,6 +20,8 @@
 #include "lib/proctree.h"
 #include "lib/units.h"
 #include "lib/waitstatus.h"
+#include "lib/metrics_http.h"
+#include "lib/prom.h"
 #include "trace/guard.h"
 #include "trace/run.h"
 
@@ -430,20 +432,6 @@ static void log_status(struct run *r, const struct mt_group *g, uint64_t now)
 	}
 }
 
-/* A label value as Prometheus' text format wants it: \\, \" and \n. */
-static void prom_label(FILE *f, const char *v)
-{
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fputc('\\', f);
-		if (*v == '\n') {
-			fputs("\\n", f);
-			continue;
-		}
-		fputc(*v, f);
-	}
-}
-
 /* --metrics: the run's figures as a Prometheus textfile (node_exporter's
  * textfile collector reads such files), rewritten whole each time (a
  * reader never sees half of it). */
@@ -493,12 +481,16 @@ static void write_metrics(struct run *r, const struct mt_group *g, bool running)
 		case 6: v = (uint64_t)gs->term_n + gs->kill_n; break;
 		case 7: v = running; break;
 		}
-		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s{command=\"", m[i].name, m[i].help,
-			m[i].name, m[i].type, m[i].name);
-		prom_label(f, label);
-		fprintf(f, "\"} %" PRIu64 "\n", v);
+		prom_head(f, m[i].name, m[i].type, m[i].help);
+		prom_sample(f, m[i].name, &(struct prom_label){ "command", label }, 1, v);
 	}
 	fclose(f);
+	if (r->spec.metrics_http) {
+		/* no memory for a copy: the last text stays served */
+		metrics_http__set(r->spec.metrics_http, buf, len);
+		free(buf);
+		return;
+	}
 	e = write_file(r->spec.metrics_path, buf, len);
 	free(buf);
 	if (e) {
@@ -506,6 +498,11 @@ static void write_metrics(struct run *r, const struct mt_group *g, bool running)
 		fprintf(stderr, "memtrace-bpf: writing the metrics file %s failed: %s; it stops "
 			"here\n", r->spec.metrics_path, strerror(-e));
 	}
+}
+
+static bool metrics_on(const struct run *r)
+{
+	return r->spec.metrics_path || r->spec.metrics_http;
 }
 
 void guard__tick(struct run *r, uint64_t now)
@@ -531,7 +528,7 @@ void guard__tick(struct run *r, uint64_t now)
 	if (s->detach_ns && !gs->detached && now - r->start_ns >= s->detach_ns)
 		act_detach(r, now);
 	log_status(r, &g, now);
-	if (r->spec.metrics_path && now >= gs->next_metrics_ns) {
+	if (metrics_on(r) && now >= gs->next_metrics_ns) {
 		write_metrics(r, &g, true);
 		gs->next_metrics_ns = now + s->metrics_ns;
 	}
@@ -569,7 +566,7 @@ void guard__finish(struct run *r)
 	mlog(r, r->end_ns, "end peak_kb=%" PRIu64 "%s%s%s%s", (uint64_t)g.tree_peak_pages * r->page_kb,
 	     status, gs->crossed ? " stopped_by=guard" : "",
 	     gs->timed_out ? " stopped_by=timeout" : "", gs->detached ? " detached" : "");
-	if (r->spec.metrics_path)
+	if (metrics_on(r))
 		write_metrics(r, &g, false);	/* the last figures: the summary's */
 }
 

@@ -84,6 +84,9 @@ struct run_spec {
 	const char *monitor_log;	/* --monitor-log (NULL: none) */
 	const char *metrics_path;	/* --metrics: a Prometheus textfile,
 					   rewritten whole (NULL: none) */
+	struct metrics_http *metrics_http; /* --metrics ADDR: the same text
+					   served (lib/metrics_http.h; NULL:
+					   none); the caller's */
 	const char *label;		/* which run, in messages (a campaign's
 					   CONFIG #N; copied); NULL: the only one */
 	uint64_t resolution_ns;		/* --resolution: RSS rows thinned to a
