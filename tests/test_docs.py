@@ -34,6 +34,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 
 from harness import (BIN, CSV_HEADER, ROOT, TRACE_HEADER, Fail, Skip, Suite, fail_if, run,
                      tail, tmpdir, tool, write_file)
@@ -98,6 +99,10 @@ def help_options(cmd):
                     nxt = toks[i + 1] if i + 1 < len(toks) else ""
                     arg = " " + nxt if nxt and not nxt.startswith("-") else ""
                     opts[t] = ("", arg)
+        # a short name its text gives beside the long one: "-o, --output"
+        for short, long in re.findall(r"(-\w), (--[\w-]+)", text):
+            if long in opts:
+                opts[long] = (short, opts[long][1])
         opts["--help"] = ("-h", "")
         return opts
     for line in text.splitlines():
@@ -203,7 +208,8 @@ def t_page_renders():
             ([] if missing or order == want else ["sections in the order %s" % order]))
 
 
-@suite.test("man page: man -l shows it (with groff's warnings on), version that of --version",
+@suite.test("man page: man -l shows it (with groff's warnings on), version that of --version, "
+            "date that of debian/changelog's last entry",
             root=False)
 def t_page_man():
     need("man", "man-db")
@@ -220,6 +226,17 @@ def t_page_man():
     if not m or v[-1:] != [m.group(1)]:
         errs.append(".TH says %s, memtrace-bpf --version %s"
                     % (m.group(1) if m else "no version", " ".join(v)))
+    # its date: the release's, as debian/changelog's last entry gives it
+    d = re.search(r'^\.TH \S+ 8 (\S+) ', page_source(), re.M)
+    with open(os.path.join(ROOT, "debian", "changelog")) as f:
+        cl = f.read()
+    head = re.match(r"memtrace-bpf \(([^)]+)\)", cl)
+    when = re.search(r"^ -- .*>  \w+, (\d+ \w+ \d{4})", cl, re.M)
+    if not head or head.group(1) != (m.group(1) if m else None) or not when or not d or \
+            time.strftime("%Y-%m-%d", time.strptime(when.group(1), "%d %b %Y")) != d.group(1):
+        errs.append(".TH dated %s for %s; debian/changelog's last entry: %s of %s" % (
+            d.group(1) if d else None, m.group(1) if m else None,
+            when.group(1) if when else None, head.group(1) if head else None))
     fail_if(errs)
 
 
@@ -443,7 +460,7 @@ def t_bash_cases():
     case(["memtrace-bpf", "--kill-"], ["--kill-at", "--kill-signal"])
     case(["memtrace-bpf", "campaign", "--slurm-"], ["--slurm-opt", "--slurm-poll"])
     case(["memtrace-bpf", "campaign", "re"], ["report"])
-    case(["memtrace-bpf", "campaign", "report", "--"], ["--format", "--help", "--html"])
+    case(["memtrace-bpf", "campaign", "report", "--"], ["--format", "--help", "--html", "--output"])
     case(["memtrace-bpf", "campaign", "report", "--format", ""], ["json", "text"])
     me = str(os.getpid())
     pids = case(["memtrace-bpf", "-p", ""], check=lambda g: me in g and all(p.isdigit() for p in g),

@@ -50,7 +50,7 @@ _memtrace_bpf_options()
 		     "--help --usage --version" ;;
 	"campaign report")
 		# not argp: its --help names these in its USAGE lines (and -o)
-		echo "--format --html --help" ;;
+		echo "--format --html --output --help" ;;
 	daemon)
 		echo "--client-queue --metrics --queue-total --socket --status --user-clients --user-groups" \
 		     "--user-procs --user-ring-share" \

@@ -485,10 +485,10 @@ int campaign_report_main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf("USAGE: memtrace-bpf campaign report DIR [--format text|json]\n"
-			       "       memtrace-bpf campaign report DIR --html [-o FILE]\n\n"
+			       "       memtrace-bpf campaign report DIR --html [--output FILE]\n\n"
 			       "Rebuilds DIR/campaign.csv, stats.csv and stats.json from the finished runs\n"
 			       "on disk (DIR/CONFIG/REPEAT/result.csv) and prints the statistics table.\n"
-			       "--html also writes DIR/campaign.html (-o: elsewhere), a page that opens\n"
+			       "--html also writes DIR/campaign.html (-o, --output: elsewhere), a page that opens\n"
 			       "offline: per configuration the distribution of its peaks and its runs'\n"
 			       "timelines overlaid, the statistics, every run with its status flagged and\n"
 			       "a link to its own page (DIR/CONFIG/REPEAT/trace.html, written too).\n\n"
