@@ -1006,28 +1006,17 @@ static uint32_t count_fds(void)
  * client_pid), then the service's own. */
 static void metrics_text(struct svc *s, FILE *f)
 {
-	static const struct {
-		const char *name, *type, *help;
-	} m[] = {
-		{ "memtrace_rss_bytes", "gauge", "A traced run's resident memory now (anon, file and shmem pages), exact from kernel events." },
-		{ "memtrace_peak_rss_bytes", "gauge", "A traced run's largest resident memory so far, exact to the page." },
-		{ "memtrace_processes", "gauge", "Processes of a run traced now." },
-		{ "memtrace_events_total", "counter", "A run's records handed to its client." },
-		{ "memtrace_lost_events_total", "counter", "A run's records dropped (ring share or client queue full); its peak stays exact." },
-		{ "memtrace_alerts_total", "counter", "A run's --alert thresholds crossed." },
-		{ "memtrace_guard_signals_total", "counter", "Signals the kernel sent to a run's processes (--kill-at)." },
-	};
-	uint64_t rss_kb = 0, queued = 0;
+	uint64_t rss_kb = 0, queued = 0, page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint32_t runs = 0;
 
-	for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
-		prom_head(f, m[k].name, m[k].type, m[k].help);
+	for (int k = 0; k < PROM_NRUN; k++) {
+		prom_head(f, prom_run[k].name, prom_run[k].type, prom_run[k].help);
 		for (uint32_t i = 0; i < MT_MAX_GROUPS; i++) {
 			char uid[16], run[16], pid[16];
 			struct prom_label l[] = { { "uid", uid }, { "run", run },
 						  { "client_pid", pid } };
+			uint64_t v[PROM_NRUN];
 			struct mt_group g;
-			uint64_t v = 0;
 
 			if (!s->g[i].c)
 				continue;
@@ -1035,16 +1024,14 @@ static void metrics_text(struct svc *s, FILE *f)
 			snprintf(uid, sizeof(uid), "%u", s->g[i].uid);
 			snprintf(run, sizeof(run), "%u", i);
 			snprintf(pid, sizeof(pid), "%d", (int)s->g[i].c->peer.pid);
-			switch (k) {
-			case 0: v = (uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * (uint64_t)sysconf(_SC_PAGESIZE); break;
-			case 1: v = g.tree_peak_pages * (uint64_t)sysconf(_SC_PAGESIZE); break;
-			case 2: v = g.live; break;
-			case 3: v = s->g[i].routed; break;
-			case 4: v = g.lost + s->g[i].dropped; break;
-			case 5: v = (uint64_t)__builtin_popcount(g.guard.alerts_fired); break;
-			case 6: v = g.guard.signals_sent; break;
-			}
-			prom_sample(f, m[k].name, l, 3, v);
+			v[PROM_RSS] = (uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * page;
+			v[PROM_PEAK] = g.tree_peak_pages * page;
+			v[PROM_PROCESSES] = g.live;
+			v[PROM_EVENTS] = s->g[i].routed;
+			v[PROM_LOST] = g.lost + s->g[i].dropped;
+			v[PROM_ALERTS] = (uint64_t)__builtin_popcount(g.guard.alerts_fired);
+			v[PROM_SIGNALS] = g.guard.signals_sent;
+			prom_sample(f, prom_run[k].name, l, 3, v[k]);
 		}
 	}
 	for (uint32_t i = 0; i < MT_MAX_GROUPS; i++)
@@ -1085,9 +1072,7 @@ static void metrics_tick(struct svc *s, uint64_t now)
 		free(buf);
 		return;
 	}
-	if (s->o->metrics_http) {
-		metrics_http__set(s->o->metrics_http, buf, len);
-	} else if ((e = write_file(s->o->metrics_path, buf, len))) {
+	if ((e = prom_publish(s->o->metrics_path, s->o->metrics_http, buf, len))) {
 		s->metrics_failed = true;
 		say("writing the metrics file %s failed: %s; it stops here", s->o->metrics_path,
 		    strerror(-e));

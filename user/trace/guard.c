@@ -437,61 +437,43 @@ static void log_status(struct run *r, const struct mt_group *g, uint64_t now)
  * reader never sees half of it). */
 static void write_metrics(struct run *r, const struct mt_group *g, bool running)
 {
-	static const struct {
-		const char *name, *type, *help;
-	} m[] = {
-		{ "memtrace_rss_bytes", "gauge", "The traced tree's resident memory now (anon, file and shmem pages), exact from kernel events." },
-		{ "memtrace_peak_rss_bytes", "gauge", "The traced tree's largest resident memory so far, exact to the page." },
-		{ "memtrace_processes", "gauge", "Processes of the tree traced now." },
-		{ "memtrace_events_total", "counter", "Rows recorded in the trace." },
-		{ "memtrace_lost_events_total", "counter", "Records the kernel dropped (ring full); the peak stays exact." },
-		{ "memtrace_alerts_total", "counter", "--alert thresholds crossed." },
-		{ "memtrace_guard_signals_total", "counter", "Processes --kill-at or --timeout signalled." },
-		{ "memtrace_running", "gauge", "1 while the run goes, 0 once it ended." },
-	};
 	const struct guard_state *gs = &r->gs;
-	uint64_t alerts = 0;
+	const char *label = run__name(r), *slash = strrchr(label, '/');
+	struct prom_label l = { "command", label };
+	uint64_t alerts = 0, v[PROM_NRUN];
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 	int e;
 
-	const char *label = run__name(r), *slash = strrchr(label, '/');
-
 	if (gs->metrics_failed)
 		return;
 	/* the program's name, as a process list shows it */
 	if (slash && slash[1])
-		label = slash + 1;
+		l = (struct prom_label){ "command", slash + 1 };
 	for (int i = 0; i < MT_MAX_ALERTS; i++)
 		alerts += gs->alert[i].type != 0;
+	v[PROM_RSS] = (uint64_t)(g->tree_pages > 0 ? g->tree_pages : 0) * r->page_kb * 1024;
+	v[PROM_PEAK] = g->tree_peak_pages * r->page_kb * 1024;
+	v[PROM_PROCESSES] = g->live;
+	v[PROM_EVENTS] = r->trace.rows;
+	v[PROM_LOST] = g->lost;
+	v[PROM_ALERTS] = alerts;
+	v[PROM_SIGNALS] = (uint64_t)gs->term_n + gs->kill_n;
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return;
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-		uint64_t v = 0;
-
-		switch (i) {
-		case 0: v = (uint64_t)(g->tree_pages > 0 ? g->tree_pages : 0) * r->page_kb * 1024; break;
-		case 1: v = g->tree_peak_pages * r->page_kb * 1024; break;
-		case 2: v = g->live; break;
-		case 3: v = r->trace.rows; break;
-		case 4: v = g->lost; break;
-		case 5: v = alerts; break;
-		case 6: v = (uint64_t)gs->term_n + gs->kill_n; break;
-		case 7: v = running; break;
-		}
-		prom_head(f, m[i].name, m[i].type, m[i].help);
-		prom_sample(f, m[i].name, &(struct prom_label){ "command", label }, 1, v);
+	for (int i = 0; i < PROM_NRUN; i++) {
+		prom_head(f, prom_run[i].name, prom_run[i].type, prom_run[i].help);
+		prom_sample(f, prom_run[i].name, &l, 1, v[i]);
 	}
-	fclose(f);
-	if (r->spec.metrics_http) {
-		/* no memory for a copy: the last text stays served */
-		metrics_http__set(r->spec.metrics_http, buf, len);
+	prom_head(f, "memtrace_running", "gauge", "1 while the run goes, 0 once it ended.");
+	prom_sample(f, "memtrace_running", &l, 1, running);
+	if (fclose(f)) {
 		free(buf);
 		return;
 	}
-	e = write_file(r->spec.metrics_path, buf, len);
+	e = prom_publish(r->spec.metrics_path, r->spec.metrics_http, buf, len);
 	free(buf);
 	if (e) {
 		r->gs.metrics_failed = true;
