@@ -247,7 +247,8 @@ int csvr__open(struct csv_reader *r, const char *path)
 	}
 	if (!e) {
 		snprintf(r->err, sizeof(r->err), "%s is empty: expected a CSV header "
-			 "(time_s,vmrss_kb,... as memtrace-bpf writes)", path);
+			 "(time_s,vmrss_kb,... as memtrace-bpf writes) or JSON Lines (an object "
+			 "a row)", path);
 		return -EINVAL;
 	}
 	if (n >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) {
