@@ -6,15 +6,18 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "lib/metrics_http.h"
 
 #define REQ_MAX 2048		/* a request's head, at most */
-#define IO_TIMEOUT_S 2		/* to send its head, and to take the answer */
+#define IO_TIMEOUT_MS 2000	/* to send its head, and again to take the
+				   answer: whole, not per read */
 
 struct metrics_http {
 	int fd;			/* listening */
@@ -79,47 +82,83 @@ bool metrics_addr(const char *arg)
 	return !strchr(arg, '/') && *port && strspn(port, "0123456789") == strlen(port);
 }
 
-static void send_all(int fd, const char *p, size_t n)
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Until deadline (ms): fd ready for events, true; false when the time is
+ * up, the connection broke, or we are stopping (the stop pipe readable):
+ * a client that trickles its bytes holds us for the deadline at most. */
+static bool wait_ready(struct metrics_http *h, int fd, short events, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = events },
+				       { .fd = h->stop[0], .events = POLLIN } };
+		uint64_t now = now_ms();
+		int n;
+
+		if (now >= deadline)
+			return false;
+		n = poll(p, 2, (int)(deadline - now));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || p[1].revents)
+			return false;
+		return (p[0].revents & events) != 0;
+	}
+}
+
+static void send_all(struct metrics_http *h, int fd, const char *p, size_t n,
+		     uint64_t deadline)
 {
 	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w;
 
-		if (w < 0 && errno == EINTR)
+		if (!wait_ready(h, fd, POLLOUT, deadline))
+			return;
+		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (w <= 0)
-			return;		/* gone, or too slow (SO_SNDTIMEO) */
+			return;		/* gone */
 		p += w;
 		n -= (size_t)w;
 	}
 }
 
-static void reply(int fd, const char *status, const char *type, const char *body, size_t n,
-		  bool head)
+static void reply(struct metrics_http *h, int fd, const char *status, const char *type,
+		  const char *body, size_t n, bool head)
 {
+	uint64_t deadline = now_ms() + IO_TIMEOUT_MS;
 	char hdr[256];
 	int k = snprintf(hdr, sizeof(hdr), "HTTP/1.0 %s\r\nContent-Type: %s\r\n"
 			 "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, type, n);
 
-	send_all(fd, hdr, (size_t)k);
+	send_all(h, fd, hdr, (size_t)k, deadline);
 	if (!head)
-		send_all(fd, body, n);
+		send_all(h, fd, body, n, deadline);
 }
 
 /* One connection: its request head read (within REQ_MAX and the timeout),
  * answered, closed. */
 static void serve(struct metrics_http *h, int fd)
 {
-	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+	uint64_t deadline = now_ms() + IO_TIMEOUT_MS;
 	char req[REQ_MAX + 1], *text = NULL;
 	size_t got = 0, len = 0;
 	bool head;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	while (got < REQ_MAX) {
-		ssize_t r = recv(fd, req + got, REQ_MAX - got, 0);
+		ssize_t r;
 
-		if (r < 0 && errno == EINTR)
+		if (!wait_ready(h, fd, POLLIN, deadline))
+			return;		/* too slow, or we are stopping */
+		r = recv(fd, req + got, REQ_MAX - got, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
 			break;
@@ -133,15 +172,15 @@ static void serve(struct metrics_http *h, int fd)
 	if (strncmp(req, "GET ", 4) && !head) {
 		static const char m[] = "memtrace-bpf: only GET /metrics here\n";
 
-		reply(fd, "405 Method Not Allowed", "text/plain; charset=utf-8", m, sizeof(m) - 1,
-		      false);
+		reply(h, fd, "405 Method Not Allowed", "text/plain; charset=utf-8", m,
+		      sizeof(m) - 1, false);
 		return;
 	}
 	if (strncmp(req + (head ? 5 : 4), "/metrics ", 9) &&
 	    strncmp(req + (head ? 5 : 4), "/metrics?", 9)) {
 		static const char m[] = "memtrace-bpf: the metrics are at /metrics\n";
 
-		reply(fd, "404 Not Found", "text/plain; charset=utf-8", m, sizeof(m) - 1, head);
+		reply(h, fd, "404 Not Found", "text/plain; charset=utf-8", m, sizeof(m) - 1, head);
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -151,19 +190,22 @@ static void serve(struct metrics_http *h, int fd)
 	}
 	h->served++;
 	pthread_mutex_unlock(&h->lock);
-	reply(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text ? text : "", len,
-	      head);
+	if (!text) {
+		/* no figures yet (the first comes within a tick), or no memory */
+		static const char m[] = "memtrace-bpf: no figures yet\n";
+
+		reply(h, fd, "503 Service Unavailable", "text/plain; charset=utf-8", m,
+		      sizeof(m) - 1, head);
+		return;
+	}
+	reply(h, fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text, len, head);
 	free(text);
 }
 
 static void *loop(void *arg)
 {
 	struct metrics_http *h = arg;
-	sigset_t all;
 
-	/* signals are the main thread's */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = h->fd, .events = POLLIN },
 				       { .fd = h->stop[0], .events = POLLIN } };
@@ -177,8 +219,13 @@ static void *loop(void *arg)
 		if (p[1].revents)
 			break;
 		c = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
-			continue;	/* EAGAIN, ECONNABORTED, EMFILE: the next one */
+		if (c < 0) {
+			/* out of fds or memory: the connection waits in the
+			 * backlog; not a busy loop meanwhile */
+			if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
+				poll(NULL, 0, 100);
+			continue;
+		}
 		serve(h, c);
 		close(c);
 	}
@@ -212,7 +259,16 @@ struct metrics_http *metrics_http__start(const char *addr, char *err, size_t err
 			 "port: give another)" : "");
 		goto fail;
 	}
-	e = pthread_create(&h->thread, NULL, loop, h);
+	{
+		/* signals are the main thread's: blocked in the thread from
+		 * its first instruction */
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		e = pthread_create(&h->thread, NULL, loop, h);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	if (e) {
 		snprintf(err, errlen, "--metrics %s: cannot start its thread: %s", addr, strerror(e));
 		goto fail;
@@ -259,8 +315,11 @@ void metrics_http__stop(struct metrics_http *h)
 {
 	if (!h)
 		return;
-	if (write(h->stop[1], "x", 1) == 1)
-		pthread_join(h->thread, NULL);
+	/* a byte into an empty pipe of ours: cannot fail */
+	if (write(h->stop[1], "x", 1) != 1)
+		fprintf(stderr, "memtrace-bpf: bug: cannot stop the metrics server: %s\n",
+			strerror(errno));
+	pthread_join(h->thread, NULL);
 	close(h->fd);
 	close(h->stop[0]);
 	close(h->stop[1]);

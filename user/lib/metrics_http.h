@@ -3,8 +3,10 @@
  * --metrics ADDR: the latest metrics text served over HTTP, for Prometheus
  * to scrape (GET /metrics), from a thread of its own.
  *
- * Made for a root tool: one connection at a time, a request read with a
- * deadline and a size limit (2 KiB, 2 s), nothing of it kept; the answer is
+ * Made for a root tool: one connection at a time, its request head read
+ * within 2 s in all and 2 KiB, its answer given 2 s, and dropped at once
+ * when the server stops (a client that trickles bytes holds nothing up);
+ * nothing of the request is kept; the answer is
  * a copy of the text as it was when the request came, so the memory is the
  * text's twice, whoever connects. Listens on the address given (loopback
  * when only a port is given). Nothing here knows what the text says.
