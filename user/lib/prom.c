@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <inttypes.h>
+#include <string.h>
+#include "format/text.h"
 #include "lib/files.h"
 #include "lib/metrics_http.h"
 #include "lib/prom.h"
@@ -19,17 +21,27 @@ void prom_head(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A label value as the format wants it: \\, \" and \n escaped. */
+/* A label value as the format wants it: UTF-8 (an invalid byte, from a
+ * program's name, as U+FFFD), with \\, \" and \n escaped. */
 static void label_value(FILE *f, const char *v)
 {
-	for (; *v; v++) {
-		if (*v == '\n') {
-			fputs("\\n", f);
+	size_t n = strlen(v);
+
+	for (size_t i = 0; i < n;) {
+		int k = utf8_seq(v + i, n - i);
+
+		if (k <= 0) {
+			fputs("\xef\xbf\xbd", f);
+			i++;
 			continue;
 		}
-		if (*v == '\\' || *v == '"')
-			fputc('\\', f);
-		fputc(*v, f);
+		if (v[i] == '\n')
+			fputs("\\n", f);
+		else if (v[i] == '\\' || v[i] == '"')
+			fprintf(f, "\\%c", v[i]);
+		else
+			fwrite(v + i, 1, (size_t)k, f);
+		i += (size_t)k;
 	}
 }
 

@@ -1006,34 +1006,44 @@ static uint32_t count_fds(void)
  * client_pid), then the service's own. */
 static void metrics_text(struct svc *s, FILE *f)
 {
+	/* each run's group read once: one moment for all its figures */
+	struct row { uint32_t idx; uint64_t v[PROM_NRUN]; } *rows;
 	uint64_t rss_kb = 0, queued = 0, page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint32_t runs = 0;
 
+	rows = calloc(MT_MAX_GROUPS, sizeof(*rows));
+	for (uint32_t i = 0; rows && i < MT_MAX_GROUPS; i++) {
+		struct mt_group g;
+		uint64_t *v = rows[runs].v;
+
+		if (!s->g[i].c)
+			continue;
+		tracer__group(s->t, i, &g);
+		rows[runs++].idx = i;
+		v[PROM_RSS] = (uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * page;
+		v[PROM_PEAK] = g.tree_peak_pages * page;
+		v[PROM_PROCESSES] = g.live;
+		v[PROM_EVENTS] = s->g[i].routed;
+		v[PROM_LOST] = g.lost + s->g[i].dropped;
+		v[PROM_ALERTS] = (uint64_t)__builtin_popcount(g.guard.alerts_fired);
+		v[PROM_SIGNALS] = g.guard.signals_sent;
+	}
 	for (int k = 0; k < PROM_NRUN; k++) {
 		prom_head(f, prom_run[k].name, prom_run[k].type, prom_run[k].help);
-		for (uint32_t i = 0; i < MT_MAX_GROUPS; i++) {
+		for (uint32_t j = 0; j < runs; j++) {
+			const struct gslot *g = &s->g[rows[j].idx];
 			char uid[16], run[16], pid[16];
 			struct prom_label l[] = { { "uid", uid }, { "run", run },
 						  { "client_pid", pid } };
-			uint64_t v[PROM_NRUN];
-			struct mt_group g;
 
-			if (!s->g[i].c)
-				continue;
-			tracer__group(s->t, i, &g);
-			snprintf(uid, sizeof(uid), "%u", s->g[i].uid);
-			snprintf(run, sizeof(run), "%u", i);
-			snprintf(pid, sizeof(pid), "%d", (int)s->g[i].c->peer.pid);
-			v[PROM_RSS] = (uint64_t)(g.tree_pages > 0 ? g.tree_pages : 0) * page;
-			v[PROM_PEAK] = g.tree_peak_pages * page;
-			v[PROM_PROCESSES] = g.live;
-			v[PROM_EVENTS] = s->g[i].routed;
-			v[PROM_LOST] = g.lost + s->g[i].dropped;
-			v[PROM_ALERTS] = (uint64_t)__builtin_popcount(g.guard.alerts_fired);
-			v[PROM_SIGNALS] = g.guard.signals_sent;
-			prom_sample(f, prom_run[k].name, l, 3, v[k]);
+			snprintf(uid, sizeof(uid), "%u", g->uid);
+			snprintf(run, sizeof(run), "%u", rows[j].idx);
+			snprintf(pid, sizeof(pid), "%d", (int)g->c->peer.pid);
+			prom_sample(f, prom_run[k].name, l, 3, rows[j].v[k]);
 		}
 	}
+	free(rows);
+	runs = 0;
 	for (uint32_t i = 0; i < MT_MAX_GROUPS; i++)
 		runs += s->g[i].c != NULL;
 	for (size_t i = 0; i < s->nconns; i++)
