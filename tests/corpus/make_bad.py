@@ -176,7 +176,7 @@ case("jsonl-lone-surrogate.jsonl",
 case("jsonl-backwards.jsonl", lines(*JFIRST[:20], JFIRST[21], JFIRST[20], *JFIRST[22:]), ONE,
      ":22: column ts_ns: '%s' goes back in time" % FIRST[20].split(b",")[3].decode())
 case("jsonl-no-rss.jsonl", lines(*JFIRST[:2], b'{"ts_ns":%s}' % FIRST[2].split(b",")[3],
-                                 *JFIRST[3:]), ONE, ":3: not a row of a memory trace")
+                                 *JFIRST[3:]), ONE, ":3: column vmrss_kb: '' is not a size in kB")
 case("jsonl-string-number.jsonl", lines(JFIRST[0].replace(b'"pid":', b'"pid":"x', 1)
                                         .replace(b',"tid"', b'","tid"', 1), *JFIRST[1:]), ONE,
      ":1: column pid: 'x")

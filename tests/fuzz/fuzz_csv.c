@@ -24,6 +24,7 @@
 #include "analysis/validate_report.h"
 #include "format/csv.h"
 #include "format/json.h"
+#include "format/jsonl.h"
 #include "format/perfetto.h"
 #include "lib/units.h"
 
@@ -69,6 +70,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t last_ts = 0, rows = 0;
 	int e;
 
+	/* the JSON Lines writer on the input as a row (ours are well formed:
+	 * this is for its bounds), into a buffer of a size the input picks */
+	{
+		static char out[JSONL_MAX_ROW];
+
+		jsonl_from_csv_row(out, 64 + (size_t)(size ? data[0] : 0) * 40, (const char *)data,
+				   size < 4096 ? size : 4096);
+	}
 	as_file(data, size);
 	s[0] = spikes__new(&cfg[0]);
 	s[1] = spikes__new(&cfg[1]);

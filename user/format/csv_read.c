@@ -156,10 +156,8 @@ static void column_ptrs(struct csv_reader *r, int *at[NCOLUMNS])
 	memcpy(at, p, sizeof(p));
 }
 
-/* Where the columns the reader uses are among the names (-1: absent; a
- * JSON Lines row: present, those of the keys it has). */
-static void find_columns(struct csv_reader *r, const char *const *names, int n,
-			 uint64_t present)
+/* Where the columns the reader uses are among the names (-1: absent). */
+static void find_columns(struct csv_reader *r, const char *const *names, int n)
 {
 	int *at[NCOLUMNS];
 
@@ -168,7 +166,7 @@ static void find_columns(struct csv_reader *r, const char *const *names, int n,
 		*at[k] = -1;
 	for (int i = 0; i < n; i++)
 		for (size_t k = 0; k < NCOLUMNS; k++)
-			if ((present >> i & 1) && !strcmp(names[i], column_names[k]))
+			if (!strcmp(names[i], column_names[k]))
 				*at[k] = i;
 }
 
@@ -210,6 +208,41 @@ static int open_stream(struct csv_reader *r)
 	return e;
 }
 
+/* JSON Lines: the file's columns are the first object's keys, as a CSV's
+ * header is, and the columns any row of ours may leave out (label, len...:
+ * empty in a CSV, absent from an object). A later row without one reads it
+ * as empty, as a CSV's empty field; a column that is neither is no column
+ * (csvr__column says -1): jq's projection of a few keys reads as a CSV of
+ * those. The line is the first row, read again by csvr__next (the buffer
+ * holds it until then). 0 or -errno with err set. */
+static int jsonl_columns(struct csv_reader *r, char *line, size_t n)
+{
+	uint64_t present;
+	int e;
+
+	if (n && line[n - 1] == '\r')
+		line[--n] = 0;
+	r->pend = line;
+	r->pend_n = n;
+	e = jsonl_reader_init(r);
+	if (!e && (e = jsonl_split(r, line, n, &present)) > 0)
+		e = 0;
+	if (e)
+		return e;
+	present |= jsonl_sparse();
+	for (int i = 0; i < r->ncols; i++)
+		if (!(present >> i & 1))
+			r->names[i] = "";
+	find_columns(r, r->names, r->ncols);
+	if (r->c_rss < 0 || (r->c_ts < 0 && r->c_time < 0)) {
+		snprintf(r->err, sizeof(r->err), "%s:1: not a memory trace: its first object needs "
+			 "vmrss_kb and ts_ns or time_s (a memtrace-bpf JSON Lines trace, or a "
+			 "poller's {\"time_s\":..,\"vmrss_kb\":..})", r->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int csvr__open(struct csv_reader *r, const char *path)
 {
 	char *line, *f[CSV_MAX_FIELDS], *h;
@@ -218,7 +251,7 @@ int csvr__open(struct csv_reader *r, const char *path)
 
 	memset(r, 0, sizeof(*r));
 	r->path = path;
-	find_columns(r, NULL, 0, 0);
+	find_columns(r, NULL, 0);
 	r->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
 	if (r->fd < 0) {
 		int e = -errno;
@@ -258,13 +291,7 @@ int csvr__open(struct csv_reader *r, const char *path)
 	if (*line == '{') {
 		/* JSON Lines: the line is the first row, read by csvr__next
 		 * (the buffer holds it until then) */
-		r->pend = line;
-		r->pend_n = n;
-		e = jsonl_reader_init(r);
-		/* until a row says otherwise, the columns memtrace-bpf writes */
-		if (!e)
-			find_columns(r, r->names, r->ncols, ~0ULL);
-		return e;
+		return jsonl_columns(r, line, n);
 	}
 	nf = split(line, f, CSV_MAX_FIELDS);
 	if (nf < 0) {
@@ -277,7 +304,7 @@ int csvr__open(struct csv_reader *r, const char *path)
 		if (l && f[i][l - 1] == '\r')
 			f[i][l - 1] = 0;
 	}
-	find_columns(r, (const char *const *)f, nf, ~0ULL);
+	find_columns(r, (const char *const *)f, nf);
 	r->ncols = nf;
 	/* the names, kept for csvr__column: the line's buffer is reused */
 	r->header = h = malloc(n + 1);
@@ -416,14 +443,6 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 		nf = jsonl_split(r, line, n, &present);
 		if (nf < 0)
 			return nf;
-		/* a row's columns are the keys it has */
-		find_columns(r, r->names, nf, present);
-		if (r->c_rss < 0 || (r->c_ts < 0 && r->c_time < 0)) {
-			snprintf(r->err, sizeof(r->err), "%s:%llu: not a row of a memory trace: it "
-				 "needs vmrss_kb and ts_ns or time_s", r->path,
-				 (unsigned long long)r->line);
-			return -EINVAL;
-		}
 	} else {
 		nf = split(line, f, CSV_MAX_FIELDS);
 	}

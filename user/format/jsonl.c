@@ -14,11 +14,15 @@
 static char key_buf[sizeof(CSV_HEADER)];
 static const char *keys[CSV_COLUMNS];
 static bool key_text[CSV_COLUMNS];	/* always a string */
+static uint64_t key_sparse;		/* columns a row of ours may leave empty */
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 
 static void keys_split(void)
 {
 	static const char *const text_cols[] = { "event", "cause", "label", "reported" };
+	/* every row of ours has the others: the state after the event */
+	static const char *const sparse_cols[] = { "cause", "addr", "ip", "len", "ret", "label",
+						   "reported", "reported_kb", "folded" };
 	char *p = key_buf;
 
 	memcpy(key_buf, CSV_HEADER, sizeof(CSV_HEADER));
@@ -29,6 +33,9 @@ static void keys_split(void)
 			*p++ = 0;
 		for (size_t k = 0; k < sizeof(text_cols) / sizeof(text_cols[0]); k++)
 			key_text[i] |= !strcmp(keys[i], text_cols[k]);
+		for (size_t k = 0; k < sizeof(sparse_cols) / sizeof(sparse_cols[0]); k++)
+			if (!strcmp(keys[i], sparse_cols[k]))
+				key_sparse |= 1ULL << i;
 	}
 }
 
@@ -86,6 +93,8 @@ static char *put_field_str(char *o, char *oend, const char *s, const char *end,
 
 	if (quoted)
 		s++;
+	if (oend - o < 8)
+		return NULL;
 	*o++ = '"';
 	while (s < end) {
 		unsigned char c = (unsigned char)*s;
@@ -153,7 +162,7 @@ int jsonl_from_csv_row(char *out, size_t outlen, const char *row, size_t n)
 				memcpy(o, s, (size_t)(fe - s));
 				o += fe - s;
 			} else {
-				if (!(o = put_field_str(o, oend - 4, s, fe, &next)))
+				if (!(o = put_field_str(o, oend - 4, s, fe, &next)) || oend - o < 4)
 					return -1;
 				fe = next;	/* a quoted field's end */
 			}
@@ -179,6 +188,12 @@ void jsonl_time_of(const char *line, char *t, size_t tlen)
 }
 
 /* ---- reading ---- */
+
+uint64_t jsonl_sparse(void)
+{
+	keys_get();
+	return key_sparse;
+}
 
 int jsonl_reader_init(struct csv_reader *r)
 {
@@ -243,7 +258,9 @@ static int put_value(struct csv_reader *r, int col, const char *k, struct json_o
 	case json_type_int:
 	case json_type_double:
 	case json_type_boolean:
-		/* numbers as the file spells them (json-c keeps the text) */
+		/* numbers as the file spells them (json-c keeps a double's
+		 * text; an integer past 64 bits it clamps, and the message
+		 * then quotes the clamped value) */
 		s = json_object_get_string(v);
 		len = strlen(s);
 		break;

@@ -48,6 +48,10 @@ struct csv_reader;
  * no column are skipped), and in *present a bit for each column it has.
  * CSV_COLUMNS, or -EINVAL with r->err naming file:line. */
 int jsonl_split(struct csv_reader *r, const char *line, size_t n, uint64_t *present);
+/* The columns (a bit each, CSV order) a row of ours may leave empty, so
+ * absent from its object: cause, addr, ip, len, ret, label, reported,
+ * reported_kb, folded. Every row has the others. */
+uint64_t jsonl_sparse(void);
 /* The reader's parser and field buffer: 0 or -ENOMEM. Freed by
  * jsonl_reader_free (also for a reader that never had them). */
 int jsonl_reader_init(struct csv_reader *r);
