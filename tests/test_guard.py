@@ -21,6 +21,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import sys
 import time
 import urllib.error
@@ -503,8 +504,26 @@ def t_metrics_http():
                 break
             time.sleep(0.05)
         other = scrape(url + "/", parse)[0]
+        # a client that trickles its request a byte a second: it holds
+        # the server 2 s at most, and not the run's end
+        trickler = socket.create_connection(("127.0.0.1", port))
+        stop = threading.Event()
+
+        def trickle():
+            try:
+                while not stop.wait(1.0):
+                    trickler.send(b"G")
+            except OSError:
+                pass
+        th = threading.Thread(target=trickle, daemon=True)
+        th.start()
+        time.sleep(0.5)
         write_file(go, "")
+        t_go = time.monotonic()
         out, _ = p.communicate(timeout=60)
+        took = time.monotonic() - t_go
+        stop.set()
+        trickler.close()
     finally:
         if p.poll() is None:
             p.kill()
@@ -519,6 +538,9 @@ def t_metrics_http():
                     f"workload read {cp.vmrss} kB, the summary's peak {s['peak_rss_kb']} kB")
     if other != 404:
         errs.append(f"GET / answered {other}, not 404")
+    if took > 3:
+        errs.append(f"the run took {took:.1f} s to end after its workload was released, a "
+                    "client trickling a request held it")
     if p.returncode != 0:
         errs.append(f"exit {p.returncode}")
     if scrape(url + "/metrics", parse)[0] is not None:
