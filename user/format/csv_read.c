@@ -438,9 +438,7 @@ int csvr__next(struct csv_reader *r, struct csv_row *row)
 			line[--n] = 0;
 	} while (!n);
 	if (r->jsonl) {
-		uint64_t present;
-
-		nf = jsonl_split(r, line, n, &present);
+		nf = jsonl_split(r, line, n, NULL);
 		if (nf < 0)
 			return nf;
 	} else {

@@ -307,12 +307,14 @@ int jsonl_split(struct csv_reader *r, const char *line, size_t n, uint64_t *pres
 	}
 	for (int i = 0; i < CSV_COLUMNS; i++)
 		r->fields[i] = (char *)"";
-	*present = 0;
+	if (present)
+		*present = 0;
 	{
 		json_object_object_foreach(o, k, v) {
 			for (int i = 0; i < CSV_COLUMNS && !e; i++)
 				if (!strcmp(k, keys[i]) && !json_object_is_type(v, json_type_null)) {
-					*present |= 1ULL << i;
+					if (present)
+						*present |= 1ULL << i;
 					e = put_value(r, i, k, v, &pos);
 				}
 			if (e)

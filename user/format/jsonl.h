@@ -45,7 +45,8 @@ struct csv_reader;
 
 /* Reader side, for csv_read.c: an object line into the reader's fields in
  * the CSV's column order ("" for a key it lacks or that is null; keys of
- * no column are skipped), and in *present a bit for each column it has.
+ * no column are skipped), and in *present (if not NULL) a bit for each
+ * column it has.
  * CSV_COLUMNS, or -EINVAL with r->err naming file:line. */
 int jsonl_split(struct csv_reader *r, const char *line, size_t n, uint64_t *present);
 /* The columns (a bit each, CSV order) a row of ours may leave empty, so

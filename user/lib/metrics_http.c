@@ -26,7 +26,6 @@ struct metrics_http {
 	pthread_mutex_t lock;
 	char *text;		/* under lock */
 	size_t len;
-	unsigned long served;	/* under lock */
 };
 
 /* PORT, :PORT, HOST:PORT, [IPv6]:PORT into ss. 0 or -EINVAL. */
@@ -188,7 +187,6 @@ static void serve(struct metrics_http *h, int fd)
 		memcpy(text, h->text, h->len);
 		len = h->len;
 	}
-	h->served++;
 	pthread_mutex_unlock(&h->lock);
 	if (!text) {
 		/* no figures yet (the first comes within a tick), or no memory */
@@ -299,16 +297,6 @@ int metrics_http__set(struct metrics_http *h, const char *text, size_t len)
 	h->len = len;
 	pthread_mutex_unlock(&h->lock);
 	return 0;
-}
-
-unsigned long metrics_http__served(struct metrics_http *h)
-{
-	unsigned long n;
-
-	pthread_mutex_lock(&h->lock);
-	n = h->served;
-	pthread_mutex_unlock(&h->lock);
-	return n;
 }
 
 void metrics_http__stop(struct metrics_http *h)

@@ -31,8 +31,6 @@ struct metrics_http *metrics_http__start(const char *addr, char *err, size_t err
 /* The text to serve from now on (copied). 0 or -ENOMEM (the old text
  * stays). */
 int metrics_http__set(struct metrics_http *h, const char *text, size_t len);
-/* Requests answered so far (tests, the daemon's log). */
-unsigned long metrics_http__served(struct metrics_http *h);
 /* Stops listening, waits for the thread, frees. NULL: nothing. */
 void metrics_http__stop(struct metrics_http *h);
 

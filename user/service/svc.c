@@ -1006,13 +1006,13 @@ static uint32_t count_fds(void)
  * client_pid), then the service's own. */
 static void metrics_text(struct svc *s, FILE *f)
 {
-	/* each run's group read once: one moment for all its figures */
-	struct row { uint32_t idx; uint64_t v[PROM_NRUN]; } *rows;
+	/* each run's group read once: one moment for all its figures (the
+	 * service's one loop: no other caller) */
+	static struct { uint32_t idx; uint64_t v[PROM_NRUN]; } rows[MT_MAX_GROUPS];
 	uint64_t rss_kb = 0, queued = 0, page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint32_t runs = 0;
 
-	rows = calloc(MT_MAX_GROUPS, sizeof(*rows));
-	for (uint32_t i = 0; rows && i < MT_MAX_GROUPS; i++) {
+	for (uint32_t i = 0; i < MT_MAX_GROUPS; i++) {
 		struct mt_group g;
 		uint64_t *v = rows[runs].v;
 
@@ -1042,10 +1042,6 @@ static void metrics_text(struct svc *s, FILE *f)
 			prom_sample(f, prom_run[k].name, l, 3, rows[j].v[k]);
 		}
 	}
-	free(rows);
-	runs = 0;
-	for (uint32_t i = 0; i < MT_MAX_GROUPS; i++)
-		runs += s->g[i].c != NULL;
 	for (size_t i = 0; i < s->nconns; i++)
 		queued += s->conns[i]->qbytes + s->conns[i]->rbytes;
 	proc_memory(getpid(), false, &rss_kb, NULL, 0);
