@@ -151,6 +151,19 @@ def spawn(argv, cwd=None, env=None, stdin=subprocess.DEVNULL, stdout=subprocess.
     return p
 
 
+def terminate(p, timeout=20):
+    """SIGTERM to p, then SIGKILL if it has not ended within timeout s.
+    True: SIGTERM ended it."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return False
+
+
 def kill_tracked():
     """Ends the process groups of what this test started (each its own:
     start_new_session), also those whose leader has exited (a group's

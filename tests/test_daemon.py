@@ -29,7 +29,7 @@ import sys
 import time
 
 from harness import (BIN, ROOT, Fail, Suite, fail_if, load_summary, peak_cp, read_rows, run,
-                     spawn, tail, tmpdir, workload)
+                     spawn, tail, terminate, tmpdir, workload)
 from test_service import setid_copies, test_user, wait_for
 
 suite = Suite("daemon", builds=("holder", "burst64", "forker", "matrix"))
@@ -72,11 +72,9 @@ class Daemon:
         return open(self.log).read()
 
     def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            return self.p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
+        if not terminate(self.p):
             raise Fail("the service did not stop within 20 s of SIGTERM")
+        return self.p.returncode
 
 
 def as_user(uid, gid, argv, sock, **kw):

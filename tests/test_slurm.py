@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from harness import BIN, CI, Fail, Suite, fail_if, workload
+from harness import BIN, CI, Fail, Suite, fail_if, terminate, workload
 from slurm_cluster import ClusterError, SlurmCluster, missing
 from test_service import test_user
 
@@ -623,12 +623,7 @@ def main():
         return 1
     finally:
         if daemon and daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
+            terminate(daemon)
         if not os.environ.get("KEEP_TMP"):
             shutil.rmtree(WORK, ignore_errors=True)
 

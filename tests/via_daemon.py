@@ -21,14 +21,13 @@ more failure. Exit status: the suite's, or 1 for that.
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, ROOT, TESTS_DIR  # noqa: E402
+from harness import BIN, ROOT, TESTS_DIR, terminate  # noqa: E402
 from test_service import test_user  # noqa: E402
 
 
@@ -104,12 +103,7 @@ def main():
             if daemon.poll() is not None:
                 extra_fail.append("the service died during the suite (exit %s)" % daemon.returncode)
             else:
-                daemon.send_signal(signal.SIGTERM)
-                try:
-                    daemon.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    daemon.kill()
-                    daemon.wait()
+                if not terminate(daemon):
                     extra_fail.append("the service did not stop within 20 s of SIGTERM")
                 if daemon.returncode not in (0, None) and not extra_fail:
                     extra_fail.append("the service exited %d on SIGTERM" % daemon.returncode)
